@@ -1,0 +1,188 @@
+/* gen.c - synthetic PDQ-like data with ground truth.
+ *
+ * Background hashes are uniform random (about half the bits set, like PDQ).
+ * Series have power-law sizes; a member differs from its series base by k
+ * bit flips, k spread so that pairs fall inside, at and just outside the
+ * usual threshold T:
+ *   70%  k in [0, T/2]       (pairs within T of each other)
+ *   20%  k in (T/2, T]       (some pairs inside T, some outside)
+ *   10%  k in (T, T+T/4]     (just outside)
+ * Chain series are random walks instead: each member is 6..16 bits (scaled
+ * to the width) from the previous one, like the ThreatExchange haystack.
+ * Degenerate rows are all-zero or have very few bits set. */
+#include "simjoin/gen.h"
+
+#include "../host/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sj_gen_defaults(sj_hash_type type, int64_t n, uint64_t seed, sj_gen_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->type = type;
+    o->n = n;
+    o->seed = seed;
+    o->series_fraction = 0.3;
+    o->chain_fraction = 0.1;
+    o->degenerate_fraction = 0.001;
+    o->power_alpha = 2.2;
+    o->max_series = 1000;
+    o->threshold = (int32_t)(31.0 * type.bits / 256.0 + 0.5);
+}
+
+/* splitmix64: a small, good, seedable generator; one stream per series. */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
+
+static int64_t rng_range(uint64_t *s, int64_t lo, int64_t hi) /* inclusive */
+{
+    return lo + (int64_t)(rng_next(s) % (uint64_t)(hi - lo + 1));
+}
+
+static void random_hash(uint64_t *s, uint8_t *h, uint32_t bytes)
+{
+    for (uint32_t i = 0; i < bytes; i += 8) {
+        uint64_t r = rng_next(s);
+        memcpy(h + i, &r, SJ_MIN(8u, bytes - i));
+    }
+}
+
+/* Flip k distinct bits of h (k <= bits). */
+static void flip_bits(uint64_t *s, uint8_t *h, uint32_t bits, int64_t k)
+{
+    uint8_t mask[8192] = {0};
+    for (int64_t done = 0; done < k;) {
+        uint32_t b = (uint32_t)(rng_next(s) % bits);
+        if (mask[b >> 3] & (1u << (b & 7)))
+            continue;
+        mask[b >> 3] |= (uint8_t)(1u << (b & 7));
+        h[b >> 3] ^= (uint8_t)(1u << (b & 7));
+        done++;
+    }
+}
+
+sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
+{
+    *out = NULL;
+    if (o->n < 0 || o->series_fraction < 0 || o->series_fraction > 1 ||
+        o->degenerate_fraction < 0 || o->degenerate_fraction > 1 || o->power_alpha <= 1)
+        return sj_fail(SJ_ERR_ARG, "gen: options out of range");
+    const uint32_t bits = o->type.bits, rb = bits / 8;
+    const int64_t n = o->n;
+    sj_hashes *h;
+    sj_status st = sj_hashes_create(o->type, SJ_MAX(n, 1), &h);
+    if (st)
+        return st;
+    h->labels = malloc((size_t)SJ_MAX(n, 1) * sizeof *h->labels);
+    uint8_t *tmp = malloc((size_t)SJ_MAX(n, 1) * rb);
+    int64_t *perm = malloc((size_t)SJ_MAX(n, 1) * sizeof *perm);
+    int64_t *series_start = NULL;
+    if (!h->labels || !tmp || !perm) {
+        st = sj_fail(SJ_ERR_NOMEM, "gen: out of memory for %lld hashes", (long long)n);
+        goto fail;
+    }
+    uint64_t master = o->seed;
+    /* Plan: series sizes until the series share is used up. */
+    int64_t n_series_rows = (int64_t)(o->series_fraction * (double)n);
+    int64_t n_degen = (int64_t)(o->degenerate_fraction * (double)n);
+    if (n_series_rows + n_degen > n)
+        n_series_rows = n - n_degen;
+    int64_t cap = 0, ns = 0;
+    for (int64_t used = 0; used < n_series_rows;) {
+        double u = rng_unit(&master);
+        int64_t size = (int64_t)(2.0 * pow(1.0 - u, -1.0 / (o->power_alpha - 1.0)));
+        size = SJ_MAX(2, SJ_MIN(size, o->max_series));
+        size = SJ_MIN(size, n_series_rows - used);
+        if ((st = sj_grow((void **)&series_start, &cap, ns + 2, sizeof *series_start)))
+            goto fail;
+        series_start[ns++] = used;
+        used += size;
+    }
+    if ((st = sj_grow((void **)&series_start, &cap, ns + 1, sizeof *series_start)))
+        goto fail;
+    series_start[ns] = n_series_rows;
+    const int32_t T = o->threshold;
+    const uint64_t seed = rng_next(&master);
+    /* Series rows [0, n_series_rows): one independent stream per series. */
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t s = 0; s < ns; s++) {
+        uint64_t rs = seed ^ (0x5851f42d4c957f2dULL * (uint64_t)(s + 1));
+        uint8_t base[8192];
+        random_hash(&rs, base, rb);
+        int chain = rng_unit(&rs) < o->chain_fraction;
+        int64_t lo_step = SJ_MAX(1, 6 * (int64_t)bits / 256), hi_step = SJ_MAX(1, 16 * (int64_t)bits / 256);
+        for (int64_t r = series_start[s]; r < series_start[s + 1]; r++) {
+            uint8_t *row = tmp + (size_t)r * rb;
+            if (chain) {
+                if (r > series_start[s])
+                    flip_bits(&rs, base, bits, rng_range(&rs, lo_step, hi_step));
+                memcpy(row, base, rb);
+            } else {
+                double u = rng_unit(&rs);
+                int64_t k = u < 0.7   ? rng_range(&rs, 0, T / 2)
+                            : u < 0.9 ? rng_range(&rs, T / 2 + 1, SJ_MAX(T / 2 + 1, T))
+                                      : rng_range(&rs, T + 1, T + 1 + T / 4);
+                memcpy(row, base, rb);
+                flip_bits(&rs, row, bits, SJ_MIN(k, (int64_t)bits));
+            }
+            h->labels[r] = s;
+        }
+    }
+    /* Background and degenerate rows. */
+#pragma omp parallel for schedule(static, 65536)
+    for (int64_t r = n_series_rows; r < n; r++) {
+        uint64_t rs = seed ^ (0x2545f4914f6cdd1dULL * (uint64_t)(r + 1)) ^ 0xabcdefULL;
+        uint8_t *row = tmp + (size_t)r * rb;
+        if (r < n_series_rows + n_degen) {
+            memset(row, 0, rb);
+            if (r % 2) /* nearly blank: a few bits set */
+                flip_bits(&rs, row, bits, rng_range(&rs, 1, SJ_MAX(1, bits / 32)));
+        } else {
+            random_hash(&rs, row, rb);
+        }
+        h->labels[r] = -1;
+    }
+    /* Shuffle rows (Fisher-Yates on a permutation), ids in final row order. */
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rng_next(&master) % (uint64_t)(i + 1));
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    int64_t *labels = malloc((size_t)SJ_MAX(n, 1) * sizeof *labels);
+    if (!labels) {
+        st = sj_fail(SJ_ERR_NOMEM, "gen: out of memory");
+        goto fail;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(h->hashes + (size_t)i * rb, tmp + (size_t)perm[i] * rb, rb);
+        labels[i] = h->labels[perm[i]];
+        h->ids[i] = o->first_id + i;
+    }
+    free(h->labels);
+    h->labels = labels;
+    h->n = n;
+    free(tmp);
+    free(perm);
+    free(series_start);
+    *out = h;
+    return SJ_OK;
+fail:
+    free(tmp);
+    free(perm);
+    free(series_start);
+    sj_hashes_free(h);
+    return st;
+}

@@ -1,0 +1,71 @@
+/* cli.h - shared pieces of the simjoin command-line tool. Only the CLI prints
+ * and exits; the library returns status codes. Exit codes: 0 ok, 1 runtime
+ * error, 2 usage error. */
+#ifndef SIMJOIN_CLI_H
+#define SIMJOIN_CLI_H
+
+#include "internal.h"
+#include "simjoin/formats.h"
+#include "simjoin/gen.h"
+
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+extern int cli_quiet;   /* --quiet: no progress, no notices */
+extern int cli_verbose; /* --verbose: more detail (never hashes or ids) */
+
+/* Print "simjoin: error: <last library error>"; return 2 for SJ_ERR_ARG, else 1. */
+int cli_fail(sj_status st);
+/* Print "simjoin CMD: message" and a --help hint; return EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One informational line on stderr, unless --quiet. */
+void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Whole-string integer parse; 0 on success. */
+int cli_parse_i64(const char *s, int64_t *out);
+
+/* Progress line on stderr when it is a terminal and not --quiet. */
+typedef struct cli_progress {
+    const char *what;
+    double start, last;
+    int shown;
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *what);
+void cli_progress_cb(void *user, int64_t done, int64_t total, int64_t pairs);
+void cli_progress_end(cli_progress *p);
+
+/* Minimal JSON object writer for --stats-json (written atomically). */
+typedef struct cli_json {
+    char buf[8192];
+    size_t len;
+    int first;
+} cli_json;
+void cli_json_begin(cli_json *j);
+void cli_json_str(cli_json *j, const char *key, const char *value);
+void cli_json_num(cli_json *j, const char *key, double value);
+void cli_json_int(cli_json *j, const char *key, int64_t value);
+int cli_json_write(cli_json *j, const char *path); /* 0 or exit code */
+
+/* Read and concatenate shards (all of one kind). *out owned by caller. */
+sj_status cli_read_shards(char **paths, int n, sj_hashes **out);
+
+/* Write a text output to path (temp + rename, 0640) or stdout when path is
+ * NULL or "-". cli_text_open returns the stream; cli_text_close commits. */
+typedef struct cli_text {
+    FILE *fp;
+    sj_atomic_file af;
+    int to_stdout;
+} cli_text;
+sj_status cli_text_open(cli_text *t, const char *path);
+sj_status cli_text_close(cli_text *t, int ok);
+
+int cmd_ingest(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_join(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

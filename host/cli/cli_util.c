@@ -1,0 +1,206 @@
+/* cli_util.c - errors, progress, JSON stats and text outputs for the CLI. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_quiet, cli_verbose;
+
+int cli_fail(sj_status st)
+{
+    fprintf(stderr, "simjoin: error: %s\n", sj_last_error()[0] ? sj_last_error() : sj_status_str(st));
+    return st == SJ_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "simjoin %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'simjoin %s --help'.\n", cmd);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+void cli_notice(const char *fmt, ...)
+{
+    if (cli_quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "simjoin: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void cli_progress_init(cli_progress *p, const char *what)
+{
+    memset(p, 0, sizeof *p);
+    p->what = what;
+    p->start = p->last = sj_now();
+}
+
+void cli_progress_cb(void *user, int64_t done, int64_t total, int64_t pairs)
+{
+    cli_progress *p = user;
+    if (cli_quiet || !isatty(STDERR_FILENO))
+        return;
+    double now = sj_now();
+    if (now - p->last < 0.25 && done < total)
+        return;
+    p->last = now;
+    double el = now - p->start, rate = el > 0 ? (double)done / el : 0;
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    fprintf(stderr, "\r%s: %5.1f%%  %.3g/%.3g comparisons  %.3g pairs/s  %lld hits  ETA %.0fs   ",
+            p->what, total ? 100.0 * (double)done / (double)total : 100.0, (double)done,
+            (double)total, rate, (long long)pairs, eta);
+    p->shown = 1;
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->shown)
+        fputc('\n', stderr);
+    p->shown = 0;
+}
+
+void cli_json_begin(cli_json *j)
+{
+    j->len = (size_t)snprintf(j->buf, sizeof j->buf, "{");
+    j->first = 1;
+}
+
+static void json_key(cli_json *j, const char *key)
+{
+    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "%s\n  \"%s\": ",
+                               j->first ? "" : ",", key);
+    j->first = 0;
+}
+
+void cli_json_str(cli_json *j, const char *key, const char *value)
+{
+    json_key(j, key);
+    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "\"");
+    for (const char *c = value; *c && j->len + 8 < sizeof j->buf; c++) {
+        if (*c == '"' || *c == '\\')
+            j->buf[j->len++] = '\\';
+        if ((unsigned char)*c < 0x20) {
+            j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "\\u%04x", *c);
+            continue;
+        }
+        j->buf[j->len++] = *c;
+    }
+    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "\"");
+}
+
+void cli_json_num(cli_json *j, const char *key, double value)
+{
+    json_key(j, key);
+    if (isfinite(value))
+        j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "%.6g", value);
+    else
+        j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "null");
+}
+
+void cli_json_int(cli_json *j, const char *key, int64_t value)
+{
+    json_key(j, key);
+    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "%lld", (long long)value);
+}
+
+int cli_json_write(cli_json *j, const char *path)
+{
+    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "\n}\n");
+    cli_text t;
+    sj_status st = cli_text_open(&t, path);
+    if (st)
+        return cli_fail(st);
+    fwrite(j->buf, 1, j->len, t.fp);
+    st = cli_text_close(&t, 1);
+    return st ? cli_fail(st) : EXIT_OK;
+}
+
+sj_status cli_read_shards(char **paths, int n, sj_hashes **out)
+{
+    *out = NULL;
+    sj_hashes *all = NULL;
+    for (int i = 0; i < n; i++) {
+        sj_hashes *h;
+        sj_status st = sj_shard_read(paths[i], &h);
+        if (st) {
+            sj_hashes_free(all);
+            return st;
+        }
+        if (!all) {
+            all = h;
+            continue;
+        }
+        if (all->type.kind != h->type.kind || all->type.bits != h->type.bits) {
+            char a[24], b[24];
+            sj_hash_type_format(all->type, a, sizeof a);
+            sj_hash_type_format(h->type, b, sizeof b);
+            sj_hashes_free(all);
+            sj_hashes_free(h);
+            return sj_fail(SJ_ERR_MISMATCH, "%s: hash kind %s differs from %s in %s", paths[i], b,
+                           a, paths[0]);
+        }
+        st = sj_hashes_concat(all, h);
+        sj_hashes_free(h);
+        if (st) {
+            sj_hashes_free(all);
+            return st;
+        }
+    }
+    *out = all;
+    return SJ_OK;
+}
+
+sj_status cli_text_open(cli_text *t, const char *path)
+{
+    memset(t, 0, sizeof *t);
+    if (!path || strcmp(path, "-") == 0) {
+        t->fp = stdout;
+        t->to_stdout = 1;
+        return SJ_OK;
+    }
+    sj_status st = sj_atomic_begin(&t->af, path);
+    if (st)
+        return st;
+    t->fp = fopen(t->af.temp_path, "w");
+    if (!t->fp) {
+        sj_atomic_abort(&t->af);
+        return sj_fail(SJ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return SJ_OK;
+}
+
+sj_status cli_text_close(cli_text *t, int ok)
+{
+    if (t->to_stdout)
+        return fflush(stdout) == 0 ? SJ_OK : sj_fail(SJ_ERR_IO, "stdout: write error");
+    int bad = ferror(t->fp);
+    bad |= fclose(t->fp) != 0;
+    if (!ok || bad) {
+        sj_atomic_abort(&t->af);
+        return ok ? sj_fail(SJ_ERR_IO, "%s: write error (disk full?)", t->af.final_path) : SJ_OK;
+    }
+    return sj_atomic_commit(&t->af);
+}

@@ -1,0 +1,266 @@
+/* cmd_bench.c - `simjoin bench`: every backend and ISA path on one join,
+ * side by side, with agreement checks. A benchmark, not a test: it prints
+ * figures, and fails only if two paths disagree. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void)
+{
+    printf("usage: simjoin bench [--kind pdq|bits:N] [--corpus N] [--queries M] [--threshold T]\n"
+           "                     [--backends LIST] [--isa LIST] [--threads N] [--seed S]\n"
+           "                     [--naive-queries K] [--repeat R] [--stats-json FILE]\n"
+           "\n"
+           "Generates M queries and N corpus hashes (simjoin gen data), joins them with\n"
+           "every listed backend (cpu once per ISA path), checks that all results are\n"
+           "identical, and checks a K-query slice against the naive reference loop.\n"
+           "Prints comparisons per second (\"pairs/s\") and the ratio to the faiss\n"
+           "backend measured in the same run. Best of R repeats.\n"
+           "\n"
+           "  defaults: --kind pdq --corpus 1000000 --queries 10000 --threshold 31\n"
+           "            --backends cpu,faiss (those built in) --isa every supported path\n"
+           "            --naive-queries 20 --repeat 1\n");
+}
+
+typedef struct run {
+    char name[48];
+    double seconds;
+    double rate;
+    int64_t pairs;
+    int agrees;
+} run;
+
+static int same_pairs(const sj_pairs *x, const sj_pairs *y)
+{
+    if (x->n != y->n)
+        return 0;
+    for (int64_t i = 0; i < x->n; i++)
+        if (x->v[i].a != y->v[i].a || x->v[i].b != y->v[i].b ||
+            x->v[i].distance != y->v[i].distance)
+            return 0;
+    return 1;
+}
+
+/* Pairs of `all` whose query side is among the first k queries (ids). */
+static int subset_matches(const sj_pairs *all, const sj_pairs *naive, const sj_hashes *q, int64_t k)
+{
+    int64_t lo = q->ids[0], hi = q->ids[k - 1]; /* gen ids are consecutive per file */
+    int64_t m = 0;
+    for (int64_t i = 0; i < all->n; i++) {
+        int64_t a = all->v[i].a, b = all->v[i].b;
+        int in = (a >= lo && a <= hi) || (b >= lo && b <= hi);
+        if (!in)
+            continue;
+        if (m >= naive->n || naive->v[m].a != a || naive->v[m].b != b ||
+            naive->v[m].distance != all->v[i].distance)
+            return 0;
+        m++;
+    }
+    return m == naive->n;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"kind", required_argument, 0, 'k'},     {"corpus", required_argument, 0, 'n'},
+        {"queries", required_argument, 0, 'm'},  {"threshold", required_argument, 0, 't'},
+        {"backends", required_argument, 0, 'b'}, {"isa", required_argument, 0, 'I'},
+        {"threads", required_argument, 0, 'j'},  {"seed", required_argument, 0, 's'},
+        {"naive-queries", required_argument, 0, 'N'}, {"repeat", required_argument, 0, 'r'},
+        {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    const char *kind = "pdq", *backends = NULL, *isas = NULL, *stats = NULL;
+    int64_t n = 1000000, m = 10000, thr = -1, threads = 0, seed = 7, naive_q = 20, repeat = 1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'k': kind = optarg; break;
+        case 'n': bad = cli_parse_i64(optarg, &n) || n < 1; break;
+        case 'm': bad = cli_parse_i64(optarg, &m) || m < 1; break;
+        case 't': bad = cli_parse_i64(optarg, &thr) || thr < 0; break;
+        case 'b': backends = optarg; break;
+        case 'I': isas = optarg; break;
+        case 'j': bad = cli_parse_i64(optarg, &threads) || threads < 1; break;
+        case 's': bad = cli_parse_i64(optarg, &seed); break;
+        case 'N': bad = cli_parse_i64(optarg, &naive_q) || naive_q < 0; break;
+        case 'r': bad = cli_parse_i64(optarg, &repeat) || repeat < 1; break;
+        case 'J': stats = optarg; break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': help(); return EXIT_OK;
+        default: return cli_usage("bench", "bad option");
+        }
+        if (bad)
+            return cli_usage("bench", "bad value for --%s", opts[0].name ? argv[optind - 1] + 2 : "");
+    }
+    if (optind < argc)
+        return cli_usage("bench", "unexpected argument '%s'", argv[optind]);
+    sj_hash_type type;
+    sj_status st = sj_hash_type_parse(kind, &type);
+    if (st)
+        return cli_fail(st);
+    if (thr < 0)
+        thr = (int64_t)(31.0 * type.bits / 256.0 + 0.5);
+    naive_q = SJ_MIN(naive_q, m);
+
+    /* Data: one pool, split so that queries have near-duplicates in the corpus. */
+    sj_gen_options go;
+    sj_gen_defaults(type, n + m, (uint64_t)seed, &go);
+    sj_hashes *pool, *corpus = NULL, *queries = NULL;
+    if ((st = sj_gen(&go, &pool)))
+        return cli_fail(st);
+    if ((st = sj_hashes_create(type, n, &corpus)) || (st = sj_hashes_create(type, m, &queries)))
+        return cli_fail(st);
+    uint32_t rb = sj_hash_type_bytes(type);
+    memcpy(corpus->hashes, pool->hashes, (size_t)n * rb);
+    memcpy(corpus->ids, pool->ids, (size_t)n * sizeof(int64_t));
+    corpus->n = n;
+    memcpy(queries->hashes, pool->hashes + (size_t)n * rb, (size_t)m * rb);
+    memcpy(queries->ids, pool->ids + n, (size_t)m * sizeof(int64_t));
+    queries->n = m;
+    sj_hashes_free(pool);
+
+    /* The list of runs. */
+    char blist[256], ilist[256];
+    snprintf(blist, sizeof blist, "%s", backends ? backends : sj_backend_available(SJ_BACKEND_FAISS) ? "cpu,faiss" : "cpu");
+    if (isas)
+        snprintf(ilist, sizeof ilist, "%s", isas);
+    else {
+        ilist[0] = 0;
+        for (int i = SJ_ISA_PORTABLE; i <= SJ_ISA_AVX512; i++)
+            if (sj_isa_supported((sj_isa)i))
+                snprintf(ilist + strlen(ilist), sizeof ilist - strlen(ilist), "%s%s",
+                         ilist[0] ? "," : "", sj_isa_name((sj_isa)i));
+    }
+    printf("simjoin bench: %s, %lld queries x %lld corpus = %.3g comparisons, T = %lld, threads = %s\n",
+           kind, (long long)m, (long long)n, (double)m * (double)n, (long long)thr,
+           threads ? "" : "all");
+    if (threads)
+        printf("  (threads = %lld)\n", (long long)threads);
+    fflush(stdout);
+
+    run runs[32];
+    int nr = 0, disagree = 0;
+    sj_pairs reference = {0};
+    int have_ref = 0;
+    double faiss_rate = 0;
+    char *save = NULL;
+    for (char *b = strtok_r(blist, ",", &save); b && nr < 32; b = strtok_r(NULL, ",", &save)) {
+        sj_join_config cfg;
+        sj_join_config_defaults(&cfg);
+        cfg.threshold = (int32_t)thr;
+        cfg.threads = (int)threads;
+        if ((st = sj_backend_parse(b, &cfg.backend)))
+            return cli_fail(st);
+        char icopy[256], *save2 = NULL;
+        snprintf(icopy, sizeof icopy, "%s", cfg.backend == SJ_BACKEND_CPU ? ilist : "auto");
+        for (char *is = strtok_r(icopy, ",", &save2); is && nr < 32; is = strtok_r(NULL, ",", &save2)) {
+            if ((st = sj_isa_parse(is, &cfg.isa)))
+                return cli_fail(st);
+            if (!sj_isa_supported(cfg.isa)) {
+                printf("  %-14s skipped: not supported on this CPU\n", is);
+                continue;
+            }
+            run *r = &runs[nr];
+            snprintf(r->name, sizeof r->name, "%s%s%s", b, cfg.backend == SJ_BACKEND_CPU ? "/" : "",
+                     cfg.backend == SJ_BACKEND_CPU ? is : "");
+            r->seconds = 1e300;
+            sj_pairs p = {0};
+            for (int64_t rep = 0; rep < repeat; rep++) {
+                sj_pairs_free(&p);
+                double t0 = sj_now();
+                st = sj_join_cross(&cfg, queries, corpus, &p);
+                double el = sj_now() - t0;
+                if (st) {
+                    fprintf(stderr, "simjoin: bench: %s: %s\n", r->name, sj_last_error());
+                    break;
+                }
+                r->seconds = SJ_MIN(r->seconds, el);
+            }
+            if (st) {
+                sj_pairs_free(&p);
+                continue;
+            }
+            sj_pairs_canonicalize(&p);
+            r->pairs = p.n;
+            r->rate = (double)n * (double)m / r->seconds;
+            if (!have_ref) {
+                reference = p;
+                have_ref = 1;
+                r->agrees = 1;
+            } else {
+                r->agrees = same_pairs(&reference, &p);
+                sj_pairs_free(&p);
+            }
+            disagree |= !r->agrees;
+            if (cfg.backend == SJ_BACKEND_FAISS)
+                faiss_rate = r->rate;
+            nr++;
+            printf("  %-14s %8.3f s  %10.3g pairs/s  %lld hits  %s\n", r->name, r->seconds,
+                   r->rate, (long long)r->pairs, r->agrees ? "" : "DISAGREES");
+            fflush(stdout);
+        }
+    }
+    /* Naive reference on a slice of the queries. */
+    double naive_rate = 0;
+    int naive_ok = 1;
+    if (naive_q > 0 && have_ref) {
+        sj_join_config cfg;
+        sj_join_config_defaults(&cfg);
+        cfg.threshold = (int32_t)thr;
+        cfg.threads = (int)threads;
+        cfg.backend = SJ_BACKEND_NAIVE;
+        int64_t keep = queries->n;
+        queries->n = naive_q;
+        sj_pairs np = {0};
+        double t0 = sj_now();
+        st = sj_join_cross(&cfg, queries, corpus, &np);
+        double el = sj_now() - t0;
+        queries->n = keep;
+        if (st)
+            return cli_fail(st);
+        sj_pairs_canonicalize(&np);
+        naive_rate = (double)naive_q * (double)n / el;
+        naive_ok = subset_matches(&reference, &np, queries, naive_q);
+        printf("  %-14s %8.3f s  %10.3g pairs/s  (%lld queries)  %s\n", "naive", el, naive_rate,
+               (long long)naive_q, naive_ok ? "" : "DISAGREES");
+        sj_pairs_free(&np);
+    }
+    printf("\n  %-14s %12s %12s %12s\n", "path", "pairs/s", "vs faiss", "vs naive");
+    for (int i = 0; i < nr; i++) {
+        char fr[32] = "-", nrr[32] = "-";
+        if (faiss_rate > 0)
+            snprintf(fr, sizeof fr, "%.2fx", runs[i].rate / faiss_rate);
+        if (naive_rate > 0)
+            snprintf(nrr, sizeof nrr, "%.1fx", runs[i].rate / naive_rate);
+        printf("  %-14s %12.3g %12s %12s\n", runs[i].name, runs[i].rate, fr, nrr);
+    }
+    printf("  all paths agree: %s\n", !disagree && naive_ok ? "yes" : "NO");
+    int rc = EXIT_OK;
+    if (stats) {
+        cli_json j;
+        cli_json_begin(&j);
+        cli_json_str(&j, "command", "bench");
+        cli_json_str(&j, "kind", kind);
+        cli_json_int(&j, "corpus", n);
+        cli_json_int(&j, "queries", m);
+        cli_json_int(&j, "threshold", thr);
+        for (int i = 0; i < nr; i++)
+            cli_json_num(&j, runs[i].name, runs[i].rate);
+        if (naive_rate > 0)
+            cli_json_num(&j, "naive", naive_rate);
+        cli_json_int(&j, "agree", !disagree && naive_ok);
+        rc = cli_json_write(&j, stats);
+    }
+    sj_pairs_free(&reference);
+    sj_hashes_free(corpus);
+    sj_hashes_free(queries);
+    if (disagree || !naive_ok) {
+        fprintf(stderr, "simjoin: bench: paths disagree: this is a bug\n");
+        return EXIT_RUNTIME;
+    }
+    return rc;
+}

@@ -1,0 +1,174 @@
+/* cmd_export.c - `simjoin export`: shard, pairs or clusters file -> CSV / JSON Lines. */
+#include "cli.h"
+#include "h5util.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void)
+{
+    printf("usage: simjoin export FILE.h5 --format csv|jsonl [--out F] [--summary]\n"
+           "\n"
+           "Writes a simjoin HDF5 file as text (stdout unless --out; --out files are\n"
+           "written under a temporary name, renamed when complete, mode 0640):\n"
+           "  shard     id,hash[,quality][,label]      (hex hashes)\n"
+           "  pairs     a,b,distance\n"
+           "  clusters  id,cluster   (cluster -1: excluded as degenerate)\n"
+           "            --summary: cluster,size,edges,min_distance,max_edge,diameter,diameter_checked\n");
+}
+
+/* A column read as int64 from the file. */
+typedef struct column {
+    const char *name; /* dataset path */
+    const char *label;
+    int64_t *v;
+} column;
+
+static void write_header(FILE *fp, int jsonl, column *cols, int nc, const char *extra)
+{
+    if (jsonl)
+        return;
+    for (int i = 0; i < nc; i++)
+        fprintf(fp, "%s%s", i ? "," : "", cols[i].label);
+    if (extra)
+        fprintf(fp, ",%s", extra);
+    fputc('\n', fp);
+}
+
+static void write_row(FILE *fp, int jsonl, column *cols, int nc, int64_t r)
+{
+    if (jsonl)
+        fputc('{', fp);
+    for (int i = 0; i < nc; i++) {
+        if (jsonl)
+            fprintf(fp, "%s\"%s\":%lld", i ? "," : "", cols[i].label, (long long)cols[i].v[r]);
+        else
+            fprintf(fp, "%s%lld", i ? "," : "", (long long)cols[i].v[r]);
+    }
+}
+
+static sj_status export_columns(hid_t file, const char *path, column *cols, int nc, cli_text *t,
+                                int jsonl)
+{
+    int64_t n = -1;
+    sj_status st = SJ_OK;
+    for (int i = 0; i < nc && !st; i++)
+        st = sj_h5_read_i64(file, cols[i].name, n, &cols[i].v, &n, path);
+    if (!st) {
+        write_header(t->fp, jsonl, cols, nc, NULL);
+        for (int64_t r = 0; r < n; r++) {
+            write_row(t->fp, jsonl, cols, nc, r);
+            fputs(jsonl ? "}\n" : "\n", t->fp);
+        }
+    }
+    for (int i = 0; i < nc; i++)
+        free(cols[i].v);
+    return st;
+}
+
+static sj_status export_shard(const char *path, cli_text *t, int jsonl)
+{
+    sj_hashes *h;
+    sj_status st = sj_shard_read(path, &h);
+    if (st)
+        return st;
+    uint32_t rb = sj_hash_type_bytes(h->type);
+    char *hex = malloc(2 * rb + 1);
+    if (!hex) {
+        sj_hashes_free(h);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
+    if (!jsonl)
+        fprintf(t->fp, "id,hash%s%s\n", h->quality ? ",quality" : "", h->labels ? ",label" : "");
+    for (int64_t i = 0; i < h->n; i++) {
+        sj_hex_encode(h->hashes + (size_t)i * rb, rb, hex);
+        if (jsonl) {
+            fprintf(t->fp, "{\"id\":%lld,\"hash\":\"%s\"", (long long)h->ids[i], hex);
+            if (h->quality)
+                fprintf(t->fp, ",\"quality\":%d", h->quality[i]);
+            if (h->labels)
+                fprintf(t->fp, ",\"label\":%lld", (long long)h->labels[i]);
+            fputs("}\n", t->fp);
+        } else {
+            fprintf(t->fp, "%lld,%s", (long long)h->ids[i], hex);
+            if (h->quality)
+                fprintf(t->fp, ",%d", h->quality[i]);
+            if (h->labels)
+                fprintf(t->fp, ",%lld", (long long)h->labels[i]);
+            fputc('\n', t->fp);
+        }
+    }
+    free(hex);
+    sj_hashes_free(h);
+    return SJ_OK;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"summary", no_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *format = NULL, *out = NULL, *in = NULL;
+    int summary = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': format = optarg; break;
+        case 'o': out = optarg; break;
+        case 's': summary = 1; break;
+        case 'h': help(); return EXIT_OK;
+        default: return cli_usage("export", "bad option");
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage("export", "give exactly one input file");
+    in = argv[optind];
+    if (!format || (strcmp(format, "csv") && strcmp(format, "jsonl")))
+        return cli_usage("export", "--format csv or --format jsonl is required");
+    int jsonl = !strcmp(format, "jsonl");
+    hid_t file;
+    sj_status st = sj_h5_open(in, &file);
+    if (st)
+        return cli_fail(st);
+    char content[32];
+    st = sj_h5_read_attr_str(file, "content", content, sizeof content, 0, in);
+    cli_text t;
+    if (!st)
+        st = cli_text_open(&t, out);
+    if (st) {
+        H5Fclose(file);
+        return cli_fail(st);
+    }
+    if (!strcmp(content, "pairs")) {
+        column cols[] = {{"pairs/a", "a", NULL}, {"pairs/b", "b", NULL},
+                         {"pairs/distance", "distance", NULL}};
+        st = export_columns(file, in, cols, 3, &t, jsonl);
+    } else if (!strcmp(content, "clusters") && !summary) {
+        column cols[] = {{"clusters/id", "id", NULL}, {"clusters/cluster", "cluster", NULL}};
+        st = export_columns(file, in, cols, 2, &t, jsonl);
+    } else if (!strcmp(content, "clusters")) {
+        column cols[] = {{"summary/cluster", "cluster", NULL},
+                         {"summary/size", "size", NULL},
+                         {"summary/edges", "edges", NULL},
+                         {"summary/min_distance", "min_distance", NULL},
+                         {"summary/max_edge", "max_edge", NULL},
+                         {"summary/diameter", "diameter", NULL},
+                         {"summary/diameter_checked", "diameter_checked", NULL}};
+        st = export_columns(file, in, cols, 7, &t, jsonl);
+    } else if (!content[0]) {
+        H5Fclose(file);
+        file = H5I_INVALID_HID;
+        st = export_shard(in, &t, jsonl);
+    } else {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: unknown content '%s'", in, content);
+    }
+    if (file >= 0)
+        H5Fclose(file);
+    sj_status st2 = cli_text_close(&t, st == SJ_OK);
+    if (st || st2)
+        return cli_fail(st ? st : st2);
+    return EXIT_OK;
+}

@@ -1,0 +1,124 @@
+/* cmd_ingest.c - `simjoin ingest`: text hash lists -> shard(s). */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void)
+{
+    printf("usage: simjoin ingest --kind pdq|bits:N --in FILE... --out SHARD.h5\n"
+           "                      [--source NAME] [--first-id N] [--shard-rows R] [--quiet]\n"
+           "\n"
+           "Reads text hash lists and writes an HDF5 shard. Lines may be:\n"
+           "  HEX                     a bare hash; ids are assigned from --first-id (0)\n"
+           "  ID,HEX[,QUALITY]        CSV with an int64 id; a header line is allowed\n"
+           "  HEX,QUALITY[,NAME]      ThreatExchange pdq-photo-hasher output\n"
+           "Blank lines and '#' comments are skipped. Any malformed line or duplicate\n"
+           "id is reported as FILE:LINE and nothing is written.\n"
+           "\n"
+           "  --kind K          pdq (256 bits) or bits:N (N a multiple of 8)\n"
+           "  --in FILE...      one or more input files (repeatable)\n"
+           "  --out SHARD.h5    output; with --shard-rows, SHARD-00000.h5, SHARD-00001.h5, ...\n"
+           "  --source NAME     the database of origin, stored with the shard\n"
+           "  --first-id N      first id for bare-hash lines (default 0)\n"
+           "  --shard-rows R    at most R rows per shard\n"
+           "  --quiet           no summary line\n");
+}
+
+/* "dir/name.h5" + k -> "dir/name-0000k.h5" */
+static void shard_name(const char *out, int64_t k, char *buf, size_t size)
+{
+    const char *dot = strrchr(out, '.');
+    const char *slash = strrchr(out, '/');
+    size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - out) : strlen(out);
+    snprintf(buf, size, "%.*s-%05lld%s", (int)stem, out, (long long)k, out + stem);
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"kind", required_argument, 0, 'k'},   {"in", required_argument, 0, 'i'},
+        {"out", required_argument, 0, 'o'},    {"source", required_argument, 0, 's'},
+        {"first-id", required_argument, 0, 'f'}, {"shard-rows", required_argument, 0, 'r'},
+        {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *kind = NULL, *out = NULL, *source = "";
+    int64_t first_id = 0, shard_rows = 0;
+    char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    int n_in = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': kind = optarg; break;
+        case 'i': inputs[n_in++] = optarg; break;
+        case 'o': out = optarg; break;
+        case 's': source = optarg; break;
+        case 'f':
+            if (cli_parse_i64(optarg, &first_id))
+                return cli_usage("ingest", "--first-id needs an integer");
+            break;
+        case 'r':
+            if (cli_parse_i64(optarg, &shard_rows) || shard_rows <= 0)
+                return cli_usage("ingest", "--shard-rows needs a positive integer");
+            break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': help(); free(inputs); return EXIT_OK;
+        default: free(inputs); return cli_usage("ingest", "bad option");
+        }
+    }
+    for (int i = optind; i < argc; i++) /* --in a b c */
+        inputs[n_in++] = argv[i];
+    if (!kind || !out || n_in == 0) {
+        free(inputs);
+        return cli_usage("ingest", "--kind, --in and --out are required");
+    }
+    if (strlen(source) >= SJ_SOURCE_MAX) {
+        free(inputs);
+        return cli_usage("ingest", "--source is longer than %d bytes", SJ_SOURCE_MAX - 1);
+    }
+    sj_ingest_options io = {.first_id = first_id};
+    sj_status st = sj_hash_type_parse(kind, &io.type);
+    if (st) {
+        free(inputs);
+        return cli_fail(st);
+    }
+    sj_ingest *ing = NULL;
+    sj_hashes *h = NULL;
+    int rc = EXIT_OK;
+    if ((st = sj_ingest_create(&io, &ing)))
+        goto done;
+    for (int i = 0; i < n_in && !st; i++)
+        st = sj_ingest_file(ing, inputs[i]);
+    if (st || (st = sj_ingest_finish(ing, &h)))
+        goto done;
+    snprintf(h->source, sizeof h->source, "%s", source);
+    if (!shard_rows) {
+        st = sj_shard_write(out, h, 0, h->n);
+        if (!st)
+            cli_notice("ingest: %lld hashes from %d file(s) -> %s", (long long)h->n, n_in, out);
+    } else {
+        int64_t n_shards = h->n ? (h->n + shard_rows - 1) / shard_rows : 1;
+        char name[4200];
+        int64_t k = 0;
+        for (; k < n_shards && !st; k++) {
+            shard_name(out, k, name, sizeof name);
+            st = sj_shard_write(name, h, k * shard_rows, SJ_MIN(shard_rows, h->n - k * shard_rows));
+        }
+        if (st) /* all or nothing: take back the shards already written */
+            for (int64_t j = 0; j + 1 < k; j++) {
+                shard_name(out, j, name, sizeof name);
+                remove(name);
+            }
+        else
+            cli_notice("ingest: %lld hashes from %d file(s) -> %lld shards", (long long)h->n,
+                       n_in, (long long)n_shards);
+    }
+done:
+    if (st)
+        rc = cli_fail(st);
+    sj_hashes_free(h);
+    sj_ingest_free(ing);
+    free(inputs);
+    return rc;
+}

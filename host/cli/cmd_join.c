@@ -1,0 +1,346 @@
+/* cmd_join.c - `simjoin join`: all pairs within a Hamming threshold. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void)
+{
+    printf("usage: simjoin join --corpus C.h5... [--queries Q.h5... [--self]] --threshold T\n"
+           "                    --out PAIRS.h5 [options]\n"
+           "\n"
+           "Without --queries: every pair inside the corpus (self-join).\n"
+           "With --queries: every query against every corpus hash; --self adds the pairs\n"
+           "among the queries. A pair matches when distance <= T. Ids must be unique\n"
+           "across all inputs. Pairs are stored once as (a, b), a < b, sorted; the file\n"
+           "is identical for every backend and thread count.\n"
+           "\n"
+           "  --corpus FILE...     corpus shards (repeatable)\n"
+           "  --queries FILE...    query shards (repeatable)\n"
+           "  --self               with --queries: also queries x queries\n"
+           "  --threshold T        Hamming threshold in bits (pdq default: 31)\n"
+           "  --out PAIRS.h5       output pairs file\n"
+           "  --backend B          auto (default: cuda if a GPU is usable, else cpu),\n"
+           "                       cpu, faiss, cuda, naive (reference loop)\n"
+           "  --isa I              cpu backend path: auto, portable, popcnt, avx2, avx512\n"
+           "  --threads N          OpenMP threads (default: all cores)\n"
+           "  --min-quality Q      exclude hashes with known quality < Q (pdq: 50)\n"
+           "  --bit-band LO:HI     exclude hashes whose one-bit count is outside LO..HI\n"
+           "                       (default bits/8 : bits - bits/8)\n"
+           "  --keep-degenerate    exclude nothing (all-zero hashes match everything!)\n"
+           "  --max-pairs N        stop with an error past N pairs (default: no limit)\n"
+           "  --stats-json FILE    write the run's figures as JSON\n"
+           "  --quiet              no progress line and no summary\n");
+}
+
+/* Append an input list: "--corpus a b c" takes the following non-option words. */
+static int take_list(int argc, char **argv, char **list, int *n)
+{
+    list[(*n)++] = optarg;
+    while (optind < argc && argv[optind][0] != '-')
+        list[(*n)++] = argv[optind++];
+    return 0;
+}
+
+typedef struct id_origin {
+    int64_t id;
+    int set;
+} id_origin;
+
+static int cmp_id_origin(const void *x, const void *y)
+{
+    const id_origin *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Ids must be unique across corpus and queries (each already unique alone). */
+static sj_status check_ids_across(const sj_hashes *c, const sj_hashes *q)
+{
+    if (!q)
+        return sj_hashes_check_unique_ids(c, "corpus");
+    sj_status st = sj_hashes_check_unique_ids(c, "corpus");
+    if (st || (st = sj_hashes_check_unique_ids(q, "queries")))
+        return st;
+    int64_t n = c->n + q->n;
+    id_origin *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
+    if (!v)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < c->n; i++)
+        v[i] = (id_origin){c->ids[i], 0};
+    for (int64_t i = 0; i < q->n; i++)
+        v[c->n + i] = (id_origin){q->ids[i], 1};
+    qsort(v, (size_t)n, sizeof *v, cmp_id_origin);
+    int64_t clashes = 0;
+    for (int64_t i = 1; i < n; i++)
+        clashes += v[i].id == v[i - 1].id;
+    free(v);
+    if (clashes)
+        return sj_fail(SJ_ERR_DUPLICATE_ID,
+                       "%lld id(s) appear in both the corpus and the queries; ids must be unique "
+                       "across all inputs of a join", (long long)clashes);
+    return SJ_OK;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static int cmp_excl(const void *x, const void *y)
+{
+    const id_origin *a = x, *b = y; /* set holds the rule here */
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Remove degenerates from h, appending to r->excluded_* (sized by caller). */
+static sj_status exclude(sj_hashes *h, const sj_degenerate_options *o, sj_join_result *r)
+{
+    int64_t ne = 0;
+    sj_status st = sj_hashes_remove_degenerate(h, o, r->excluded_id + r->n_excluded,
+                                               r->excluded_rule + r->n_excluded, &ne);
+    r->n_excluded += ne;
+    return st;
+}
+
+int cmd_join(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"corpus", required_argument, 0, 'c'},     {"queries", required_argument, 0, 'Q'},
+        {"self", no_argument, 0, 'S'},             {"threshold", required_argument, 0, 't'},
+        {"out", required_argument, 0, 'o'},        {"backend", required_argument, 0, 'b'},
+        {"isa", required_argument, 0, 'I'},        {"threads", required_argument, 0, 'j'},
+        {"min-quality", required_argument, 0, 'm'}, {"bit-band", required_argument, 0, 'B'},
+        {"keep-degenerate", no_argument, 0, 'K'},  {"max-pairs", required_argument, 0, 'M'},
+        {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
+        {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    char **corpus_paths = calloc((size_t)argc + 1, sizeof(char *));
+    char **query_paths = calloc((size_t)argc + 1, sizeof(char *));
+    int n_corpus = 0, n_queries = 0, self = 0, keep_degenerate = 0, c, rc = EXIT_OK;
+    const char *out = NULL, *stats = NULL, *band = NULL;
+    int64_t threshold = -1, threads = 0, min_quality = -1, max_pairs = 0;
+    sj_join_config cfg;
+    sj_join_config_defaults(&cfg);
+    sj_hashes *corpus = NULL, *queries = NULL;
+    sj_join_result res;
+    sj_join_result_init(&res);
+    sj_status st = SJ_OK;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': take_list(argc, argv, corpus_paths, &n_corpus); break;
+        case 'Q': take_list(argc, argv, query_paths, &n_queries); break;
+        case 'S': self = 1; break;
+        case 't':
+            if (cli_parse_i64(optarg, &threshold) || threshold < 0 || threshold > 65536) {
+                rc = cli_usage("join", "--threshold needs an integer >= 0");
+                goto done;
+            }
+            break;
+        case 'o': out = optarg; break;
+        case 'b':
+            if ((st = sj_backend_parse(optarg, &cfg.backend))) {
+                rc = cli_fail(st);
+                goto done;
+            }
+            break;
+        case 'I':
+            if ((st = sj_isa_parse(optarg, &cfg.isa))) {
+                rc = cli_fail(st);
+                goto done;
+            }
+            break;
+        case 'j':
+            if (cli_parse_i64(optarg, &threads) || threads < 1 || threads > 4096) {
+                rc = cli_usage("join", "--threads needs a positive integer");
+                goto done;
+            }
+            break;
+        case 'm':
+            if (cli_parse_i64(optarg, &min_quality) || min_quality < 0 || min_quality > 100) {
+                rc = cli_usage("join", "--min-quality needs 0..100");
+                goto done;
+            }
+            break;
+        case 'B': band = optarg; break;
+        case 'K': keep_degenerate = 1; break;
+        case 'M':
+            if (cli_parse_i64(optarg, &max_pairs) || max_pairs < 1) {
+                rc = cli_usage("join", "--max-pairs needs a positive integer");
+                goto done;
+            }
+            break;
+        case 'J': stats = optarg; break;
+        case 'q': cli_quiet = 1; break;
+        case 'v': cli_verbose = 1; break;
+        case 'h': help(); goto done;
+        default: rc = cli_usage("join", "bad option"); goto done;
+        }
+    }
+    if (optind < argc) {
+        rc = cli_usage("join", "unexpected argument '%s'", argv[optind]);
+        goto done;
+    }
+    if (!n_corpus || !out) {
+        rc = cli_usage("join", "--corpus and --out are required");
+        goto done;
+    }
+    if (self && !n_queries) {
+        rc = cli_usage("join", "--self needs --queries (without --queries the corpus is self-joined)");
+        goto done;
+    }
+    double t_start = sj_now();
+    if ((st = cli_read_shards(corpus_paths, n_corpus, &corpus)))
+        goto fail;
+    if (n_queries && (st = cli_read_shards(query_paths, n_queries, &queries)))
+        goto fail;
+    if (queries && (queries->type.kind != corpus->type.kind || queries->type.bits != corpus->type.bits)) {
+        char a[24], b[24];
+        sj_hash_type_format(corpus->type, a, sizeof a);
+        sj_hash_type_format(queries->type, b, sizeof b);
+        st = sj_fail(SJ_ERR_MISMATCH, "%s: queries are %s hashes but the corpus (%s) is %s",
+                     query_paths[0], b, corpus_paths[0], a);
+        goto fail;
+    }
+    if ((st = check_ids_across(corpus, queries)))
+        goto fail;
+    if (threshold < 0) {
+        if (corpus->type.kind != SJ_KIND_PDQ) {
+            rc = cli_usage("join", "--threshold is required for bits:N hashes");
+            goto done;
+        }
+        threshold = 31;
+    }
+    /* Degenerate hashes: excluded and listed. */
+    sj_degenerate_options dopt;
+    sj_degenerate_defaults(corpus->type, &dopt);
+    dopt.enabled = !keep_degenerate;
+    if (min_quality >= 0)
+        dopt.min_quality = (int32_t)min_quality;
+    if (band) {
+        int64_t lo, hi;
+        char tmp[64], *colon;
+        snprintf(tmp, sizeof tmp, "%s", band);
+        if (!(colon = strchr(tmp, ':')) || (*colon = 0, cli_parse_i64(tmp, &lo)) ||
+            cli_parse_i64(colon + 1, &hi) || lo < 0 || hi < lo) {
+            rc = cli_usage("join", "--bit-band needs LO:HI with 0 <= LO <= HI");
+            goto done;
+        }
+        dopt.min_ones = (int32_t)lo;
+        dopt.max_ones = (int32_t)hi;
+    }
+    int64_t total_in = corpus->n + (queries ? queries->n : 0);
+    res.excluded_id = malloc((size_t)SJ_MAX(total_in, 1) * sizeof *res.excluded_id);
+    res.excluded_rule = malloc((size_t)SJ_MAX(total_in, 1));
+    res.nodes = malloc((size_t)SJ_MAX(total_in, 1) * sizeof *res.nodes);
+    if (!res.excluded_id || !res.excluded_rule || !res.nodes) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = exclude(corpus, &dopt, &res)) || (queries && (st = exclude(queries, &dopt, &res))))
+        goto fail;
+    /* Excluded sorted by id, rule carried along. */
+    {
+        id_origin *ex = malloc((size_t)SJ_MAX(res.n_excluded, 1) * sizeof *ex);
+        if (!ex) {
+            st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (int64_t i = 0; i < res.n_excluded; i++)
+            ex[i] = (id_origin){res.excluded_id[i], res.excluded_rule[i]};
+        qsort(ex, (size_t)res.n_excluded, sizeof *ex, cmp_excl);
+        for (int64_t i = 0; i < res.n_excluded; i++) {
+            res.excluded_id[i] = ex[i].id;
+            res.excluded_rule[i] = (uint8_t)ex[i].set;
+        }
+        free(ex);
+    }
+    for (int64_t i = 0; i < corpus->n; i++)
+        res.nodes[res.n_nodes++] = corpus->ids[i];
+    for (int64_t i = 0; queries && i < queries->n; i++)
+        res.nodes[res.n_nodes++] = queries->ids[i];
+    qsort(res.nodes, (size_t)res.n_nodes, sizeof *res.nodes, cmp_i64);
+
+    const char *notice = NULL;
+    cfg.backend = sj_backend_resolve(cfg.backend, &notice);
+    if (notice)
+        cli_notice("%s", notice);
+    if (cfg.backend == SJ_BACKEND_CUDA && !sj_backend_available(SJ_BACKEND_CUDA)) {
+        const char *why = "";
+        sj_cuda_device_count(&why);
+        st = sj_fail(SJ_ERR_NO_DEVICE, "--backend cuda: no usable GPU (%s)", why);
+        goto fail;
+    }
+    cfg.threshold = (int32_t)threshold;
+    cfg.threads = (int)threads;
+    cfg.max_pairs = max_pairs;
+    cli_progress prog;
+    cli_progress_init(&prog, "join");
+    cfg.progress = cli_progress_cb;
+    cfg.progress_user = &prog;
+    double t_join = sj_now();
+    int64_t comparisons;
+    if (!queries) {
+        comparisons = corpus->n * (corpus->n - 1) / 2;
+        st = sj_join_self(&cfg, corpus, &res.pairs);
+    } else {
+        comparisons = queries->n * corpus->n;
+        st = sj_join_cross(&cfg, queries, corpus, &res.pairs);
+        if (!st && self) {
+            comparisons += queries->n * (queries->n - 1) / 2;
+            st = sj_join_self(&cfg, queries, &res.pairs);
+        }
+    }
+    cli_progress_end(&prog);
+    if (st || (st = sj_pairs_canonicalize(&res.pairs)))
+        goto fail;
+    double join_s = sj_now() - t_join;
+    res.type = corpus->type;
+    res.threshold = cfg.threshold;
+    snprintf(res.backend, sizeof res.backend, "%s%s%s", sj_backend_name(cfg.backend),
+             cfg.backend == SJ_BACKEND_CPU ? "/" : "",
+             cfg.backend == SJ_BACKEND_CPU
+                 ? sj_isa_name(cfg.isa == SJ_ISA_AUTO ? sj_isa_best() : cfg.isa) : "");
+    size_t used = 0;
+    for (int i = 0; i < n_corpus; i++)
+        used += (size_t)snprintf(res.inputs + used, used < sizeof res.inputs ? sizeof res.inputs - used : 0,
+                                 "%scorpus:%s", used ? "\n" : "", corpus_paths[i]);
+    for (int i = 0; i < n_queries; i++)
+        used += (size_t)snprintf(res.inputs + used, used < sizeof res.inputs ? sizeof res.inputs - used : 0,
+                                 "%squeries:%s", used ? "\n" : "", query_paths[i]);
+    if ((st = sj_pairs_file_write(out, &res)))
+        goto fail;
+    double rate = join_s > 0 ? (double)comparisons / join_s : 0;
+    cli_notice("join: %lld hashes (%lld excluded as degenerate), %lld pairs at distance <= %d "
+               "in %.2f s (%.3g comparisons/s, %s) -> %s",
+               (long long)res.n_nodes, (long long)res.n_excluded, (long long)res.pairs.n,
+               cfg.threshold, join_s, rate, res.backend, out);
+    if (stats) {
+        cli_json j;
+        cli_json_begin(&j);
+        cli_json_str(&j, "command", "join");
+        cli_json_str(&j, "backend", res.backend);
+        cli_json_int(&j, "threshold", cfg.threshold);
+        cli_json_int(&j, "corpus", corpus->n);
+        cli_json_int(&j, "queries", queries ? queries->n : 0);
+        cli_json_int(&j, "excluded", res.n_excluded);
+        cli_json_int(&j, "comparisons", comparisons);
+        cli_json_int(&j, "pairs", res.pairs.n);
+        cli_json_num(&j, "join_seconds", join_s);
+        cli_json_num(&j, "total_seconds", sj_now() - t_start);
+        cli_json_num(&j, "comparisons_per_second", rate);
+        rc = cli_json_write(&j, stats);
+    }
+    goto done;
+fail:
+    rc = cli_fail(st);
+done:
+    sj_join_result_release(&res);
+    sj_hashes_free(corpus);
+    sj_hashes_free(queries);
+    free(corpus_paths);
+    free(query_paths);
+    return rc;
+}

@@ -1,0 +1,56 @@
+/* main.c - `simjoin <command> [options]`: git-style dispatch. */
+#include "cli.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"ingest", cmd_ingest, "turn text hash lists into HDF5 shards"},
+    {"gen", cmd_gen, "write synthetic hashes with ground-truth labels"},
+    {"join", cmd_join, "find all pairs within a Hamming threshold"},
+    {"cluster", cmd_cluster, "group matched pairs into clusters (connected components)"},
+    {"export", cmd_export, "write a shard, pairs or clusters file as CSV or JSON Lines"},
+    {"info", cmd_info, "describe an HDF5 file made by or for simjoin"},
+    {"bench", cmd_bench, "time every backend and ISA path on the same join"},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: simjoin <command> [options]\n"
+            "\n"
+            "simjoin compares perceptual hashes (PDQ, pHash/dHash, any binary width)\n"
+            "all-pairs under a Hamming threshold and clusters the near-duplicates.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n"
+                "Run 'simjoin <command> --help' for a command's options.\n"
+                "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("simjoin %s\n", sj_version());
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "simjoin: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

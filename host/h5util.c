@@ -1,0 +1,372 @@
+/* h5util.c - see h5util.h. Handles start as H5I_INVALID_HID; every function
+ * closes what it opened, in reverse order, at one `done:` label. */
+#define _POSIX_C_SOURCE 200809L
+#include "h5util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void sj_h5_init(void)
+{
+    static int done;
+    if (!done) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        done = 1;
+    }
+}
+
+uint64_t sj_h5_max_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || psize <= 0)
+        return (uint64_t)1 << 34;
+    return (uint64_t)pages * (uint64_t)psize;
+}
+
+sj_status sj_h5_create(const char *path, sj_atomic_file *af, hid_t *file)
+{
+    sj_h5_init();
+    *file = H5I_INVALID_HID;
+    sj_status st = sj_atomic_begin(af, path);
+    if (st)
+        return st;
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    /* Pin the oldest format that has what we use, so files stay readable by
+     * older HDF5 and h5py builds. */
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18);
+    /* Truncating the temp file we created keeps its 0640 mode. */
+    *file = H5Fcreate(af->temp_path, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fapl);
+    H5Pclose(fcpl);
+    if (*file < 0) {
+        sj_atomic_abort(af);
+        return sj_fail(SJ_ERR_IO, "%s: cannot create HDF5 file", path);
+    }
+    return SJ_OK;
+}
+
+sj_status sj_h5_commit(hid_t file, sj_atomic_file *af)
+{
+    if (H5Fclose(file) < 0) {
+        sj_atomic_abort(af);
+        return sj_fail(SJ_ERR_IO, "%s: error closing HDF5 file (disk full?)", af->final_path);
+    }
+    return sj_atomic_commit(af);
+}
+
+void sj_h5_abort(hid_t file, sj_atomic_file *af)
+{
+    if (file >= 0)
+        H5Fclose(file);
+    sj_atomic_abort(af);
+}
+
+sj_status sj_h5_open(const char *path, hid_t *file)
+{
+    sj_h5_init();
+    *file = H5I_INVALID_HID;
+    if (access(path, R_OK) != 0)
+        return sj_fail(SJ_ERR_IO, "%s: cannot read file", path);
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0)
+        return sj_fail(SJ_ERR_FORMAT, "%s: not an HDF5 file (or corrupt/truncated)", path);
+    *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*file < 0)
+        return sj_fail(SJ_ERR_FORMAT, "%s: cannot open HDF5 file (corrupt or truncated?)", path);
+    return SJ_OK;
+}
+
+sj_status sj_h5_group(hid_t loc, const char *name, const char *path, hid_t *group)
+{
+    *group = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (*group < 0)
+        return sj_fail(SJ_ERR_IO, "%s: cannot create group %s", path, name);
+    return SJ_OK;
+}
+
+sj_status sj_h5_write(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t *dims,
+                      const void *data, const char *path)
+{
+    sj_status st = SJ_OK;
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    space = H5Screate_simple(rank, dims, NULL);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (space < 0 || dcpl < 0) {
+        st = sj_fail(SJ_ERR_IO, "%s: cannot create dataspace for %s", path, name);
+        goto done;
+    }
+    H5Pset_obj_track_times(dcpl, 0); /* reproducible bytes */
+    /* Store in little-endian standard types; memtype is native. */
+    hid_t filetype = memtype;
+    if (H5Tequal(memtype, H5T_NATIVE_INT64) > 0)
+        filetype = H5T_STD_I64LE;
+    else if (H5Tequal(memtype, H5T_NATIVE_INT32) > 0)
+        filetype = H5T_STD_I32LE;
+    else if (H5Tequal(memtype, H5T_NATIVE_UINT8) > 0)
+        filetype = H5T_STD_U8LE;
+    else if (H5Tequal(memtype, H5T_NATIVE_INT16) > 0)
+        filetype = H5T_STD_I16LE;
+    dset = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (dset < 0) {
+        st = sj_fail(SJ_ERR_IO, "%s: cannot create dataset %s", path, name);
+        goto done;
+    }
+    int64_t total = 1;
+    for (int i = 0; i < rank; i++)
+        total *= (int64_t)dims[i];
+    if (total > 0 && H5Dwrite(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        st = sj_fail(SJ_ERR_IO, "%s: cannot write dataset %s (disk full?)", path, name);
+done:
+    if (dset >= 0)
+        H5Dclose(dset);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
+    return st;
+}
+
+sj_status sj_h5_attr_str(hid_t loc, const char *name, const char *value, const char *path)
+{
+    sj_status st = SJ_OK;
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR), attr = H5I_INVALID_HID;
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0 || H5Awrite(attr, type, &value) < 0)
+        st = sj_fail(SJ_ERR_IO, "%s: cannot write attribute %s", path, name);
+    if (attr >= 0)
+        H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+    return st;
+}
+
+sj_status sj_h5_attr_i64(hid_t loc, const char *name, int64_t value, const char *path)
+{
+    sj_status st = SJ_OK;
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(loc, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0 || H5Awrite(attr, H5T_NATIVE_INT64, &value) < 0)
+        st = sj_fail(SJ_ERR_IO, "%s: cannot write attribute %s", path, name);
+    if (attr >= 0)
+        H5Aclose(attr);
+    H5Sclose(space);
+    return st;
+}
+
+sj_status sj_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t size, int required,
+                              const char *path)
+{
+    buf[0] = 0;
+    if (H5Aexists(loc, name) <= 0)
+        return required ? sj_fail(SJ_ERR_FORMAT, "%s: missing attribute '%s'", path, name)
+                        : SJ_OK;
+    sj_status st = SJ_OK;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t ftype = H5I_INVALID_HID, space = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+    if (attr < 0) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: cannot open attribute '%s'", path, name);
+        goto done;
+    }
+    ftype = H5Aget_type(attr);
+    space = H5Aget_space(attr);
+    if (H5Tget_class(ftype) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute '%s' is not a single string", path, name);
+        goto done;
+    }
+    mtype = H5Tcopy(H5T_C_S1);
+    if (H5Tis_variable_str(ftype) > 0) {
+        H5Tset_size(mtype, H5T_VARIABLE);
+        H5Tset_cset(mtype, H5Tget_cset(ftype));
+        char *s = NULL;
+        if (H5Aread(attr, mtype, &s) < 0 || !s) {
+            st = sj_fail(SJ_ERR_FORMAT, "%s: cannot read attribute '%s'", path, name);
+            goto done;
+        }
+        snprintf(buf, size, "%s", s);
+        H5free_memory(s);
+    } else {
+        size_t len = H5Tget_size(ftype);
+        if (len > 1 << 20) {
+            st = sj_fail(SJ_ERR_FORMAT, "%s: attribute '%s' is absurdly long", path, name);
+            goto done;
+        }
+        char *tmp = calloc(1, len + 1);
+        if (!tmp) {
+            st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        H5Tset_size(mtype, len + 1);
+        H5Tset_strpad(mtype, H5T_STR_NULLTERM);
+        if (H5Aread(attr, mtype, tmp) < 0)
+            st = sj_fail(SJ_ERR_FORMAT, "%s: cannot read attribute '%s'", path, name);
+        else
+            snprintf(buf, size, "%s", tmp);
+        free(tmp);
+    }
+done:
+    if (mtype >= 0)
+        H5Tclose(mtype);
+    if (space >= 0)
+        H5Sclose(space);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    if (attr >= 0)
+        H5Aclose(attr);
+    return st;
+}
+
+sj_status sj_h5_read_attr_i64(hid_t loc, const char *name, int64_t *value, int *present,
+                              const char *path)
+{
+    *present = 0;
+    if (H5Aexists(loc, name) <= 0)
+        return SJ_OK;
+    sj_status st = SJ_OK;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t ftype = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
+    hid_t space = attr >= 0 ? H5Aget_space(attr) : H5I_INVALID_HID;
+    if (attr < 0 || H5Tget_class(ftype) != H5T_INTEGER ||
+        H5Sget_simple_extent_npoints(space) != 1 ||
+        H5Aread(attr, H5T_NATIVE_INT64, value) < 0)
+        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute '%s' is not a single integer", path, name);
+    else
+        *present = 1;
+    if (space >= 0)
+        H5Sclose(space);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    if (attr >= 0)
+        H5Aclose(attr);
+    return st;
+}
+
+sj_status sj_h5_inspect(hid_t file, const char *name, sj_h5_info *info, const char *path)
+{
+    memset(info, 0, sizeof *info);
+    /* H5Lexists on "a/b" fails if "a" is absent; check each level. */
+    char partial[256];
+    const char *slash = name;
+    while ((slash = strchr(slash + 1, '/'))) {
+        size_t len = (size_t)(slash - name);
+        if (len >= sizeof partial)
+            return sj_fail(SJ_ERR_ARG, "dataset name too long");
+        memcpy(partial, name, len);
+        partial[len] = 0;
+        if (H5Lexists(file, partial, H5P_DEFAULT) <= 0)
+            return SJ_OK;
+    }
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
+        return SJ_OK;
+    sj_status st = SJ_OK;
+    hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    if (dset < 0) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: %s is not a readable dataset", path, name);
+        goto done;
+    }
+    type = H5Dget_type(dset);
+    space = H5Dget_space(dset);
+    int rank = H5Sget_simple_extent_ndims(space);
+    if (type < 0 || space < 0 || rank < 0 || rank > 2) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: %s has rank %d, expected 1 or 2", path, name, rank);
+        goto done;
+    }
+    info->exists = 1;
+    info->rank = rank;
+    H5Sget_simple_extent_dims(space, info->dims, NULL);
+    info->cls = H5Tget_class(type);
+    info->size = H5Tget_size(type);
+    info->sign = info->cls == H5T_INTEGER ? H5Tget_sign(type) : H5T_SGN_ERROR;
+done:
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    if (dset >= 0)
+        H5Dclose(dset);
+    return st;
+}
+
+sj_status sj_h5_read(hid_t file, const char *name, hid_t memtype, void *out, const char *path)
+{
+    sj_status st = SJ_OK;
+    hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    if (dset < 0) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: cannot open dataset %s", path, name);
+        goto done;
+    }
+    dcpl = H5Dget_create_plist(dset);
+    int nfilters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+    for (int i = 0; i < nfilters; i++) {
+        unsigned flags, cd[8];
+        size_t ncd = 8;
+        char fname[64] = "";
+        H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname,
+                                        NULL);
+        if (f < 0 || H5Zfilter_avail(f) <= 0) {
+            st = sj_fail(SJ_ERR_UNSUPPORTED,
+                         "%s: dataset %s uses HDF5 filter %d (%s) that this build cannot decode",
+                         path, name, (int)f, fname[0] ? fname : "unknown");
+            goto done;
+        }
+    }
+    space = H5Dget_space(dset);
+    if (H5Sget_simple_extent_npoints(space) > 0 &&
+        H5Dread(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+        st = sj_fail(SJ_ERR_FORMAT, "%s: cannot read dataset %s (corrupt or truncated file?)",
+                     path, name);
+done:
+    if (space >= 0)
+        H5Sclose(space);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (dset >= 0)
+        H5Dclose(dset);
+    return st;
+}
+
+sj_status sj_h5_read_i64(hid_t file, const char *name, int64_t expect, int64_t **out, int64_t *n,
+                         const char *path)
+{
+    *out = NULL;
+    sj_h5_info info;
+    sj_status st = sj_h5_inspect(file, name, &info, path);
+    if (st)
+        return st;
+    if (!info.exists)
+        return sj_fail(SJ_ERR_FORMAT, "%s: missing dataset %s", path, name);
+    if (info.rank != 1 || info.cls != H5T_INTEGER)
+        return sj_fail(SJ_ERR_FORMAT, "%s: %s must be a 1-D integer dataset", path, name);
+    if (expect >= 0 && (int64_t)info.dims[0] != expect)
+        return sj_fail(SJ_ERR_FORMAT, "%s: %s has %llu rows, expected %lld", path, name,
+                       (unsigned long long)info.dims[0], (long long)expect);
+    if ((uint64_t)info.dims[0] > sj_h5_max_bytes() / 8)
+        return sj_fail(SJ_ERR_LIMIT, "%s: %s claims %llu rows, more than memory holds", path,
+                       name, (unsigned long long)info.dims[0]);
+    int unsigned64 = info.size == 8 && info.sign == H5T_SGN_NONE;
+    int64_t *v = malloc((size_t)SJ_MAX(info.dims[0], 1) * sizeof *v);
+    if (!v)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory reading %s", name);
+    st = sj_h5_read(file, name, unsigned64 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, v, path);
+    if (!st && unsigned64) {
+        for (hsize_t i = 0; i < info.dims[0]; i++)
+            if ((uint64_t)v[i] > (uint64_t)INT64_MAX) {
+                st = sj_fail(SJ_ERR_FORMAT, "%s: %s row %llu: value does not fit in int64",
+                             path, name, (unsigned long long)i);
+                break;
+            }
+    }
+    if (st) {
+        free(v);
+        return st;
+    }
+    *out = v;
+    if (n)
+        *n = (int64_t)info.dims[0];
+    return SJ_OK;
+}

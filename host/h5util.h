@@ -1,0 +1,67 @@
+/* h5util.h - careful HDF5 helpers: every error names the file and dataset.
+ * All readers convert to native memory types; any chunking or filter that the
+ * HDF5 library has is accepted. */
+#ifndef SIMJOIN_H5UTIL_H
+#define SIMJOIN_H5UTIL_H
+
+#include "internal.h"
+
+#include <hdf5.h>
+
+/* Silence HDF5's own error printing (we report errors ourselves). */
+void sj_h5_init(void);
+
+/* Create `path` for writing through a temp file (see sj_atomic_file). */
+sj_status sj_h5_create(const char *path, sj_atomic_file *af, hid_t *file);
+/* Close the file and rename it into place; on failure remove it. */
+sj_status sj_h5_commit(hid_t file, sj_atomic_file *af);
+/* Close and remove (nothing is left behind). */
+void sj_h5_abort(hid_t file, sj_atomic_file *af);
+
+/* Open an existing file read-only; a clear error if it is not HDF5. */
+sj_status sj_h5_open(const char *path, hid_t *file);
+
+/* Create group `name` under loc. */
+sj_status sj_h5_group(hid_t loc, const char *name, const char *path, hid_t *group);
+
+/* Write a 1-D or 2-D dataset of memtype (native) from data. */
+sj_status sj_h5_write(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t *dims,
+                      const void *data, const char *path);
+
+sj_status sj_h5_attr_str(hid_t loc, const char *name, const char *value, const char *path);
+sj_status sj_h5_attr_i64(hid_t loc, const char *name, int64_t value, const char *path);
+
+/* Read a string attribute (fixed or variable length) into buf.
+ * Returns SJ_ERR_FORMAT if absent and required, else buf = "" when absent. */
+sj_status sj_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t size, int required,
+                              const char *path);
+/* Read an integer attribute; *present = 0 when absent. */
+sj_status sj_h5_read_attr_i64(hid_t loc, const char *name, int64_t *value, int *present,
+                              const char *path);
+
+/* Describe a dataset: rank, dims (up to 2) and type class/size/sign.
+ * *exists = 0 when absent (not an error). */
+typedef struct sj_h5_info {
+    int exists;
+    int rank;
+    hsize_t dims[2];
+    H5T_class_t cls;
+    size_t size;
+    H5T_sign_t sign;
+} sj_h5_info;
+sj_status sj_h5_inspect(hid_t file, const char *name, sj_h5_info *info, const char *path);
+
+/* Read a whole dataset, converting to memtype, into caller memory `out`
+ * (sized by the caller from sj_h5_inspect). Checks filters are available. */
+sj_status sj_h5_read(hid_t file, const char *name, hid_t memtype, void *out, const char *path);
+
+/* Read a whole 1-D integer dataset named `name` into a new int64 array
+ * (*out owned by caller) of exactly `expect` rows (or any length if
+ * expect < 0; *n gets it). Rejects non-integer types. */
+sj_status sj_h5_read_i64(hid_t file, const char *name, int64_t expect, int64_t **out, int64_t *n,
+                         const char *path);
+
+/* Largest allocation we will make for one dataset, in bytes (physical RAM). */
+uint64_t sj_h5_max_bytes(void);
+
+#endif

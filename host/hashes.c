@@ -1,0 +1,311 @@
+/* hashes.c - hash types, the in-memory hash set, hex codec, degenerate rules. */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- hash types ---- */
+
+sj_status sj_hash_type_parse(const char *text, sj_hash_type *out)
+{
+    if (!text)
+        return sj_fail(SJ_ERR_ARG, "missing hash kind (pdq or bits:N)");
+    if (strcmp(text, "pdq") == 0) {
+        *out = (sj_hash_type){SJ_KIND_PDQ, 256};
+        return SJ_OK;
+    }
+    if (strncmp(text, "bits:", 5) == 0) {
+        char *end;
+        errno = 0;
+        long v = strtol(text + 5, &end, 10);
+        if (errno || *end || end == text + 5 || v <= 0 || v > 65536 || v % 8 != 0)
+            return sj_fail(SJ_ERR_ARG,
+                           "bad hash kind '%s': bits:N needs N a multiple of 8 in 8..65536", text);
+        *out = (sj_hash_type){SJ_KIND_BITS, (uint32_t)v};
+        return SJ_OK;
+    }
+    return sj_fail(SJ_ERR_ARG, "unknown hash kind '%s' (expected pdq or bits:N)", text);
+}
+
+void sj_hash_type_format(sj_hash_type t, char *buf, size_t n)
+{
+    if (t.kind == SJ_KIND_PDQ)
+        snprintf(buf, n, "pdq");
+    else
+        snprintf(buf, n, "bits:%u", t.bits);
+}
+
+/* ---- hash set ---- */
+
+sj_status sj_hashes_create(sj_hash_type type, int64_t capacity, sj_hashes **out)
+{
+    *out = NULL;
+    sj_hashes *h = calloc(1, sizeof *h);
+    if (!h)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    h->type = type;
+    if (capacity > 0) {
+        h->hashes = malloc((size_t)capacity * sj_hash_type_bytes(type));
+        h->ids = malloc((size_t)capacity * sizeof *h->ids);
+        if (!h->hashes || !h->ids) {
+            sj_hashes_free(h);
+            return sj_fail(SJ_ERR_NOMEM, "out of memory for %lld hashes", (long long)capacity);
+        }
+        h->capacity = capacity;
+    }
+    *out = h;
+    return SJ_OK;
+}
+
+void sj_hashes_free(sj_hashes *h)
+{
+    if (!h)
+        return;
+    free(h->hashes);
+    free(h->ids);
+    free(h->quality);
+    free(h->labels);
+    free(h);
+}
+
+/* Grow every array to hold `need` rows; optional arrays only if present. */
+static sj_status hashes_reserve(sj_hashes *h, int64_t need)
+{
+    if (need <= h->capacity)
+        return SJ_OK;
+    int64_t ncap = h->capacity ? h->capacity : 1024;
+    while (ncap < need)
+        ncap *= 2;
+    size_t rb = sj_hash_type_bytes(h->type);
+    uint8_t *hs = realloc(h->hashes, (size_t)ncap * rb);
+    if (!hs)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory for %lld hashes", (long long)ncap);
+    h->hashes = hs;
+    int64_t *ids = realloc(h->ids, (size_t)ncap * sizeof *ids);
+    if (!ids)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory for %lld hashes", (long long)ncap);
+    h->ids = ids;
+    if (h->quality) {
+        int16_t *q = realloc(h->quality, (size_t)ncap * sizeof *q);
+        if (!q)
+            return sj_fail(SJ_ERR_NOMEM, "out of memory");
+        h->quality = q;
+    }
+    if (h->labels) {
+        int64_t *l = realloc(h->labels, (size_t)ncap * sizeof *l);
+        if (!l)
+            return sj_fail(SJ_ERR_NOMEM, "out of memory");
+        h->labels = l;
+    }
+    h->capacity = ncap;
+    return SJ_OK;
+}
+
+/* Allocate an optional column on first use, filling earlier rows with -1. */
+static sj_status ensure_quality(sj_hashes *h)
+{
+    if (h->quality)
+        return SJ_OK;
+    h->quality = malloc((size_t)SJ_MAX(h->capacity, 1) * sizeof *h->quality);
+    if (!h->quality)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < h->n; i++)
+        h->quality[i] = -1;
+    return SJ_OK;
+}
+
+static sj_status ensure_labels(sj_hashes *h)
+{
+    if (h->labels)
+        return SJ_OK;
+    h->labels = malloc((size_t)SJ_MAX(h->capacity, 1) * sizeof *h->labels);
+    if (!h->labels)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < h->n; i++)
+        h->labels[i] = -1;
+    return SJ_OK;
+}
+
+sj_status sj_hashes_append(sj_hashes *h, int64_t id, const uint8_t *hash, int quality)
+{
+    sj_status st = hashes_reserve(h, h->n + 1);
+    if (st)
+        return st;
+    if (quality >= 0 && (st = ensure_quality(h)))
+        return st;
+    size_t rb = sj_hash_type_bytes(h->type);
+    memcpy(h->hashes + (size_t)h->n * rb, hash, rb);
+    h->ids[h->n] = id;
+    if (h->quality)
+        h->quality[h->n] = (int16_t)quality;
+    if (h->labels)
+        h->labels[h->n] = -1;
+    h->n++;
+    return SJ_OK;
+}
+
+sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src)
+{
+    if (dst->type.bits != src->type.bits || dst->type.kind != src->type.kind) {
+        char a[24], b[24];
+        sj_hash_type_format(dst->type, a, sizeof a);
+        sj_hash_type_format(src->type, b, sizeof b);
+        return sj_fail(SJ_ERR_MISMATCH, "cannot combine hashes of kind %s with kind %s", a, b);
+    }
+    sj_status st = hashes_reserve(dst, dst->n + src->n);
+    if (st)
+        return st;
+    if (src->quality && (st = ensure_quality(dst)))
+        return st;
+    if (src->labels && (st = ensure_labels(dst)))
+        return st;
+    size_t rb = sj_hash_type_bytes(dst->type);
+    memcpy(dst->hashes + (size_t)dst->n * rb, src->hashes, (size_t)src->n * rb);
+    memcpy(dst->ids + dst->n, src->ids, (size_t)src->n * sizeof *src->ids);
+    for (int64_t i = 0; i < src->n; i++) {
+        if (dst->quality)
+            dst->quality[dst->n + i] = src->quality ? src->quality[i] : -1;
+        if (dst->labels)
+            dst->labels[dst->n + i] = src->labels ? src->labels[i] : -1;
+    }
+    dst->n += src->n;
+    return SJ_OK;
+}
+
+typedef struct id_row {
+    int64_t id;
+    int64_t row;
+} id_row;
+
+static int cmp_id_row(const void *x, const void *y)
+{
+    const id_row *a = x, *b = y;
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
+}
+
+sj_status sj_hashes_check_unique_ids(const sj_hashes *h, const char *what)
+{
+    if (h->n < 2)
+        return SJ_OK;
+    id_row *v = malloc((size_t)h->n * sizeof *v);
+    if (!v)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory checking ids");
+    for (int64_t i = 0; i < h->n; i++)
+        v[i] = (id_row){h->ids[i], i};
+    qsort(v, (size_t)h->n, sizeof *v, cmp_id_row);
+    sj_status st = SJ_OK;
+    for (int64_t i = 1; i < h->n; i++) {
+        if (v[i].id == v[i - 1].id) {
+            /* Rows, not ids, in the message: ids are sensitive. */
+            st = sj_fail(SJ_ERR_DUPLICATE_ID, "%s: rows %lld and %lld have the same id", what,
+                         (long long)v[i - 1].row, (long long)v[i].row);
+            break;
+        }
+    }
+    free(v);
+    return st;
+}
+
+/* ---- hex ---- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int sj_hex_decode(const char *text, size_t len, uint8_t *out, size_t nbytes)
+{
+    for (size_t i = 0; i < len && i < 2 * nbytes; i++)
+        if (hexval((unsigned char)text[i]) < 0)
+            return (int)i + 1;
+    if (len != 2 * nbytes)
+        return -1;
+    for (size_t i = 0; i < nbytes; i++)
+        out[i] = (uint8_t)(hexval(text[2 * i]) << 4 | hexval(text[2 * i + 1]));
+    return 0;
+}
+
+void sj_hex_encode(const uint8_t *in, size_t nbytes, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * nbytes] = 0;
+}
+
+/* ---- degenerate hashes ---- */
+
+void sj_degenerate_defaults(sj_hash_type t, sj_degenerate_options *o)
+{
+    o->enabled = 1;
+    o->min_ones = (int32_t)(t.bits / 8);
+    o->max_ones = (int32_t)(t.bits - t.bits / 8);
+    o->min_quality = t.kind == SJ_KIND_PDQ ? 50 : 0;
+}
+
+sj_degenerate_rule sj_degenerate_check(const sj_degenerate_options *o, sj_hash_type t,
+                                       const uint8_t *hash, int quality)
+{
+    if (!o->enabled)
+        return SJ_DEGEN_NONE;
+    int ones = sj_popcount_bytes(hash, sj_hash_type_bytes(t));
+    if (ones == 0)
+        return SJ_DEGEN_ALL_ZERO;
+    if (ones < o->min_ones || ones > o->max_ones)
+        return SJ_DEGEN_BIT_BAND;
+    if (quality >= 0 && quality < o->min_quality)
+        return SJ_DEGEN_LOW_QUALITY;
+    return SJ_DEGEN_NONE;
+}
+
+const char *sj_degenerate_rule_name(sj_degenerate_rule r)
+{
+    switch (r) {
+    case SJ_DEGEN_NONE: return "none";
+    case SJ_DEGEN_ALL_ZERO: return "all_zero";
+    case SJ_DEGEN_BIT_BAND: return "bit_band";
+    case SJ_DEGEN_LOW_QUALITY: return "low_quality";
+    }
+    return "unknown";
+}
+
+sj_status sj_hashes_remove_degenerate(sj_hashes *h, const sj_degenerate_options *o,
+                                      int64_t *excluded_id, uint8_t *excluded_rule,
+                                      int64_t *n_excluded)
+{
+    const size_t rb = sj_hash_type_bytes(h->type);
+    int64_t kept = 0, ex = 0;
+    for (int64_t i = 0; i < h->n; i++) {
+        const uint8_t *row = h->hashes + (size_t)i * rb;
+        sj_degenerate_rule r = sj_degenerate_check(o, h->type, row, h->quality ? h->quality[i] : -1);
+        if (r != SJ_DEGEN_NONE) {
+            excluded_id[ex] = h->ids[i];
+            excluded_rule[ex++] = (uint8_t)r;
+            continue;
+        }
+        if (kept != i) {
+            memmove(h->hashes + (size_t)kept * rb, row, rb);
+            h->ids[kept] = h->ids[i];
+            if (h->quality)
+                h->quality[kept] = h->quality[i];
+            if (h->labels)
+                h->labels[kept] = h->labels[i];
+        }
+        kept++;
+    }
+    h->n = kept;
+    *n_excluded = ex;
+    return SJ_OK;
+}

@@ -1,0 +1,285 @@
+/* ingest.c - text hash lists (bare hex, id,hex CSV, ThreatExchange) to a hash set. */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where a row came from: index into files[] and 1-based line. */
+typedef struct row_origin {
+    int32_t file;
+    int64_t line;
+} row_origin;
+
+struct sj_ingest {
+    sj_ingest_options opt;
+    int64_t next_id;   /* next id for a bare-hash line */
+    sj_hashes *rows;   /* owned until finish */
+    row_origin *origin; /* [rows->n] */
+    int64_t origin_cap;
+    char **files; /* [n_files] copies of the paths */
+    int32_t n_files;
+};
+
+sj_status sj_ingest_create(const sj_ingest_options *opt, sj_ingest **out)
+{
+    *out = NULL;
+    sj_ingest *ing = calloc(1, sizeof *ing);
+    if (!ing)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    ing->opt = *opt;
+    ing->next_id = opt->first_id;
+    sj_status st = sj_hashes_create(opt->type, 0, &ing->rows);
+    if (st) {
+        free(ing);
+        return st;
+    }
+    *out = ing;
+    return SJ_OK;
+}
+
+void sj_ingest_free(sj_ingest *ing)
+{
+    if (!ing)
+        return;
+    sj_hashes_free(ing->rows);
+    free(ing->origin);
+    for (int32_t i = 0; i < ing->n_files; i++)
+        free(ing->files[i]);
+    free(ing->files);
+    free(ing);
+}
+
+/* A field of a split line: [begin, begin+len), trimmed of blanks. */
+typedef struct field {
+    const char *p;
+    size_t len;
+} field;
+
+static field trim(const char *p, size_t len)
+{
+    while (len && isspace((unsigned char)*p))
+        p++, len--;
+    while (len && isspace((unsigned char)p[len - 1]))
+        len--;
+    return (field){p, len};
+}
+
+static int split_commas(const char *line, size_t len, field *f, int max)
+{
+    int n = 0;
+    const char *start = line;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || line[i] == ',') {
+            if (n < max)
+                f[n] = trim(start, (size_t)(line + i - start));
+            n++;
+            start = line + i + 1;
+        }
+    }
+    return n;
+}
+
+/* Parse a whole field as int64. Returns 1 on success. */
+static int parse_i64(field f, int64_t *v)
+{
+    char buf[32];
+    if (f.len == 0 || f.len >= sizeof buf)
+        return 0;
+    memcpy(buf, f.p, f.len);
+    buf[f.len] = 0;
+    char *end;
+    errno = 0;
+    long long x = strtoll(buf, &end, 10);
+    if (errno || *end)
+        return 0;
+    *v = x;
+    return 1;
+}
+
+static int is_hash(field f, size_t nbytes)
+{
+    uint8_t tmp[8];
+    (void)tmp;
+    if (f.len != 2 * nbytes)
+        return 0;
+    for (size_t i = 0; i < f.len; i++)
+        if (!isxdigit((unsigned char)f.p[i]))
+            return 0;
+    return 1;
+}
+
+/* Explain why a field is not a hash of nbytes, naming positions only. */
+static sj_status bad_hash(const char *path, int64_t line, int col, field f, size_t nbytes,
+                          const char *kind)
+{
+    for (size_t i = 0; i < f.len; i++)
+        if (!isxdigit((unsigned char)f.p[i]))
+            return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d, character %zu is not a hex digit",
+                           path, (long long)line, col, i + 1);
+    return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d has %zu hex digits, expected %zu for %s",
+                   path, (long long)line, col, f.len, 2 * nbytes, kind);
+}
+
+static sj_status add_row(sj_ingest *ing, int64_t id, field hex, int quality, int64_t line)
+{
+    uint8_t buf[8192];
+    size_t nb = sj_hash_type_bytes(ing->opt.type);
+    if (nb > sizeof buf)
+        return sj_fail(SJ_ERR_ARG, "hash too wide");
+    sj_hex_decode(hex.p, hex.len, buf, nb);
+    sj_status st = sj_hashes_append(ing->rows, id, buf, quality);
+    if (st)
+        return st;
+    st = sj_grow((void **)&ing->origin, &ing->origin_cap, ing->rows->n, sizeof *ing->origin);
+    if (st)
+        return st;
+    ing->origin[ing->rows->n - 1] = (row_origin){ing->n_files - 1, line};
+    return SJ_OK;
+}
+
+static sj_status parse_quality(const char *path, int64_t line, int col, field f, int *q)
+{
+    int64_t v;
+    if (!parse_i64(f, &v) || v < 0 || v > 100)
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d: quality must be an integer 0..100",
+                       path, (long long)line, col);
+    *q = (int)v;
+    return SJ_OK;
+}
+
+/* One non-blank, non-comment line. first: 1 if it is the file's first such
+ * line (a header is allowed there). */
+static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, const char *text,
+                            size_t len, int first)
+{
+    size_t nb = sj_hash_type_bytes(ing->opt.type);
+    char kind[24];
+    sj_hash_type_format(ing->opt.type, kind, sizeof kind);
+    field f[4];
+    int nf = split_commas(text, len, f, 4);
+    int64_t id;
+    int quality = -1;
+    sj_status st;
+
+    if (nf == 1) { /* bare hash */
+        if (!is_hash(f[0], nb))
+            return bad_hash(path, line, 1, f[0], nb, kind);
+        if (ing->next_id == INT64_MAX)
+            return sj_fail(SJ_ERR_PARSE, "%s:%lld: assigned id overflows int64", path,
+                           (long long)line);
+        return add_row(ing, ing->next_id++, f[0], -1, line);
+    }
+    if (is_hash(f[1], nb) && parse_i64(f[0], &id)) { /* id,hash[,quality] */
+        if (nf > 3)
+            return sj_fail(SJ_ERR_PARSE, "%s:%lld: %d fields, expected id,hash[,quality]", path,
+                           (long long)line, nf);
+        if (nf == 3 && (st = parse_quality(path, line, 3, f[2], &quality)))
+            return st;
+        return add_row(ing, id, f[1], quality, line);
+    }
+    if (is_hash(f[0], nb)) { /* ThreatExchange: hash,quality[,filename...] */
+        if ((st = parse_quality(path, line, 2, f[1], &quality)))
+            return st;
+        if (ing->next_id == INT64_MAX)
+            return sj_fail(SJ_ERR_PARSE, "%s:%lld: assigned id overflows int64", path,
+                           (long long)line);
+        return add_row(ing, ing->next_id++, f[0], quality, line);
+    }
+    /* A header: first line, no field looks like data. */
+    int64_t dummy;
+    if (first && !parse_i64(f[0], &dummy) && isalpha((unsigned char)f[0].p[0]))
+        return SJ_OK;
+    if (!parse_i64(f[0], &dummy) && f[0].len != 2 * nb)
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field 1 is neither an int64 id nor a %s hash",
+                       path, (long long)line, kind);
+    if (f[0].len == 2 * nb && !is_hash(f[0], nb) && !parse_i64(f[0], &dummy))
+        return bad_hash(path, line, 1, f[0], nb, kind);
+    return bad_hash(path, line, 2, f[1], nb, kind);
+}
+
+sj_status sj_ingest_file(sj_ingest *ing, const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return sj_fail(SJ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char **files = realloc(ing->files, (size_t)(ing->n_files + 1) * sizeof *files);
+    if (!files) {
+        fclose(fp);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
+    ing->files = files;
+    ing->files[ing->n_files] = strdup(path);
+    if (!ing->files[ing->n_files]) {
+        fclose(fp);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
+    ing->n_files++;
+
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int64_t line = 0;
+    int first = 1;
+    sj_status st = SJ_OK;
+    while ((got = getline(&buf, &cap, fp)) >= 0) {
+        line++;
+        if (memchr(buf, 0, (size_t)got)) {
+            st = sj_fail(SJ_ERR_PARSE, "%s:%lld: NUL byte: not a text file", path,
+                         (long long)line);
+            break;
+        }
+        field t = trim(buf, (size_t)got);
+        if (t.len == 0 || t.p[0] == '#')
+            continue;
+        st = parse_line(ing, path, line, t.p, t.len, first);
+        first = 0;
+        if (st)
+            break;
+    }
+    if (!st && ferror(fp))
+        st = sj_fail(SJ_ERR_IO, "%s: read error after line %lld", path, (long long)line);
+    free(buf);
+    fclose(fp);
+    return st;
+}
+
+static const sj_ingest *sort_ctx;
+static int cmp_rows_by_id(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    int64_t ia = sort_ctx->rows->ids[a], ib = sort_ctx->rows->ids[b];
+    if (ia != ib)
+        return ia < ib ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+sj_status sj_ingest_finish(sj_ingest *ing, sj_hashes **out)
+{
+    *out = NULL;
+    int64_t n = ing->rows->n;
+    int64_t *order = malloc((size_t)SJ_MAX(n, 1) * sizeof *order);
+    if (!order)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_ctx = ing;
+    qsort(order, (size_t)n, sizeof *order, cmp_rows_by_id);
+    sort_ctx = NULL;
+    for (int64_t i = 1; i < n; i++) {
+        if (ing->rows->ids[order[i]] == ing->rows->ids[order[i - 1]]) {
+            row_origin a = ing->origin[order[i - 1]], b = ing->origin[order[i]];
+            sj_status st = sj_fail(SJ_ERR_DUPLICATE_ID, "%s:%lld: duplicate id, first seen at %s:%lld",
+                                   ing->files[b.file], (long long)b.line, ing->files[a.file],
+                                   (long long)a.line);
+            free(order);
+            return st;
+        }
+    }
+    free(order);
+    *out = ing->rows;
+    ing->rows = NULL;
+    return sj_hashes_create(ing->opt.type, 0, &ing->rows);
+}

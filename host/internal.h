@@ -1,0 +1,42 @@
+/* internal.h - helpers shared by the host modules; not part of the public API. */
+#ifndef SIMJOIN_INTERNAL_H
+#define SIMJOIN_INTERNAL_H
+
+#include "simjoin/simjoin.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#define SJ_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SJ_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Record a failure message for this thread and return st, so that callers
+ * can write `return sj_fail(SJ_ERR_IO, "%s: cannot open", path);`. */
+sj_status sj_fail(sj_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix the current thread message with "prefix: ". */
+void sj_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable array helper: ensure *cap >= need, elements of elem_size bytes. */
+sj_status sj_grow(void **buf, int64_t *cap, int64_t need, size_t elem_size);
+
+/* Write files safely: a temp name in the same directory, created 0640 &
+ * ~umask (never world-readable), renamed over the final name on commit. */
+typedef struct sj_atomic_file {
+    char final_path[4096];
+    char temp_path[4096];
+} sj_atomic_file;
+
+/* Reserve a temp name for final_path and create it empty with safe mode. */
+sj_status sj_atomic_begin(sj_atomic_file *f, const char *final_path);
+/* fsync + rename temp over final. */
+sj_status sj_atomic_commit(sj_atomic_file *f);
+/* Remove the temp file (safe to call after commit or twice). */
+void sj_atomic_abort(sj_atomic_file *f);
+
+/* Popcount of a byte string. */
+int sj_popcount_bytes(const uint8_t *p, size_t n);
+
+/* 64-bit monotonic seconds. */
+double sj_now(void);
+
+#endif

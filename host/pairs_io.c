@@ -1,0 +1,251 @@
+/* pairs_io.c - pairs files.
+ *   /pairs/a, /pairs/b  int64 [P]   a < b, sorted by (a, b)
+ *   /pairs/distance     int32 [P]   Hamming distance in bits
+ *   /nodes/id           int64 [N]   every hash that took part, sorted
+ *   /excluded/id        int64 [E]   degenerate hashes kept out of the join
+ *   /excluded/rule      uint8 [E]   1 all_zero, 2 bit_band, 3 low_quality
+ *   attributes: format_version, content="pairs", kind, bits, metric,
+ *               threshold, backend, simjoin_version, inputs */
+#define _POSIX_C_SOURCE 200809L
+#include "h5util.h"
+#include "simjoin/formats.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sj_join_result_init(sj_join_result *r) { memset(r, 0, sizeof *r); }
+
+void sj_join_result_release(sj_join_result *r)
+{
+    sj_pairs_free(&r->pairs);
+    free(r->nodes);
+    free(r->excluded_id);
+    free(r->excluded_rule);
+    r->nodes = r->excluded_id = NULL;
+    r->excluded_rule = NULL;
+    r->n_nodes = r->n_excluded = 0;
+}
+
+/* Write the attributes common to pairs and clusters files. */
+static sj_status write_common_attrs(hid_t file, const char *content, const sj_join_result *r,
+                                    const char *path)
+{
+    sj_status st;
+    if ((st = sj_h5_attr_i64(file, "format_version", SJ_FORMAT_VERSION, path)) ||
+        (st = sj_h5_attr_str(file, "content", content, path)) ||
+        (st = sj_h5_attr_str(file, "kind", r->type.kind == SJ_KIND_PDQ ? "pdq" : "bits", path)) ||
+        (st = sj_h5_attr_i64(file, "bits", r->type.bits, path)) ||
+        (st = sj_h5_attr_str(file, "metric", "hamming", path)) ||
+        (st = sj_h5_attr_i64(file, "threshold", r->threshold, path)) ||
+        (st = sj_h5_attr_str(file, "backend", r->backend, path)) ||
+        (st = sj_h5_attr_str(file, "simjoin_version", sj_version(), path)) ||
+        (st = sj_h5_attr_str(file, "inputs", r->inputs, path)))
+        return st;
+    return SJ_OK;
+}
+
+static sj_status write_excluded(hid_t file, const sj_join_result *r, const char *path)
+{
+    hid_t g;
+    sj_status st = sj_h5_group(file, "excluded", path, &g);
+    if (st)
+        return st;
+    hsize_t de[1] = {(hsize_t)r->n_excluded};
+    if (!(st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, de, r->excluded_id, path)))
+        st = sj_h5_write(g, "rule", H5T_NATIVE_UINT8, 1, de, r->excluded_rule, path);
+    if (!st)
+        st = sj_h5_attr_str(g, "rules", "1=all_zero 2=bit_band 3=low_quality", path);
+    H5Gclose(g);
+    return st;
+}
+
+sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
+{
+    sj_atomic_file af;
+    hid_t file;
+    sj_status st = sj_h5_create(path, &af, &file);
+    if (st)
+        return st;
+    int64_t n = r->pairs.n;
+    int64_t *a = malloc((size_t)SJ_MAX(n, 1) * sizeof *a);
+    int64_t *b = malloc((size_t)SJ_MAX(n, 1) * sizeof *b);
+    int32_t *d = malloc((size_t)SJ_MAX(n, 1) * sizeof *d);
+    hid_t g = H5I_INVALID_HID;
+    if (!a || !b || !d) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
+        goto fail;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        a[i] = r->pairs.v[i].a;
+        b[i] = r->pairs.v[i].b;
+        d[i] = r->pairs.v[i].distance;
+    }
+    hsize_t dp[1] = {(hsize_t)n}, dn[1] = {(hsize_t)r->n_nodes};
+    if ((st = write_common_attrs(file, "pairs", r, path)) ||
+        (st = sj_h5_attr_i64(file, "n_pairs", n, path)) ||
+        (st = sj_h5_group(file, "pairs", path, &g)) ||
+        (st = sj_h5_write(g, "a", H5T_NATIVE_INT64, 1, dp, a, path)) ||
+        (st = sj_h5_write(g, "b", H5T_NATIVE_INT64, 1, dp, b, path)) ||
+        (st = sj_h5_write(g, "distance", H5T_NATIVE_INT32, 1, dp, d, path)))
+        goto fail;
+    H5Gclose(g);
+    g = H5I_INVALID_HID;
+    if ((st = sj_h5_group(file, "nodes", path, &g)) ||
+        (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dn, r->nodes, path)))
+        goto fail;
+    H5Gclose(g);
+    g = H5I_INVALID_HID;
+    if ((st = write_excluded(file, r, path)))
+        goto fail;
+    free(a);
+    free(b);
+    free(d);
+    return sj_h5_commit(file, &af);
+fail:
+    if (g >= 0)
+        H5Gclose(g);
+    free(a);
+    free(b);
+    free(d);
+    sj_h5_abort(file, &af);
+    return st;
+}
+
+sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
+{
+    hid_t file;
+    sj_status st = sj_h5_open(path, &file);
+    if (st)
+        return st;
+    int64_t *a = NULL, *b = NULL, *d = NULL, n = 0, nb = 0, nd = 0;
+    char content[32], kind[32];
+    int64_t v;
+    int has;
+    if ((st = sj_h5_read_attr_str(file, "content", content, sizeof content, 1, path)))
+        goto done;
+    if (strcmp(content, "pairs") != 0) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: not a pairs file (content=%s)", path, content);
+        goto done;
+    }
+    if ((st = sj_h5_read_attr_str(file, "kind", kind, sizeof kind, 1, path)) ||
+        (st = sj_h5_read_attr_i64(file, "bits", &v, &has, path)))
+        goto done;
+    r->type.kind = strcmp(kind, "pdq") == 0 ? SJ_KIND_PDQ : SJ_KIND_BITS;
+    r->type.bits = (uint32_t)v;
+    if ((st = sj_h5_read_attr_i64(file, "threshold", &v, &has, path)))
+        goto done;
+    r->threshold = (int32_t)v;
+    if ((st = sj_h5_read_attr_str(file, "backend", r->backend, sizeof r->backend, 0, path)) ||
+        (st = sj_h5_read_attr_str(file, "inputs", r->inputs, sizeof r->inputs, 0, path)) ||
+        (st = sj_h5_read_i64(file, "pairs/a", -1, &a, &n, path)) ||
+        (st = sj_h5_read_i64(file, "pairs/b", n, &b, &nb, path)) ||
+        (st = sj_h5_read_i64(file, "pairs/distance", n, &d, &nd, path)) ||
+        (st = sj_h5_read_i64(file, "nodes/id", -1, &r->nodes, &r->n_nodes, path)) ||
+        (st = sj_h5_read_i64(file, "excluded/id", -1, &r->excluded_id, &r->n_excluded, path)))
+        goto done;
+    r->excluded_rule = malloc((size_t)SJ_MAX(r->n_excluded, 1));
+    if (!r->excluded_rule) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    sj_h5_info ri;
+    if ((st = sj_h5_inspect(file, "excluded/rule", &ri, path)))
+        goto done;
+    if (!ri.exists || ri.rank != 1 || (int64_t)ri.dims[0] != r->n_excluded) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: /excluded/rule missing or of the wrong length", path);
+        goto done;
+    }
+    if ((st = sj_h5_read(file, "excluded/rule", H5T_NATIVE_UINT8, r->excluded_rule, path)))
+        goto done;
+    if ((st = sj_grow((void **)&r->pairs.v, &r->pairs.capacity, SJ_MAX(n, 1), sizeof(sj_pair))))
+        goto done;
+    for (int64_t i = 0; i < n; i++) {
+        if (a[i] >= b[i] || (i && (a[i] < a[i - 1] || (a[i] == a[i - 1] && b[i] <= b[i - 1])))) {
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /pairs row %lld is not in canonical order (a < b, sorted)",
+                         path, (long long)i);
+            goto done;
+        }
+        r->pairs.v[i] = (sj_pair){a[i], b[i], (int32_t)d[i]};
+    }
+    r->pairs.n = n;
+done:
+    free(a);
+    free(b);
+    free(d);
+    H5Fclose(file);
+    return st;
+}
+
+sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r)
+{
+    sj_atomic_file af;
+    hid_t file;
+    sj_status st = sj_h5_create(path, &af, &file);
+    if (st)
+        return st;
+    hid_t g = H5I_INVALID_HID;
+    /* Nodes and excluded hashes merged in id order; excluded get cluster -1. */
+    int64_t total = c->n_nodes + r->n_excluded;
+    int64_t *ids = malloc((size_t)SJ_MAX(total, 1) * sizeof *ids);
+    int64_t *cl = malloc((size_t)SJ_MAX(total, 1) * sizeof *cl);
+    int64_t *num = malloc((size_t)SJ_MAX(c->n_clusters, 1) * sizeof *num);
+    if (!ids || !cl || !num) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
+        goto fail;
+    }
+    for (int64_t i = 0, j = 0, k = 0; k < total; k++) {
+        if (j >= r->n_excluded || (i < c->n_nodes && c->ids[i] < r->excluded_id[j])) {
+            ids[k] = c->ids[i];
+            cl[k] = c->cluster[i++];
+        } else {
+            ids[k] = r->excluded_id[j++];
+            cl[k] = -1;
+        }
+    }
+    for (int64_t k = 0; k < c->n_clusters; k++)
+        num[k] = k;
+    int64_t largest = 0, singletons = 0;
+    for (int64_t k = 0; k < c->n_clusters; k++) {
+        largest = SJ_MAX(largest, c->size[k]);
+        singletons += c->size[k] == 1;
+    }
+    hsize_t dn[1] = {(hsize_t)total}, dc[1] = {(hsize_t)c->n_clusters};
+    if ((st = write_common_attrs(file, "clusters", r, path)) ||
+        (st = sj_h5_attr_str(file, "linkage", "components", path)) ||
+        (st = sj_h5_attr_i64(file, "n_clusters", c->n_clusters, path)) ||
+        (st = sj_h5_attr_i64(file, "n_singletons", singletons, path)) ||
+        (st = sj_h5_attr_i64(file, "largest_cluster", largest, path)) ||
+        (st = sj_h5_attr_i64(file, "n_pairs", r->pairs.n, path)) ||
+        (st = sj_h5_group(file, "clusters", path, &g)) ||
+        (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dn, ids, path)) ||
+        (st = sj_h5_write(g, "cluster", H5T_NATIVE_INT64, 1, dn, cl, path)))
+        goto fail;
+    H5Gclose(g);
+    g = H5I_INVALID_HID;
+    if ((st = sj_h5_group(file, "summary", path, &g)) ||
+        (st = sj_h5_write(g, "cluster", H5T_NATIVE_INT64, 1, dc, num, path)) ||
+        (st = sj_h5_write(g, "size", H5T_NATIVE_INT64, 1, dc, c->size, path)) ||
+        (st = sj_h5_write(g, "edges", H5T_NATIVE_INT64, 1, dc, c->edges, path)) ||
+        (st = sj_h5_write(g, "min_distance", H5T_NATIVE_INT32, 1, dc, c->min_distance, path)) ||
+        (st = sj_h5_write(g, "max_edge", H5T_NATIVE_INT32, 1, dc, c->max_edge, path)) ||
+        (st = sj_h5_write(g, "diameter", H5T_NATIVE_INT32, 1, dc, c->diameter, path)) ||
+        (st = sj_h5_write(g, "diameter_checked", H5T_NATIVE_UINT8, 1, dc, c->diameter_checked,
+                          path)))
+        goto fail;
+    H5Gclose(g);
+    g = H5I_INVALID_HID;
+    if ((st = write_excluded(file, r, path)))
+        goto fail;
+    free(ids);
+    free(cl);
+    free(num);
+    return sj_h5_commit(file, &af);
+fail:
+    if (g >= 0)
+        H5Gclose(g);
+    free(ids);
+    free(cl);
+    free(num);
+    sj_h5_abort(file, &af);
+    return st;
+}

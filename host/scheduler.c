@@ -1,0 +1,241 @@
+/* scheduler.c - drives a backend over the query x corpus grid.
+ *
+ * The corpus is loaded into the backend once; queries go in blocks. Backends
+ * that allow it get blocks from every OpenMP thread (dynamic schedule, since
+ * a self-join's blocks shrink along the triangle); each thread keeps its own
+ * hit buffer, so no locks sit on the hot path. Hits become id pairs and are
+ * sorted at the end, which makes the output independent of the thread count,
+ * the block size and the backend. */
+#include "backend.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+void sj_join_config_defaults(sj_join_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->threshold = 31;
+    cfg->backend = SJ_BACKEND_AUTO;
+    cfg->isa = SJ_ISA_AUTO;
+}
+
+static const sj_backend_ops *backend_ops(sj_backend_kind b)
+{
+    switch (b) {
+    case SJ_BACKEND_CPU: return &sj_backend_cpu;
+    case SJ_BACKEND_FAISS: return &sj_backend_faiss;
+    case SJ_BACKEND_CUDA: return &sj_backend_cuda;
+    case SJ_BACKEND_NAIVE: return &sj_backend_naive;
+    default: return NULL;
+    }
+}
+
+const char *sj_backend_name(sj_backend_kind b)
+{
+    return b == SJ_BACKEND_AUTO ? "auto" : backend_ops(b) ? backend_ops(b)->name : "unknown";
+}
+
+sj_status sj_backend_parse(const char *text, sj_backend_kind *out)
+{
+    for (int b = SJ_BACKEND_AUTO; b <= SJ_BACKEND_NAIVE; b++)
+        if (strcmp(text, sj_backend_name((sj_backend_kind)b)) == 0) {
+            *out = (sj_backend_kind)b;
+            return SJ_OK;
+        }
+    return sj_fail(SJ_ERR_ARG, "unknown --backend '%s' (auto, cpu, faiss, cuda, naive)", text);
+}
+
+int sj_backend_available(sj_backend_kind b)
+{
+    switch (b) {
+    case SJ_BACKEND_CPU:
+    case SJ_BACKEND_NAIVE: return 1;
+    case SJ_BACKEND_FAISS:
+#ifdef SIMJOIN_HAVE_FAISS
+        return 1;
+#else
+        return 0;
+#endif
+    case SJ_BACKEND_CUDA: return sj_cuda_device_count(NULL) > 0;
+    default: return 0;
+    }
+}
+
+sj_backend_kind sj_backend_resolve(sj_backend_kind requested, const char **notice)
+{
+    static _Thread_local char msg[256];
+    if (notice)
+        *notice = NULL;
+    if (requested != SJ_BACKEND_AUTO)
+        return requested;
+    const char *why = NULL;
+    if (sj_cuda_device_count(&why) > 0)
+        return SJ_BACKEND_CUDA;
+    if (notice && sj_cuda_compiled()) { /* without CUDA built in, cpu is simply the default */
+        snprintf(msg, sizeof msg, "no usable GPU (%s); using the cpu backend", why ? why : "none");
+        *notice = msg;
+    }
+    return SJ_BACKEND_CPU;
+}
+
+void sj_pairs_free(sj_pairs *p)
+{
+    if (!p)
+        return;
+    free(p->v);
+    p->v = NULL;
+    p->n = p->capacity = 0;
+}
+
+static int cmp_pair(const void *x, const void *y)
+{
+    const sj_pair *a = x, *b = y;
+    if (a->a != b->a)
+        return a->a < b->a ? -1 : 1;
+    return a->b < b->b ? -1 : a->b > b->b;
+}
+
+sj_status sj_pairs_canonicalize(sj_pairs *p)
+{
+    qsort(p->v, (size_t)p->n, sizeof *p->v, cmp_pair);
+    for (int64_t i = 1; i < p->n; i++)
+        if (p->v[i].a == p->v[i - 1].a && p->v[i].b == p->v[i - 1].b)
+            return sj_fail(SJ_ERR_INTERNAL, "pair reported twice (row %lld of the sorted pairs)",
+                           (long long)i);
+    return SJ_OK;
+}
+
+/* Queries per block: small enough for many blocks per thread (balance,
+ * progress), large enough that a corpus tile is reused many times. */
+static int64_t block_rows(const sj_backend_ops *ops, int64_t nq)
+{
+    if (!ops->parallel_calls)
+        return SJ_MAX(SJ_MIN(nq, 16384), 1);
+    return 256;
+}
+
+/* Comparisons made by a block: for progress and ETA. */
+static int64_t block_work(int64_t q0, int64_t nq, int64_t nc, int self)
+{
+    if (!self)
+        return nq * nc;
+    /* rows q0..q0+nq-1 each compare with every later row */
+    int64_t first = nc - 1 - q0, last = nc - (q0 + nq);
+    return (first + last) * nq / 2;
+}
+
+/* Compare queries with corpus (self: the same set), adding id pairs to out. */
+static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
+                          const sj_hashes *corpus, int self, sj_pairs *out)
+{
+    if (queries->type.bits != corpus->type.bits || queries->type.kind != corpus->type.kind)
+        return sj_fail(SJ_ERR_MISMATCH, "queries are %u-bit hashes but the corpus has %u-bit hashes",
+                       queries->type.bits, corpus->type.bits);
+    if (cfg->threshold < 0)
+        return sj_fail(SJ_ERR_ARG, "threshold must be >= 0");
+    sj_backend_kind kind = sj_backend_resolve(cfg->backend, NULL);
+    const sj_backend_ops *ops = backend_ops(kind);
+    if (!ops)
+        return sj_fail(SJ_ERR_ARG, "unknown backend");
+    void *state = NULL;
+    sj_status st = ops->open(cfg, corpus->type, &state);
+    if (st)
+        return st;
+    if ((st = ops->load_corpus(state, corpus->hashes, corpus->n))) {
+        ops->close(state);
+        return st;
+    }
+    const int64_t nq = queries->n, nc = corpus->n;
+    const uint32_t rb = sj_hash_type_bytes(corpus->type);
+    const int64_t bs = block_rows(ops, nq), nblocks = (nq + bs - 1) / bs;
+    const int64_t total_work = self ? nc * (nc - 1) / 2 : nq * nc;
+    int nthreads = 1;
+#ifdef _OPENMP
+    nthreads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
+    if (!ops->parallel_calls)
+        omp_set_num_threads(nthreads); /* the backend's own OpenMP regions */
+#endif
+    const int team = ops->parallel_calls ? nthreads : 1;
+    sj_hits *hits = calloc((size_t)team, sizeof *hits);
+    if (!hits) {
+        ops->close(state);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
+    _Atomic int64_t work_done = 0, found = 0;
+    _Atomic int failed = 0;
+    sj_status first_err = SJ_OK;
+    char first_msg[1024] = "";
+
+#pragma omp parallel num_threads(team)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        sj_hits *mine = &hits[tid];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < nblocks; b++) {
+            if (atomic_load(&failed))
+                continue;
+            int64_t q0 = b * bs, n = SJ_MIN(bs, nq - q0);
+            int64_t before = mine->n;
+            sj_status s = ops->compare(state, queries->hashes + (size_t)q0 * rb, q0, n,
+                                       self ? q0 : 0, nc, self, mine);
+            int64_t total_found = atomic_fetch_add(&found, mine->n - before) + mine->n - before;
+            if (!s && cfg->max_pairs > 0 && total_found > cfg->max_pairs)
+                s = sj_fail(SJ_ERR_LIMIT,
+                            "more than --max-pairs %lld pairs; lower the threshold or raise the limit",
+                            (long long)cfg->max_pairs);
+            if (s) {
+#pragma omp critical(sj_join_error)
+                if (!first_err) {
+                    first_err = s;
+                    snprintf(first_msg, sizeof first_msg, "%s", sj_last_error());
+                }
+                atomic_store(&failed, 1);
+            }
+            int64_t done = atomic_fetch_add(&work_done, block_work(q0, n, nc, self)) +
+                           block_work(q0, n, nc, self);
+            if (tid == 0 && cfg->progress)
+                cfg->progress(cfg->progress_user, done, total_work, atomic_load(&found));
+        }
+    }
+    ops->close(state);
+
+    st = first_err;
+    if (st) {
+        sj_fail(st, "%s", first_msg);
+    } else {
+        int64_t total = out->n;
+        for (int t = 0; t < team; t++)
+            total += hits[t].n;
+        st = sj_grow((void **)&out->v, &out->capacity, SJ_MAX(total, 1), sizeof *out->v);
+        for (int t = 0; t < team && !st; t++)
+            for (int64_t k = 0; k < hits[t].n; k++) {
+                int64_t a = queries->ids[hits[t].v[k].q], c = corpus->ids[hits[t].v[k].c];
+                out->v[out->n++] = (sj_pair){SJ_MIN(a, c), SJ_MAX(a, c), hits[t].v[k].d};
+            }
+        if (!st && cfg->progress)
+            cfg->progress(cfg->progress_user, total_work, total_work, out->n);
+    }
+    for (int t = 0; t < team; t++)
+        free(hits[t].v);
+    free(hits);
+    return st;
+}
+
+sj_status sj_join_self(const sj_join_config *cfg, const sj_hashes *set, sj_pairs *out)
+{
+    return run_join(cfg, set, set, 1, out);
+}
+
+sj_status sj_join_cross(const sj_join_config *cfg, const sj_hashes *queries,
+                        const sj_hashes *corpus, sj_pairs *out)
+{
+    return run_join(cfg, queries, corpus, 0, out);
+}

@@ -1,0 +1,94 @@
+/* util.c - growable arrays, atomic file replacement, small helpers. */
+#define _POSIX_C_SOURCE 200809L
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+sj_status sj_grow(void **buf, int64_t *cap, int64_t need, size_t elem_size)
+{
+    if (need <= *cap)
+        return SJ_OK;
+    int64_t ncap = *cap ? *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    void *p = realloc(*buf, (size_t)ncap * elem_size);
+    if (!p)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory growing an array to %lld elements",
+                       (long long)ncap);
+    *buf = p;
+    *cap = ncap;
+    return SJ_OK;
+}
+
+sj_status sj_atomic_begin(sj_atomic_file *f, const char *final_path)
+{
+    static _Atomic unsigned counter;
+    memset(f, 0, sizeof *f);
+    if (strlen(final_path) >= sizeof f->final_path - 64)
+        return sj_fail(SJ_ERR_ARG, "%s: path too long", final_path);
+    strcpy(f->final_path, final_path);
+    char dir_buf[4096], base_buf[4096];
+    strcpy(dir_buf, final_path);
+    strcpy(base_buf, final_path);
+    const char *dir = dirname(dir_buf);
+    const char *base = basename(base_buf);
+    snprintf(f->temp_path, sizeof f->temp_path, "%s/.%s.tmp.%ld.%u", dir, base, (long)getpid(),
+             counter++);
+    /* 0640 & ~umask: the process umask still applies; world bits never set. */
+    int fd = open(f->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        sj_status st = sj_fail(SJ_ERR_IO, "%s: cannot create output: %s", final_path,
+                               strerror(errno));
+        f->temp_path[0] = 0;
+        return st;
+    }
+    close(fd);
+    return SJ_OK;
+}
+
+sj_status sj_atomic_commit(sj_atomic_file *f)
+{
+    int fd = open(f->temp_path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    if (rename(f->temp_path, f->final_path) != 0) {
+        sj_status st = sj_fail(SJ_ERR_IO, "%s: cannot rename into place: %s", f->final_path,
+                               strerror(errno));
+        sj_atomic_abort(f);
+        return st;
+    }
+    f->temp_path[0] = 0;
+    return SJ_OK;
+}
+
+void sj_atomic_abort(sj_atomic_file *f)
+{
+    if (f->temp_path[0]) {
+        unlink(f->temp_path);
+        f->temp_path[0] = 0;
+    }
+}
+
+int sj_popcount_bytes(const uint8_t *p, size_t n)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += __builtin_popcount(p[i]);
+    return c;
+}
+
+double sj_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,44 @@
+/* formats.h - the pairs and clusters files (HDF5). Layouts in README.md. */
+#ifndef SIMJOIN_FORMATS_H
+#define SIMJOIN_FORMATS_H
+
+#include "simjoin/simjoin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything a join produced, as stored in a pairs file. */
+typedef struct sj_join_result {
+    sj_hash_type type;
+    int32_t threshold;
+    char backend[32];     /* backend that ran (attribute only) */
+    char inputs[4096];    /* input files, newline-separated (attribute only) */
+    sj_pairs pairs;       /* canonical: a < b, sorted by (a, b) */
+    int64_t n_nodes;
+    int64_t *nodes;       /* [n_nodes] ids that took part, sorted; owned */
+    int64_t n_excluded;
+    int64_t *excluded_id; /* [n_excluded] degenerate hashes, sorted; owned */
+    uint8_t *excluded_rule; /* [n_excluded] sj_degenerate_rule; owned */
+} sj_join_result;
+
+void sj_join_result_init(sj_join_result *r);
+void sj_join_result_release(sj_join_result *r); /* frees arrays, keeps the struct */
+
+/* Write /pairs/{a,b,distance}, /nodes/id, /excluded/{id,rule} (temp + rename). */
+sj_status sj_pairs_file_write(const char *path, const sj_join_result *r);
+/* Read a pairs file; checks a < b and sorted order. r must be initialized. */
+sj_status sj_pairs_file_read(const char *path, sj_join_result *r);
+
+/* Write /clusters/{id,cluster}, /summary/..., /excluded/... (temp + rename).
+ * Excluded hashes are listed in /clusters with cluster = -1. */
+sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r);
+
+/* Compute true diameters (all pairs inside each cluster) for clusters of at
+ * most max_size members, using the hashes in `set`; sets diameter_checked. */
+sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, int64_t max_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,34 @@
+/* gen.h - synthetic hash sets with ground truth, for tests and benchmarks. */
+#ifndef SIMJOIN_GEN_H
+#define SIMJOIN_GEN_H
+
+#include "simjoin/simjoin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sj_gen_options {
+    sj_hash_type type;
+    int64_t n;                  /* hashes to make */
+    uint64_t seed;              /* same seed, same options: same bytes */
+    int64_t first_id;           /* ids are first_id .. first_id+n-1 in row order */
+    double series_fraction;     /* share of rows in near-duplicate series (0.3) */
+    double chain_fraction;      /* share of series that are random-walk chains (0.1) */
+    double degenerate_fraction; /* share of rows that are degenerate (0.001) */
+    double power_alpha;         /* series size ~ size^-alpha, size >= 2 (2.2) */
+    int64_t max_series;         /* largest series (1000) */
+    int32_t threshold;          /* the match threshold spreads are placed around
+                                 * (31 for pdq, 31*bits/256 otherwise) */
+} sj_gen_options;
+
+void sj_gen_defaults(sj_hash_type type, int64_t n, uint64_t seed, sj_gen_options *out);
+
+/* Make the set; rows shuffled; /labels = series number, -1 for background
+ * and degenerate rows. *out owned by caller. Multi-threaded. */
+sj_status sj_gen(const sj_gen_options *opt, sj_hashes **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

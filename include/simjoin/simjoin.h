@@ -1,0 +1,270 @@
+/* simjoin.h - public C API of simjoin, a batch similarity join for perceptual
+ * hashes (PDQ, pHash/dHash, any binary width).
+ *
+ * Conventions (see README.md "C library"):
+ *  - Every function that can fail returns sj_status. SJ_OK is 0. The library
+ *    never prints and never exits; on failure it leaves a one-line message
+ *    for the calling thread in sj_last_error() (file, row, dataset names).
+ *  - Objects are opaque or plain structs with _create/_free pairs; every
+ *    _free accepts NULL. One object is used by one thread at a time.
+ *  - Ownership is written at each pointer parameter.
+ */
+#ifndef SIMJOIN_SIMJOIN_H
+#define SIMJOIN_SIMJOIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SIMJOIN_VERSION_MAJOR 0
+#define SIMJOIN_VERSION_MINOR 1
+#define SIMJOIN_VERSION_PATCH 0
+#define SIMJOIN_VERSION_STRING "0.1.0"
+
+/* Version of the HDF5 layouts this library writes (attribute format_version). */
+#define SJ_FORMAT_VERSION 1
+
+const char *sj_version(void);
+
+/* Status codes. Numbers are stable: never renumber, only append. */
+typedef enum sj_status {
+    SJ_OK = 0,
+    SJ_ERR_NOMEM = 1,        /* allocation failed */
+    SJ_ERR_IO = 2,           /* open/read/write/rename failed */
+    SJ_ERR_FORMAT = 3,       /* HDF5 file does not follow the schema */
+    SJ_ERR_PARSE = 4,        /* malformed text input (file:line in message) */
+    SJ_ERR_ARG = 5,          /* invalid argument or option value */
+    SJ_ERR_DUPLICATE_ID = 6, /* the same id appears twice in one job */
+    SJ_ERR_MISMATCH = 7,     /* inputs of different kinds or widths */
+    SJ_ERR_UNSUPPORTED = 8,  /* feature or ISA not available in this build/CPU */
+    SJ_ERR_BACKEND = 9,      /* a backend library (FAISS, CUDA) failed */
+    SJ_ERR_NO_DEVICE = 10,   /* a GPU was required but none is usable */
+    SJ_ERR_LIMIT = 11,       /* a resource limit would be exceeded */
+    SJ_ERR_INTERNAL = 12     /* a bug: an invariant did not hold */
+} sj_status;
+
+/* Short name of a status code ("io error", ...). Never NULL. */
+const char *sj_status_str(sj_status st);
+
+/* The calling thread's message for its most recent failure ("" if none).
+ * Valid until the thread's next failing call. */
+const char *sj_last_error(void);
+
+/* ---- hash kinds ------------------------------------------------------- */
+
+typedef enum sj_kind {
+    SJ_KIND_PDQ = 1,  /* 256-bit PDQ, Hamming */
+    SJ_KIND_BITS = 2  /* any multiple of 8 bits, Hamming */
+} sj_kind;
+
+typedef struct sj_hash_type {
+    sj_kind kind;
+    uint32_t bits; /* hash width in bits; 256 for pdq; a multiple of 8 */
+} sj_hash_type;
+
+/* Parse "pdq" or "bits:N". */
+sj_status sj_hash_type_parse(const char *text, sj_hash_type *out);
+/* Format as "pdq" or "bits:N" into buf (>= 24 bytes). */
+void sj_hash_type_format(sj_hash_type t, char *buf, size_t buf_size);
+static inline uint32_t sj_hash_type_bytes(sj_hash_type t) { return t.bits / 8u; }
+
+/* ---- an in-memory set of hashes (one shard, or several concatenated) --- */
+
+#define SJ_SOURCE_MAX 64 /* bytes of the source name, NUL included */
+
+typedef struct sj_hashes {
+    sj_hash_type type;
+    int64_t n;        /* rows in use */
+    int64_t capacity; /* rows allocated */
+    uint8_t *hashes;  /* [capacity, bits/8], row-major; owned */
+    int64_t *ids;     /* [capacity]; owned */
+    int16_t *quality; /* [capacity], 0..100, or NULL when no row has one; owned */
+    int64_t *labels;  /* [capacity] ground-truth series, or NULL; owned */
+    char source[SJ_SOURCE_MAX]; /* database of origin ("" if unknown) */
+} sj_hashes;
+
+/* Create an empty set. *out is owned by the caller: sj_hashes_free it. */
+sj_status sj_hashes_create(sj_hash_type type, int64_t capacity, sj_hashes **out);
+void sj_hashes_free(sj_hashes *h);
+/* Append one row. hash: bits/8 bytes, copied. quality < 0 means unknown.
+ * Grows the arrays as needed. */
+sj_status sj_hashes_append(sj_hashes *h, int64_t id, const uint8_t *hash, int quality);
+/* Append all rows of src (same type); quality/labels are kept when both or
+ * either side has them (missing entries become -1). */
+sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src);
+/* SJ_ERR_DUPLICATE_ID if two rows share an id; message names both rows.
+ * what: a name for the set used in the message. */
+sj_status sj_hashes_check_unique_ids(const sj_hashes *h, const char *what);
+
+/* ---- text parsing ------------------------------------------------------ */
+
+/* Decode exactly 2*nbytes hex digits (either case) into out[nbytes].
+ * Returns 0 on success, or the 1-based column of the first bad digit,
+ * or -1 when the length is wrong. */
+int sj_hex_decode(const char *text, size_t len, uint8_t *out, size_t nbytes);
+/* Encode nbytes into 2*nbytes lower-case hex digits + NUL. */
+void sj_hex_encode(const uint8_t *in, size_t nbytes, char *out);
+
+typedef struct sj_ingest_options {
+    sj_hash_type type;
+    int64_t first_id; /* id of the first bare-hash line (default 0) */
+} sj_ingest_options;
+
+/* Reads text hash lists into one hash set, remembering where each row came
+ * from so that errors name file:line. Accepted lines:
+ *   HEX                       bare hash; ids first_id, first_id+1, ... across files
+ *   ID,HEX[,QUALITY]          CSV with int64 id (one header line allowed)
+ *   HEX,QUALITY[,NAME...]     ThreatExchange pdq-photo-hasher output
+ * '#' comments, blank lines and CR line ends are accepted. Messages never
+ * contain hash or id values, only positions. */
+typedef struct sj_ingest sj_ingest;
+
+sj_status sj_ingest_create(const sj_ingest_options *opt, sj_ingest **out);
+void sj_ingest_free(sj_ingest *ing);
+/* Parse one file and append its rows. SJ_ERR_PARSE names file:line. */
+sj_status sj_ingest_file(sj_ingest *ing, const char *path);
+/* Check ids are unique across all files (SJ_ERR_DUPLICATE_ID names both
+ * file:line), then hand over the rows: *out is owned by the caller and the
+ * context is left empty. */
+sj_status sj_ingest_finish(sj_ingest *ing, sj_hashes **out);
+
+/* ---- shards: HDF5 files of hashes (README "Shard") --------------------- */
+
+/* Read a whole shard. *out owned by caller. Any chunking/compression. */
+sj_status sj_shard_read(const char *path, sj_hashes **out);
+/* Write rows [first, first+count) of h as a shard (temp file + rename).
+ * Created without world access (mode 0640 & ~umask). */
+sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, int64_t count);
+
+/* ---- degenerate hashes --------------------------------------------------- */
+
+typedef enum sj_degenerate_rule {
+    SJ_DEGEN_NONE = 0,
+    SJ_DEGEN_ALL_ZERO = 1,    /* every bit zero */
+    SJ_DEGEN_BIT_BAND = 2,    /* one-bit count outside [min_ones, max_ones] */
+    SJ_DEGEN_LOW_QUALITY = 3  /* quality known and below min_quality */
+} sj_degenerate_rule;
+
+typedef struct sj_degenerate_options {
+    int enabled;          /* 0: exclude nothing */
+    int32_t min_ones;     /* inclusive; default bits/8 */
+    int32_t max_ones;     /* inclusive; default bits - bits/8 */
+    int32_t min_quality;  /* default 50 for pdq, 0 for bits:N */
+} sj_degenerate_options;
+
+void sj_degenerate_defaults(sj_hash_type t, sj_degenerate_options *out);
+sj_degenerate_rule sj_degenerate_check(const sj_degenerate_options *o, sj_hash_type t,
+                                       const uint8_t *hash, int quality);
+const char *sj_degenerate_rule_name(sj_degenerate_rule r);
+/* Move degenerate rows out of h (the order of the others is kept). Their ids
+ * and rules go to excluded_id/excluded_rule, caller arrays of at least h->n
+ * entries; *n_excluded gets the count. */
+sj_status sj_hashes_remove_degenerate(sj_hashes *h, const sj_degenerate_options *o,
+                                      int64_t *excluded_id, uint8_t *excluded_rule,
+                                      int64_t *n_excluded);
+
+/* ---- the join ------------------------------------------------------------- */
+
+typedef enum sj_backend_kind {
+    SJ_BACKEND_AUTO = 0,
+    SJ_BACKEND_CPU = 1,
+    SJ_BACKEND_FAISS = 2,
+    SJ_BACKEND_CUDA = 3,
+    SJ_BACKEND_NAIVE = 4 /* plain double loop: the reference, for tests and bench */
+} sj_backend_kind;
+
+typedef enum sj_isa {
+    SJ_ISA_AUTO = 0,
+    SJ_ISA_PORTABLE = 1, /* plain C, compiler popcount */
+    SJ_ISA_POPCNT = 2,   /* scalar hardware POPCNT, register-blocked */
+    SJ_ISA_AVX2 = 3,     /* AVX2 nibble-table popcount */
+    SJ_ISA_AVX512 = 4    /* AVX-512 VPOPCNTDQ */
+} sj_isa;
+
+const char *sj_backend_name(sj_backend_kind b);
+sj_status sj_backend_parse(const char *text, sj_backend_kind *out);
+const char *sj_isa_name(sj_isa isa);
+sj_status sj_isa_parse(const char *text, sj_isa *out);
+/* 1 if this CPU and build can run the ISA path. */
+int sj_isa_supported(sj_isa isa);
+/* The fastest supported ISA path. */
+sj_isa sj_isa_best(void);
+/* 1 if the backend is compiled in (cpu and naive always are). */
+int sj_backend_available(sj_backend_kind b);
+/* Number of usable CUDA devices; 0 when there are none, with a short reason
+ * (not built with CUDA, no driver, no device). Never fails hard. */
+int sj_cuda_device_count(const char **reason);
+
+/* One candidate pair. Canonical: a < b. distance in bits. */
+typedef struct sj_pair {
+    int64_t a;
+    int64_t b;
+    int32_t distance;
+} sj_pair;
+
+typedef struct sj_pairs {
+    int64_t n;
+    int64_t capacity;
+    sj_pair *v; /* [capacity]; owned */
+} sj_pairs;
+
+void sj_pairs_free(sj_pairs *p);
+/* Sort by (a, b) and check that no pair repeats (SJ_ERR_INTERNAL if one does). */
+sj_status sj_pairs_canonicalize(sj_pairs *p);
+
+typedef void (*sj_progress_fn)(void *user, int64_t done, int64_t total, int64_t pairs_found);
+
+typedef struct sj_join_config {
+    int32_t threshold;        /* a pair matches when distance <= threshold */
+    sj_backend_kind backend;
+    sj_isa isa;               /* cpu backend only */
+    int threads;              /* 0: OpenMP default */
+    int64_t max_pairs;        /* stop with SJ_ERR_LIMIT beyond this; 0: no limit */
+    sj_progress_fn progress;  /* optional; called from the scheduling thread */
+    void *progress_user;
+} sj_join_config;
+
+void sj_join_config_defaults(sj_join_config *cfg);
+
+/* All pairs (i < j) within `set` with distance <= threshold, appended to out
+ * as ids. rows are assumed already filtered (degenerates removed). */
+sj_status sj_join_self(const sj_join_config *cfg, const sj_hashes *set, sj_pairs *out);
+/* All pairs (q in queries, c in corpus) within the threshold, appended to out
+ * as canonical (min id, max id). */
+sj_status sj_join_cross(const sj_join_config *cfg, const sj_hashes *queries,
+                        const sj_hashes *corpus, sj_pairs *out);
+
+/* The backend that SJ_BACKEND_AUTO resolves to on this machine, and a short
+ * human-readable reason when it had to fall back (or NULL). */
+sj_backend_kind sj_backend_resolve(sj_backend_kind requested, const char **notice);
+
+/* ---- clustering ---------------------------------------------------------- */
+
+typedef struct sj_clusters {
+    int64_t n_nodes;
+    int64_t *ids;      /* [n_nodes] sorted ascending; owned */
+    int64_t *cluster;  /* [n_nodes] cluster number, 0..n_clusters-1; owned */
+    int64_t n_clusters;
+    /* per cluster, indexed by cluster number: */
+    int64_t *size;         /* members */
+    int64_t *edges;        /* pairs inside the cluster */
+    int32_t *min_distance; /* smallest edge distance, -1 for singletons */
+    int32_t *max_edge;     /* largest edge distance, -1 for singletons */
+    int32_t *diameter;     /* true diameter when checked, else max_edge */
+    uint8_t *diameter_checked; /* 1 if diameter is the true all-pairs maximum */
+} sj_clusters;
+
+/* Connected components over pairs. ids: every node [n], any order, unique.
+ * Clusters are numbered in order of their smallest member id, so the result
+ * does not depend on pair order. */
+sj_status sj_cluster_components(const int64_t *ids, int64_t n, const sj_pairs *pairs,
+                                sj_clusters **out);
+void sj_clusters_free(sj_clusters *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIMJOIN_SIMJOIN_H */
