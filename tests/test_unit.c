@@ -1,0 +1,227 @@
+/* test_unit.c - the small pieces: hex codec, kind parsing, degenerate rules,
+ * clustering against a breadth-first search written here, ingest errors. */
+#define _POSIX_C_SOURCE 200809L
+#include "simjoin/formats.h"
+#include "simjoin/simjoin.h"
+#include "test_util.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static void test_hex(void)
+{
+    uint8_t out[4];
+    CHECK(sj_hex_decode("00ff10Ab", 8, out, 4) == 0, "valid hex rejected");
+    CHECK(out[0] == 0x00 && out[1] == 0xff && out[2] == 0x10 && out[3] == 0xab, "decoded wrong");
+    CHECK(sj_hex_decode("00ff10A", 7, out, 4) == -1, "short hex accepted");
+    CHECK(sj_hex_decode("00fg10Ab", 8, out, 4) == 4, "bad digit not at column 4");
+    char txt[9];
+    uint8_t in[4] = {0xde, 0xad, 0x01, 0x20};
+    sj_hex_encode(in, 4, txt);
+    CHECK(strcmp(txt, "dead0120") == 0, "encoded %s", txt);
+    for (int r = 0; r < 100; r++) { /* round trip on random bytes */
+        uint8_t b[32], c[32];
+        char h[65];
+        for (int i = 0; i < 32; i++)
+            b[i] = (uint8_t)t_rand();
+        sj_hex_encode(b, 32, h);
+        CHECK(sj_hex_decode(h, 64, c, 32) == 0 && memcmp(b, c, 32) == 0, "round trip");
+    }
+}
+
+static void test_kinds(void)
+{
+    sj_hash_type t;
+    CHECK(sj_hash_type_parse("pdq", &t) == SJ_OK && t.bits == 256, "pdq");
+    CHECK(sj_hash_type_parse("bits:64", &t) == SJ_OK && t.bits == 64 && t.kind == SJ_KIND_BITS, "bits:64");
+    CHECK(sj_hash_type_parse("bits:96", &t) == SJ_OK && t.bits == 96, "bits:96");
+    CHECK(sj_hash_type_parse("bits:63", &t) == SJ_ERR_ARG, "bits:63 must fail");
+    CHECK(sj_hash_type_parse("bits:", &t) == SJ_ERR_ARG, "bits: must fail");
+    CHECK(sj_hash_type_parse("bits:0", &t) == SJ_ERR_ARG, "bits:0 must fail");
+    CHECK(sj_hash_type_parse("md5", &t) == SJ_ERR_ARG, "md5 must fail");
+    CHECK(strstr(sj_last_error(), "md5") != NULL, "message names the bad kind");
+}
+
+static void test_degenerate(void)
+{
+    sj_hash_type t = {SJ_KIND_PDQ, 256};
+    sj_degenerate_options o;
+    sj_degenerate_defaults(t, &o);
+    uint8_t h[32] = {0};
+    CHECK(sj_degenerate_check(&o, t, h, -1) == SJ_DEGEN_ALL_ZERO, "all zero");
+    h[0] = 0xff; /* 8 ones: below the default band (32) */
+    CHECK(sj_degenerate_check(&o, t, h, -1) == SJ_DEGEN_BIT_BAND, "few ones");
+    memset(h, 0xff, 32);
+    CHECK(sj_degenerate_check(&o, t, h, -1) == SJ_DEGEN_BIT_BAND, "all ones");
+    memset(h, 0x0f, 32); /* 128 ones */
+    CHECK(sj_degenerate_check(&o, t, h, -1) == SJ_DEGEN_NONE, "balanced");
+    CHECK(sj_degenerate_check(&o, t, h, 49) == SJ_DEGEN_LOW_QUALITY, "quality 49 < 50");
+    CHECK(sj_degenerate_check(&o, t, h, 50) == SJ_DEGEN_NONE, "quality 50 is enough");
+    /* band edges are inclusive */
+    memset(h, 0, 32);
+    for (int i = 0; i < 32; i++)
+        h[i / 8] |= (uint8_t)(1u << (i % 8)); /* exactly 32 ones = min_ones */
+    CHECK(sj_degenerate_check(&o, t, h, -1) == SJ_DEGEN_NONE, "min_ones inclusive");
+    h[3] &= 0x7f; /* 31 ones */
+    CHECK(sj_degenerate_check(&o, t, h, -1) == SJ_DEGEN_BIT_BAND, "below min_ones");
+    o.enabled = 0;
+    memset(h, 0, 32);
+    CHECK(sj_degenerate_check(&o, t, h, -1) == SJ_DEGEN_NONE, "disabled");
+}
+
+/* Oracle: components by repeated BFS over an adjacency matrix. */
+static void test_components(void)
+{
+    for (int round = 0; round < 30; round++) {
+        int n = 1 + (int)(t_rand() % 60), m = (int)(t_rand() % (uint64_t)(2 * n));
+        int64_t *ids = malloc((size_t)n * sizeof *ids);
+        for (int i = 0; i < n; i++)
+            ids[i] = (int64_t)(t_rand() % 1000000) * 64 + i; /* unique, unsorted */
+        unsigned char *adj = calloc((size_t)n * n, 1);
+        sj_pairs p = {0};
+        p.v = malloc((size_t)(m + 1) * sizeof *p.v);
+        for (int k = 0; k < m; k++) {
+            int a = (int)(t_rand() % (uint64_t)n), b = (int)(t_rand() % (uint64_t)n);
+            if (a == b || adj[a * n + b])
+                continue;
+            adj[a * n + b] = adj[b * n + a] = 1;
+            int64_t x = ids[a], y = ids[b];
+            p.v[p.n++] = (sj_pair){x < y ? x : y, x < y ? y : x, (int32_t)(t_rand() % 32)};
+        }
+        int *comp = malloc((size_t)n * sizeof *comp), *queue = malloc((size_t)n * sizeof *queue);
+        for (int i = 0; i < n; i++)
+            comp[i] = -1;
+        int nc = 0;
+        for (int s = 0; s < n; s++) {
+            if (comp[s] >= 0)
+                continue;
+            int head = 0, tail = 0;
+            queue[tail++] = s;
+            comp[s] = nc;
+            while (head < tail) {
+                int u = queue[head++];
+                for (int v = 0; v < n; v++)
+                    if (adj[u * n + v] && comp[v] < 0) {
+                        comp[v] = nc;
+                        queue[tail++] = v;
+                    }
+            }
+            nc++;
+        }
+        sj_clusters *c;
+        CHECK(sj_cluster_components(ids, n, &p, &c) == SJ_OK, "cluster failed");
+        CHECK(c->n_clusters == nc, "clusters %lld, oracle %d", (long long)c->n_clusters, nc);
+        /* same partition: two nodes share a cluster iff they share a component */
+        int ok = 1;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                int64_t ci = -1, cj = -1;
+                for (int64_t k = 0; k < c->n_nodes; k++) {
+                    if (c->ids[k] == ids[i]) ci = c->cluster[k];
+                    if (c->ids[k] == ids[j]) cj = c->cluster[k];
+                }
+                ok &= (ci == cj) == (comp[i] == comp[j]);
+            }
+        CHECK(ok, "partition differs from BFS");
+        int64_t seen = -1, numbering_ok = 1;
+        for (int64_t k = 0; k < c->n_nodes; k++) { /* ids sorted: first sight of each cluster in order */
+            if (c->cluster[k] > seen) {
+                numbering_ok &= c->cluster[k] == seen + 1;
+                seen = c->cluster[k];
+            }
+        }
+        CHECK(numbering_ok, "clusters not numbered by smallest id");
+        int64_t sum = 0, edges = 0;
+        for (int64_t k = 0; k < c->n_clusters; k++)
+            sum += c->size[k], edges += c->edges[k];
+        CHECK(sum == n && edges == p.n, "sizes sum %lld, edges %lld", (long long)sum, (long long)edges);
+        sj_clusters_free(c);
+        free(ids);
+        free(adj);
+        free(comp);
+        free(queue);
+        sj_pairs_free(&p);
+    }
+}
+
+static const char *write_tmp(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "/tmp/simjoin-test-%d-%s", (int)getpid(), name);
+    FILE *fp = fopen(path, "w");
+    fputs(text, fp);
+    fclose(fp);
+    return path;
+}
+
+static sj_status ingest_text(const char *kind, const char *text, sj_hashes **out)
+{
+    sj_ingest_options o = {.first_id = 10};
+    sj_hash_type_parse(kind, &o.type);
+    sj_ingest *ing;
+    sj_ingest_create(&o, &ing);
+    const char *path = write_tmp("in.txt", text);
+    sj_status st = sj_ingest_file(ing, path);
+    *out = NULL;
+    if (!st)
+        st = sj_ingest_finish(ing, out);
+    sj_ingest_free(ing);
+    unlink(path);
+    return st;
+}
+
+static void test_ingest(void)
+{
+    sj_hashes *h;
+    const char *hx = "f162eb9daab170c0567fe3632d9a5548c5612982dd5e374a7424ebbc8a835c95";
+    char buf[1024];
+    /* bare hashes: ids from first_id */
+    snprintf(buf, sizeof buf, "# comment\n%s\n\n%s\r\n", hx, hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_OK && h->n == 2 && h->ids[0] == 10 && h->ids[1] == 11,
+          "bare lines: %s", sj_last_error());
+    sj_hashes_free(h);
+    /* CSV with header and quality */
+    snprintf(buf, sizeof buf, "id,hash,quality\n-5,%s,90\n7,%s\n", hx, hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_OK && h->n == 2 && h->ids[0] == -5 && h->quality &&
+              h->quality[0] == 90 && h->quality[1] == -1,
+          "csv: %s", sj_last_error());
+    sj_hashes_free(h);
+    /* ThreatExchange hasher output: hash,quality,filename */
+    snprintf(buf, sizeof buf, "%s,100,img/a.jpg\n", hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_OK && h->n == 1 && h->quality[0] == 100 && h->ids[0] == 10,
+          "threatexchange form: %s", sj_last_error());
+    sj_hashes_free(h);
+    /* errors name file:line and never echo the data */
+    snprintf(buf, sizeof buf, "%s\n%.63s\n", hx, hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_ERR_PARSE && strstr(sj_last_error(), ":2:") &&
+              strstr(sj_last_error(), "63 hex digits") && !strstr(sj_last_error(), "f162eb"),
+          "short hash: %s", sj_last_error());
+    snprintf(buf, sizeof buf, "%s\n%.10sZ%s\n", hx, hx, hx + 11);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_ERR_PARSE && strstr(sj_last_error(), ":2:") &&
+              strstr(sj_last_error(), "character 11"),
+          "bad digit: %s", sj_last_error());
+    snprintf(buf, sizeof buf, "1,%s\n2,%s\n1,%s\n", hx, hx, hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_ERR_DUPLICATE_ID && strstr(sj_last_error(), ":3:") &&
+              strstr(sj_last_error(), ":1"),
+          "duplicate id: %s", sj_last_error());
+    snprintf(buf, sizeof buf, "1,%s,101\n", hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_ERR_PARSE && strstr(sj_last_error(), "quality"),
+          "quality 101: %s", sj_last_error());
+    snprintf(buf, sizeof buf, "99999999999999999999,%s\n", hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_ERR_PARSE, "id overflow: %s", sj_last_error());
+    CHECK(ingest_text("bits:64", "98893570108d24f8\n0c5d744f34f4ee13\n", &h) == SJ_OK && h->n == 2,
+          "bits:64: %s", sj_last_error());
+    sj_hashes_free(h);
+    CHECK(ingest_text("bits:64", "98893570108d24f8aa\n", &h) == SJ_ERR_PARSE, "wrong width for bits:64");
+}
+
+int main(void)
+{
+    t_init_seed();
+    test_hex();
+    test_kinds();
+    test_degenerate();
+    test_components();
+    test_ingest();
+    return t_finish("test_unit");
+}
