@@ -32,7 +32,8 @@ static sj_status cpu_load_corpus(void *state, const uint8_t *rows, int64_t n)
 {
     cpu_state *s = state;
     sj_packed_corpus_release(&s->corpus);
-    return sj_packed_corpus_init(&s->corpus, s->corpus.isa, rows, n, sj_hash_type_bytes(s->type));
+    return sj_packed_corpus_init(&s->corpus, s->corpus.isa, rows, n, sj_hash_type_bytes(s->type),
+                                 s->threshold);
 }
 
 static sj_status cpu_compare(void *state, const uint8_t *queries, int64_t q0, int64_t nq,

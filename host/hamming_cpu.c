@@ -1,13 +1,18 @@
-/* hamming_cpu.c - CPU Hamming kernels: portable, scalar POPCNT, AVX2, AVX-512.
+/* hamming_cpu.c - CPU Hamming kernels, one per ISA path:
+ *   portable  bit-sliced filter on 128-bit generic vectors (plain C)
+ *   popcnt    scalar POPCNT, one pair at a time, early exit
+ *   avx2      bit-sliced filter on 256-bit vectors
+ *   avx512    VPOPCNTDQ on 8 interleaved rows, early exit
  *
  * All paths share one plan: the scheduler hands a block of queries; we walk
  * the corpus range in cache-sized tiles, and for each query of the block scan
  * the tile, so a tile is read from memory once per query block, not once per
- * query. Within a pair the first half of the words is summed first; if that
- * partial distance already exceeds T the pair cannot match and the rest is
- * skipped (exact: distances only grow). */
+ * query. Every path first counts part of the bits and drops pairs whose
+ * partial distance already exceeds T (exact: distances only grow); only the
+ * survivors are counted in full. */
 #include "hamming_cpu.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,13 +39,52 @@ void sj_pack_rows(const uint8_t *rows, int64_t n, uint32_t bytes, int words, uin
     }
 }
 
-static int isa_group(sj_isa isa)
+static int isa_group(sj_isa isa) { return isa == SJ_ISA_AVX512 ? 8 : 1; }
+
+static int isa_lanes(sj_isa isa)
 {
-    return isa == SJ_ISA_AVX512 ? 8 : isa == SJ_ISA_AVX2 ? 4 : 1;
+    return isa == SJ_ISA_PORTABLE ? 128 : isa == SJ_ISA_AVX2 ? 256 : 0;
+}
+
+int sj_bitslice_kbits(uint32_t bits, int32_t T, int lanes)
+{
+    /* Cost per block in vector operations: ~7 per plane (xor + adder tree),
+     * ~100 per surviving lane (extract, a row fetch that often misses the
+     * cache, exact popcount). Measured: BENCHMARKS.md "bit-sliced filter". */
+    int kmax = (int)SJ_MIN(bits, 248u) / 8 * 8, best = kmax;
+    double best_cost = INFINITY;
+    for (int k = 8; k <= kmax; k += 8) {
+        double tail = 0; /* P(Binomial(k, 1/2) <= T) */
+        for (int i = 0; i <= T && i <= k; i++)
+            tail += exp(lgamma(k + 1.0) - lgamma(i + 1.0) - lgamma(k - i + 1.0) - k * M_LN2);
+        double cost = 7.0 * k + 100.0 * lanes * SJ_MIN(tail, 1.0);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = k;
+        }
+    }
+    return best;
+}
+
+/* planes[b][j][w] bit l = bit j of row b*L + w*64 + l (rows from pc->w). */
+static void pack_planes(sj_packed_corpus *pc)
+{
+    const int W = pc->words, K = pc->kbits, L = pc->lanes, WL = L / 64;
+    const int64_t nb = (pc->n + L - 1) / L;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        uint64_t *blk = pc->planes + b * (int64_t)K * WL;
+        for (int64_t i = b * L; i < SJ_MIN((b + 1) * L, pc->n); i++) {
+            const uint64_t *row = pc->w + i * W;
+            const int word = (int)(i - b * L) / 64, bit = (int)(i - b * L) % 64;
+            for (int j = 0; j < K; j++)
+                blk[j * WL + word] |= ((row[j >> 6] >> (j & 63)) & 1) << bit;
+        }
+    }
 }
 
 sj_status sj_packed_corpus_init(sj_packed_corpus *pc, sj_isa isa, const uint8_t *rows, int64_t n,
-                                uint32_t bytes)
+                                uint32_t bytes, int32_t T)
 {
     memset(pc, 0, sizeof *pc);
     pc->isa = isa;
@@ -57,17 +101,30 @@ sj_status sj_packed_corpus_init(sj_packed_corpus *pc, sj_isa isa, const uint8_t 
     const int W = pc->words, G = pc->group;
     uint64_t tmp[1024];
     for (int64_t i = 0; i < n; i++) {
-        uint64_t *row = W <= 1024 ? tmp : NULL;
         if (G == 1) {
             sj_pack_rows(rows + (size_t)i * bytes, 1, bytes, W, pc->w + i * W);
             continue;
         }
-        if (!row) /* widths above 65536 bits are rejected at parse time */
+        if (W > 1024) /* widths above 65536 bits are rejected at parse time */
             return sj_fail(SJ_ERR_INTERNAL, "hash too wide to pack");
-        sj_pack_rows(rows + (size_t)i * bytes, 1, bytes, W, row);
+        sj_pack_rows(rows + (size_t)i * bytes, 1, bytes, W, tmp);
         uint64_t *grp = pc->w + (i / G) * (int64_t)W * G;
         for (int w = 0; w < W; w++)
-            grp[w * G + i % G] = row[w];
+            grp[w * G + i % G] = tmp[w];
+    }
+    pc->lanes = isa_lanes(isa);
+    if (pc->lanes) {
+        pc->kbits = sj_bitslice_kbits((uint32_t)W * 64 < bytes * 8 ? (uint32_t)W * 64 : bytes * 8,
+                                      T, pc->lanes);
+        int64_t nb = (n + pc->lanes - 1) / pc->lanes;
+        size_t pbytes = (size_t)SJ_MAX(nb, 1) * (size_t)pc->kbits * (size_t)(pc->lanes / 8);
+        pc->planes = aligned_alloc(64, (pbytes + 63) / 64 * 64);
+        if (!pc->planes) {
+            sj_packed_corpus_release(pc);
+            return sj_fail(SJ_ERR_NOMEM, "out of memory packing %lld corpus hashes", (long long)n);
+        }
+        memset(pc->planes, 0, pbytes);
+        pack_planes(pc);
     }
     return SJ_OK;
 }
@@ -75,7 +132,9 @@ sj_status sj_packed_corpus_init(sj_packed_corpus *pc, sj_isa isa, const uint8_t 
 void sj_packed_corpus_release(sj_packed_corpus *pc)
 {
     free(pc->w);
+    free(pc->planes);
     pc->w = NULL;
+    pc->planes = NULL;
 }
 
 /* ---- scalar paths: row-major, one pair at a time ------------------------ */
@@ -129,7 +188,6 @@ scalar_block(const int W_const, const sj_packed_corpus *pc, const uint64_t *q, i
         }                                                                                        \
     }
 
-SJ_SCALAR_WRAPPER(block_portable, )
 #ifdef SJ_X86
 SJ_SCALAR_WRAPPER(block_popcnt, __attribute__((target("popcnt"))))
 #endif
@@ -154,74 +212,28 @@ emit_lanes(unsigned mask, const uint64_t *dist, int G, int64_t g, int64_t gq, in
     return SJ_OK;
 }
 
+/* ---- bit-sliced filter paths ------------------------------------------- */
+
+#define BS_NAME block_bitslice128
+#define BS_V sj_v128
+#define BS_VBYTES 16
+#define BS_TARGET
+#include "hamming_bitslice.inc"
+#undef BS_NAME
+#undef BS_V
+#undef BS_VBYTES
+#undef BS_TARGET
+
 #ifdef SJ_X86
-/* AVX2: 4 rows per group, popcount by nibble table (vpshufb), byte counts
- * summed per 64-bit lane with vpsadbw. Byte counters take at most 31 words
- * (31 * 8 = 248) before they are folded into 64-bit lanes. */
-__attribute__((target("avx2,popcnt"))) static inline __m256i popcnt_bytes_avx2(__m256i x)
-{
-    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
-                                           2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    __m256i lo = _mm256_and_si256(x, low);
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low);
-    return _mm256_add_epi8(_mm256_shuffle_epi8(table, lo), _mm256_shuffle_epi8(table, hi));
-}
-
-/* Sum of popcount(q[w] ^ grp[w][lane]) over words [w0, w1), per lane. */
-__attribute__((target("avx2,popcnt"))) static inline __m256i
-dist_avx2(const uint64_t *qi, const uint64_t *grp, int w0, int w1)
-{
-    __m256i total = _mm256_setzero_si256();
-    for (int w = w0; w < w1;) {
-        int stop = SJ_MIN(w1, w + 31);
-        __m256i bytes = _mm256_setzero_si256();
-        for (; w < stop; w++) {
-            __m256i x = _mm256_xor_si256(_mm256_set1_epi64x((long long)qi[w]),
-                                         _mm256_load_si256((const __m256i *)(grp + w * 4)));
-            bytes = _mm256_add_epi8(bytes, popcnt_bytes_avx2(x));
-        }
-        total = _mm256_add_epi64(total, _mm256_sad_epu8(bytes, _mm256_setzero_si256()));
-    }
-    return total;
-}
-
-__attribute__((target("avx2,popcnt"))) static sj_status
-block_avx2(const sj_packed_corpus *pc, const uint64_t *q, int64_t q0, int64_t nq, int64_t c0,
-           int64_t c1, int32_t T, int self, sj_hits *out)
-{
-    const int W = pc->words, G = 4, P = (W + 1) / 2;
-    const int64_t tile = tile_rows(W, G);
-    const __m256i thr = _mm256_set1_epi64x(T);
-    for (int64_t t0 = c0 - c0 % G; t0 < c1; t0 += tile) {
-        const int64_t t1 = SJ_MIN(t0 + tile, c1);
-        for (int64_t i = 0; i < nq; i++) {
-            const uint64_t *qi = q + i * W;
-            const int64_t gq = q0 + i;
-            int64_t first = self ? SJ_MAX(t0, gq + 1) : SJ_MAX(t0, c0);
-            for (int64_t g = first / G; g * G < t1; g++) {
-                const uint64_t *grp = pc->w + g * (int64_t)W * G;
-                __m256i d = dist_avx2(qi, grp, 0, P);
-                /* lanes with d > T cannot match */
-                unsigned over = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(
-                    _mm256_cmpgt_epi64(d, thr)));
-                if (over == 0xf)
-                    continue;
-                d = _mm256_add_epi64(d, dist_avx2(qi, grp, P, W));
-                unsigned hit = 0xf & ~(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(
-                                         _mm256_cmpgt_epi64(d, thr)));
-                if (hit) {
-                    uint64_t dist[4];
-                    _mm256_storeu_si256((__m256i *)dist, d);
-                    sj_status st = emit_lanes(hit, dist, G, g, gq, c0, c1, self, out);
-                    if (st)
-                        return st;
-                }
-            }
-        }
-    }
-    return SJ_OK;
-}
+#define BS_NAME block_bitslice256
+#define BS_V sj_v256
+#define BS_VBYTES 32
+#define BS_TARGET __attribute__((target("avx2,popcnt")))
+#include "hamming_bitslice.inc"
+#undef BS_NAME
+#undef BS_V
+#undef BS_VBYTES
+#undef BS_TARGET
 
 /* AVX-512 VPOPCNTDQ: 8 rows per group, one vpopcntq per word. */
 __attribute__((target("avx512f,avx512vpopcntdq"))) static inline __m512i
@@ -273,10 +285,10 @@ block_avx512(const sj_packed_corpus *pc, const uint64_t *q, int64_t q0, int64_t 
 sj_hamming_block_fn sj_hamming_block_for(sj_isa isa)
 {
     switch (isa) {
-    case SJ_ISA_PORTABLE: return block_portable;
+    case SJ_ISA_PORTABLE: return block_bitslice128;
 #ifdef SJ_X86
     case SJ_ISA_POPCNT: return block_popcnt;
-    case SJ_ISA_AVX2: return block_avx2;
+    case SJ_ISA_AVX2: return block_bitslice256;
     case SJ_ISA_AVX512: return block_avx512;
 #endif
     default: return NULL;
@@ -324,14 +336,12 @@ int sj_isa_supported(sj_isa isa)
 
 sj_isa sj_isa_best(void)
 {
-    /* Order measured in BENCHMARKS.md: avx512 > popcnt > avx2 > portable on
-     * the machines we have; the scalar POPCNT path beats nibble tables when
-     * the core has several popcount units. */
+    /* Fastest first, as measured in BENCHMARKS.md: the bit-sliced AVX2
+     * filter beats scalar POPCNT by 2.5x on Zen 3; VPOPCNTDQ counts 8 rows
+     * per instruction where the CPU has it. */
     if (sj_isa_supported(SJ_ISA_AVX512))
         return SJ_ISA_AVX512;
-    if (sj_isa_supported(SJ_ISA_POPCNT))
-        return SJ_ISA_POPCNT;
     if (sj_isa_supported(SJ_ISA_AVX2))
         return SJ_ISA_AVX2;
-    return SJ_ISA_PORTABLE;
+    return SJ_ISA_PORTABLE; /* the bit-sliced filter in plain C beats scalar POPCNT too */
 }

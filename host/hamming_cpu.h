@@ -2,7 +2,10 @@
  *
  * A corpus is packed once per join into the layout its ISA path wants:
  *   row-major  (portable, popcnt): words[n_pad][W]              uint64
- *   interleaved (avx2 G=4, avx512 G=8): words[n_pad/G][W][G]    uint64
+ *   interleaved (avx512, G=8):          words[n_pad/G][W][G]    uint64
+ *   bit planes (portable L=128, avx2 L=256), besides the row-major copy:
+ *       planes[ceil(n/L)][K][L/64] uint64: plane j of a block = bit j of its
+ *       L hashes, for the first K bits only (K chosen from T, see kbits)
  * where W = ceil(bits/64) (zero padded; zeros never add distance) and n_pad
  * rounds n up to G with zero rows that are never reported. */
 #ifndef SIMJOIN_HAMMING_CPU_H
@@ -17,11 +20,19 @@ typedef struct sj_packed_corpus {
     int64_t n;      /* real rows */
     int64_t n_pad;  /* rows allocated, multiple of G */
     uint64_t *w;    /* packed words; owned, 64-byte aligned */
+    int lanes;      /* L: hashes per bit-sliced block; 0 when no planes */
+    int kbits;      /* K: leading bits kept as planes (multiple of 8, <= 248) */
+    uint64_t *planes; /* [ceil(n/L)][K][L/64]; owned, 64-byte aligned */
 } sj_packed_corpus;
 
-/* Pack rows [n, bytes] for `isa` (must be supported). */
+/* Pack rows [n, bytes] for `isa` (must be supported) and threshold T. */
 sj_status sj_packed_corpus_init(sj_packed_corpus *pc, sj_isa isa, const uint8_t *rows, int64_t n,
-                                uint32_t bytes);
+                                uint32_t bytes, int32_t T);
+
+/* The number of leading bits a bit-sliced filter counts for threshold T:
+ * the multiple of 8 that minimizes planes counted plus lanes left to verify
+ * (expected L * P(Binomial(K, 1/2) <= T) on unrelated hashes). */
+int sj_bitslice_kbits(uint32_t bits, int32_t T, int lanes);
 void sj_packed_corpus_release(sj_packed_corpus *pc);
 
 /* Copy query rows [nq, bytes] into row-major words [nq][W] (q_words owned by caller). */
