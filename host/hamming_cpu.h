@@ -21,7 +21,7 @@ typedef struct sj_packed_corpus {
     int64_t n_pad;  /* rows allocated, multiple of G */
     uint64_t *w;    /* packed words; owned, 64-byte aligned */
     int lanes;      /* L: hashes per bit-sliced block; 0 when no planes */
-    int kbits;      /* K: leading bits kept as planes (multiple of 8, <= 248) */
+    int kbits;      /* K: leading bits kept as planes (multiple of 8, <= 1016) */
     uint64_t *planes; /* [ceil(n/L)][K][L/64]; owned, 64-byte aligned */
 } sj_packed_corpus;
 
