@@ -38,5 +38,6 @@ echo "== Summary (T = 31) =="
 summary "threatexchange" "$OUT/te-pairs.h5" "$OUT/te-clusters.h5"
 summary "synthetic" "$OUT/syn-pairs.h5" "$OUT/syn-clusters.h5"
 echo "largest clusters (synthetic):"
-"$SJ" export "$OUT/syn-clusters.h5" --format csv --summary | sort -t, -k2,2nr | head -4 | column -s, -t
+{ echo "cluster,size,edges,min_distance,max_edge,diameter,diameter_checked"
+  "$SJ" export "$OUT/syn-clusters.h5" --format csv --summary | tail -n +2 | sort -t, -k2,2nr | awk "NR <= 4"; } | column -s, -t
 echo "Files are in $OUT/. Try: $SJ export $OUT/syn-pairs.h5 --format csv | head"
