@@ -214,62 +214,20 @@ emit_lanes(unsigned mask, const uint64_t *dist, int G, int64_t g, int64_t gq, in
 
 /* ---- bit-sliced filter paths ------------------------------------------- */
 
-/* Each vector width gets two counter depths: 8 bits (K <= 248, the usual
- * case) and 10 bits (wide hashes with large thresholds, K <= 1016). */
+#define BS_NAME block_bitslice128
+#define BS_BODY block_bitslice128_body
 #define BS_V sj_v128
 #define BS_VBYTES 16
 #define BS_TARGET
-#define BS_NAME block_bitslice128_8
-#define BS_LEVELS 8
 #include "hamming_bitslice.inc"
-#undef BS_NAME
-#undef BS_LEVELS
-#define BS_NO_TYPEDEF
-#define BS_NAME block_bitslice128_10
-#define BS_LEVELS 10
-#include "hamming_bitslice.inc"
-#undef BS_NAME
-#undef BS_LEVELS
-#undef BS_NO_TYPEDEF
-#undef BS_V
-#undef BS_VBYTES
-#undef BS_TARGET
-
-static sj_status block_bitslice128(const sj_packed_corpus *pc, const uint64_t *q, int64_t q0,
-                                   int64_t nq, int64_t c0, int64_t c1, int32_t T, int self,
-                                   sj_hits *out)
-{
-    return (pc->kbits <= 248 ? block_bitslice128_8 : block_bitslice128_10)(pc, q, q0, nq, c0, c1,
-                                                                          T, self, out);
-}
 
 #ifdef SJ_X86
+#define BS_NAME block_bitslice256
+#define BS_BODY block_bitslice256_body
 #define BS_V sj_v256
 #define BS_VBYTES 32
 #define BS_TARGET __attribute__((target("avx2,popcnt")))
-#define BS_NAME block_bitslice256_8
-#define BS_LEVELS 8
 #include "hamming_bitslice.inc"
-#undef BS_NAME
-#undef BS_LEVELS
-#define BS_NO_TYPEDEF
-#define BS_NAME block_bitslice256_10
-#define BS_LEVELS 10
-#include "hamming_bitslice.inc"
-#undef BS_NAME
-#undef BS_LEVELS
-#undef BS_NO_TYPEDEF
-#undef BS_V
-#undef BS_VBYTES
-#undef BS_TARGET
-
-static sj_status block_bitslice256(const sj_packed_corpus *pc, const uint64_t *q, int64_t q0,
-                                   int64_t nq, int64_t c0, int64_t c1, int32_t T, int self,
-                                   sj_hits *out)
-{
-    return (pc->kbits <= 248 ? block_bitslice256_8 : block_bitslice256_10)(pc, q, q0, nq, c0, c1,
-                                                                          T, self, out);
-}
 
 /* AVX-512 VPOPCNTDQ: 8 rows per group, one vpopcntq per word. */
 __attribute__((target("avx512f,avx512vpopcntdq"))) static inline __m512i
