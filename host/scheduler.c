@@ -24,6 +24,33 @@ void sj_join_config_defaults(sj_join_config *cfg)
     cfg->isa = SJ_ISA_AUTO;
 }
 
+sj_status sj_gpu_kernel_parse(const char *text, int *out)
+{
+    const char *t = text[0] == 'v' ? text + 1 : text;
+    if ((t[0] == '1' || t[0] == '2' || t[0] == '3') && t[1] == 0) {
+        *out = t[0] - '0';
+        return SJ_OK;
+    }
+    return sj_fail(SJ_ERR_ARG, "unknown --kernel '%s' (v1, v2, v3)", text);
+}
+
+sj_status sj_gpu_list_parse(const char *text, sj_join_config *cfg)
+{
+    cfg->n_gpus = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 1024 || (*end && *end != ',') || cfg->n_gpus == 16)
+            return sj_fail(SJ_ERR_ARG, "bad --gpus '%s' (a list like 0,1,3; at most 16)", text);
+        cfg->gpus[cfg->n_gpus++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    if (!cfg->n_gpus)
+        return sj_fail(SJ_ERR_ARG, "bad --gpus '%s'", text);
+    return SJ_OK;
+}
+
 static const sj_backend_ops *backend_ops(sj_backend_kind b)
 {
     switch (b) {
@@ -114,8 +141,8 @@ sj_status sj_pairs_canonicalize(sj_pairs *p)
  * progress), large enough that a corpus tile is reused many times. */
 static int64_t block_rows(const sj_backend_ops *ops, int64_t nq)
 {
-    if (!ops->parallel_calls)
-        return SJ_MAX(SJ_MIN(nq, 16384), 1);
+    if (!ops->parallel_calls) /* faiss, cuda: big blocks, they parallelize inside */
+        return SJ_MAX(SJ_MIN(nq, 65536), 1);
     return 256;
 }
 

@@ -138,6 +138,7 @@ int cli_json_write(cli_json *j, const char *path)
     return st ? cli_fail(st) : EXIT_OK;
 }
 
+#ifdef SIMJOIN_HAVE_HDF5
 sj_status cli_read_shards(char **paths, int n, sj_hashes **out)
 {
     *out = NULL;
@@ -172,6 +173,7 @@ sj_status cli_read_shards(char **paths, int n, sj_hashes **out)
     *out = all;
     return SJ_OK;
 }
+#endif
 
 sj_status cli_text_open(cli_text *t, const char *path)
 {

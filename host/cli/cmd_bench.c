@@ -12,12 +12,16 @@ static void help(void)
     printf("usage: simjoin bench [--kind pdq|bits:N] [--corpus N] [--queries M] [--threshold T]\n"
            "                     [--backends LIST] [--isa LIST] [--threads N] [--seed S]\n"
            "                     [--naive-queries K] [--repeat R] [--stats-json FILE]\n"
+           "                     [--kernel LIST] [--gpus LIST]\n"
            "\n"
            "Generates M queries and N corpus hashes (simjoin gen data), joins them with\n"
            "every listed backend (cpu once per ISA path), checks that all results are\n"
            "identical, and checks a K-query slice against the naive reference loop.\n"
            "Prints comparisons per second (\"pairs/s\") and the ratio to the faiss\n"
-           "backend measured in the same run. Best of R repeats.\n"
+           "backend measured in the same run. Best of R repeats. The cuda backend runs\n"
+           "once per --kernel (default v1,v2,v3) and also prints its share of the H200\n"
+           "ceilings (popc 4.8e11, INT8 tensor cores 3.9e12 pairs/s at 256 bits) and its\n"
+           "speed-up over the fastest cpu path.\n"
            "\n"
            "  defaults: --kind pdq --corpus 1000000 --queries 10000 --threshold 31\n"
            "            --backends cpu,faiss (those built in) --isa every supported path\n"
@@ -26,6 +30,7 @@ static void help(void)
 
 typedef struct run {
     char name[48];
+    int cpu, cuda;
     double seconds;
     double rate;
     int64_t pairs;
@@ -70,8 +75,10 @@ int cmd_bench(int argc, char **argv)
         {"threads", required_argument, 0, 'j'},  {"seed", required_argument, 0, 's'},
         {"naive-queries", required_argument, 0, 'N'}, {"repeat", required_argument, 0, 'r'},
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
+        {"kernel", required_argument, 0, 'K'},   {"gpus", required_argument, 0, 'g'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    const char *kind = "pdq", *backends = NULL, *isas = NULL, *stats = NULL;
+    const char *kind = "pdq", *backends = NULL, *isas = NULL, *stats = NULL, *kernels = "v1,v2,v3",
+               *gpus = NULL;
     int64_t n = 1000000, m = 10000, thr = -1, threads = 0, seed = 7, naive_q = 20, repeat = 1;
     int c;
     optind = 1;
@@ -89,6 +96,8 @@ int cmd_bench(int argc, char **argv)
         case 'N': bad = cli_parse_i64(optarg, &naive_q) || naive_q < 0; break;
         case 'r': bad = cli_parse_i64(optarg, &repeat) || repeat < 1; break;
         case 'J': stats = optarg; break;
+        case 'K': kernels = optarg; break;
+        case 'g': gpus = optarg; break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage("bench", "bad option");
@@ -155,18 +164,36 @@ int cmd_bench(int argc, char **argv)
         cfg.threads = (int)threads;
         if ((st = sj_backend_parse(b, &cfg.backend)))
             return cli_fail(st);
+        if (gpus && (st = sj_gpu_list_parse(gpus, &cfg)))
+            return cli_fail(st);
+        if (cfg.backend == SJ_BACKEND_CUDA && !sj_backend_available(SJ_BACKEND_CUDA)) {
+            const char *why = "";
+            sj_cuda_device_count(&why);
+            printf("  %-14s skipped: no usable GPU (%s)\n", b, why);
+            continue;
+        }
+        /* Variants: ISA paths for cpu, kernels for cuda, one run otherwise. */
         char icopy[256], *save2 = NULL;
-        snprintf(icopy, sizeof icopy, "%s", cfg.backend == SJ_BACKEND_CPU ? ilist : "auto");
+        snprintf(icopy, sizeof icopy, "%s",
+                 cfg.backend == SJ_BACKEND_CPU ? ilist : cfg.backend == SJ_BACKEND_CUDA ? kernels : "-");
         for (char *is = strtok_r(icopy, ",", &save2); is && nr < 32; is = strtok_r(NULL, ",", &save2)) {
-            if ((st = sj_isa_parse(is, &cfg.isa)))
+            if (cfg.backend == SJ_BACKEND_CPU) {
+                if ((st = sj_isa_parse(is, &cfg.isa)))
+                    return cli_fail(st);
+                if (!sj_isa_supported(cfg.isa)) {
+                    printf("  %-14s skipped: not supported on this CPU\n", is);
+                    continue;
+                }
+            } else if (cfg.backend == SJ_BACKEND_CUDA && (st = sj_gpu_kernel_parse(is, &cfg.gpu_kernel))) {
                 return cli_fail(st);
-            if (!sj_isa_supported(cfg.isa)) {
-                printf("  %-14s skipped: not supported on this CPU\n", is);
-                continue;
             }
             run *r = &runs[nr];
-            snprintf(r->name, sizeof r->name, "%s%s%s", b, cfg.backend == SJ_BACKEND_CPU ? "/" : "",
-                     cfg.backend == SJ_BACKEND_CPU ? is : "");
+            r->cuda = cfg.backend == SJ_BACKEND_CUDA;
+            r->cpu = cfg.backend == SJ_BACKEND_CPU;
+            if (r->cpu || r->cuda)
+                snprintf(r->name, sizeof r->name, "%s/%s", b, is);
+            else
+                snprintf(r->name, sizeof r->name, "%s", b);
             r->seconds = 1e300;
             sj_pairs p = {0};
             for (int64_t rep = 0; rep < repeat; rep++) {
@@ -237,6 +264,28 @@ int cmd_bench(int argc, char **argv)
         if (naive_rate > 0)
             snprintf(nrr, sizeof nrr, "%.1fx", runs[i].rate / naive_rate);
         printf("  %-14s %12.3g %12s %12s\n", runs[i].name, runs[i].rate, fr, nrr);
+    }
+    /* GPU runs against the H200 ceilings (DESIGN.md section 5), scaled from 256 bits. */
+    double best_cpu = 0;
+    int any_cuda = 0;
+    for (int i = 0; i < nr; i++) {
+        if (runs[i].cpu)
+            best_cpu = SJ_MAX(best_cpu, runs[i].rate);
+        any_cuda |= runs[i].cuda;
+    }
+    if (any_cuda) {
+        const double scale = 256.0 / type.bits, popc_ceiling = 4.8e11 * scale, tc_ceiling = 3.9e12 * scale;
+        printf("\n  %-14s %12s %14s %14s %12s\n", "gpu path", "pairs/s", "of popc ceil", "of int8 TC ceil",
+               "vs best cpu");
+        for (int i = 0; i < nr; i++) {
+            if (!runs[i].cuda)
+                continue;
+            char vc[32] = "-";
+            if (best_cpu > 0)
+                snprintf(vc, sizeof vc, "%.0fx", runs[i].rate / best_cpu);
+            printf("  %-14s %12.3g %13.1f%% %13.1f%% %12s\n", runs[i].name, runs[i].rate,
+                   100 * runs[i].rate / popc_ceiling, 100 * runs[i].rate / tc_ceiling, vc);
+        }
     }
     printf("  all paths agree: %s\n", !disagree && naive_ok ? "yes" : "NO");
     int rc = EXIT_OK;

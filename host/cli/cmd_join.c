@@ -24,6 +24,10 @@ static void help(void)
            "  --backend B          auto (default: cuda if a GPU is usable, else cpu),\n"
            "                       cpu, faiss, cuda, naive (reference loop)\n"
            "  --isa I              cpu backend path: auto, portable, popcnt, avx2, avx512\n"
+           "  --kernel K           cuda backend kernel: v1 (tiled popc), v2 (register-blocked),\n"
+           "                       v3 (binary tensor cores, the default)\n"
+           "  --gpus LIST          cuda devices to use, e.g. 0,1 (default: all); the corpus\n"
+           "                       is split between them"
            "  --threads N          OpenMP threads (default: all cores)\n"
            "  --min-quality Q      exclude hashes with known quality < Q (pdq: 50)\n"
            "  --bit-band LO:HI     exclude hashes whose one-bit count is outside LO..HI\n"
@@ -115,6 +119,7 @@ int cmd_join(int argc, char **argv)
         {"keep-degenerate", no_argument, 0, 'K'},  {"max-pairs", required_argument, 0, 'M'},
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
+        {"kernel", required_argument, 0, 'k'},     {"gpus", required_argument, 0, 'g'},
         {0, 0, 0, 0}};
     char **corpus_paths = calloc((size_t)argc + 1, sizeof(char *));
     char **query_paths = calloc((size_t)argc + 1, sizeof(char *));
@@ -148,6 +153,18 @@ int cmd_join(int argc, char **argv)
             break;
         case 'I':
             if ((st = sj_isa_parse(optarg, &cfg.isa))) {
+                rc = cli_fail(st);
+                goto done;
+            }
+            break;
+        case 'k':
+            if ((st = sj_gpu_kernel_parse(optarg, &cfg.gpu_kernel))) {
+                rc = cli_fail(st);
+                goto done;
+            }
+            break;
+        case 'g':
+            if ((st = sj_gpu_list_parse(optarg, &cfg))) {
                 rc = cli_fail(st);
                 goto done;
             }
@@ -299,10 +316,13 @@ int cmd_join(int argc, char **argv)
     double join_s = sj_now() - t_join;
     res.type = corpus->type;
     res.threshold = cfg.threshold;
-    snprintf(res.backend, sizeof res.backend, "%s%s%s", sj_backend_name(cfg.backend),
-             cfg.backend == SJ_BACKEND_CPU ? "/" : "",
-             cfg.backend == SJ_BACKEND_CPU
-                 ? sj_isa_name(cfg.isa == SJ_ISA_AUTO ? sj_isa_best() : cfg.isa) : "");
+    if (cfg.backend == SJ_BACKEND_CPU)
+        snprintf(res.backend, sizeof res.backend, "cpu/%s",
+                 sj_isa_name(cfg.isa == SJ_ISA_AUTO ? sj_isa_best() : cfg.isa));
+    else if (cfg.backend == SJ_BACKEND_CUDA)
+        snprintf(res.backend, sizeof res.backend, "cuda/v%d", cfg.gpu_kernel ? cfg.gpu_kernel : 3);
+    else
+        snprintf(res.backend, sizeof res.backend, "%s", sj_backend_name(cfg.backend));
     size_t used = 0;
     for (int i = 0; i < n_corpus; i++)
         used += (size_t)snprintf(res.inputs + used, used < sizeof res.inputs ? sizeof res.inputs - used : 0,

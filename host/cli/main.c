@@ -8,12 +8,14 @@ static const struct {
     int (*run)(int, char **);
     const char *summary;
 } commands[] = {
+#ifdef SIMJOIN_HAVE_HDF5
     {"ingest", cmd_ingest, "turn text hash lists into HDF5 shards"},
     {"gen", cmd_gen, "write synthetic hashes with ground-truth labels"},
     {"join", cmd_join, "find all pairs within a Hamming threshold"},
     {"cluster", cmd_cluster, "group matched pairs into clusters (connected components)"},
     {"export", cmd_export, "write a shard, pairs or clusters file as CSV or JSON Lines"},
     {"info", cmd_info, "describe an HDF5 file made by or for simjoin"},
+#endif
     {"bench", cmd_bench, "time every backend and ISA path on the same join"},
 };
 
@@ -50,6 +52,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
+#ifndef SIMJOIN_HAVE_HDF5
+    fprintf(stderr, "simjoin: this build has no HDF5 (configured with -DSIMJOIN_HDF5=OFF): only 'bench'\n");
+#endif
     fprintf(stderr, "simjoin: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

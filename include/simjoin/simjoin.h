@@ -225,7 +225,19 @@ typedef struct sj_join_config {
     int64_t max_pairs;        /* stop with SJ_ERR_LIMIT beyond this; 0: no limit */
     sj_progress_fn progress;  /* optional; called from the scheduling thread */
     void *progress_user;
+    /* cuda backend only: */
+    int gpu_kernel;           /* 1 v1 tiled popc, 2 v2 register-blocked, 3 v3 tensor
+                               * cores; 0: the fastest measured (see BENCHMARKS.md) */
+    int n_gpus;               /* devices to use, 0: all usable */
+    int gpus[16];             /* their ordinals when n_gpus > 0 */
+    int64_t gpu_hit_capacity; /* initial pair buffer per stream, 0: 2^20 hits */
+    int64_t gpu_memory_limit; /* device bytes the corpus may take, 0: 70% of free */
 } sj_join_config;
+
+/* Parse "v1", "v2", "v3" (or "1".."3") into *out. */
+sj_status sj_gpu_kernel_parse(const char *text, int *out);
+/* Parse a device list "0,1,3" into cfg->gpus / cfg->n_gpus. */
+sj_status sj_gpu_list_parse(const char *text, sj_join_config *cfg);
 
 void sj_join_config_defaults(sj_join_config *cfg);
 

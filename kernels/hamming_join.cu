@@ -1,0 +1,285 @@
+// hamming_join.cu - GPU Hamming join kernels v1, v2, v3 (see hamming_join.h).
+//
+// Compile line (CMake does this): nvcc -arch=sm_90 -O3 -Xptxas -v -c hamming_join.cu
+//
+// Shapes: queries [nq][words] and corpus [nc][words] uint32, row-major, zero
+// padded; hits [capacity] of sj_gpu_hit. Grid: x over corpus tiles, y over
+// query tiles. Every thread of a warp runs the same number of compare steps
+// so that the ballot-based append sees the whole warp.
+#include "hamming_join.h"
+
+#include <cuda_runtime.h>
+
+namespace {
+
+constexpr int kThreads = 256;    // v1/v2 block
+constexpr int kQueryTile = 64;   // v1/v2 queries staged in shared memory per block
+constexpr int kV2Rows = 2;       // v2 corpus rows per thread
+
+// Warp-aggregated append of one candidate per lane (sj_warp_slot on the host).
+__device__ __forceinline__ void warp_append(bool keep, uint32_t q, uint32_t c, int d,
+                                            const sj_gpu_tile &t)
+{
+    const unsigned ballot = __ballot_sync(0xffffffffu, keep);
+    if (!ballot)
+        return;
+    const int lane = threadIdx.x & 31;
+    const int leader = __ffs(ballot) - 1;
+    unsigned long long base = 0;
+    if (lane == leader)
+        base = atomicAdd(t.count, (unsigned long long)__popc(ballot));
+    base = __shfl_sync(0xffffffffu, base, leader);
+    if (keep) {
+        const unsigned long long slot = base + sj_warp_slot(ballot, lane);
+        if (sj_slot_fits(slot, t.capacity))
+            t.hits[slot] = sj_gpu_hit{q, c, d};
+    }
+}
+
+// Stage queries [q_first, q_first + kQueryTile) into shared memory [kQueryTile][words].
+__device__ __forceinline__ void stage_queries(uint32_t *sq, const sj_gpu_tile &t, uint32_t q_first,
+                                              int words)
+{
+    const uint32_t n = min((uint32_t)kQueryTile, t.nq - q_first);
+    for (uint32_t i = threadIdx.x; i < (uint32_t)kQueryTile * words; i += blockDim.x) {
+        const uint32_t r = i / words;
+        sq[i] = r < n ? t.queries[(size_t)(q_first + r) * words + i % words] : 0u;
+    }
+}
+
+// ---- v1: tiled popc ---------------------------------------------------------
+// W: row words known at compile time (0: read t.words and keep the corpus row
+// in global memory; for unusual widths).
+template <int W>
+__global__ void __launch_bounds__(kThreads) hamming_v1(sj_gpu_tile t)
+{
+    extern __shared__ uint32_t sq[];
+    const int words = W ? W : t.words;
+    const uint32_t c = blockIdx.x * kThreads + threadIdx.x;
+    const uint32_t q_first = blockIdx.y * kQueryTile;
+    const uint32_t c_safe = min(c, t.nc - 1); // rows past nc compare, never report
+    uint32_t reg[W ? W : 1];
+    const uint32_t *crow = t.corpus + (size_t)c_safe * words;
+    if (W) {
+#pragma unroll
+        for (int w = 0; w < W; w++)
+            reg[w] = __ldg(crow + w);
+    }
+    stage_queries(sq, t, q_first, words);
+    __syncthreads();
+    const uint32_t n = min((uint32_t)kQueryTile, t.nq - q_first);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t *qrow = sq + i * words;
+        int d = 0;
+        if (W) {
+#pragma unroll
+            for (int w = 0; w < W; w++)
+                d += __popc(qrow[w] ^ reg[w]);
+        } else {
+            d = sj_tile_distance(qrow, crow, words);
+        }
+        const uint32_t q = q_first + i;
+        warp_append(sj_tile_keep(t.q0, q, t.nq, t.c0, c, t.nc, t.self, d, t.threshold), q, c, d, t);
+    }
+}
+
+// ---- v2: register-blocked, carry-save popcount --------------------------------
+template <int W>
+__device__ __forceinline__ int v2_distance(const uint32_t *q, const uint32_t *c)
+{
+    if (W % 8 == 0) {
+        int d = 0;
+#pragma unroll
+        for (int w = 0; w < W; w += 8)
+            d += sj_tile_distance8_csa(q + w, c + w);
+        return d;
+    }
+    int d = 0;
+#pragma unroll
+    for (int w = 0; w < W; w++)
+        d += __popc(q[w] ^ c[w]);
+    return d;
+}
+
+template <int W>
+__global__ void __launch_bounds__(kThreads) hamming_v2(sj_gpu_tile t)
+{
+    extern __shared__ uint32_t sq[];
+    // Thread handles rows c_base + r * kThreads, r < kV2Rows: coalesced loads.
+    const uint32_t c_base = blockIdx.x * kThreads * kV2Rows + threadIdx.x;
+    const uint32_t q_first = blockIdx.y * kQueryTile;
+    uint32_t reg[kV2Rows][W];
+#pragma unroll
+    for (int r = 0; r < kV2Rows; r++) {
+        const uint32_t c_safe = min(c_base + r * kThreads, t.nc - 1);
+#pragma unroll
+        for (int w = 0; w < W; w++)
+            reg[r][w] = __ldg(t.corpus + (size_t)c_safe * W + w);
+    }
+    stage_queries(sq, t, q_first, W);
+    __syncthreads();
+    const uint32_t n = min((uint32_t)kQueryTile, t.nq - q_first);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t qv[W];
+#pragma unroll
+        for (int w = 0; w < W; w++)
+            qv[w] = sq[i * W + w]; // one shared-memory read serves kV2Rows pairs
+        const uint32_t q = q_first + i;
+#pragma unroll
+        for (int r = 0; r < kV2Rows; r++) {
+            const uint32_t c = c_base + r * kThreads;
+            const int d = v2_distance<W>(qv, reg[r]);
+            warp_append(sj_tile_keep(t.q0, q, t.nq, t.c0, c, t.nc, t.self, d, t.threshold), q, c,
+                        d, t);
+        }
+    }
+}
+
+// ---- v3: binary tensor cores ---------------------------------------------------
+// Block: 4 warps in 2 x 2; warp tile 32 queries (2 m-tiles of 16) x 32 corpus
+// rows (4 n-tiles of 8); block tile 64 x 64. k runs over 256-bit chunks.
+constexpr int kV3Warps = 4;
+constexpr int kV3M = 2;       // m-tiles (16 queries) per warp
+constexpr int kV3N = 4;       // n-tiles (8 corpus rows) per warp
+constexpr int kV3BlockQ = 2 * kV3M * 16;
+constexpr int kV3BlockC = 2 * kV3N * 8;
+
+__device__ __forceinline__ void mma_and_popc(int (&acc)[4], const uint32_t (&a)[4],
+                                             const uint32_t (&b)[2])
+{
+    asm volatile("mma.sync.aligned.m16n8k256.row.col.s32.b1.b1.s32.and.popc "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+__global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t q_warp = blockIdx.y * kV3BlockQ + (warp >> 1) * (kV3M * 16);
+    const uint32_t c_warp = blockIdx.x * kV3BlockC + (warp & 1) * (kV3N * 8);
+    const int words = t.words; // a multiple of 8
+    int acc[kV3M][kV3N][4];
+#pragma unroll
+    for (int m = 0; m < kV3M; m++)
+#pragma unroll
+        for (int n = 0; n < kV3N; n++)
+#pragma unroll
+            for (int r = 0; r < 4; r++)
+                acc[m][n][r] = 0;
+    for (int k = 0; k < words; k += 8) {
+        uint32_t a[kV3M][4], b[kV3N][2];
+#pragma unroll
+        for (int m = 0; m < kV3M; m++)
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+                const uint32_t row = min(q_warp + m * 16 + sj_mma_a_row(lane, r), t.nq - 1);
+                a[m][r] = __ldg(t.queries + (size_t)row * words + k + sj_mma_a_word(lane, r));
+            }
+#pragma unroll
+        for (int n = 0; n < kV3N; n++)
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const uint32_t col = min(c_warp + n * 8 + sj_mma_b_col(lane, r), t.nc - 1);
+                b[n][r] = __ldg(t.corpus + (size_t)col * words + k + sj_mma_b_word(lane, r));
+            }
+#pragma unroll
+        for (int m = 0; m < kV3M; m++)
+#pragma unroll
+            for (int n = 0; n < kV3N; n++)
+                mma_and_popc(acc[m][n], a[m], b[n]);
+    }
+    // Epilogue: Hamming from the AND counts, threshold, compaction.
+#pragma unroll
+    for (int m = 0; m < kV3M; m++)
+#pragma unroll
+        for (int n = 0; n < kV3N; n++)
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+                const uint32_t q = q_warp + m * 16 + sj_mma_c_row(lane, r);
+                const uint32_t c = c_warp + n * 8 + sj_mma_c_col(lane, r);
+                const int pq = t.query_popc[min(q, t.nq - 1)];
+                const int pc = t.corpus_popc[min(c, t.nc - 1)];
+                const int d = sj_hamming_from_and(pq, pc, acc[m][n][r]);
+                warp_append(sj_tile_keep(t.q0, q, t.nq, t.c0, c, t.nc, t.self, d, t.threshold), q,
+                            c, d, t);
+            }
+}
+
+__global__ void row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out)
+{
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    int p = 0;
+    for (int w = 0; w < words; w++)
+        p += __popc(rows[(size_t)i * words + w]);
+    out[i] = p;
+}
+
+// Launch v1 or v2 with the row width as a template argument.
+template <int W>
+cudaError_t launch_popc(sj_gpu_kernel k, const sj_gpu_tile &t, cudaStream_t s)
+{
+    const size_t smem = (size_t)kQueryTile * (W ? W : t.words) * sizeof(uint32_t);
+    const int per_block = k == SJ_GPU_V2 ? kThreads * kV2Rows : kThreads;
+    const dim3 grid((t.nc + per_block - 1) / per_block, (t.nq + kQueryTile - 1) / kQueryTile);
+    if (k == SJ_GPU_V2 && W)
+        hamming_v2<W ? W : 8><<<grid, kThreads, smem, s>>>(t);
+    else
+        hamming_v1<W><<<grid, kThreads, smem, s>>>(t);
+    return cudaGetLastError();
+}
+
+} // namespace
+
+extern "C" int sj_gpu_row_words(sj_gpu_kernel k, uint32_t bits)
+{
+    const int words = (int)((bits + 31) / 32);
+    if (k == SJ_GPU_V3)
+        return SJ_GPU_ROW_WORDS(bits);
+    for (int w = 2; w <= 32; w *= 2)
+        if (words <= w)
+            return w;
+    return (words + 7) / 8 * 8;
+}
+
+extern "C" int sj_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    if (t->nq == 0 || t->nc == 0)
+        return cudaSuccess;
+    if (k == SJ_GPU_V3) {
+        const dim3 grid((t->nc + kV3BlockC - 1) / kV3BlockC, (t->nq + kV3BlockQ - 1) / kV3BlockQ);
+        hamming_v3<<<grid, kV3Warps * 32, 0, s>>>(*t);
+        return cudaGetLastError();
+    }
+    switch (t->words) {
+    case 2: return launch_popc<2>(k, *t, s);
+    case 4: return launch_popc<4>(k, *t, s);
+    case 8: return launch_popc<8>(k, *t, s);
+    case 16: return launch_popc<16>(k, *t, s);
+    case 32: return launch_popc<32>(k, *t, s);
+    default: return launch_popc<0>(k, *t, s);
+    }
+}
+
+extern "C" int sj_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out,
+                               void *stream)
+{
+    if (n == 0)
+        return cudaSuccess;
+    row_popc<<<(n + 255) / 256, 256, 0, (cudaStream_t)stream>>>(rows, n, words, out);
+    return cudaGetLastError();
+}
+
+extern "C" int sj_gpu_probe(void)
+{
+    cudaFuncAttributes attr;
+    return cudaFuncGetAttributes(&attr, hamming_v3);
+}
+
+extern "C" const char *sj_gpu_error_string(int err)
+{
+    return cudaGetErrorString((cudaError_t)err);
+}
