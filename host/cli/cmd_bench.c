@@ -12,7 +12,7 @@ static void help(void)
     printf("usage: simjoin bench [--kind pdq|bits:N] [--corpus N] [--queries M] [--threshold T]\n"
            "                     [--backends LIST] [--isa LIST] [--threads N] [--seed S]\n"
            "                     [--naive-queries K] [--repeat R] [--stats-json FILE]\n"
-           "                     [--kernel LIST] [--gpus LIST]\n"
+           "                     [--kernel LIST] [--gpus LIST] [--series-fraction F]\n"
            "\n"
            "Generates M queries and N corpus hashes (simjoin gen data), joins them with\n"
            "every listed backend (cpu once per ISA path), checks that all results are\n"
@@ -25,7 +25,8 @@ static void help(void)
            "\n"
            "  defaults: --kind pdq --corpus 1000000 --queries 10000 --threshold 31\n"
            "            --backends cpu,faiss (those built in) --isa every supported path\n"
-           "            --naive-queries 20 --repeat 1\n");
+           "            --naive-queries 20 --repeat 1 --series-fraction 0.3 (share of\n"
+           "            the data in near-duplicate series; lower it for huge joins)\n");
 }
 
 typedef struct run {
@@ -76,10 +77,12 @@ int cmd_bench(int argc, char **argv)
         {"naive-queries", required_argument, 0, 'N'}, {"repeat", required_argument, 0, 'r'},
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
         {"kernel", required_argument, 0, 'K'},   {"gpus", required_argument, 0, 'g'},
+        {"series-fraction", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *kind = "pdq", *backends = NULL, *isas = NULL, *stats = NULL, *kernels = "v1,v2,v3",
                *gpus = NULL;
     int64_t n = 1000000, m = 10000, thr = -1, threads = 0, seed = 7, naive_q = 20, repeat = 1;
+    double series = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -97,6 +100,12 @@ int cmd_bench(int argc, char **argv)
         case 'r': bad = cli_parse_i64(optarg, &repeat) || repeat < 1; break;
         case 'J': stats = optarg; break;
         case 'K': kernels = optarg; break;
+        case 'S': {
+            char *end;
+            series = strtod(optarg, &end);
+            bad = end == optarg || *end || !(series >= 0 && series <= 1);
+            break;
+        }
         case 'g': gpus = optarg; break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); return EXIT_OK;
@@ -118,6 +127,8 @@ int cmd_bench(int argc, char **argv)
     /* Data: one pool, split so that queries have near-duplicates in the corpus. */
     sj_gen_options go;
     sj_gen_defaults(type, n + m, (uint64_t)seed, &go);
+    if (series >= 0)
+        go.series_fraction = series;
     sj_hashes *pool, *corpus = NULL, *queries = NULL;
     if ((st = sj_gen(&go, &pool)))
         return cli_fail(st);
