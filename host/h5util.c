@@ -144,17 +144,29 @@ sj_status sj_h5_attr_str(hid_t loc, const char *name, const char *value, const c
     return st;
 }
 
-sj_status sj_h5_attr_i64(hid_t loc, const char *name, int64_t value, const char *path)
+/* A scalar numeric attribute: filetype on disk, memtype for value. */
+static sj_status attr_scalar(hid_t loc, const char *name, hid_t filetype, hid_t memtype,
+                             const void *value, const char *path)
 {
     sj_status st = SJ_OK;
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(loc, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (attr < 0 || H5Awrite(attr, H5T_NATIVE_INT64, &value) < 0)
+    hid_t attr = H5Acreate2(loc, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0 || H5Awrite(attr, memtype, value) < 0)
         st = sj_fail(SJ_ERR_IO, "%s: cannot write attribute %s", path, name);
     if (attr >= 0)
         H5Aclose(attr);
     H5Sclose(space);
     return st;
+}
+
+sj_status sj_h5_attr_i64(hid_t loc, const char *name, int64_t value, const char *path)
+{
+    return attr_scalar(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, path);
+}
+
+sj_status sj_h5_attr_f64(hid_t loc, const char *name, double value, const char *path)
+{
+    return attr_scalar(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, path);
 }
 
 sj_status sj_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t size, int required,

@@ -30,6 +30,7 @@ sj_status sj_h5_write(hid_t loc, const char *name, hid_t memtype, int rank, cons
 
 sj_status sj_h5_attr_str(hid_t loc, const char *name, const char *value, const char *path);
 sj_status sj_h5_attr_i64(hid_t loc, const char *name, int64_t value, const char *path);
+sj_status sj_h5_attr_f64(hid_t loc, const char *name, double value, const char *path);
 
 /* Read a string attribute (fixed or variable length) into buf.
  * Returns SJ_ERR_FORMAT if absent and required, else buf = "" when absent. */

@@ -176,8 +176,15 @@ done:
     return st;
 }
 
-sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r)
+sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r,
+                                 const sj_cluster_options *o)
 {
+    sj_cluster_options none;
+    sj_cluster_options_defaults(&none);
+    if (!o)
+        o = &none;
+    char linkage[64];
+    sj_linkage_format(o, linkage, sizeof linkage);
     sj_atomic_file af;
     hid_t file;
     sj_status st = sj_h5_create(path, &af, &file);
@@ -189,7 +196,9 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
     int64_t *ids = malloc((size_t)SJ_MAX(total, 1) * sizeof *ids);
     int64_t *cl = malloc((size_t)SJ_MAX(total, 1) * sizeof *cl);
     int64_t *num = malloc((size_t)SJ_MAX(c->n_clusters, 1) * sizeof *num);
-    if (!ids || !cl || !num) {
+    int64_t *qid = malloc((size_t)SJ_MAX(c->n_quarantined, 1) * sizeof *qid);
+    int64_t *qmatches = malloc((size_t)SJ_MAX(c->n_quarantined, 1) * sizeof *qmatches);
+    if (!ids || !cl || !num || !qid || !qmatches) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
         goto fail;
     }
@@ -204,14 +213,23 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
     }
     for (int64_t k = 0; k < c->n_clusters; k++)
         num[k] = k;
+    for (int64_t i = 0, k = 0; i < c->n_nodes; i++)
+        if (c->cluster[i] == SJ_CLUSTER_QUARANTINED) {
+            qid[k] = c->ids[i];
+            qmatches[k++] = c->matches[i];
+        }
     int64_t largest = 0, singletons = 0;
     for (int64_t k = 0; k < c->n_clusters; k++) {
         largest = SJ_MAX(largest, c->size[k]);
         singletons += c->size[k] == 1;
     }
-    hsize_t dn[1] = {(hsize_t)total}, dc[1] = {(hsize_t)c->n_clusters};
+    hsize_t dn[1] = {(hsize_t)total}, dc[1] = {(hsize_t)c->n_clusters},
+            dq[1] = {(hsize_t)c->n_quarantined};
     if ((st = write_common_attrs(file, "clusters", r, path)) ||
-        (st = sj_h5_attr_str(file, "linkage", "components", path)) ||
+        (st = sj_h5_attr_str(file, "linkage", linkage, path)) ||
+        (st = sj_h5_attr_i64(file, "max_matches", o->max_matches, path)) ||
+        (st = sj_h5_attr_f64(file, "degree_ratio", o->degree_ratio, path)) ||
+        (st = sj_h5_attr_i64(file, "n_quarantined", c->n_quarantined, path)) ||
         (st = sj_h5_attr_i64(file, "n_clusters", c->n_clusters, path)) ||
         (st = sj_h5_attr_i64(file, "n_singletons", singletons, path)) ||
         (st = sj_h5_attr_i64(file, "largest_cluster", largest, path)) ||
@@ -234,11 +252,16 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
         goto fail;
     H5Gclose(g);
     g = H5I_INVALID_HID;
-    if ((st = write_excluded(file, r, path)))
+    if ((st = write_excluded(file, r, path)) || (st = sj_h5_group(file, "quarantined", path, &g)) ||
+        (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dq, qid, path)) ||
+        (st = sj_h5_write(g, "matches", H5T_NATIVE_INT64, 1, dq, qmatches, path)))
         goto fail;
+    H5Gclose(g);
     free(ids);
     free(cl);
     free(num);
+    free(qid);
+    free(qmatches);
     return sj_h5_commit(file, &af);
 fail:
     if (g >= 0)
@@ -246,6 +269,8 @@ fail:
     free(ids);
     free(cl);
     free(num);
+    free(qid);
+    free(qmatches);
     sj_h5_abort(file, &af);
     return st;
 }

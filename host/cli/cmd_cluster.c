@@ -10,13 +10,29 @@
 static void help(void)
 {
     printf("usage: simjoin cluster --pairs PAIRS.h5 --out CLUSTERS.h5 [--hashes SHARD.h5...]\n"
+           "                       [--linkage components|core:K|complete:D]\n"
+           "                       [--max-matches K] [--degree-ratio R]\n"
            "                       [--diameter-max-size N] [--no-diameter-check]\n"
            "                       [--stats-json FILE] [--quiet]\n"
            "\n"
-           "Groups the hashes of a join into connected components (union-find). Every\n"
-           "hash of the join is listed once in /clusters; singletons are clusters of\n"
-           "their own; degenerate hashes excluded by the join have cluster -1 and are\n"
-           "listed with their rule in /excluded. Clusters are numbered by smallest id.\n"
+           "Groups the hashes of a join into clusters. Every hash of the join is listed\n"
+           "once in /clusters; singletons are clusters of their own; degenerate hashes\n"
+           "excluded by the join have cluster -1 (listed with their rule in /excluded),\n"
+           "quarantined hashes -2 (listed with their match count in /quarantined).\n"
+           "Clusters are numbered by smallest id.\n"
+           "\n"
+           "Linkage (guards against chaining):\n"
+           "  components    connected components (default; Meta's snowball clustering)\n"
+           "  core:K        only hashes with at least K matches link clusters; any other\n"
+           "                hash joins the cluster of its nearest such neighbour (ties:\n"
+           "                smaller id) or stays alone\n"
+           "  complete:D    pairs are merged in (distance, id) order, and a merge happens\n"
+           "                only if every two members of the result are within D (checked\n"
+           "                on the hashes): a chain splits where it would stretch past D\n"
+           "Match caps (their pairs are dropped before linkage):\n"
+           "  --max-matches K     quarantine a hash that matches more than K others\n"
+           "  --degree-ratio R    quarantine a hash with at least 4 matches and more than\n"
+           "                      R times the median match count of its neighbours\n"
            "\n"
            "Per cluster: size, edges, smallest and largest edge distance, and the\n"
            "diameter. The true diameter (largest distance between any two members) is\n"
@@ -32,6 +48,8 @@ int cmd_cluster(int argc, char **argv)
         {"pairs", required_argument, 0, 'p'},  {"out", required_argument, 0, 'o'},
         {"hashes", required_argument, 0, 'H'}, {"diameter-max-size", required_argument, 0, 'd'},
         {"no-diameter-check", no_argument, 0, 'N'}, {"stats-json", required_argument, 0, 'J'},
+        {"linkage", required_argument, 0, 'L'}, {"max-matches", required_argument, 0, 'M'},
+        {"degree-ratio", required_argument, 0, 'R'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *pairs_path = NULL, *out = NULL, *stats = NULL;
@@ -44,6 +62,8 @@ int cmd_cluster(int argc, char **argv)
     sj_clusters *cl = NULL;
     sj_hashes *set = NULL;
     sj_status st = SJ_OK;
+    sj_cluster_options copt;
+    sj_cluster_options_defaults(&copt);
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -61,6 +81,27 @@ int cmd_cluster(int argc, char **argv)
             }
             break;
         case 'N': no_check = 1; break;
+        case 'L':
+            if ((st = sj_linkage_parse(optarg, &copt))) {
+                rc = cli_fail(st);
+                goto done;
+            }
+            break;
+        case 'M':
+            if (cli_parse_i64(optarg, &copt.max_matches) || copt.max_matches < 1) {
+                rc = cli_usage("cluster", "--max-matches needs a positive count");
+                goto done;
+            }
+            break;
+        case 'R': {
+            char *end;
+            copt.degree_ratio = strtod(optarg, &end);
+            if (end == optarg || *end || !(copt.degree_ratio > 1)) {
+                rc = cli_usage("cluster", "--degree-ratio needs a number > 1");
+                goto done;
+            }
+            break;
+        }
         case 'J': stats = optarg; break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); goto done;
@@ -78,33 +119,38 @@ int cmd_cluster(int argc, char **argv)
     double t0 = sj_now();
     if ((st = sj_pairs_file_read(pairs_path, &res)))
         goto fail;
-    if ((st = sj_cluster_components(res.nodes, res.n_nodes, &res.pairs, &cl)))
-        goto fail;
-    if (!no_check && max_size > 1) {
-        if (!n_hash) { /* the join's inputs, "corpus:PATH\nqueries:PATH..." */
-            inputs_copy = strdup(res.inputs);
-            for (char *save = NULL, *line = strtok_r(inputs_copy, "\n", &save); line;
-                 line = strtok_r(NULL, "\n", &save)) {
-                char *colon = strchr(line, ':');
-                if (colon)
-                    hash_paths[n_hash++] = colon + 1;
-                if (n_hash >= argc)
-                    break;
-            }
-        }
-        int readable = n_hash > 0;
-        for (int i = 0; i < n_hash; i++)
-            readable &= access(hash_paths[i], R_OK) == 0;
-        if (!readable) {
-            cli_notice("cluster: the join's input shards are not readable here; diameters are "
-                       "the largest edge (give --hashes to check them)");
-        } else {
-            if ((st = cli_read_shards(hash_paths, n_hash, &set)) ||
-                (st = sj_clusters_check_diameter(cl, set, max_size)))
-                goto fail;
+    /* The hashes: needed by complete linkage, used for true diameters. */
+    int want_hashes = copt.linkage == SJ_LINK_COMPLETE || (!no_check && max_size > 1);
+    if (want_hashes && !n_hash) { /* the join's inputs, "corpus:PATH\nqueries:PATH..." */
+        inputs_copy = strdup(res.inputs);
+        for (char *save = NULL, *line = strtok_r(inputs_copy, "\n", &save); line && n_hash < argc;
+             line = strtok_r(NULL, "\n", &save)) {
+            char *colon = strchr(line, ':');
+            if (colon)
+                hash_paths[n_hash++] = colon + 1;
         }
     }
-    if ((st = sj_clusters_file_write(out, cl, &res)))
+    int readable = n_hash > 0;
+    for (int i = 0; i < n_hash; i++)
+        readable &= access(hash_paths[i], R_OK) == 0;
+    if (want_hashes && readable && (st = cli_read_shards(hash_paths, n_hash, &set)))
+        goto fail;
+    if (copt.linkage == SJ_LINK_COMPLETE && !set) {
+        st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes: the join's input shards "
+                                 "are not readable here; give --hashes");
+        goto fail;
+    }
+    copt.hashes = set;
+    if ((st = sj_cluster(res.nodes, res.n_nodes, &res.pairs, &copt, &cl)))
+        goto fail;
+    if (!no_check && max_size > 1) {
+        if (!set)
+            cli_notice("cluster: the join's input shards are not readable here; diameters are "
+                       "the largest edge (give --hashes to check them)");
+        else if ((st = sj_clusters_check_diameter(cl, set, max_size)))
+            goto fail;
+    }
+    if ((st = sj_clusters_file_write(out, cl, &res, &copt)))
         goto fail;
     int64_t largest = 0, singletons = 0, unchecked = 0;
     for (int64_t k = 0; k < cl->n_clusters; k++) {
@@ -112,10 +158,13 @@ int cmd_cluster(int argc, char **argv)
         singletons += cl->size[k] == 1;
         unchecked += !cl->diameter_checked[k];
     }
-    cli_notice("cluster: %lld hashes, %lld pairs -> %lld clusters (%lld singletons, largest %lld), "
-               "%lld excluded -> %s",
+    char linkage[64];
+    sj_linkage_format(&copt, linkage, sizeof linkage);
+    cli_notice("cluster: %lld hashes, %lld pairs -> %lld clusters (%lld singletons, largest %lld; "
+               "linkage %s), %lld excluded, %lld quarantined -> %s",
                (long long)cl->n_nodes, (long long)res.pairs.n, (long long)cl->n_clusters,
-               (long long)singletons, (long long)largest, (long long)res.n_excluded, out);
+               (long long)singletons, (long long)largest, linkage, (long long)res.n_excluded,
+               (long long)cl->n_quarantined, out);
     if (stats) {
         cli_json j;
         cli_json_begin(&j);
@@ -126,6 +175,8 @@ int cmd_cluster(int argc, char **argv)
         cli_json_int(&j, "singletons", singletons);
         cli_json_int(&j, "largest_cluster", largest);
         cli_json_int(&j, "excluded", res.n_excluded);
+        cli_json_int(&j, "quarantined", cl->n_quarantined);
+        cli_json_str(&j, "linkage", linkage);
         cli_json_int(&j, "diameters_unchecked", unchecked);
         cli_json_num(&j, "seconds", sj_now() - t0);
         rc = cli_json_write(&j, stats);

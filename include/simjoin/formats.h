@@ -30,9 +30,11 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r);
 /* Read a pairs file; checks a < b and sorted order. r must be initialized. */
 sj_status sj_pairs_file_read(const char *path, sj_join_result *r);
 
-/* Write /clusters/{id,cluster}, /summary/..., /excluded/... (temp + rename).
- * Excluded hashes are listed in /clusters with cluster = -1. */
-sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r);
+/* Write /clusters/{id,cluster}, /summary/..., /excluded/..., /quarantined/...
+ * (temp + rename). Excluded hashes are listed in /clusters with cluster -1,
+ * quarantined ones with -2. o: the linkage and guards used (NULL: none). */
+sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r,
+                                 const sj_cluster_options *o);
 
 /* Compute true diameters (all pairs inside each cluster) for clusters of at
  * most max_size members, using the hashes in `set`; sets diameter_checked. */

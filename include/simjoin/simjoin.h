@@ -255,11 +255,41 @@ sj_backend_kind sj_backend_resolve(sj_backend_kind requested, const char **notic
 
 /* ---- clustering ---------------------------------------------------------- */
 
+typedef enum sj_linkage {
+    SJ_LINK_COMPONENTS = 0, /* connected components (single linkage) */
+    SJ_LINK_CORE = 1,       /* only hashes with >= core_k matches link; others attach */
+    SJ_LINK_COMPLETE = 2    /* no cluster keeps two members farther apart than complete_d */
+} sj_linkage;
+
+/* Guards against chaining; all off by default (sj_cluster_options_defaults). */
+typedef struct sj_cluster_options {
+    sj_linkage linkage;
+    int32_t core_k;        /* SJ_LINK_CORE: matches a hash needs to link clusters */
+    int32_t complete_d;    /* SJ_LINK_COMPLETE: largest distance inside a cluster */
+    int64_t max_matches;   /* quarantine a hash with more matches than this; 0: off */
+    double degree_ratio;   /* quarantine a hash with more than ratio x the median
+                            * matches of its neighbours (and at least 4); 0: off */
+    const sj_hashes *hashes; /* the join's hashes: required by SJ_LINK_COMPLETE;
+                              * borrowed for the call */
+} sj_cluster_options;
+
+void sj_cluster_options_defaults(sj_cluster_options *o);
+/* Parse "components", "core:K" or "complete:D" into o. */
+sj_status sj_linkage_parse(const char *text, sj_cluster_options *o);
+/* Format o's linkage as text ("core:3") into buf. */
+void sj_linkage_format(const sj_cluster_options *o, char *buf, size_t size);
+
+/* Quarantined hashes: kept out of clustering by the match-cap guards. */
+#define SJ_CLUSTER_QUARANTINED (-2)
+
 typedef struct sj_clusters {
     int64_t n_nodes;
     int64_t *ids;      /* [n_nodes] sorted ascending; owned */
-    int64_t *cluster;  /* [n_nodes] cluster number, 0..n_clusters-1; owned */
+    int64_t *cluster;  /* [n_nodes] cluster number 0..n_clusters-1, or
+                        * SJ_CLUSTER_QUARANTINED; owned */
+    int64_t *matches;  /* [n_nodes] pairs each hash is in; owned */
     int64_t n_clusters;
+    int64_t n_quarantined;
     /* per cluster, indexed by cluster number: */
     int64_t *size;         /* members */
     int64_t *edges;        /* pairs inside the cluster */
@@ -269,9 +299,13 @@ typedef struct sj_clusters {
     uint8_t *diameter_checked; /* 1 if diameter is the true all-pairs maximum */
 } sj_clusters;
 
-/* Connected components over pairs. ids: every node [n], any order, unique.
- * Clusters are numbered in order of their smallest member id, so the result
- * does not depend on pair order. */
+/* Cluster the nodes ids[n] (any order, unique) over pairs with the linkage
+ * and guards of o (NULL: connected components, no guards). Clusters are
+ * numbered in order of their smallest member id, so the result does not
+ * depend on pair order. */
+sj_status sj_cluster(const int64_t *ids, int64_t n, const sj_pairs *pairs,
+                     const sj_cluster_options *o, sj_clusters **out);
+/* sj_cluster with connected components and no guards. */
 sj_status sj_cluster_components(const int64_t *ids, int64_t n, const sj_pairs *pairs,
                                 sj_clusters **out);
 void sj_clusters_free(sj_clusters *c);
