@@ -9,6 +9,9 @@
  *   10%  k in (T, T+T/4]     (just outside)
  * Chain series are random walks instead: each member is 6..16 bits (scaled
  * to the width) from the previous one, like the ThreatExchange haystack.
+ * One series in five is a look-alike: its base lies T..2T bits from the base
+ * of the series before it, so different series come within reach of each
+ * other as the threshold grows (what makes precision fall in a sweep).
  * Degenerate rows are all-zero or have very few bits set. */
 #include "simjoin/gen.h"
 
@@ -112,12 +115,18 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
     series_start[ns] = n_series_rows;
     const int32_t T = o->threshold;
     const uint64_t seed = rng_next(&master);
+#define SERIES_STREAM(s) (seed ^ (0x5851f42d4c957f2dULL * (uint64_t)((s) + 1)))
     /* Series rows [0, n_series_rows): one independent stream per series. */
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t s = 0; s < ns; s++) {
-        uint64_t rs = seed ^ (0x5851f42d4c957f2dULL * (uint64_t)(s + 1));
+        uint64_t rs = SERIES_STREAM(s);
         uint8_t base[8192];
         random_hash(&rs, base, rb);
+        if (s > 0 && rng_unit(&rs) < 0.2) { /* a look-alike of the previous series */
+            uint64_t prev = SERIES_STREAM(s - 1);
+            random_hash(&prev, base, rb);
+            flip_bits(&rs, base, bits, SJ_MIN(rng_range(&rs, T, 2 * (int64_t)T), (int64_t)bits));
+        }
         int chain = rng_unit(&rs) < o->chain_fraction;
         int64_t lo_step = SJ_MAX(1, 6 * (int64_t)bits / 256), hi_step = SJ_MAX(1, 16 * (int64_t)bits / 256);
         for (int64_t r = series_start[s]; r < series_start[s + 1]; r++) {

@@ -40,6 +40,25 @@ done
 check "chain diameter checked" "$(h5val "$W/c31.h5" "int(f['summary/diameter_checked'][f['summary/size'][:].argmax()])")" 1
 d=$(h5val "$W/c31.h5" "int(f['summary/diameter'][f['summary/size'][:].argmax()])")
 checks=$((checks+1)); if [ "$d" -gt 31 ]; then echo "ok: chain diameter $d > 31"; else echo "FAIL: chain diameter $d"; fail=$((fail+1)); fi
+# Stricter linkage breaks the chain that components build (T = 31).
+"$SJ" cluster --quiet --pairs "$W/p31.h5" --linkage complete:31 --out "$W/complete.h5"
+check "complete:31 largest cluster below the 170-member chain" \
+  "$(h5val "$W/complete.h5" "int(max(f['summary/size'][:]) < 170)")" 1
+check "complete:31 every cluster's checked diameter <= 31" \
+  "$(h5val "$W/complete.h5" "int(f['summary/diameter_checked'][:].all() and (f['summary/diameter'][:] <= 31).all())")" 1
+check "complete:31 linkage recorded" "$(h5val "$W/complete.h5" "f.attrs['linkage']")" "complete:31"
+"$SJ" cluster --quiet --pairs "$W/p31.h5" --linkage core:4 --out "$W/core.h5"
+check "core:4 largest cluster below 170" "$(h5val "$W/core.h5" "int(max(f['summary/size'][:]) < 170)")" 1
+"$SJ" cluster --quiet --pairs "$W/p31.h5" --max-matches 5 --out "$W/cap.h5"
+check "--max-matches 5 quarantines exactly the hashes with more than 5 matches" \
+  "$(h5val "$W/cap.h5" "int(len(f['quarantined/id']) > 0 and (f['quarantined/matches'][:] > 5).all() and int(f.attrs['n_quarantined']) == len(f['quarantined/id']))")" 1
+want_q=$("$PY" -c "
+import h5py, collections, sys
+f = h5py.File(sys.argv[1], 'r'); c = collections.Counter(f['pairs/a'][:].tolist() + f['pairs/b'][:].tolist())
+print(sum(1 for v in c.values() if v > 5))" "$W/p31.h5")
+check "--max-matches 5 quarantine count equals a count from the pairs" "$(h5val "$W/cap.h5" "len(f['quarantined/id'])")" "$want_q"
+check "quarantined hashes have cluster -2" "$(h5val "$W/cap.h5" "int((f['clusters/cluster'][:] == -2).sum())")" "$want_q"
+
 # 64-bit data: ingest and a self-join run (figures checked by numpy below).
 "$SJ" ingest --quiet --kind bits:64 --in "$DATA/long64.dat" --out "$W/l64.h5"
 "$SJ" join --quiet --corpus "$W/l64.h5" --threshold 10 --keep-degenerate --out "$W/p64.h5"

@@ -13,6 +13,7 @@ static const struct {
     {"gen", cmd_gen, "write synthetic hashes with ground-truth labels"},
     {"join", cmd_join, "find all pairs within a Hamming threshold"},
     {"cluster", cmd_cluster, "group matched pairs into clusters (connected components)"},
+    {"sweep", cmd_sweep, "every threshold from one join, scored against ground truth"},
     {"export", cmd_export, "write a shard, pairs or clusters file as CSV or JSON Lines"},
     {"info", cmd_info, "describe an HDF5 file made by or for simjoin"},
 #endif

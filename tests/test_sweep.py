@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""simjoin sweep against a brute-force recomputation at every threshold.
+
+For each threshold: connected components by a union-find written here, then
+pairs/clusters/singletons/largest/size classes and pairwise, B-cubed and ARI
+figures from the contingency table (numpy). Checked for the one-pass path
+and for the per-threshold path (forced with a match cap that quarantines
+nothing); a stricter linkage is checked against `simjoin cluster` at the same
+threshold. Fresh labelled data each run (seed printed).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import h5py
+    import numpy as np
+except ImportError as e:
+    print("skipped:", e)
+    sys.exit(77)
+
+SJ = sys.argv[1]
+seed = int(os.environ.get("SIMJOIN_TEST_SEED", int.from_bytes(os.urandom(4), "little")))
+print("seed", seed)
+checks = failed = 0
+
+
+def check(cond, what):
+    global checks, failed
+    checks += 1
+    print(("ok: " if cond else "FAIL: ") + what + ("" if cond else f" [seed {seed}]"))
+    failed += not cond
+
+
+def run(*args):
+    r = subprocess.run([SJ, *map(str, args), "--quiet"], capture_output=True, text=True)
+    if r.returncode:
+        print(r.stderr)
+    return r.returncode
+
+
+def brute(nodes, labels, a, b, d, t):
+    idx = {int(x): i for i, x in enumerate(nodes)}
+    parent = list(range(len(nodes)))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    keep = d <= t
+    for x, y in zip(a[keep], b[keep]):
+        rx, ry = find(idx[int(x)]), find(idx[int(y)])
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+    clus = np.array([find(i) for i in range(len(nodes))])
+    _, cl = np.unique(clus, return_inverse=True)
+    # label -1: a class of its own
+    lab = labels.copy().astype(np.int64)
+    lone = lab < 0
+    lab[lone] = -(np.arange(lone.sum()) + 2)
+    _, cls = np.unique(lab, return_inverse=True)
+    csize = np.bincount(cl)
+    lsize = np.bincount(cls)
+    cont = {}
+    for c, l in zip(cl, cls):
+        cont[(c, l)] = cont.get((c, l), 0) + 1
+    n = len(nodes)
+    P = float((csize * (csize - 1) // 2).sum())
+    A = float((lsize * (lsize - 1) // 2).sum())
+    TP = float(sum(v * (v - 1) // 2 for v in cont.values()))
+    b3p = sum(v * v / csize[c] for (c, l), v in cont.items()) / n
+    b3r = sum(v * v / lsize[l] for (c, l), v in cont.items()) / n
+    prec = TP / P if P else 1.0
+    rec = TP / A if A else 1.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    exp = P * A / (n * (n - 1) / 2)
+    mx = (P + A) / 2
+    ari = (TP - exp) / (mx - exp) if mx != exp else 1.0
+    bounds = [(2, 2), (3, 5), (6, 10), (11, 100), (101, 1000), (1001, 10 ** 12)]
+    classes = [int(((csize >= lo) & (csize <= hi)).sum()) for lo, hi in bounds]
+    return dict(pairs=int(keep.sum()), clusters=len(csize), singletons=int((csize == 1).sum()),
+                largest=int(csize.max()), size_classes=classes, precision=prec, recall=rec, f1=f1,
+                b3_precision=b3p, b3_recall=b3r, ari=ari)
+
+
+with tempfile.TemporaryDirectory() as w:
+    g, p = os.path.join(w, "g.h5"), os.path.join(w, "p.h5")
+    run("gen", "--n", 2500, "--seed", seed % 100000, "--series-fraction", 0.6,
+        "--degenerate-fraction", 0, "--out", g)
+    check(run("join", "--corpus", g, "--threshold", 60, "--keep-degenerate", "--out", p) == 0, "join at 60")
+    with h5py.File(p, "r") as f:
+        a, b, d = f["pairs/a"][:], f["pairs/b"][:], f["pairs/distance"][:]
+        nodes = f["nodes/id"][:]
+    with h5py.File(g, "r") as f:
+        lab_by_id = dict(zip(f["ids"][:].tolist(), f["labels"][:].tolist()))
+    labels = np.array([lab_by_id[int(x)] for x in nodes])
+    thresholds = list(range(0, 61, 6))
+    for name, extra in (("one pass", []), ("per threshold", ["--max-matches", 10 ** 9])):
+        out = os.path.join(w, "s.json")
+        check(run("sweep", "--pairs", p, "--thresholds", "0:60:6", "--out", out, *extra) == 0,
+              f"sweep ({name})")
+        s = json.load(open(out))
+        check(s["labels"] and s["incremental"] == (name == "one pass"), f"{name}: labels read, path as expected")
+        hist = np.bincount(d, minlength=len(s["histogram"]))
+        check(hist.tolist() == s["histogram"], f"{name}: distance histogram equals numpy bincount")
+        for row, t in zip(s["rows"], thresholds):
+            want = brute(nodes, labels, a, b, d, t)
+            same = all(row[k] == want[k] for k in ("pairs", "clusters", "singletons", "largest", "size_classes"))
+            close = all(abs(row[k] - want[k]) < 1e-9 for k in
+                        ("precision", "recall", "f1", "b3_precision", "b3_recall", "ari"))
+            check(same and close, f"{name}: T={t} matches brute force "
+                  f"({row['clusters']} clusters, F1 {row['f1']:.4f}, ARI {row['ari']:.4f})"
+                  + ("" if same and close else f"\n   got  {row}\n   want {want}"))
+    # A stricter linkage: each threshold's row equals `simjoin cluster` on a join at that threshold.
+    out = os.path.join(w, "core.json")
+    check(run("sweep", "--pairs", p, "--thresholds", "20,40,60", "--linkage", "core:3", "--out", out) == 0,
+          "sweep core:3")
+    s = json.load(open(out))
+    for row in s["rows"]:
+        t = row["threshold"]
+        pt, ct = os.path.join(w, f"p{t}.h5"), os.path.join(w, f"c{t}.h5")
+        run("join", "--corpus", g, "--threshold", t, "--keep-degenerate", "--out", pt)
+        run("cluster", "--pairs", pt, "--linkage", "core:3", "--out", ct)
+        with h5py.File(ct, "r") as f:
+            size = f["summary/size"][:]
+        check(row["clusters"] == len(size) and row["largest"] == int(size.max()),
+              f"core:3 T={t}: sweep row equals simjoin cluster ({len(size)} clusters)")
+
+print(f"{checks - failed} passed, {failed} failed")
+sys.exit(1 if failed or not checks else 0)
