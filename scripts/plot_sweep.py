@@ -50,7 +50,7 @@ def main(src, png):
     for x in (t[0], t[-1]):
         ax[2].axvline(x, color="gray", lw=0.5)
     fig.tight_layout()
-    fig.savefig(png, dpi=90)
+    fig.savefig(png, dpi=90, format="png")  # png may be a temporary name
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ ok() { checks=$((checks+1)); if eval "$2"; then echo "ok: $1"; else echo "FAIL: 
 h5val() { "$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r'); print($2)" "$1"; }
 HX=$(head -1 "$DATA/haystack.txt")
 
-for c in ingest gen join cluster export info bench; do
+for c in ingest gen join cluster sweep export info bench; do
   ok "$c --help exits 0 with usage" "\"$SJ\" $c --help | grep -q '^usage: simjoin $c'"
 done
 ok "--version" "\"$SJ\" --version | grep -q '^simjoin [0-9]'"
@@ -78,6 +78,17 @@ printf 'id,hash,quality\n1,%s,40\n2,%s,90\n' "$HX" "$(sed -n 2p "$DATA/haystack.
 ok "quality 40 < 50 excluded (rule 3)" "[ \"\$(h5val \"$W/pq.h5\" \"f['excluded/rule'][:].tolist()\")\" = '[3]' ]"
 "$SJ" join --quiet --corpus "$W/qual.h5" --min-quality 30 --out "$W/pq2.h5"
 ok "--min-quality 30 keeps it and the pair" "[ \$(h5val \"$W/pq2.h5\" \"len(f['pairs/a'])\") -eq 1 ]"
+
+# sweep: CSV with its histogram beside it, JSON, and a PNG plot (0640).
+"$SJ" gen --quiet --n 3000 --seed 4 --out "$W/sw.h5"
+"$SJ" join --quiet --corpus "$W/sw.h5" --threshold 40 --out "$W/swp.h5"
+"$SJ" sweep --quiet --pairs "$W/swp.h5" --thresholds 0:40:10 --out "$W/sw.csv"
+ok "sweep csv has 5 rows and labels from the join's inputs" "[ \$(wc -l < \"$W/sw.csv\") -eq 6 ] && sed -n 2p \"$W/sw.csv\" | grep -qE ',[01]\.[0-9]{6},'"
+ok "sweep histogram csv beside it" "[ \$(wc -l < \"$W/sw.histogram.csv\") -eq 42 ]"
+"$SJ" sweep --quiet --pairs "$W/swp.h5" --thresholds 8,16,24 --out "$W/sw.json" --plot "$W/sw.png"
+ok "sweep json parses" "\"$PY\" -c \"import json,sys; s=json.load(open(sys.argv[1])); assert [r['threshold'] for r in s['rows']]==[8,16,24] and len(s['histogram'])==41\" \"$W/sw.json\""
+ok "sweep --plot writes a PNG, mode 640" "head -c 8 \"$W/sw.png\" | od -c | grep -q 'P   N   G' && [ \$(stat -c %a \"$W/sw.png\") = 640 ]"
+ok "sweep above the join threshold is refused" "! \"$SJ\" sweep --quiet --pairs \"$W/swp.h5\" --thresholds 0:50:10 --out \"$W/bad.csv\" 2>/dev/null && [ ! -e \"$W/bad.csv\" ]"
 
 # stats json.
 "$SJ" join --quiet --corpus "$W/hay.h5" --out "$W/p4.h5" --stats-json "$W/stats.json"

@@ -199,7 +199,8 @@ static sj_status write_json(const char *out, const sj_sweep *s, const char *link
     return cli_text_close(&t, 1);
 }
 
-/* Run scripts/plot_sweep.py on the JSON to make the PNG. */
+/* Run scripts/plot_sweep.py on the JSON to make the PNG; the script writes
+ * into our 0640 temporary file, renamed into place when it succeeds. */
 static sj_status plot(const char *json, const char *png)
 {
     const char *script = getenv("SIMJOIN_PLOT_SCRIPT");
@@ -209,19 +210,28 @@ static sj_status plot(const char *json, const char *png)
         script = path;
     }
     const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    sj_atomic_file af;
+    sj_status st = sj_atomic_begin(&af, png);
+    if (st)
+        return st;
+    fflush(NULL);
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        sj_atomic_abort(&af);
         return sj_fail(SJ_ERR_IO, "--plot: cannot start python: %s", strerror(errno));
+    }
     if (pid == 0) {
-        execlp(py, py, script, json, png, (char *)NULL);
+        execlp(py, py, script, json, af.temp_path, (char *)NULL);
         _exit(127);
     }
     int status;
     waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        sj_atomic_abort(&af);
         return sj_fail(SJ_ERR_IO, "--plot: %s %s failed (exit %d); is python3-matplotlib installed?",
                        py, script, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    return SJ_OK;
+    }
+    return sj_atomic_commit(&af);
 }
 
 int cmd_sweep(int argc, char **argv)
