@@ -124,6 +124,10 @@ static void graph_free(graph *g)
 
 static sj_status graph_build(graph *g, const int64_t *sorted_ids, int64_t n, const sj_pairs *p)
 {
+    sj_id_index ix = {0};
+    sj_status st = sj_id_index_build(&ix, sorted_ids, n);
+    if (st)
+        return st;
     memset(g, 0, sizeof *g);
     g->n = n;
     g->m = p->n;
@@ -133,13 +137,17 @@ static sj_status graph_build(graph *g, const int64_t *sorted_ids, int64_t n, con
     g->ed = malloc(m1 * sizeof *g->ed);
     g->start = calloc((size_t)n + 2, sizeof *g->start);
     g->adj_edge = malloc(2 * m1 * sizeof *g->adj_edge);
-    if (!g->ea || !g->eb || !g->ed || !g->start || !g->adj_edge)
+    if (!g->ea || !g->eb || !g->ed || !g->start || !g->adj_edge) {
+        sj_id_index_free(&ix);
         return sj_fail(SJ_ERR_NOMEM, "out of memory clustering %lld pairs", (long long)p->n);
+    }
     for (int64_t k = 0; k < p->n; k++) {
-        int64_t a = find_id(sorted_ids, n, p->v[k].a), b = find_id(sorted_ids, n, p->v[k].b);
-        if (a < 0 || b < 0)
+        int64_t a = sj_id_index_find(&ix, p->v[k].a), b = sj_id_index_find(&ix, p->v[k].b);
+        if (a < 0 || b < 0) {
+            sj_id_index_free(&ix);
             return sj_fail(SJ_ERR_FORMAT, "cluster: pair %lld names an id that is not a node",
                            (long long)k);
+        }
         g->ea[k] = a;
         g->eb[k] = b;
         g->ed[k] = p->v[k].distance;
@@ -152,6 +160,7 @@ static sj_status graph_build(graph *g, const int64_t *sorted_ids, int64_t n, con
         g->adj_edge[g->start[g->ea[k] + 1]++] = k;
         g->adj_edge[g->start[g->eb[k] + 1]++] = k;
     }
+    sj_id_index_free(&ix);
     return SJ_OK;
 }
 

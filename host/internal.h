@@ -33,6 +33,19 @@ sj_status sj_atomic_commit(sj_atomic_file *f);
 /* Remove the temp file (safe to call after commit or twice). */
 void sj_atomic_abort(sj_atomic_file *f);
 
+/* id -> position lookup (open addressing), for mapping pair ids to nodes. */
+typedef struct sj_id_index {
+    int64_t *keys;
+    int64_t *vals; /* -1: empty slot */
+    uint64_t mask;
+} sj_id_index;
+
+/* Index ids[n] (unique) by position. */
+sj_status sj_id_index_build(sj_id_index *ix, const int64_t *ids, int64_t n);
+/* Position of id, or -1. */
+int64_t sj_id_index_find(const sj_id_index *ix, int64_t id);
+void sj_id_index_free(sj_id_index *ix);
+
 /* Popcount of a byte string. */
 int sj_popcount_bytes(const uint8_t *p, size_t n);
 

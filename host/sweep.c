@@ -167,19 +167,6 @@ static int cmp_label(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static int64_t find_node(const int64_t *ids, int64_t n, int64_t id)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && ids[lo] == id ? lo : -1;
-}
-
 static sj_status prepare(prep *p, const int64_t *ids, int64_t n, const int64_t *labels,
                          const sj_pairs *pairs, int32_t max_d, int64_t *histogram)
 {
@@ -195,6 +182,7 @@ static sj_status prepare(prep *p, const int64_t *ids, int64_t n, const int64_t *
     p->ed = malloc(m1 * sizeof *p->ed);
     int64_t *start = calloc((size_t)max_d + 2, sizeof *start);
     sj_status st = SJ_OK;
+    sj_id_index ix = {0};
     if (!v || !p->ids || !p->cls || !p->cls_size || !p->ea || !p->eb || !p->ed || !start) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory in sweep");
         goto done;
@@ -211,8 +199,10 @@ static sj_status prepare(prep *p, const int64_t *ids, int64_t n, const int64_t *
     }
     /* Dense classes: equal labels share one; label -1 is a class per hash. */
     qsort(v, (size_t)n, sizeof *v, cmp_label);
+    if ((st = sj_id_index_build(&ix, p->ids, n)))
+        goto done;
     for (int64_t i = 0; i < n; i++) {
-        int64_t node = find_node(p->ids, n, v[i].id);
+        int64_t node = sj_id_index_find(&ix, v[i].id);
         if (v[i].label < 0 || i == 0 || v[i].label != v[i - 1].label)
             p->n_cls++;
         p->cls[node] = p->n_cls - 1;
@@ -232,7 +222,7 @@ static sj_status prepare(prep *p, const int64_t *ids, int64_t n, const int64_t *
     for (int32_t d = 0; d <= max_d; d++)
         start[d + 1] += start[d];
     for (int64_t k = 0; k < pairs->n; k++) {
-        int64_t a = find_node(p->ids, n, pairs->v[k].a), b = find_node(p->ids, n, pairs->v[k].b);
+        int64_t a = sj_id_index_find(&ix, pairs->v[k].a), b = sj_id_index_find(&ix, pairs->v[k].b);
         if (a < 0 || b < 0) {
             st = sj_fail(SJ_ERR_FORMAT, "sweep: pair %lld names an id that is not a node",
                          (long long)k);
@@ -245,6 +235,7 @@ static sj_status prepare(prep *p, const int64_t *ids, int64_t n, const int64_t *
     }
     p->m = pairs->n;
 done:
+    sj_id_index_free(&ix);
     free(v);
     free(start);
     return st;

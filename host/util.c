@@ -92,3 +92,49 @@ double sj_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+static uint64_t id_hash(int64_t id)
+{
+    uint64_t x = (uint64_t)id * 0x9e3779b97f4a7c15ULL;
+    return x ^ (x >> 29);
+}
+
+sj_status sj_id_index_build(sj_id_index *ix, const int64_t *ids, int64_t n)
+{
+    uint64_t cap = 16;
+    while (cap < 2 * (uint64_t)n)
+        cap *= 2;
+    ix->mask = cap - 1;
+    ix->keys = malloc(cap * sizeof *ix->keys);
+    ix->vals = malloc(cap * sizeof *ix->vals);
+    if (!ix->keys || !ix->vals) {
+        sj_id_index_free(ix);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory indexing %lld ids", (long long)n);
+    }
+    memset(ix->vals, 0xff, cap * sizeof *ix->vals); /* all -1 */
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t h = id_hash(ids[i]) & ix->mask;
+        while (ix->vals[h] >= 0)
+            h = (h + 1) & ix->mask;
+        ix->keys[h] = ids[i];
+        ix->vals[h] = i;
+    }
+    return SJ_OK;
+}
+
+int64_t sj_id_index_find(const sj_id_index *ix, int64_t id)
+{
+    for (uint64_t h = id_hash(id) & ix->mask;; h = (h + 1) & ix->mask) {
+        if (ix->vals[h] < 0)
+            return -1;
+        if (ix->keys[h] == id)
+            return ix->vals[h];
+    }
+}
+
+void sj_id_index_free(sj_id_index *ix)
+{
+    free(ix->keys);
+    free(ix->vals);
+    ix->keys = ix->vals = NULL;
+}
