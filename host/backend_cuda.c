@@ -40,6 +40,7 @@ static sj_status cuda_check(cudaError_t e, const char *call, const char *file, i
     } while (0)
 
 int sj_cuda_compiled(void) { return 1; }
+int sj_cuda_compiled_in(void) { return 1; }
 
 int sj_cuda_device_count(const char **reason)
 {

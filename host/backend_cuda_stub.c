@@ -3,6 +3,7 @@
 #include "backend.h"
 
 int sj_cuda_compiled(void) { return 0; }
+int sj_cuda_compiled_in(void) { return 0; }
 
 int sj_cuda_device_count(const char **reason)
 {

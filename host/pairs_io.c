@@ -83,6 +83,7 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
     hsize_t dp[1] = {(hsize_t)n}, dn[1] = {(hsize_t)r->n_nodes};
     if ((st = write_common_attrs(file, "pairs", r, path)) ||
         (st = sj_h5_attr_i64(file, "n_pairs", n, path)) ||
+        (st = sj_h5_attr_str(file, "part", r->part, path)) ||
         (st = sj_h5_group(file, "pairs", path, &g)) ||
         (st = sj_h5_write(g, "a", H5T_NATIVE_INT64, 1, dp, a, path)) ||
         (st = sj_h5_write(g, "b", H5T_NATIVE_INT64, 1, dp, b, path)) ||
@@ -135,7 +136,8 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
     if ((st = sj_h5_read_attr_i64(file, "threshold", &v, &has, path)))
         goto done;
     r->threshold = (int32_t)v;
-    if ((st = sj_h5_read_attr_str(file, "backend", r->backend, sizeof r->backend, 0, path)) ||
+    if ((st = sj_h5_read_attr_str(file, "part", r->part, sizeof r->part, 0, path)) ||
+        (st = sj_h5_read_attr_str(file, "backend", r->backend, sizeof r->backend, 0, path)) ||
         (st = sj_h5_read_attr_str(file, "inputs", r->inputs, sizeof r->inputs, 0, path)) ||
         (st = sj_h5_read_i64(file, "pairs/a", -1, &a, &n, path)) ||
         (st = sj_h5_read_i64(file, "pairs/b", n, &b, &nb, path)) ||

@@ -156,6 +156,45 @@ static int64_t block_work(int64_t q0, int64_t nq, int64_t nc, int self)
     return (first + last) * nq / 2;
 }
 
+/* Comparisons made by query rows [0, r) of a self-join of n rows. */
+static double self_work_before(int64_t n, int64_t r)
+{
+    return (double)r * (double)(n - 1) - (double)r * (double)(r - 1) / 2;
+}
+
+/* First row whose cumulative work reaches share * total. */
+static int64_t part_boundary(int64_t nq, int64_t nc, int self, int i, int n)
+{
+    if (i <= 0)
+        return 0;
+    if (i >= n)
+        return nq;
+    if (!self)
+        return (int64_t)((__int128)nq * i / n);
+    double target = self_work_before(nq, nq) * i / n;
+    int64_t lo = 0, hi = nq;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (self_work_before(nq, mid) < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    (void)nc;
+    return lo;
+}
+
+void sj_join_part_rows(int64_t nq, int64_t nc, int self, int i, int n, int64_t *lo, int64_t *hi)
+{
+    if (n <= 1) {
+        *lo = 0;
+        *hi = nq;
+        return;
+    }
+    *lo = part_boundary(nq, nc, self, i, n);
+    *hi = part_boundary(nq, nc, self, i + 1, n);
+}
+
 /* Compare queries with corpus (self: the same set), adding id pairs to out. */
 static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
                           const sj_hashes *corpus, int self, sj_pairs *out)
@@ -177,10 +216,19 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
         ops->close(state);
         return st;
     }
-    const int64_t nq = queries->n, nc = corpus->n;
+    const int64_t nc = corpus->n;
+    int64_t q_lo, q_hi; /* this part's query rows */
+    if (cfg->part_count > 1 && (cfg->part_index < 0 || cfg->part_index >= cfg->part_count)) {
+        ops->close(state);
+        return sj_fail(SJ_ERR_ARG, "part %d of %d does not exist", cfg->part_index, cfg->part_count);
+    }
+    sj_join_part_rows(queries->n, nc, self, cfg->part_index, cfg->part_count, &q_lo, &q_hi);
+    const int64_t nq = q_hi - q_lo;
     const uint32_t rb = sj_hash_type_bytes(corpus->type);
     const int64_t bs = block_rows(ops, nq), nblocks = (nq + bs - 1) / bs;
-    const int64_t total_work = self ? nc * (nc - 1) / 2 : nq * nc;
+    int64_t total_work = 0;
+    for (int64_t b = 0; b < nblocks; b++)
+        total_work += block_work(q_lo + b * bs, SJ_MIN(bs, q_hi - (q_lo + b * bs)), nc, self);
     int nthreads = 1;
 #ifdef _OPENMP
     nthreads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
@@ -209,7 +257,7 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
         for (int64_t b = 0; b < nblocks; b++) {
             if (atomic_load(&failed))
                 continue;
-            int64_t q0 = b * bs, n = SJ_MIN(bs, nq - q0);
+            int64_t q0 = q_lo + b * bs, n = SJ_MIN(bs, q_hi - q0);
             int64_t before = mine->n;
             sj_status s = ops->compare(state, queries->hashes + (size_t)q0 * rb, q0, n,
                                        self ? q0 : 0, nc, self, mine);

@@ -18,7 +18,8 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 # ---- Debian packages --------------------------------------------------------
 PKGS=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapack-dev
-      libomp-dev dpkg-dev python3-h5py python3-numpy python3-faiss python3-matplotlib)
+      libomp-dev dpkg-dev libopenmpi-dev openmpi-bin
+      python3-h5py python3-numpy python3-faiss python3-matplotlib)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

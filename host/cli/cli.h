@@ -14,6 +14,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 extern int cli_quiet;   /* --quiet: no progress, no notices */
 extern int cli_verbose; /* --verbose: more detail (never hashes or ids) */
+extern int cli_rank;    /* MPI rank; only rank 0 prints errors */
 
 /* Print "simjoin: error: <last library error>"; return 2 for SJ_ERR_ARG, else 1. */
 int cli_fail(sj_status st);
@@ -60,7 +61,18 @@ typedef struct cli_text {
 sj_status cli_text_open(cli_text *t, const char *path);
 sj_status cli_text_close(cli_text *t, int ok);
 
+/* MPI (cli_mpi.c): a no-op single process when not built or not launched by
+ * mpirun. cli_mpi_agree: every rank learns whether any rank failed, and the
+ * first failing rank's message. cli_mpi_gather_pairs: rank 0 receives all
+ * pairs (others are left empty); bytes_sent: what this rank sent. */
+int cli_mpi_init(int *argc, char ***argv, int *rank, int *size);
+void cli_mpi_finalize(void);
+sj_status cli_mpi_agree(sj_status st);
+sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent);
+int cli_mpi_built(void);
+
 int cmd_ingest(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);

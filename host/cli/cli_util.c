@@ -9,11 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
-int cli_quiet, cli_verbose;
+int cli_quiet, cli_verbose, cli_rank;
 
 int cli_fail(sj_status st)
 {
-    fprintf(stderr, "simjoin: error: %s\n", sj_last_error()[0] ? sj_last_error() : sj_status_str(st));
+    if (cli_rank == 0)
+        fprintf(stderr, "simjoin: error: %s\n", sj_last_error()[0] ? sj_last_error() : sj_status_str(st));
     return st == SJ_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
 }
 

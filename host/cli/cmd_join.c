@@ -34,6 +34,11 @@ static void help(void)
            "                       (default bits/8 : bits - bits/8)\n"
            "  --keep-degenerate    exclude nothing (all-zero hashes match everything!)\n"
            "  --max-pairs N        stop with an error past N pairs (default: no limit)\n"
+           "  --part I/N           join only part I (0-based) of N of the query x corpus grid,\n"
+           "                       cut for equal work; `simjoin merge` joins the N outputs\n"
+           "                       into the file one run would write. Under `mpirun -np N`\n"
+           "                       (when built with MPI) the ranks split the join this way\n"
+           "                       by themselves and rank 0 writes the one output.\n"
            "  --stats-json FILE    write the run's figures as JSON\n"
            "  --quiet              no progress line and no summary\n");
 }
@@ -108,6 +113,17 @@ static sj_status exclude(sj_hashes *h, const sj_degenerate_options *o, sj_join_r
     return st;
 }
 
+/* Comparisons made by this run's part of a join (the whole join when not split). */
+static int64_t part_comparisons(const sj_join_config *cfg, int64_t nq, int64_t nc, int self)
+{
+    int64_t lo, hi;
+    sj_join_part_rows(nq, nc, self, cfg->part_index, cfg->part_count, &lo, &hi);
+    if (!self)
+        return (hi - lo) * nc;
+    /* rows lo..hi-1 each compare with the rows after them */
+    return (2 * nc - 1 - lo - hi) * (hi - lo) / 2;
+}
+
 int cmd_join(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -120,12 +136,22 @@ int cmd_join(int argc, char **argv)
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
         {"kernel", required_argument, 0, 'k'},     {"gpus", required_argument, 0, 'g'},
+        {"part", required_argument, 0, 'P'},
         {0, 0, 0, 0}};
     char **corpus_paths = calloc((size_t)argc + 1, sizeof(char *));
     char **query_paths = calloc((size_t)argc + 1, sizeof(char *));
     int n_corpus = 0, n_queries = 0, self = 0, keep_degenerate = 0, c, rc = EXIT_OK;
     const char *out = NULL, *stats = NULL, *band = NULL;
-    int64_t threshold = -1, threads = 0, min_quality = -1, max_pairs = 0;
+    int64_t threshold = -1, threads = 0, min_quality = -1, max_pairs = 0, comparisons = 0;
+    double t_start = sj_now(), t_join = 0, join_s = 0;
+    int rank = 0, ranks = 1;
+    if (cli_mpi_init(&argc, &argv, &rank, &ranks)) {
+        fprintf(stderr, "simjoin: error: MPI_Init failed\n");
+        return EXIT_RUNTIME;
+    }
+    cli_rank = rank;
+    if (rank)
+        cli_quiet = 1; /* rank 0 speaks for the job */
     sj_join_config cfg;
     sj_join_config_defaults(&cfg);
     sj_hashes *corpus = NULL, *queries = NULL;
@@ -169,6 +195,19 @@ int cmd_join(int argc, char **argv)
                 goto done;
             }
             break;
+        case 'P': {
+            int64_t i, n;
+            char tmp[64], *slash;
+            snprintf(tmp, sizeof tmp, "%s", optarg);
+            if (!(slash = strchr(tmp, '/')) || (*slash = 0, cli_parse_i64(tmp, &i)) ||
+                cli_parse_i64(slash + 1, &n) || n < 1 || n > 1000000 || i < 0 || i >= n) {
+                rc = cli_usage("join", "--part needs I/N with 0 <= I < N");
+                goto done;
+            }
+            cfg.part_index = (int)i;
+            cfg.part_count = (int)n;
+            break;
+        }
         case 'j':
             if (cli_parse_i64(optarg, &threads) || threads < 1 || threads > 4096) {
                 rc = cli_usage("join", "--threads needs a positive integer");
@@ -208,21 +247,28 @@ int cmd_join(int argc, char **argv)
         rc = cli_usage("join", "--self needs --queries (without --queries the corpus is self-joined)");
         goto done;
     }
-    double t_start = sj_now();
+    if (ranks > 1 && cfg.part_count > 1) {
+        rc = cli_usage("join", "--part and mpirun both split the join: use one of them");
+        goto done;
+    }
+    if (ranks > 1) {
+        cfg.part_index = rank;
+        cfg.part_count = ranks;
+    }
     if ((st = cli_read_shards(corpus_paths, n_corpus, &corpus)))
-        goto fail;
+        goto sync;
     if (n_queries && (st = cli_read_shards(query_paths, n_queries, &queries)))
-        goto fail;
+        goto sync;
     if (queries && (queries->type.kind != corpus->type.kind || queries->type.bits != corpus->type.bits)) {
         char a[24], b[24];
         sj_hash_type_format(corpus->type, a, sizeof a);
         sj_hash_type_format(queries->type, b, sizeof b);
         st = sj_fail(SJ_ERR_MISMATCH, "%s: queries are %s hashes but the corpus (%s) is %s",
                      query_paths[0], b, corpus_paths[0], a);
-        goto fail;
+        goto sync;
     }
     if ((st = check_ids_across(corpus, queries)))
-        goto fail;
+        goto sync;
     if (threshold < 0) {
         if (corpus->type.kind != SJ_KIND_PDQ) {
             rc = cli_usage("join", "--threshold is required for bits:N hashes");
@@ -254,16 +300,16 @@ int cmd_join(int argc, char **argv)
     res.nodes = malloc((size_t)SJ_MAX(total_in, 1) * sizeof *res.nodes);
     if (!res.excluded_id || !res.excluded_rule || !res.nodes) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
-        goto fail;
+        goto sync;
     }
     if ((st = exclude(corpus, &dopt, &res)) || (queries && (st = exclude(queries, &dopt, &res))))
-        goto fail;
+        goto sync;
     /* Excluded sorted by id, rule carried along. */
     {
         id_origin *ex = malloc((size_t)SJ_MAX(res.n_excluded, 1) * sizeof *ex);
         if (!ex) {
             st = sj_fail(SJ_ERR_NOMEM, "out of memory");
-            goto fail;
+            goto sync;
         }
         for (int64_t i = 0; i < res.n_excluded; i++)
             ex[i] = (id_origin){res.excluded_id[i], res.excluded_rule[i]};
@@ -288,7 +334,7 @@ int cmd_join(int argc, char **argv)
         const char *why = "";
         sj_cuda_device_count(&why);
         st = sj_fail(SJ_ERR_NO_DEVICE, "--backend cuda: no usable GPU (%s)", why);
-        goto fail;
+        goto sync;
     }
     cfg.threshold = (int32_t)threshold;
     cfg.threads = (int)threads;
@@ -297,23 +343,42 @@ int cmd_join(int argc, char **argv)
     cli_progress_init(&prog, "join");
     cfg.progress = cli_progress_cb;
     cfg.progress_user = &prog;
-    double t_join = sj_now();
-    int64_t comparisons;
+    t_join = sj_now();
     if (!queries) {
-        comparisons = corpus->n * (corpus->n - 1) / 2;
+        comparisons = part_comparisons(&cfg, corpus->n, corpus->n, 1);
         st = sj_join_self(&cfg, corpus, &res.pairs);
     } else {
-        comparisons = queries->n * corpus->n;
+        comparisons = part_comparisons(&cfg, queries->n, corpus->n, 0);
         st = sj_join_cross(&cfg, queries, corpus, &res.pairs);
         if (!st && self) {
-            comparisons += queries->n * (queries->n - 1) / 2;
+            comparisons += part_comparisons(&cfg, queries->n, queries->n, 1);
             st = sj_join_self(&cfg, queries, &res.pairs);
         }
     }
     cli_progress_end(&prog);
-    if (st || (st = sj_pairs_canonicalize(&res.pairs)))
+    const char *fail_rank = getenv("SIMJOIN_TEST_FAIL_RANK"); /* test hook: fault injection */
+    if (!st && ranks > 1 && fail_rank && atoi(fail_rank) == rank)
+        st = sj_fail(SJ_ERR_INTERNAL, "injected failure (SIMJOIN_TEST_FAIL_RANK=%d)", rank);
+sync: /* every rank reaches this point, failed or not */
+    if ((st = cli_mpi_agree(st)))
         goto fail;
-    double join_s = sj_now() - t_join;
+    int64_t bytes_sent = 0;
+    if (ranks > 1) {
+        int64_t local = res.pairs.n;
+        st = cli_mpi_gather_pairs(&res.pairs, &bytes_sent);
+        if (cli_verbose || getenv("SIMJOIN_MPI_REPORT"))
+            fprintf(stderr, "simjoin: rank %d of %d: %lld pairs, %lld bytes sent to rank 0\n", rank,
+                    ranks, (long long)local, (long long)bytes_sent);
+        if ((st = cli_mpi_agree(st)))
+            goto fail;
+        comparisons = queries ? queries->n * corpus->n + (self ? queries->n * (queries->n - 1) / 2 : 0)
+                              : corpus->n * (corpus->n - 1) / 2;
+    }
+    if (rank == 0)
+        st = sj_pairs_canonicalize(&res.pairs);
+    if ((st = cli_mpi_agree(st)))
+        goto fail;
+    join_s = sj_now() - t_join;
     res.type = corpus->type;
     res.threshold = cfg.threshold;
     if (cfg.backend == SJ_BACKEND_CPU)
@@ -330,17 +395,23 @@ int cmd_join(int argc, char **argv)
     for (int i = 0; i < n_queries; i++)
         used += (size_t)snprintf(res.inputs + used, used < sizeof res.inputs ? sizeof res.inputs - used : 0,
                                  "%squeries:%s", used ? "\n" : "", query_paths[i]);
-    if ((st = sj_pairs_file_write(out, &res)))
+    if (cfg.part_count > 1 && ranks == 1)
+        snprintf(res.part, sizeof res.part, "%d/%d", cfg.part_index, cfg.part_count);
+    if (rank == 0)
+        st = sj_pairs_file_write(out, &res);
+    if ((st = cli_mpi_agree(st)))
         goto fail;
     double rate = join_s > 0 ? (double)comparisons / join_s : 0;
     cli_notice("join: %lld hashes (%lld excluded as degenerate), %lld pairs at distance <= %d "
                "in %.2f s (%.3g comparisons/s, %s) -> %s",
                (long long)res.n_nodes, (long long)res.n_excluded, (long long)res.pairs.n,
                cfg.threshold, join_s, rate, res.backend, out);
-    if (stats) {
+    if (stats && rank == 0) {
         cli_json j;
         cli_json_begin(&j);
         cli_json_str(&j, "command", "join");
+        cli_json_int(&j, "ranks", ranks);
+        cli_json_str(&j, "part", res.part);
         cli_json_str(&j, "backend", res.backend);
         cli_json_int(&j, "threshold", cfg.threshold);
         cli_json_int(&j, "corpus", corpus->n);
@@ -362,5 +433,6 @@ done:
     sj_hashes_free(queries);
     free(corpus_paths);
     free(query_paths);
+    cli_mpi_finalize();
     return rc;
 }

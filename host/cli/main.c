@@ -14,6 +14,7 @@ static const struct {
     {"join", cmd_join, "find all pairs within a Hamming threshold"},
     {"cluster", cmd_cluster, "group matched pairs into clusters (connected components)"},
     {"sweep", cmd_sweep, "every threshold from one join, scored against ground truth"},
+    {"merge", cmd_merge, "combine the parts of a join split with --part"},
     {"export", cmd_export, "write a shard, pairs or clusters file as CSV or JSON Lines"},
     {"info", cmd_info, "describe an HDF5 file made by or for simjoin"},
 #endif
@@ -47,7 +48,15 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("simjoin %s\n", sj_version());
+        printf("simjoin %s\nbuilt with:%s%s%s%s\n", sj_version(),
+               sj_backend_available(SJ_BACKEND_FAISS) ? " faiss" : "", sj_cuda_compiled_in() ? " cuda" : "",
+               cli_mpi_built() ? " mpi" : "",
+#ifdef SIMJOIN_HAVE_HDF5
+               " hdf5"
+#else
+               ""
+#endif
+        );
         return EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

@@ -14,6 +14,7 @@ typedef struct sj_join_result {
     int32_t threshold;
     char backend[32];     /* backend that ran (attribute only) */
     char inputs[4096];    /* input files, newline-separated (attribute only) */
+    char part[32];        /* "i/N" for one part of a split join, "" for a whole one */
     sj_pairs pairs;       /* canonical: a < b, sorted by (a, b) */
     int64_t n_nodes;
     int64_t *nodes;       /* [n_nodes] ids that took part, sorted; owned */

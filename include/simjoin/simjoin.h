@@ -194,6 +194,8 @@ int sj_isa_supported(sj_isa isa);
 sj_isa sj_isa_best(void);
 /* 1 if the backend is compiled in (cpu and naive always are). */
 int sj_backend_available(sj_backend_kind b);
+/* 1 if this build has the CUDA backend (whether or not a GPU is present). */
+int sj_cuda_compiled_in(void);
 /* Number of usable CUDA devices; 0 when there are none, with a short reason
  * (not built with CUDA, no driver, no device). Never fails hard. */
 int sj_cuda_device_count(const char **reason);
@@ -232,7 +234,16 @@ typedef struct sj_join_config {
     int gpus[16];             /* their ordinals when n_gpus > 0 */
     int64_t gpu_hit_capacity; /* initial pair buffer per stream, 0: 2^20 hits */
     int64_t gpu_memory_limit; /* device bytes the corpus may take, 0: 70% of free */
+    /* Partitioned runs (--part i/N, MPI ranks): only the query rows of part
+     * part_index of part_count, cut so that each part has about the same
+     * number of comparisons. part_count 0 or 1: the whole join. */
+    int part_index;
+    int part_count;
 } sj_join_config;
+
+/* Query rows [*lo, *hi) of part i of n for a join of nq queries against nc
+ * corpus rows (self: the triangle of a self-join of nq rows). */
+void sj_join_part_rows(int64_t nq, int64_t nc, int self, int i, int n, int64_t *lo, int64_t *hi);
 
 /* Parse "v1", "v2", "v3" (or "1".."3") into *out. */
 sj_status sj_gpu_kernel_parse(const char *text, int *out);

@@ -1,0 +1,106 @@
+/* cmd_merge.c - `simjoin merge`: the N outputs of `join --part i/N` into the
+ * pairs file that one unsplit run would have written. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void)
+{
+    printf("usage: simjoin merge PART.h5... --out PAIRS.h5 [--quiet]\n"
+           "\n"
+           "Checks that the files are parts 0..N-1 of one split join (same inputs,\n"
+           "kind, threshold, hashes and exclusions; each part exactly once), then\n"
+           "writes their pairs as one canonical pairs file, identical in every dataset\n"
+           "to the file an unsplit `simjoin join` writes. A missing, repeated or\n"
+           "foreign part is an error and nothing is written.\n");
+}
+
+static int same_i64(const int64_t *a, const int64_t *b, int64_t n)
+{
+    return n == 0 || memcmp(a, b, (size_t)n * sizeof *a) == 0;
+}
+
+int cmd_merge(int argc, char **argv)
+{
+    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *out = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': help(); return EXIT_OK;
+        default: return cli_usage("merge", "bad option");
+        }
+    }
+    int n_in = argc - optind;
+    if (!out || n_in < 1)
+        return cli_usage("merge", "give the part files and --out");
+    sj_join_result all, part;
+    sj_join_result_init(&all);
+    sj_join_result_init(&part);
+    char *seen = NULL;
+    int n_parts = 0, rc = EXIT_OK;
+    sj_status st = SJ_OK;
+    for (int k = 0; k < n_in && !st; k++) {
+        const char *path = argv[optind + k];
+        sj_join_result *r = k == 0 ? &all : &part;
+        if (k > 0) {
+            sj_join_result_release(&part);
+            sj_join_result_init(&part);
+        }
+        if ((st = sj_pairs_file_read(path, r)))
+            break;
+        int i = -1, n = 0;
+        if (sscanf(r->part, "%d/%d", &i, &n) != 2 || n < 1 || i < 0 || i >= n) {
+            st = sj_fail(SJ_ERR_FORMAT, "%s: not a part of a split join (no part attribute)", path);
+            break;
+        }
+        if (k == 0) {
+            n_parts = n;
+            seen = calloc((size_t)n, 1);
+        } else if (n != n_parts || r->threshold != all.threshold || r->type.bits != all.type.bits ||
+                   r->type.kind != all.type.kind || strcmp(r->inputs, all.inputs) != 0 ||
+                   strcmp(r->backend, all.backend) != 0 || r->n_nodes != all.n_nodes ||
+                   r->n_excluded != all.n_excluded || !same_i64(r->nodes, all.nodes, all.n_nodes) ||
+                   !same_i64(r->excluded_id, all.excluded_id, all.n_excluded)) {
+            st = sj_fail(SJ_ERR_MISMATCH, "%s: not a part of the same join as %s (inputs, options "
+                                          "or backend differ)", path, argv[optind]);
+            break;
+        }
+        if (seen[i]) {
+            st = sj_fail(SJ_ERR_ARG, "%s: part %d/%d given twice", path, i, n);
+            break;
+        }
+        seen[i] = 1;
+        if (k > 0) {
+            if ((st = sj_grow((void **)&all.pairs.v, &all.pairs.capacity, all.pairs.n + part.pairs.n,
+                              sizeof *all.pairs.v)))
+                break;
+            memcpy(all.pairs.v + all.pairs.n, part.pairs.v, (size_t)part.pairs.n * sizeof *part.pairs.v);
+            all.pairs.n += part.pairs.n;
+        }
+    }
+    for (int i = 0; !st && i < n_parts; i++)
+        if (!seen[i])
+            st = sj_fail(SJ_ERR_ARG, "part %d/%d is missing", i, n_parts);
+    if (!st) {
+        all.part[0] = 0;
+        if (!(st = sj_pairs_canonicalize(&all.pairs)))
+            st = sj_pairs_file_write(out, &all);
+    }
+    if (st)
+        rc = cli_fail(st);
+    else
+        cli_notice("merge: %d parts, %lld pairs -> %s", n_parts, (long long)all.pairs.n, out);
+    free(seen);
+    sj_join_result_release(&all);
+    sj_join_result_release(&part);
+    return rc;
+}
