@@ -4,7 +4,8 @@
 # (with LeakSanitizer) in build-asan/ and run it there too.
 # Extra arguments go to ctest and skip the sanitizer pass, e.g.
 #   ./scripts/test.sh -L cpu      ./scripts/test.sh -R backends
-# SIMJOIN_SANITIZE=0 skips the sanitizer pass.
+# SIMJOIN_SANITIZE=0 skips the sanitizer pass. Last, the fuzz harnesses run
+# for SIMJOIN_FUZZ_SECONDS each (default 60; 0 skips them): scripts/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -17,4 +18,7 @@ if [ $# -eq 0 ] && [ "${SIMJOIN_SANITIZE:-1}" = 1 ]; then
   cmake --build build-asan -j"$(nproc)" >/dev/null
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+fi
+if [ $# -eq 0 ] && [ "${SIMJOIN_FUZZ_SECONDS:-60}" != 0 ]; then
+  ./scripts/fuzz.sh "${SIMJOIN_FUZZ_SECONDS:-60}"
 fi

@@ -98,6 +98,20 @@ shard("floathashes.h5", h.astype(np.float32), np.arange(10), kind="pdq")
 shard("badquality.h5", h, np.arange(10), kind="pdq")
 with h5py.File(f"{w}/badquality.h5", "a") as f: f["quality"] = np.array([50] * 9 + [300])
 shard("future.h5", h, np.arange(10), kind="pdq", format_version=99)
+# A dataset claiming 2^40 rows, chunked and never written: a tiny file.
+with h5py.File(f"{w}/huge.h5", "w") as f:
+    f.create_dataset("hashes", shape=(2 ** 40, 32), dtype="u1", chunks=(1024, 32))
+    f.create_dataset("ids", shape=(2 ** 40,), dtype="i8", chunks=(1024,))
+    f.attrs["kind"] = "pdq"
+with h5py.File(f"{w}/hugeids.h5", "w") as f:
+    f["hashes"] = h
+    f.create_dataset("ids", shape=(2 ** 40,), dtype="i8", chunks=(1024,))
+    f.attrs["kind"] = "pdq"
+# ids stored as uint64 beyond int64
+with h5py.File(f"{w}/bigids.h5", "w") as f:
+    f["hashes"] = h
+    f["ids"] = np.array([2 ** 63 + 5] + list(range(9)), dtype=np.uint64)
+    f.attrs["kind"] = "pdq"
 PYEOF
 expect "wrong row width" 1 "width.h5: /hashes rows are 30 bytes but kind says 256 bits" -- \
   "$SJ" join --corpus "$W/width.h5" --threshold 31 --out "$W/out/p.h5"
@@ -109,6 +123,12 @@ expect "ids length" 1 "shortids.h5: ids has 9 rows, expected 10" -- "$SJ" join -
 expect "float hashes" 1 "floathashes.h5: /hashes must be a 2-D uint8" -- "$SJ" join --corpus "$W/floathashes.h5" --threshold 31 --out "$W/out/p.h5"
 expect "quality out of range in shard" 1 "badquality.h5: /quality row 9" -- "$SJ" join --corpus "$W/badquality.h5" --threshold 31 --out "$W/out/p.h5"
 expect "newer format" 1 "future.h5: format_version 99" -- "$SJ" join --corpus "$W/future.h5" --threshold 31 --out "$W/out/p.h5"
+expect "2^40 rows claimed" 1 "huge.h5: /hashes claims 1099511627776 rows, more than memory holds" -- \
+  "$SJ" join --corpus "$W/huge.h5" --threshold 31 --out "$W/out/p.h5"
+expect "2^40 ids claimed" 1 "hugeids.h5: ids has 1099511627776 rows, expected 10" -- \
+  "$SJ" join --corpus "$W/hugeids.h5" --threshold 31 --out "$W/out/p.h5"
+expect "uint64 id beyond int64" 1 "bigids.h5: ids row 0: value does not fit in int64" -- \
+  "$SJ" join --corpus "$W/bigids.h5" --threshold 31 --out "$W/out/p.h5"
 expect "cluster of a shard" 1 "not a pairs file|missing attribute 'content'" -- "$SJ" cluster --pairs "$W/hay.h5" --out "$W/out/c.h5"
 
 echo "$((checks-fail)) passed, $fail failed"

@@ -1,0 +1,130 @@
+/* fuzz_shard.c - libFuzzer harness for the shard validator (sj_shard_read).
+ * The input is a recipe, not raw file bytes: it chooses the schema of a
+ * shard (kind and bits attributes, /hashes rank, shape and type, /ids length
+ * and type, optional /quality and /labels, their values, absurd declared
+ * sizes with chunked storage and nothing written), which is written with the
+ * HDF5 library and then read back. sj_shard_read must never crash, allocate
+ * what a dataset merely claims, or accept a shard that breaks the schema. */
+#include "simjoin/simjoin.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct recipe {
+    const uint8_t *p;
+    size_t n;
+} recipe;
+
+static unsigned take(recipe *r, unsigned mod)
+{
+    unsigned v = r->n ? *r->p : 0;
+    if (r->n)
+        r->p++, r->n--;
+    return mod ? v % mod : v;
+}
+
+static hid_t int_type(unsigned pick)
+{
+    static const hid_t *types[] = {&H5T_NATIVE_UINT8_g, &H5T_NATIVE_INT8_g, &H5T_NATIVE_INT16_g,
+                                   &H5T_NATIVE_INT32_g, &H5T_NATIVE_INT64_g, &H5T_NATIVE_UINT64_g,
+                                   &H5T_NATIVE_FLOAT_g, &H5T_NATIVE_DOUBLE_g};
+    return *types[pick % 8];
+}
+
+static void string_attr(hid_t loc, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR);
+    H5Tset_size(t, strlen(value) + 1);
+    hid_t a = H5Acreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, value);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+}
+
+static void int_attr(hid_t loc, const char *name, long long v)
+{
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, H5T_NATIVE_LLONG, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_LLONG, &v);
+    H5Aclose(a);
+    H5Sclose(s);
+}
+
+/* A dataset of `rank` dims; `absurd` declares 2^40 rows, chunked, unwritten. */
+static void dataset(hid_t f, const char *name, int rank, hsize_t rows, hsize_t cols, hid_t type,
+                    int absurd, recipe *r)
+{
+    hsize_t dims[2] = {absurd ? (hsize_t)1 << 40 : rows, cols};
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (absurd || take(r, 2)) {
+        hsize_t chunk[2] = {16, cols ? cols : 1};
+        H5Pset_chunk(dcpl, rank, chunk);
+        if (take(r, 2))
+            H5Pset_deflate(dcpl, 1);
+    }
+    hid_t d = H5Dcreate2(f, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d >= 0 && !absurd && rows * (rank == 2 ? cols : 1) <= 4096) {
+        unsigned char buf[4096 * 8];
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = (unsigned char)take(r, 0);
+        H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    }
+    if (d >= 0)
+        H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static char path[64];
+    if (!path[0]) {
+        snprintf(path, sizeof path, "/tmp/simjoin-fuzz-shard-%d.h5", (int)getpid());
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    }
+    recipe r = {data, size};
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        return 0;
+    static const char *kinds[] = {"pdq", "bits", "bits:64", "md5", "", "bits:7"};
+    unsigned k = take(&r, 7);
+    if (k < 6)
+        string_attr(f, "kind", kinds[k]);
+    if (take(&r, 2))
+        int_attr(f, "bits", (long long)(take(&r, 0) * 8) - (take(&r, 4) == 0 ? 1000 : 0));
+    if (take(&r, 4) == 0)
+        int_attr(f, "format_version", take(&r, 3));
+    hsize_t rows = take(&r, 40), cols = take(&r, 3) == 0 ? take(&r, 64) : 32;
+    dataset(f, "hashes", take(&r, 5) == 0 ? 1 : 2, rows, cols, int_type(take(&r, 0) % 4 ? 0 : take(&r, 0)),
+            take(&r, 16) == 0, &r);
+    if (take(&r, 8))
+        dataset(f, "ids", 1, take(&r, 4) ? rows : take(&r, 40), 0, int_type(4 + take(&r, 4)),
+                take(&r, 16) == 0, &r);
+    if (take(&r, 3) == 0)
+        dataset(f, "quality", 1, rows, 0, int_type(take(&r, 0)), take(&r, 16) == 0, &r);
+    if (take(&r, 3) == 0)
+        dataset(f, "labels", 1, rows, 0, int_type(take(&r, 0)), take(&r, 16) == 0, &r);
+    H5Fclose(f);
+
+    sj_hashes *h = NULL;
+    sj_status st = sj_shard_read(path, &h);
+    if (st && !strstr(sj_last_error(), path))
+        __builtin_trap(); /* every error names the file */
+    if (!st) { /* accepted: it must follow the schema */
+        for (int64_t i = 1; i < h->n; i++)
+            for (int64_t j = 0; j < i && j < 64; j++)
+                if (h->ids[i] == h->ids[j])
+                    __builtin_trap();
+        for (int64_t i = 0; h->quality && i < h->n; i++)
+            if (h->quality[i] < -1 || h->quality[i] > 100)
+                __builtin_trap();
+        if (h->type.bits % 8 || h->type.bits == 0)
+            __builtin_trap();
+    }
+    sj_hashes_free(h);
+    return 0;
+}
