@@ -212,10 +212,6 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
     sj_status st = ops->open(cfg, corpus->type, &state);
     if (st)
         return st;
-    if ((st = ops->load_corpus(state, corpus->hashes, corpus->n))) {
-        ops->close(state);
-        return st;
-    }
     const int64_t nc = corpus->n;
     int64_t q_lo, q_hi; /* this part's query rows */
     if (cfg->part_count > 1 && (cfg->part_index < 0 || cfg->part_index >= cfg->part_count)) {
@@ -226,6 +222,12 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
     const int64_t nq = q_hi - q_lo;
     const uint32_t rb = sj_hash_type_bytes(corpus->type);
     const int64_t bs = block_rows(ops, nq), nblocks = (nq + bs - 1) / bs;
+    /* Corpus chunks: all rows at once, or as many as --max-memory allows
+     * (a backend keeps about two packed copies of a row: 2 x 8-byte words
+     * per 64 bits, plus bit planes). */
+    const int64_t row_cost = 2 * (int64_t)((rb + 7) / 8) * 8 + 64;
+    const int64_t chunk = cfg->max_memory > 0 ? SJ_MAX(cfg->max_memory / row_cost, 256)
+                                              : SJ_MAX(nc, 1);
     int64_t total_work = 0;
     for (int64_t b = 0; b < nblocks; b++)
         total_work += block_work(q_lo + b * bs, SJ_MIN(bs, q_hi - (q_lo + b * bs)), nc, self);
@@ -246,38 +248,59 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
     sj_status first_err = SJ_OK;
     char first_msg[1024] = "";
 
+    for (int64_t c_lo = 0; c_lo < nc && !first_err; c_lo += chunk) {
+        const int64_t c_hi = SJ_MIN(c_lo + chunk, nc);
+        if (self && c_hi <= q_lo + 1)
+            continue; /* every row of this chunk precedes every query */
+        if ((st = ops->load_corpus(state, corpus->hashes + (size_t)c_lo * rb, c_hi - c_lo))) {
+            first_err = st;
+            snprintf(first_msg, sizeof first_msg, "%s", sj_last_error());
+            break;
+        }
 #pragma omp parallel num_threads(team)
-    {
-        int tid = 0;
+        {
+            int tid = 0;
 #ifdef _OPENMP
-        tid = omp_get_thread_num();
+            tid = omp_get_thread_num();
 #endif
-        sj_hits *mine = &hits[tid];
+            sj_hits *mine = &hits[tid];
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t b = 0; b < nblocks; b++) {
-            if (atomic_load(&failed))
-                continue;
-            int64_t q0 = q_lo + b * bs, n = SJ_MIN(bs, q_hi - q0);
-            int64_t before = mine->n;
-            sj_status s = ops->compare(state, queries->hashes + (size_t)q0 * rb, q0, n,
-                                       self ? q0 : 0, nc, self, mine);
-            int64_t total_found = atomic_fetch_add(&found, mine->n - before) + mine->n - before;
-            if (!s && cfg->max_pairs > 0 && total_found > cfg->max_pairs)
-                s = sj_fail(SJ_ERR_LIMIT,
-                            "more than --max-pairs %lld pairs; lower the threshold or raise the limit",
-                            (long long)cfg->max_pairs);
-            if (s) {
-#pragma omp critical(sj_join_error)
-                if (!first_err) {
-                    first_err = s;
-                    snprintf(first_msg, sizeof first_msg, "%s", sj_last_error());
+            for (int64_t b = 0; b < nblocks; b++) {
+                if (atomic_load(&failed))
+                    continue;
+                int64_t q0 = q_lo + b * bs, n = SJ_MIN(bs, q_hi - q0);
+                int64_t c_from = SJ_MAX(self ? q0 : 0, c_lo); /* global rows */
+                if (c_from >= c_hi)
+                    continue;
+                int64_t before = mine->n;
+                /* Rows relative to the chunk; the self test c > q holds the
+                 * same for both when both are shifted by c_lo. */
+                sj_status s = ops->compare(state, queries->hashes + (size_t)q0 * rb, q0 - c_lo, n,
+                                           c_from - c_lo, c_hi - c_lo, self, mine);
+                for (int64_t k = before; k < mine->n; k++) {
+                    mine->v[k].q += c_lo;
+                    mine->v[k].c += c_lo;
                 }
-                atomic_store(&failed, 1);
+                int64_t total_found = atomic_fetch_add(&found, mine->n - before) + mine->n - before;
+                if (!s && cfg->max_pairs > 0 && total_found > cfg->max_pairs)
+                    s = sj_fail(SJ_ERR_LIMIT,
+                                "more than %lld pairs, the limit set by --max-pairs or --max-memory; "
+                                "lower the threshold or raise the limit",
+                                (long long)cfg->max_pairs);
+                if (s) {
+#pragma omp critical(sj_join_error)
+                    if (!first_err) {
+                        first_err = s;
+                        snprintf(first_msg, sizeof first_msg, "%s", sj_last_error());
+                    }
+                    atomic_store(&failed, 1);
+                }
+                int64_t w = block_work(q0, n, nc, self) * (c_hi - c_lo) / SJ_MAX(nc, 1);
+                int64_t done = atomic_fetch_add(&work_done, w) + w;
+                if (tid == 0 && cfg->progress)
+                    cfg->progress(cfg->progress_user, SJ_MIN(done, total_work), total_work,
+                                  atomic_load(&found));
             }
-            int64_t done = atomic_fetch_add(&work_done, block_work(q0, n, nc, self)) +
-                           block_work(q0, n, nc, self);
-            if (tid == 0 && cfg->progress)
-                cfg->progress(cfg->progress_user, done, total_work, atomic_load(&found));
         }
     }
     ops->close(state);

@@ -169,3 +169,22 @@ fail:
     sj_h5_abort(file, &af);
     return st;
 }
+
+sj_status sj_shard_peek(const char *path, int64_t *rows, uint32_t *row_bytes)
+{
+    hid_t file;
+    sj_status st = sj_h5_open(path, &file);
+    if (st)
+        return st;
+    sj_h5_info hi;
+    if (!(st = sj_h5_inspect(file, "hashes", &hi, path))) {
+        if (!hi.exists || hi.rank != 2)
+            st = sj_fail(SJ_ERR_FORMAT, "%s: missing or malformed dataset /hashes", path);
+        else {
+            *rows = (int64_t)hi.dims[0];
+            *row_bytes = (uint32_t)hi.dims[1];
+        }
+    }
+    H5Fclose(file);
+    return st;
+}

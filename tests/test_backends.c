@@ -118,28 +118,33 @@ static void run_case(const path *paths, int np, sj_hash_type t, int T, int64_t n
     sj_pair *want_cross = oracle_join(q, c, 0, T, &n_cross);
     sj_pair *want_self = oracle_join(q, q, 1, T, &n_self);
     for (int p = 0; p < np; p++)
-        for (int threads = 1; threads <= 2; threads++) {
+        for (int run = 1; run <= 3; run++) {
+            /* runs: 1 thread; 2 threads; 2 threads with the corpus in chunks
+             * of about 300 rows (--max-memory) */
+            const int threads = run == 1 ? 1 : 2;
             sj_join_config cfg;
             sj_join_config_defaults(&cfg);
             cfg.threshold = T;
             cfg.backend = paths[p].backend;
             cfg.isa = paths[p].isa;
             cfg.threads = threads;
+            if (run == 3)
+                cfg.max_memory = 300 * (2 * (int64_t)((t.bits / 8 + 7) / 8) * 8 + 64);
             sj_pairs got = {0};
             sj_status st = sj_join_cross(&cfg, q, c, &got);
             if (!st)
                 st = sj_pairs_canonicalize(&got);
             CHECK(st == SJ_OK && same(&got, want_cross, n_cross),
-                  "cross %s bits=%u T=%d nq=%lld nc=%lld threads=%d: got %lld pairs, want %lld (%s)",
-                  paths[p].name, t.bits, T, (long long)nq, (long long)nc, threads,
+                  "cross %s bits=%u T=%d nq=%lld nc=%lld run=%d: got %lld pairs, want %lld (%s)",
+                  paths[p].name, t.bits, T, (long long)nq, (long long)nc, run,
                   (long long)got.n, (long long)n_cross, sj_last_error());
             sj_pairs_free(&got);
             st = sj_join_self(&cfg, q, &got);
             if (!st)
                 st = sj_pairs_canonicalize(&got);
             CHECK(st == SJ_OK && same(&got, want_self, n_self),
-                  "self %s bits=%u T=%d nq=%lld threads=%d: got %lld pairs, want %lld (%s)",
-                  paths[p].name, t.bits, T, (long long)nq, threads, (long long)got.n,
+                  "self %s bits=%u T=%d nq=%lld run=%d: got %lld pairs, want %lld (%s)",
+                  paths[p].name, t.bits, T, (long long)nq, run, (long long)got.n,
                   (long long)n_self, sj_last_error());
             sj_pairs_free(&got);
         }

@@ -74,8 +74,15 @@ expect "ids clash across inputs" 1 "appear in both the corpus and the queries" -
   "$SJ" join --corpus "$W/hay.h5" --queries "$W/needles_clash.h5" --threshold 31 --out "$W/out/p.h5"
 expect "output directory missing" 1 "cannot create output" -- \
   "$SJ" join --corpus "$W/hay.h5" --threshold 31 --out "$W/out/missing/p.h5"
-expect "max pairs" 1 "max-pairs" -- \
+expect "max pairs" 1 "limit set by --max-pairs" -- \
   "$SJ" join --corpus "$W/hay.h5" --threshold 31 --max-pairs 10 --out "$W/out/p.h5"
+"$SJ" gen --quiet --n 30000 --out "$W/big.h5"
+expect "inputs larger than --max-memory" 1 "inputs need about .* MB in memory, more than half of --max-memory" -- \
+  "$SJ" join --corpus "$W/big.h5" --threshold 31 --max-memory 2M --out "$W/out/p.h5"
+expect "pairs beyond --max-memory" 1 "limit set by --max-pairs or --max-memory" -- \
+  "$SJ" join --corpus "$W/hay.h5" --threshold 128 --keep-degenerate --max-memory 1.2M --out "$W/out/p.h5"
+expect "bad --max-memory" 2 "max-memory needs a size" -- \
+  "$SJ" join --corpus "$W/hay.h5" --max-memory lots --out "$W/out/p.h5"
 expect "backend cuda without GPU" 1 "cuda" -- \
   "$SJ" join --corpus "$W/hay.h5" --threshold 31 --backend cuda --out "$W/out/p.h5"
 

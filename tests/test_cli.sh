@@ -90,6 +90,12 @@ ok "sweep json parses" "\"$PY\" -c \"import json,sys; s=json.load(open(sys.argv[
 ok "sweep --plot writes a PNG, mode 640" "head -c 8 \"$W/sw.png\" | od -c | grep -q 'P   N   G' && [ \$(stat -c %a \"$W/sw.png\") = 640 ]"
 ok "sweep above the join threshold is refused" "! \"$SJ\" sweep --quiet --pairs \"$W/swp.h5\" --thresholds 0:50:10 --out \"$W/bad.csv\" 2>/dev/null && [ ! -e \"$W/bad.csv\" ]"
 
+# --max-memory: the corpus compared in chunks gives the same pairs.
+"$SJ" gen --quiet --n 30000 --seed 5 --out "$W/mm.h5"
+"$SJ" join --quiet --corpus "$W/mm.h5" --threshold 2 --out "$W/mm1.h5"
+"$SJ" join --quiet --corpus "$W/mm.h5" --threshold 2 --max-memory 9M --out "$W/mm2.h5"
+ok "--max-memory 9M (corpus compared in 4 chunks): same pairs as unlimited" "cmp -s <(h5dump -d /pairs/a -d /pairs/b -d /pairs/distance \"$W/mm1.h5\" | tail -n +2) <(h5dump -d /pairs/a -d /pairs/b -d /pairs/distance \"$W/mm2.h5\" | tail -n +2)"
+
 # stats json.
 "$SJ" join --quiet --corpus "$W/hay.h5" --out "$W/p4.h5" --stats-json "$W/stats.json"
 ok "--stats-json is JSON with the figures" "\"$PY\" -c \"import json,sys; s=json.load(open(sys.argv[1])); assert s['pairs']==857 and s['comparisons']==1350*1349//2\" \"$W/stats.json\""

@@ -23,6 +23,9 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* One informational line on stderr, unless --quiet. */
 void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A size like 512M, 8G, 100k or plain bytes; 0 on success. */
+int cli_parse_size(const char *s, int64_t *out);
+
 /* Whole-string integer parse; 0 on success. */
 int cli_parse_i64(const char *s, int64_t *out);
 

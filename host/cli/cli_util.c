@@ -41,6 +41,28 @@ void cli_notice(const char *fmt, ...)
     va_end(ap);
 }
 
+int cli_parse_size(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return -1;
+    double mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024.0; end++; break;
+    case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v * mul > 9.0e18)
+        return -1;
+    *out = (int64_t)(v * mul);
+    return 0;
+}
+
 int cli_parse_i64(const char *s, int64_t *out)
 {
     char *end;

@@ -34,6 +34,9 @@ static void help(void)
            "                       (default bits/8 : bits - bits/8)\n"
            "  --keep-degenerate    exclude nothing (all-zero hashes match everything!)\n"
            "  --max-pairs N        stop with an error past N pairs (default: no limit)\n"
+           "  --max-memory SIZE    keep the run within SIZE of memory (e.g. 4G): refuse inputs\n"
+           "                       that do not fit, compare the corpus in chunks that do, and\n"
+           "                       stop with an error before the pairs would exceed it\n"
            "  --part I/N           join only part I (0-based) of N of the query x corpus grid,\n"
            "                       cut for equal work; `simjoin merge` joins the N outputs\n"
            "                       into the file one run would write. Under `mpirun -np N`\n"
@@ -136,13 +139,14 @@ int cmd_join(int argc, char **argv)
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
         {"kernel", required_argument, 0, 'k'},     {"gpus", required_argument, 0, 'g'},
-        {"part", required_argument, 0, 'P'},
+        {"part", required_argument, 0, 'P'},      {"max-memory", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
     char **corpus_paths = calloc((size_t)argc + 1, sizeof(char *));
     char **query_paths = calloc((size_t)argc + 1, sizeof(char *));
     int n_corpus = 0, n_queries = 0, self = 0, keep_degenerate = 0, c, rc = EXIT_OK;
     const char *out = NULL, *stats = NULL, *band = NULL;
-    int64_t threshold = -1, threads = 0, min_quality = -1, max_pairs = 0, comparisons = 0;
+    int64_t threshold = -1, threads = 0, min_quality = -1, max_pairs = 0, comparisons = 0,
+            max_memory = 0;
     double t_start = sj_now(), t_join = 0, join_s = 0;
     int rank = 0, ranks = 1;
     if (cli_mpi_init(&argc, &argv, &rank, &ranks)) {
@@ -192,6 +196,12 @@ int cmd_join(int argc, char **argv)
         case 'g':
             if ((st = sj_gpu_list_parse(optarg, &cfg))) {
                 rc = cli_fail(st);
+                goto done;
+            }
+            break;
+        case 'X':
+            if (cli_parse_size(optarg, &max_memory) || max_memory < 1024 * 1024) {
+                rc = cli_usage("join", "--max-memory needs a size of at least 1M (like 512M, 8G)");
                 goto done;
             }
             break;
@@ -254,6 +264,30 @@ int cmd_join(int argc, char **argv)
     if (ranks > 1) {
         cfg.part_index = rank;
         cfg.part_count = ranks;
+    }
+    /* --max-memory: the inputs, as loaded, must fit in about half of it;
+     * the corpus chunks and the pairs share the rest. Checked from the shard
+     * headers, before anything is read. */
+    int64_t input_bytes = 0;
+    if (max_memory > 0) {
+        for (int i = 0; i < n_corpus + n_queries && !st; i++) {
+            int64_t rows;
+            uint32_t bytes;
+            const char *path = i < n_corpus ? corpus_paths[i] : query_paths[i - n_corpus];
+            if (!(st = sj_shard_peek(path, &rows, &bytes)))
+                input_bytes += rows * ((int64_t)bytes + 40); /* hash, id, quality, label, node */
+        }
+        if (!st && input_bytes > max_memory / 2)
+            st = sj_fail(SJ_ERR_LIMIT,
+                         "the inputs need about %.1f MB in memory, more than half of --max-memory "
+                         "(%.1f MB); raise it, or split the join with --part",
+                         (double)input_bytes / 1048576.0, (double)max_memory / 1048576.0);
+        if (st)
+            goto sync;
+        int64_t rest = max_memory - input_bytes;
+        cfg.max_memory = rest / 2;                      /* the backend's corpus chunks */
+        int64_t pair_cap = rest / 2 / (2 * (int64_t)sizeof(sj_pair)); /* hits, then pairs */
+        max_pairs = max_pairs > 0 ? SJ_MIN(max_pairs, pair_cap) : pair_cap;
     }
     if ((st = cli_read_shards(corpus_paths, n_corpus, &corpus)))
         goto sync;

@@ -135,6 +135,8 @@ sj_status sj_ingest_finish(sj_ingest *ing, sj_hashes **out);
 
 /* Read a whole shard. *out owned by caller. Any chunking/compression. */
 sj_status sj_shard_read(const char *path, sj_hashes **out);
+/* Rows and row bytes of a shard, from its header only (nothing is read). */
+sj_status sj_shard_peek(const char *path, int64_t *rows, uint32_t *row_bytes);
 /* Write rows [first, first+count) of h as a shard (temp file + rename).
  * Created without world access (mode 0640 & ~umask). */
 sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, int64_t count);
@@ -225,6 +227,9 @@ typedef struct sj_join_config {
     sj_isa isa;               /* cpu backend only */
     int threads;              /* 0: OpenMP default */
     int64_t max_pairs;        /* stop with SJ_ERR_LIMIT beyond this; 0: no limit */
+    int64_t max_memory;       /* bytes the backend's corpus copy may take; the corpus
+                               * is then loaded and compared in chunks of that size.
+                               * 0: all at once */
     sj_progress_fn progress;  /* optional; called from the scheduling thread */
     void *progress_user;
     /* cuda backend only: */
