@@ -94,7 +94,7 @@ ok "sweep above the join threshold is refused" "! \"$SJ\" sweep --quiet --pairs 
 "$SJ" gen --quiet --n 30000 --seed 5 --out "$W/mm.h5"
 "$SJ" join --quiet --corpus "$W/mm.h5" --threshold 2 --out "$W/mm1.h5"
 "$SJ" join --quiet --corpus "$W/mm.h5" --threshold 2 --max-memory 9M --out "$W/mm2.h5"
-ok "--max-memory 9M (corpus compared in 4 chunks): same pairs as unlimited" "cmp -s <(h5dump -d /pairs/a -d /pairs/b -d /pairs/distance \"$W/mm1.h5\" | tail -n +2) <(h5dump -d /pairs/a -d /pairs/b -d /pairs/distance \"$W/mm2.h5\" | tail -n +2)"
+ok "--max-memory 9M (corpus compared in chunks): same pairs as unlimited" "cmp -s <(h5dump -d /pairs/a -d /pairs/b -d /pairs/distance \"$W/mm1.h5\" | tail -n +2) <(h5dump -d /pairs/a -d /pairs/b -d /pairs/distance \"$W/mm2.h5\" | tail -n +2)"
 
 # stats json.
 "$SJ" join --quiet --corpus "$W/hay.h5" --out "$W/p4.h5" --stats-json "$W/stats.json"
