@@ -51,6 +51,15 @@ void cli_json_num(cli_json *j, const char *key, double value);
 void cli_json_int(cli_json *j, const char *key, int64_t value);
 int cli_json_write(cli_json *j, const char *path); /* 0 or exit code */
 
+/* The clustering guards shared by `cluster` and `sweep`: --linkage (L),
+ * --max-matches (M), --degree-ratio (R). Returns -1 when opt is not one of
+ * them, EXIT_OK when parsed into o, else the exit code of the error. */
+int cli_guard_option(int opt, const char *arg, sj_cluster_options *o, const char *cmd);
+
+/* The readable shard paths recorded in a pairs file's inputs attribute
+ * ("corpus:PATH\nqueries:PATH..."). inputs is modified; paths point into it. */
+int cli_join_inputs(char *inputs, char **paths, int max);
+
 /* Read and concatenate shards (all of one kind). *out owned by caller. */
 sj_status cli_read_shards(char **paths, int n, sj_hashes **out);
 

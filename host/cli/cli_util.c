@@ -161,6 +161,40 @@ int cli_json_write(cli_json *j, const char *path)
     return st ? cli_fail(st) : EXIT_OK;
 }
 
+int cli_guard_option(int opt, const char *arg, sj_cluster_options *o, const char *cmd)
+{
+    char *end;
+    switch (opt) {
+    case 'L': {
+        sj_status st = sj_linkage_parse(arg, o);
+        return st ? cli_fail(st) : EXIT_OK;
+    }
+    case 'M':
+        if (cli_parse_i64(arg, &o->max_matches) || o->max_matches < 1)
+            return cli_usage(cmd, "--max-matches needs a positive count");
+        return EXIT_OK;
+    case 'R':
+        o->degree_ratio = strtod(arg, &end);
+        if (end == arg || *end || !(o->degree_ratio > 1))
+            return cli_usage(cmd, "--degree-ratio needs a number > 1");
+        return EXIT_OK;
+    default:
+        return -1;
+    }
+}
+
+int cli_join_inputs(char *inputs, char **paths, int max)
+{
+    int n = 0;
+    for (char *save = NULL, *line = strtok_r(inputs, "\n", &save); line && n < max;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *colon = strchr(line, ':');
+        if (colon && access(colon + 1, R_OK) == 0)
+            paths[n++] = colon + 1;
+    }
+    return n;
+}
+
 #ifdef SIMJOIN_HAVE_HDF5
 sj_status cli_read_shards(char **paths, int n, sj_hashes **out)
 {

@@ -82,26 +82,11 @@ int cmd_cluster(int argc, char **argv)
             break;
         case 'N': no_check = 1; break;
         case 'L':
-            if ((st = sj_linkage_parse(optarg, &copt))) {
-                rc = cli_fail(st);
-                goto done;
-            }
-            break;
         case 'M':
-            if (cli_parse_i64(optarg, &copt.max_matches) || copt.max_matches < 1) {
-                rc = cli_usage("cluster", "--max-matches needs a positive count");
+        case 'R':
+            if ((rc = cli_guard_option(c, optarg, &copt, "cluster")))
                 goto done;
-            }
             break;
-        case 'R': {
-            char *end;
-            copt.degree_ratio = strtod(optarg, &end);
-            if (end == optarg || *end || !(copt.degree_ratio > 1)) {
-                rc = cli_usage("cluster", "--degree-ratio needs a number > 1");
-                goto done;
-            }
-            break;
-        }
         case 'J': stats = optarg; break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); goto done;
@@ -121,14 +106,9 @@ int cmd_cluster(int argc, char **argv)
         goto fail;
     /* The hashes: needed by complete linkage, used for true diameters. */
     int want_hashes = copt.linkage == SJ_LINK_COMPLETE || (!no_check && max_size > 1);
-    if (want_hashes && !n_hash) { /* the join's inputs, "corpus:PATH\nqueries:PATH..." */
+    if (want_hashes && !n_hash) { /* the join's inputs */
         inputs_copy = strdup(res.inputs);
-        for (char *save = NULL, *line = strtok_r(inputs_copy, "\n", &save); line && n_hash < argc;
-             line = strtok_r(NULL, "\n", &save)) {
-            char *colon = strchr(line, ':');
-            if (colon)
-                hash_paths[n_hash++] = colon + 1;
-        }
+        n_hash = cli_join_inputs(inputs_copy, hash_paths, argc);
     }
     int readable = n_hash > 0;
     for (int i = 0; i < n_hash; i++)

@@ -67,19 +67,6 @@ static int parse_thresholds(const char *text, int32_t **out, int *n)
     return *n ? 0 : -1;
 }
 
-/* Shard paths recorded in a pairs file's inputs ("corpus:PATH\n..."). */
-static int input_paths(char *inputs, char **paths, int max)
-{
-    int n = 0;
-    for (char *save = NULL, *line = strtok_r(inputs, "\n", &save); line && n < max;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *colon = strchr(line, ':');
-        if (colon && access(colon + 1, R_OK) == 0)
-            paths[n++] = colon + 1;
-    }
-    return n;
-}
-
 static int cmp_id_pos(const void *x, const void *y)
 {
     const int64_t *a = x, *b = y;
@@ -275,24 +262,11 @@ int cmd_sweep(int argc, char **argv)
                 hash_paths[n_hash++] = argv[optind++];
             break;
         case 'L':
-            if ((st = sj_linkage_parse(optarg, &copt)))
-                goto fail;
-            break;
         case 'M':
-            if (cli_parse_i64(optarg, &copt.max_matches) || copt.max_matches < 1) {
-                rc = cli_usage("sweep", "--max-matches needs a positive count");
+        case 'R':
+            if ((rc = cli_guard_option(c, optarg, &copt, "sweep")))
                 goto done;
-            }
             break;
-        case 'R': {
-            char *end;
-            copt.degree_ratio = strtod(optarg, &end);
-            if (end == optarg || *end || !(copt.degree_ratio > 1)) {
-                rc = cli_usage("sweep", "--degree-ratio needs a number > 1");
-                goto done;
-            }
-            break;
-        }
         case 'q': cli_quiet = 1; break;
         case 'h': help(); goto done;
         default: rc = cli_usage("sweep", "bad option"); goto done;
@@ -323,7 +297,7 @@ int cmd_sweep(int argc, char **argv)
      * linkage, the hashes. */
     inputs_copy = strdup(res.inputs);
     char *from_inputs[64];
-    int n_inputs = input_paths(inputs_copy, from_inputs, 64);
+    int n_inputs = cli_join_inputs(inputs_copy, from_inputs, 64);
     if (!n_label && n_inputs) {
         sj_hashes *set = NULL;
         if (cli_read_shards(from_inputs, n_inputs, &set) == SJ_OK && set->labels)
