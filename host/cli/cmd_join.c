@@ -264,6 +264,16 @@ int cmd_join(int argc, char **argv)
     if (ranks > 1) {
         cfg.part_index = rank;
         cfg.part_count = ranks;
+        /* One GPU per rank: the node-local rank picks a device among those
+         * visible (a scheduler that binds one GPU per task shows just one). */
+        const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+        if (!local)
+            local = getenv("SLURM_LOCALID");
+        int visible = sj_cuda_device_count(NULL);
+        if (cfg.n_gpus == 0 && local && visible > 0) {
+            cfg.n_gpus = 1;
+            cfg.gpus[0] = atoi(local) % visible;
+        }
     }
     /* --max-memory: the inputs, as loaded, must fit in about half of it;
      * the corpus chunks and the pairs share the rest. Checked from the shard
