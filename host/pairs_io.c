@@ -2,6 +2,7 @@
  *   /pairs/a, /pairs/b  int64 [P]   a < b, sorted by (a, b)
  *   /pairs/distance     int32 [P]   Hamming distance in bits
  *   /nodes/id           int64 [N]   every hash that took part, sorted
+ *   /nodes/source       int32 [N]   index into the `sources` attribute, -1 unknown
  *   /excluded/id        int64 [E]   degenerate hashes kept out of the join
  *   /excluded/rule      uint8 [E]   1 all_zero, 2 bit_band, 3 low_quality
  *   attributes: format_version, content="pairs", kind, bits, metric,
@@ -21,8 +22,11 @@ void sj_join_result_release(sj_join_result *r)
     free(r->nodes);
     free(r->excluded_id);
     free(r->excluded_rule);
+    free(r->node_source);
+    free(r->excluded_source);
     r->nodes = r->excluded_id = NULL;
     r->excluded_rule = NULL;
+    r->node_source = r->excluded_source = NULL;
     r->n_nodes = r->n_excluded = 0;
 }
 
@@ -39,9 +43,25 @@ static sj_status write_common_attrs(hid_t file, const char *content, const sj_jo
         (st = sj_h5_attr_i64(file, "threshold", r->threshold, path)) ||
         (st = sj_h5_attr_str(file, "backend", r->backend, path)) ||
         (st = sj_h5_attr_str(file, "simjoin_version", sj_version(), path)) ||
-        (st = sj_h5_attr_str(file, "inputs", r->inputs, path)))
+        (st = sj_h5_attr_str(file, "inputs", r->inputs, path)) ||
+        (st = sj_h5_attr_str(file, "sources", r->sources, path)) ||
+        (st = sj_h5_attr_i64(file, "cross_only", r->cross_only, path)))
         return st;
     return SJ_OK;
+}
+
+/* src[n] as int32, or -1 for every row when src is NULL. */
+static sj_status write_sources(hid_t g, int64_t n, const int32_t *src, const char *path)
+{
+    int32_t *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
+    if (!v)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        v[i] = src ? src[i] : -1;
+    hsize_t d[1] = {(hsize_t)n};
+    sj_status st = sj_h5_write(g, "source", H5T_NATIVE_INT32, 1, d, v, path);
+    free(v);
+    return st;
 }
 
 static sj_status write_excluded(hid_t file, const sj_join_result *r, const char *path)
@@ -53,6 +73,8 @@ static sj_status write_excluded(hid_t file, const sj_join_result *r, const char 
     hsize_t de[1] = {(hsize_t)r->n_excluded};
     if (!(st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, de, r->excluded_id, path)))
         st = sj_h5_write(g, "rule", H5T_NATIVE_UINT8, 1, de, r->excluded_rule, path);
+    if (!st)
+        st = write_sources(g, r->n_excluded, r->excluded_source, path);
     if (!st)
         st = sj_h5_attr_str(g, "rules", "1=all_zero 2=bit_band 3=low_quality", path);
     H5Gclose(g);
@@ -92,7 +114,8 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
     H5Gclose(g);
     g = H5I_INVALID_HID;
     if ((st = sj_h5_group(file, "nodes", path, &g)) ||
-        (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dn, r->nodes, path)))
+        (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dn, r->nodes, path)) ||
+        (st = write_sources(g, r->n_nodes, r->node_source, path)))
         goto fail;
     H5Gclose(g);
     g = H5I_INVALID_HID;
@@ -136,6 +159,10 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
     if ((st = sj_h5_read_attr_i64(file, "threshold", &v, &has, path)))
         goto done;
     r->threshold = (int32_t)v;
+    if ((st = sj_h5_read_attr_str(file, "sources", r->sources, sizeof r->sources, 0, path)) ||
+        (st = sj_h5_read_attr_i64(file, "cross_only", &v, &has, path)))
+        goto done;
+    r->cross_only = has ? (int)v : 0;
     if ((st = sj_h5_read_attr_str(file, "part", r->part, sizeof r->part, 0, path)) ||
         (st = sj_h5_read_attr_str(file, "backend", r->backend, sizeof r->backend, 0, path)) ||
         (st = sj_h5_read_attr_str(file, "inputs", r->inputs, sizeof r->inputs, 0, path)) ||
@@ -145,6 +172,29 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
         (st = sj_h5_read_i64(file, "nodes/id", -1, &r->nodes, &r->n_nodes, path)) ||
         (st = sj_h5_read_i64(file, "excluded/id", -1, &r->excluded_id, &r->n_excluded, path)))
         goto done;
+    sj_h5_info si;
+    if ((st = sj_h5_inspect(file, "nodes/source", &si, path)))
+        goto done;
+    if (si.exists) {
+        int64_t *tmp = NULL;
+        if ((st = sj_h5_read_i64(file, "nodes/source", r->n_nodes, &tmp, NULL, path)))
+            goto done;
+        r->node_source = malloc((size_t)SJ_MAX(r->n_nodes, 1) * sizeof *r->node_source);
+        for (int64_t i = 0; r->node_source && i < r->n_nodes; i++)
+            r->node_source[i] = (int32_t)tmp[i];
+        free(tmp);
+    }
+    if ((st = sj_h5_inspect(file, "excluded/source", &si, path)))
+        goto done;
+    if (si.exists) {
+        int64_t *tmp = NULL;
+        if ((st = sj_h5_read_i64(file, "excluded/source", r->n_excluded, &tmp, NULL, path)))
+            goto done;
+        r->excluded_source = malloc((size_t)SJ_MAX(r->n_excluded, 1) * sizeof *r->excluded_source);
+        for (int64_t i = 0; r->excluded_source && i < r->n_excluded; i++)
+            r->excluded_source[i] = (int32_t)tmp[i];
+        free(tmp);
+    }
     r->excluded_rule = malloc((size_t)SJ_MAX(r->n_excluded, 1));
     if (!r->excluded_rule) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
@@ -178,6 +228,12 @@ done:
     return st;
 }
 
+static int cmp_i64_asc(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
 sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r,
                                  const sj_cluster_options *o)
 {
@@ -200,19 +256,36 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
     int64_t *num = malloc((size_t)SJ_MAX(c->n_clusters, 1) * sizeof *num);
     int64_t *qid = malloc((size_t)SJ_MAX(c->n_quarantined, 1) * sizeof *qid);
     int64_t *qmatches = malloc((size_t)SJ_MAX(c->n_quarantined, 1) * sizeof *qmatches);
-    if (!ids || !cl || !num || !qid || !qmatches) {
+    int32_t *src = malloc((size_t)SJ_MAX(total, 1) * sizeof *src);
+    int64_t *cs = malloc((size_t)SJ_MAX(total, 1) * sizeof *cs);
+    int32_t *nsrc = calloc((size_t)SJ_MAX(c->n_clusters, 1), sizeof *nsrc);
+    if (!ids || !cl || !num || !qid || !qmatches || !src || !cs || !nsrc) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
         goto fail;
     }
     for (int64_t i = 0, j = 0, k = 0; k < total; k++) {
         if (j >= r->n_excluded || (i < c->n_nodes && c->ids[i] < r->excluded_id[j])) {
             ids[k] = c->ids[i];
+            src[k] = r->node_source ? r->node_source[i] : -1;
             cl[k] = c->cluster[i++];
         } else {
-            ids[k] = r->excluded_id[j++];
+            ids[k] = r->excluded_id[j];
+            src[k] = r->excluded_source ? r->excluded_source[j] : -1;
+            j++;
             cl[k] = -1;
         }
     }
+    /* Distinct sources per cluster: sort (cluster, source), count runs. */
+    for (int64_t k = 0, m = 0; k < total; k++)
+        if (cl[k] >= 0)
+            cs[m++] = (int64_t)cl[k] << 20 | (int64_t)(src[k] + 1);
+    int64_t n_in_clusters = 0;
+    for (int64_t k = 0; k < total; k++)
+        n_in_clusters += cl[k] >= 0;
+    qsort(cs, (size_t)n_in_clusters, sizeof *cs, cmp_i64_asc);
+    for (int64_t k = 0; k < n_in_clusters; k++)
+        if (k == 0 || cs[k] != cs[k - 1])
+            nsrc[cs[k] >> 20]++;
     for (int64_t k = 0; k < c->n_clusters; k++)
         num[k] = k;
     for (int64_t i = 0, k = 0; i < c->n_nodes; i++)
@@ -238,7 +311,8 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
         (st = sj_h5_attr_i64(file, "n_pairs", r->pairs.n, path)) ||
         (st = sj_h5_group(file, "clusters", path, &g)) ||
         (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dn, ids, path)) ||
-        (st = sj_h5_write(g, "cluster", H5T_NATIVE_INT64, 1, dn, cl, path)))
+        (st = sj_h5_write(g, "cluster", H5T_NATIVE_INT64, 1, dn, cl, path)) ||
+        (st = sj_h5_write(g, "source", H5T_NATIVE_INT32, 1, dn, src, path)))
         goto fail;
     H5Gclose(g);
     g = H5I_INVALID_HID;
@@ -250,7 +324,8 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
         (st = sj_h5_write(g, "max_edge", H5T_NATIVE_INT32, 1, dc, c->max_edge, path)) ||
         (st = sj_h5_write(g, "diameter", H5T_NATIVE_INT32, 1, dc, c->diameter, path)) ||
         (st = sj_h5_write(g, "diameter_checked", H5T_NATIVE_UINT8, 1, dc, c->diameter_checked,
-                          path)))
+                          path)) ||
+        (st = sj_h5_write(g, "n_sources", H5T_NATIVE_INT32, 1, dc, nsrc, path)))
         goto fail;
     H5Gclose(g);
     g = H5I_INVALID_HID;
@@ -264,6 +339,9 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
     free(num);
     free(qid);
     free(qmatches);
+    free(src);
+    free(cs);
+    free(nsrc);
     return sj_h5_commit(file, &af);
 fail:
     if (g >= 0)
@@ -273,6 +351,9 @@ fail:
     free(num);
     free(qid);
     free(qmatches);
+    free(src);
+    free(cs);
+    free(nsrc);
     sj_h5_abort(file, &af);
     return st;
 }

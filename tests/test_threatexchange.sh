@@ -40,6 +40,18 @@ done
 check "chain diameter checked" "$(h5val "$W/c31.h5" "int(f['summary/diameter_checked'][f['summary/size'][:].argmax()])")" 1
 d=$(h5val "$W/c31.h5" "int(f['summary/diameter'][f['summary/size'][:].argmax()])")
 checks=$((checks+1)); if [ "$d" -gt 31 ]; then echo "ok: chain diameter $d > 31"; else echo "FAIL: chain diameter $d"; fail=$((fail+1)); fi
+# Provenance: sources carried into pairs and clusters; --cross-only.
+"$SJ" ingest --quiet --kind pdq --source nl --in "$DATA/haystack.txt" --out "$W/hay-nl.h5"
+"$SJ" ingest --quiet --kind pdq --source de --first-id 100000 --in "$DATA/needles.txt" --out "$W/nee-de.h5"
+"$SJ" join --quiet --corpus "$W/hay-nl.h5" "$W/nee-de.h5" --threshold 31 --out "$W/all.h5"
+"$SJ" join --quiet --corpus "$W/hay-nl.h5" "$W/nee-de.h5" --threshold 31 --cross-only --out "$W/cross.h5"
+check "self-join of both databases" "$(h5val "$W/all.h5" "len(f['pairs/a'])")" 1107
+check "--cross-only keeps the 250 pairs across databases" "$(h5val "$W/cross.h5" "len(f['pairs/a'])")" 250
+check "sources attribute names both" "$(h5val "$W/cross.h5" "f.attrs['sources'].replace(chr(10), ',')")" "nl,de"
+check "every cross pair joins nl and de" "$(h5val "$W/cross.h5" "int(all(s[a] != s[b] for s in [dict(zip(f['nodes/id'][:].tolist(), f['nodes/source'][:].tolist()))] for a, b in zip(f['pairs/a'][:].tolist(), f['pairs/b'][:].tolist())))")" 1
+"$SJ" cluster --quiet --pairs "$W/cross.h5" --out "$W/crossc.h5"
+check "clusters carry each member's source and count them" "$(h5val "$W/crossc.h5" "int((f['summary/n_sources'][:] == 2).sum() > 0 and len(f['clusters/source']) == 1450)")" 1
+
 # Stricter linkage breaks the chain that components build (T = 31).
 "$SJ" cluster --quiet --pairs "$W/p31.h5" --linkage complete:31 --out "$W/complete.h5"
 check "complete:31 largest cluster below the 170-member chain" \

@@ -60,8 +60,24 @@ int cli_guard_option(int opt, const char *arg, sj_cluster_options *o, const char
  * ("corpus:PATH\nqueries:PATH..."). inputs is modified; paths point into it. */
 int cli_join_inputs(char *inputs, char **paths, int max);
 
-/* Read and concatenate shards (all of one kind). *out owned by caller. */
-sj_status cli_read_shards(char **paths, int n, sj_hashes **out);
+/* The database of origin of every row read: each shard's `source`
+ * attribute, looked up by id (after cli_sources_finish). */
+typedef struct cli_sources {
+    int n;                                 /* distinct names */
+    char names[256][SJ_SOURCE_MAX];
+    int64_t n_ids, cap;
+    int64_t *ids;                          /* sorted by cli_sources_finish */
+    int32_t *src;                          /* aligned with ids */
+} cli_sources;
+void cli_sources_finish(cli_sources *s);
+int32_t cli_sources_of(const cli_sources *s, int64_t id); /* -1 if unknown */
+void cli_sources_free(cli_sources *s);
+/* Names joined by newlines, for the `sources` attribute. */
+void cli_sources_names(const cli_sources *s, char *buf, size_t size);
+
+/* Read and concatenate shards (all of one kind). *out owned by caller.
+ * src (optional) records each row's source. */
+sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *src);
 
 /* Write a text output to path (temp + rename, 0640) or stdout when path is
  * NULL or "-". cli_text_open returns the stream; cli_text_close commits. */

@@ -195,15 +195,90 @@ int cli_join_inputs(char *inputs, char **paths, int max)
     return n;
 }
 
+static sj_status sources_add(cli_sources *s, const sj_hashes *h, const char *path)
+{
+    int k = 0;
+    while (k < s->n && strcmp(s->names[k], h->source) != 0)
+        k++;
+    if (k == s->n) {
+        if (s->n == 256)
+            return sj_fail(SJ_ERR_LIMIT, "%s: more than 256 distinct sources in one join", path);
+        snprintf(s->names[s->n++], SJ_SOURCE_MAX, "%s", h->source);
+    }
+    sj_status st = sj_grow((void **)&s->ids, &s->cap, s->n_ids + h->n, sizeof *s->ids);
+    if (st)
+        return st;
+    int32_t *src = realloc(s->src, (size_t)s->cap * sizeof *src);
+    if (!src)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    s->src = src;
+    for (int64_t i = 0; i < h->n; i++) {
+        s->ids[s->n_ids] = h->ids[i];
+        s->src[s->n_ids++] = k;
+    }
+    return SJ_OK;
+}
+
+static int cmp_id_src(const void *x, const void *y)
+{
+    const int64_t *a = x, *b = y;
+    return a[0] < b[0] ? -1 : a[0] > b[0];
+}
+
+void cli_sources_finish(cli_sources *s)
+{
+    int64_t *tmp = malloc((size_t)SJ_MAX(s->n_ids, 1) * 2 * sizeof *tmp);
+    if (!tmp)
+        return;
+    for (int64_t i = 0; i < s->n_ids; i++)
+        tmp[2 * i] = s->ids[i], tmp[2 * i + 1] = s->src[i];
+    qsort(tmp, (size_t)s->n_ids, 2 * sizeof *tmp, cmp_id_src);
+    for (int64_t i = 0; i < s->n_ids; i++)
+        s->ids[i] = tmp[2 * i], s->src[i] = (int32_t)tmp[2 * i + 1];
+    free(tmp);
+}
+
+int32_t cli_sources_of(const cli_sources *s, int64_t id)
+{
+    int64_t lo = 0, hi = s->n_ids;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (s->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_ids && s->ids[lo] == id ? s->src[lo] : -1;
+}
+
+void cli_sources_free(cli_sources *s)
+{
+    free(s->ids);
+    free(s->src);
+    s->ids = NULL;
+    s->src = NULL;
+}
+
+void cli_sources_names(const cli_sources *s, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int k = 0; k < s->n && used < size; k++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? "\n" : "", s->names[k]);
+}
+
 #ifdef SIMJOIN_HAVE_HDF5
-sj_status cli_read_shards(char **paths, int n, sj_hashes **out)
+sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *sources)
 {
     *out = NULL;
     sj_hashes *all = NULL;
     for (int i = 0; i < n; i++) {
         sj_hashes *h;
         sj_status st = sj_shard_read(paths[i], &h);
+        if (!st && sources)
+            st = sources_add(sources, h, paths[i]);
         if (st) {
+            sj_hashes_free(h); /* NULL when the read failed */
             sj_hashes_free(all);
             return st;
         }

@@ -113,7 +113,7 @@ int cmd_cluster(int argc, char **argv)
     int readable = n_hash > 0;
     for (int i = 0; i < n_hash; i++)
         readable &= access(hash_paths[i], R_OK) == 0;
-    if (want_hashes && readable && (st = cli_read_shards(hash_paths, n_hash, &set)))
+    if (want_hashes && readable && (st = cli_read_shards(hash_paths, n_hash, &set, NULL)))
         goto fail;
     if (copt.linkage == SJ_LINK_COMPLETE && !set) {
         st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes: the join's input shards "

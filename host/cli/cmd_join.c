@@ -19,6 +19,8 @@ static void help(void)
            "  --corpus FILE...     corpus shards (repeatable)\n"
            "  --queries FILE...    query shards (repeatable)\n"
            "  --self               with --queries: also queries x queries\n"
+           "  --cross-only         keep only pairs whose two hashes come from different\n"
+           "                       sources (the shards' source attribute)\n"
            "  --threshold T        Hamming threshold in bits (pdq default: 31)\n"
            "  --out PAIRS.h5       output pairs file\n"
            "  --backend B          auto (default: cuda if a GPU is usable, else cpu),\n"
@@ -140,10 +142,13 @@ int cmd_join(int argc, char **argv)
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
         {"kernel", required_argument, 0, 'k'},     {"gpus", required_argument, 0, 'g'},
         {"part", required_argument, 0, 'P'},      {"max-memory", required_argument, 0, 'X'},
+        {"cross-only", no_argument, 0, 'C'},
         {0, 0, 0, 0}};
     char **corpus_paths = calloc((size_t)argc + 1, sizeof(char *));
     char **query_paths = calloc((size_t)argc + 1, sizeof(char *));
-    int n_corpus = 0, n_queries = 0, self = 0, keep_degenerate = 0, c, rc = EXIT_OK;
+    int n_corpus = 0, n_queries = 0, self = 0, keep_degenerate = 0, cross_only = 0, c, rc = EXIT_OK;
+    cli_sources srcs;
+    memset(&srcs, 0, sizeof srcs);
     const char *out = NULL, *stats = NULL, *band = NULL;
     int64_t threshold = -1, threads = 0, min_quality = -1, max_pairs = 0, comparisons = 0,
             max_memory = 0;
@@ -168,6 +173,7 @@ int cmd_join(int argc, char **argv)
         case 'c': take_list(argc, argv, corpus_paths, &n_corpus); break;
         case 'Q': take_list(argc, argv, query_paths, &n_queries); break;
         case 'S': self = 1; break;
+        case 'C': cross_only = 1; break;
         case 't':
             if (cli_parse_i64(optarg, &threshold) || threshold < 0 || threshold > 65536) {
                 rc = cli_usage("join", "--threshold needs an integer >= 0");
@@ -299,10 +305,11 @@ int cmd_join(int argc, char **argv)
         int64_t pair_cap = rest / 2 / (2 * (int64_t)sizeof(sj_pair)); /* hits, then pairs */
         max_pairs = max_pairs > 0 ? SJ_MIN(max_pairs, pair_cap) : pair_cap;
     }
-    if ((st = cli_read_shards(corpus_paths, n_corpus, &corpus)))
+    if ((st = cli_read_shards(corpus_paths, n_corpus, &corpus, &srcs)))
         goto sync;
-    if (n_queries && (st = cli_read_shards(query_paths, n_queries, &queries)))
+    if (n_queries && (st = cli_read_shards(query_paths, n_queries, &queries, &srcs)))
         goto sync;
+    cli_sources_finish(&srcs);
     if (queries && (queries->type.kind != corpus->type.kind || queries->type.bits != corpus->type.bits)) {
         char a[24], b[24];
         sj_hash_type_format(corpus->type, a, sizeof a);
@@ -420,8 +427,28 @@ sync: /* every rank reaches this point, failed or not */
     }
     if (rank == 0)
         st = sj_pairs_canonicalize(&res.pairs);
+    if (rank == 0 && !st && cross_only) { /* drop pairs inside one source */
+        int64_t k = 0;
+        for (int64_t i = 0; i < res.pairs.n; i++)
+            if (cli_sources_of(&srcs, res.pairs.v[i].a) != cli_sources_of(&srcs, res.pairs.v[i].b))
+                res.pairs.v[k++] = res.pairs.v[i];
+        res.pairs.n = k;
+    }
     if ((st = cli_mpi_agree(st)))
         goto fail;
+    /* Provenance: each hash's source, carried into the pairs file. */
+    res.cross_only = cross_only;
+    cli_sources_names(&srcs, res.sources, sizeof res.sources);
+    res.node_source = malloc((size_t)SJ_MAX(res.n_nodes, 1) * sizeof *res.node_source);
+    res.excluded_source = malloc((size_t)SJ_MAX(res.n_excluded, 1) * sizeof *res.excluded_source);
+    if (!res.node_source || !res.excluded_source) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int64_t i = 0; i < res.n_nodes; i++)
+        res.node_source[i] = cli_sources_of(&srcs, res.nodes[i]);
+    for (int64_t i = 0; i < res.n_excluded; i++)
+        res.excluded_source[i] = cli_sources_of(&srcs, res.excluded_id[i]);
     join_s = sj_now() - t_join;
     res.type = corpus->type;
     res.threshold = cfg.threshold;
@@ -477,6 +504,7 @@ done:
     sj_hashes_free(queries);
     free(corpus_paths);
     free(query_paths);
+    cli_sources_free(&srcs);
     cli_mpi_finalize();
     return rc;
 }

@@ -300,11 +300,11 @@ int cmd_sweep(int argc, char **argv)
     int n_inputs = cli_join_inputs(inputs_copy, from_inputs, 64);
     if (!n_label && n_inputs) {
         sj_hashes *set = NULL;
-        if (cli_read_shards(from_inputs, n_inputs, &set) == SJ_OK && set->labels)
+        if (cli_read_shards(from_inputs, n_inputs, &set, NULL) == SJ_OK && set->labels)
             label_set = set;
         else
             sj_hashes_free(set);
-    } else if (n_label && (st = cli_read_shards(label_paths, n_label, &label_set))) {
+    } else if (n_label && (st = cli_read_shards(label_paths, n_label, &label_set, NULL))) {
         goto fail;
     }
     if (n_label && !label_set->labels) {
@@ -317,9 +317,9 @@ int cmd_sweep(int argc, char **argv)
     }
     if (copt.linkage == SJ_LINK_COMPLETE) {
         if (n_hash)
-            st = cli_read_shards(hash_paths, n_hash, &hash_set);
+            st = cli_read_shards(hash_paths, n_hash, &hash_set, NULL);
         else if (n_inputs)
-            st = cli_read_shards(from_inputs, n_inputs, &hash_set);
+            st = cli_read_shards(from_inputs, n_inputs, &hash_set, NULL);
         else
             st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes; give --hashes");
         if (st)

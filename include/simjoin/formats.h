@@ -15,6 +15,10 @@ typedef struct sj_join_result {
     char backend[32];     /* backend that ran (attribute only) */
     char inputs[4096];    /* input files, newline-separated (attribute only) */
     char part[32];        /* "i/N" for one part of a split join, "" for a whole one */
+    char sources[4096];   /* the inputs' source names, newline-separated */
+    int32_t *node_source; /* [n_nodes] index into sources, -1 unknown; owned; may be NULL */
+    int32_t *excluded_source; /* [n_excluded], likewise */
+    int cross_only;       /* 1: only pairs whose two sides come from different sources */
     sj_pairs pairs;       /* canonical: a < b, sorted by (a, b) */
     int64_t n_nodes;
     int64_t *nodes;       /* [n_nodes] ids that took part, sorted; owned */
