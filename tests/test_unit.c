@@ -4,6 +4,7 @@
 #include "simjoin/formats.h"
 #include "simjoin/simjoin.h"
 #include "test_util.h"
+#include "../host/sha256.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -215,9 +216,38 @@ static void test_ingest(void)
     CHECK(ingest_text("bits:64", "98893570108d24f8aa\n", &h) == SJ_ERR_PARSE, "wrong width for bits:64");
 }
 
+/* FIPS 180-2 test vectors, and one that crosses the 55/56-byte padding edge. */
+static void test_sha256(void)
+{
+    const struct { const char *in, *want; } v[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"}};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        sj_sha256 s;
+        char hex[65];
+        sj_sha256_init(&s);
+        sj_sha256_update(&s, v[i].in, strlen(v[i].in));
+        sj_sha256_hex(&s, hex);
+        CHECK(strcmp(hex, v[i].want) == 0, "sha256 vector %zu: %s", i, hex);
+    }
+    /* a million 'a' fed in odd-sized pieces */
+    sj_sha256 s;
+    char hex[65], chunk[997];
+    memset(chunk, 'a', sizeof chunk);
+    sj_sha256_init(&s);
+    for (int left = 1000000; left > 0; left -= (int)sizeof chunk)
+        sj_sha256_update(&s, chunk, left < (int)sizeof chunk ? (size_t)left : sizeof chunk);
+    sj_sha256_hex(&s, hex);
+    CHECK(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0,
+          "sha256 of a million a: %s", hex);
+}
+
 int main(void)
 {
     t_init_seed();
+    test_sha256();
     test_hex();
     test_kinds();
     test_degenerate();
