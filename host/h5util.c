@@ -11,6 +11,10 @@ void sj_h5_init(void)
 {
     static int done;
     if (!done) {
+        /* Every file we keep is closed explicitly. A file whose close failed
+         * (disk full) stays open inside HDF5, and HDF5 1.10 crashes when its
+         * exit handler retries it: so no exit handler. Must come first. */
+        H5dont_atexit();
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         done = 1;
     }

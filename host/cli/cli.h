@@ -69,6 +69,8 @@ typedef struct cli_sources {
     int64_t *ids;                          /* sorted by cli_sources_finish */
     int32_t *src;                          /* aligned with ids */
 } cli_sources;
+/* Record every row of h as coming from h->source. */
+sj_status cli_sources_add(cli_sources *s, const sj_hashes *h, const char *path);
 void cli_sources_finish(cli_sources *s);
 int32_t cli_sources_of(const cli_sources *s, int64_t id); /* -1 if unknown */
 void cli_sources_free(cli_sources *s);
@@ -101,6 +103,11 @@ int cli_mpi_built(void);
 
 int cmd_ingest(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_state(int argc, char **argv);
+int cmd_nightly(int argc, char **argv);
+
+/* Ids unique within and across the two sets (q may be NULL). */
+sj_status cli_check_ids_across(const sj_hashes *c, const sj_hashes *q);
 int cmd_gen(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);

@@ -195,7 +195,7 @@ int cli_join_inputs(char *inputs, char **paths, int max)
     return n;
 }
 
-static sj_status sources_add(cli_sources *s, const sj_hashes *h, const char *path)
+sj_status cli_sources_add(cli_sources *s, const sj_hashes *h, const char *path)
 {
     int k = 0;
     while (k < s->n && strcmp(s->names[k], h->source) != 0)
@@ -267,6 +267,47 @@ void cli_sources_names(const cli_sources *s, char *buf, size_t size)
         used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? "\n" : "", s->names[k]);
 }
 
+/* ---- ids across inputs ---- */
+
+typedef struct id_in_set {
+    int64_t id;
+    int set;
+} id_in_set;
+
+static int cmp_id_in_set(const void *x, const void *y)
+{
+    const id_in_set *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Ids must be unique across corpus and queries (each already unique alone). */
+sj_status cli_check_ids_across(const sj_hashes *c, const sj_hashes *q)
+{
+    if (!q)
+        return sj_hashes_check_unique_ids(c, "corpus");
+    sj_status st = sj_hashes_check_unique_ids(c, "corpus");
+    if (st || (st = sj_hashes_check_unique_ids(q, "queries")))
+        return st;
+    int64_t n = c->n + q->n;
+    id_in_set *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
+    if (!v)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < c->n; i++)
+        v[i] = (id_in_set){c->ids[i], 0};
+    for (int64_t i = 0; i < q->n; i++)
+        v[c->n + i] = (id_in_set){q->ids[i], 1};
+    qsort(v, (size_t)n, sizeof *v, cmp_id_in_set);
+    int64_t clashes = 0;
+    for (int64_t i = 1; i < n; i++)
+        clashes += v[i].id == v[i - 1].id;
+    free(v);
+    if (clashes)
+        return sj_fail(SJ_ERR_DUPLICATE_ID,
+                       "%lld id(s) appear in both the corpus and the queries; ids must be unique "
+                       "across all inputs of a join", (long long)clashes);
+    return SJ_OK;
+}
+
 #ifdef SIMJOIN_HAVE_HDF5
 sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *sources)
 {
@@ -276,7 +317,7 @@ sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *sou
         sj_hashes *h;
         sj_status st = sj_shard_read(paths[i], &h);
         if (!st && sources)
-            st = sources_add(sources, h, paths[i]);
+            st = cli_sources_add(sources, h, paths[i]);
         if (st) {
             sj_hashes_free(h); /* NULL when the read failed */
             sj_hashes_free(all);

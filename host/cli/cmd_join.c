@@ -62,40 +62,6 @@ typedef struct id_origin {
     int set;
 } id_origin;
 
-static int cmp_id_origin(const void *x, const void *y)
-{
-    const id_origin *a = x, *b = y;
-    return a->id < b->id ? -1 : a->id > b->id;
-}
-
-/* Ids must be unique across corpus and queries (each already unique alone). */
-static sj_status check_ids_across(const sj_hashes *c, const sj_hashes *q)
-{
-    if (!q)
-        return sj_hashes_check_unique_ids(c, "corpus");
-    sj_status st = sj_hashes_check_unique_ids(c, "corpus");
-    if (st || (st = sj_hashes_check_unique_ids(q, "queries")))
-        return st;
-    int64_t n = c->n + q->n;
-    id_origin *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
-    if (!v)
-        return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < c->n; i++)
-        v[i] = (id_origin){c->ids[i], 0};
-    for (int64_t i = 0; i < q->n; i++)
-        v[c->n + i] = (id_origin){q->ids[i], 1};
-    qsort(v, (size_t)n, sizeof *v, cmp_id_origin);
-    int64_t clashes = 0;
-    for (int64_t i = 1; i < n; i++)
-        clashes += v[i].id == v[i - 1].id;
-    free(v);
-    if (clashes)
-        return sj_fail(SJ_ERR_DUPLICATE_ID,
-                       "%lld id(s) appear in both the corpus and the queries; ids must be unique "
-                       "across all inputs of a join", (long long)clashes);
-    return SJ_OK;
-}
-
 static int cmp_i64(const void *x, const void *y)
 {
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
@@ -318,7 +284,7 @@ int cmd_join(int argc, char **argv)
                      query_paths[0], b, corpus_paths[0], a);
         goto sync;
     }
-    if ((st = check_ids_across(corpus, queries)))
+    if ((st = cli_check_ids_across(corpus, queries)))
         goto sync;
     if (threshold < 0) {
         if (corpus->type.kind != SJ_KIND_PDQ) {

@@ -14,6 +14,8 @@ static const struct {
     {"join", cmd_join, "find all pairs within a Hamming threshold"},
     {"cluster", cmd_cluster, "group matched pairs into clusters (connected components)"},
     {"sweep", cmd_sweep, "every threshold from one join, scored against ground truth"},
+    {"state", cmd_state, "create, describe or verify a nightly state directory"},
+    {"nightly", cmd_nightly, "join a night's uploads against the state, update clusters, commit"},
     {"merge", cmd_merge, "combine the parts of a join split with --part"},
     {"export", cmd_export, "write a shard, pairs or clusters file as CSV or JSON Lines"},
     {"info", cmd_info, "describe an HDF5 file made by or for simjoin"},
