@@ -272,6 +272,9 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
                 int64_t c_from = SJ_MAX(self ? q0 : 0, c_lo); /* global rows */
                 if (c_from >= c_hi)
                     continue;
+                const int64_t unit = cfg->unit_offset + (c_lo / chunk) * nblocks + b;
+                if (cfg->unit_skip && cfg->unit_skip(cfg->unit_user, unit))
+                    continue; /* done in an earlier run; its pairs come from the journal */
                 int64_t before = mine->n;
                 /* Rows relative to the chunk; the self test c > q holds the
                  * same for both when both are shifted by c_lo. */
@@ -280,6 +283,20 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
                 for (int64_t k = before; k < mine->n; k++) {
                     mine->v[k].q += c_lo;
                     mine->v[k].c += c_lo;
+                }
+                if (!s && cfg->unit_done) {
+                    sj_pair *up = malloc((size_t)SJ_MAX(mine->n - before, 1) * sizeof *up);
+                    if (!up)
+                        s = sj_fail(SJ_ERR_NOMEM, "out of memory");
+                    for (int64_t k = before; up && k < mine->n; k++) {
+                        int64_t a = queries->ids[mine->v[k].q], cid = corpus->ids[mine->v[k].c];
+                        up[k - before] = (sj_pair){SJ_MIN(a, cid), SJ_MAX(a, cid), mine->v[k].d};
+                    }
+                    if (up) {
+#pragma omp critical(sj_unit_done)
+                        s = cfg->unit_done(cfg->unit_user, unit, up, mine->n - before);
+                        free(up);
+                    }
                 }
                 int64_t total_found = atomic_fetch_add(&found, mine->n - before) + mine->n - before;
                 if (!s && cfg->max_pairs > 0 && total_found > cfg->max_pairs)

@@ -101,6 +101,20 @@ sj_status cli_mpi_agree(sj_status st);
 sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent);
 int cli_mpi_built(void);
 
+/* Progress journal for `join --resume` (cli_journal.c). */
+typedef struct cli_journal {
+    FILE *fp;
+    char path[4200];
+    int64_t *units; /* units found done in the journal, sorted */
+    int64_t n_units, cap_units;
+    sj_pairs saved; /* their pairs */
+    double last_sync;
+} cli_journal;
+sj_status cli_journal_open(cli_journal *j, const char *out, const char *signature, int resume);
+int cli_journal_skip(void *user, int64_t unit);
+sj_status cli_journal_done(void *user, int64_t unit, const sj_pair *pairs, int64_t n);
+void cli_journal_close(cli_journal *j, int remove_it);
+
 int cmd_ingest(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_state(int argc, char **argv);

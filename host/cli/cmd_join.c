@@ -1,7 +1,10 @@
 /* cmd_join.c - `simjoin join`: all pairs within a Hamming threshold. */
 #include "cli.h"
 
+#include "sha256.h"
+
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +47,9 @@ static void help(void)
            "                       into the file one run would write. Under `mpirun -np N`\n"
            "                       (when built with MPI) the ranks split the join this way\n"
            "                       by themselves and rank 0 writes the one output.\n"
+           "  --resume             continue a killed run from its journal (.OUT.journal, kept\n"
+           "                       beside the output while a join runs): finished blocks are\n"
+           "                       not compared again, no pair is lost or duplicated\n"
            "  --stats-json FILE    write the run's figures as JSON\n"
            "  --quiet              no progress line and no summary\n");
 }
@@ -108,11 +114,14 @@ int cmd_join(int argc, char **argv)
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
         {"kernel", required_argument, 0, 'k'},     {"gpus", required_argument, 0, 'g'},
         {"part", required_argument, 0, 'P'},      {"max-memory", required_argument, 0, 'X'},
-        {"cross-only", no_argument, 0, 'C'},
+        {"cross-only", no_argument, 0, 'C'},      {"resume", no_argument, 0, 'U'},
         {0, 0, 0, 0}};
     char **corpus_paths = calloc((size_t)argc + 1, sizeof(char *));
     char **query_paths = calloc((size_t)argc + 1, sizeof(char *));
-    int n_corpus = 0, n_queries = 0, self = 0, keep_degenerate = 0, cross_only = 0, c, rc = EXIT_OK;
+    int n_corpus = 0, n_queries = 0, self = 0, keep_degenerate = 0, cross_only = 0, resume = 0, c,
+        rc = EXIT_OK;
+    cli_journal journal;
+    memset(&journal, 0, sizeof journal);
     cli_sources srcs;
     memset(&srcs, 0, sizeof srcs);
     const char *out = NULL, *stats = NULL, *band = NULL;
@@ -140,6 +149,7 @@ int cmd_join(int argc, char **argv)
         case 'Q': take_list(argc, argv, query_paths, &n_queries); break;
         case 'S': self = 1; break;
         case 'C': cross_only = 1; break;
+        case 'U': resume = 1; break;
         case 't':
             if (cli_parse_i64(optarg, &threshold) || threshold < 0 || threshold > 65536) {
                 rc = cli_usage("join", "--threshold needs an integer >= 0");
@@ -360,6 +370,35 @@ int cmd_join(int argc, char **argv)
     cli_progress_init(&prog, "join");
     cfg.progress = cli_progress_cb;
     cfg.progress_user = &prog;
+    /* The journal: one per output, for this exact join (inputs and options). */
+    if (ranks == 1) {
+        char sig_text[1024];
+        snprintf(sig_text, sizeof sig_text, "T=%d self=%d cross=%d keep=%d q=%lld band=%s part=%d/%d mem=%lld be=%d",
+                 cfg.threshold, self, cross_only, keep_degenerate, (long long)min_quality,
+                 band ? band : "", cfg.part_index, cfg.part_count, (long long)cfg.max_memory, (int)cfg.backend);
+        sj_sha256 sh;
+        sj_sha256_init(&sh);
+        sj_sha256_update(&sh, sig_text, strlen(sig_text));
+        for (int i = 0; i < n_corpus + n_queries; i++) {
+            const char *path = i < n_corpus ? corpus_paths[i] : query_paths[i - n_corpus];
+            struct stat sb;
+            char one[4300];
+            snprintf(one, sizeof one, "|%c:%s:%lld:%lld", i < n_corpus ? 'c' : 'q', path,
+                     stat(path, &sb) == 0 ? (long long)sb.st_size : -1LL,
+                     stat(path, &sb) == 0 ? (long long)sb.st_mtime : -1LL);
+            sj_sha256_update(&sh, one, strlen(one));
+        }
+        char sig[65];
+        sj_sha256_hex(&sh, sig);
+        if ((st = cli_journal_open(&journal, out, sig, resume)))
+            goto sync;
+        cfg.unit_skip = cli_journal_skip;
+        cfg.unit_done = cli_journal_done;
+        cfg.unit_user = &journal;
+        if (journal.n_units)
+            cli_notice("join: resuming: %lld work units already done (%lld pairs)",
+                       (long long)journal.n_units, (long long)journal.saved.n);
+    }
     t_join = sj_now();
     if (!queries) {
         comparisons = part_comparisons(&cfg, corpus->n, corpus->n, 1);
@@ -369,10 +408,16 @@ int cmd_join(int argc, char **argv)
         st = sj_join_cross(&cfg, queries, corpus, &res.pairs);
         if (!st && self) {
             comparisons += part_comparisons(&cfg, queries->n, queries->n, 1);
+            cfg.unit_offset = (int64_t)1 << 40; /* the second join's units */
             st = sj_join_self(&cfg, queries, &res.pairs);
         }
     }
     cli_progress_end(&prog);
+    for (int64_t i = 0; !st && i < journal.saved.n; i++) { /* pairs of the units done before */
+        if ((st = sj_grow((void **)&res.pairs.v, &res.pairs.capacity, res.pairs.n + 1, sizeof *res.pairs.v)))
+            break;
+        res.pairs.v[res.pairs.n++] = journal.saved.v[i];
+    }
     const char *fail_rank = getenv("SIMJOIN_TEST_FAIL_RANK"); /* test hook: fault injection */
     if (!st && ranks > 1 && fail_rank && atoi(fail_rank) == rank)
         st = sj_fail(SJ_ERR_INTERNAL, "injected failure (SIMJOIN_TEST_FAIL_RANK=%d)", rank);
@@ -448,6 +493,7 @@ sync: /* every rank reaches this point, failed or not */
         cli_json_begin(&j);
         cli_json_str(&j, "command", "join");
         cli_json_int(&j, "ranks", ranks);
+        cli_json_int(&j, "resumed_units", journal.n_units);
         cli_json_str(&j, "part", res.part);
         cli_json_str(&j, "backend", res.backend);
         cli_json_int(&j, "threshold", cfg.threshold);
@@ -471,6 +517,7 @@ done:
     free(corpus_paths);
     free(query_paths);
     cli_sources_free(&srcs);
+    cli_journal_close(&journal, rc == EXIT_OK); /* kept for --resume when the run failed */
     cli_mpi_finalize();
     return rc;
 }

@@ -221,6 +221,14 @@ sj_status sj_pairs_canonicalize(sj_pairs *p);
 
 typedef void (*sj_progress_fn)(void *user, int64_t done, int64_t total, int64_t pairs_found);
 
+/* Resumable joins: the join is cut into work units (a query block against a
+ * corpus chunk), numbered from unit_offset. unit_skip says a unit is already
+ * done (its pairs were saved before); unit_done receives each finished
+ * unit's pairs, called one at a time (under a lock), so that a caller can
+ * journal them. Pairs are canonical (a < b) with ids. */
+typedef int (*sj_unit_skip_fn)(void *user, int64_t unit);
+typedef sj_status (*sj_unit_done_fn)(void *user, int64_t unit, const sj_pair *pairs, int64_t n);
+
 typedef struct sj_join_config {
     int32_t threshold;        /* a pair matches when distance <= threshold */
     sj_backend_kind backend;
@@ -244,6 +252,10 @@ typedef struct sj_join_config {
      * number of comparisons. part_count 0 or 1: the whole join. */
     int part_index;
     int part_count;
+    sj_unit_skip_fn unit_skip; /* optional */
+    sj_unit_done_fn unit_done; /* optional */
+    void *unit_user;
+    int64_t unit_offset;       /* added to unit numbers (one join command may run two joins) */
 } sj_join_config;
 
 /* Query rows [*lo, *hi) of part i of n for a join of nq queries against nc
