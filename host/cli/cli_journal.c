@@ -3,7 +3,8 @@
  * Beside the output, .NAME.journal records each finished work unit (a query
  * block against a corpus chunk) with its pairs, appended and flushed as the
  * unit ends (fsync at most every few seconds). A killed run leaves the
- * journal; `--resume` checks that it belongs to the same join (a signature of
+ * journal (a run that fails with an error removes it: resuming would fail
+ * the same way); `--resume` checks that it belongs to the same join (a signature of
  * the inputs and options), keeps its complete records, skips those units
  * and adds their pairs, so no pair is lost or counted twice. The journal is
  * removed when the output is committed.

@@ -517,7 +517,7 @@ done:
     free(corpus_paths);
     free(query_paths);
     cli_sources_free(&srcs);
-    cli_journal_close(&journal, rc == EXIT_OK); /* kept for --resume when the run failed */
+    cli_journal_close(&journal, 1); /* only a killed run leaves it, for --resume */
     cli_mpi_finalize();
     return rc;
 }
