@@ -31,20 +31,6 @@ static int cmp_i64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* Index of id in sorted ids[n], or -1. */
-static int64_t find_id(const int64_t *ids, int64_t n, int64_t id)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && ids[lo] == id ? lo : -1;
-}
-
 void sj_clusters_free(sj_clusters *c)
 {
     if (!c)
@@ -270,7 +256,7 @@ static sj_status map_rows(const int64_t *sorted_ids, int64_t n, const sj_hashes 
     for (int64_t i = 0; i < n; i++)
         row[i] = -1;
     for (int64_t r = 0; r < h->n; r++) {
-        int64_t i = find_id(sorted_ids, n, h->ids[r]);
+        int64_t i = sj_search_i64(sorted_ids, n, h->ids[r]);
         if (i >= 0)
             row[i] = r;
     }

@@ -135,6 +135,23 @@ fail:
     return st;
 }
 
+/* An optional int32 column of n rows (older files have none: *out = NULL). */
+static sj_status read_sources(hid_t file, const char *name, int64_t n, int32_t **out, const char *path)
+{
+    sj_h5_info si;
+    sj_status st = sj_h5_inspect(file, name, &si, path);
+    if (st || !si.exists)
+        return st;
+    int64_t *tmp = NULL;
+    if ((st = sj_h5_read_i64(file, name, n, &tmp, NULL, path)))
+        return st;
+    *out = malloc((size_t)SJ_MAX(n, 1) * sizeof **out);
+    for (int64_t i = 0; *out && i < n; i++)
+        (*out)[i] = (int32_t)tmp[i];
+    free(tmp);
+    return *out ? SJ_OK : sj_fail(SJ_ERR_NOMEM, "out of memory");
+}
+
 sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
 {
     hid_t file;
@@ -172,29 +189,9 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
         (st = sj_h5_read_i64(file, "nodes/id", -1, &r->nodes, &r->n_nodes, path)) ||
         (st = sj_h5_read_i64(file, "excluded/id", -1, &r->excluded_id, &r->n_excluded, path)))
         goto done;
-    sj_h5_info si;
-    if ((st = sj_h5_inspect(file, "nodes/source", &si, path)))
+    if ((st = read_sources(file, "nodes/source", r->n_nodes, &r->node_source, path)) ||
+        (st = read_sources(file, "excluded/source", r->n_excluded, &r->excluded_source, path)))
         goto done;
-    if (si.exists) {
-        int64_t *tmp = NULL;
-        if ((st = sj_h5_read_i64(file, "nodes/source", r->n_nodes, &tmp, NULL, path)))
-            goto done;
-        r->node_source = malloc((size_t)SJ_MAX(r->n_nodes, 1) * sizeof *r->node_source);
-        for (int64_t i = 0; r->node_source && i < r->n_nodes; i++)
-            r->node_source[i] = (int32_t)tmp[i];
-        free(tmp);
-    }
-    if ((st = sj_h5_inspect(file, "excluded/source", &si, path)))
-        goto done;
-    if (si.exists) {
-        int64_t *tmp = NULL;
-        if ((st = sj_h5_read_i64(file, "excluded/source", r->n_excluded, &tmp, NULL, path)))
-            goto done;
-        r->excluded_source = malloc((size_t)SJ_MAX(r->n_excluded, 1) * sizeof *r->excluded_source);
-        for (int64_t i = 0; r->excluded_source && i < r->n_excluded; i++)
-            r->excluded_source[i] = (int32_t)tmp[i];
-        free(tmp);
-    }
     r->excluded_rule = malloc((size_t)SJ_MAX(r->n_excluded, 1));
     if (!r->excluded_rule) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");

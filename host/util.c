@@ -138,3 +138,16 @@ void sj_id_index_free(sj_id_index *ix)
     free(ix->vals);
     ix->keys = ix->vals = NULL;
 }
+
+int64_t sj_search_i64(const int64_t *v, int64_t n, int64_t x)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo] == x ? lo : -1;
+}

@@ -74,19 +74,6 @@ static sj_status read_old_state(const char *path, old_state *o)
     return st;
 }
 
-static int64_t find_sorted(const int64_t *v, int64_t n, int64_t x)
-{
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && v[lo] == x ? lo : -1;
-}
-
 static int64_t uf(int64_t *p, int64_t x)
 {
     while (p[x] != x) {
@@ -381,7 +368,7 @@ int cmd_nightly(int argc, char **argv)
     if ((st = sj_hashes_create(m.type, SJ_MAX(corpus->n, 1), &active)))
         goto fail;
     for (int64_t i = 0; i < corpus->n; i++) {
-        int64_t k = find_sorted(old.ids, old.n, corpus->ids[i]);
+        int64_t k = sj_search_i64(old.ids, old.n, corpus->ids[i]);
         if (k >= 0 && old.cluster[k] >= 0 &&
             (st = sj_hashes_append(active, corpus->ids[i],
                                    corpus->hashes + (size_t)i * sj_hash_type_bytes(m.type), -1)))
