@@ -18,7 +18,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 # ---- Debian packages --------------------------------------------------------
 PKGS=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapack-dev
-      libomp-dev clang libclang-rt-14-dev dpkg-dev libopenmpi-dev openmpi-bin
+      libomp-dev clang libclang-rt-14-dev dpkg-dev libopenmpi-dev openmpi-bin bsdextrautils
       python3-h5py python3-numpy python3-faiss python3-matplotlib)
 missing=()
 for p in "${PKGS[@]}"; do
