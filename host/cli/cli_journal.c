@@ -77,7 +77,8 @@ sj_status cli_journal_open(cli_journal *j, const char *out, const char *signatur
             fclose(fp);
             return sj_fail(SJ_ERR_IO, "%s: cannot trim the journal: %s", j->path, strerror(errno));
         }
-        qsort(j->units, (size_t)j->n_units, sizeof *j->units, cmp_unit);
+        if (j->n_units)
+            qsort(j->units, (size_t)j->n_units, sizeof *j->units, cmp_unit);
         j->fp = fp;
     } else {
         int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -96,7 +97,8 @@ sj_status cli_journal_open(cli_journal *j, const char *out, const char *signatur
 int cli_journal_skip(void *user, int64_t unit)
 {
     const cli_journal *j = user;
-    return bsearch(&unit, j->units, (size_t)j->n_units, sizeof *j->units, cmp_unit) != NULL;
+    return j->n_units > 0 &&
+           bsearch(&unit, j->units, (size_t)j->n_units, sizeof *j->units, cmp_unit) != NULL;
 }
 
 sj_status cli_journal_done(void *user, int64_t unit, const sj_pair *pairs, int64_t n)
