@@ -161,6 +161,8 @@ sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src)
         return st;
     if (src->labels && (st = ensure_labels(dst)))
         return st;
+    if (src->n == 0)
+        return SJ_OK; /* (and no memcpy with NULL pointers) */
     size_t rb = sj_hash_type_bytes(dst->type);
     memcpy(dst->hashes + (size_t)dst->n * rb, src->hashes, (size_t)src->n * rb);
     memcpy(dst->ids + dst->n, src->ids, (size_t)src->n * sizeof *src->ids);
