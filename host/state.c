@@ -32,16 +32,11 @@ void sj_manifest_free(sj_manifest *m)
 
 sj_status sj_manifest_add_entry(sj_manifest *m, const char *rel, const char *sha)
 {
-    if (m->n_files == m->cap_files) {
-        int cap = m->cap_files ? 2 * m->cap_files : 16;
-        sj_state_file *f = realloc(m->files, (size_t)cap * sizeof *f);
-        if (!f)
-            return sj_fail(SJ_ERR_NOMEM, "out of memory");
-        m->files = f;
-        m->cap_files = cap;
-    }
-    snprintf(m->files[m->n_files].path, sizeof m->files[0].path, "%s", rel);
-    snprintf(m->files[m->n_files].sha, sizeof m->files[0].sha, "%s", sha);
+    sj_status st = sj_grow((void **)&m->files, &m->cap_files, m->n_files + 1, sizeof *m->files);
+    if (st)
+        return st;
+    snprintf(m->files[m->n_files].path, sizeof m->files[0].path, "%.255s", rel);
+    snprintf(m->files[m->n_files].sha, sizeof m->files[0].sha, "%.64s", sha);
     m->n_files++;
     return SJ_OK;
 }
@@ -57,14 +52,9 @@ sj_status sj_manifest_add_file(sj_manifest *m, const char *dir, const char *rel)
 
 sj_status sj_manifest_add_batch(sj_manifest *m, const char *sha, int64_t generation)
 {
-    if (m->n_batches == m->cap_batches) {
-        int cap = m->cap_batches ? 2 * m->cap_batches : 16;
-        sj_state_batch *b = realloc(m->batches, (size_t)cap * sizeof *b);
-        if (!b)
-            return sj_fail(SJ_ERR_NOMEM, "out of memory");
-        m->batches = b;
-        m->cap_batches = cap;
-    }
+    sj_status st = sj_grow((void **)&m->batches, &m->cap_batches, m->n_batches + 1, sizeof *m->batches);
+    if (st)
+        return st;
     snprintf(m->batches[m->n_batches].sha, 65, "%.64s", sha);
     m->batches[m->n_batches++].generation = generation;
     return SJ_OK;
@@ -72,7 +62,7 @@ sj_status sj_manifest_add_batch(sj_manifest *m, const char *sha, int64_t generat
 
 int64_t sj_manifest_find_batch(const sj_manifest *m, const char *sha)
 {
-    for (int i = 0; i < m->n_batches; i++)
+    for (int64_t i = 0; i < m->n_batches; i++)
         if (strcmp(m->batches[i].sha, sha) == 0)
             return m->batches[i].generation;
     return -1;
@@ -135,9 +125,9 @@ sj_status sj_manifest_commit(const char *dir, const sj_manifest *m)
     sj_hash_type_format(m->type, kind, sizeof kind);
     fprintf(fp, "simjoin-state 1\ngeneration %lld\nkind %s\nthreshold %d\nnext_cluster %lld\n",
             (long long)m->generation, kind, m->threshold, (long long)m->next_cluster);
-    for (int i = 0; i < m->n_files; i++)
+    for (int64_t i = 0; i < m->n_files; i++)
         fprintf(fp, "file %s %s\n", m->files[i].path, m->files[i].sha);
-    for (int i = 0; i < m->n_batches; i++)
+    for (int64_t i = 0; i < m->n_batches; i++)
         fprintf(fp, "batch %s %lld\n", m->batches[i].sha, (long long)m->batches[i].generation);
     int bad = ferror(fp);
     bad |= fflush(fp) != 0;
@@ -161,7 +151,7 @@ sj_status sj_manifest_commit(const char *dir, const sj_manifest *m)
 
 sj_status sj_manifest_verify(const char *dir, const sj_manifest *m)
 {
-    for (int i = 0; i < m->n_files; i++) {
+    for (int64_t i = 0; i < m->n_files; i++) {
         char full[4096], sha[65];
         snprintf(full, sizeof full, "%s/%s", dir, m->files[i].path);
         if (sj_sha256_file(full, sha))

@@ -36,9 +36,9 @@ typedef struct sj_manifest {
     sj_hash_type type;
     int32_t threshold;
     int64_t next_cluster;
-    int n_files, cap_files;
+    int64_t n_files, cap_files;
     sj_state_file *files;
-    int n_batches, cap_batches;
+    int64_t n_batches, cap_batches;
     sj_state_batch *batches;
 } sj_manifest;
 

@@ -312,7 +312,7 @@ int cmd_nightly(int argc, char **argv)
     int n_shards = 0;
     char full[4096 * 2];
     const char *state_file = NULL;
-    for (int i = 0; i < m.n_files; i++) {
+    for (int64_t i = 0; i < m.n_files; i++) {
         snprintf(full, sizeof full, "%s/%s", dir, m.files[i].path);
         if (!strncmp(m.files[i].path, "shards/", 7) && n_shards < 4096)
             shard_paths[n_shards++] = strdup(full);
@@ -484,11 +484,11 @@ int cmd_nightly(int argc, char **argv)
     next.generation = gen;
     next.type = m.type;
     next.threshold = m.threshold;
-    for (int i = 0; i < m.n_files; i++) /* committed files keep their verified digests */
+    for (int64_t i = 0; i < m.n_files; i++) /* committed files keep their verified digests */
         if (strncmp(m.files[i].path, "clusters/", 9) &&
             (st = sj_manifest_add_entry(&next, m.files[i].path, m.files[i].sha)))
             goto fail;
-    for (int i = 0; i < m.n_batches; i++)
+    for (int64_t i = 0; i < m.n_batches; i++)
         if ((st = sj_manifest_add_batch(&next, m.batches[i].sha, m.batches[i].generation)))
             goto fail;
     for (int i = 0; i < n_up; i++) {

@@ -88,16 +88,16 @@ int cmd_state(int argc, char **argv)
         if ((st = sj_manifest_verify(dir, &m)))
             rc = cli_fail(st);
         else
-            printf("%s: generation %lld, %d files, all checksums match\n", dir,
-                   (long long)m.generation, m.n_files);
+            printf("%s: generation %lld, %lld files, all checksums match\n", dir,
+                   (long long)m.generation, (long long)m.n_files);
     } else if (!strcmp(verb, "info")) {
         char kind[24];
         sj_hash_type_format(m.type, kind, sizeof kind);
-        printf("%s: generation %lld, kind %s, threshold %d, %d files, %d batches, next cluster id %lld\n",
-               dir, (long long)m.generation, kind, m.threshold, m.n_files, m.n_batches,
+        printf("%s: generation %lld, kind %s, threshold %d, %lld files, %lld batches, next cluster id %lld\n",
+               dir, (long long)m.generation, kind, m.threshold, (long long)m.n_files, (long long)m.n_batches,
                (long long)m.next_cluster);
         int64_t hashes = 0;
-        for (int i = 0; i < m.n_files; i++) {
+        for (int64_t i = 0; i < m.n_files; i++) {
             char full[4096];
             snprintf(full, sizeof full, "%s/%s", dir, m.files[i].path);
             int64_t rows = 0;
