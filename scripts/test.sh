@@ -13,7 +13,7 @@ ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@"
 if [ $# -eq 0 ] && [ "${SIMJOIN_SANITIZE:-1}" = 1 ]; then
   echo "== the same tests under ASan + UBSan (build-asan/)"
   san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSIMJOIN_CUDA=OFF -DSIMJOIN_FAISS=OFF \
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIMJOIN_CUDA=OFF -DSIMJOIN_FAISS=OFF \
     -DCMAKE_C_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
   cmake --build build-asan -j"$(nproc)" >/dev/null
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
