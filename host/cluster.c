@@ -4,21 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t uf_find(int64_t *parent, int64_t x)
-{
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]]; /* path halving */
-        x = parent[x];
-    }
-    return x;
-}
-
 /* Union by smaller index as root: the root of a set is its smallest node,
  * i.e. its smallest id since nodes are sorted by id. */
 static void uf_union(int64_t *parent, int64_t a, int64_t b)
 {
-    a = uf_find(parent, a);
-    b = uf_find(parent, b);
+    a = sj_uf_find(parent, a);
+    b = sj_uf_find(parent, b);
     if (a < b)
         parent[b] = a;
     else if (b < a)
@@ -231,7 +222,7 @@ static sj_status link_complete(const graph *g, const uint8_t *active_edge, int64
         next[i] = -1, last[i] = i, size[i] = 1;
     for (int64_t k = 0; k < m; k++) {
         int64_t e = order[k];
-        int64_t ra = uf_find(parent, g->ea[e]), rb = uf_find(parent, g->eb[e]);
+        int64_t ra = sj_uf_find(parent, g->ea[e]), rb = sj_uf_find(parent, g->eb[e]);
         if (ra == rb || g->ed[e] > o->complete_d)
             continue;
         int ok = 1;
@@ -365,7 +356,7 @@ sj_status sj_cluster(const int64_t *ids, int64_t n, const sj_pairs *pairs,
             c->n_quarantined++;
             continue;
         }
-        int64_t r = uf_find(parent, i);
+        int64_t r = sj_uf_find(parent, i);
         number[i] = r == i ? nc++ : number[r];
         c->cluster[i] = number[i];
     }

@@ -33,6 +33,9 @@ sj_status sj_atomic_commit(sj_atomic_file *f);
 /* Remove the temp file (safe to call after commit or twice). */
 void sj_atomic_abort(sj_atomic_file *f);
 
+/* Union-find: the root of x, halving the path on the way. */
+int64_t sj_uf_find(int64_t *parent, int64_t x);
+
 /* Position of x in sorted v[n], or -1. */
 int64_t sj_search_i64(const int64_t *v, int64_t n, int64_t x);
 

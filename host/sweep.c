@@ -254,15 +254,6 @@ static quality base_quality(const prep *p)
 
 /* ---- incremental path ---- */
 
-static int64_t find_root(int64_t *parent, int64_t x)
-{
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]];
-        x = parent[x];
-    }
-    return x;
-}
-
 static sj_status sweep_incremental(const prep *p, int with_labels, const int32_t *thr, int n_thr,
                                    sj_sweep_row *rows)
 {
@@ -284,7 +275,7 @@ static sj_status sweep_incremental(const prep *p, int with_labels, const int32_t
     int64_t e = 0;
     for (int t = 0; t < n_thr; t++) {
         for (; e < p->m && p->ed[e] <= thr[t]; e++) {
-            int64_t x = find_root(parent, p->ea[e]), y = find_root(parent, p->eb[e]);
+            int64_t x = sj_uf_find(parent, p->ea[e]), y = sj_uf_find(parent, p->eb[e]);
             if (x == y)
                 continue;
             if (size[x] < size[y]) { /* y becomes the smaller side, merged into x */

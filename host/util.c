@@ -151,3 +151,12 @@ int64_t sj_search_i64(const int64_t *v, int64_t n, int64_t x)
     }
     return lo < n && v[lo] == x ? lo : -1;
 }
+
+int64_t sj_uf_find(int64_t *parent, int64_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}

@@ -240,15 +240,8 @@ void cli_sources_finish(cli_sources *s)
 
 int32_t cli_sources_of(const cli_sources *s, int64_t id)
 {
-    int64_t lo = 0, hi = s->n_ids;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (s->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->n_ids && s->ids[lo] == id ? s->src[lo] : -1;
+    int64_t k = sj_search_i64(s->ids, s->n_ids, id);
+    return k >= 0 ? s->src[k] : -1;
 }
 
 void cli_sources_free(cli_sources *s)

@@ -74,15 +74,6 @@ static sj_status read_old_state(const char *path, old_state *o)
     return st;
 }
 
-static int64_t uf(int64_t *p, int64_t x)
-{
-    while (p[x] != x) {
-        p[x] = p[p[x]];
-        x = p[x];
-    }
-    return x;
-}
-
 typedef struct node {
     int64_t id;
     int64_t old_cluster; /* -1 for new hashes */
@@ -424,7 +415,7 @@ int cmd_nightly(int argc, char **argv)
         qsort(cp, (size_t)nc, 2 * sizeof *cp, cmp_i64p);
         for (int64_t i = 1; i < nc; i++)
             if (cp[2 * i] == cp[2 * (i - 1)]) {
-                int64_t a = uf(parent, cp[2 * i + 1]), b = uf(parent, cp[2 * (i - 1) + 1]);
+                int64_t a = sj_uf_find(parent, cp[2 * i + 1]), b = sj_uf_find(parent, cp[2 * (i - 1) + 1]);
                 if (a != b)
                     parent[SJ_MAX(a, b)] = SJ_MIN(a, b);
             }
@@ -434,7 +425,7 @@ int cmd_nightly(int argc, char **argv)
         node key = {pairs.v[p].a, 0}, key2 = {pairs.v[p].b, 0};
         node *na = bsearch(&key, nodes, (size_t)n_nodes, sizeof *nodes, cmp_node);
         node *nb = bsearch(&key2, nodes, (size_t)n_nodes, sizeof *nodes, cmp_node);
-        int64_t a = uf(parent, na - nodes), b = uf(parent, nb - nodes);
+        int64_t a = sj_uf_find(parent, na - nodes), b = sj_uf_find(parent, nb - nodes);
         if (a != b)
             parent[SJ_MAX(a, b)] = SJ_MIN(a, b);
     }
@@ -444,7 +435,7 @@ int cmd_nightly(int argc, char **argv)
         root_id[i] = -1;
     for (int64_t i = 0; i < n_nodes; i++)
         if (nodes[i].old_cluster >= 0) {
-            int64_t r = uf(parent, i);
+            int64_t r = sj_uf_find(parent, i);
             if (root_id[r] < 0 || nodes[i].old_cluster < root_id[r])
                 root_id[r] = nodes[i].old_cluster;
         }
@@ -455,7 +446,7 @@ int cmd_nightly(int argc, char **argv)
             cluster[i] = -1;
             continue;
         }
-        int64_t r = uf(parent, i);
+        int64_t r = sj_uf_find(parent, i);
         if (root_id[r] < 0) { /* first (smallest) member of an all-new component */
             root_id[r] = next.next_cluster++;
             new_clusters++;
