@@ -112,6 +112,8 @@ sj_status sj_h5_write(hid_t loc, const char *name, hid_t memtype, int rank, cons
         filetype = H5T_STD_U8LE;
     else if (H5Tequal(memtype, H5T_NATIVE_INT16) > 0)
         filetype = H5T_STD_I16LE;
+    else if (H5Tequal(memtype, H5T_NATIVE_INT8) > 0)
+        filetype = H5T_STD_I8LE;
     dset = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (dset < 0) {
         st = sj_fail(SJ_ERR_IO, "%s: cannot create dataset %s", path, name);

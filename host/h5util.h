@@ -62,6 +62,16 @@ sj_status sj_h5_read(hid_t file, const char *name, hid_t memtype, void *out, con
 sj_status sj_h5_read_i64(hid_t file, const char *name, int64_t expect, int64_t **out, int64_t *n,
                          const char *path);
 
+/* Case metadata (meta_io.c): the /meta group of rows [first, first+count)
+ * of m under loc; reading: *out NULL when the group is absent. */
+struct sj_meta_table;
+sj_status sj_meta_h5_write(hid_t loc, const sj_meta *m, int64_t first, int64_t count,
+                           const char *path);
+sj_status sj_meta_h5_read(hid_t loc, const char *group, int64_t n, sj_meta **out, const char *path);
+/* /meta plus /meta_index/{id,new}; reading: *out NULL when absent. */
+sj_status sj_meta_table_h5_write(hid_t file, const struct sj_meta_table *t, const char *path);
+sj_status sj_meta_table_h5_read(hid_t file, struct sj_meta_table **out, const char *path);
+
 /* Largest allocation we will make for one dataset, in bytes (physical RAM). */
 uint64_t sj_h5_max_bytes(void);
 

@@ -1,6 +1,7 @@
 /* hashes.c - hash types, the in-memory hash set, hex codec, degenerate rules. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "simjoin/meta.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -67,6 +68,7 @@ void sj_hashes_free(sj_hashes *h)
     free(h->ids);
     free(h->quality);
     free(h->labels);
+    sj_meta_free(h->meta);
     free(h);
 }
 
@@ -142,6 +144,8 @@ sj_status sj_hashes_append(sj_hashes *h, int64_t id, const uint8_t *hash, int qu
         h->quality[h->n] = (int16_t)quality;
     if (h->labels)
         h->labels[h->n] = -1;
+    if (h->meta && (st = sj_meta_append_row(h->meta, NULL, 0)))
+        return st;
     h->n++;
     return SJ_OK;
 }
@@ -161,6 +165,17 @@ sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src)
         return st;
     if (src->labels && (st = ensure_labels(dst)))
         return st;
+    if (src->meta && !dst->meta) { /* earlier rows: unknown */
+        if ((st = sj_meta_create(&dst->meta)))
+            return st;
+        for (int64_t i = 0; i < dst->n && !st; i++)
+            st = sj_meta_append_row(dst->meta, NULL, 0);
+        if (st)
+            return st;
+    }
+    for (int64_t i = 0; dst->meta && i < src->n; i++)
+        if ((st = sj_meta_append_row(dst->meta, src->meta, i)))
+            return st;
     if (src->n == 0)
         return SJ_OK; /* (and no memcpy with NULL pointers) */
     size_t rb = sj_hash_type_bytes(dst->type);
@@ -289,9 +304,14 @@ sj_status sj_hashes_remove_degenerate(sj_hashes *h, const sj_degenerate_options 
 {
     const size_t rb = sj_hash_type_bytes(h->type);
     int64_t kept = 0, ex = 0;
+    uint8_t *keep = h->meta ? malloc((size_t)SJ_MAX(h->n, 1)) : NULL;
+    if (h->meta && !keep)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < h->n; i++) {
         const uint8_t *row = h->hashes + (size_t)i * rb;
         sj_degenerate_rule r = sj_degenerate_check(o, h->type, row, h->quality ? h->quality[i] : -1);
+        if (keep)
+            keep[i] = r == SJ_DEGEN_NONE;
         if (r != SJ_DEGEN_NONE) {
             excluded_id[ex] = h->ids[i];
             excluded_rule[ex++] = (uint8_t)r;
@@ -307,6 +327,9 @@ sj_status sj_hashes_remove_degenerate(sj_hashes *h, const sj_degenerate_options 
         }
         kept++;
     }
+    if (keep)
+        sj_meta_keep(h->meta, keep);
+    free(keep);
     h->n = kept;
     *n_excluded = ex;
     return SJ_OK;

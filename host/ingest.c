@@ -1,6 +1,7 @@
 /* ingest.c - text hash lists (bare hex, id,hex CSV, ThreatExchange) to a hash set. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
+#include "simjoin/meta.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,8 +14,32 @@ typedef struct row_origin {
     int64_t line;
 } row_origin;
 
+/* What a column of a table (a CSV with a header naming its columns) holds. */
+typedef enum column_role {
+    COL_IGNORED = 0,
+    COL_ID,
+    COL_HASH,
+    COL_QUALITY,
+    COL_VICTIM,
+    COL_OFFENDER,
+    COL_TEXT /* + sj_meta_text */
+} column_role;
+
+#define MAX_COLUMNS 256
+
+typedef struct table {
+    int active;       /* this file is a table */
+    char delim;       /* ',' or ';' */
+    int n_cols;
+    int role[MAX_COLUMNS];
+    char name[MAX_COLUMNS][64]; /* header names, for messages */
+    int has_meta;
+} table;
+
 struct sj_ingest {
     sj_ingest_options opt;
+    table tab;         /* the current file's layout */
+    char ignored[1024]; /* names of ignored columns, comma-separated */
     int64_t next_id;   /* next id for a bare-hash line */
     sj_hashes *rows;   /* owned until finish */
     row_origin *origin; /* [rows->n] */
@@ -150,6 +175,253 @@ static sj_status parse_quality(const char *path, int64_t line, int col, field f,
     return SJ_OK;
 }
 
+
+/* Split a line of a table into fields, honouring "double quotes" (with ""
+ * for a quote inside). Unquoted values are copied into scratch (len+1
+ * bytes). Returns the field count, or -1 for an unterminated quote. */
+static int split_table(const char *line, size_t len, char delim, field *f, int max, char *scratch)
+{
+    int n = 0;
+    size_t i = 0;
+    char *out = scratch;
+    for (;;) {
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        char *start = out;
+        if (i < len && line[i] == '"') {
+            i++;
+            for (;;) {
+                if (i >= len)
+                    return -1;
+                if (line[i] == '"') {
+                    if (i + 1 < len && line[i + 1] == '"') {
+                        *out++ = '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                *out++ = line[i++];
+            }
+            while (i < len && line[i] != delim) /* blanks after the closing quote */
+                i++;
+        } else {
+            while (i < len && line[i] != delim)
+                *out++ = line[i++];
+        }
+        field t = trim(start, (size_t)(out - start));
+        if (n < max)
+            f[n] = t;
+        n++;
+        *out++ = 0;
+        if (i >= len)
+            return n;
+        i++; /* the delimiter */
+    }
+}
+
+/* Lower-case letters and digits of a header name: "Victim identified" ->
+ * "victimidentified". */
+static void normalize(field f, char *out, size_t size)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < f.len && k + 1 < size; i++)
+        if (isalnum((unsigned char)f.p[i]))
+            out[k++] = (char)tolower((unsigned char)f.p[i]);
+    out[k] = 0;
+}
+
+static int role_of(const char *norm, sj_hash_type t)
+{
+    static const struct {
+        const char *name;
+        int role;
+    } names[] = {
+        {"id", COL_ID}, {"imageid", COL_ID}, {"hashid", COL_ID},
+        {"hash", COL_HASH},
+        {"quality", COL_QUALITY}, {"pdqquality", COL_QUALITY},
+        {"victimidentified", COL_VICTIM}, {"offenderidentified", COL_OFFENDER},
+        {"series", COL_TEXT + SJ_META_SERIES}, {"seriesname", COL_TEXT + SJ_META_SERIES},
+        {"seriesid", COL_TEXT + SJ_META_SERIES},
+        {"caseid", COL_TEXT + SJ_META_CASE_ID}, {"case", COL_TEXT + SJ_META_CASE_ID},
+        {"casenumber", COL_TEXT + SJ_META_CASE_ID}, {"casereference", COL_TEXT + SJ_META_CASE_ID},
+        {"category", COL_TEXT + SJ_META_CATEGORY},
+        {"source", COL_TEXT + SJ_META_SOURCE}, {"database", COL_TEXT + SJ_META_SOURCE},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(norm, names[i].name) == 0)
+            return names[i].role;
+    if (t.kind == SJ_KIND_PDQ && (strcmp(norm, "pdq") == 0 || strcmp(norm, "pdqhash") == 0))
+        return COL_HASH;
+    return COL_IGNORED;
+}
+
+static void note_ignored(sj_ingest *ing, const char *name)
+{
+    char key[80];
+    snprintf(key, sizeof key, "%s,", name);
+    char all[1100];
+    snprintf(all, sizeof all, "%s,", ing->ignored);
+    if (strstr(all, key) == all || (strstr(all, key) && strstr(all, key)[-1] == ','))
+        return; /* already listed */
+    size_t used = strlen(ing->ignored);
+    snprintf(ing->ignored + used, sizeof ing->ignored - used, "%s%s", used ? "," : "", name);
+}
+
+/* Is this first line a header that makes the file a table? Legacy headers
+ * naming only id, hash and quality (comma-separated) keep the line formats
+ * of sj_ingest_file; any other named column, or ';', makes a table. */
+static sj_status parse_header(sj_ingest *ing, const char *path, const char *text, size_t len,
+                              int *is_table)
+{
+    *is_table = 0;
+    size_t commas = 0, semis = 0;
+    for (size_t i = 0; i < len; i++)
+        commas += text[i] == ',', semis += text[i] == ';';
+    table *tb = &ing->tab;
+    memset(tb, 0, sizeof *tb);
+    tb->delim = semis > commas ? ';' : ',';
+    char *scratch = malloc(len + 1 + MAX_COLUMNS);
+    field f[MAX_COLUMNS];
+    if (!scratch)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    int nf = split_table(text, len, tb->delim, f, MAX_COLUMNS, scratch);
+    sj_status st = SJ_OK;
+    if (nf < 0 || nf > MAX_COLUMNS) {
+        st = sj_fail(SJ_ERR_PARSE, "%s: header: %s", path,
+                     nf < 0 ? "unterminated quote" : "more than 256 columns");
+        goto done;
+    }
+    int legacy = tb->delim == ',', seen[COL_TEXT + SJ_META_N_TEXT] = {0};
+    for (int i = 0; i < nf; i++) {
+        char norm[64];
+        normalize(f[i], norm, sizeof norm);
+        snprintf(tb->name[i], sizeof tb->name[i], "%.*s", (int)SJ_MIN(f[i].len, 63), f[i].p);
+        tb->role[i] = role_of(norm, ing->opt.type);
+        if (tb->role[i] != COL_IGNORED && seen[tb->role[i]]++) {
+            st = sj_fail(SJ_ERR_PARSE, "%s:1: column '%s' names the same field as an earlier one",
+                         path, tb->name[i]);
+            goto done;
+        }
+        int expect = i == 0 ? COL_ID : i == 1 ? COL_HASH : COL_QUALITY;
+        legacy &= i < 3 && tb->role[i] == expect;
+        tb->has_meta |= tb->role[i] >= COL_VICTIM;
+    }
+    if (legacy) /* "id,hash[,quality]": the plain CSV form */
+        goto done;
+    tb->n_cols = nf;
+    if (!seen[COL_HASH]) {
+        char kind[24];
+        sj_hash_type_format(ing->opt.type, kind, sizeof kind);
+        st = sj_fail(SJ_ERR_PARSE,
+                     "%s:1: the header names no column for %s hashes (expected 'hash'%s)", path,
+                     kind, ing->opt.type.kind == SJ_KIND_PDQ ? " or 'PDQ'" : "");
+        goto done;
+    }
+    for (int i = 0; i < nf; i++)
+        if (tb->role[i] == COL_IGNORED)
+            note_ignored(ing, tb->name[i][0] ? tb->name[i] : "(unnamed)");
+    tb->active = *is_table = 1;
+done:
+    free(scratch);
+    return st;
+}
+
+static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line, const char *text,
+                                 size_t len)
+{
+    table *tb = &ing->tab;
+    size_t nb = sj_hash_type_bytes(ing->opt.type);
+    char kind[24];
+    sj_hash_type_format(ing->opt.type, kind, sizeof kind);
+    char *scratch = malloc(len + 1 + MAX_COLUMNS);
+    field f[MAX_COLUMNS];
+    if (!scratch)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    int nf = split_table(text, len, tb->delim, f, MAX_COLUMNS, scratch);
+    for (int i = 0; i < nf && i < MAX_COLUMNS; i++) /* end each trimmed value (in scratch) */
+        ((char *)f[i].p)[f[i].len] = 0;
+    sj_status st = SJ_OK;
+    field hash = {0};
+    int64_t id = 0;
+    int has_id = 0, quality = -1;
+    int8_t victim = SJ_META_UNKNOWN, offender = SJ_META_UNKNOWN;
+    char *values[SJ_META_N_TEXT] = {0};
+    if (nf < 0) {
+        st = sj_fail(SJ_ERR_PARSE, "%s:%lld: unterminated quote", path, (long long)line);
+        goto done;
+    }
+    if (nf != tb->n_cols) {
+        st = sj_fail(SJ_ERR_PARSE, "%s:%lld: %d fields, the header has %d columns", path,
+                     (long long)line, nf, tb->n_cols);
+        goto done;
+    }
+    for (int i = 0; i < nf && !st; i++) {
+        int col = i + 1;
+        switch (tb->role[i]) {
+        case COL_ID:
+            if (!(has_id = parse_i64(f[i], &id)))
+                st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) is not an int64 id", path,
+                             (long long)line, col, tb->name[i]);
+            break;
+        case COL_HASH:
+            hash = f[i];
+            if (f[i].len == 0)
+                st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) is empty", path, (long long)line,
+                             col, tb->name[i]);
+            else if (!is_hash(f[i], nb))
+                st = bad_hash(path, line, col, f[i], nb, kind);
+            break;
+        case COL_QUALITY:
+            if (f[i].len)
+                st = parse_quality(path, line, col, f[i], &quality);
+            break;
+        case COL_VICTIM:
+        case COL_OFFENDER:
+            if (sj_meta_parse_flag(f[i].p, f[i].len, tb->role[i] == COL_VICTIM ? &victim : &offender))
+                st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) must be yes, no or unknown",
+                             path, (long long)line, col, tb->name[i]);
+            break;
+        case COL_IGNORED: break;
+        default:
+            if (f[i].len > SJ_META_TEXT_MAX)
+                st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) is longer than %d bytes", path,
+                             (long long)line, col, tb->name[i], SJ_META_TEXT_MAX);
+            else
+                values[tb->role[i] - COL_TEXT] = (char *)f[i].p; /* NUL-ended in scratch */
+            break;
+        }
+    }
+    if (st)
+        goto done;
+    if (!has_id) {
+        if (ing->next_id == INT64_MAX) {
+            st = sj_fail(SJ_ERR_PARSE, "%s:%lld: assigned id overflows int64", path, (long long)line);
+            goto done;
+        }
+        id = ing->next_id++;
+    }
+    sj_hashes *rows = ing->rows;
+    if (tb->has_meta && !rows->meta) { /* earlier rows: unknown */
+        if ((st = sj_meta_create(&rows->meta)))
+            goto done;
+        for (int64_t i = 0; i < rows->n && !st; i++)
+            st = sj_meta_append_row(rows->meta, NULL, 0);
+        if (st)
+            goto done;
+    }
+    sj_meta *meta = rows->meta;
+    rows->meta = NULL; /* add_row appends the hash; the metadata row follows */
+    st = add_row(ing, id, hash, quality, line);
+    rows->meta = meta;
+    if (!st && meta)
+        st = sj_meta_append(meta, (const char *const *)values, victim, offender);
+done:
+    free(scratch);
+    return st;
+}
+
 /* One non-blank, non-comment line. first: 1 if it is the file's first such
  * line (a header is allowed there). */
 static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, const char *text,
@@ -164,6 +436,13 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
     int quality = -1;
     sj_status st;
 
+    if (ing->tab.active)
+        return parse_table_row(ing, path, line, text, len);
+    if (first && nf <= MAX_COLUMNS && !is_hash(f[0], nb) && !parse_i64(f[0], &id) &&
+        (isalpha((unsigned char)f[0].p[0]) || f[0].p[0] == '"' || memchr(text, ';', len))) {
+        int is_table;
+        return parse_header(ing, path, text, len, &is_table);
+    }
     if (nf == 1) { /* bare hash */
         if (!is_hash(f[0], nb))
             return bad_hash(path, line, 1, f[0], nb, kind);
@@ -224,6 +503,7 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
     int64_t line = 0;
     int first = 1;
     sj_status st = SJ_OK;
+    memset(&ing->tab, 0, sizeof ing->tab);
     while ((got = getline(&buf, &cap, fp)) >= 0) {
         line++;
         if (memchr(buf, 0, (size_t)got)) {
@@ -245,6 +525,8 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
     fclose(fp);
     return st;
 }
+
+const char *sj_ingest_ignored_columns(const sj_ingest *ing) { return ing->ignored; }
 
 static const sj_ingest *sort_ctx;
 static int cmp_rows_by_id(const void *x, const void *y)

@@ -5,11 +5,13 @@
  *   /nodes/source       int32 [N]   index into the `sources` attribute, -1 unknown
  *   /excluded/id        int64 [E]   degenerate hashes kept out of the join
  *   /excluded/rule      uint8 [E]   1 all_zero, 2 bit_band, 3 low_quality
+ *   /meta_index/id, /new, /meta/...   case metadata of every hash (optional)
  *   attributes: format_version, content="pairs", kind, bits, metric,
  *               threshold, backend, simjoin_version, inputs */
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
 #include "simjoin/formats.h"
+#include "simjoin/meta.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,8 @@ void sj_join_result_release(sj_join_result *r)
     r->excluded_rule = NULL;
     r->node_source = r->excluded_source = NULL;
     r->n_nodes = r->n_excluded = 0;
+    sj_meta_table_free(r->meta);
+    r->meta = NULL;
 }
 
 /* Write the attributes common to pairs and clusters files. */
@@ -121,6 +125,8 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
     g = H5I_INVALID_HID;
     if ((st = write_excluded(file, r, path)))
         goto fail;
+    if (r->meta && (st = sj_meta_table_h5_write(file, r->meta, path)))
+        goto fail;
     free(a);
     free(b);
     free(d);
@@ -190,7 +196,8 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
         (st = sj_h5_read_i64(file, "excluded/id", -1, &r->excluded_id, &r->n_excluded, path)))
         goto done;
     if ((st = read_sources(file, "nodes/source", r->n_nodes, &r->node_source, path)) ||
-        (st = read_sources(file, "excluded/source", r->n_excluded, &r->excluded_source, path)))
+        (st = read_sources(file, "excluded/source", r->n_excluded, &r->excluded_source, path)) ||
+        (st = sj_meta_table_h5_read(file, &r->meta, path)))
         goto done;
     r->excluded_rule = malloc((size_t)SJ_MAX(r->n_excluded, 1));
     if (!r->excluded_rule) {
@@ -229,6 +236,85 @@ static int cmp_i64_asc(const void *x, const void *y)
 {
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return a < b ? -1 : a > b;
+}
+
+/* A per-cluster list of interned codes as one string "a|b|c". */
+static sj_status write_code_lists(hid_t g, const char *name, int32_t *const *lists, int64_t n,
+                                  const sj_meta *m, const char *path)
+{
+    size_t width = 1;
+    for (int64_t k = 0; k < n; k++) {
+        size_t len = 0;
+        for (const int32_t *c = lists[k]; *c >= 0; c++)
+            len += strlen(sj_meta_code_text(m, *c)) + 1;
+        width = SJ_MAX(width, len + 1);
+    }
+    char *buf = calloc((size_t)SJ_MAX(n, 1), width);
+    if (!buf)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
+    for (int64_t k = 0; k < n; k++) {
+        char *p = buf + (size_t)k * width;
+        for (const int32_t *c = lists[k]; *c >= 0; c++)
+            p += sprintf(p, "%s%s", c == lists[k] ? "" : "|", sj_meta_code_text(m, *c));
+    }
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, width);
+    H5Tset_strpad(type, H5T_STR_NULLTERM);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hsize_t dims[1] = {(hsize_t)n};
+    sj_status st = sj_h5_write(g, name, type, 1, dims, buf, path);
+    H5Tclose(type);
+    free(buf);
+    return st;
+}
+
+/* /case_summary: per cluster new/known members, series, cases, sources,
+ * identified flags, SJ_CASE_* flags and the triage class and rank. */
+static sj_status write_case_summary(hid_t file, const int64_t *ids, const int64_t *cl, int64_t n,
+                                    int64_t n_clusters, const sj_meta_table *t, const char *path)
+{
+    sj_case_summary *s;
+    sj_status st = sj_case_summarize(ids, cl, n, n_clusters, t, &s);
+    if (st)
+        return st;
+    int64_t *rank = malloc((size_t)SJ_MAX(n_clusters, 1) * sizeof *rank);
+    hid_t g = H5I_INVALID_HID;
+    hsize_t dc[1] = {(hsize_t)n_clusters};
+    if (!rank) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int64_t k = 0; k < n_clusters; k++)
+        rank[k] = -1;
+    for (int64_t i = 0; i < s->n_ranked; i++)
+        rank[s->ranked[i]] = i + 1;
+    if ((st = sj_h5_group(file, "case_summary", path, &g)) ||
+        (st = sj_h5_attr_str(g, "flags", "bit 1 merges_series, 2 multi_case, 4 multi_source, "
+                                         "8 new_no_series", path)) ||
+        (st = sj_h5_attr_str(g, "triage", "0 not listed, 1 candidate_new_victim, 2 "
+                                          "unidentified_victim_series, 3 cross_case_link, 4 "
+                                          "known_identified_series", path)) ||
+        (st = sj_h5_write(g, "n_new", H5T_NATIVE_INT64, 1, dc, s->n_new, path)) ||
+        (st = sj_h5_write(g, "n_known", H5T_NATIVE_INT64, 1, dc, s->n_known, path)) ||
+        (st = sj_h5_write(g, "n_series", H5T_NATIVE_INT32, 1, dc, s->n_series, path)) ||
+        (st = sj_h5_write(g, "n_cases", H5T_NATIVE_INT32, 1, dc, s->n_cases, path)) ||
+        (st = sj_h5_write(g, "n_sources", H5T_NATIVE_INT32, 1, dc, s->n_sources, path)) ||
+        (st = sj_h5_write(g, "victim_identified", H5T_NATIVE_INT8, 1, dc, s->victim_identified, path)) ||
+        (st = sj_h5_write(g, "offender_identified", H5T_NATIVE_INT8, 1, dc, s->offender_identified,
+                          path)) ||
+        (st = sj_h5_write(g, "flags", H5T_NATIVE_UINT8, 1, dc, s->flags, path)) ||
+        (st = sj_h5_write(g, "triage", H5T_NATIVE_UINT8, 1, dc, s->triage, path)) ||
+        (st = sj_h5_write(g, "rank", H5T_NATIVE_INT64, 1, dc, rank, path)) ||
+        (st = write_code_lists(g, "series", s->series, n_clusters, t->meta, path)) ||
+        (st = write_code_lists(g, "cases", s->cases, n_clusters, t->meta, path)) ||
+        (st = write_code_lists(g, "sources", s->sources, n_clusters, t->meta, path)))
+        goto done;
+done:
+    if (g >= 0)
+        H5Gclose(g);
+    free(rank);
+    sj_case_summary_free(s);
+    return st;
 }
 
 sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r,
@@ -326,6 +412,9 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
         goto fail;
     H5Gclose(g);
     g = H5I_INVALID_HID;
+    if (r->meta && ((st = sj_meta_table_h5_write(file, r->meta, path)) ||
+                    (st = write_case_summary(file, ids, cl, total, c->n_clusters, r->meta, path))))
+        goto fail;
     if ((st = write_excluded(file, r, path)) || (st = sj_h5_group(file, "quarantined", path, &g)) ||
         (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dq, qid, path)) ||
         (st = sj_h5_write(g, "matches", H5T_NATIVE_INT64, 1, dq, qmatches, path)))

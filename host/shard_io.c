@@ -3,6 +3,7 @@
  *   /ids      int64 [N]            unique
  *   /quality  int16 [N] optional   0..100, -1 unknown
  *   /labels   int64 [N] optional   ground-truth series, -1 none
+ *   /meta/... optional             case metadata (meta_io.c)
  *   attributes: format_version, kind ("pdq" | "bits"), bits, source */
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
@@ -128,6 +129,8 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
         goto done;
     if ((st = sj_h5_read_attr_str(file, "source", h->source, sizeof h->source, 0, path)))
         goto done;
+    if ((st = sj_meta_h5_read(file, "meta", n, &h->meta, path)))
+        goto done;
     if ((st = sj_hashes_check_unique_ids(h, path)))
         goto done;
     *out = h;
@@ -163,6 +166,8 @@ sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, in
         goto fail;
     if (h->labels &&
         (st = sj_h5_write(file, "labels", H5T_NATIVE_INT64, 1, dims1, h->labels + first, path)))
+        goto fail;
+    if (h->meta && (st = sj_meta_h5_write(file, h->meta, first, count, path)))
         goto fail;
     return sj_h5_commit(file, &af);
 fail:

@@ -3,7 +3,8 @@
 # a second run installs nothing and only rebuilds what changed.
 #
 #   Debian packages (apt-get): compilers, CMake, HDF5, BLAS/LAPACK, OpenMP,
-#     and the Python oracles the tests use (h5py, numpy, faiss, matplotlib).
+#     the Python oracles the tests use (h5py, numpy, faiss, matplotlib), and
+#     headless Chromium for the report screenshot test.
 #   FAISS C API: built once from Debian's `faiss` source package with hardware
 #     popcount (-mpopcnt; Debian's prebuilt libfaiss counts bits in software),
 #     cached under build/_deps/faiss. Set SIMJOIN_NO_FAISS=1 to skip it.
@@ -19,7 +20,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # ---- Debian packages --------------------------------------------------------
 PKGS=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapack-dev
       libomp-dev clang libclang-rt-14-dev dpkg-dev libopenmpi-dev openmpi-bin bsdextrautils
-      python3-h5py python3-numpy python3-faiss python3-matplotlib)
+      python3-h5py python3-numpy python3-faiss python3-matplotlib chromium fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

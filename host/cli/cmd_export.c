@@ -1,5 +1,6 @@
 /* cmd_export.c - `simjoin export`: shard, pairs or clusters file -> CSV / JSON Lines. */
 #include "cli.h"
+#include "cli_case.h"
 #include "h5util.h"
 
 #include <getopt.h>
@@ -8,14 +9,22 @@
 
 static void help(void)
 {
-    printf("usage: simjoin export FILE.h5 --format csv|jsonl [--out F] [--summary]\n"
+    printf("usage: simjoin export FILE.h5 --format csv|jsonl|icse [--out F] [--summary]\n"
            "\n"
            "Writes a simjoin HDF5 file as text (stdout unless --out; --out files are\n"
            "written under a temporary name, renamed when complete, mode 0640):\n"
            "  shard     id,hash[,quality][,label]      (hex hashes)\n"
            "  pairs     a,b,distance\n"
            "  clusters  id,cluster   (cluster -1: excluded as degenerate)\n"
-           "            --summary: cluster,size,edges,min_distance,max_edge,diameter,diameter_checked\n");
+           "            --summary: cluster,size,edges,min_distance,max_edge,diameter,diameter_checked\n"
+           "Shards with case metadata add series,case_id,category,source,\n"
+           "victim_identified,offender_identified.\n"
+           "--format icse (clusters files): an ICSE-style semicolon-separated CSV, one\n"
+           "row per hash in a cluster (Image ID;Cluster ID;Cluster size;Triage rank;\n"
+           "Triage;New upload;Series name;Victim identified;Offender identified;Case ID;\n"
+           "Category;Source;Cluster flags;...), clusters of the triage list first (see\n"
+           "`simjoin report --help`). It is a plain layout investigators' tools import,\n"
+           "not a VICS-compliant file.\n");
 }
 
 /* A column read as int64 from the file. */
@@ -67,6 +76,23 @@ static sj_status export_columns(hid_t file, const char *path, column *cols, int 
     return st;
 }
 
+/* A row's case metadata as CSV fields or JSON members (after others). */
+static void write_meta(FILE *fp, const sj_meta *m, int64_t i, int jsonl)
+{
+    for (int f = 0; f < SJ_META_N_TEXT; f++) {
+        const char *v = sj_meta_text_get(m, i, (sj_meta_text)f);
+        if (jsonl)
+            fprintf(fp, ",\"%s\":", sj_meta_text_name((sj_meta_text)f)), cli_put_json(fp, v);
+        else
+            fputc(',', fp), cli_put_csv(fp, v, ',');
+    }
+    const char *vi = sj_meta_flag_name(sj_meta_victim(m, i)), *of = sj_meta_flag_name(sj_meta_offender(m, i));
+    if (jsonl)
+        fprintf(fp, ",\"victim_identified\":\"%s\",\"offender_identified\":\"%s\"", vi, of);
+    else
+        fprintf(fp, ",%s,%s", vi, of);
+}
+
 static sj_status export_shard(const char *path, cli_text *t, int jsonl)
 {
     sj_hashes *h;
@@ -80,7 +106,8 @@ static sj_status export_shard(const char *path, cli_text *t, int jsonl)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     }
     if (!jsonl)
-        fprintf(t->fp, "id,hash%s%s\n", h->quality ? ",quality" : "", h->labels ? ",label" : "");
+        fprintf(t->fp, "id,hash%s%s%s\n", h->quality ? ",quality" : "", h->labels ? ",label" : "",
+                h->meta ? ",series,case_id,category,source,victim_identified,offender_identified" : "");
     for (int64_t i = 0; i < h->n; i++) {
         sj_hex_encode(h->hashes + (size_t)i * rb, rb, hex);
         if (jsonl) {
@@ -89,6 +116,8 @@ static sj_status export_shard(const char *path, cli_text *t, int jsonl)
                 fprintf(t->fp, ",\"quality\":%d", h->quality[i]);
             if (h->labels)
                 fprintf(t->fp, ",\"label\":%lld", (long long)h->labels[i]);
+            if (h->meta)
+                write_meta(t->fp, h->meta, i, 1);
             fputs("}\n", t->fp);
         } else {
             fprintf(t->fp, "%lld,%s", (long long)h->ids[i], hex);
@@ -96,6 +125,8 @@ static sj_status export_shard(const char *path, cli_text *t, int jsonl)
                 fprintf(t->fp, ",%d", h->quality[i]);
             if (h->labels)
                 fprintf(t->fp, ",%lld", (long long)h->labels[i]);
+            if (h->meta)
+                write_meta(t->fp, h->meta, i, 0);
             fputc('\n', t->fp);
         }
     }
@@ -126,9 +157,20 @@ int cmd_export(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage("export", "give exactly one input file");
     in = argv[optind];
-    if (!format || (strcmp(format, "csv") && strcmp(format, "jsonl")))
-        return cli_usage("export", "--format csv or --format jsonl is required");
+    if (!format || (strcmp(format, "csv") && strcmp(format, "jsonl") && strcmp(format, "icse")))
+        return cli_usage("export", "--format csv, jsonl or icse is required");
     int jsonl = !strcmp(format, "jsonl");
+    if (!strcmp(format, "icse")) { /* clusters files only */
+        case_view v;
+        sj_status st = case_view_load(&v, in, NULL);
+        cli_text t;
+        if (!st && !(st = cli_text_open(&t, out))) {
+            case_write_icse(t.fp, &v, 1);
+            st = cli_text_close(&t, 1);
+        }
+        case_view_free(&v);
+        return st ? cli_fail(st) : EXIT_OK;
+    }
     hid_t file;
     sj_status st = sj_h5_open(in, &file);
     if (st)

@@ -14,6 +14,12 @@ static void help(void)
            "  HEX                     a bare hash; ids are assigned from --first-id (0)\n"
            "  ID,HEX[,QUALITY]        CSV with an int64 id; a header line is allowed\n"
            "  HEX,QUALITY[,NAME]      ThreatExchange pdq-photo-hasher output\n"
+           "or a table: a header naming its columns, separated by ',' or ';' (the\n"
+           "ICSE-style export: MD5;SHA1;PhotoDNA;Image ID;...), \"quoted\" fields allowed.\n"
+           "Columns are matched by name, case and spaces aside: id (Image ID), hash\n"
+           "(PDQ for pdq), quality, series (Series name), victim identified, offender\n"
+           "identified (yes/no/unknown), case id, category, source. Other columns are\n"
+           "ignored and listed; every row must have the header's number of fields.\n"
            "Blank lines and '#' comments are skipped. Any malformed line or duplicate\n"
            "id is reported as FILE:LINE and nothing is written.\n"
            "\n"
@@ -92,6 +98,8 @@ int cmd_ingest(int argc, char **argv)
         st = sj_ingest_file(ing, inputs[i]);
     if (st || (st = sj_ingest_finish(ing, &h)))
         goto done;
+    if (*sj_ingest_ignored_columns(ing))
+        cli_notice("ingest: columns not used (ignored): %s", sj_ingest_ignored_columns(ing));
     snprintf(h->source, sizeof h->source, "%s", source);
     if (!shard_rows) {
         st = sj_shard_write(out, h, 0, h->n);

@@ -1,5 +1,6 @@
 /* cmd_join.c - `simjoin join`: all pairs within a Hamming threshold. */
 #include "cli.h"
+#include "simjoin/meta.h"
 
 #include "sha256.h"
 
@@ -302,6 +303,22 @@ int cmd_join(int argc, char **argv)
             goto done;
         }
         threshold = 31;
+    }
+    /* Case metadata and the new/corpus side of every hash, kept before the
+     * degenerate ones are taken out (README "Case metadata"): when an input
+     * has metadata, or there are queries (new uploads). */
+    if (rank == 0 && ((corpus->meta || (queries && queries->meta)) || queries)) {
+        const sj_hashes *sets[2] = {corpus, queries};
+        const uint8_t side[2] = {queries ? 0 : 1, 1}; /* a self-join: every hash is new */
+        if ((st = sj_meta_table_build(sets, side, queries ? 2 : 1, &res.meta)))
+            goto sync;
+        for (int64_t i = 0; i < res.meta->n && !st; i++) {
+            int32_t k = cli_sources_of(&srcs, res.meta->ids[i]);
+            if (k >= 0 && srcs.names[k][0] && !*sj_meta_text_get(res.meta->meta, i, SJ_META_SOURCE))
+                st = sj_meta_set_text(res.meta->meta, i, SJ_META_SOURCE, srcs.names[k]);
+        }
+        if (st)
+            goto sync;
     }
     /* Degenerate hashes: excluded and listed. */
     sj_degenerate_options dopt;

@@ -17,6 +17,7 @@ static const struct {
     {"state", cmd_state, "create, describe or verify a nightly state directory"},
     {"nightly", cmd_nightly, "join a night's uploads against the state, update clusters, commit"},
     {"merge", cmd_merge, "combine the parts of a join split with --part"},
+    {"report", cmd_report, "triage list of clusters with case metadata: CSV, JSONL, HTML"},
     {"export", cmd_export, "write a shard, pairs or clusters file as CSV or JSON Lines"},
     {"info", cmd_info, "describe an HDF5 file made by or for simjoin"},
 #endif

@@ -25,6 +25,8 @@ typedef struct sj_join_result {
     int64_t n_excluded;
     int64_t *excluded_id; /* [n_excluded] degenerate hashes, sorted; owned */
     uint8_t *excluded_rule; /* [n_excluded] sj_degenerate_rule; owned */
+    struct sj_meta_table *meta; /* every hash's case metadata and new/corpus side
+                                 * (simjoin/meta.h), or NULL; owned */
 } sj_join_result;
 
 void sj_join_result_init(sj_join_result *r);
@@ -36,7 +38,7 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r);
 sj_status sj_pairs_file_read(const char *path, sj_join_result *r);
 
 /* Write /clusters/{id,cluster}, /summary/..., /excluded/..., /quarantined/...
- * (temp + rename). Excluded hashes are listed in /clusters with cluster -1,
+ * (temp + rename); with r->meta also /meta, /meta_index and /case_summary. Excluded hashes are listed in /clusters with cluster -1,
  * quarantined ones with -2. o: the linkage and guards used (NULL: none). */
 sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r,
                                  const sj_cluster_options *o);

@@ -75,6 +75,8 @@ static inline uint32_t sj_hash_type_bytes(sj_hash_type t) { return t.bits / 8u; 
 
 #define SJ_SOURCE_MAX 64 /* bytes of the source name, NUL included */
 
+typedef struct sj_meta sj_meta; /* case metadata rows: simjoin/meta.h */
+
 typedef struct sj_hashes {
     sj_hash_type type;
     int64_t n;        /* rows in use */
@@ -84,6 +86,7 @@ typedef struct sj_hashes {
     int16_t *quality; /* [capacity], 0..100, or NULL when no row has one; owned */
     int64_t *labels;  /* [capacity] ground-truth series, or NULL; owned */
     char source[SJ_SOURCE_MAX]; /* database of origin ("" if unknown) */
+    sj_meta *meta;    /* n rows of case metadata, or NULL when none; owned */
 } sj_hashes;
 
 /* Create an empty set. *out is owned by the caller: sj_hashes_free it. */
@@ -92,8 +95,8 @@ void sj_hashes_free(sj_hashes *h);
 /* Append one row. hash: bits/8 bytes, copied. quality < 0 means unknown.
  * Grows the arrays as needed. */
 sj_status sj_hashes_append(sj_hashes *h, int64_t id, const uint8_t *hash, int quality);
-/* Append all rows of src (same type); quality/labels are kept when both or
- * either side has them (missing entries become -1). */
+/* Append all rows of src (same type); quality/labels/metadata are kept when
+ * either side has them (missing entries become -1 / unknown). */
 sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src);
 /* SJ_ERR_DUPLICATE_ID if two rows share an id; message names both rows.
  * what: a name for the set used in the message. */
@@ -118,6 +121,12 @@ typedef struct sj_ingest_options {
  *   HEX                       bare hash; ids first_id, first_id+1, ... across files
  *   ID,HEX[,QUALITY]          CSV with int64 id (one header line allowed)
  *   HEX,QUALITY[,NAME...]     ThreatExchange pdq-photo-hasher output
+ * A table: a first line naming columns, comma- or semicolon-separated (the
+ * ICSE-style export), with "quoted" fields; columns are matched by name
+ * (README "Case metadata": id / Image ID, hash / PDQ, quality, series,
+ * victim identified, offender identified, case id, category, source);
+ * unknown columns are ignored (sj_ingest_ignored_columns) and every row
+ * must have the header's number of fields. 
  * '#' comments, blank lines and CR line ends are accepted. Messages never
  * contain hash or id values, only positions. */
 typedef struct sj_ingest sj_ingest;
@@ -126,6 +135,8 @@ sj_status sj_ingest_create(const sj_ingest_options *opt, sj_ingest **out);
 void sj_ingest_free(sj_ingest *ing);
 /* Parse one file and append its rows. SJ_ERR_PARSE names file:line. */
 sj_status sj_ingest_file(sj_ingest *ing, const char *path);
+/* Header names of the columns ignored so far, comma-separated ("" none). */
+const char *sj_ingest_ignored_columns(const sj_ingest *ing);
 /* Check ids are unique across all files (SJ_ERR_DUPLICATE_ID names both
  * file:line), then hand over the rows: *out is owned by the caller and the
  * context is left empty. */

@@ -1,0 +1,52 @@
+/* cli_case.h - a clusters file seen as case data: membership, metadata, the
+ * case summary and triage order, and the writers of `report` and
+ * `export --format icse`. */
+#ifndef SIMJOIN_CLI_CASE_H
+#define SIMJOIN_CLI_CASE_H
+
+#include "cli.h"
+#include "simjoin/meta.h"
+
+typedef struct case_view {
+    int64_t n;            /* hashes listed in /clusters */
+    int64_t *ids;         /* [n] sorted; owned */
+    int64_t *cluster;     /* [n] cluster number, -1 excluded, -2 quarantined; owned */
+    int64_t *row;         /* [n] row in meta (-1 none); owned */
+    int64_t n_clusters;
+    int64_t *size;        /* [n_clusters]; owned */
+    int64_t *min_distance, *diameter; /* [n_clusters]; owned */
+    int64_t *first;       /* [n_clusters + 1] start of each cluster in by_cluster; owned */
+    int64_t *by_cluster;  /* [n] positions in ids, grouped by cluster, ids ascending; owned */
+    int64_t *nearest_id;  /* [n] closest match (with --pairs), -1 none; owned */
+    int64_t *nearest_d;   /* [n] its distance, -1 none; owned */
+    sj_meta_table *meta;  /* never NULL after loading (empty when the file has none) */
+    sj_case_summary *sum;
+    int has_meta;         /* the file carried /meta_index */
+} case_view;
+
+/* Load a clusters file and, when pairs_path is given, each hash's nearest
+ * match from that pairs file. */
+sj_status case_view_load(case_view *v, const char *clusters_path, const char *pairs_path);
+void case_view_free(case_view *v);
+
+/* A text value as one CSV field (quoted when it holds delim, a quote or a
+ * line end), and as a JSON string. */
+void cli_put_csv(FILE *fp, const char *s, char delim);
+void cli_put_json(FILE *fp, const char *s);
+
+/* Writers: listed clusters in triage order (write errors are caught when the
+ * cli_text stream is closed). No hash is ever written. */
+void case_write_triage_csv(FILE *fp, const case_view *v);
+void case_write_triage_jsonl(FILE *fp, const case_view *v);
+void case_write_members_csv(FILE *fp, const case_view *v);
+void case_write_members_jsonl(FILE *fp, const case_view *v);
+/* ICSE-style semicolon CSV: one row per hash in a cluster of the triage
+ * list (all: every hash in a cluster). */
+void case_write_icse(FILE *fp, const case_view *v, int all);
+/* One self-contained HTML page: no external resources, a CSP that forbids
+ * the network, sortable tables. At most max_clusters clusters and
+ * max_members members per cluster are shown (the CSV files hold all). */
+void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t max_clusters,
+                     int64_t max_members);
+
+#endif

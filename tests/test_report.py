@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+"""Case metadata and the triage report, end to end.
+
+A constructed case: a corpus ingested from an ICSE-style semicolon export
+(with columns simjoin does not use), uploads from a comma CSV with a header.
+Checks, each against an oracle written here from the documented rules
+(README "Case metadata" and "Triage report"), not against simjoin's output:
+  - metadata round-trips CSV -> shard (h5py) -> pairs -> clusters -> report
+  - unknown columns are ignored and reported
+  - the triage order and classes of the constructed case
+  - a cluster merging two known series is flagged merges_series
+  - /case_summary in the clusters file (h5py)
+  - the ICSE-style export
+  - malformed metadata gets FILE:LINE errors and writes nothing
+  - report.html renders in headless Chromium (screenshot + DOM)
+
+usage: test_report.py SIMJOIN
+"""
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+SIMJOIN = os.path.abspath(sys.argv[1])
+SEED = int(os.environ.get("SEED", np.random.SeedSequence().entropy % 2**32))
+rng = np.random.default_rng(SEED)
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print(f"FAIL: {what} (seed {SEED})", file=sys.stderr)
+
+
+def run(*args, ok=True):
+    p = subprocess.run([SIMJOIN, *args], capture_output=True, text=True)
+    if ok and p.returncode != 0:
+        sys.exit(f"simjoin {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def rand_hash():
+    while True:
+        h = rng.integers(0, 256, 32, dtype=np.uint8)
+        if 64 <= np.unpackbits(h).sum() <= 192:
+            return h
+
+
+def near(h, k):
+    bits = np.unpackbits(h)
+    flip = rng.choice(256, k, replace=False)
+    bits[flip] ^= 1
+    return np.packbits(bits)
+
+
+def hexs(h):
+    return bytes(h).hex()
+
+
+# ---- the constructed case ---------------------------------------------------
+# (id, hash, series, victim, offender, case, category, source, new)
+A, B, C, D, X = (rand_hash() for _ in range(5))
+rows = [
+    # corpus: series A (victim identified) and B (not identified)
+    (100, A, "Series A", "yes", "no", "CASE-1", "1", "NL", 0),
+    (101, rand_hash(), "Series A", "yes", "unknown", "CASE-1", "1", "NL", 0),
+    (200, B, "Series B", "no", "unknown", "CASE-2", "2", "DE", 0),
+    # two known series that an upload puts together (chaining suspect)
+    (300, C, "Series C", "yes", "yes", "CASE-3", "1", "FR", 0),
+    (301, near(C, 6), "Series D; part 2", "yes", "no", "CASE-4", "1", "FR", 0),
+    (400, D, "", "unknown", "unknown", "", "", "", 0),
+    # uploads
+    (1, near(A, 5), "", "unknown", "unknown", "", "", "NL", 1),
+    (2, near(B, 7), "", "unknown", "unknown", "UP-1", "", "uploads", 1),
+    (3, X, "", "unknown", "unknown", "UP-2, cell", "", "uploads", 1),
+    (4, near(X, 4), "", "unknown", "unknown", "UP-2, cell", "", "uploads", 1),
+    (5, rand_hash(), "", "unknown", "unknown", "UP-3", "", "uploads", 1),
+    (6, near(C, 3), "", "unknown", "unknown", "UP-4", "", "uploads", 1),  # links C and D
+]
+by_id = {r[0]: r for r in rows}
+
+tmp = tempfile.mkdtemp(prefix="simjoin-report-")
+os.chmod(tmp, 0o700)
+try:
+    corpus_csv = os.path.join(tmp, "icse-export.csv")
+    with open(corpus_csv, "w", newline="") as f:
+        f.write("MD5;SHA1;PhotoDNA;PDQ;Image ID;Is distributed;Victim identified;"
+                "Offender identified;Series name;Case ID;Category;Source\r\n")
+        for r in rows:
+            if r[8]:
+                continue
+            series = f'"{r[2]}"' if ";" in r[2] else r[2]
+            f.write(f"{'ab' * 16};{'cd' * 20};;{hexs(r[1])};{r[0]};No;{r[3].capitalize()};"
+                    f"{r[4]};{series};{r[5]};{r[6]};{r[7]}\r\n")
+    uploads_csv = os.path.join(tmp, "uploads.csv")
+    with open(uploads_csv, "w") as f:
+        f.write("id,hash,case_id,source\n")
+        for r in rows:
+            if r[8]:
+                f.write(f'{r[0]},{hexs(r[1])},"{r[5]}",{r[7]}\n')
+
+    corpus = os.path.join(tmp, "corpus.h5")
+    uploads = os.path.join(tmp, "uploads.h5")
+    p = run("ingest", "--kind", "pdq", "--in", corpus_csv, "--out", corpus, "--source", "icse")
+    for col in ("MD5", "SHA1", "PhotoDNA", "Is distributed"):
+        check(col in p.stderr, f"ignored column {col} reported: {p.stderr!r}")
+    run("ingest", "--kind", "pdq", "--in", uploads_csv, "--out", uploads, "--source", "uploads")
+
+    # Round trip CSV -> shard, read by h5py.
+    yn = {"yes": 1, "no": 0, "unknown": -1}
+    with h5py.File(corpus, "r") as f:
+        ids = list(f["ids"][:])
+        m = f["meta"]
+        for i, id_ in enumerate(ids):
+            r = by_id[int(id_)]
+            check(m["series"][i].decode() == r[2], f"shard series of {id_}")
+            check(m["case_id"][i].decode() == r[5], f"shard case_id of {id_}")
+            check(m["category"][i].decode() == r[6], f"shard category of {id_}")
+            check(m["source"][i].decode() == r[7], f"shard source of {id_}")
+            check(int(m["victim_identified"][i]) == yn[r[3]], f"shard victim of {id_}")
+            check(int(m["offender_identified"][i]) == yn[r[4]], f"shard offender of {id_}")
+    with h5py.File(uploads, "r") as f:
+        check(f["meta/case_id"][list(f["ids"][:]).index(3)].decode() == "UP-2, cell",
+              "quoted CSV field with a comma")
+
+    pairs = os.path.join(tmp, "pairs.h5")
+    clusters = os.path.join(tmp, "clusters.h5")
+    run("join", "--queries", uploads, "--corpus", corpus, "--self", "--out", pairs, "--quiet")
+    run("cluster", "--pairs", pairs, "--out", clusters, "--quiet")
+    out = os.path.join(tmp, "report")
+    run("report", "--clusters", clusters, "--pairs", pairs, "--out", out, "--quiet")
+
+    # ---- oracle: pairs, components, rules --------------------------------
+    all_ids = sorted(by_id)
+    H = {i: np.unpackbits(by_id[i][1]) for i in all_ids}
+    parent = {i: i for i in all_ids}
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    nearest = {}
+    # The join: uploads x corpus and uploads x uploads (corpus x corpus is not joined).
+    edges = []
+    for a in all_ids:
+        for b in all_ids:
+            if a < b and (by_id[a][8] or by_id[b][8]):
+                d = int((H[a] != H[b]).sum())
+                if d <= 31:
+                    edges.append((a, b, d))
+    for a, b, d in edges:
+        parent[find(a)] = find(b)
+        for x, y in ((a, b), (b, a)):
+            if x not in nearest or (d, y) < nearest[x]:
+                nearest[x] = (d, y)
+    comps = {}
+    for i in all_ids:
+        comps.setdefault(find(i), []).append(i)
+    series_identified = {r[2] for r in rows if r[2] and r[3] == "yes"}
+    expect = []
+    for members in comps.values():
+        new = sum(by_id[i][8] for i in members)
+        series = {by_id[i][2] for i in members if by_id[i][2]}
+        cases = {by_id[i][5] for i in members if by_id[i][5]}
+        sources = {by_id[i][7] or ("icse" if not by_id[i][8] else "uploads") for i in members}
+        flags = set()
+        if len(series) >= 2:
+            flags.add("merges_series")
+        if len(cases) >= 2:
+            flags.add("multi_case")
+        if len(sources) >= 2:
+            flags.add("multi_source")
+        if new and not series:
+            flags.add("new_no_series")
+        if new and not series:
+            cls = 1
+        elif new and series - series_identified:
+            cls = 2
+        elif flags & {"merges_series", "multi_case", "multi_source"}:
+            cls = 3
+        elif new:
+            cls = 4
+        else:
+            continue
+        expect.append((cls, -new, -len(members), min(members), sorted(members), flags))
+    expect.sort()
+    # Cluster numbers go by smallest member; the tie-break is the cluster number.
+    names = {1: "candidate_new_victim", 2: "unidentified_victim_series", 3: "cross_case_link",
+             4: "known_identified_series"}
+
+    with open(os.path.join(out, "triage.csv")) as f:
+        triage = list(csv.DictReader(f))
+    with open(os.path.join(out, "members.csv")) as f:
+        members_rows = list(csv.DictReader(f))
+    got_members = {}
+    for r in members_rows:
+        got_members.setdefault(int(r["rank"]), []).append(int(r["id"]))
+    check(len(triage) == len(expect), f"listed clusters: {len(triage)} vs {len(expect)}")
+    for k, (e, t) in enumerate(zip(expect, triage)):
+        check(int(t["rank"]) == k + 1, f"rank {k + 1}")
+        check(t["triage"] == names[e[0]], f"rank {k + 1}: class {t['triage']} vs {names[e[0]]}")
+        check(sorted(got_members.get(k + 1, [])) == e[4],
+              f"rank {k + 1}: members {got_members.get(k + 1)} vs {e[4]}")
+        check(set(filter(None, t["flags"].split(","))) == e[5],
+              f"rank {k + 1}: flags {t['flags']} vs {sorted(e[5])}")
+    # The constructed case in words.
+    first = [sorted(got_members.get(k + 1, [])) for k in range(len(triage))]
+    check(first[:2] == [[3, 4], [5]], f"candidate new victims first: {first}")
+    check([6, 300, 301] in first and "merges_series" in triage[first.index([6, 300, 301])]["flags"],
+          "the two-series cluster is flagged merges_series")
+    check(first[-1] == [1, 100], f"known identified series last: {first}")
+
+    # Metadata through to the report, and nearest matches.
+    for r in members_rows:
+        src = by_id[int(r["id"])]
+        check(r["series"] == src[2] and r["case_id"] == src[5] and r["category"] == src[6],
+              f"report metadata of {r['id']}")
+        check(r["victim_identified"] == src[3] and r["offender_identified"] == src[4],
+              f"report flags of {r['id']}")
+        check(r["new"] == str(src[8]), f"report new of {r['id']}")
+        n = nearest.get(int(r["id"]))
+        check((r["nearest_id"], r["nearest_distance"]) ==
+              ((str(n[1]), str(n[0])) if n else ("", "")), f"nearest of {r['id']}")
+    with open(os.path.join(out, "triage.jsonl")) as f:
+        jl = [json.loads(line) for line in f]
+    check([j["rank"] for j in jl] == list(range(1, len(expect) + 1)), "triage.jsonl ranks")
+    check(all(isinstance(j["series"], list) for j in jl), "triage.jsonl series lists")
+    for j in jl:
+        check(j["triage"] == triage[j["rank"] - 1]["triage"], "jsonl agrees with csv")
+    with open(os.path.join(out, "members.jsonl")) as f:
+        check(sum(1 for _ in f) == len(members_rows), "members.jsonl rows")
+
+    # /case_summary in the clusters file.
+    with h5py.File(clusters, "r") as f:
+        cid = f["clusters/id"][:]
+        ccl = f["clusters/cluster"][:]
+        cs = f["case_summary"]
+        rank = cs["rank"][:]
+        for k, e in enumerate(expect):
+            c = int(ccl[list(cid).index(e[4][0])])
+            check(int(rank[c]) == k + 1, f"/case_summary/rank of cluster {c}")
+            check(int(cs["n_new"][c]) == -e[1], f"/case_summary/n_new of cluster {c}")
+            check(int(cs["triage"][c]) == e[0], f"/case_summary/triage of cluster {c}")
+        c = int(ccl[list(cid).index(300)])
+        check(int(cs["flags"][c]) & 1 == 1, "/case_summary/flags merges_series bit")
+        check(set(cs["series"][c].decode().split("|")) == {"Series C", "Series D; part 2"},
+              "/case_summary/series")
+        check(list(f["meta_index/id"][:]) == list(cid), "/meta_index aligned with /clusters/id")
+
+    # Permissions and no hashes anywhere in the report.
+    all_hex = {hexs(r[1]) for r in rows}
+    for name in os.listdir(out):
+        path = os.path.join(out, name)
+        check(os.stat(path).st_mode & 0o007 == 0, f"{name} has no world access")
+        text = open(path, encoding="utf-8").read()
+        check(not any(h in text for h in all_hex), f"{name} holds no hash")
+
+    # ICSE-style export of the clusters file.
+    icse = os.path.join(tmp, "icse.csv")
+    run("export", clusters, "--format", "icse", "--out", icse)
+    with open(icse, newline="") as f:
+        rdr = list(csv.DictReader(f, delimiter=";"))
+    check(len(rdr) == len(all_ids), f"icse export: every hash ({len(rdr)})")
+    row = next(r for r in rdr if r["Image ID"] == "301")
+    check(row["Series name"] == "Series D; part 2" and row["Victim identified"] == "Yes"
+          and row["Offender identified"] == "No" and row["Case ID"] == "CASE-4",
+          "icse export row of 301")
+    check(next(r for r in rdr if r["Image ID"] == "3")["Triage rank"] == "1", "icse triage rank")
+
+    # Malformed metadata: FILE:LINE, non-zero exit, nothing written.
+    bad = os.path.join(tmp, "bad.csv")
+    bad_out = os.path.join(tmp, "bad.h5")
+    cases = [
+        ("id;PDQ;Victim identified\n1;%s;yes\n2;%s;perhaps\n", ":3:", "Victim identified"),
+        ("id,hash,series\n1,%s,S\n2,%s\n", ":3:", "header has 3"),
+        ("id,hash,series\n1,%s,\"S\n2,%s,S\n", ":2:", "quote"),
+        ("Image ID;PhotoDNA\n1;%s\n2;%s\n", ":1:", "no column for pdq"),
+    ]
+    for text, where, what in cases:
+        with open(bad, "w") as f:
+            f.write(text % (hexs(A), hexs(B)))
+        p = run("ingest", "--kind", "pdq", "--in", bad, "--out", bad_out, ok=False)
+        check(p.returncode == 1 and "bad.csv" + where in p.stderr and what in p.stderr,
+              f"malformed metadata {what!r}: rc {p.returncode}, {p.stderr.strip()!r}")
+        check(not os.path.exists(bad_out), "nothing written for bad input")
+        check(hexs(A) not in p.stderr, "no hash in the error")
+
+    # The page in headless Chromium: it renders, with the triage rows.
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        check(os.environ.get("SIMJOIN_NO_CHROMIUM") == "1",
+              "chromium is not installed (scripts/setup.sh installs it)")
+    else:
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-dev-shm-usage",
+                 f"--user-data-dir={tmp}/chromium-profile"]
+        page = "file://" + os.path.join(out, "report.html")
+        shot = os.path.join(tmp, "report.png")
+        p = subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1280,900",
+                            page], capture_output=True, text=True, timeout=120)
+        check(os.path.exists(shot), f"chromium screenshot: {p.stderr[-500:]}")
+        if os.path.exists(shot):
+            import matplotlib.image as mpimg
+            img = mpimg.imread(shot)[:, :, :3]
+            check(img.shape[0] == 900 and img.shape[1] == 1280, f"screenshot size {img.shape}")
+            # the class-1 row marker (#c0392b) is drawn, and the page is not blank
+            red = (abs(img[:, :, 0] - 0xc0 / 255) < 0.03) & (abs(img[:, :, 1] - 0x39 / 255) < 0.03) \
+                & (abs(img[:, :, 2] - 0x2b / 255) < 0.03)
+            check(red.sum() > 50, f"class-1 marker rendered ({int(red.sum())} px)")
+            check((img.mean(axis=2) < 0.5).mean() > 0.005, "text rendered")
+            if os.environ.get("SIMJOIN_KEEP_SCREENSHOT"):
+                shutil.copy(shot, os.environ["SIMJOIN_KEEP_SCREENSHOT"])
+        p = subprocess.run([chromium, *flags, "--dump-dom", page], capture_output=True, text=True,
+                           timeout=120)
+        dom = p.stdout
+        check(dom.count('<tr class="t') >= len(expect) + 4, "DOM holds the triage rows")
+        check("http://" not in open(os.path.join(out, "report.html")).read() and
+              "https://" not in open(os.path.join(out, "report.html")).read(),
+              "the page links nothing outside")
+finally:
+    if not os.environ.get("SIMJOIN_KEEP_TMP"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+if failures:
+    print(f"{len(failures)} check(s) failed; seed {SEED}", file=sys.stderr)
+    sys.exit(1)
+print(f"report: all checks passed (seed {SEED})")
