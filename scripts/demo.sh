@@ -26,6 +26,7 @@ echo "== ThreatExchange PDQ: 100 new uploads against 1,350 corpus hashes =="
 "$SJ" ingest --kind pdq --source uploads --first-id 100000 --in "$TE/needles.txt" --out "$OUT/te-new.h5"
 "$SJ" join --corpus "$OUT/te-corpus.h5" --queries "$OUT/te-new.h5" --self --threshold 31 --out "$OUT/te-pairs.h5"
 "$SJ" cluster --pairs "$OUT/te-pairs.h5" --out "$OUT/te-clusters.h5"
+"$SJ" report --clusters "$OUT/te-clusters.h5" --pairs "$OUT/te-pairs.h5" --out "$OUT/te-triage"
 
 echo
 echo "== Synthetic: 2,000 new uploads against 200,000 corpus hashes =="
@@ -40,4 +41,5 @@ summary "synthetic" "$OUT/syn-pairs.h5" "$OUT/syn-clusters.h5"
 echo "largest clusters (synthetic):"
 { echo "cluster,size,edges,min_distance,max_edge,diameter,diameter_checked"
   "$SJ" export "$OUT/syn-clusters.h5" --format csv --summary | tail -n +2 | sort -t, -k2,2nr | awk "NR <= 4"; } | column -s, -t
+echo "Triage list of the ThreatExchange run: $OUT/te-triage/report.html (open it offline in a browser)"
 echo "Files are in $OUT/. Try: $SJ export $OUT/syn-pairs.h5 --format csv | head"

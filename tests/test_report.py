@@ -141,58 +141,62 @@ try:
     # ---- oracle: pairs, components, rules --------------------------------
     all_ids = sorted(by_id)
     H = {i: np.unpackbits(by_id[i][1]) for i in all_ids}
-    parent = {i: i for i in all_ids}
-
-    def find(x):
-        while parent[x] != x:
-            x = parent[x]
-        return x
-
-    nearest = {}
-    # The join: uploads x corpus and uploads x uploads (corpus x corpus is not joined).
-    edges = []
-    for a in all_ids:
-        for b in all_ids:
-            if a < b and (by_id[a][8] or by_id[b][8]):
-                d = int((H[a] != H[b]).sum())
-                if d <= 31:
-                    edges.append((a, b, d))
-    for a, b, d in edges:
-        parent[find(a)] = find(b)
-        for x, y in ((a, b), (b, a)):
-            if x not in nearest or (d, y) < nearest[x]:
-                nearest[x] = (d, y)
-    comps = {}
-    for i in all_ids:
-        comps.setdefault(find(i), []).append(i)
     series_identified = {r[2] for r in rows if r[2] and r[3] == "yes"}
-    expect = []
-    for members in comps.values():
-        new = sum(by_id[i][8] for i in members)
-        series = {by_id[i][2] for i in members if by_id[i][2]}
-        cases = {by_id[i][5] for i in members if by_id[i][5]}
-        sources = {by_id[i][7] or ("icse" if not by_id[i][8] else "uploads") for i in members}
-        flags = set()
-        if len(series) >= 2:
-            flags.add("merges_series")
-        if len(cases) >= 2:
-            flags.add("multi_case")
-        if len(sources) >= 2:
-            flags.add("multi_source")
-        if new and not series:
-            flags.add("new_no_series")
-        if new and not series:
-            cls = 1
-        elif new and series - series_identified:
-            cls = 2
-        elif flags & {"merges_series", "multi_case", "multi_source"}:
-            cls = 3
-        elif new:
-            cls = 4
-        else:
-            continue
-        expect.append((cls, -new, -len(members), min(members), sorted(members), flags))
-    expect.sort()
+
+    def expected(joined):
+        """Triage list (sorted) and nearest matches, from pairs a < b within
+        31 for which joined(a, b) holds."""
+        parent = {i: i for i in all_ids}
+
+        def find(x):
+            while parent[x] != x:
+                x = parent[x]
+            return x
+
+        nearest = {}
+        for a in all_ids:
+            for b in all_ids:
+                if a < b and joined(a, b):
+                    d = int((H[a] != H[b]).sum())
+                    if d > 31:
+                        continue
+                    parent[find(a)] = find(b)
+                    for x, y in ((a, b), (b, a)):
+                        if x not in nearest or (d, y) < nearest[x]:
+                            nearest[x] = (d, y)
+        comps = {}
+        for i in all_ids:
+            comps.setdefault(find(i), []).append(i)
+        out = []
+        for members in comps.values():
+            new = sum(by_id[i][8] for i in members)
+            series = {by_id[i][2] for i in members if by_id[i][2]}
+            cases = {by_id[i][5] for i in members if by_id[i][5]}
+            sources = {by_id[i][7] or ("icse" if not by_id[i][8] else "uploads") for i in members}
+            flags = set()
+            if len(series) >= 2:
+                flags.add("merges_series")
+            if len(cases) >= 2:
+                flags.add("multi_case")
+            if len(sources) >= 2:
+                flags.add("multi_source")
+            if new and not series:
+                flags.add("new_no_series")
+            if new and not series:
+                cls = 1
+            elif new and series - series_identified:
+                cls = 2
+            elif flags & {"merges_series", "multi_case", "multi_source"}:
+                cls = 3
+            elif new:
+                cls = 4
+            else:
+                continue
+            out.append((cls, -new, -len(members), min(members), sorted(members), flags))
+        return sorted(out), nearest
+
+    # The join: uploads x corpus and uploads x uploads (corpus x corpus is not joined).
+    expect, nearest = expected(lambda a, b: by_id[a][8] or by_id[b][8])
     # Cluster numbers go by smallest member; the tie-break is the cluster number.
     names = {1: "candidate_new_victim", 2: "unidentified_victim_series", 3: "cross_case_link",
              4: "known_identified_series"}
@@ -263,6 +267,50 @@ try:
         check(os.stat(path).st_mode & 0o007 == 0, f"{name} has no world access")
         text = open(path, encoding="utf-8").read()
         check(not any(h in text for h in all_hex), f"{name} holds no hash")
+
+    # Nightly: the corpus one night, the uploads the next (the first night
+    # joins the corpus with itself), then `report --state`.
+    state = os.path.join(tmp, "state")
+    run("state", "init", state, "--kind", "pdq")
+    p = run("report", "--state", state, "--out", os.path.join(tmp, "early"), ok=False)
+    check(p.returncode != 0 and "no nightly run" in p.stderr, f"report before any night: {p.stderr!r}")
+    run("nightly", "--quiet", "--state", state, "--new", corpus)
+    run("nightly", "--quiet", "--state", state, "--new", uploads)
+    night = os.path.join(tmp, "report-nightly")
+    run("report", "--state", state, "--out", night, "--quiet")
+    expect_n, _ = expected(lambda a, b: True)
+    with open(os.path.join(night, "triage.csv")) as f:
+        triage_n = list(csv.DictReader(f))
+    with open(os.path.join(night, "members.csv")) as f:
+        got_n = {}
+        for r in csv.DictReader(f):
+            got_n.setdefault(int(r["rank"]), []).append(int(r["id"]))
+            check(r["series"] == by_id[int(r["id"])][2], f"nightly report series of {r['id']}")
+            check(r["new"] == str(by_id[int(r["id"])][8]), f"nightly report new of {r['id']}")
+    check([names[e[0]] for e in expect_n] == [t["triage"] for t in triage_n],
+          f"nightly triage classes {[t['triage'] for t in triage_n]}")
+    check([e[4] for e in expect_n] == [sorted(got_n.get(k + 1, [])) for k in range(len(triage_n))],
+          "nightly triage members")
+
+    # A shard written by h5py with variable-length and fixed-length strings.
+    user = os.path.join(tmp, "user.h5")
+    with h5py.File(user, "w") as f:
+        f["hashes"] = np.stack([A, B])
+        f["ids"] = np.array([10, 11], dtype=np.int64)
+        f.attrs["kind"] = "pdq"
+        f["meta/series"] = ["Serie é", ""]                     # variable-length UTF-8
+        f["meta/case_id"] = np.array([b"K-1", b"K-2"], dtype="S64")  # fixed length
+        f["meta/victim_identified"] = np.array([1, -1], dtype=np.int8)
+    p = run("export", user, "--format", "jsonl")
+    got = [json.loads(line) for line in p.stdout.splitlines()]
+    check([g["series"] for g in got] == ["Serie é", ""] and [g["case_id"] for g in got] == ["K-1", "K-2"]
+          and [g["victim_identified"] for g in got] == ["yes", "unknown"]
+          and [g["offender_identified"] for g in got] == ["unknown", "unknown"],
+          f"h5py-written metadata read back: {got}")
+    with h5py.File(user, "a") as f:
+        f["meta/offender_identified"] = np.array([2, 0], dtype=np.int8)
+    p = run("export", user, "--format", "csv", ok=False)
+    check(p.returncode == 1 and "offender_identified row 0" in p.stderr, f"bad flag in a shard: {p.stderr!r}")
 
     # ICSE-style export of the clusters file.
     icse = os.path.join(tmp, "icse.csv")

@@ -2,6 +2,7 @@
  * clustering against a breadth-first search written here, ingest errors. */
 #define _POSIX_C_SOURCE 200809L
 #include "simjoin/formats.h"
+#include "simjoin/meta.h"
 #include "simjoin/simjoin.h"
 #include "test_util.h"
 #include "../host/sha256.h"
@@ -244,6 +245,123 @@ static void test_sha256(void)
           "sha256 of a million a: %s", hex);
 }
 
+/* Case metadata: interning, flags, table ingest, and the triage rules on a
+ * small constructed membership (expected classes worked out by hand from
+ * README "Triage report"). */
+static void test_meta(void)
+{
+    int8_t v;
+    CHECK(sj_meta_parse_flag("Yes", 3, &v) == 0 && v == 1, "Yes");
+    CHECK(sj_meta_parse_flag("FALSE", 5, &v) == 0 && v == 0, "FALSE");
+    CHECK(sj_meta_parse_flag("", 0, &v) == 0 && v == -1, "empty is unknown");
+    CHECK(sj_meta_parse_flag("perhaps", 7, &v) == -1, "perhaps rejected");
+
+    sj_meta *m;
+    CHECK(sj_meta_create(&m) == SJ_OK, "create");
+    const char *r0[SJ_META_N_TEXT] = {"S1", "C1", NULL, "nl"};
+    const char *r1[SJ_META_N_TEXT] = {"S1", "", "cat", "de"};
+    CHECK(sj_meta_append(m, r0, 1, -1) == SJ_OK && sj_meta_append(m, r1, 0, 1) == SJ_OK &&
+              sj_meta_append_row(m, NULL, 0) == SJ_OK,
+          "append");
+    CHECK(sj_meta_rows(m) == 3, "rows");
+    CHECK(sj_meta_text_code(m, 0, SJ_META_SERIES) == sj_meta_text_code(m, 1, SJ_META_SERIES) &&
+              sj_meta_text_code(m, 0, SJ_META_SERIES) >= 0,
+          "equal text, equal code");
+    CHECK(!strcmp(sj_meta_text_get(m, 1, SJ_META_CATEGORY), "cat") &&
+              !*sj_meta_text_get(m, 1, SJ_META_CASE_ID) && !*sj_meta_text_get(m, 2, SJ_META_SERIES),
+          "text values");
+    CHECK(sj_meta_victim(m, 0) == 1 && sj_meta_offender(m, 1) == 1 && sj_meta_victim(m, 2) == -1,
+          "flags");
+    uint8_t keep[3] = {0, 1, 1};
+    sj_meta_keep(m, keep);
+    CHECK(sj_meta_rows(m) == 2 && !strcmp(sj_meta_text_get(m, 0, SJ_META_SOURCE), "de"), "keep");
+    char longer[300];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = 0;
+    const char *r2[SJ_META_N_TEXT] = {longer, 0, 0, 0};
+    CHECK(sj_meta_append(m, r2, -1, -1) == SJ_ERR_ARG, "a value over 255 bytes is refused");
+    sj_meta_free(m);
+
+    /* Table ingest: semicolons, quotes, unknown columns. */
+    const char *hx = "f162eb9daab170c0567fe3632d9a5548c5612982dd5e374a7424ebbc8a835c95";
+    char buf[2048];
+    sj_hashes *h = NULL;
+    snprintf(buf, sizeof buf,
+             "MD5;PDQ;Image ID;Series name;Victim identified;Notes\n"
+             "x;%s;7;\"A; B\";yes;n\n"
+             "y;%s;9;;No;\"say \"\"hi\"\"\"\n", hx, hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_OK && h && h->n == 2 && h->meta, "icse table: %s",
+          sj_last_error());
+    if (h && h->meta) {
+        CHECK(h->ids[0] == 7 && !strcmp(sj_meta_text_get(h->meta, 0, SJ_META_SERIES), "A; B") &&
+                  sj_meta_victim(h->meta, 0) == 1 && sj_meta_victim(h->meta, 1) == 0 &&
+                  !*sj_meta_text_get(h->meta, 1, SJ_META_SERIES),
+              "icse table values");
+    }
+    sj_hashes_free(h);
+    snprintf(buf, sizeof buf, "id,hash,victim_identified\n1,%s,yes\n2,%s,maybe\n", hx, hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_ERR_PARSE && strstr(sj_last_error(), ":3:") &&
+              strstr(sj_last_error(), "field 3"),
+          "bad yes/no: %s", sj_last_error());
+    snprintf(buf, sizeof buf, "id,hash,series\n1,%s,a,b\n", hx);
+    CHECK(ingest_text("pdq", buf, &h) == SJ_ERR_PARSE && strstr(sj_last_error(), ":2:") &&
+              strstr(sj_last_error(), "4 fields"),
+          "too many fields: %s", sj_last_error());
+
+    /* Triage: hashes 1..9; corpus 1-5, new 6-9.
+     *   cluster 0 {1,6}: series S (victim identified by hash 2) -> 4 known_identified
+     *   cluster 1 {3,7}: series T, no identified victim        -> 2 unidentified
+     *   cluster 2 {8,9}: no series, two new                     -> 1 new victim
+     *   cluster 3 {4,5}: series S and U, no new                 -> 3 cross-case (merges)
+     *   cluster 4 {2}:   corpus only                            -> not listed */
+    sj_hashes *c, *q;
+    uint8_t zero[32] = {0};
+    CHECK(sj_hashes_create((sj_hash_type){SJ_KIND_PDQ, 256}, 0, &c) == SJ_OK &&
+              sj_hashes_create((sj_hash_type){SJ_KIND_PDQ, 256}, 0, &q) == SJ_OK,
+          "sets");
+    sj_meta_create(&c->meta);
+    const char *S[SJ_META_N_TEXT] = {"S", 0, 0, 0}, *T[SJ_META_N_TEXT] = {"T", 0, 0, 0},
+               *U[SJ_META_N_TEXT] = {"U", 0, 0, 0};
+    const char *const *series_of[6] = {0, S, S, T, S, U};
+    int8_t victim_of[6] = {0, -1, 1, 0, -1, -1};
+    for (int i = 1; i <= 5; i++) {
+        sj_meta *keepm = c->meta;
+        c->meta = NULL;
+        sj_hashes_append(c, i, zero, -1);
+        c->meta = keepm;
+        sj_meta_append(c->meta, series_of[i], victim_of[i], -1);
+    }
+    for (int i = 6; i <= 9; i++)
+        sj_hashes_append(q, i, zero, -1);
+    const sj_hashes *sets[2] = {c, q};
+    const uint8_t side[2] = {0, 1};
+    sj_meta_table *t = NULL;
+    CHECK(sj_meta_table_build(sets, side, 2, &t) == SJ_OK && t->n == 9, "table");
+    int64_t ids[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, cl[9] = {0, 4, 1, 3, 3, 0, 1, 2, 2};
+    sj_case_summary *s = NULL;
+    CHECK(sj_case_summarize(ids, cl, 9, 5, t, &s) == SJ_OK, "summarize: %s", sj_last_error());
+    if (s) {
+        int64_t want[4] = {2, 1, 3, 0};
+        CHECK(s->n_ranked == 4, "listed %lld", (long long)s->n_ranked);
+        for (int r = 0; r < 4 && r < s->n_ranked; r++)
+            CHECK(s->ranked[r] == want[r], "rank %d: cluster %lld", r + 1, (long long)s->ranked[r]);
+        CHECK(s->triage[0] == SJ_TRIAGE_KNOWN_IDENTIFIED && s->triage[1] == SJ_TRIAGE_UNIDENTIFIED_SERIES &&
+                  s->triage[2] == SJ_TRIAGE_NEW_VICTIM && s->triage[3] == SJ_TRIAGE_CROSS_CASE &&
+                  s->triage[4] == SJ_TRIAGE_NONE,
+              "classes");
+        CHECK((s->flags[3] & SJ_CASE_MERGES_SERIES) && !(s->flags[0] & SJ_CASE_MERGES_SERIES) &&
+                  (s->flags[2] & SJ_CASE_NEW_NO_SERIES),
+              "flags");
+        CHECK(s->n_new[2] == 2 && s->n_known[0] == 1 && s->victim_identified[1] == 0 &&
+                  s->victim_identified[4] == 1,
+              "counts");
+    }
+    sj_case_summary_free(s);
+    sj_meta_table_free(t);
+    sj_hashes_free(c);
+    sj_hashes_free(q);
+}
+
 int main(void)
 {
     t_init_seed();
@@ -253,5 +371,6 @@ int main(void)
     test_degenerate();
     test_components();
     test_ingest();
+    test_meta();
     return t_finish("test_unit");
 }

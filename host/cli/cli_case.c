@@ -12,6 +12,7 @@ void case_view_free(case_view *v)
     free(v->ids);
     free(v->cluster);
     free(v->row);
+    free(v->label);
     free(v->size);
     free(v->min_distance);
     free(v->diameter);
@@ -55,6 +56,48 @@ static sj_status load_nearest(case_view *v, const char *pairs_path)
     return st;
 }
 
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* A nightly state numbers clusters by stable ids: number them 0..n-1 in
+ * id order, keep the stable ids as labels, and count sizes (distances are
+ * not kept in the state: -1). Excluded hashes have cluster -1 there. */
+static sj_status dense_clusters(case_view *v, const char *path)
+{
+    int64_t *ids = malloc((size_t)SJ_MAX(v->n, 1) * sizeof *ids), n = 0;
+    if (!ids)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < v->n; i++)
+        if (v->cluster[i] >= 0)
+            ids[n++] = v->cluster[i];
+        else if (v->cluster[i] != -1) {
+            free(ids);
+            return sj_fail(SJ_ERR_FORMAT, "%s: /state/cluster row %lld is negative", path, (long long)i);
+        }
+    qsort(ids, (size_t)n, sizeof *ids, cmp_i64);
+    int64_t u = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (i == 0 || ids[i] != ids[i - 1])
+            ids[u++] = ids[i];
+    v->n_clusters = u;
+    v->label = ids;
+    size_t nc = (size_t)SJ_MAX(u, 1);
+    if (!(v->size = calloc(nc, sizeof *v->size)) || !(v->min_distance = malloc(nc * sizeof(int64_t))) ||
+        !(v->diameter = malloc(nc * sizeof(int64_t))))
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t k = 0; k < u; k++)
+        v->min_distance[k] = v->diameter[k] = -1;
+    for (int64_t i = 0; i < v->n; i++)
+        if (v->cluster[i] >= 0) {
+            v->cluster[i] = sj_search_i64(ids, u, v->cluster[i]);
+            v->size[v->cluster[i]]++;
+        }
+    return SJ_OK;
+}
+
 sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
 {
     memset(v, 0, sizeof *v);
@@ -65,17 +108,31 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
     char content[32];
     if ((st = sj_h5_read_attr_str(file, "content", content, sizeof content, 0, path)))
         goto done;
-    if (strcmp(content, "clusters") != 0) {
+    if (!strcmp(content, "clusters")) {
+        if ((st = sj_h5_read_i64(file, "clusters/id", -1, &v->ids, &v->n, path)) ||
+            (st = sj_h5_read_i64(file, "clusters/cluster", v->n, &v->cluster, NULL, path)) ||
+            (st = sj_h5_read_i64(file, "summary/size", -1, &v->size, &v->n_clusters, path)) ||
+            (st = sj_h5_read_i64(file, "summary/min_distance", v->n_clusters, &v->min_distance, NULL,
+                                 path)) ||
+            (st = sj_h5_read_i64(file, "summary/diameter", v->n_clusters, &v->diameter, NULL, path)))
+            goto done;
+    } else if (!strcmp(content, "nightly-state")) {
+        if ((st = sj_h5_read_i64(file, "state/id", -1, &v->ids, &v->n, path)) ||
+            (st = sj_h5_read_i64(file, "state/cluster", v->n, &v->cluster, NULL, path)) ||
+            (st = dense_clusters(v, path)))
+            goto done;
+    } else {
         st = sj_fail(SJ_ERR_FORMAT, "%s: not a clusters file (content='%.16s'): run simjoin cluster "
                                     "first", path, content);
         goto done;
     }
-    if ((st = sj_h5_read_i64(file, "clusters/id", -1, &v->ids, &v->n, path)) ||
-        (st = sj_h5_read_i64(file, "clusters/cluster", v->n, &v->cluster, NULL, path)) ||
-        (st = sj_h5_read_i64(file, "summary/size", -1, &v->size, &v->n_clusters, path)) ||
-        (st = sj_h5_read_i64(file, "summary/min_distance", v->n_clusters, &v->min_distance, NULL, path)) ||
-        (st = sj_h5_read_i64(file, "summary/diameter", v->n_clusters, &v->diameter, NULL, path)) ||
-        (st = sj_meta_table_h5_read(file, &v->meta, path)))
+    if (!v->label && !(v->label = malloc((size_t)SJ_MAX(v->n_clusters, 1) * sizeof *v->label))) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int64_t k = 0; !strcmp(content, "clusters") && k < v->n_clusters; k++)
+        v->label[k] = k;
+    if ((st = sj_meta_table_h5_read(file, &v->meta, path)))
         goto done;
     v->has_meta = v->meta != NULL;
     if (!v->meta && (!(v->meta = calloc(1, sizeof *v->meta)) || sj_meta_create(&v->meta->meta))) {
@@ -215,7 +272,7 @@ void case_write_triage_csv(FILE *fp, const case_view *v)
           "min_distance,diameter\n", fp);
     for (int64_t r = 0; r < s->n_ranked; r++) {
         int64_t k = s->ranked[r];
-        fprintf(fp, "%lld,%lld,%s,%lld,%lld,%lld,%d,", (long long)r + 1, (long long)k,
+        fprintf(fp, "%lld,%lld,%s,%lld,%lld,%lld,%d,", (long long)r + 1, (long long)v->label[k],
                 sj_triage_name((sj_triage)s->triage[k]), (long long)v->size[k],
                 (long long)s->n_new[k], (long long)s->n_known[k], s->n_series[k]);
         join_codes(v, s->series[k], buf, sizeof buf);
@@ -243,7 +300,7 @@ void case_write_triage_jsonl(FILE *fp, const case_view *v)
         int64_t k = s->ranked[r];
         fprintf(fp, "{\"rank\":%lld,\"cluster\":%lld,\"triage\":\"%s\",\"size\":%lld,\"n_new\":%lld,"
                     "\"n_known\":%lld",
-                (long long)r + 1, (long long)k, sj_triage_name((sj_triage)s->triage[k]),
+                (long long)r + 1, (long long)v->label[k], sj_triage_name((sj_triage)s->triage[k]),
                 (long long)v->size[k], (long long)s->n_new[k], (long long)s->n_known[k]);
         json_codes(fp, v, "series", s->series[k]);
         fprintf(fp, ",\"series_unidentified\":%d,\"victim_identified\":\"%s\","
@@ -274,7 +331,7 @@ void case_write_members_csv(FILE *fp, const case_view *v)
         int64_t k = s->ranked[r];
         for (int64_t j = v->first[k]; j < v->first[k + 1]; j++) {
             int64_t i = v->by_cluster[j];
-            fprintf(fp, "%lld,%lld,%s,%lld,%d", (long long)r + 1, (long long)k,
+            fprintf(fp, "%lld,%lld,%s,%lld,%d", (long long)r + 1, (long long)v->label[k],
                     sj_triage_name((sj_triage)s->triage[k]), (long long)v->ids[i],
                     v->row[i] >= 0 && v->meta->is_new[v->row[i]]);
             for (int f = 0; f < SJ_META_N_TEXT; f++) {
@@ -299,7 +356,7 @@ void case_write_members_jsonl(FILE *fp, const case_view *v)
         for (int64_t j = v->first[k]; j < v->first[k + 1]; j++) {
             int64_t i = v->by_cluster[j];
             fprintf(fp, "{\"rank\":%lld,\"cluster\":%lld,\"triage\":\"%s\",\"id\":%lld,\"new\":%s",
-                    (long long)r + 1, (long long)k, sj_triage_name((sj_triage)s->triage[k]),
+                    (long long)r + 1, (long long)v->label[k], sj_triage_name((sj_triage)s->triage[k]),
                     (long long)v->ids[i],
                     v->row[i] >= 0 && v->meta->is_new[v->row[i]] ? "true" : "false");
             for (int f = 0; f < SJ_META_N_TEXT; f++) {
@@ -344,7 +401,7 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
             sj_case_flags_format(s->flags[k], flags, sizeof flags);
             for (int64_t j = v->first[k]; j < v->first[k + 1]; j++) {
                 int64_t i = v->by_cluster[j];
-                fprintf(fp, "%lld;%lld;%lld;", (long long)v->ids[i], (long long)k,
+                fprintf(fp, "%lld;%lld;%lld;", (long long)v->ids[i], (long long)v->label[k],
                         (long long)v->size[k]);
                 if (rank[k])
                     fprintf(fp, "%lld", (long long)rank[k]);
@@ -462,7 +519,7 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
         int64_t k = s->ranked[r];
         fprintf(fp, "<tr class=\"t%d\"><td>%lld</td><td><a href=\"#c%lld\">%lld</a></td>"
                     "<td data-n=\"%d\">%s</td><td>%lld</td><td>%lld</td><td>%lld</td><td>",
-                s->triage[k], (long long)r + 1, (long long)k, (long long)k, s->triage[k],
+                s->triage[k], (long long)r + 1, (long long)k, (long long)v->label[k], s->triage[k],
                 sj_triage_name((sj_triage)s->triage[k]), (long long)v->size[k],
                 (long long)s->n_new[k], (long long)s->n_known[k]);
         html_codes(fp, v, s->series[k]);
@@ -475,7 +532,7 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
         sj_case_flags_format(s->flags[k], flags, sizeof flags);
         for (char *p = flags, *tok; (tok = strtok_r(p, ",", &p));)
             fprintf(fp, "<span class=\"flag\">%s</span>", tok);
-        if (v->size[k] > 1)
+        if (v->size[k] > 1 && v->min_distance[k] >= 0)
             fprintf(fp, "</td><td>%lld</td><td>%lld</td></tr>\n", (long long)v->min_distance[k],
                     (long long)v->diameter[k]);
         else /* a singleton has no internal distance */
@@ -493,7 +550,7 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
                     "<th>Id</th><th>New</th><th>Series</th><th>Victim identified</th>"
                     "<th>Offender identified</th><th>Case</th><th>Category</th><th>Source</th>"
                     "<th>Nearest match</th><th>Distance</th></tr></thead><tbody>\n",
-                (long long)k, (long long)r + 1, (long long)k, sj_triage_name((sj_triage)s->triage[k]),
+                (long long)k, (long long)r + 1, (long long)v->label[k], sj_triage_name((sj_triage)s->triage[k]),
                 (long long)v->size[k]);
         int64_t end = SJ_MIN(v->first[k + 1], v->first[k] + max_members);
         for (int64_t j = v->first[k]; j < end; j++) {

@@ -13,8 +13,10 @@ typedef struct case_view {
     int64_t *cluster;     /* [n] cluster number, -1 excluded, -2 quarantined; owned */
     int64_t *row;         /* [n] row in meta (-1 none); owned */
     int64_t n_clusters;
+    int64_t *label;       /* [n_clusters] the cluster's id as shown: its number, or the
+                           * stable id of a nightly state; owned */
     int64_t *size;        /* [n_clusters]; owned */
-    int64_t *min_distance, *diameter; /* [n_clusters]; owned */
+    int64_t *min_distance, *diameter; /* [n_clusters], -1 unknown; owned */
     int64_t *first;       /* [n_clusters + 1] start of each cluster in by_cluster; owned */
     int64_t *by_cluster;  /* [n] positions in ids, grouped by cluster, ids ascending; owned */
     int64_t *nearest_id;  /* [n] closest match (with --pairs), -1 none; owned */
@@ -24,8 +26,8 @@ typedef struct case_view {
     int has_meta;         /* the file carried /meta_index */
 } case_view;
 
-/* Load a clusters file and, when pairs_path is given, each hash's nearest
- * match from that pairs file. */
+/* Load a clusters file (or a nightly state's cluster file) and, when
+ * pairs_path is given, each hash's nearest match from that pairs file. */
 sj_status case_view_load(case_view *v, const char *clusters_path, const char *pairs_path);
 void case_view_free(case_view *v);
 

@@ -13,6 +13,7 @@
  * never reused. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "simjoin/meta.h"
 #include "h5util.h"
 #include "sha256.h"
 #include "state.h"
@@ -132,7 +133,7 @@ static void remove_orphans(const char *dir, const sj_manifest *m)
 
 static sj_status write_state_file(const char *path, const node *nodes, int64_t n,
                                   const int64_t *cluster, const int64_t *rule, const cli_sources *srcs,
-                                  int64_t generation)
+                                  int64_t generation, const sj_meta_table *meta)
 {
     sj_atomic_file af;
     hid_t f, g = H5I_INVALID_HID;
@@ -159,7 +160,8 @@ static sj_status write_state_file(const char *path, const node *nodes, int64_t n
         (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, d, ids, path)) ||
         (st = sj_h5_write(g, "cluster", H5T_NATIVE_INT64, 1, d, cluster, path)) ||
         (st = sj_h5_write(g, "rule", H5T_NATIVE_INT64, 1, d, rule, path)) ||
-        (st = sj_h5_write(g, "source", H5T_NATIVE_INT32, 1, d, src, path)))
+        (st = sj_h5_write(g, "source", H5T_NATIVE_INT32, 1, d, src, path)) ||
+        (st = sj_meta_table_h5_write(f, meta, path)))
         goto fail;
     H5Gclose(g);
     free(ids);
@@ -215,6 +217,7 @@ int cmd_nightly(int argc, char **argv)
     memset(&srcs, 0, sizeof srcs);
     old_state old;
     memset(&old, 0, sizeof old);
+    sj_meta_table *meta = NULL;
     sj_hashes *corpus = NULL, *active = NULL, *uploads = NULL, **each = calloc((size_t)argc + 1, sizeof(sj_hashes *));
     sj_pairs pairs = {0};
     node *nodes = NULL;
@@ -344,6 +347,19 @@ int cmd_nightly(int argc, char **argv)
     if ((st = cli_check_ids_across(corpus, uploads)))
         goto fail;
 
+    /* Case metadata of every hash, tonight's uploads marked new (before the
+     * degenerate ones are taken out): kept in the cluster state for `report`. */
+    {
+        const sj_hashes *sets[2] = {corpus, uploads};
+        const uint8_t side[2] = {0, 1};
+        if ((st = sj_meta_table_build(sets, side, 2, &meta)))
+            goto fail;
+        for (int64_t i = 0; i < meta->n && !st; i++)
+            if (!*sj_meta_text_get(meta->meta, i, SJ_META_SOURCE) && *src_name(&srcs, meta->ids[i]))
+                st = sj_meta_set_text(meta->meta, i, SJ_META_SOURCE, src_name(&srcs, meta->ids[i]));
+        if (st)
+            goto fail;
+    }
     /* Exclusions: new degenerate hashes now; old ones as recorded. */
     sj_degenerate_options dopt;
     sj_degenerate_defaults(m.type, &dopt);
@@ -497,7 +513,7 @@ int cmd_nightly(int argc, char **argv)
     snprintf(rel, sizeof rel, "clusters/g%06lld.h5", (long long)gen);
     snprintf(full, sizeof full, "%s/%s", dir, rel);
     sj_fault_step("write cluster state");
-    if ((st = write_state_file(full, nodes, n_nodes, cluster, rule, &srcs, gen)))
+    if ((st = write_state_file(full, nodes, n_nodes, cluster, rule, &srcs, gen, meta)))
         goto fail;
     sj_fault_step("cluster state written");
     if ((st = sj_manifest_add_file(&next, dir, rel)))
@@ -606,6 +622,7 @@ done:
     for (int i = 0; i < n_up; i++)
         sj_hashes_free(each[i]);
     free(each);
+    sj_meta_table_free(meta);
     sj_hashes_free(corpus);
     sj_hashes_free(active);
     sj_hashes_free(uploads);

@@ -2,6 +2,7 @@
  * JSON Lines, an ICSE-style CSV and one static HTML page. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli_case.h"
+#include "state.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +13,7 @@
 static void help(void)
 {
     printf("usage: simjoin report --clusters CLUSTERS.h5 [--pairs PAIRS.h5] --out DIR\n"
+           "       simjoin report --state DIR --out DIR   (the last nightly run)\n"
            "                      [--title TEXT] [--html-clusters N] [--html-members N]\n"
            "                      [--stats-json FILE] [--quiet]\n"
            "\n"
@@ -32,7 +34,9 @@ static void help(void)
            "  4 known_identified_series    new uploads of series with identified victims\n"
            "Clusters in none of these are not listed. Within a class: more new uploads\n"
            "first, then larger clusters, then lower cluster number.\n"
-           "New uploads are the --queries side of the join (a self-join: every hash).\n"
+           "New uploads are the --queries side of the join (a self-join: every hash);\n"
+           "with --state, the uploads of the last committed nightly run, and clusters\n"
+           "are shown by their stable ids (distances are not kept in the state).\n"
            "With --pairs (the join's pairs file) each member's nearest match and its\n"
            "distance are given. The report holds ids, metadata and distances, never\n"
            "hashes.\n"
@@ -68,11 +72,13 @@ int cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"clusters", required_argument, 0, 'c'}, {"pairs", required_argument, 0, 'p'},
+        {"state", required_argument, 0, 'S'},
         {"out", required_argument, 0, 'o'},      {"title", required_argument, 0, 'T'},
         {"html-clusters", required_argument, 0, 'C'}, {"html-members", required_argument, 0, 'M'},
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    const char *clusters = NULL, *pairs = NULL, *dir = NULL, *stats = NULL;
+    const char *clusters = NULL, *pairs = NULL, *dir = NULL, *stats = NULL, *state = NULL;
+    char state_clusters[4400];
     int c;
     html_title = NULL;
     optind = 1;
@@ -80,6 +86,7 @@ int cmd_report(int argc, char **argv)
         switch (c) {
         case 'c': clusters = optarg; break;
         case 'p': pairs = optarg; break;
+        case 'S': state = optarg; break;
         case 'o': dir = optarg; break;
         case 'T': html_title = optarg; break;
         case 'C':
@@ -98,8 +105,24 @@ int cmd_report(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage("report", "unexpected argument '%s'", argv[optind]);
-    if (!clusters || !dir)
-        return cli_usage("report", "--clusters and --out are required");
+    if (!!clusters + !!state != 1 || !dir)
+        return cli_usage("report", "--out and one of --clusters or --state are required");
+    if (state && pairs)
+        return cli_usage("report", "--pairs goes with --clusters, not --state");
+    if (state) { /* the cluster state of the last committed generation */
+        sj_manifest m;
+        sj_status st = sj_manifest_read(state, &m);
+        if (st)
+            return cli_fail(st);
+        state_clusters[0] = 0;
+        for (int64_t i = 0; i < m.n_files; i++)
+            if (!strncmp(m.files[i].path, "clusters/", 9))
+                snprintf(state_clusters, sizeof state_clusters, "%s/%s", state, m.files[i].path);
+        sj_manifest_free(&m);
+        if (!state_clusters[0])
+            return cli_fail(sj_fail(SJ_ERR_ARG, "%s: no nightly run has been committed yet", state));
+        clusters = state_clusters;
+    }
     if (!html_title) {
         const char *slash = strrchr(clusters, '/');
         html_title = slash ? slash + 1 : clusters;
