@@ -12,7 +12,7 @@
 typedef struct sj_hit {
     int64_t q;
     int64_t c;
-    int32_t d;
+    double d;
 } sj_hit;
 
 /* A growable hit buffer, one per calling thread. */
@@ -22,7 +22,7 @@ typedef struct sj_hits {
     sj_hit *v; /* [cap]; owned */
 } sj_hits;
 
-static inline sj_status sj_hits_push(sj_hits *h, int64_t q, int64_t c, int32_t d)
+static inline sj_status sj_hits_push(sj_hits *h, int64_t q, int64_t c, double d)
 {
     if (h->n == h->cap) {
         sj_status st = sj_grow((void **)&h->v, &h->cap, h->n + 1, sizeof *h->v);

@@ -1,15 +1,19 @@
-/* backend_naive.c - the reference: a plain double loop over bytes. Slow on
- * purpose and shares no code with the fast paths; tests and `simjoin bench`
- * compare every other backend with it. */
-#include "backend.h"
+/* backend_naive.c - the reference: every pair, sj_distance (a plain loop in
+ * double precision, exact for the integral metrics), d <= T. Slow on purpose
+ * and shares no code with the fast paths; tests and `simjoin bench` compare
+ * every other backend with it. */
+#include "vector.h"
 
 #include <stdlib.h>
 
 typedef struct naive_state {
+    sj_hash_type type;
+    sj_metric metric;
     uint32_t bytes;
-    int32_t threshold;
+    double threshold;
     const uint8_t *corpus; /* [n, bytes], borrowed */
     int64_t n;
+    sj_vec_join v;         /* vector kinds: for the zero-vector check */
 } naive_state;
 
 static sj_status naive_open(const sj_join_config *cfg, sj_hash_type type, void **state)
@@ -17,8 +21,11 @@ static sj_status naive_open(const sj_join_config *cfg, sj_hash_type type, void *
     naive_state *s = calloc(1, sizeof *s);
     if (!s)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    s->type = type;
+    s->metric = cfg->metric == SJ_METRIC_DEFAULT ? sj_metric_default(type) : cfg->metric;
     s->bytes = sj_hash_type_bytes(type);
     s->threshold = cfg->threshold;
+    sj_vec_join_init(&s->v, cfg, type);
     *state = s;
     return SJ_OK;
 }
@@ -28,25 +35,24 @@ static sj_status naive_load_corpus(void *state, const uint8_t *rows, int64_t n)
     naive_state *s = state;
     s->corpus = rows;
     s->n = n;
-    return SJ_OK;
+    return sj_hash_type_binary(s->type) ? SJ_OK : sj_vec_check_rows(&s->v, rows, n, 0, "corpus");
 }
 
 static sj_status naive_compare(void *state, const uint8_t *queries, int64_t q0, int64_t nq,
                                int64_t c0, int64_t c1, int self, sj_hits *out)
 {
     const naive_state *s = state;
+    if (!sj_hash_type_binary(s->type)) {
+        sj_status st = sj_vec_check_rows(&s->v, queries, nq, q0, "queries");
+        if (st)
+            return st;
+    }
     for (int64_t i = 0; i < nq; i++) {
         const uint8_t *a = queries + (size_t)i * s->bytes;
         for (int64_t j = c0; j < c1; j++) {
             if (self && j <= q0 + i)
                 continue;
-            const uint8_t *b = s->corpus + (size_t)j * s->bytes;
-            int32_t d = 0;
-            for (uint32_t k = 0; k < s->bytes; k++) {
-                uint8_t x = a[k] ^ b[k];
-                for (; x; x &= (uint8_t)(x - 1))
-                    d++;
-            }
+            double d = sj_distance(s->type, s->metric, a, s->corpus + (size_t)j * s->bytes);
             if (d <= s->threshold) {
                 sj_status st = sj_hits_push(out, q0 + i, j, d);
                 if (st)

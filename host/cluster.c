@@ -1,6 +1,7 @@
 /* cluster.c - connected components by union-find over candidate pairs. */
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,10 +61,10 @@ sj_status sj_linkage_parse(const char *text, sj_cluster_options *o)
         }
     }
     if (strncmp(text, "complete:", 9) == 0) {
-        long d = strtol(text + 9, &end, 10);
-        if (end != text + 9 && !*end && d >= 0 && d <= 65536) {
+        double d = strtod(text + 9, &end);
+        if (end != text + 9 && !*end && isfinite(d)) {
             o->linkage = SJ_LINK_COMPLETE;
-            o->complete_d = (int32_t)d;
+            o->complete_d = d;
             return SJ_OK;
         }
     }
@@ -76,7 +77,7 @@ void sj_linkage_format(const sj_cluster_options *o, char *buf, size_t size)
     if (o->linkage == SJ_LINK_CORE)
         snprintf(buf, size, "core:%d", o->core_k);
     else if (o->linkage == SJ_LINK_COMPLETE)
-        snprintf(buf, size, "complete:%d", o->complete_d);
+        snprintf(buf, size, "complete:%.17g", o->complete_d);
     else
         snprintf(buf, size, "components");
 }
@@ -85,7 +86,7 @@ void sj_linkage_format(const sj_cluster_options *o, char *buf, size_t size)
 typedef struct graph {
     int64_t n, m;
     int64_t *ea, *eb;   /* [m] endpoints (node indices), ea < eb */
-    int32_t *ed;        /* [m] distances */
+    double *ed;         /* [m] distances */
     int64_t *start;     /* [n+1] CSR offsets */
     int64_t *adj_edge;  /* [2m] edge numbers around each node */
 } graph;
@@ -174,18 +175,14 @@ static sj_status quarantine(const graph *g, const sj_cluster_options *o, uint8_t
     return SJ_OK;
 }
 
-/* Hamming distance between node rows x and y of the hash set. */
-static int32_t row_distance(const sj_hashes *h, int64_t x, int64_t y)
+/* Distance between rows x and y of the hash set. */
+static double row_distance(const sj_hashes *h, sj_metric m, int64_t x, int64_t y)
 {
     const uint32_t rb = sj_hash_type_bytes(h->type);
-    const uint8_t *p = h->hashes + (size_t)x * rb, *r = h->hashes + (size_t)y * rb;
-    int32_t d = 0;
-    for (uint32_t b = 0; b < rb; b++)
-        d += __builtin_popcount((unsigned)(p[b] ^ r[b]));
-    return d;
+    return sj_distance(h->type, m, h->hashes + (size_t)x * rb, h->hashes + (size_t)y * rb);
 }
 
-static const int32_t *sort_ed;
+static const double *sort_ed;
 static const int64_t *sort_ea, *sort_eb;
 static int cmp_edge_order(const void *x, const void *y)
 {
@@ -228,7 +225,8 @@ static sj_status link_complete(const graph *g, const uint8_t *active_edge, int64
         int ok = 1;
         for (int64_t x = ra; x >= 0 && ok; x = next[x])
             for (int64_t y = rb; y >= 0 && ok; y = next[y])
-                ok = row_distance(o->hashes, row_of_node[x], row_of_node[y]) <= o->complete_d;
+                ok = row_distance(o->hashes, o->metric, row_of_node[x], row_of_node[y]) <=
+                     o->complete_d;
         if (!ok)
             continue;
         int64_t root = ra < rb ? ra : rb, other = ra < rb ? rb : ra;
@@ -380,7 +378,7 @@ sj_status sj_cluster(const int64_t *ids, int64_t n, const sj_pairs *pairs,
         int64_t cl = c->cluster[g.ea[k]];
         if (!active[k] || cl < 0 || cl != c->cluster[g.eb[k]])
             continue;
-        int32_t d = g.ed[k];
+        double d = g.ed[k];
         c->edges[cl]++;
         if (c->min_distance[cl] < 0 || d < c->min_distance[cl])
             c->min_distance[cl] = d;
@@ -426,10 +424,10 @@ static int cmp_row_by_id(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, int64_t max_size)
+sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_metric metric,
+                                     int64_t max_size)
 {
     const int64_t n = c->n_nodes;
-    const uint32_t rb = sj_hash_type_bytes(set->type);
     int64_t *by_id = malloc((size_t)SJ_MAX(set->n, 1) * sizeof *by_id);
     int64_t *row = malloc((size_t)SJ_MAX(n, 1) * sizeof *row);   /* node -> set row */
     int64_t *start = calloc((size_t)c->n_clusters + 1, sizeof *start);
@@ -472,14 +470,11 @@ sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, int64
         int64_t size = start[k + 1] - start[k];
         if (size < 2 || size > max_size)
             continue;
-        int32_t diam = 0;
+        double diam = 0;
         const int64_t *m = members + start[k];
         for (int64_t x = 0; x < size; x++)
             for (int64_t y = x + 1; y < size; y++) {
-                const uint8_t *p = set->hashes + (size_t)m[x] * rb, *q = set->hashes + (size_t)m[y] * rb;
-                int32_t d = 0;
-                for (uint32_t b = 0; b < rb; b++)
-                    d += __builtin_popcount((unsigned)(p[b] ^ q[b]));
+                double d = row_distance(set, metric, m[x], m[y]);
                 diam = d > diam ? d : diam;
             }
         c->diameter[k] = diam;

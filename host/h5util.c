@@ -114,6 +114,10 @@ sj_status sj_h5_write(hid_t loc, const char *name, hid_t memtype, int rank, cons
         filetype = H5T_STD_I16LE;
     else if (H5Tequal(memtype, H5T_NATIVE_INT8) > 0)
         filetype = H5T_STD_I8LE;
+    else if (H5Tequal(memtype, H5T_NATIVE_FLOAT) > 0)
+        filetype = H5T_IEEE_F32LE;
+    else if (H5Tequal(memtype, H5T_NATIVE_DOUBLE) > 0)
+        filetype = H5T_IEEE_F64LE;
     dset = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (dset < 0) {
         st = sj_fail(SJ_ERR_IO, "%s: cannot create dataset %s", path, name);
@@ -387,4 +391,105 @@ sj_status sj_h5_read_i64(hid_t file, const char *name, int64_t expect, int64_t *
     if (n)
         *n = (int64_t)info.dims[0];
     return SJ_OK;
+}
+
+sj_status sj_h5_read_f64(hid_t file, const char *name, int64_t expect, double **out, int64_t *n,
+                         const char *path)
+{
+    *out = NULL;
+    sj_h5_info info;
+    sj_status st = sj_h5_inspect(file, name, &info, path);
+    if (st)
+        return st;
+    if (!info.exists)
+        return sj_fail(SJ_ERR_FORMAT, "%s: missing dataset %s", path, name);
+    if (info.rank != 1 || (info.cls != H5T_INTEGER && info.cls != H5T_FLOAT))
+        return sj_fail(SJ_ERR_FORMAT, "%s: %s must be a 1-D numeric dataset", path, name);
+    if (expect >= 0 && (int64_t)info.dims[0] != expect)
+        return sj_fail(SJ_ERR_FORMAT, "%s: %s has %llu rows, expected %lld", path, name,
+                       (unsigned long long)info.dims[0], (long long)expect);
+    if ((uint64_t)info.dims[0] > sj_h5_max_bytes() / 8)
+        return sj_fail(SJ_ERR_LIMIT, "%s: %s claims %llu rows, more than memory holds", path,
+                       name, (unsigned long long)info.dims[0]);
+    double *v = malloc((size_t)SJ_MAX(info.dims[0], 1) * sizeof *v);
+    if (!v)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory reading %s", name);
+    if ((st = sj_h5_read(file, name, H5T_NATIVE_DOUBLE, v, path))) {
+        free(v);
+        return st;
+    }
+    *out = v;
+    if (n)
+        *n = (int64_t)info.dims[0];
+    return SJ_OK;
+}
+
+static const char *kind_attr(sj_kind k)
+{
+    switch (k) {
+    case SJ_KIND_PDQ: return "pdq";
+    case SJ_KIND_PHOTODNA: return "photodna";
+    case SJ_KIND_U8: return "u8";
+    case SJ_KIND_F32: return "f32";
+    default: return "bits";
+    }
+}
+
+sj_status sj_h5_write_type(hid_t loc, sj_hash_type t, const char *path)
+{
+    sj_status st = sj_h5_attr_str(loc, "kind", kind_attr(t.kind), path);
+    if (!st)
+        st = sj_hash_type_binary(t) ? sj_h5_attr_i64(loc, "bits", t.bits, path)
+                                    : sj_h5_attr_i64(loc, "dim", t.dim, path);
+    return st;
+}
+
+sj_status sj_h5_read_type(hid_t loc, const char *path, sj_hash_type *t)
+{
+    char kind[64], spec[96];
+    sj_status st = sj_h5_read_attr_str(loc, "kind", kind, sizeof kind, 1, path);
+    if (st)
+        return st;
+    int64_t bits = 0, dim = 0;
+    int has_bits = 0, has_dim = 0;
+    if ((st = sj_h5_read_attr_i64(loc, "bits", &bits, &has_bits, path)) ||
+        (st = sj_h5_read_attr_i64(loc, "dim", &dim, &has_dim, path)))
+        return st;
+    if (strchr(kind, ':'))
+        snprintf(spec, sizeof spec, "%s", kind); /* "bits:64", "f32:512" */
+    else if (!strcmp(kind, "bits") || !strcmp(kind, "u8") || !strcmp(kind, "f32")) {
+        int need_bits = !strcmp(kind, "bits");
+        if (need_bits ? !has_bits : !has_dim)
+            return sj_fail(SJ_ERR_FORMAT, "%s: kind %s needs a '%s' attribute", path, kind,
+                           need_bits ? "bits" : "dim");
+        snprintf(spec, sizeof spec, "%s:%lld", kind, (long long)(need_bits ? bits : dim));
+    } else
+        snprintf(spec, sizeof spec, "%s", kind);
+    st = sj_hash_type_parse(spec, t);
+    if (st) {
+        sj_error_prefix("%s: attribute kind", path);
+        return SJ_ERR_FORMAT;
+    }
+    if (t->kind == SJ_KIND_PDQ && has_bits && bits != 256)
+        return sj_fail(SJ_ERR_FORMAT, "%s: kind pdq but bits=%lld (must be 256)", path, (long long)bits);
+    if (t->kind == SJ_KIND_PHOTODNA && has_dim && dim != 144)
+        return sj_fail(SJ_ERR_FORMAT, "%s: kind photodna but dim=%lld (must be 144)", path,
+                       (long long)dim);
+    return SJ_OK;
+}
+
+sj_status sj_h5_write_distances(hid_t loc, const char *name, const double *d, int64_t n,
+                                int integral, const char *path)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    if (!integral)
+        return sj_h5_write(loc, name, H5T_NATIVE_DOUBLE, 1, dims, d, path);
+    int32_t *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
+    if (!v)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (int32_t)d[i]; /* integral metrics: exact integers below 2^31 */
+    sj_status st = sj_h5_write(loc, name, H5T_NATIVE_INT32, 1, dims, v, path);
+    free(v);
+    return st;
 }

@@ -62,6 +62,21 @@ sj_status sj_h5_read(hid_t file, const char *name, hid_t memtype, void *out, con
 sj_status sj_h5_read_i64(hid_t file, const char *name, int64_t expect, int64_t **out, int64_t *n,
                          const char *path);
 
+/* As sj_h5_read_i64, for any numeric dataset, converted to double. */
+sj_status sj_h5_read_f64(hid_t file, const char *name, int64_t expect, double **out, int64_t *n,
+                         const char *path);
+
+/* A distance column: int32 when integral (the values are exact integers),
+ * else float64. */
+sj_status sj_h5_write_distances(hid_t loc, const char *name, const double *d, int64_t n,
+                                int integral, const char *path);
+
+/* The hash kind as attributes: kind ("pdq", "bits", "photodna", "u8",
+ * "f32") and bits (binary kinds) or dim (vector kinds). Reading also takes
+ * "bits:N" / "u8:D" / "f32:D" in kind. */
+sj_status sj_h5_write_type(hid_t loc, sj_hash_type t, const char *path);
+sj_status sj_h5_read_type(hid_t loc, const char *path, sj_hash_type *t);
+
 /* Case metadata (meta_io.c): the /meta group of rows [first, first+count)
  * of m under loc; reading: *out NULL when the group is absent. */
 struct sj_meta_table;

@@ -4,38 +4,132 @@
 #include "simjoin/meta.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- hash types ---- */
 
+/* "prefix:N" with 1 <= N <= max; returns N or 0. */
+static long parse_width(const char *text, const char *prefix, long max)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(text, prefix, n) != 0)
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(text + n, &end, 10);
+    return errno || *end || end == text + n || v <= 0 || v > max ? 0 : v;
+}
+
 sj_status sj_hash_type_parse(const char *text, sj_hash_type *out)
 {
     if (!text)
-        return sj_fail(SJ_ERR_ARG, "missing hash kind (pdq or bits:N)");
+        return sj_fail(SJ_ERR_ARG, "missing hash kind (pdq, bits:N, photodna, u8:D or f32:D)");
+    long v;
     if (strcmp(text, "pdq") == 0) {
-        *out = (sj_hash_type){SJ_KIND_PDQ, 256};
+        *out = (sj_hash_type){SJ_KIND_PDQ, 256, 0};
+        return SJ_OK;
+    }
+    if (strcmp(text, "photodna") == 0) {
+        *out = (sj_hash_type){SJ_KIND_PHOTODNA, 8 * 144, 144};
         return SJ_OK;
     }
     if (strncmp(text, "bits:", 5) == 0) {
-        char *end;
-        errno = 0;
-        long v = strtol(text + 5, &end, 10);
-        if (errno || *end || end == text + 5 || v <= 0 || v > 65536 || v % 8 != 0)
+        if (!(v = parse_width(text, "bits:", 65536)) || v % 8 != 0)
             return sj_fail(SJ_ERR_ARG,
                            "bad hash kind '%s': bits:N needs N a multiple of 8 in 8..65536", text);
-        *out = (sj_hash_type){SJ_KIND_BITS, (uint32_t)v};
+        *out = (sj_hash_type){SJ_KIND_BITS, (uint32_t)v, 0};
         return SJ_OK;
     }
-    return sj_fail(SJ_ERR_ARG, "unknown hash kind '%s' (expected pdq or bits:N)", text);
+    if (strncmp(text, "u8:", 3) == 0) {
+        if (!(v = parse_width(text, "u8:", 32768)))
+            return sj_fail(SJ_ERR_ARG, "bad hash kind '%s': u8:D needs D in 1..32768", text);
+        *out = (sj_hash_type){SJ_KIND_U8, 8u * (uint32_t)v, (uint32_t)v};
+        return SJ_OK;
+    }
+    if (strncmp(text, "f32:", 4) == 0) {
+        if (!(v = parse_width(text, "f32:", 16384)))
+            return sj_fail(SJ_ERR_ARG, "bad hash kind '%s': f32:D needs D in 1..16384", text);
+        *out = (sj_hash_type){SJ_KIND_F32, 32u * (uint32_t)v, (uint32_t)v};
+        return SJ_OK;
+    }
+    return sj_fail(SJ_ERR_ARG,
+                   "unknown hash kind '%s' (expected pdq, bits:N, photodna, u8:D or f32:D)", text);
 }
 
 void sj_hash_type_format(sj_hash_type t, char *buf, size_t n)
 {
-    if (t.kind == SJ_KIND_PDQ)
-        snprintf(buf, n, "pdq");
-    else
-        snprintf(buf, n, "bits:%u", t.bits);
+    switch (t.kind) {
+    case SJ_KIND_PDQ: snprintf(buf, n, "pdq"); break;
+    case SJ_KIND_PHOTODNA: snprintf(buf, n, "photodna"); break;
+    case SJ_KIND_U8: snprintf(buf, n, "u8:%u", t.dim); break;
+    case SJ_KIND_F32: snprintf(buf, n, "f32:%u", t.dim); break;
+    default: snprintf(buf, n, "bits:%u", t.bits); break;
+    }
+}
+
+/* ---- metrics ---- */
+
+const char *sj_metric_name(sj_metric m)
+{
+    switch (m) {
+    case SJ_METRIC_HAMMING: return "hamming";
+    case SJ_METRIC_L2SQ: return "l2sq";
+    case SJ_METRIC_L1: return "l1";
+    case SJ_METRIC_COSINE: return "cosine";
+    case SJ_METRIC_IP: return "ip";
+    case SJ_METRIC_DEFAULT: return "default";
+    }
+    return "unknown";
+}
+
+sj_status sj_metric_parse(const char *text, sj_metric *out)
+{
+    for (int m = SJ_METRIC_HAMMING; m <= SJ_METRIC_IP; m++)
+        if (strcmp(text, sj_metric_name((sj_metric)m)) == 0) {
+            *out = (sj_metric)m;
+            return SJ_OK;
+        }
+    return sj_fail(SJ_ERR_ARG, "unknown --metric '%s' (hamming, l2sq, l1, cosine, ip)", text);
+}
+
+sj_metric sj_metric_default(sj_hash_type t)
+{
+    switch (t.kind) {
+    case SJ_KIND_PHOTODNA:
+    case SJ_KIND_U8: return SJ_METRIC_L2SQ;
+    case SJ_KIND_F32: return SJ_METRIC_COSINE;
+    default: return SJ_METRIC_HAMMING;
+    }
+}
+
+sj_status sj_metric_check(sj_hash_type t, sj_metric *m)
+{
+    if (*m == SJ_METRIC_DEFAULT)
+        *m = sj_metric_default(t);
+    int ok;
+    switch (t.kind) {
+    case SJ_KIND_PDQ:
+    case SJ_KIND_BITS: ok = *m == SJ_METRIC_HAMMING; break;
+    case SJ_KIND_PHOTODNA:
+    case SJ_KIND_U8: ok = *m == SJ_METRIC_L2SQ || *m == SJ_METRIC_L1; break;
+    case SJ_KIND_F32: ok = *m == SJ_METRIC_COSINE || *m == SJ_METRIC_IP || *m == SJ_METRIC_L2SQ; break;
+    default: ok = 0;
+    }
+    if (ok)
+        return SJ_OK;
+    char k[24];
+    sj_hash_type_format(t, k, sizeof k);
+    return sj_fail(SJ_ERR_ARG, "metric %s does not apply to %s hashes (%s)", sj_metric_name(*m), k,
+                   sj_hash_type_binary(t) ? "hamming" : t.kind == SJ_KIND_F32 ? "cosine, ip or l2sq"
+                                                                            : "l2sq or l1");
+}
+
+int sj_metric_integral(sj_hash_type t, sj_metric m)
+{
+    (void)m;
+    return t.kind != SJ_KIND_F32;
 }
 
 /* ---- hash set ---- */
@@ -262,6 +356,41 @@ void sj_hex_encode(const uint8_t *in, size_t nbytes, char *out)
     out[2 * nbytes] = 0;
 }
 
+/* ---- float rows ---- */
+
+sj_status sj_check_finite(const sj_hashes *h, const char *what)
+{
+    if (h->type.kind != SJ_KIND_F32)
+        return SJ_OK;
+    for (int64_t i = 0; i < h->n; i++)
+        for (uint32_t j = 0; j < h->type.dim; j++) {
+            float x;
+            memcpy(&x, h->hashes + ((size_t)i * h->type.dim + j) * 4, 4);
+            if (!isfinite(x))
+                return sj_fail(SJ_ERR_FORMAT, "%s: row %lld, component %u is %s", what, (long long)i,
+                               j + 1, isnan(x) ? "NaN" : "infinite");
+        }
+    return SJ_OK;
+}
+
+/* 1 if every component of a vector row is zero (-0.0 included). */
+static int zero_vector(sj_hash_type t, const uint8_t *row)
+{
+    if (t.kind == SJ_KIND_F32) {
+        for (uint32_t j = 0; j < t.dim; j++) {
+            float x;
+            memcpy(&x, row + 4 * (size_t)j, 4);
+            if (x != 0.0f)
+                return 0;
+        }
+        return 1;
+    }
+    for (uint32_t j = 0; j < sj_hash_type_bytes(t); j++)
+        if (row[j])
+            return 0;
+    return 1;
+}
+
 /* ---- degenerate hashes ---- */
 
 void sj_degenerate_defaults(sj_hash_type t, sj_degenerate_options *o)
@@ -277,6 +406,9 @@ sj_degenerate_rule sj_degenerate_check(const sj_degenerate_options *o, sj_hash_t
 {
     if (!o->enabled)
         return SJ_DEGEN_NONE;
+    if (!sj_hash_type_binary(t)) /* vectors: only the zero vector (no direction, no cosine) */
+        return zero_vector(t, hash) ? SJ_DEGEN_ALL_ZERO
+               : quality >= 0 && quality < o->min_quality ? SJ_DEGEN_LOW_QUALITY : SJ_DEGEN_NONE;
     int ones = sj_popcount_bytes(hash, sj_hash_type_bytes(t));
     if (ones == 0)
         return SJ_DEGEN_ALL_ZERO;

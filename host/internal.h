@@ -52,6 +52,9 @@ sj_status sj_id_index_build(sj_id_index *ix, const int64_t *ids, int64_t n);
 int64_t sj_id_index_find(const sj_id_index *ix, int64_t id);
 void sj_id_index_free(sj_id_index *ix);
 
+/* SJ_ERR_FORMAT naming `what` and the row when an f32 set holds NaN or Inf. */
+sj_status sj_check_finite(const sj_hashes *h, const char *what);
+
 /* Popcount of a byte string. */
 int sj_popcount_bytes(const uint8_t *p, size_t n);
 

@@ -1,6 +1,7 @@
 /* pairs_io.c - pairs files.
  *   /pairs/a, /pairs/b  int64 [P]   a < b, sorted by (a, b)
- *   /pairs/distance     int32 [P]   Hamming distance in bits
+ *   /pairs/distance     int32 [P]   the metric's distance (integral metrics),
+ *                       float64 [P] (f32 kinds)
  *   /nodes/id           int64 [N]   every hash that took part, sorted
  *   /nodes/source       int32 [N]   index into the `sources` attribute, -1 unknown
  *   /excluded/id        int64 [E]   degenerate hashes kept out of the join
@@ -13,6 +14,7 @@
 #include "simjoin/formats.h"
 #include "simjoin/meta.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,19 @@ void sj_join_result_release(sj_join_result *r)
     r->meta = NULL;
 }
 
+/* Distances are integers for the integral metrics and stored as int32 (the
+ * format binary joins always had); f32 distances are float64. */
+static int integral(const sj_join_result *r)
+{
+    return sj_metric_integral(r->type, r->metric ? r->metric : sj_metric_default(r->type));
+}
+
+static sj_status write_threshold(hid_t file, const sj_join_result *r, const char *path)
+{
+    return integral(r) ? sj_h5_attr_i64(file, "threshold", (int64_t)r->threshold, path)
+                       : sj_h5_attr_f64(file, "threshold", r->threshold, path);
+}
+
 /* Write the attributes common to pairs and clusters files. */
 static sj_status write_common_attrs(hid_t file, const char *content, const sj_join_result *r,
                                     const char *path)
@@ -41,10 +56,11 @@ static sj_status write_common_attrs(hid_t file, const char *content, const sj_jo
     sj_status st;
     if ((st = sj_h5_attr_i64(file, "format_version", SJ_FORMAT_VERSION, path)) ||
         (st = sj_h5_attr_str(file, "content", content, path)) ||
-        (st = sj_h5_attr_str(file, "kind", r->type.kind == SJ_KIND_PDQ ? "pdq" : "bits", path)) ||
-        (st = sj_h5_attr_i64(file, "bits", r->type.bits, path)) ||
-        (st = sj_h5_attr_str(file, "metric", "hamming", path)) ||
-        (st = sj_h5_attr_i64(file, "threshold", r->threshold, path)) ||
+        (st = sj_h5_write_type(file, r->type, path)) ||
+        (st = sj_h5_attr_str(file, "metric", sj_metric_name(r->metric ? r->metric
+                                                                      : sj_metric_default(r->type)),
+                             path)) ||
+        (st = write_threshold(file, r, path)) ||
         (st = sj_h5_attr_str(file, "backend", r->backend, path)) ||
         (st = sj_h5_attr_str(file, "simjoin_version", sj_version(), path)) ||
         (st = sj_h5_attr_str(file, "inputs", r->inputs, path)) ||
@@ -95,7 +111,7 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
     int64_t n = r->pairs.n;
     int64_t *a = malloc((size_t)SJ_MAX(n, 1) * sizeof *a);
     int64_t *b = malloc((size_t)SJ_MAX(n, 1) * sizeof *b);
-    int32_t *d = malloc((size_t)SJ_MAX(n, 1) * sizeof *d);
+    double *d = malloc((size_t)SJ_MAX(n, 1) * sizeof *d);
     hid_t g = H5I_INVALID_HID;
     if (!a || !b || !d) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
@@ -113,7 +129,7 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
         (st = sj_h5_group(file, "pairs", path, &g)) ||
         (st = sj_h5_write(g, "a", H5T_NATIVE_INT64, 1, dp, a, path)) ||
         (st = sj_h5_write(g, "b", H5T_NATIVE_INT64, 1, dp, b, path)) ||
-        (st = sj_h5_write(g, "distance", H5T_NATIVE_INT32, 1, dp, d, path)))
+        (st = sj_h5_write_distances(g, "distance", d, n, integral(r), path)))
         goto fail;
     H5Gclose(g);
     g = H5I_INVALID_HID;
@@ -164,8 +180,9 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
     sj_status st = sj_h5_open(path, &file);
     if (st)
         return st;
-    int64_t *a = NULL, *b = NULL, *d = NULL, n = 0, nb = 0, nd = 0;
-    char content[32], kind[32];
+    int64_t *a = NULL, *b = NULL, n = 0, nb = 0, nd = 0;
+    double *d = NULL;
+    char content[32];
     int64_t v;
     int has;
     if ((st = sj_h5_read_attr_str(file, "content", content, sizeof content, 1, path)))
@@ -174,14 +191,30 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
         st = sj_fail(SJ_ERR_FORMAT, "%s: not a pairs file (content=%s)", path, content);
         goto done;
     }
-    if ((st = sj_h5_read_attr_str(file, "kind", kind, sizeof kind, 1, path)) ||
-        (st = sj_h5_read_attr_i64(file, "bits", &v, &has, path)))
+    char metric[32];
+    if ((st = sj_h5_read_type(file, path, &r->type)) ||
+        (st = sj_h5_read_attr_str(file, "metric", metric, sizeof metric, 0, path)))
         goto done;
-    r->type.kind = strcmp(kind, "pdq") == 0 ? SJ_KIND_PDQ : SJ_KIND_BITS;
-    r->type.bits = (uint32_t)v;
-    if ((st = sj_h5_read_attr_i64(file, "threshold", &v, &has, path)))
+    r->metric = SJ_METRIC_DEFAULT;
+    if (metric[0] && (sj_metric_parse(metric, &r->metric) || sj_metric_check(r->type, &r->metric))) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute metric='%.16s' does not fit the kind", path, metric);
         goto done;
-    r->threshold = (int32_t)v;
+    }
+    if ((st = sj_metric_check(r->type, &r->metric)))
+        goto done;
+    {
+        hid_t at = H5Aexists(file, "threshold") > 0 ? H5Aopen(file, "threshold", H5P_DEFAULT)
+                                                     : H5I_INVALID_HID;
+        double tv = 0;
+        if (at < 0 || H5Aread(at, H5T_NATIVE_DOUBLE, &tv) < 0) {
+            if (at >= 0)
+                H5Aclose(at);
+            st = sj_fail(SJ_ERR_FORMAT, "%s: missing or unreadable attribute threshold", path);
+            goto done;
+        }
+        H5Aclose(at);
+        r->threshold = tv;
+    }
     if ((st = sj_h5_read_attr_str(file, "sources", r->sources, sizeof r->sources, 0, path)) ||
         (st = sj_h5_read_attr_i64(file, "cross_only", &v, &has, path)))
         goto done;
@@ -191,7 +224,7 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
         (st = sj_h5_read_attr_str(file, "inputs", r->inputs, sizeof r->inputs, 0, path)) ||
         (st = sj_h5_read_i64(file, "pairs/a", -1, &a, &n, path)) ||
         (st = sj_h5_read_i64(file, "pairs/b", n, &b, &nb, path)) ||
-        (st = sj_h5_read_i64(file, "pairs/distance", n, &d, &nd, path)) ||
+        (st = sj_h5_read_f64(file, "pairs/distance", n, &d, &nd, path)) ||
         (st = sj_h5_read_i64(file, "nodes/id", -1, &r->nodes, &r->n_nodes, path)) ||
         (st = sj_h5_read_i64(file, "excluded/id", -1, &r->excluded_id, &r->n_excluded, path)))
         goto done;
@@ -221,7 +254,11 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
                          path, (long long)i);
             goto done;
         }
-        r->pairs.v[i] = (sj_pair){a[i], b[i], (int32_t)d[i]};
+        if (!isfinite(d[i])) {
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /pairs/distance row %lld is not finite", path, (long long)i);
+            goto done;
+        }
+        r->pairs.v[i] = (sj_pair){a[i], b[i], d[i]};
     }
     r->pairs.n = n;
 done:
@@ -403,9 +440,10 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
         (st = sj_h5_write(g, "cluster", H5T_NATIVE_INT64, 1, dc, num, path)) ||
         (st = sj_h5_write(g, "size", H5T_NATIVE_INT64, 1, dc, c->size, path)) ||
         (st = sj_h5_write(g, "edges", H5T_NATIVE_INT64, 1, dc, c->edges, path)) ||
-        (st = sj_h5_write(g, "min_distance", H5T_NATIVE_INT32, 1, dc, c->min_distance, path)) ||
-        (st = sj_h5_write(g, "max_edge", H5T_NATIVE_INT32, 1, dc, c->max_edge, path)) ||
-        (st = sj_h5_write(g, "diameter", H5T_NATIVE_INT32, 1, dc, c->diameter, path)) ||
+        (st = sj_h5_write_distances(g, "min_distance", c->min_distance, c->n_clusters, integral(r),
+                                    path)) ||
+        (st = sj_h5_write_distances(g, "max_edge", c->max_edge, c->n_clusters, integral(r), path)) ||
+        (st = sj_h5_write_distances(g, "diameter", c->diameter, c->n_clusters, integral(r), path)) ||
         (st = sj_h5_write(g, "diameter_checked", H5T_NATIVE_UINT8, 1, dc, c->diameter_checked,
                           path)) ||
         (st = sj_h5_write(g, "n_sources", H5T_NATIVE_INT32, 1, dc, nsrc, path)))

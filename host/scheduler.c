@@ -6,7 +6,7 @@
  * hit buffer, so no locks sit on the hot path. Hits become id pairs and are
  * sorted at the end, which makes the output independent of the thread count,
  * the block size and the backend. */
-#include "backend.h"
+#include "vector.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -49,6 +49,27 @@ sj_status sj_gpu_list_parse(const char *text, sj_join_config *cfg)
     if (!cfg->n_gpus)
         return sj_fail(SJ_ERR_ARG, "bad --gpus '%s'", text);
     return SJ_OK;
+}
+
+/* The ops of backend b for hashes of type t (vector kinds have their own). */
+static const sj_backend_ops *backend_ops_for(sj_backend_kind b, sj_hash_type t)
+{
+    if (!sj_hash_type_binary(t)) {
+        switch (b) {
+        case SJ_BACKEND_CPU: return &sj_backend_cpu_vec;
+        case SJ_BACKEND_FAISS: return &sj_backend_faiss_vec;
+        case SJ_BACKEND_CUDA: return &sj_backend_cuda_vec;
+        case SJ_BACKEND_NAIVE: return &sj_backend_naive;
+        default: return NULL;
+        }
+    }
+    switch (b) {
+    case SJ_BACKEND_CPU: return &sj_backend_cpu;
+    case SJ_BACKEND_FAISS: return &sj_backend_faiss;
+    case SJ_BACKEND_CUDA: return &sj_backend_cuda;
+    case SJ_BACKEND_NAIVE: return &sj_backend_naive;
+    default: return NULL;
+    }
 }
 
 static const sj_backend_ops *backend_ops(sj_backend_kind b)
@@ -199,17 +220,27 @@ void sj_join_part_rows(int64_t nq, int64_t nc, int self, int i, int n, int64_t *
 static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
                           const sj_hashes *corpus, int self, sj_pairs *out)
 {
-    if (queries->type.bits != corpus->type.bits || queries->type.kind != corpus->type.kind)
-        return sj_fail(SJ_ERR_MISMATCH, "queries are %u-bit hashes but the corpus has %u-bit hashes",
-                       queries->type.bits, corpus->type.bits);
-    if (cfg->threshold < 0)
+    if (queries->type.bits != corpus->type.bits || queries->type.kind != corpus->type.kind) {
+        char a[24], b[24];
+        sj_hash_type_format(queries->type, a, sizeof a);
+        sj_hash_type_format(corpus->type, b, sizeof b);
+        return sj_fail(SJ_ERR_MISMATCH, "queries are %s hashes but the corpus has %s hashes", a, b);
+    }
+    sj_join_config resolved = *cfg; /* the metric made explicit */
+    sj_status st = sj_metric_check(corpus->type, &resolved.metric);
+    if (st)
+        return st;
+    cfg = &resolved;
+    if (!(cfg->threshold == cfg->threshold)) /* NaN */
+        return sj_fail(SJ_ERR_ARG, "threshold is not a number");
+    if (sj_hash_type_binary(corpus->type) && cfg->threshold < 0)
         return sj_fail(SJ_ERR_ARG, "threshold must be >= 0");
     sj_backend_kind kind = sj_backend_resolve(cfg->backend, NULL);
-    const sj_backend_ops *ops = backend_ops(kind);
+    const sj_backend_ops *ops = backend_ops_for(kind, corpus->type);
     if (!ops)
         return sj_fail(SJ_ERR_ARG, "unknown backend");
     void *state = NULL;
-    sj_status st = ops->open(cfg, corpus->type, &state);
+    st = ops->open(cfg, corpus->type, &state);
     if (st)
         return st;
     const int64_t nc = corpus->n;
@@ -225,7 +256,9 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
     /* Corpus chunks: all rows at once, or as many as --max-memory allows
      * (a backend keeps about two packed copies of a row: 2 x 8-byte words
      * per 64 bits, plus bit planes). */
-    const int64_t row_cost = 2 * (int64_t)((rb + 7) / 8) * 8 + 64;
+    const int64_t row_cost = sj_hash_type_binary(corpus->type)
+                                 ? 2 * (int64_t)((rb + 7) / 8) * 8 + 64
+                                 : 4 * (int64_t)((corpus->type.dim + 7) / 8 * 8) + 16; /* floats, norm */
     const int64_t chunk = cfg->max_memory > 0 ? SJ_MAX(cfg->max_memory / row_cost, 256)
                                               : SJ_MAX(nc, 1);
     int64_t total_work = 0;

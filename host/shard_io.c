@@ -1,52 +1,17 @@
 /* shard_io.c - shards: HDF5 files of hashes.
  *   /hashes   uint8 [N, bits/8]    row-major, byte 0 = first two hex digits
+ *             (photodna: [N, 144], u8:D: [N, D]; f32:D: float32 [N, D])
  *   /ids      int64 [N]            unique
  *   /quality  int16 [N] optional   0..100, -1 unknown
  *   /labels   int64 [N] optional   ground-truth series, -1 none
  *   /meta/... optional             case metadata (meta_io.c)
- *   attributes: format_version, kind ("pdq" | "bits"), bits, source */
+ *   attributes: format_version, kind ("pdq" | "bits" | "photodna" | "u8" |
+ *               "f32"), bits or dim, source */
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static sj_status read_type(hid_t file, const char *path, sj_hash_type *t)
-{
-    char kind[64];
-    sj_status st = sj_h5_read_attr_str(file, "kind", kind, sizeof kind, 1, path);
-    if (st)
-        return st;
-    int64_t bits = 0;
-    int has_bits = 0;
-    if ((st = sj_h5_read_attr_i64(file, "bits", &bits, &has_bits, path)))
-        return st;
-    if (strcmp(kind, "pdq") == 0) {
-        if (has_bits && bits != 256)
-            return sj_fail(SJ_ERR_FORMAT, "%s: kind pdq but bits=%lld (must be 256)", path,
-                           (long long)bits);
-        *t = (sj_hash_type){SJ_KIND_PDQ, 256};
-        return SJ_OK;
-    }
-    if (strcmp(kind, "bits") == 0) {
-        if (!has_bits)
-            return sj_fail(SJ_ERR_FORMAT, "%s: kind bits needs a 'bits' attribute", path);
-        char spec[32];
-        snprintf(spec, sizeof spec, "bits:%lld", (long long)bits);
-        st = sj_hash_type_parse(spec, t);
-        if (st)
-            sj_error_prefix("%s", path);
-        return st == SJ_ERR_ARG ? SJ_ERR_FORMAT : st;
-    }
-    if (strncmp(kind, "bits:", 5) == 0) {
-        st = sj_hash_type_parse(kind, t);
-        if (st)
-            sj_error_prefix("%s", path);
-        return st == SJ_ERR_ARG ? SJ_ERR_FORMAT : st;
-    }
-    return sj_fail(SJ_ERR_FORMAT, "%s: attribute kind='%.32s' is not a binary hash kind (pdq, bits)",
-                   path, kind);
-}
 
 sj_status sj_shard_read(const char *path, sj_hashes **out)
 {
@@ -67,7 +32,7 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
                      path, (long long)version, SJ_FORMAT_VERSION);
         goto done;
     }
-    if ((st = read_type(file, path, &t)))
+    if ((st = sj_h5_read_type(file, path, &t)))
         goto done;
     sj_h5_info hi;
     if ((st = sj_h5_inspect(file, "hashes", &hi, path)))
@@ -77,13 +42,22 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
         st = sj_fail(SJ_ERR_FORMAT, "%s: missing dataset /hashes", path);
         goto done;
     }
-    if (hi.rank != 2 || hi.cls != H5T_INTEGER || hi.size != 1) {
-        st = sj_fail(SJ_ERR_FORMAT, "%s: /hashes must be a 2-D uint8 dataset [N, %u]", path, rb);
+    const int f32 = t.kind == SJ_KIND_F32;
+    const uint64_t cols = f32 ? t.dim : rb; /* dataset columns */
+    if (hi.rank != 2 || (f32 ? hi.cls != H5T_FLOAT : (hi.cls != H5T_INTEGER || hi.size != 1))) {
+        st = f32 ? sj_fail(SJ_ERR_FORMAT, "%s: /hashes must be a 2-D float dataset [N, %u]", path, t.dim)
+                 : sj_fail(SJ_ERR_FORMAT, "%s: /hashes must be a 2-D uint8 dataset [N, %u]", path, rb);
         goto done;
     }
-    if (hi.dims[1] != rb) {
-        st = sj_fail(SJ_ERR_MISMATCH, "%s: /hashes rows are %llu bytes but kind says %u bits (%u bytes)",
-                     path, (unsigned long long)hi.dims[1], t.bits, rb);
+    if (hi.dims[1] != cols) {
+        char k[24];
+        sj_hash_type_format(t, k, sizeof k);
+        if (sj_hash_type_binary(t))
+            st = sj_fail(SJ_ERR_MISMATCH, "%s: /hashes rows are %llu bytes but kind says %u bits (%u bytes)",
+                         path, (unsigned long long)hi.dims[1], t.bits, rb);
+        else
+            st = sj_fail(SJ_ERR_MISMATCH, "%s: /hashes rows have %llu columns but kind %s has %llu",
+                         path, (unsigned long long)hi.dims[1], k, (unsigned long long)cols);
         goto done;
     }
     int64_t n = (int64_t)hi.dims[0];
@@ -94,7 +68,9 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
     }
     if ((st = sj_hashes_create(t, SJ_MAX(n, 1), &h)))
         goto done;
-    if ((st = sj_h5_read(file, "hashes", H5T_NATIVE_UINT8, h->hashes, path)))
+    if ((st = sj_h5_read(file, "hashes", f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, h->hashes, path)))
+        goto done;
+    if (f32 && (st = sj_check_finite(h, path)))
         goto done;
     int64_t *ids;
     if ((st = sj_h5_read_i64(file, "ids", n, &ids, NULL, path)))
@@ -152,12 +128,12 @@ sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, in
     if (st)
         return st;
     uint32_t rb = sj_hash_type_bytes(h->type);
-    hsize_t dims2[2] = {(hsize_t)count, rb}, dims1[1] = {(hsize_t)count};
+    const int f32 = h->type.kind == SJ_KIND_F32;
+    hsize_t dims2[2] = {(hsize_t)count, f32 ? h->type.dim : rb}, dims1[1] = {(hsize_t)count};
     if ((st = sj_h5_attr_i64(file, "format_version", SJ_FORMAT_VERSION, path)) ||
-        (st = sj_h5_attr_str(file, "kind", h->type.kind == SJ_KIND_PDQ ? "pdq" : "bits", path)) ||
-        (st = sj_h5_attr_i64(file, "bits", h->type.bits, path)) ||
+        (st = sj_h5_write_type(file, h->type, path)) ||
         (st = sj_h5_attr_str(file, "source", h->source, path)) ||
-        (st = sj_h5_write(file, "hashes", H5T_NATIVE_UINT8, 2, dims2,
+        (st = sj_h5_write(file, "hashes", f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, 2, dims2,
                           h->hashes + (size_t)first * rb, path)) ||
         (st = sj_h5_write(file, "ids", H5T_NATIVE_INT64, 1, dims1, h->ids + first, path)))
         goto fail;
@@ -187,7 +163,7 @@ sj_status sj_shard_peek(const char *path, int64_t *rows, uint32_t *row_bytes)
             st = sj_fail(SJ_ERR_FORMAT, "%s: missing or malformed dataset /hashes", path);
         else {
             *rows = (int64_t)hi.dims[0];
-            *row_bytes = (uint32_t)hi.dims[1];
+            *row_bytes = (uint32_t)(hi.dims[1] * (hi.cls == H5T_FLOAT ? 4 : 1));
         }
     }
     H5Fclose(file);

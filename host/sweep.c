@@ -1,7 +1,7 @@
 /* sweep.c - every threshold from one join (see sweep.h).
  *
- * The incremental path sorts the pairs by distance (counting sort: distances
- * are small integers) and runs Kruskal-order union-find once; at each
+ * The incremental path sorts the pairs by distance (counting sort when the
+ * distances are small integers, else a stable comparison sort) and runs Kruskal-order union-find once; at each
  * threshold it reads off counters that every union updates in O(1), and,
  * with labels, pairwise and B-cubed counts kept per cluster in label-count
  * maps merged small into large (O(n log n) over the whole sweep):
@@ -135,7 +135,7 @@ typedef struct prep {
     int64_t *cls_size; /* [n_cls] */
     int64_t n_cls;
     int64_t *ea, *eb;  /* edges as node indices, sorted by distance */
-    int32_t *ed;
+    double *ed;
     int64_t m;
 } prep;
 
@@ -167,8 +167,50 @@ static int cmp_label(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
+static const sj_pairs *order_pairs;
+static int cmp_pair_distance(const void *x, const void *y) /* stable: index breaks ties */
+{
+    int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
+    double a = order_pairs->v[i].distance, b = order_pairs->v[j].distance;
+    if (a != b)
+        return a < b ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+/* Pair numbers in (distance, input order) order; *order owned by the caller.
+ * int_max >= 0: every distance is an integer in 0..int_max (counting sort). */
+static sj_status distance_order(const sj_pairs *pairs, int64_t int_max, int64_t **order)
+{
+    size_t m1 = (size_t)SJ_MAX(pairs->n, 1);
+    int64_t *o = malloc(m1 * sizeof *o);
+    if (!o)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory in sweep");
+    if (int_max < 0) {
+        for (int64_t k = 0; k < pairs->n; k++)
+            o[k] = k;
+        order_pairs = pairs;
+        qsort(o, (size_t)pairs->n, sizeof *o, cmp_pair_distance);
+        order_pairs = NULL;
+    } else {
+        int64_t *start = calloc((size_t)int_max + 2, sizeof *start);
+        if (!start) {
+            free(o);
+            return sj_fail(SJ_ERR_NOMEM, "out of memory in sweep");
+        }
+        for (int64_t k = 0; k < pairs->n; k++)
+            start[(int64_t)pairs->v[k].distance + 1]++;
+        for (int64_t d = 0; d <= int_max; d++)
+            start[d + 1] += start[d];
+        for (int64_t k = 0; k < pairs->n; k++)
+            o[start[(int64_t)pairs->v[k].distance]++] = k;
+        free(start);
+    }
+    *order = o;
+    return SJ_OK;
+}
+
 static sj_status prepare(prep *p, const int64_t *ids, int64_t n, const int64_t *labels,
-                         const sj_pairs *pairs, int32_t max_d, int64_t *histogram)
+                         const sj_pairs *pairs, int64_t int_max)
 {
     memset(p, 0, sizeof *p);
     size_t n1 = (size_t)SJ_MAX(n, 1), m1 = (size_t)SJ_MAX(pairs->n, 1);
@@ -180,10 +222,10 @@ static sj_status prepare(prep *p, const int64_t *ids, int64_t n, const int64_t *
     p->ea = malloc(m1 * sizeof *p->ea);
     p->eb = malloc(m1 * sizeof *p->eb);
     p->ed = malloc(m1 * sizeof *p->ed);
-    int64_t *start = calloc((size_t)max_d + 2, sizeof *start);
+    int64_t *order = NULL;
     sj_status st = SJ_OK;
     sj_id_index ix = {0};
-    if (!v || !p->ids || !p->cls || !p->cls_size || !p->ea || !p->eb || !p->ed || !start) {
+    if (!v || !p->ids || !p->cls || !p->cls_size || !p->ea || !p->eb || !p->ed) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory in sweep");
         goto done;
     }
@@ -208,36 +250,26 @@ static sj_status prepare(prep *p, const int64_t *ids, int64_t n, const int64_t *
         p->cls[node] = p->n_cls - 1;
         p->cls_size[p->n_cls - 1]++;
     }
-    /* Edges, counting-sorted by distance (stable: keeps (a, b) order). */
-    for (int64_t k = 0; k < pairs->n; k++) {
-        int32_t d = pairs->v[k].distance;
-        if (d < 0 || d > max_d) {
-            st = sj_fail(SJ_ERR_FORMAT, "sweep: pair %lld has distance %d outside 0..%d",
-                         (long long)k, d, max_d);
-            goto done;
-        }
-        start[d + 1]++;
-        histogram[d]++;
-    }
-    for (int32_t d = 0; d <= max_d; d++)
-        start[d + 1] += start[d];
-    for (int64_t k = 0; k < pairs->n; k++) {
-        int64_t a = sj_id_index_find(&ix, pairs->v[k].a), b = sj_id_index_find(&ix, pairs->v[k].b);
+    /* Edges in distance order (stable: keeps (a, b) order). */
+    if ((st = distance_order(pairs, int_max, &order)))
+        goto done;
+    for (int64_t at = 0; at < pairs->n; at++) {
+        const sj_pair *q = &pairs->v[order[at]];
+        int64_t a = sj_id_index_find(&ix, q->a), b = sj_id_index_find(&ix, q->b);
         if (a < 0 || b < 0) {
             st = sj_fail(SJ_ERR_FORMAT, "sweep: pair %lld names an id that is not a node",
-                         (long long)k);
+                         (long long)order[at]);
             goto done;
         }
-        int64_t at = start[pairs->v[k].distance]++;
         p->ea[at] = a;
         p->eb[at] = b;
-        p->ed[at] = pairs->v[k].distance;
+        p->ed[at] = q->distance;
     }
     p->m = pairs->n;
 done:
     sj_id_index_free(&ix);
     free(v);
-    free(start);
+    free(order);
     return st;
 }
 
@@ -254,7 +286,7 @@ static quality base_quality(const prep *p)
 
 /* ---- incremental path ---- */
 
-static sj_status sweep_incremental(const prep *p, int with_labels, const int32_t *thr, int n_thr,
+static sj_status sweep_incremental(const prep *p, int with_labels, const double *thr, int n_thr,
                                    sj_sweep_row *rows)
 {
     const int64_t n = p->n;
@@ -406,7 +438,7 @@ static sj_status contingency_quality(const prep *p, const sj_clusters *c, sj_swe
     return SJ_OK;
 }
 
-static sj_status sweep_recluster(const prep *p, int with_labels, const int32_t *thr, int n_thr,
+static sj_status sweep_recluster(const prep *p, int with_labels, const double *thr, int n_thr,
                                  const sj_cluster_options *o, sj_sweep_row *rows)
 {
     sj_pairs sub = {0};
@@ -440,39 +472,73 @@ static sj_status sweep_recluster(const prep *p, int with_labels, const int32_t *
     return st;
 }
 
-static int cmp_i32(const void *x, const void *y)
+static int cmp_f64(const void *x, const void *y)
 {
-    int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+    double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;
 }
 
+/* The distance histogram (sweep.h). Returns the largest distance for the
+ * counting sort when every distance is an integer in 0..2^24, else -1. */
+static sj_status histogram(sj_sweep *s, const sj_pairs *pairs, double top, int64_t *int_max)
+{
+    double lo = 0, hi = top;
+    int integral = 1;
+    for (int64_t k = 0; k < pairs->n; k++) {
+        double d = pairs->v[k].distance;
+        if (!isfinite(d))
+            return sj_fail(SJ_ERR_FORMAT, "sweep: pair %lld has a distance that is not finite",
+                           (long long)k);
+        integral &= d == floor(d) && d >= 0 && d <= (1 << 24);
+        lo = SJ_MIN(lo, d);
+        hi = SJ_MAX(hi, d);
+    }
+    integral &= top == floor(top) && top <= (1 << 24);
+    s->max_distance = hi;
+    if (integral) {
+        s->n_hist = (int)hi + 1;
+        s->hist_lo = 0;
+        s->hist_width = 1;
+    } else {
+        s->n_hist = 64;
+        s->hist_lo = lo;
+        s->hist_width = hi > lo ? (hi - lo) / 64 : 1;
+    }
+    *int_max = integral ? (int64_t)hi : -1;
+    if (!(s->histogram = calloc((size_t)s->n_hist, sizeof *s->histogram)))
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t k = 0; k < pairs->n; k++) {
+        int64_t bin = (int64_t)((pairs->v[k].distance - s->hist_lo) / s->hist_width);
+        s->histogram[SJ_MAX(0, SJ_MIN(bin, s->n_hist - 1))]++;
+    }
+    return SJ_OK;
+}
+
 sj_status sj_sweep_run(const int64_t *ids, int64_t n, const int64_t *labels, const sj_pairs *pairs,
-                       const int32_t *thresholds, int n_thr, const sj_cluster_options *o,
+                       const double *thresholds, int n_thr, const sj_cluster_options *o,
                        sj_sweep **out)
 {
     *out = NULL;
     if (n_thr <= 0)
         return sj_fail(SJ_ERR_ARG, "sweep: no thresholds");
     sj_sweep *s = calloc(1, sizeof *s);
-    int32_t *thr = malloc((size_t)n_thr * sizeof *thr);
+    double *thr = malloc((size_t)n_thr * sizeof *thr);
     if (!s || !thr) {
         free(s);
         free(thr);
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     }
     memcpy(thr, thresholds, (size_t)n_thr * sizeof *thr);
-    qsort(thr, (size_t)n_thr, sizeof *thr, cmp_i32);
-    int32_t max_d = thr[n_thr - 1];
-    for (int64_t k = 0; k < pairs->n; k++)
-        max_d = SJ_MAX(max_d, pairs->v[k].distance);
-    s->max_distance = max_d;
+    qsort(thr, (size_t)n_thr, sizeof *thr, cmp_f64);
     s->has_labels = labels != NULL;
     s->n_rows = n_thr;
     s->rows = calloc((size_t)n_thr, sizeof *s->rows);
-    s->histogram = calloc((size_t)max_d + 1, sizeof *s->histogram);
+    int64_t int_max = -1;
     prep p;
-    sj_status st = !s->rows || !s->histogram ? sj_fail(SJ_ERR_NOMEM, "out of memory")
-                                             : prepare(&p, ids, n, labels, pairs, max_d, s->histogram);
+    sj_status st = !s->rows ? sj_fail(SJ_ERR_NOMEM, "out of memory")
+                            : histogram(s, pairs, SJ_MAX(thr[n_thr - 1], 0), &int_max);
+    if (!st)
+        st = prepare(&p, ids, n, labels, pairs, int_max);
     if (!st) {
         for (int t = 0; t < n_thr; t++)
             s->rows[t].threshold = thr[t];

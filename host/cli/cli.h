@@ -26,6 +26,9 @@ void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A size like 512M, 8G, 100k or plain bytes; 0 on success. */
 int cli_parse_size(const char *s, int64_t *out);
 
+/* Whole-string finite number; 0 on success. */
+int cli_parse_f64(const char *s, double *out);
+
 /* Whole-string integer parse; 0 on success. */
 int cli_parse_i64(const char *s, int64_t *out);
 

@@ -63,6 +63,17 @@ int cli_parse_size(const char *s, int64_t *out)
     return 0;
 }
 
+int cli_parse_f64(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return 1;
+    *out = v;
+    return 0;
+}
+
 int cli_parse_i64(const char *s, int64_t *out)
 {
     char *end;

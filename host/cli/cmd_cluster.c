@@ -121,13 +121,14 @@ int cmd_cluster(int argc, char **argv)
         goto fail;
     }
     copt.hashes = set;
+    copt.metric = res.metric;
     if ((st = sj_cluster(res.nodes, res.n_nodes, &res.pairs, &copt, &cl)))
         goto fail;
     if (!no_check && max_size > 1) {
         if (!set)
             cli_notice("cluster: the join's input shards are not readable here; diameters are "
                        "the largest edge (give --hashes to check them)");
-        else if ((st = sj_clusters_check_diameter(cl, set, max_size)))
+        else if ((st = sj_clusters_check_diameter(cl, set, res.metric, max_size)))
             goto fail;
     }
     if ((st = sj_clusters_file_write(out, cl, &res, &copt)))

@@ -5,6 +5,7 @@
 #include "sha256.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,14 @@ static void help(void)
            "  --self               with --queries: also queries x queries\n"
            "  --cross-only         keep only pairs whose two hashes come from different\n"
            "                       sources (the shards' source attribute)\n"
-           "  --threshold T        Hamming threshold in bits (pdq default: 31)\n"
+           "  --threshold T        a pair matches when distance <= T (pdq default: 31):\n"
+           "                       hamming in bits; l2sq and l1 integers for photodna and\n"
+           "                       u8:D; a real number for f32:D (cosine: 1 - cos)\n"
+           "  --metric M           hamming (pdq, bits:N); l2sq (default) or l1 (photodna,\n"
+           "                       u8:D); cosine (default), ip or l2sq (f32:D). cosine is\n"
+           "                       1 - cos(a, b) and ip is 1 - <a, b>, so that every metric\n"
+           "                       is a distance (README \"Metrics\")\n"
+           "  --min-similarity S   cosine and ip: the same as --threshold 1-S\n"
            "  --out PAIRS.h5       output pairs file\n"
            "  --backend B          auto (default: cuda if a GPU is usable, else cpu),\n"
            "                       cpu, faiss, cuda, naive (reference loop)\n"
@@ -116,6 +124,7 @@ int cmd_join(int argc, char **argv)
         {"kernel", required_argument, 0, 'k'},     {"gpus", required_argument, 0, 'g'},
         {"part", required_argument, 0, 'P'},      {"max-memory", required_argument, 0, 'X'},
         {"cross-only", no_argument, 0, 'C'},      {"resume", no_argument, 0, 'U'},
+        {"metric", required_argument, 0, 'e'},    {"min-similarity", required_argument, 0, 'y'},
         {0, 0, 0, 0}};
     char **corpus_paths = calloc((size_t)argc + 1, sizeof(char *));
     char **query_paths = calloc((size_t)argc + 1, sizeof(char *));
@@ -126,8 +135,8 @@ int cmd_join(int argc, char **argv)
     cli_sources srcs;
     memset(&srcs, 0, sizeof srcs);
     const char *out = NULL, *stats = NULL, *band = NULL;
-    int64_t threshold = -1, threads = 0, min_quality = -1, max_pairs = 0, comparisons = 0,
-            max_memory = 0;
+    int64_t threads = 0, min_quality = -1, max_pairs = 0, comparisons = 0, max_memory = 0;
+    double threshold = NAN, min_similarity = NAN;
     double t_start = sj_now(), t_join = 0, join_s = 0;
     int rank = 0, ranks = 1;
     if (cli_mpi_init(&argc, &argv, &rank, &ranks)) {
@@ -152,8 +161,20 @@ int cmd_join(int argc, char **argv)
         case 'C': cross_only = 1; break;
         case 'U': resume = 1; break;
         case 't':
-            if (cli_parse_i64(optarg, &threshold) || threshold < 0 || threshold > 65536) {
-                rc = cli_usage("join", "--threshold needs an integer >= 0");
+            if (cli_parse_f64(optarg, &threshold)) {
+                rc = cli_usage("join", "--threshold needs a number");
+                goto done;
+            }
+            break;
+        case 'y':
+            if (cli_parse_f64(optarg, &min_similarity)) {
+                rc = cli_usage("join", "--min-similarity needs a number");
+                goto done;
+            }
+            break;
+        case 'e':
+            if ((st = sj_metric_parse(optarg, &cfg.metric))) {
+                rc = cli_fail(st);
                 goto done;
             }
             break;
@@ -297,12 +318,27 @@ int cmd_join(int argc, char **argv)
     }
     if ((st = cli_check_ids_across(corpus, queries)))
         goto sync;
-    if (threshold < 0) {
+    if ((st = sj_metric_check(corpus->type, &cfg.metric)))
+        goto sync;
+    if (!isnan(min_similarity)) {
+        if (!isnan(threshold) || (cfg.metric != SJ_METRIC_COSINE && cfg.metric != SJ_METRIC_IP)) {
+            rc = cli_usage("join", "--min-similarity goes with --metric cosine or ip, without --threshold");
+            goto done;
+        }
+        threshold = 1.0 - min_similarity;
+    }
+    if (isnan(threshold)) {
         if (corpus->type.kind != SJ_KIND_PDQ) {
-            rc = cli_usage("join", "--threshold is required for bits:N hashes");
+            rc = cli_usage("join", "--threshold is required for this kind (pdq alone has a default)");
             goto done;
         }
         threshold = 31;
+    }
+    if (sj_metric_integral(corpus->type, cfg.metric) &&
+        (threshold != floor(threshold) || threshold < 0 || threshold > 2e9)) {
+        rc = cli_usage("join", "--threshold needs an integer >= 0 for %s distances",
+                       sj_metric_name(cfg.metric));
+        goto done;
     }
     /* Case metadata and the new/corpus side of every hash, kept before the
      * degenerate ones are taken out (README "Case metadata"): when an input
@@ -380,7 +416,7 @@ int cmd_join(int argc, char **argv)
         st = sj_fail(SJ_ERR_NO_DEVICE, "--backend cuda: no usable GPU (%s)", why);
         goto sync;
     }
-    cfg.threshold = (int32_t)threshold;
+    cfg.threshold = threshold;
     cfg.threads = (int)threads;
     cfg.max_pairs = max_pairs;
     cli_progress prog;
@@ -390,8 +426,8 @@ int cmd_join(int argc, char **argv)
     /* The journal: one per output, for this exact join (inputs and options). */
     if (ranks == 1) {
         char sig_text[1024];
-        snprintf(sig_text, sizeof sig_text, "T=%d self=%d cross=%d keep=%d q=%lld band=%s part=%d/%d mem=%lld be=%d",
-                 cfg.threshold, self, cross_only, keep_degenerate, (long long)min_quality,
+        snprintf(sig_text, sizeof sig_text, "T=%.17g m=%d self=%d cross=%d keep=%d q=%lld band=%s part=%d/%d mem=%lld be=%d",
+                 cfg.threshold, (int)cfg.metric, self, cross_only, keep_degenerate, (long long)min_quality,
                  band ? band : "", cfg.part_index, cfg.part_count, (long long)cfg.max_memory, (int)cfg.backend);
         sj_sha256 sh;
         sj_sha256_init(&sh);
@@ -479,6 +515,7 @@ sync: /* every rank reaches this point, failed or not */
         res.excluded_source[i] = cli_sources_of(&srcs, res.excluded_id[i]);
     join_s = sj_now() - t_join;
     res.type = corpus->type;
+    res.metric = cfg.metric;
     res.threshold = cfg.threshold;
     if (cfg.backend == SJ_BACKEND_CPU)
         snprintf(res.backend, sizeof res.backend, "cpu/%s",
@@ -501,10 +538,10 @@ sync: /* every rank reaches this point, failed or not */
     if ((st = cli_mpi_agree(st)))
         goto fail;
     double rate = join_s > 0 ? (double)comparisons / join_s : 0;
-    cli_notice("join: %lld hashes (%lld excluded as degenerate), %lld pairs at distance <= %d "
+    cli_notice("join: %lld hashes (%lld excluded as degenerate), %lld pairs at %s <= %g "
                "in %.2f s (%.3g comparisons/s, %s) -> %s",
                (long long)res.n_nodes, (long long)res.n_excluded, (long long)res.pairs.n,
-               cfg.threshold, join_s, rate, res.backend, out);
+               sj_metric_name(cfg.metric), cfg.threshold, join_s, rate, res.backend, out);
     if (stats && rank == 0) {
         cli_json j;
         cli_json_begin(&j);
@@ -513,7 +550,8 @@ sync: /* every rank reaches this point, failed or not */
         cli_json_int(&j, "resumed_units", journal.n_units);
         cli_json_str(&j, "part", res.part);
         cli_json_str(&j, "backend", res.backend);
-        cli_json_int(&j, "threshold", cfg.threshold);
+        cli_json_num(&j, "threshold", cfg.threshold);
+        cli_json_str(&j, "metric", sj_metric_name(cfg.metric));
         cli_json_int(&j, "corpus", corpus->n);
         cli_json_int(&j, "queries", queries ? queries->n : 0);
         cli_json_int(&j, "excluded", res.n_excluded);

@@ -546,7 +546,7 @@ int cmd_nightly(int argc, char **argv)
             const char *sa = src_name(&srcs, pairs.v[p].a), *sb = src_name(&srcs, pairs.v[p].b);
             int x = strcmp(sa, sb) != 0;
             if (!kind) {
-                fprintf(fp, "%s\n    {\"a\": %lld, \"b\": %lld, \"distance\": %d, \"source_a\": ",
+                fprintf(fp, "%s\n    {\"a\": %lld, \"b\": %lld, \"distance\": %.17g, \"source_a\": ",
                         p ? "," : "", (long long)pairs.v[p].a, (long long)pairs.v[p].b,
                         pairs.v[p].distance);
                 json_name(fp, sa);
@@ -555,7 +555,7 @@ int cmd_nightly(int argc, char **argv)
                 fprintf(fp, ", \"cross_database\": %s, \"cluster\": %lld}", x ? "true" : "false",
                         (long long)cluster[na - nodes]);
             } else {
-                fprintf(fp, "match,%lld,%lld,%d,%s,%s,%d,%lld,\n", (long long)pairs.v[p].a,
+                fprintf(fp, "match,%lld,%lld,%.17g,%s,%s,%d,%lld,\n", (long long)pairs.v[p].a,
                         (long long)pairs.v[p].b, pairs.v[p].distance, sa, sb, x,
                         (long long)cluster[na - nodes]);
             }

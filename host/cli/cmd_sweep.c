@@ -41,28 +41,38 @@ static void help(void)
            "                    Debian's python3-matplotlib)\n");
 }
 
-static int parse_thresholds(const char *text, int32_t **out, int *n)
+/* A threshold as used and shown: rounded to 12 significant digits, so that
+ * 0:0.5:0.1 gives 0.3 and not 0.30000000000000004. */
+static double tidy(double t)
 {
-    int64_t lo, hi, step = 1;
+    char b[32];
+    snprintf(b, sizeof b, "%.12g", t);
+    return strtod(b, NULL);
+}
+
+static int parse_thresholds(const char *text, double **out, int *n)
+{
+    double lo, hi, step = 1;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", text);
     *n = 0;
     if (strchr(buf, ':')) {
         char *a = strtok(buf, ":"), *b = strtok(NULL, ":"), *c = strtok(NULL, ":");
-        if (!a || !b || cli_parse_i64(a, &lo) || cli_parse_i64(b, &hi) ||
-            (c && cli_parse_i64(c, &step)) || lo < 0 || hi < lo || step < 1 || hi > 65536)
+        if (!a || !b || cli_parse_f64(a, &lo) || cli_parse_f64(b, &hi) ||
+            (c && cli_parse_f64(c, &step)) || hi < lo || !(step > 0) || (hi - lo) / step > 100000)
             return -1;
-        *out = malloc((size_t)((hi - lo) / step + 1) * sizeof **out);
-        for (int64_t t = lo; t <= hi; t += step)
-            (*out)[(*n)++] = (int32_t)t;
+        int64_t count = (int64_t)floor((hi - lo) / step * (1 + 1e-12)) + 1;
+        *out = malloc((size_t)count * sizeof **out);
+        for (int64_t k = 0; k < count; k++)
+            (*out)[(*n)++] = tidy(lo + (double)k * step);
         return 0;
     }
     *out = malloc(sizeof **out * (strlen(buf) / 2 + 2));
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        int64_t v;
-        if (cli_parse_i64(t, &v) || v < 0 || v > 65536)
+        double v;
+        if (cli_parse_f64(t, &v))
             return -1;
-        (*out)[(*n)++] = (int32_t)v;
+        (*out)[(*n)++] = v;
     }
     return *n ? 0 : -1;
 }
@@ -115,7 +125,7 @@ static sj_status write_csv(const char *out, const sj_sweep *s)
     fprintf(t.fp, ",precision,recall,f1,b3_precision,b3_recall,ari\n");
     for (int i = 0; i < s->n_rows; i++) {
         const sj_sweep_row *r = &s->rows[i];
-        fprintf(t.fp, "%d,%lld,%lld,%lld,%lld,%lld", r->threshold, (long long)r->pairs,
+        fprintf(t.fp, "%.12g,%lld,%lld,%lld,%lld,%lld", r->threshold, (long long)r->pairs,
                 (long long)r->clusters, (long long)r->singletons, (long long)r->largest,
                 (long long)r->quarantined);
         for (int k = 0; k < SJ_SWEEP_SIZE_CLASSES; k++)
@@ -138,20 +148,20 @@ static sj_status write_csv(const char *out, const sj_sweep *s)
     snprintf(hpath, sizeof hpath, "%.*s.histogram.csv", (int)stem, out);
     if ((st = cli_text_open(&t, hpath)))
         return st;
-    fprintf(t.fp, "distance,pairs\n");
-    for (int32_t d = 0; d <= s->max_distance; d++)
-        fprintf(t.fp, "%d,%lld\n", d, (long long)s->histogram[d]);
+    fprintf(t.fp, "distance,pairs\n"); /* the lower edge of each bin */
+    for (int k = 0; k < s->n_hist; k++)
+        fprintf(t.fp, "%.12g,%lld\n", s->hist_lo + k * s->hist_width, (long long)s->histogram[k]);
     return cli_text_close(&t, 1);
 }
 
 static sj_status write_json(const char *out, const sj_sweep *s, const char *linkage,
-                            const sj_cluster_options *o, int32_t join_threshold)
+                            const sj_cluster_options *o, double join_threshold)
 {
     cli_text t;
     sj_status st = cli_text_open(&t, out);
     if (st)
         return st;
-    fprintf(t.fp, "{\n  \"join_threshold\": %d,\n  \"linkage\": \"%s\",\n  \"max_matches\": %lld,\n"
+    fprintf(t.fp, "{\n  \"join_threshold\": %.12g,\n  \"linkage\": \"%s\",\n  \"max_matches\": %lld,\n"
                   "  \"degree_ratio\": %g,\n  \"labels\": %s,\n  \"incremental\": %s,\n"
                   "  \"size_classes\": [",
             join_threshold, linkage, (long long)o->max_matches, o->degree_ratio,
@@ -161,7 +171,7 @@ static sj_status write_json(const char *out, const sj_sweep *s, const char *link
     fprintf(t.fp, "],\n  \"rows\": [\n");
     for (int i = 0; i < s->n_rows; i++) {
         const sj_sweep_row *r = &s->rows[i];
-        fprintf(t.fp, "    {\"threshold\": %d, \"pairs\": %lld, \"clusters\": %lld, "
+        fprintf(t.fp, "    {\"threshold\": %.12g, \"pairs\": %lld, \"clusters\": %lld, "
                       "\"singletons\": %lld, \"largest\": %lld, \"quarantined\": %lld, "
                       "\"size_classes\": [",
                 r->threshold, (long long)r->pairs, (long long)r->clusters,
@@ -179,9 +189,10 @@ static sj_status write_json(const char *out, const sj_sweep *s, const char *link
         }
         fprintf(t.fp, "}%s\n", i + 1 < s->n_rows ? "," : "");
     }
-    fprintf(t.fp, "  ],\n  \"histogram\": [");
-    for (int32_t d = 0; d <= s->max_distance; d++)
-        fprintf(t.fp, "%s%lld", d ? ", " : "", (long long)s->histogram[d]);
+    fprintf(t.fp, "  ],\n  \"histogram_lo\": %.12g,\n  \"histogram_width\": %.12g,\n"
+                  "  \"histogram\": [", s->hist_lo, s->hist_width);
+    for (int k = 0; k < s->n_hist; k++)
+        fprintf(t.fp, "%s%lld", k ? ", " : "", (long long)s->histogram[k]);
     fprintf(t.fp, "]\n}\n");
     return cli_text_close(&t, 1);
 }
@@ -234,7 +245,7 @@ int cmd_sweep(int argc, char **argv)
     char **label_paths = calloc((size_t)argc + 64, sizeof(char *));
     char **hash_paths = calloc((size_t)argc + 64, sizeof(char *));
     int n_label = 0, n_hash = 0, n_thr = 0, c, rc = EXIT_OK;
-    int32_t *thr = NULL;
+    double *thr = NULL;
     char *inputs_copy = NULL;
     int64_t *labels = NULL;
     sj_hashes *label_set = NULL, *hash_set = NULL;
@@ -289,8 +300,8 @@ int cmd_sweep(int argc, char **argv)
         goto fail;
     for (int i = 0; i < n_thr; i++)
         if (thr[i] > res.threshold) {
-            st = sj_fail(SJ_ERR_ARG, "%s was joined at threshold %d; cannot sweep to %d (join again at "
-                                     "the largest threshold)", pairs_path, res.threshold, thr[i]);
+            st = sj_fail(SJ_ERR_ARG, "%s was joined at threshold %.12g; cannot sweep to %.12g (join "
+                                     "again at the largest threshold)", pairs_path, res.threshold, thr[i]);
             goto fail;
         }
     /* Shards: labels (explicit, or the join's inputs) and, for complete
@@ -325,6 +336,7 @@ int cmd_sweep(int argc, char **argv)
         if (st)
             goto fail;
         copt.hashes = hash_set;
+        copt.metric = res.metric;
     }
     if ((st = sj_sweep_run(res.nodes, res.n_nodes, labels, &res.pairs, thr, n_thr, &copt, &sw)))
         goto fail;

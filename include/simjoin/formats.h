@@ -11,7 +11,8 @@ extern "C" {
 /* Everything a join produced, as stored in a pairs file. */
 typedef struct sj_join_result {
     sj_hash_type type;
-    int32_t threshold;
+    sj_metric metric;
+    double threshold;
     char backend[32];     /* backend that ran (attribute only) */
     char inputs[4096];    /* input files, newline-separated (attribute only) */
     char part[32];        /* "i/N" for one part of a split join, "" for a whole one */
@@ -43,9 +44,11 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r);
 sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const sj_join_result *r,
                                  const sj_cluster_options *o);
 
-/* Compute true diameters (all pairs inside each cluster) for clusters of at
- * most max_size members, using the hashes in `set`; sets diameter_checked. */
-sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, int64_t max_size);
+/* Compute true diameters (all pairs inside each cluster, metric m) for
+ * clusters of at most max_size members, using the hashes in `set`; sets
+ * diameter_checked. */
+sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_metric m,
+                                     int64_t max_size);
 
 #ifdef __cplusplus
 }

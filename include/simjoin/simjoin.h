@@ -56,20 +56,57 @@ const char *sj_last_error(void);
 /* ---- hash kinds ------------------------------------------------------- */
 
 typedef enum sj_kind {
-    SJ_KIND_PDQ = 1,  /* 256-bit PDQ, Hamming */
-    SJ_KIND_BITS = 2  /* any multiple of 8 bits, Hamming */
+    SJ_KIND_PDQ = 1,      /* 256-bit PDQ, Hamming */
+    SJ_KIND_BITS = 2,     /* any multiple of 8 bits, Hamming */
+    SJ_KIND_PHOTODNA = 3, /* PhotoDNA-style: 144 x uint8 */
+    SJ_KIND_U8 = 4,       /* D x uint8 */
+    SJ_KIND_F32 = 5       /* D x float32 (embeddings) */
 } sj_kind;
+
+/* How two hashes are compared. Every metric is a distance: smaller is
+ * closer, and a pair matches when distance <= threshold (README "Metrics"). */
+typedef enum sj_metric {
+    SJ_METRIC_DEFAULT = 0, /* the kind's default (sj_metric_default) */
+    SJ_METRIC_HAMMING = 1, /* differing bits (pdq, bits:N) */
+    SJ_METRIC_L2SQ = 2,    /* squared Euclidean distance, sum (a_i - b_i)^2 */
+    SJ_METRIC_L1 = 3,      /* sum |a_i - b_i| (u8:D, photodna) */
+    SJ_METRIC_COSINE = 4,  /* 1 - cos(a, b), in [0, 2] (f32:D) */
+    SJ_METRIC_IP = 5       /* 1 - <a, b> (f32:D; equals cosine for unit vectors) */
+} sj_metric;
 
 typedef struct sj_hash_type {
     sj_kind kind;
-    uint32_t bits; /* hash width in bits; 256 for pdq; a multiple of 8 */
+    uint32_t bits; /* row width in bits (a multiple of 8): 256 for pdq, N for bits:N,
+                    * 8*144 for photodna, 8*D for u8:D, 32*D for f32:D */
+    uint32_t dim;  /* vector kinds: D (144 for photodna); binary kinds: 0 */
 } sj_hash_type;
 
-/* Parse "pdq" or "bits:N". */
+/* Parse "pdq", "bits:N", "photodna", "u8:D" or "f32:D". */
 sj_status sj_hash_type_parse(const char *text, sj_hash_type *out);
-/* Format as "pdq" or "bits:N" into buf (>= 24 bytes). */
+/* Format as above into buf (>= 24 bytes). */
 void sj_hash_type_format(sj_hash_type t, char *buf, size_t buf_size);
 static inline uint32_t sj_hash_type_bytes(sj_hash_type t) { return t.bits / 8u; }
+/* 1 for pdq and bits:N (Hamming), 0 for the vector kinds. */
+static inline int sj_hash_type_binary(sj_hash_type t)
+{
+    return t.kind == SJ_KIND_PDQ || t.kind == SJ_KIND_BITS;
+}
+
+/* Metric names: "hamming", "l2sq", "l1", "cosine", "ip". */
+const char *sj_metric_name(sj_metric m);
+sj_status sj_metric_parse(const char *text, sj_metric *out);
+/* hamming for binary kinds, l2sq for photodna and u8:D, cosine for f32:D. */
+sj_metric sj_metric_default(sj_hash_type t);
+/* SJ_OK if m applies to t (else SJ_ERR_ARG naming both); resolves DEFAULT. */
+sj_status sj_metric_check(sj_hash_type t, sj_metric *m);
+/* 1 when every distance of m on t is an integer (hamming; l2sq, l1 on uint8). */
+int sj_metric_integral(sj_hash_type t, sj_metric m);
+
+/* The reference distance of two rows (sj_hash_type_bytes(t) bytes each):
+ * exact for the integral metrics; for f32 computed in double precision,
+ * summing dimensions in order. Every backend reports this value, and for
+ * floats decides the threshold with it. Cosine of a zero vector: NaN. */
+double sj_distance(sj_hash_type t, sj_metric m, const uint8_t *a, const uint8_t *b);
 
 /* ---- an in-memory set of hashes (one shard, or several concatenated) --- */
 
@@ -213,11 +250,11 @@ int sj_cuda_compiled_in(void);
  * (not built with CUDA, no driver, no device). Never fails hard. */
 int sj_cuda_device_count(const char **reason);
 
-/* One candidate pair. Canonical: a < b. distance in bits. */
+/* One candidate pair. Canonical: a < b. */
 typedef struct sj_pair {
     int64_t a;
     int64_t b;
-    int32_t distance;
+    double distance; /* sj_distance of the two rows (an integer for integral metrics) */
 } sj_pair;
 
 typedef struct sj_pairs {
@@ -241,7 +278,8 @@ typedef int (*sj_unit_skip_fn)(void *user, int64_t unit);
 typedef sj_status (*sj_unit_done_fn)(void *user, int64_t unit, const sj_pair *pairs, int64_t n);
 
 typedef struct sj_join_config {
-    int32_t threshold;        /* a pair matches when distance <= threshold */
+    double threshold;         /* a pair matches when distance <= threshold */
+    sj_metric metric;         /* SJ_METRIC_DEFAULT: the kind's default */
     sj_backend_kind backend;
     sj_isa isa;               /* cpu backend only */
     int threads;              /* 0: OpenMP default */
@@ -304,12 +342,13 @@ typedef enum sj_linkage {
 typedef struct sj_cluster_options {
     sj_linkage linkage;
     int32_t core_k;        /* SJ_LINK_CORE: matches a hash needs to link clusters */
-    int32_t complete_d;    /* SJ_LINK_COMPLETE: largest distance inside a cluster */
+    double complete_d;     /* SJ_LINK_COMPLETE: largest distance inside a cluster */
     int64_t max_matches;   /* quarantine a hash with more matches than this; 0: off */
     double degree_ratio;   /* quarantine a hash with more than ratio x the median
                             * matches of its neighbours (and at least 4); 0: off */
     const sj_hashes *hashes; /* the join's hashes: required by SJ_LINK_COMPLETE;
                               * borrowed for the call */
+    sj_metric metric;        /* the join's metric, for SJ_LINK_COMPLETE (DEFAULT: the kind's) */
 } sj_cluster_options;
 
 void sj_cluster_options_defaults(sj_cluster_options *o);
@@ -332,9 +371,9 @@ typedef struct sj_clusters {
     /* per cluster, indexed by cluster number: */
     int64_t *size;         /* members */
     int64_t *edges;        /* pairs inside the cluster */
-    int32_t *min_distance; /* smallest edge distance, -1 for singletons */
-    int32_t *max_edge;     /* largest edge distance, -1 for singletons */
-    int32_t *diameter;     /* true diameter when checked, else max_edge */
+    double *min_distance;  /* smallest edge distance, -1 for singletons */
+    double *max_edge;      /* largest edge distance, -1 for singletons */
+    double *diameter;      /* true diameter when checked, else max_edge */
     uint8_t *diameter_checked; /* 1 if diameter is the true all-pairs maximum */
 } sj_clusters;
 

@@ -15,7 +15,7 @@ extern const char *const sj_sweep_size_class_names[SJ_SWEEP_SIZE_CLASSES];
 /* "2", "3-5", "6-10", "11-100", "101-1000", ">1000" */
 
 typedef struct sj_sweep_row {
-    int32_t threshold;
+    double threshold;
     int64_t pairs;        /* pairs with distance <= threshold (before guards) */
     int64_t clusters;     /* including singletons */
     int64_t singletons;
@@ -32,8 +32,13 @@ typedef struct sj_sweep_row {
 typedef struct sj_sweep {
     int n_rows;
     sj_sweep_row *rows;      /* [n_rows], thresholds ascending; owned */
-    int32_t max_distance;
-    int64_t *histogram;      /* [max_distance + 1] pairs at each distance; owned */
+    double max_distance;
+    /* Distance histogram: bin k counts pairs with hist_lo + k*hist_width <= d
+     * < hist_lo + (k+1)*hist_width (the last bin includes its top). Integral
+     * metrics: one bin per distance 0..max_distance. */
+    int n_hist;
+    double hist_lo, hist_width;
+    int64_t *histogram;      /* [n_hist]; owned */
     int has_labels;
     int incremental;         /* 1: one Kruskal pass; 0: clustered per threshold */
 } sj_sweep;
@@ -45,7 +50,7 @@ typedef struct sj_sweep {
  * with incremental union-find (and incremental label counts); linkage other
  * than components, or a match cap, clusters anew at each threshold. */
 sj_status sj_sweep_run(const int64_t *ids, int64_t n, const int64_t *labels, const sj_pairs *pairs,
-                       const int32_t *thresholds, int n_thr, const sj_cluster_options *o,
+                       const double *thresholds, int n_thr, const sj_cluster_options *o,
                        sj_sweep **out);
 void sj_sweep_free(sj_sweep *s);
 

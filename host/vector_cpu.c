@@ -1,0 +1,224 @@
+/* vector_cpu.c - our CPU path for vector kinds (photodna, u8:D, f32:D).
+ *
+ * l2sq, cosine, ip: rows as float [n][ld] (ld = D rounded up to 8, zero
+ * padded); a 4 x 2 register block of dot products (8 accumulators of 8
+ * floats) over a corpus block that stays in L2; the approximate distance of
+ * each pair is held against T + margin and the candidates are decided by the
+ * reference (vector.h). l1 on uint8 is exact in int32 and needs no recheck.
+ * One body, compiled twice: for AVX2+FMA and for the baseline, picked at run
+ * time (--isa portable forces the baseline). compare() is thread-safe. */
+#include "vector.h"
+
+/* The 32-byte vectors only cross always_inline boundaries: no ABI is involved. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef float v8sf __attribute__((vector_size(32)));
+
+typedef struct vec_state {
+    sj_vec_join v;
+    int ld;              /* floats per converted row */
+    int use_avx2;
+    const uint8_t *rows; /* corpus rows [n, bytes], borrowed until close */
+    int64_t n;
+    float *f;            /* [n + 1][ld] converted corpus; row n is zeros; owned */
+    double *norm;        /* [n] |row|; owned */
+} vec_state;
+
+enum { CORPUS_BLOCK = 512 }; /* rows: 512 x 144 floats = 288 KiB, in L2 */
+
+static inline __attribute__((always_inline)) v8sf load8(const float *p)
+{
+    v8sf x;
+    memcpy(&x, p, sizeof x);
+    return x;
+}
+
+static inline __attribute__((always_inline)) double hsum8(v8sf x)
+{
+    return (double)(((x[0] + x[4]) + (x[1] + x[5])) + ((x[2] + x[6]) + (x[3] + x[7])));
+}
+
+/* Queries qf [nq_pad][ld] (nq_pad a multiple of 4, zero rows past nq) and
+ * their norms, against corpus rows [c0, c1). */
+static inline __attribute__((always_inline)) sj_status
+tiles_body(const vec_state *s, const float *qf, const double *qn, const uint8_t *qrows, int64_t q0,
+           int64_t nq, int64_t c0, int64_t c1, int self, sj_hits *out)
+{
+    const int ld = s->ld;
+    const double T = s->v.threshold;
+    const float *zero = s->f + (size_t)s->n * (size_t)ld;
+    for (int64_t cb = c0; cb < c1; cb += CORPUS_BLOCK) {
+        const int64_t ce = cb + CORPUS_BLOCK < c1 ? cb + CORPUS_BLOCK : c1;
+        for (int64_t i = 0; i < nq; i += 4) {
+            const float *a0 = qf + (size_t)i * (size_t)ld, *a1 = a0 + ld, *a2 = a1 + ld,
+                        *a3 = a2 + ld;
+            int64_t j = cb;
+            if (self && j <= q0 + i) /* nothing at or before the block's first query */
+                j = q0 + i + 1;
+            for (; j < ce; j += 2) {
+                const float *b0 = s->f + (size_t)j * (size_t)ld;
+                const float *b1 = j + 1 < ce ? b0 + ld : zero;
+                v8sf acc[8] = {0};
+                for (int k = 0; k < ld; k += 8) {
+                    v8sf x0 = load8(a0 + k), x1 = load8(a1 + k), x2 = load8(a2 + k),
+                         x3 = load8(a3 + k), y0 = load8(b0 + k), y1 = load8(b1 + k);
+                    acc[0] += x0 * y0, acc[1] += x0 * y1;
+                    acc[2] += x1 * y0, acc[3] += x1 * y1;
+                    acc[4] += x2 * y0, acc[5] += x2 * y1;
+                    acc[6] += x3 * y0, acc[7] += x3 * y1;
+                }
+                for (int r = 0; r < 4 && i + r < nq; r++)
+                    for (int t = 0; t < 2 && j + t < ce; t++) {
+                        int64_t q = i + r, c = j + t;
+                        if (self && c <= q0 + q)
+                            continue;
+                        double d = sj_vec_approx(&s->v, hsum8(acc[2 * r + t]), qn[q], s->norm[c]);
+                        if (d > T + sj_vec_margin(&s->v, qn[q], s->norm[c]))
+                            continue;
+                        sj_status st = sj_vec_decide(&s->v, qrows + (size_t)q * s->v.bytes,
+                                                     s->rows + (size_t)c * s->v.bytes, q0 + q, c, out);
+                        if (st)
+                            return st;
+                    }
+            }
+        }
+    }
+    return SJ_OK;
+}
+
+/* l1 on uint8 rows: exact. */
+static inline __attribute__((always_inline)) sj_status
+l1_body(const vec_state *s, const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0, int64_t c1,
+        int self, sj_hits *out)
+{
+    const uint32_t D = s->v.bytes;
+    const int64_t T = (int64_t)s->v.threshold;
+    for (int64_t cb = c0; cb < c1; cb += CORPUS_BLOCK) {
+        const int64_t ce = cb + CORPUS_BLOCK < c1 ? cb + CORPUS_BLOCK : c1;
+        for (int64_t q = 0; q < nq; q++) {
+            const uint8_t *a = qrows + (size_t)q * D;
+            for (int64_t c = self && cb <= q0 + q ? q0 + q + 1 : cb; c < ce; c++) {
+                const uint8_t *b = s->rows + (size_t)c * D;
+                int32_t d = 0;
+                for (uint32_t k = 0; k < D; k++) {
+                    int32_t x = (int32_t)a[k] - (int32_t)b[k];
+                    d += x < 0 ? -x : x;
+                }
+                if (d <= T) {
+                    sj_status st = sj_hits_push(out, q0 + q, c, (double)d);
+                    if (st)
+                        return st;
+                }
+            }
+        }
+    }
+    return SJ_OK;
+}
+
+__attribute__((target("avx2,fma"))) static sj_status
+tiles_avx2(const vec_state *s, const float *qf, const double *qn, const uint8_t *qrows, int64_t q0,
+           int64_t nq, int64_t c0, int64_t c1, int self, sj_hits *out)
+{
+    return tiles_body(s, qf, qn, qrows, q0, nq, c0, c1, self, out);
+}
+
+static sj_status tiles_base(const vec_state *s, const float *qf, const double *qn,
+                            const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0, int64_t c1,
+                            int self, sj_hits *out)
+{
+    return tiles_body(s, qf, qn, qrows, q0, nq, c0, c1, self, out);
+}
+
+__attribute__((target("avx2"))) static sj_status l1_avx2(const vec_state *s, const uint8_t *qrows,
+                                                         int64_t q0, int64_t nq, int64_t c0,
+                                                         int64_t c1, int self, sj_hits *out)
+{
+    return l1_body(s, qrows, q0, nq, c0, c1, self, out);
+}
+
+static sj_status l1_base(const vec_state *s, const uint8_t *qrows, int64_t q0, int64_t nq,
+                         int64_t c0, int64_t c1, int self, sj_hits *out)
+{
+    return l1_body(s, qrows, q0, nq, c0, c1, self, out);
+}
+
+static sj_status vec_open(const sj_join_config *cfg, sj_hash_type type, void **state)
+{
+    vec_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    sj_vec_join_init(&s->v, cfg, type);
+    s->ld = (int)((type.dim + 7) / 8 * 8);
+    __builtin_cpu_init();
+    s->use_avx2 = cfg->isa != SJ_ISA_PORTABLE && __builtin_cpu_supports("avx2") &&
+                  __builtin_cpu_supports("fma");
+    *state = s;
+    return SJ_OK;
+}
+
+static sj_status vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
+{
+    vec_state *s = state;
+    free(s->f);
+    free(s->norm);
+    s->f = NULL, s->norm = NULL;
+    s->rows = rows;
+    s->n = n;
+    sj_status st = sj_vec_check_rows(&s->v, rows, n, 0, "corpus");
+    if (st || s->v.metric == SJ_METRIC_L1)
+        return st;
+    s->f = malloc(((size_t)n + 1) * (size_t)s->ld * sizeof *s->f);
+    s->norm = malloc((size_t)SJ_MAX(n, 1) * sizeof *s->norm);
+    if (!s->f || !s->norm)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory for %lld vectors", (long long)n);
+    sj_vec_to_float(&s->v, rows, n, s->ld, s->f, s->norm);
+    memset(s->f + (size_t)n * (size_t)s->ld, 0, (size_t)s->ld * sizeof *s->f);
+    return SJ_OK;
+}
+
+static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, int64_t nq,
+                             int64_t c0, int64_t c1, int self, sj_hits *out)
+{
+    const vec_state *s = state;
+    sj_status st = sj_vec_check_rows(&s->v, queries, nq, q0, "queries");
+    if (st)
+        return st;
+    if (s->v.metric == SJ_METRIC_L1)
+        return s->use_avx2 ? l1_avx2(s, queries, q0, nq, c0, c1, self, out)
+                           : l1_base(s, queries, q0, nq, c0, c1, self, out);
+    const int64_t nq_pad = (nq + 3) / 4 * 4;
+    float *qf = calloc((size_t)SJ_MAX(nq_pad, 4) * (size_t)s->ld, sizeof *qf);
+    double *qn = malloc((size_t)SJ_MAX(nq, 1) * sizeof *qn);
+    if (!qf || !qn)
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+    else {
+        sj_vec_to_float(&s->v, queries, nq, s->ld, qf, qn);
+        st = s->use_avx2 ? tiles_avx2(s, qf, qn, queries, q0, nq, c0, c1, self, out)
+                         : tiles_base(s, qf, qn, queries, q0, nq, c0, c1, self, out);
+    }
+    free(qf);
+    free(qn);
+    return st;
+}
+
+static void vec_close(void *state)
+{
+    vec_state *s = state;
+    if (!s)
+        return;
+    free(s->f);
+    free(s->norm);
+    free(s);
+}
+
+const sj_backend_ops sj_backend_cpu_vec = {
+    /* .name           = */ "cpu",
+    /* .parallel_calls = */ 1,
+    /* .open           = */ vec_open,
+    /* .load_corpus    = */ vec_load_corpus,
+    /* .compare        = */ vec_compare,
+    /* .close          = */ vec_close,
+};
