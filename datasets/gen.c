@@ -12,7 +12,15 @@
  * One series in five is a look-alike: its base lies T..2T bits from the base
  * of the series before it, so different series come within reach of each
  * other as the threshold grows (what makes precision fall in a sweep).
- * Degenerate rows are all-zero or have very few bits set. */
+ * Degenerate rows are all-zero or have very few bits set.
+ *
+ * Vector kinds follow the same plan with "k bit flips" read as "a distance
+ * of about k" (gen_moves below): photodna and u8:D add integer noise of
+ * squared norm k (l2sq), f32:D turns the vector by the angle whose cosine
+ * distance is k. Background vectors are uniform bytes, or Gaussian for f32;
+ * degenerate vectors are zero. The default T: 31 bits scaled to the width;
+ * 100 D for uint8 vectors (an RMS difference of 10 per component); 0.05 for
+ * f32 (cosine). */
 #include "simjoin/gen.h"
 
 #include "../host/internal.h"
@@ -32,7 +40,9 @@ void sj_gen_defaults(sj_hash_type type, int64_t n, uint64_t seed, sj_gen_options
     o->degenerate_fraction = 0.001;
     o->power_alpha = 2.2;
     o->max_series = 1000;
-    o->threshold = (int32_t)(31.0 * type.bits / 256.0 + 0.5);
+    o->threshold = type.kind == SJ_KIND_F32  ? 0.05
+                   : sj_hash_type_binary(type) ? floor(31.0 * type.bits / 256.0 + 0.5)
+                                               : 100.0 * type.dim;
 }
 
 /* splitmix64: a small, good, seedable generator; one stream per series. */
@@ -62,7 +72,7 @@ static void random_hash(uint64_t *s, uint8_t *h, uint32_t bytes)
 /* Flip k distinct bits of h (k <= bits). */
 static void flip_bits(uint64_t *s, uint8_t *h, uint32_t bits, int64_t k)
 {
-    uint8_t mask[8192] = {0};
+    uint8_t mask[8192] = {0}; /* bits <= 65536 */
     for (int64_t done = 0; done < k;) {
         uint32_t b = (uint32_t)(rng_next(s) % bits);
         if (mask[b >> 3] & (1u << (b & 7)))
@@ -73,6 +83,88 @@ static void flip_bits(uint64_t *s, uint8_t *h, uint32_t bits, int64_t k)
     }
 }
 
+
+static double rng_normal(uint64_t *s) /* Box-Muller */
+{
+    double u = rng_unit(s), v = rng_unit(s);
+    return sqrt(-2.0 * log(u > 0 ? u : 0x1.0p-53)) * cos(6.283185307179586 * v);
+}
+
+/* How rows are made and moved, per kind. "Moving a row by k" makes a row at
+ * distance about k: k bit flips (binary), integer noise of squared norm k
+ * (uint8 vectors, clipped to 0..255), or a turn with 1 - cos = k (f32). */
+typedef struct gen_moves {
+    sj_hash_type t;
+    uint32_t bytes;
+    int binary;
+} gen_moves;
+
+static void make_random(const gen_moves *g, uint64_t *s, uint8_t *row)
+{
+    if (g->t.kind != SJ_KIND_F32) {
+        random_hash(s, row, g->bytes);
+        return;
+    }
+    for (uint32_t j = 0; j < g->t.dim; j++) {
+        float x = (float)rng_normal(s);
+        memcpy(row + 4 * (size_t)j, &x, 4);
+    }
+}
+
+static void move_row(const gen_moves *g, uint64_t *s, uint8_t *row, double k)
+{
+    if (g->binary) {
+        flip_bits(s, row, g->t.bits, SJ_MIN((int64_t)k, (int64_t)g->t.bits));
+        return;
+    }
+    const uint32_t D = g->t.dim;
+    double noise[D ? D : 1], sq = 0; /* D <= 32768: at most 256 KiB of stack */
+    for (uint32_t j = 0; j < D; j++)
+        noise[j] = rng_normal(s), sq += noise[j] * noise[j];
+    if (g->t.kind != SJ_KIND_F32) {
+        double scale = sq > 0 ? sqrt(k / sq) : 0;
+        for (uint32_t j = 0; j < D; j++) {
+            double x = row[j] + floor(noise[j] * scale + 0.5);
+            row[j] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : x);
+        }
+        return;
+    }
+    /* f32: v' = v + eps |v| n, n a unit vector orthogonal to v; then
+     * cos(v, v') = 1 / sqrt(1 + eps^2), so eps = sqrt(1 / (1 - k)^2 - 1). */
+    double v[D ? D : 1], vv = 0, vn = 0;
+    for (uint32_t j = 0; j < D; j++) {
+        float x;
+        memcpy(&x, row + 4 * (size_t)j, 4);
+        v[j] = x, vv += x * (double)x, vn += x * noise[j];
+    }
+    if (vv <= 0)
+        return;
+    double nn = 0;
+    for (uint32_t j = 0; j < D; j++)
+        noise[j] -= vn / vv * v[j], nn += noise[j] * noise[j];
+    double c = k < 1 ? 1 - k : 1e-3, eps = sqrt(SJ_MAX(1 / (c * c) - 1, 0));
+    double scale = nn > 0 ? eps * sqrt(vv / nn) : 0;
+    for (uint32_t j = 0; j < D; j++) {
+        float x = (float)(v[j] + scale * noise[j]);
+        memcpy(row + 4 * (size_t)j, &x, 4);
+    }
+}
+
+/* A member's offset from its base: 70% in [0, T/2], 20% in (T/2, T], 10% in
+ * (T, 5T/4] (integers for binary kinds, as always). */
+static double pick_offset(const gen_moves *g, uint64_t *s, double T)
+{
+    double u = rng_unit(s);
+    if (g->binary) {
+        int64_t t = (int64_t)T;
+        return (double)(u < 0.7   ? rng_range(s, 0, t / 2)
+                        : u < 0.9 ? rng_range(s, t / 2 + 1, SJ_MAX(t / 2 + 1, t))
+                                  : rng_range(s, t + 1, t + 1 + t / 4));
+    }
+    double r = rng_unit(s);
+    return u < 0.7 ? r * T / 2 : u < 0.9 ? T / 2 + r * T / 2 : T + r * T / 4;
+}
+
 sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
 {
     *out = NULL;
@@ -81,6 +173,7 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
         return sj_fail(SJ_ERR_ARG, "gen: options out of range");
     const uint32_t bits = o->type.bits, rb = bits / 8;
     const int64_t n = o->n;
+    const gen_moves g = {o->type, rb, sj_hash_type_binary(o->type)};
     sj_hashes *h;
     sj_status st = sj_hashes_create(o->type, SJ_MAX(n, 1), &h);
     if (st)
@@ -113,19 +206,22 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
     if ((st = sj_grow((void **)&series_start, &cap, ns + 1, sizeof *series_start)))
         goto fail;
     series_start[ns] = n_series_rows;
-    const int32_t T = o->threshold;
+    const double T = o->threshold;
     const uint64_t seed = rng_next(&master);
 #define SERIES_STREAM(s) (seed ^ (0x5851f42d4c957f2dULL * (uint64_t)((s) + 1)))
     /* Series rows [0, n_series_rows): one independent stream per series. */
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t s = 0; s < ns; s++) {
         uint64_t rs = SERIES_STREAM(s);
-        uint8_t base[8192];
-        random_hash(&rs, base, rb);
+        uint8_t *base = malloc(rb);
+        if (!base)
+            continue; /* (a row of zeros: gen's own buffers are tiny next to the output) */
+        make_random(&g, &rs, base);
         if (s > 0 && rng_unit(&rs) < 0.2) { /* a look-alike of the previous series */
             uint64_t prev = SERIES_STREAM(s - 1);
-            random_hash(&prev, base, rb);
-            flip_bits(&rs, base, bits, SJ_MIN(rng_range(&rs, T, 2 * (int64_t)T), (int64_t)bits));
+            make_random(&g, &prev, base);
+            move_row(&g, &rs, base,
+                     g.binary ? (double)rng_range(&rs, (int64_t)T, 2 * (int64_t)T) : T * (1 + rng_unit(&rs)));
         }
         int chain = rng_unit(&rs) < o->chain_fraction;
         int64_t lo_step = SJ_MAX(1, 6 * (int64_t)bits / 256), hi_step = SJ_MAX(1, 16 * (int64_t)bits / 256);
@@ -133,18 +229,18 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
             uint8_t *row = tmp + (size_t)r * rb;
             if (chain) {
                 if (r > series_start[s])
-                    flip_bits(&rs, base, bits, rng_range(&rs, lo_step, hi_step));
+                    move_row(&g, &rs, base,
+                             g.binary ? (double)rng_range(&rs, lo_step, hi_step)
+                                      : T * (6 + 10 * rng_unit(&rs)) / 31);
                 memcpy(row, base, rb);
             } else {
-                double u = rng_unit(&rs);
-                int64_t k = u < 0.7   ? rng_range(&rs, 0, T / 2)
-                            : u < 0.9 ? rng_range(&rs, T / 2 + 1, SJ_MAX(T / 2 + 1, T))
-                                      : rng_range(&rs, T + 1, T + 1 + T / 4);
+                double k = pick_offset(&g, &rs, T);
                 memcpy(row, base, rb);
-                flip_bits(&rs, row, bits, SJ_MIN(k, (int64_t)bits));
+                move_row(&g, &rs, row, k);
             }
             h->labels[r] = s;
         }
+        free(base);
     }
     /* Background and degenerate rows. */
 #pragma omp parallel for schedule(static, 65536)
@@ -153,10 +249,10 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
         uint8_t *row = tmp + (size_t)r * rb;
         if (r < n_series_rows + n_degen) {
             memset(row, 0, rb);
-            if (r % 2) /* nearly blank: a few bits set */
+            if (r % 2 && g.binary) /* nearly blank: a few bits set */
                 flip_bits(&rs, row, bits, rng_range(&rs, 1, SJ_MAX(1, bits / 32)));
         } else {
-            random_hash(&rs, row, rb);
+            make_random(&g, &rs, row);
         }
         h->labels[r] = -1;
     }

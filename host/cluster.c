@@ -77,7 +77,7 @@ void sj_linkage_format(const sj_cluster_options *o, char *buf, size_t size)
     if (o->linkage == SJ_LINK_CORE)
         snprintf(buf, size, "core:%d", o->core_k);
     else if (o->linkage == SJ_LINK_COMPLETE)
-        snprintf(buf, size, "complete:%.17g", o->complete_d);
+        snprintf(buf, size, "complete:%.15g", o->complete_d);
     else
         snprintf(buf, size, "components");
 }

@@ -391,6 +391,40 @@ static int zero_vector(sj_hash_type t, const uint8_t *row)
     return 1;
 }
 
+/* ---- base64 ---- */
+
+static int b64val(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int sj_base64_decode(const char *text, size_t len, uint8_t *out, size_t nbytes)
+{
+    const size_t pad = (3 - nbytes % 3) % 3; /* '=' at the end */
+    for (size_t i = 0; i < len; i++) {
+        int is_pad = i >= len - pad && len == 4 * ((nbytes + 2) / 3);
+        if (is_pad ? text[i] != '=' : b64val((unsigned char)text[i]) < 0)
+            return (int)i + 1;
+    }
+    if (len != 4 * ((nbytes + 2) / 3))
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        uint32_t v = 0;
+        for (int k = 0; k < 4; k++)
+            v = v << 6 | (uint32_t)(text[i + k] == '=' ? 0 : b64val((unsigned char)text[i + k]));
+        for (int k = 2; k >= 0 && o < nbytes; k--)
+            out[o++] = (uint8_t)(v >> (8 * k));
+    }
+    return 0;
+}
+
 /* ---- degenerate hashes ---- */
 
 void sj_degenerate_defaults(sj_hash_type t, sj_degenerate_options *o)

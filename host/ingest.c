@@ -4,6 +4,8 @@
 #include "simjoin/meta.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <float.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,7 @@ struct sj_ingest {
     sj_ingest_options opt;
     table tab;         /* the current file's layout */
     char ignored[1024]; /* names of ignored columns, comma-separated */
+    uint8_t *row_buf;  /* one decoded row; owned */
     int64_t next_id;   /* next id for a bare-hash line */
     sj_hashes *rows;   /* owned until finish */
     row_origin *origin; /* [rows->n] */
@@ -56,8 +59,13 @@ sj_status sj_ingest_create(const sj_ingest_options *opt, sj_ingest **out)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     ing->opt = *opt;
     ing->next_id = opt->first_id;
+    if (!(ing->row_buf = malloc(SJ_MAX(sj_hash_type_bytes(opt->type), 1)))) {
+        free(ing);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
     sj_status st = sj_hashes_create(opt->type, 0, &ing->rows);
     if (st) {
+        free(ing->row_buf);
         free(ing);
         return st;
     }
@@ -70,6 +78,7 @@ void sj_ingest_free(sj_ingest *ing)
     if (!ing)
         return;
     sj_hashes_free(ing->rows);
+    free(ing->row_buf);
     free(ing->origin);
     for (int32_t i = 0; i < ing->n_files; i++)
         free(ing->files[i]);
@@ -124,38 +133,59 @@ static int parse_i64(field f, int64_t *v)
     return 1;
 }
 
-static int is_hash(field f, size_t nbytes)
+/* uint8 vector kinds (photodna, u8:D) also take base64 (standard alphabet,
+ * '=' padding): 192 characters for a 144-byte PhotoDNA hash. */
+static int takes_base64(const sj_ingest *ing)
 {
-    uint8_t tmp[8];
-    (void)tmp;
-    if (f.len != 2 * nbytes)
-        return 0;
-    for (size_t i = 0; i < f.len; i++)
-        if (!isxdigit((unsigned char)f.p[i]))
-            return 0;
-    return 1;
+    return ing->opt.type.kind == SJ_KIND_PHOTODNA || ing->opt.type.kind == SJ_KIND_U8;
 }
 
-/* Explain why a field is not a hash of nbytes, naming positions only. */
-static sj_status bad_hash(const char *path, int64_t line, int col, field f, size_t nbytes,
-                          const char *kind)
-{
-    for (size_t i = 0; i < f.len; i++)
-        if (!isxdigit((unsigned char)f.p[i]))
-            return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d, character %zu is not a hex digit",
-                           path, (long long)line, col, i + 1);
-    return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d has %zu hex digits, expected %zu for %s",
-                   path, (long long)line, col, f.len, 2 * nbytes, kind);
-}
+static size_t base64_len(size_t nbytes) { return 4 * ((nbytes + 2) / 3); }
 
-static sj_status add_row(sj_ingest *ing, int64_t id, field hex, int quality, int64_t line)
+/* 1 if the field is a whole hash of this kind: hex, or base64 where taken. */
+static int is_hash(const sj_ingest *ing, field f)
 {
-    uint8_t buf[8192];
     size_t nb = sj_hash_type_bytes(ing->opt.type);
-    if (nb > sizeof buf)
-        return sj_fail(SJ_ERR_ARG, "hash too wide");
-    sj_hex_decode(hex.p, hex.len, buf, nb);
-    sj_status st = sj_hashes_append(ing->rows, id, buf, quality);
+    if (f.len == 2 * nb) {
+        size_t i = 0;
+        while (i < f.len && isxdigit((unsigned char)f.p[i]))
+            i++;
+        if (i == f.len)
+            return 1;
+    }
+    return takes_base64(ing) && f.len == base64_len(nb) &&
+           sj_base64_decode(f.p, f.len, ing->row_buf, nb) == 0;
+}
+
+/* Explain why a field is not a hash of this kind, naming positions only. */
+static sj_status bad_hash(const sj_ingest *ing, const char *path, int64_t line, int col, field f)
+{
+    size_t nb = sj_hash_type_bytes(ing->opt.type);
+    char kind[24];
+    sj_hash_type_format(ing->opt.type, kind, sizeof kind);
+    if (takes_base64(ing) && f.len == base64_len(nb)) {
+        int bad = sj_base64_decode(f.p, f.len, ing->row_buf, nb);
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d, character %d is not valid base64", path,
+                       (long long)line, col, bad > 0 ? bad : (int)f.len);
+    }
+    if (!takes_base64(ing) || f.len == 2 * nb)
+        for (size_t i = 0; i < f.len; i++)
+            if (!isxdigit((unsigned char)f.p[i]))
+                return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d, character %zu is not a hex digit",
+                               path, (long long)line, col, i + 1);
+    if (takes_base64(ing))
+        return sj_fail(SJ_ERR_PARSE,
+                       "%s:%lld: field %d has %zu characters, expected %zu hex digits or %zu base64 "
+                       "characters for %s", path, (long long)line, col, f.len, 2 * nb,
+                       base64_len(nb), kind);
+    return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d has %zu hex digits, expected %zu for %s",
+                   path, (long long)line, col, f.len, 2 * nb, kind);
+}
+
+/* Append the row now in ing->row_buf. */
+static sj_status add_decoded(sj_ingest *ing, int64_t id, int quality, int64_t line)
+{
+    sj_status st = sj_hashes_append(ing->rows, id, ing->row_buf, quality);
     if (st)
         return st;
     st = sj_grow((void **)&ing->origin, &ing->origin_cap, ing->rows->n, sizeof *ing->origin);
@@ -163,6 +193,17 @@ static sj_status add_row(sj_ingest *ing, int64_t id, field hex, int quality, int
         return st;
     ing->origin[ing->rows->n - 1] = (row_origin){ing->n_files - 1, line};
     return SJ_OK;
+}
+
+/* Decode a field that is_hash accepted, and append it. */
+static sj_status add_row(sj_ingest *ing, int64_t id, field hash, int quality, int64_t line)
+{
+    size_t nb = sj_hash_type_bytes(ing->opt.type);
+    if (hash.len == 2 * nb)
+        sj_hex_decode(hash.p, hash.len, ing->row_buf, nb);
+    else
+        sj_base64_decode(hash.p, hash.len, ing->row_buf, nb);
+    return add_decoded(ing, id, quality, line);
 }
 
 static sj_status parse_quality(const char *path, int64_t line, int col, field f, int *q)
@@ -254,6 +295,8 @@ static int role_of(const char *norm, sj_hash_type t)
             return names[i].role;
     if (t.kind == SJ_KIND_PDQ && (strcmp(norm, "pdq") == 0 || strcmp(norm, "pdqhash") == 0))
         return COL_HASH;
+    if (t.kind == SJ_KIND_PHOTODNA && strcmp(norm, "photodna") == 0)
+        return COL_HASH;
     return COL_IGNORED;
 }
 
@@ -316,7 +359,9 @@ static sj_status parse_header(sj_ingest *ing, const char *path, const char *text
         sj_hash_type_format(ing->opt.type, kind, sizeof kind);
         st = sj_fail(SJ_ERR_PARSE,
                      "%s:1: the header names no column for %s hashes (expected 'hash'%s)", path,
-                     kind, ing->opt.type.kind == SJ_KIND_PDQ ? " or 'PDQ'" : "");
+                     kind, ing->opt.type.kind == SJ_KIND_PDQ        ? " or 'PDQ'"
+                           : ing->opt.type.kind == SJ_KIND_PHOTODNA ? " or 'PhotoDNA'"
+                                                                    : "");
         goto done;
     }
     for (int i = 0; i < nf; i++)
@@ -332,9 +377,6 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
                                  size_t len)
 {
     table *tb = &ing->tab;
-    size_t nb = sj_hash_type_bytes(ing->opt.type);
-    char kind[24];
-    sj_hash_type_format(ing->opt.type, kind, sizeof kind);
     char *scratch = malloc(len + 1 + MAX_COLUMNS);
     field f[MAX_COLUMNS];
     if (!scratch)
@@ -370,8 +412,8 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
             if (f[i].len == 0)
                 st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) is empty", path, (long long)line,
                              col, tb->name[i]);
-            else if (!is_hash(f[i], nb))
-                st = bad_hash(path, line, col, f[i], nb, kind);
+            else if (!is_hash(ing, f[i]))
+                st = bad_hash(ing, path, line, col, f[i]);
             break;
         case COL_QUALITY:
             if (f[i].len)
@@ -422,6 +464,202 @@ done:
     return st;
 }
 
+
+/* ---- f32 vectors: text rows and .npy ---- */
+
+/* One float component from text: finite and within float range. */
+static sj_status parse_component(const char *path, int64_t line, int col, field f, float *out)
+{
+    char buf[64];
+    if (f.len == 0 || f.len >= sizeof buf)
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d is not a number", path, (long long)line, col);
+    memcpy(buf, f.p, f.len);
+    buf[f.len] = 0;
+    char *end;
+    double v = strtod(buf, &end);
+    if (*end || end == buf)
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d is not a number", path, (long long)line, col);
+    if (!isfinite(v))
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d is %s: vectors must be finite", path,
+                       (long long)line, col, isnan(v) ? "NaN" : "infinite");
+    if (fabs(v) > FLT_MAX)
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d does not fit in float32", path,
+                       (long long)line, col);
+    *out = (float)v;
+    return SJ_OK;
+}
+
+/* D numbers, or an int64 id and D numbers, separated by commas or blanks
+ * (np.savetxt writes either). A first line that is not numeric is a header. */
+static sj_status parse_f32_line(sj_ingest *ing, const char *path, int64_t line, const char *text,
+                                size_t len, int first)
+{
+    const uint32_t D = ing->opt.type.dim;
+    const char sep = memchr(text, ',', len) ? ',' : ' ';
+    field *f = malloc(((size_t)D + 2) * sizeof *f);
+    if (!f)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    int nf = 0;
+    size_t i = 0;
+    while (i <= len) { /* fields; runs of blanks count once when blank-separated */
+        size_t j = i;
+        while (j < len && text[j] != sep && !(sep == ' ' && text[j] == '\t'))
+            j++;
+        if (sep == ',' || j > i) {
+            if (nf < (int)D + 2)
+                f[nf] = trim(text + i, j - i);
+            nf++;
+        }
+        i = j + 1;
+    }
+    sj_status st = SJ_OK;
+    int64_t id = 0;
+    float dummy;
+    if (first && nf > 0 && !parse_i64(f[0], &id) &&
+        parse_component(path, line, 1, f[0], &dummy) != SJ_OK) {
+        free(f);
+        return SJ_OK; /* a header line */
+    }
+    if (nf != (int)D && nf != (int)D + 1) {
+        st = sj_fail(SJ_ERR_PARSE, "%s:%lld: %d fields, expected %u numbers or an id and %u numbers",
+                     path, (long long)line, nf, D, D);
+        goto done;
+    }
+    int off = nf == (int)D + 1;
+    if (off && !parse_i64(f[0], &id)) {
+        st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field 1 is not an int64 id", path, (long long)line);
+        goto done;
+    }
+    for (uint32_t k = 0; k < D && !st; k++) {
+        float x;
+        if (!(st = parse_component(path, line, (int)k + 1 + off, f[k + off], &x)))
+            memcpy(ing->row_buf + 4 * (size_t)k, &x, 4);
+    }
+    if (st)
+        goto done;
+    if (!off) {
+        if (ing->next_id == INT64_MAX) {
+            st = sj_fail(SJ_ERR_PARSE, "%s:%lld: assigned id overflows int64", path, (long long)line);
+            goto done;
+        }
+        id = ing->next_id++;
+    }
+    st = add_decoded(ing, id, -1, line);
+done:
+    free(f);
+    return st;
+}
+
+/* A .npy file (NumPy format 1.0-3.0): a C-order [N, D] array of float32,
+ * float64 (f32:D; values must be finite and fit float32) or uint8 (photodna,
+ * u8:D), little-endian. Ids are assigned from first_id. Errors name the row
+ * ("FILE: row R"), and "line" in the origin of a row is its row + 1. */
+static sj_status ingest_npy(sj_ingest *ing, FILE *fp, const char *path)
+{
+    unsigned char magic[10];
+    char kind[24];
+    sj_hash_type_format(ing->opt.type, kind, sizeof kind);
+    if (fread(magic, 1, 8, fp) != 8 || memcmp(magic, "\x93NUMPY", 6) != 0 || magic[6] < 1 ||
+        magic[6] > 3)
+        return sj_fail(SJ_ERR_PARSE, "%s: not a .npy file (bad magic or version)", path);
+    uint32_t hlen = 0;
+    if (magic[6] == 1) {
+        unsigned char b[2];
+        if (fread(b, 1, 2, fp) != 2)
+            return sj_fail(SJ_ERR_PARSE, "%s: truncated .npy header", path);
+        hlen = b[0] | (uint32_t)b[1] << 8;
+    } else {
+        unsigned char b[4];
+        if (fread(b, 1, 4, fp) != 4)
+            return sj_fail(SJ_ERR_PARSE, "%s: truncated .npy header", path);
+        hlen = b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    }
+    if (hlen > 65536)
+        return sj_fail(SJ_ERR_PARSE, "%s: .npy header of %u bytes is too long", path, hlen);
+    char *h = calloc(hlen + 1, 1);
+    if (!h)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    sj_status st = SJ_OK;
+    if (fread(h, 1, hlen, fp) != hlen) {
+        st = sj_fail(SJ_ERR_PARSE, "%s: truncated .npy header", path);
+        goto done;
+    }
+    /* {'descr': '<f4', 'fortran_order': False, 'shape': (N, D), } */
+    const char *descr = strstr(h, "'descr'"), *fo = strstr(h, "'fortran_order'"),
+               *shape = strstr(h, "'shape'");
+    char type[8] = "";
+    long long n = -1, d = -1;
+    if (!descr || !fo || !shape || sscanf(strchr(descr + 7, '\'') ? strchr(descr + 7, '\'') : "",
+                                          "'%7[^']'", type) != 1 ||
+        !strchr(shape, '(') || sscanf(strchr(shape, '('), "(%lld, %lld)", &n, &d) != 2) {
+        st = sj_fail(SJ_ERR_PARSE, "%s: .npy header is not a 2-D array header", path);
+        goto done;
+    }
+    if (strstr(fo, "True") && strstr(fo, "True") < shape) {
+        st = sj_fail(SJ_ERR_PARSE, "%s: Fortran-order arrays are not read (np.ascontiguousarray)", path);
+        goto done;
+    }
+    int f32 = ing->opt.type.kind == SJ_KIND_F32;
+    size_t item = !strcmp(type, "<f4") ? 4 : !strcmp(type, "<f8") ? 8 : !strcmp(type, "|u1") ? 1 : 0;
+    if (!item || f32 != (item != 1)) {
+        st = sj_fail(SJ_ERR_MISMATCH, "%s: .npy dtype '%s' does not suit %s (float32/float64 for "
+                                      "f32:D, uint8 for photodna and u8:D)", path, type, kind);
+        goto done;
+    }
+    if (d != (long long)ing->opt.type.dim || n < 0) {
+        st = sj_fail(SJ_ERR_MISMATCH, "%s: .npy shape (%lld, %lld) has %lld columns, %s has %u", path,
+                     n, d, d, kind, ing->opt.type.dim);
+        goto done;
+    }
+    long here = ftell(fp);
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fseek(fp, here, SEEK_SET);
+    if (size < 0 || here < 0 || (unsigned long long)(size - here) / item / (unsigned long long)SJ_MAX(d, 1) <
+                                    (unsigned long long)n) {
+        st = sj_fail(SJ_ERR_PARSE, "%s: truncated: the header claims %lld rows, the file holds %lld",
+                     path, n, d > 0 ? (long long)((size - here) / (long)item / d) : 0);
+        goto done;
+    }
+    unsigned char *raw = malloc((size_t)d * item);
+    if (!raw) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (long long r = 0; r < n && !st; r++) {
+        if (fread(raw, item, (size_t)d, fp) != (size_t)d) {
+            st = sj_fail(SJ_ERR_IO, "%s: read error at row %lld", path, r);
+            break;
+        }
+        for (long long k = 0; k < d && !st; k++) {
+            if (item == 1) {
+                ing->row_buf[k] = raw[k];
+                continue;
+            }
+            double v;
+            if (item == 4) {
+                float x;
+                memcpy(&x, raw + 4 * k, 4);
+                v = x;
+            } else
+                memcpy(&v, raw + 8 * k, 8);
+            if (!isfinite(v) || fabs(v) > FLT_MAX)
+                st = sj_fail(SJ_ERR_PARSE, "%s: row %lld, component %lld is %s", path, r, k + 1,
+                             isnan(v) ? "NaN" : isinf(v) ? "infinite" : "beyond float32");
+            float x = (float)v;
+            memcpy(ing->row_buf + 4 * k, &x, 4);
+        }
+        if (!st && ing->next_id == INT64_MAX)
+            st = sj_fail(SJ_ERR_PARSE, "%s: row %lld: assigned id overflows int64", path, r);
+        if (!st)
+            st = add_decoded(ing, ing->next_id++, -1, r + 1);
+    }
+    free(raw);
+done:
+    free(h);
+    return st;
+}
+
 /* One non-blank, non-comment line. first: 1 if it is the file's first such
  * line (a header is allowed there). */
 static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, const char *text,
@@ -436,22 +674,24 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
     int quality = -1;
     sj_status st;
 
+    if (ing->opt.type.kind == SJ_KIND_F32)
+        return parse_f32_line(ing, path, line, text, len, first);
     if (ing->tab.active)
         return parse_table_row(ing, path, line, text, len);
-    if (first && nf <= MAX_COLUMNS && !is_hash(f[0], nb) && !parse_i64(f[0], &id) &&
+    if (first && nf <= MAX_COLUMNS && !is_hash(ing, f[0]) && !parse_i64(f[0], &id) &&
         (isalpha((unsigned char)f[0].p[0]) || f[0].p[0] == '"' || memchr(text, ';', len))) {
         int is_table;
         return parse_header(ing, path, text, len, &is_table);
     }
     if (nf == 1) { /* bare hash */
-        if (!is_hash(f[0], nb))
-            return bad_hash(path, line, 1, f[0], nb, kind);
+        if (!is_hash(ing, f[0]))
+            return bad_hash(ing, path, line, 1, f[0]);
         if (ing->next_id == INT64_MAX)
             return sj_fail(SJ_ERR_PARSE, "%s:%lld: assigned id overflows int64", path,
                            (long long)line);
         return add_row(ing, ing->next_id++, f[0], -1, line);
     }
-    if (is_hash(f[1], nb) && parse_i64(f[0], &id)) { /* id,hash[,quality] */
+    if (is_hash(ing, f[1]) && parse_i64(f[0], &id)) { /* id,hash[,quality] */
         if (nf > 3)
             return sj_fail(SJ_ERR_PARSE, "%s:%lld: %d fields, expected id,hash[,quality]", path,
                            (long long)line, nf);
@@ -459,7 +699,7 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
             return st;
         return add_row(ing, id, f[1], quality, line);
     }
-    if (is_hash(f[0], nb)) { /* ThreatExchange: hash,quality[,filename...] */
+    if (is_hash(ing, f[0])) { /* ThreatExchange: hash,quality[,filename...] */
         if ((st = parse_quality(path, line, 2, f[1], &quality)))
             return st;
         if (ing->next_id == INT64_MAX)
@@ -474,9 +714,10 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
     if (!parse_i64(f[0], &dummy) && f[0].len != 2 * nb)
         return sj_fail(SJ_ERR_PARSE, "%s:%lld: field 1 is neither an int64 id nor a %s hash",
                        path, (long long)line, kind);
-    if (f[0].len == 2 * nb && !is_hash(f[0], nb) && !parse_i64(f[0], &dummy))
-        return bad_hash(path, line, 1, f[0], nb, kind);
-    return bad_hash(path, line, 2, f[1], nb, kind);
+    if ((f[0].len == 2 * nb || (takes_base64(ing) && f[0].len == base64_len(nb))) &&
+        !is_hash(ing, f[0]) && !parse_i64(f[0], &dummy))
+        return bad_hash(ing, path, line, 1, f[0]);
+    return bad_hash(ing, path, line, 2, f[1]);
 }
 
 sj_status sj_ingest_file(sj_ingest *ing, const char *path)
@@ -497,13 +738,19 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
     }
     ing->n_files++;
 
+    memset(&ing->tab, 0, sizeof ing->tab);
+    size_t plen = strlen(path);
+    if (plen > 4 && !strcmp(path + plen - 4, ".npy")) {
+        sj_status st = ingest_npy(ing, fp, path);
+        fclose(fp);
+        return st;
+    }
     char *buf = NULL;
     size_t cap = 0;
     ssize_t got;
     int64_t line = 0;
     int first = 1;
     sj_status st = SJ_OK;
-    memset(&ing->tab, 0, sizeof ing->tab);
     while ((got = getline(&buf, &cap, fp)) >= 0) {
         line++;
         if (memchr(buf, 0, (size_t)got)) {

@@ -178,7 +178,7 @@ int main(void)
     const int64_t sizes[][2] = {{0, 0}, {0, 7}, {7, 0}, {1, 1}, {1, 300}, {255, 1023},
                                 {256, 1024}, {257, 1025}, {300, 4097}};
     for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
-        sj_hash_type t = {widths[w].bits == 256 ? SJ_KIND_PDQ : SJ_KIND_BITS, widths[w].bits};
+        sj_hash_type t = {widths[w].bits == 256 ? SJ_KIND_PDQ : SJ_KIND_BITS, widths[w].bits, 0};
         for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
             if (widths[w].bits >= 1024 && sizes[s][0] * sizes[s][1] > 300000)
                 continue; /* keep the oracle fast */
@@ -186,7 +186,7 @@ int main(void)
         }
     }
     /* T = 0 (exact duplicates only) and T = bits (everything matches). */
-    sj_hash_type pdq = {SJ_KIND_PDQ, 256};
+    sj_hash_type pdq = {SJ_KIND_PDQ, 256, 0};
     run_case(paths, np, pdq, 0, 40, 90);
     run_case(paths, np, pdq, 256, 20, 33);
     return t_finish("test_backends");

@@ -46,7 +46,7 @@ static void test_kinds(void)
 
 static void test_degenerate(void)
 {
-    sj_hash_type t = {SJ_KIND_PDQ, 256};
+    sj_hash_type t = {SJ_KIND_PDQ, 256, 0};
     sj_degenerate_options o;
     sj_degenerate_defaults(t, &o);
     uint8_t h[32] = {0};
@@ -316,8 +316,8 @@ static void test_meta(void)
      *   cluster 4 {2}:   corpus only                            -> not listed */
     sj_hashes *c, *q;
     uint8_t zero[32] = {0};
-    CHECK(sj_hashes_create((sj_hash_type){SJ_KIND_PDQ, 256}, 0, &c) == SJ_OK &&
-              sj_hashes_create((sj_hash_type){SJ_KIND_PDQ, 256}, 0, &q) == SJ_OK,
+    CHECK(sj_hashes_create((sj_hash_type){SJ_KIND_PDQ, 256, 0}, 0, &c) == SJ_OK &&
+              sj_hashes_create((sj_hash_type){SJ_KIND_PDQ, 256, 0}, 0, &q) == SJ_OK,
           "sets");
     sj_meta_create(&c->meta);
     const char *S[SJ_META_N_TEXT] = {"S", 0, 0, 0}, *T[SJ_META_N_TEXT] = {"T", 0, 0, 0},

@@ -13,7 +13,7 @@ static void help(void)
            "\n"
            "Writes a simjoin HDF5 file as text (stdout unless --out; --out files are\n"
            "written under a temporary name, renamed when complete, mode 0640):\n"
-           "  shard     id,hash[,quality][,label]      (hex hashes)\n"
+           "  shard     id,hash[,quality][,label]      (hex hashes; f32:D: id,v0,...)\n"
            "  pairs     a,b,distance\n"
            "  clusters  id,cluster   (cluster -1: excluded as degenerate)\n"
            "            --summary: cluster,size,edges,min_distance,max_edge,diameter,diameter_checked\n"
@@ -32,6 +32,8 @@ typedef struct column {
     const char *name; /* dataset path */
     const char *label;
     int64_t *v;
+    int real;         /* 1: a distance, read as double into f */
+    double *f;
 } column;
 
 static void write_header(FILE *fp, int jsonl, column *cols, int nc, const char *extra)
@@ -51,9 +53,13 @@ static void write_row(FILE *fp, int jsonl, column *cols, int nc, int64_t r)
         fputc('{', fp);
     for (int i = 0; i < nc; i++) {
         if (jsonl)
-            fprintf(fp, "%s\"%s\":%lld", i ? "," : "", cols[i].label, (long long)cols[i].v[r]);
+            fprintf(fp, "%s\"%s\":", i ? "," : "", cols[i].label);
+        else if (i)
+            fputc(',', fp);
+        if (cols[i].real) /* integral distances print as integers; others round-trip */
+            fprintf(fp, "%.17g", cols[i].f[r]);
         else
-            fprintf(fp, "%s%lld", i ? "," : "", (long long)cols[i].v[r]);
+            fprintf(fp, "%lld", (long long)cols[i].v[r]);
     }
 }
 
@@ -63,7 +69,8 @@ static sj_status export_columns(hid_t file, const char *path, column *cols, int 
     int64_t n = -1;
     sj_status st = SJ_OK;
     for (int i = 0; i < nc && !st; i++)
-        st = sj_h5_read_i64(file, cols[i].name, n, &cols[i].v, &n, path);
+        st = cols[i].real ? sj_h5_read_f64(file, cols[i].name, n, &cols[i].f, &n, path)
+                          : sj_h5_read_i64(file, cols[i].name, n, &cols[i].v, &n, path);
     if (!st) {
         write_header(t->fp, jsonl, cols, nc, NULL);
         for (int64_t r = 0; r < n; r++) {
@@ -72,7 +79,7 @@ static sj_status export_columns(hid_t file, const char *path, column *cols, int 
         }
     }
     for (int i = 0; i < nc; i++)
-        free(cols[i].v);
+        free(cols[i].v), free(cols[i].f);
     return st;
 }
 
@@ -105,13 +112,30 @@ static sj_status export_shard(const char *path, cli_text *t, int jsonl)
         sj_hashes_free(h);
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     }
-    if (!jsonl)
-        fprintf(t->fp, "id,hash%s%s%s\n", h->quality ? ",quality" : "", h->labels ? ",label" : "",
+    const int f32 = h->type.kind == SJ_KIND_F32;
+    if (!jsonl) {
+        fputs("id", t->fp);
+        for (uint32_t k = 0; f32 && k < h->type.dim; k++)
+            fprintf(t->fp, ",v%u", k);
+        fprintf(t->fp, "%s%s%s%s\n", f32 ? "" : ",hash", h->quality ? ",quality" : "",
+                h->labels ? ",label" : "",
                 h->meta ? ",series,case_id,category,source,victim_identified,offender_identified" : "");
+    }
     for (int64_t i = 0; i < h->n; i++) {
-        sj_hex_encode(h->hashes + (size_t)i * rb, rb, hex);
+        if (f32) { /* float32 values, printed so that they read back exactly */
+            fprintf(t->fp, jsonl ? "{\"id\":%lld,\"vector\":[" : "%lld", (long long)h->ids[i]);
+            for (uint32_t k = 0; k < h->type.dim; k++) {
+                float x;
+                memcpy(&x, h->hashes + (size_t)i * rb + 4 * k, 4);
+                fprintf(t->fp, jsonl && !k ? "%.9g" : ",%.9g", (double)x);
+            }
+            fputs(jsonl ? "]" : "", t->fp);
+        } else {
+            sj_hex_encode(h->hashes + (size_t)i * rb, rb, hex);
+            fprintf(t->fp, jsonl ? "{\"id\":%lld,\"hash\":\"%s\"" : "%lld,%s", (long long)h->ids[i],
+                    hex);
+        }
         if (jsonl) {
-            fprintf(t->fp, "{\"id\":%lld,\"hash\":\"%s\"", (long long)h->ids[i], hex);
             if (h->quality)
                 fprintf(t->fp, ",\"quality\":%d", h->quality[i]);
             if (h->labels)
@@ -120,7 +144,6 @@ static sj_status export_shard(const char *path, cli_text *t, int jsonl)
                 write_meta(t->fp, h->meta, i, 1);
             fputs("}\n", t->fp);
         } else {
-            fprintf(t->fp, "%lld,%s", (long long)h->ids[i], hex);
             if (h->quality)
                 fprintf(t->fp, ",%d", h->quality[i]);
             if (h->labels)
@@ -185,20 +208,21 @@ int cmd_export(int argc, char **argv)
         return cli_fail(st);
     }
     if (!strcmp(content, "pairs")) {
-        column cols[] = {{"pairs/a", "a", NULL}, {"pairs/b", "b", NULL},
-                         {"pairs/distance", "distance", NULL}};
+        column cols[] = {{"pairs/a", "a", NULL, 0, NULL}, {"pairs/b", "b", NULL, 0, NULL},
+                         {"pairs/distance", "distance", NULL, 1, NULL}};
         st = export_columns(file, in, cols, 3, &t, jsonl);
     } else if (!strcmp(content, "clusters") && !summary) {
-        column cols[] = {{"clusters/id", "id", NULL}, {"clusters/cluster", "cluster", NULL}};
+        column cols[] = {{"clusters/id", "id", NULL, 0, NULL},
+                         {"clusters/cluster", "cluster", NULL, 0, NULL}};
         st = export_columns(file, in, cols, 2, &t, jsonl);
     } else if (!strcmp(content, "clusters")) {
-        column cols[] = {{"summary/cluster", "cluster", NULL},
-                         {"summary/size", "size", NULL},
-                         {"summary/edges", "edges", NULL},
-                         {"summary/min_distance", "min_distance", NULL},
-                         {"summary/max_edge", "max_edge", NULL},
-                         {"summary/diameter", "diameter", NULL},
-                         {"summary/diameter_checked", "diameter_checked", NULL}};
+        column cols[] = {{"summary/cluster", "cluster", NULL, 0, NULL},
+                         {"summary/size", "size", NULL, 0, NULL},
+                         {"summary/edges", "edges", NULL, 0, NULL},
+                         {"summary/min_distance", "min_distance", NULL, 1, NULL},
+                         {"summary/max_edge", "max_edge", NULL, 1, NULL},
+                         {"summary/diameter", "diameter", NULL, 1, NULL},
+                         {"summary/diameter_checked", "diameter_checked", NULL, 0, NULL}};
         st = export_columns(file, in, cols, 7, &t, jsonl);
     } else if (!content[0]) {
         H5Fclose(file);

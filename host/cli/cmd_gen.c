@@ -7,7 +7,8 @@
 
 static void help(void)
 {
-    printf("usage: simjoin gen --n N --out SHARD.h5 [--kind pdq|bits:N] [--seed S]\n"
+    printf("usage: simjoin gen --n N --out SHARD.h5 [--kind pdq|bits:N|photodna|u8:D|f32:D]\n"
+           "                   [--seed S]\n"
            "                   [--queries M --queries-out Q.h5] [--series-fraction F]\n"
            "                   [--chain-fraction F] [--degenerate-fraction F] [--threshold T]\n"
            "                   [--first-id N] [--source NAME] [--quiet]\n"
@@ -15,17 +16,20 @@ static void help(void)
            "Writes PDQ-like synthetic hashes: uniform background, near-duplicate series\n"
            "with power-law sizes spread around the threshold, random-walk chains and a\n"
            "few degenerate hashes. /labels holds the series (-1: none). The same seed\n"
-           "and options give the same file.\n"
+           "and options give the same file. Vector kinds: noisy copies of base vectors\n"
+           "(integer noise for photodna and u8:D, a turn of the vector for f32:D) with\n"
+           "the same plan and ground truth; zero vectors are the degenerate ones.\n"
            "\n"
            "  --n N                   corpus hashes\n"
            "  --queries M             also make M query hashes from the same pool (so\n"
            "                          some match the corpus), written to --queries-out\n"
-           "  --kind K                pdq (default) or bits:N\n"
+           "  --kind K                pdq (default), bits:N, photodna, u8:D, f32:D\n"
            "  --seed S                random seed (default 1)\n"
            "  --series-fraction F     share of hashes in series (0.3)\n"
            "  --chain-fraction F      share of series that are chains (0.1)\n"
            "  --degenerate-fraction F share of degenerate hashes (0.001)\n"
-           "  --threshold T           threshold the spreads are placed around (31 for pdq)\n"
+           "  --threshold T           threshold the spreads are placed around (31 for pdq;\n"
+           "                          100*D for photodna and u8:D; 0.05 for f32:D)\n"
            "  --first-id N            first id (default 0)\n"
            "  --source NAME           source attribute of the shards\n");
 }
@@ -53,7 +57,8 @@ int cmd_gen(int argc, char **argv)
         {"source", required_argument, 0, 'r'},     {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     const char *out = NULL, *qout = NULL, *kind = "pdq", *source = "";
-    int64_t n = -1, nq = 0, seed = 1, first_id = 0, thr = -1;
+    int64_t n = -1, nq = 0, seed = 1, first_id = 0;
+    double thr = -1;
     double series = -1, chain = -1, degen = -1;
     int c;
     optind = 1;
@@ -68,7 +73,7 @@ int cmd_gen(int argc, char **argv)
         case 'S': if (parse_frac(optarg, &series)) return cli_usage("gen", "--series-fraction needs 0..1"); break;
         case 'C': if (parse_frac(optarg, &chain)) return cli_usage("gen", "--chain-fraction needs 0..1"); break;
         case 'D': if (parse_frac(optarg, &degen)) return cli_usage("gen", "--degenerate-fraction needs 0..1"); break;
-        case 't': if (cli_parse_i64(optarg, &thr) || thr < 0) return cli_usage("gen", "--threshold needs an integer >= 0"); break;
+        case 't': if (cli_parse_f64(optarg, &thr) || thr < 0) return cli_usage("gen", "--threshold needs a number >= 0"); break;
         case 'f': if (cli_parse_i64(optarg, &first_id)) return cli_usage("gen", "--first-id needs an integer"); break;
         case 'r': source = optarg; break;
         case 'q': cli_quiet = 1; break;
@@ -94,7 +99,7 @@ int cmd_gen(int argc, char **argv)
     if (series >= 0) go.series_fraction = series;
     if (chain >= 0) go.chain_fraction = chain;
     if (degen >= 0) go.degenerate_fraction = degen;
-    if (thr >= 0) go.threshold = (int32_t)thr;
+    if (thr >= 0) go.threshold = thr;
     double t0 = sj_now();
     sj_hashes *h;
     if ((st = sj_gen(&go, &h)))

@@ -18,8 +18,9 @@ typedef struct sj_gen_options {
     double degenerate_fraction; /* share of rows that are degenerate (0.001) */
     double power_alpha;         /* series size ~ size^-alpha, size >= 2 (2.2) */
     int64_t max_series;         /* largest series (1000) */
-    int32_t threshold;          /* the match threshold spreads are placed around
-                                 * (31 for pdq, 31*bits/256 otherwise) */
+    double threshold;           /* the match threshold spreads are placed around
+                                 * (31 for pdq, 31*bits/256 for bits:N, 100*D for
+                                 * photodna and u8:D (l2sq), 0.05 for f32:D (cosine)) */
 } sj_gen_options;
 
 void sj_gen_defaults(sj_hash_type type, int64_t n, uint64_t seed, sj_gen_options *out);

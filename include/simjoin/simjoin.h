@@ -145,6 +145,10 @@ sj_status sj_hashes_check_unique_ids(const sj_hashes *h, const char *what);
  * Returns 0 on success, or the 1-based column of the first bad digit,
  * or -1 when the length is wrong. */
 int sj_hex_decode(const char *text, size_t len, uint8_t *out, size_t nbytes);
+/* Decode base64 (standard alphabet, '=' padding) of exactly nbytes:
+ * 4*ceil(nbytes/3) characters. Returns 0, the 1-based column of the first
+ * bad character, or -1 when the length is wrong. */
+int sj_base64_decode(const char *text, size_t len, uint8_t *out, size_t nbytes);
 /* Encode nbytes into 2*nbytes lower-case hex digits + NUL. */
 void sj_hex_encode(const uint8_t *in, size_t nbytes, char *out);
 
