@@ -1,0 +1,228 @@
+/* test_vectors.c - vector kinds (photodna, u8:D, f32:D) x metrics x backends
+ * against an oracle written here from the documented definitions (README
+ * "Metrics": sums over dimensions in order, in double precision; integers
+ * for uint8), on fresh random clustered data: widths that are not multiples
+ * of the register block (1, 7, 9, 100, 144, 300), sizes 0, 1, around the 4 x 2
+ * block and the 512-row corpus block; self and cross joins; 1 and 2 threads;
+ * a pair at exactly the threshold (must match) and one just below it (must
+ * not); the zero vector under cosine. */
+#include "simjoin/simjoin.h"
+#include "test_util.h"
+
+#include <math.h>
+#include <string.h>
+
+static double oracle(sj_hash_type t, sj_metric m, const uint8_t *a, const uint8_t *b)
+{
+    if (t.kind != SJ_KIND_F32) {
+        long long s = 0;
+        for (uint32_t i = 0; i < t.dim; i++) {
+            long long x = (long long)a[i] - b[i];
+            s += m == SJ_METRIC_L1 ? llabs(x) : x * x;
+        }
+        return (double)s;
+    }
+    const float *x = (const float *)a, *y = (const float *)b; /* rows are 4-aligned here */
+    double dot = 0, nx = 0, ny = 0, l2 = 0;
+    for (uint32_t i = 0; i < t.dim; i++) {
+        dot += (double)x[i] * y[i];
+        nx += (double)x[i] * x[i];
+        ny += (double)y[i] * y[i];
+        l2 += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+    }
+    return m == SJ_METRIC_L2SQ ? l2 : m == SJ_METRIC_IP ? 1.0 - dot : 1.0 - dot / sqrt(nx * ny);
+}
+
+static int cmp_pair(const void *x, const void *y)
+{
+    const sj_pair *a = x, *b = y;
+    if (a->a != b->a)
+        return a->a < b->a ? -1 : 1;
+    return a->b < b->b ? -1 : a->b > b->b;
+}
+
+static sj_pair *oracle_join(sj_hash_type t, sj_metric m, const sj_hashes *q, const sj_hashes *c,
+                            int self, double T, int64_t *n)
+{
+    uint32_t rb = t.bits / 8;
+    int64_t cap = 1024, k = 0;
+    sj_pair *v = malloc((size_t)cap * sizeof *v);
+    for (int64_t i = 0; i < q->n; i++)
+        for (int64_t j = self ? i + 1 : 0; j < c->n; j++) {
+            double d = oracle(t, m, q->hashes + i * rb, c->hashes + j * rb);
+            if (!(d <= T))
+                continue;
+            if (k == cap)
+                v = realloc(v, (size_t)(cap *= 2) * sizeof *v);
+            int64_t a = q->ids[i], b = c->ids[j];
+            v[k++] = (sj_pair){a < b ? a : b, a < b ? b : a, d};
+        }
+    qsort(v, (size_t)k, sizeof *v, cmp_pair);
+    *n = k;
+    return v;
+}
+
+/* n rows around a few centres (so that pairs fall on both sides of T). */
+static sj_hashes *clustered(sj_hash_type t, int64_t n, int64_t first_id, const uint8_t *centres,
+                            int n_centres)
+{
+    sj_hashes *h;
+    sj_hashes_create(t, n, &h);
+    uint32_t rb = t.bits / 8;
+    uint8_t *row = malloc(rb);
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *c = centres + (size_t)(t_rand() % (uint64_t)n_centres) * rb;
+        for (uint32_t j = 0; j < t.dim; j++) {
+            if (t.kind == SJ_KIND_F32) {
+                float x;
+                memcpy(&x, c + 4 * j, 4);
+                x += (float)((double)(t_rand() % 2001) / 1000.0 - 1.0) * 0.15f;
+                memcpy(row + 4 * j, &x, 4);
+            } else {
+                int x = c[j] + (int)(t_rand() % 17) - 8;
+                row[j] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : x);
+            }
+        }
+        sj_hashes_append(h, first_id + (int64_t)((i * 7919) % (n ? n : 1)) * 3, row, -1);
+    }
+    free(row);
+    return h;
+}
+
+static void make_centres(sj_hash_type t, uint8_t *centres, int n)
+{
+    uint32_t rb = t.bits / 8;
+    for (int k = 0; k < n; k++)
+        for (uint32_t j = 0; j < t.dim; j++) {
+            if (t.kind == SJ_KIND_F32) {
+                float x = (float)((double)(t_rand() % 2001) / 1000.0 - 1.0);
+                memcpy(centres + (size_t)k * rb + 4 * j, &x, 4);
+            } else
+                centres[(size_t)k * rb + j] = (uint8_t)t_rand();
+        }
+}
+
+static const sj_backend_kind backends[] = {SJ_BACKEND_CPU, SJ_BACKEND_FAISS, SJ_BACKEND_NAIVE};
+
+static void compare_backends(sj_hash_type t, sj_metric m, const sj_hashes *q, const sj_hashes *c,
+                             int self, double T, const char *what)
+{
+    int64_t n_or;
+    sj_pair *want = oracle_join(t, m, q, self ? q : c, self, T, &n_or);
+    for (size_t b = 0; b < sizeof backends / sizeof *backends; b++)
+        for (int variant = 0; variant < 3; variant++) { /* isa auto, portable, 2 threads */
+            if (!sj_backend_available(backends[b]) || (variant && backends[b] != SJ_BACKEND_CPU))
+                continue;
+            sj_join_config cfg;
+            sj_join_config_defaults(&cfg);
+            cfg.backend = backends[b];
+            cfg.metric = m;
+            cfg.threshold = T;
+            cfg.isa = variant == 1 ? SJ_ISA_PORTABLE : SJ_ISA_AUTO;
+            cfg.threads = variant == 2 ? 2 : 1;
+            sj_pairs got = {0};
+            sj_status st = self ? sj_join_self(&cfg, q, &got) : sj_join_cross(&cfg, q, c, &got);
+            if (backends[b] == SJ_BACKEND_FAISS && m == SJ_METRIC_L1) {
+                CHECK(st == SJ_ERR_UNSUPPORTED, "%s: faiss l1 must be unsupported", what);
+                sj_pairs_free(&got);
+                continue;
+            }
+            CHECK(st == SJ_OK, "%s %s v%d: %s", what, sj_backend_name(backends[b]), variant,
+                  sj_last_error());
+            if (!st)
+                st = sj_pairs_canonicalize(&got);
+            int same = !st && got.n == n_or;
+            for (int64_t i = 0; same && i < n_or; i++)
+                same = got.v[i].a == want[i].a && got.v[i].b == want[i].b &&
+                       got.v[i].distance == want[i].distance;
+            CHECK(same, "%s %s v%d: %lld pairs, oracle %lld", what, sj_backend_name(backends[b]),
+                  variant, (long long)got.n, (long long)n_or);
+            sj_pairs_free(&got);
+        }
+    free(want);
+}
+
+static void run_kind(const char *kind, sj_metric m, int64_t nq, int64_t nc)
+{
+    sj_hash_type t;
+    sj_hash_type_parse(kind, &t);
+    uint32_t rb = t.bits / 8;
+    uint8_t *centres = malloc((size_t)6 * rb);
+    make_centres(t, centres, 6);
+    sj_hashes *q = clustered(t, nq, 1, centres, 6), *c = clustered(t, nc, 1000001, centres, 6);
+    char what[96];
+    snprintf(what, sizeof what, "%s/%s %lldx%lld", kind, sj_metric_name(m), (long long)nq,
+             (long long)nc);
+    /* T: the distance of a near pair (when there is one), so that a pair sits
+     * exactly on it; then just below it. */
+    double T = m == SJ_METRIC_COSINE ? 0.01 : m == SJ_METRIC_IP ? -1.0 : 50.0 * t.dim;
+    if (nq > 0 && nc > 0) {
+        double best = INFINITY;
+        for (int64_t j = 0; j < nc; j++) {
+            double d = oracle(t, m, q->hashes, c->hashes + j * rb);
+            if (d > 0 && d < best)
+                best = d;
+        }
+        if (isfinite(best))
+            T = best;
+    }
+    compare_backends(t, m, q, c, 0, T, what);
+    compare_backends(t, m, q, c, 1, T, what);
+    double below = t.kind == SJ_KIND_F32 ? nextafter(T, -INFINITY) : T - 1;
+    compare_backends(t, m, q, c, 0, below, what);
+    free(centres);
+    sj_hashes_free(q);
+    sj_hashes_free(c);
+}
+
+static void test_zero_vector(void)
+{
+    sj_hash_type t;
+    sj_hash_type_parse("f32:3", &t);
+    sj_hashes *h;
+    sj_hashes_create(t, 2, &h);
+    float a[3] = {1, 2, 3}, z[3] = {0, -0.0f, 0};
+    sj_hashes_append(h, 1, (uint8_t *)a, -1);
+    sj_hashes_append(h, 2, (uint8_t *)z, -1);
+    for (size_t b = 0; b < sizeof backends / sizeof *backends; b++) {
+        if (!sj_backend_available(backends[b]))
+            continue;
+        sj_join_config cfg;
+        sj_join_config_defaults(&cfg);
+        cfg.backend = backends[b];
+        cfg.metric = SJ_METRIC_COSINE;
+        cfg.threshold = 0.5;
+        sj_pairs got = {0};
+        sj_status st = sj_join_self(&cfg, h, &got);
+        CHECK(st == SJ_ERR_ARG && strstr(sj_last_error(), "zero vector") && strstr(sj_last_error(), "row 1"),
+              "%s: zero vector under cosine: %s", sj_backend_name(backends[b]), sj_last_error());
+        sj_pairs_free(&got);
+    }
+    /* The degenerate rule takes zero vectors out (and -0.0 is zero). */
+    sj_degenerate_options o;
+    sj_degenerate_defaults(t, &o);
+    CHECK(sj_degenerate_check(&o, t, (uint8_t *)z, -1) == SJ_DEGEN_ALL_ZERO, "zero vector degenerate");
+    CHECK(sj_degenerate_check(&o, t, (uint8_t *)a, -1) == SJ_DEGEN_NONE, "vector not degenerate");
+    sj_hashes_free(h);
+}
+
+int main(void)
+{
+    t_init_seed();
+    static const struct {
+        const char *kind;
+        sj_metric m;
+    } cases[] = {
+        {"photodna", SJ_METRIC_L2SQ}, {"photodna", SJ_METRIC_L1}, {"u8:1", SJ_METRIC_L2SQ},
+        {"u8:7", SJ_METRIC_L1},       {"u8:9", SJ_METRIC_L2SQ},   {"u8:100", SJ_METRIC_L1},
+        {"f32:1", SJ_METRIC_L2SQ},    {"f32:8", SJ_METRIC_COSINE}, {"f32:9", SJ_METRIC_IP},
+        {"f32:64", SJ_METRIC_COSINE}, {"f32:64", SJ_METRIC_L2SQ}, {"f32:300", SJ_METRIC_IP},
+        {"f32:300", SJ_METRIC_COSINE},
+    };
+    static const int64_t sizes[][2] = {{0, 5}, {1, 1}, {3, 5}, {5, 4}, {13, 513}, {40, 511}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+            run_kind(cases[k].kind, cases[k].m, sizes[s][0], sizes[s][1]);
+    test_zero_vector();
+    return t_finish("test_vectors");
+}
