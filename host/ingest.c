@@ -489,6 +489,20 @@ static sj_status parse_component(const char *path, int64_t line, int col, field 
     return SJ_OK;
 }
 
+/* 1 if strtod reads the whole field ("nan" and "1e99" included: those are
+ * errors of a data line, not a header). */
+static int looks_numeric(field f)
+{
+    char buf[64];
+    if (f.len == 0 || f.len >= sizeof buf)
+        return 0;
+    memcpy(buf, f.p, f.len);
+    buf[f.len] = 0;
+    char *end;
+    (void)strtod(buf, &end);
+    return end != buf && !*end;
+}
+
 /* D numbers, or an int64 id and D numbers, separated by commas or blanks
  * (np.savetxt writes either). A first line that is not numeric is a header. */
 static sj_status parse_f32_line(sj_ingest *ing, const char *path, int64_t line, const char *text,
@@ -514,9 +528,7 @@ static sj_status parse_f32_line(sj_ingest *ing, const char *path, int64_t line, 
     }
     sj_status st = SJ_OK;
     int64_t id = 0;
-    float dummy;
-    if (first && nf > 0 && !parse_i64(f[0], &id) &&
-        parse_component(path, line, 1, f[0], &dummy) != SJ_OK) {
+    if (first && nf > 0 && !looks_numeric(f[0])) {
         free(f);
         return SJ_OK; /* a header line */
     }
@@ -531,7 +543,7 @@ static sj_status parse_f32_line(sj_ingest *ing, const char *path, int64_t line, 
         goto done;
     }
     for (uint32_t k = 0; k < D && !st; k++) {
-        float x;
+        float x = 0;
         if (!(st = parse_component(path, line, (int)k + 1 + off, f[k + off], &x)))
             memcpy(ing->row_buf + 4 * (size_t)k, &x, 4);
     }
@@ -678,7 +690,15 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
         return parse_f32_line(ing, path, line, text, len, first);
     if (ing->tab.active)
         return parse_table_row(ing, path, line, text, len);
-    if (first && nf <= MAX_COLUMNS && !is_hash(ing, f[0]) && !parse_i64(f[0], &id) &&
+    /* A header: the first line, not data-like: its first field is not a
+     * hash, not an id, and not of a hash's length (a damaged hash is an
+     * error, not a header); a line of one field must name a known column. */
+    size_t nb0 = sj_hash_type_bytes(ing->opt.type);
+    int hash_length = f[0].len == 2 * nb0 || (takes_base64(ing) && f[0].len == base64_len(nb0));
+    char norm0[64];
+    normalize(f[0], norm0, sizeof norm0);
+    if (first && nf <= MAX_COLUMNS && !is_hash(ing, f[0]) && !parse_i64(f[0], &id) && !hash_length &&
+        (nf > 1 || memchr(text, ';', len) || role_of(norm0, ing->opt.type) != COL_IGNORED) &&
         (isalpha((unsigned char)f[0].p[0]) || f[0].p[0] == '"' || memchr(text, ';', len))) {
         int is_table;
         return parse_header(ing, path, text, len, &is_table);

@@ -70,14 +70,14 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
         goto done;
     if ((st = sj_h5_read(file, "hashes", f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, h->hashes, path)))
         goto done;
-    if (f32 && (st = sj_check_finite(h, path)))
-        goto done;
     int64_t *ids;
     if ((st = sj_h5_read_i64(file, "ids", n, &ids, NULL, path)))
         goto done;
     free(h->ids);
     h->ids = ids;
     h->n = n;
+    if (f32 && (st = sj_check_finite(h, path)))
+        goto done;
     sj_h5_info qi;
     if ((st = sj_h5_inspect(file, "quality", &qi, path)))
         goto done;
