@@ -10,6 +10,7 @@
  * buffer large enough: no pair is ever dropped. Every CUDA call is checked;
  * a failure becomes SJ_ERR_BACKEND naming the call, file and line. */
 #include "backend.h"
+#include "cuda_util.h"
 
 #include "../kernels/hamming_join.h"
 
@@ -24,20 +25,6 @@
 #define SUB_QUERIES 8192       /* queries per sub-tile (one kernel launch) */
 #define DEFAULT_HITS (1 << 20) /* initial hit buffer per stream */
 #define MAX_DEVICES 16
-
-static sj_status cuda_check(cudaError_t e, const char *call, const char *file, int line)
-{
-    if (e == cudaSuccess)
-        return SJ_OK;
-    return sj_fail(SJ_ERR_BACKEND, "cuda: %s failed at %s:%d: %s", call, file, line,
-                   cudaGetErrorString(e));
-}
-/* Run a CUDA call; on failure record it and jump to `done`. */
-#define CU(call)                                                                                  \
-    do {                                                                                          \
-        if ((st = cuda_check((call), #call, __FILE__, __LINE__)))                                 \
-            goto done;                                                                            \
-    } while (0)
 
 int sj_cuda_compiled(void) { return 1; }
 int sj_cuda_compiled_in(void) { return 1; }
@@ -199,7 +186,7 @@ static sj_status cuda_open(const sj_join_config *cfg, sj_hash_type type, void **
     sj_status st = SJ_OK;
     for (int i = 0; i < s->n_dev && !st; i++) {
         s->dev[i].loaded_chunk = -1;
-        if ((st = cuda_check(cudaSetDevice(s->dev[i].id), "cudaSetDevice", __FILE__, __LINE__)))
+        if ((st = sj_cuda_check(cudaSetDevice(s->dev[i].id), "cudaSetDevice", __FILE__, __LINE__)))
             break;
         if (!(st = lane_alloc(&s->dev[i].lane[0], s->words, cap)))
             st = lane_alloc(&s->dev[i].lane[1], s->words, cap);

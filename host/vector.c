@@ -12,8 +12,7 @@ void sj_vec_join_init(sj_vec_join *v, const sj_join_config *cfg, sj_hash_type t)
     v->threshold = cfg->threshold;
     v->dim = t.dim;
     v->bytes = sj_hash_type_bytes(t);
-    const double u = ldexp(1.0, -24), nu = (double)(t.dim + 4) * u;
-    v->gamma = 2.0 * nu / (1.0 - nu);
+    v->gamma = sj_vt_gamma(t.dim, 0.0); /* exact float inputs */
 }
 
 static float component(const sj_vec_join *v, const uint8_t *row, uint32_t j)

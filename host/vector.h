@@ -11,12 +11,14 @@
  * without FMA, is within gamma_D * sum |x_i y_i| <= gamma_D * |x| |y| of the
  * exact one (gamma_D = D u / (1 - D u), u = 2^-24; Higham, Accuracy and
  * Stability, 3.1). Inputs: u8 values are exact in float (and in fp16); f32
- * inputs are exact; cosine's unit vectors carry one more rounding per
- * component. We take twice the bound. */
+ * inputs are exact (TF32 on the GPU rounds them: sj_vt_gamma adds that);
+ * cosine's unit vectors carry one more rounding per component. We take
+ * twice the bound (kernels/vector_tile.h). */
 #ifndef SIMJOIN_VECTOR_H
 #define SIMJOIN_VECTOR_H
 
 #include "backend.h"
+#include "vector_tile.h" /* kernels/: the arithmetic shared with the GPU */
 
 typedef struct sj_vec_join {
     sj_hash_type type;
@@ -24,7 +26,7 @@ typedef struct sj_vec_join {
     double threshold;
     uint32_t dim;      /* D */
     uint32_t bytes;    /* row bytes: D (u8 kinds) or 4 D (f32) */
-    double gamma;      /* 2 * gamma_{D+4}: the margin per unit of |x| |y| */
+    double gamma;      /* the margin per unit of |x| |y| (sj_vt_gamma) */
 } sj_vec_join;
 
 /* Fill v from the join configuration (the metric must already apply). */
@@ -37,22 +39,15 @@ void sj_vec_to_float(const sj_vec_join *v, const uint8_t *rows, int64_t n, int l
                      double *norm);
 
 /* The approximate distance from a float dot product of the converted rows
- * (norms as sj_vec_to_float gives them). */
+ * (norms as sj_vec_to_float gives them), and its margin (vector_tile.h). */
 static inline double sj_vec_approx(const sj_vec_join *v, double dot, double na, double nb)
 {
-    switch (v->metric) {
-    case SJ_METRIC_L2SQ: return na * na + nb * nb - 2.0 * dot;
-    case SJ_METRIC_IP:
-    case SJ_METRIC_COSINE: return 1.0 - dot;
-    default: return dot; /* l1 is computed exactly, not from a dot product */
-    }
+    return sj_vt_approx((int)v->metric, dot, na, nb);
 }
 
-/* The error margin of sj_vec_approx for rows of norms na, nb. */
 static inline double sj_vec_margin(const sj_vec_join *v, double na, double nb)
 {
-    double scale = v->metric == SJ_METRIC_COSINE ? 1.0 : na * nb;
-    return (v->metric == SJ_METRIC_L2SQ ? 2.0 : 1.0) * v->gamma * scale + 1e-300;
+    return sj_vt_margin((int)v->metric, v->gamma, na, nb);
 }
 
 /* A candidate within the margin: the reference decides (d <= T) and its

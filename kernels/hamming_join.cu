@@ -7,6 +7,7 @@
 // query tiles. Every thread of a warp runs the same number of compare steps
 // so that the ballot-based append sees the whole warp.
 #include "hamming_join.h"
+#include "gpu_append.cuh"
 
 #include <cuda_runtime.h>
 
@@ -16,24 +17,11 @@ constexpr int kThreads = 256;    // v1/v2 block
 constexpr int kQueryTile = 64;   // v1/v2 queries staged in shared memory per block
 constexpr int kV2Rows = 2;       // v2 corpus rows per thread
 
-// Warp-aggregated append of one candidate per lane (sj_warp_slot on the host).
+// Warp-aggregated append of one candidate per lane (gpu_append.cuh).
 __device__ __forceinline__ void warp_append(bool keep, uint32_t q, uint32_t c, int d,
                                             const sj_gpu_tile &t)
 {
-    const unsigned ballot = __ballot_sync(0xffffffffu, keep);
-    if (!ballot)
-        return;
-    const int lane = threadIdx.x & 31;
-    const int leader = __ffs(ballot) - 1;
-    unsigned long long base = 0;
-    if (lane == leader)
-        base = atomicAdd(t.count, (unsigned long long)__popc(ballot));
-    base = __shfl_sync(0xffffffffu, base, leader);
-    if (keep) {
-        const unsigned long long slot = base + sj_warp_slot(ballot, lane);
-        if (sj_slot_fits(slot, t.capacity))
-            t.hits[slot] = sj_gpu_hit{q, c, d};
-    }
+    sj_warp_append(keep, sj_gpu_hit{q, c, d}, t.hits, t.count, t.capacity);
 }
 
 // Stage queries [q_first, q_first + kQueryTile) into shared memory [kQueryTile][words].

@@ -2,8 +2,11 @@
  * every kernel (v1, v2, v3), widths 64, 96, 256 and 1024 bits, ragged sizes
  * around the block and sub-tile sizes, self and cross joins, the
  * ThreatExchange data, a pair buffer that overflows, a corpus streamed in
- * chunks, and two devices when there are two. Exits 77 (skipped) without a
- * usable GPU. argv[1]: the ThreatExchange data directory. */
+ * chunks, and two devices when there are two; and the vector kinds (cuBLAS
+ * GEMM + epilogue, the l1 kernel) for photodna, u8:D and f32:D with every
+ * metric, across the 2048 x 4096 GEMM tile edges, with a candidate buffer
+ * that overflows. Exits 77 (skipped) without a usable GPU. argv[1]: the
+ * ThreatExchange data directory. */
 #include "simjoin/simjoin.h"
 #include "test_util.h"
 
@@ -30,6 +33,11 @@ static sj_hashes *random_set(sj_hash_type t, int64_t n, int64_t first_id, const 
     return h;
 }
 
+/* SIMJOIN_TEST_STANDIN=naive: run the vector cases with the naive backend in
+ * the GPU's place, to check this test's own data and plumbing where no GPU
+ * exists. */
+static int standin;
+
 static int same(const sj_pairs *a, const sj_pairs *b)
 {
     if (a->n != b->n)
@@ -46,7 +54,7 @@ static void compare(const char *what, sj_join_config cuda_cfg, const sj_hashes *
 {
     sj_join_config cpu = cuda_cfg;
     cpu.backend = SJ_BACKEND_CPU;
-    cuda_cfg.backend = SJ_BACKEND_CUDA;
+    cuda_cfg.backend = standin ? SJ_BACKEND_NAIVE : SJ_BACKEND_CUDA;
     sj_pairs want = {0}, got = {0};
     sj_status s1 = q ? sj_join_cross(&cpu, q, c, &want) : sj_join_self(&cpu, c, &want);
     if (!s1)
@@ -56,7 +64,7 @@ static void compare(const char *what, sj_join_config cuda_cfg, const sj_hashes *
     if (!s2)
         s2 = sj_pairs_canonicalize(&got);
     CHECK(s1 == SJ_OK && s2 == SJ_OK && same(&want, &got),
-          "%s: kernel v%d T=%d: cuda %lld pairs, cpu %lld (%s)", what, cuda_cfg.gpu_kernel,
+          "%s: kernel v%d T=%g: cuda %lld pairs, cpu %lld (%s)", what, cuda_cfg.gpu_kernel,
           cuda_cfg.threshold, (long long)got.n, (long long)want.n, err);
     sj_pairs_free(&want);
     sj_pairs_free(&got);
@@ -77,9 +85,89 @@ static sj_hashes *ingest(const char *dir, const char *file, int64_t first_id)
     return h;
 }
 
+/* Vectors around a few centres, so that pairs fall on both sides of T. */
+static sj_hashes *vector_set(const char *kind, int64_t n, int64_t first_id, uint64_t centre_seed)
+{
+    sj_hash_type t;
+    sj_hash_type_parse(kind, &t);
+    sj_hashes *h;
+    sj_hashes_create(t, n, &h);
+    uint32_t rb = t.bits / 8;
+    uint8_t *row = malloc(rb);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t centre = centre_seed + t_rand() % 16; /* 16 centres, the same for both sets */
+        for (uint32_t j = 0; j < t.dim; j++) {
+            uint64_t z = (centre * 0x9e3779b97f4a7c15ULL) ^ (j * 0xbf58476d1ce4e5b9ULL);
+            z ^= z >> 31;
+            if (t.kind == SJ_KIND_F32) {
+                float x = (float)((double)(z % 2001) / 1000.0 - 1.0 +
+                                  ((double)(t_rand() % 2001) / 1000.0 - 1.0) * 0.2);
+                memcpy(row + 4 * j, &x, 4);
+            } else {
+                int x = (int)(z % 256) + (int)(t_rand() % 21) - 10;
+                row[j] = (uint8_t)(x < 0 ? 0 : x > 255 ? 255 : x);
+            }
+        }
+        sj_hashes_append(h, first_id + i, row, -1);
+    }
+    free(row);
+    return h;
+}
+
+static void test_vectors(sj_join_config cfg)
+{
+    static const struct {
+        const char *kind;
+        sj_metric m;
+        double T;
+    } cases[] = {
+        {"photodna", SJ_METRIC_L2SQ, 144 * 60.0}, {"photodna", SJ_METRIC_L1, 144 * 7.0},
+        {"u8:100", SJ_METRIC_L1, 100 * 7.0},      {"u8:33", SJ_METRIC_L2SQ, 33 * 60.0},
+        {"f32:512", SJ_METRIC_COSINE, 0.042},      {"f32:64", SJ_METRIC_IP, -20.0},
+        {"f32:61", SJ_METRIC_L2SQ, 61 * 0.02},
+    };
+    static const int64_t sizes[][2] = {{1, 1}, {2049, 4097}, {300, 8193}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+            sj_hashes *q = vector_set(cases[k].kind, sizes[z][0], 1, 7);
+            sj_hashes *c = vector_set(cases[k].kind, sizes[z][1], 10000001, 7);
+            sj_join_config v = cfg;
+            v.metric = cases[k].m;
+            v.threshold = cases[k].T;
+            char what[96];
+            snprintf(what, sizeof what, "%s/%s %lldx%lld", cases[k].kind, sj_metric_name(cases[k].m),
+                     (long long)sizes[z][0], (long long)sizes[z][1]);
+            compare(what, v, q, c);
+            compare(what, v, NULL, c);
+            if (standin && z == 1) { /* the data has pairs on both sides of T */
+                sj_join_config n = v;
+                n.backend = SJ_BACKEND_CPU;
+                sj_pairs p = {0};
+                sj_join_cross(&n, q, c, &p);
+                printf("%s: %lld of %lld pairs match\n", what, (long long)p.n,
+                       (long long)(q->n * c->n));
+                sj_pairs_free(&p);
+            }
+            if (z == 1) { /* a candidate buffer far too small: every tile is redone */
+                v.gpu_hit_capacity = 64;
+                compare(what, v, q, c);
+            }
+            sj_hashes_free(q);
+            sj_hashes_free(c);
+        }
+}
+
 int main(int argc, char **argv)
 {
     const char *why = "";
+    if (getenv("SIMJOIN_TEST_STANDIN")) {
+        t_init_seed();
+        standin = 1;
+        sj_join_config cfg;
+        sj_join_config_defaults(&cfg);
+        test_vectors(cfg);
+        return t_finish("test_cuda (vector cases, naive standing in for cuda)");
+    }
     if (sj_cuda_device_count(&why) == 0) {
         printf("skipped: no usable GPU (%s)\n", why);
         return 77;
@@ -123,7 +211,7 @@ int main(int argc, char **argv)
             sj_hashes_free(nee);
         }
         /* Overflow on a big result: half of all pairs match at T = 128. */
-        sj_hash_type pdq = {SJ_KIND_PDQ, 256};
+        sj_hash_type pdq = {SJ_KIND_PDQ, 256, 0};
         sj_hashes *c = random_set(pdq, 3000, 0, NULL), *q = random_set(pdq, 2000, 1000000, c);
         sj_join_config big = cfg;
         big.threshold = 128;
@@ -146,6 +234,7 @@ int main(int argc, char **argv)
         }
         sj_hashes_free(q);
         sj_hashes_free(c);
+        test_vectors(cfg);
     }
     return t_finish("test_cuda");
 }

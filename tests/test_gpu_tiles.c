@@ -2,11 +2,16 @@
  * compiled for the host and checked against oracles written here: the v1 and
  * v2 distance functions, the v3 mma.m16n8k256 fragment layout (an emulated
  * warp must reproduce every pair's distance), the epilogue's keep rule at
- * the boundaries, and warp-aggregated compaction with overflow. Runs on any
- * machine; no GPU needed. */
+ * the boundaries, and warp-aggregated compaction with overflow; and the vector
+ * kernels' arithmetic (kernels/vector_tile.h): uint8 -> fp16 bits, the
+ * packed-byte L1 step, the candidate rule, and the error margin against an
+ * emulated GPU dot product (TF32-rounded inputs, fp32 sums in a random order,
+ * rounded toward zero). Runs on any machine; no GPU needed. */
 #include "hamming_tile.h"
+#include "vector_tile.h"
 #include "test_util.h"
 
+#include <math.h>
 #include <string.h>
 
 static int oracle(const uint32_t *a, const uint32_t *b, int words)
@@ -193,6 +198,114 @@ static void test_compaction(void)
     CHECK(n_written == total && dense, "redo with the reported count keeps every hit");
 }
 
+/* ---- vector kernels (vector_tile.h) ---- */
+
+static void test_vt_half(void)
+{
+    int ok = 1;
+    for (uint32_t v = 0; v < 256; v++) {
+        uint16_t h = sj_vt_half_of_u8(v);
+        int e = (h >> 10) & 31, m = h & 1023;
+        double x = h == 0 ? 0.0 : ldexp(1.0 + m / 1024.0, e - 15);
+        ok &= (h >> 15) == 0 && x == (double)v;
+    }
+    CHECK(ok, "fp16 bits of 0..255 decode to the same integers");
+}
+
+static void test_vt_sad4(void)
+{
+    int ok = 1;
+    for (int r = 0; r < 20000; r++) {
+        uint32_t a = (uint32_t)t_rand(), b = r % 5 ? (uint32_t)t_rand() : a ^ (uint32_t)(t_rand() & 0x01010101u);
+        int want = 0;
+        for (int k = 0; k < 4; k++)
+            want += abs((int)((a >> (8 * k)) & 255) - (int)((b >> (8 * k)) & 255));
+        ok &= sj_vt_sad4(a, b) == want;
+    }
+    CHECK(ok, "packed-byte |a-b| sums");
+    CHECK(sj_vt_sad4(0, 0xffffffffu) == 1020 && sj_vt_sad4(0x01020304u, 0x01020304u) == 0, "sad4 ends");
+}
+
+/* A float rounded to TF32 (10 fraction bits), to nearest or toward zero. */
+static float tf32(float x, int truncate)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if (!truncate)
+        u += 0x1000u; /* half of the dropped 13 bits */
+    u &= ~0x1fffu;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* fp32 addition rounded toward zero (the worst case of a tensor-core sum). */
+static float add_rz(float a, float b)
+{
+    double s = (double)a + (double)b;
+    float f = (float)s;
+    if (fabs((double)f) > fabs(s))
+        f = nextafterf(f, 0.0f);
+    return f;
+}
+
+static void test_vt_margin(void)
+{
+    static const uint32_t dims[] = {1, 7, 144, 512, 2048};
+    int ok = 1;
+    double worst = 0;
+    for (size_t k = 0; k < sizeof dims / sizeof *dims; k++) {
+        const uint32_t D = dims[k];
+        float *x = malloc(D * sizeof *x), *y = malloc(D * sizeof *y);
+        uint32_t *order = malloc(D * sizeof *order);
+        for (int r = 0; r < 60; r++) {
+            int tf = r % 2, truncate = (r / 2) % 2, metric = r % 3 == 0 ? SJ_VT_COSINE : r % 3 == 1 ? SJ_VT_IP : SJ_VT_L2SQ;
+            double nx = 0, ny = 0;
+            for (uint32_t i = 0; i < D; i++) {
+                x[i] = (float)((double)(t_rand() % 20001) / 10000.0 - 1.0);
+                y[i] = (float)(x[i] + ((double)(t_rand() % 2001) / 10000.0 - 0.1));
+                nx += (double)x[i] * x[i], ny += (double)y[i] * y[i];
+                order[i] = i;
+            }
+            for (uint32_t i = D; i > 1; i--) { /* a random summation order */
+                uint32_t j = (uint32_t)(t_rand() % i), t = order[i - 1];
+                order[i - 1] = order[j], order[j] = t;
+            }
+            double na = sqrt(nx), nb = sqrt(ny), exact = 0, acc_d = 0;
+            float acc = 0;
+            for (uint32_t i = 0; i < D; i++) {
+                uint32_t j = order[i];
+                float a = metric == SJ_VT_COSINE ? (float)(x[j] / na) : x[j];
+                float b = metric == SJ_VT_COSINE ? (float)(y[j] / nb) : y[j];
+                exact += metric == SJ_VT_COSINE ? (x[j] / na) * (y[j] / nb) : (double)x[j] * y[j];
+                if (tf)
+                    a = tf32(a, truncate), b = tf32(b, truncate);
+                acc = truncate ? add_rz(acc, (float)((double)a * b)) : acc + (float)((double)a * b);
+                acc_d += (double)a * b;
+            }
+            (void)acc_d;
+            double gamma = sj_vt_gamma(D, tf ? 1.0 / 1024.0 : 0.0); /* as backend_cuda_vec.c */
+            double err = fabs(sj_vt_approx(metric, acc, na, nb) - sj_vt_approx(metric, exact, na, nb));
+            double margin = sj_vt_margin(metric, gamma, na, nb);
+            worst = fmax(worst, err / margin);
+            ok &= err <= margin * 0.5; /* half the margin: twice the bound holds */
+        }
+        free(x), free(y), free(order);
+    }
+    CHECK(ok, "emulated GPU dot products stay within the margin (worst %.3f of it)", worst);
+}
+
+static void test_vt_candidate(void)
+{
+    const double T = 0.25, m = 1e-3;
+    CHECK(sj_vt_candidate(0, 0, 1, 100, 0, 1, 0, T + m, T, m), "approx == T + margin is a candidate");
+    CHECK(!sj_vt_candidate(0, 0, 1, 100, 0, 1, 0, nextafter(T + m, 1), T, m), "just above is not");
+    CHECK(!sj_vt_candidate(0, 0, 1, 100, 0, 1, 0, NAN, T, m), "NaN is never a candidate");
+    CHECK(!sj_vt_candidate(0, 1, 1, 0, 0, 4, 0, 0, T, m) && !sj_vt_candidate(0, 0, 4, 0, 4, 4, 0, 0, T, m),
+          "outside the tile");
+    CHECK(!sj_vt_candidate(10, 0, 1, 5, 5, 8, 1, 0, T, m) && sj_vt_candidate(10, 0, 1, 5, 6, 8, 1, 0, T, m),
+          "self-join: only corpus rows after the query (c0 + c > q0 + q)");
+}
+
 int main(void)
 {
     t_init_seed();
@@ -200,5 +313,9 @@ int main(void)
     test_mma_layout();
     test_keep();
     test_compaction();
+    test_vt_half();
+    test_vt_sad4();
+    test_vt_margin();
+    test_vt_candidate();
     return t_finish("test_gpu_tiles");
 }

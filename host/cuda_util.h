@@ -1,0 +1,25 @@
+/* cuda_util.h - checking CUDA calls in the CUDA backends: a failure becomes
+ * SJ_ERR_BACKEND naming the call, the file and the line. */
+#ifndef SIMJOIN_CUDA_UTIL_H
+#define SIMJOIN_CUDA_UTIL_H
+
+#include "internal.h"
+
+#include <cuda_runtime_api.h>
+
+static inline sj_status sj_cuda_check(cudaError_t e, const char *call, const char *file, int line)
+{
+    if (e == cudaSuccess)
+        return SJ_OK;
+    return sj_fail(SJ_ERR_BACKEND, "cuda: %s failed at %s:%d: %s", call, file, line,
+                   cudaGetErrorString(e));
+}
+
+/* Run a CUDA call; on failure record it in `st` and jump to `done`. */
+#define CU(call)                                                                                  \
+    do {                                                                                          \
+        if ((st = sj_cuda_check((call), #call, __FILE__, __LINE__)))                              \
+            goto done;                                                                            \
+    } while (0)
+
+#endif

@@ -1,0 +1,80 @@
+// vector_join.cu - GPU vector-join kernels (see vector_join.h).
+//
+// Compile line (CMake does this): nvcc -arch=sm_90 -O3 -Xptxas -v -c vector_join.cu
+//
+// epilogue: one thread per tile element, x over corpus rows (consecutive
+// threads read consecutive dots: coalesced), y over queries. Every lane of a
+// warp takes part in the ballot, inside the tile or not.
+// l1: a block stages kL1Queries query rows in shared memory; each thread
+// holds one corpus row's position and walks the staged queries.
+#include "gpu_append.cuh"
+#include "vector_join.h"
+
+#include <cuda_runtime.h>
+
+namespace {
+
+constexpr int kEpiX = 128, kEpiY = 2; // 256 threads: 128 corpus rows x 2 queries
+constexpr int kL1Threads = 256, kL1Queries = 32;
+
+__global__ void __launch_bounds__(kEpiX * kEpiY) vec_epilogue(sj_gpu_vec_tile t)
+{
+    const uint32_t c = blockIdx.x * kEpiX + threadIdx.x;
+    const uint32_t q = blockIdx.y * kEpiY + threadIdx.y;
+    bool keep = false;
+    if (c < t.nc && q < t.nq) {
+        const double na = t.query_norm[q], nb = t.corpus_norm[c];
+        const double dot = (double)t.dots[(size_t)c + (size_t)t.ldd * q];
+        const double approx = sj_vt_approx(t.metric, dot, na, nb);
+        keep = sj_vt_candidate(t.q0, q, t.nq, t.c0, c, t.nc, t.self, approx, t.threshold,
+                               sj_vt_margin(t.metric, t.gamma, na, nb));
+    }
+    sj_warp_append(keep, sj_gpu_hit{q, c, 0}, t.hits, t.count, t.capacity);
+}
+
+__global__ void __launch_bounds__(kL1Threads) vec_l1(const uint32_t *queries,
+                                                     const uint32_t *corpus, int words,
+                                                     sj_gpu_vec_tile t)
+{
+    extern __shared__ uint32_t sq[]; // [kL1Queries][words]
+    const uint32_t c = blockIdx.x * kL1Threads + threadIdx.x;
+    const uint32_t q_first = blockIdx.y * kL1Queries;
+    const uint32_t n = min((uint32_t)kL1Queries, t.nq - q_first);
+    for (uint32_t i = threadIdx.x; i < (uint32_t)kL1Queries * words; i += blockDim.x) {
+        const uint32_t r = i / words;
+        sq[i] = r < n ? queries[(size_t)(q_first + r) * words + i % words] : 0u;
+    }
+    __syncthreads();
+    const uint32_t *crow = corpus + (size_t)min(c, t.nc - 1) * words; // rows past nc never report
+    const int T = (int)t.threshold;
+    for (uint32_t i = 0; i < n; i++) {
+        int d = 0;
+        for (int w = 0; w < words; w++)
+            d += sj_vt_sad4(sq[i * words + w], __ldg(crow + w));
+        const bool keep = c < t.nc && d <= T &&
+                          (!t.self || t.c0 + (int64_t)c > t.q0 + (int64_t)(q_first + i));
+        sj_warp_append(keep, sj_gpu_hit{q_first + i, c, d}, t.hits, t.count, t.capacity);
+    }
+}
+
+} // namespace
+
+extern "C" int sj_gpu_vec_epilogue(const sj_gpu_vec_tile *t, void *stream)
+{
+    if (t->nq == 0 || t->nc == 0)
+        return cudaSuccess;
+    const dim3 block(kEpiX, kEpiY), grid((t->nc + kEpiX - 1) / kEpiX, (t->nq + kEpiY - 1) / kEpiY);
+    vec_epilogue<<<grid, block, 0, (cudaStream_t)stream>>>(*t);
+    return cudaGetLastError();
+}
+
+extern "C" int sj_gpu_vec_l1(const uint32_t *queries, const uint32_t *corpus, int words,
+                             const sj_gpu_vec_tile *t, void *stream)
+{
+    if (t->nq == 0 || t->nc == 0)
+        return cudaSuccess;
+    const dim3 grid((t->nc + kL1Threads - 1) / kL1Threads, (t->nq + kL1Queries - 1) / kL1Queries);
+    const size_t smem = (size_t)kL1Queries * words * sizeof(uint32_t);
+    vec_l1<<<grid, kL1Threads, smem, (cudaStream_t)stream>>>(queries, corpus, words, *t);
+    return cudaGetLastError();
+}
