@@ -25,6 +25,7 @@ typedef struct vec_state {
     int64_t n;
     float *f;            /* [n + 1][ld] converted corpus; row n is zeros; owned */
     double *norm;        /* [n] |row|; owned */
+    float *normf;        /* [n] the same in float, for the vector test; owned */
 } vec_state;
 
 enum { CORPUS_BLOCK = 512 }; /* rows: 512 x 144 floats = 288 KiB, in L2 */
@@ -36,25 +37,47 @@ static inline __attribute__((always_inline)) v8sf load8(const float *p)
     return x;
 }
 
-static inline __attribute__((always_inline)) double hsum8(v8sf x)
+/* The 8 totals of 8 accumulators, lane l = sum of acc[l]: three rounds of
+ * pairwise shuffles and adds (about 2.6 operations a pair instead of a
+ * horizontal sum each). */
+static inline __attribute__((always_inline)) v8sf reduce8(const v8sf *acc)
 {
-    return (double)(((x[0] + x[4]) + (x[1] + x[5])) + ((x[2] + x[6]) + (x[3] + x[7])));
+    typedef int v8si __attribute__((vector_size(32)));
+    const v8si even = {0, 8, 2, 10, 4, 12, 6, 14}, odd = {1, 9, 3, 11, 5, 13, 7, 15};
+    const v8si lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const v8si lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    v8sf u[4], w[2];
+    for (int k = 0; k < 4; k++)
+        u[k] = __builtin_shuffle(acc[2 * k], acc[2 * k + 1], even) +
+               __builtin_shuffle(acc[2 * k], acc[2 * k + 1], odd);
+    for (int k = 0; k < 2; k++)
+        w[k] = __builtin_shuffle(u[2 * k], u[2 * k + 1], lo2) +
+               __builtin_shuffle(u[2 * k], u[2 * k + 1], hi2);
+    return __builtin_shuffle(w[0], w[1], lo4) + __builtin_shuffle(w[0], w[1], hi4);
 }
 
-/* Queries qf [nq_pad][ld] (nq_pad a multiple of 4, zero rows past nq) and
- * their norms, against corpus rows [c0, c1). */
+/* Queries qf [nq_pad][ld] (nq_pad a multiple of 4, zero rows past nq), their
+ * norms qn (double) and qnf (float, [nq_pad]), against corpus rows [c0, c1).
+ * A 4 x 2 block gives 8 dot products, lane 2r + t = (query i+r, corpus j+t);
+ * a vector test keeps the block unless some lane may be within the margin of
+ * T (the test's own float rounding is covered by 8u of the magnitudes); those
+ * lanes get the double-precision test and the reference. */
 static inline __attribute__((always_inline)) sj_status
-tiles_body(const vec_state *s, const float *qf, const double *qn, const uint8_t *qrows, int64_t q0,
-           int64_t nq, int64_t c0, int64_t c1, int self, sj_hits *out)
+tiles_body(const vec_state *s, const float *qf, const double *qn, const float *qnf,
+           const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0, int64_t c1, int self,
+           sj_hits *out)
 {
-    const int ld = s->ld;
+    const int ld = s->ld, metric = (int)s->v.metric;
     const double T = s->v.threshold;
+    const float Tf = (float)T, g = (float)s->v.gamma, u8 = 8.0f / 16777216.0f;
     const float *zero = s->f + (size_t)s->n * (size_t)ld;
     for (int64_t cb = c0; cb < c1; cb += CORPUS_BLOCK) {
         const int64_t ce = cb + CORPUS_BLOCK < c1 ? cb + CORPUS_BLOCK : c1;
         for (int64_t i = 0; i < nq; i += 4) {
             const float *a0 = qf + (size_t)i * (size_t)ld, *a1 = a0 + ld, *a2 = a1 + ld,
                         *a3 = a2 + ld;
+            const v8sf qa = {qnf[i], qnf[i], qnf[i + 1], qnf[i + 1],
+                             qnf[i + 2], qnf[i + 2], qnf[i + 3], qnf[i + 3]};
             int64_t j = cb;
             if (self && j <= q0 + i) /* nothing at or before the block's first query */
                 j = q0 + i + 1;
@@ -70,12 +93,32 @@ tiles_body(const vec_state *s, const float *qf, const double *qn, const uint8_t 
                     acc[4] += x2 * y0, acc[5] += x2 * y1;
                     acc[6] += x3 * y0, acc[7] += x3 * y1;
                 }
+                const v8sf dot = reduce8(acc);
+                const float nb0 = s->normf[j], nb1 = j + 1 < ce ? s->normf[j + 1] : 0.0f;
+                const v8sf cbn = {nb0, nb1, nb0, nb1, nb0, nb1, nb0, nb1};
+                v8sf approx, margin;
+                if (metric == SJ_METRIC_L2SQ) {
+                    const v8sf mag = qa * qa + cbn * cbn;
+                    approx = mag - 2.0f * dot;
+                    margin = 2.0f * g * qa * cbn + u8 * (mag + (Tf < 0 ? -Tf : Tf));
+                } else {
+                    approx = 1.0f - dot;
+                    const float gc = metric == SJ_METRIC_COSINE ? g : 0.0f, gi = g - gc;
+                    margin = gc + gi * qa * cbn + u8 * (1.0f + (Tf < 0 ? -Tf : Tf));
+                }
+                typedef int v8si __attribute__((vector_size(32)));
+                const v8si maybe = approx <= Tf + margin;
+                v8si m = maybe | __builtin_shuffle(maybe, (v8si){4, 5, 6, 7, 0, 1, 2, 3});
+                m |= __builtin_shuffle(m, (v8si){2, 3, 0, 1, 6, 7, 4, 5});
+                m |= __builtin_shuffle(m, (v8si){1, 0, 3, 2, 5, 4, 7, 6});
+                if (!m[0]) /* no lane near T: the common case */
+                    continue;
                 for (int r = 0; r < 4 && i + r < nq; r++)
                     for (int t = 0; t < 2 && j + t < ce; t++) {
                         int64_t q = i + r, c = j + t;
-                        if (self && c <= q0 + q)
+                        if (!maybe[2 * r + t] || (self && c <= q0 + q))
                             continue;
-                        double d = sj_vec_approx(&s->v, hsum8(acc[2 * r + t]), qn[q], s->norm[c]);
+                        double d = sj_vec_approx(&s->v, (double)dot[2 * r + t], qn[q], s->norm[c]);
                         if (d > T + sj_vec_margin(&s->v, qn[q], s->norm[c]))
                             continue;
                         sj_status st = sj_vec_decide(&s->v, qrows + (size_t)q * s->v.bytes,
@@ -119,17 +162,18 @@ l1_body(const vec_state *s, const uint8_t *qrows, int64_t q0, int64_t nq, int64_
 }
 
 __attribute__((target("avx2,fma"))) static sj_status
-tiles_avx2(const vec_state *s, const float *qf, const double *qn, const uint8_t *qrows, int64_t q0,
-           int64_t nq, int64_t c0, int64_t c1, int self, sj_hits *out)
+tiles_avx2(const vec_state *s, const float *qf, const double *qn, const float *qnf,
+           const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0, int64_t c1, int self,
+           sj_hits *out)
 {
-    return tiles_body(s, qf, qn, qrows, q0, nq, c0, c1, self, out);
+    return tiles_body(s, qf, qn, qnf, qrows, q0, nq, c0, c1, self, out);
 }
 
 static sj_status tiles_base(const vec_state *s, const float *qf, const double *qn,
-                            const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0, int64_t c1,
-                            int self, sj_hits *out)
+                            const float *qnf, const uint8_t *qrows, int64_t q0, int64_t nq,
+                            int64_t c0, int64_t c1, int self, sj_hits *out)
 {
-    return tiles_body(s, qf, qn, qrows, q0, nq, c0, c1, self, out);
+    return tiles_body(s, qf, qn, qnf, qrows, q0, nq, c0, c1, self, out);
 }
 
 __attribute__((target("avx2"))) static sj_status l1_avx2(const vec_state *s, const uint8_t *qrows,
@@ -164,7 +208,8 @@ static sj_status vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
     vec_state *s = state;
     free(s->f);
     free(s->norm);
-    s->f = NULL, s->norm = NULL;
+    free(s->normf);
+    s->f = NULL, s->norm = NULL, s->normf = NULL;
     s->rows = rows;
     s->n = n;
     sj_status st = sj_vec_check_rows(&s->v, rows, n, 0, "corpus");
@@ -172,9 +217,12 @@ static sj_status vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
         return st;
     s->f = malloc(((size_t)n + 1) * (size_t)s->ld * sizeof *s->f);
     s->norm = malloc((size_t)SJ_MAX(n, 1) * sizeof *s->norm);
-    if (!s->f || !s->norm)
+    s->normf = malloc((size_t)SJ_MAX(n, 1) * sizeof *s->normf);
+    if (!s->f || !s->norm || !s->normf)
         return sj_fail(SJ_ERR_NOMEM, "out of memory for %lld vectors", (long long)n);
     sj_vec_to_float(&s->v, rows, n, s->ld, s->f, s->norm);
+    for (int64_t i = 0; i < n; i++)
+        s->normf[i] = (float)s->norm[i];
     memset(s->f + (size_t)n * (size_t)s->ld, 0, (size_t)s->ld * sizeof *s->f);
     return SJ_OK;
 }
@@ -192,15 +240,19 @@ static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, in
     const int64_t nq_pad = (nq + 3) / 4 * 4;
     float *qf = calloc((size_t)SJ_MAX(nq_pad, 4) * (size_t)s->ld, sizeof *qf);
     double *qn = malloc((size_t)SJ_MAX(nq, 1) * sizeof *qn);
-    if (!qf || !qn)
+    float *qnf = calloc((size_t)SJ_MAX(nq_pad, 4), sizeof *qnf);
+    if (!qf || !qn || !qnf)
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
     else {
         sj_vec_to_float(&s->v, queries, nq, s->ld, qf, qn);
-        st = s->use_avx2 ? tiles_avx2(s, qf, qn, queries, q0, nq, c0, c1, self, out)
-                         : tiles_base(s, qf, qn, queries, q0, nq, c0, c1, self, out);
+        for (int64_t i = 0; i < nq; i++)
+            qnf[i] = (float)qn[i];
+        st = s->use_avx2 ? tiles_avx2(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out)
+                         : tiles_base(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out);
     }
     free(qf);
     free(qn);
+    free(qnf);
     return st;
 }
 
@@ -211,6 +263,7 @@ static void vec_close(void *state)
         return;
     free(s->f);
     free(s->norm);
+    free(s->normf);
     free(s);
 }
 

@@ -9,7 +9,8 @@
 
 static void help(void)
 {
-    printf("usage: simjoin bench [--kind pdq|bits:N] [--corpus N] [--queries M] [--threshold T]\n"
+    printf("usage: simjoin bench [--kind pdq|bits:N|photodna|u8:D|f32:D] [--metric M]\n"
+           "                     [--corpus N] [--queries M] [--threshold T]\n"
            "                     [--backends LIST] [--isa LIST] [--threads N] [--seed S]\n"
            "                     [--naive-queries K] [--repeat R] [--stats-json FILE]\n"
            "                     [--kernel LIST] [--gpus LIST] [--series-fraction F]\n"
@@ -21,7 +22,10 @@ static void help(void)
            "backend measured in the same run. Best of R repeats. The cuda backend runs\n"
            "once per --kernel (default v1,v2,v3) and also prints its share of the H200\n"
            "ceilings (popc 4.8e11, INT8 tensor cores 3.9e12 pairs/s at 256 bits) and its\n"
-           "speed-up over the fastest cpu path.\n"
+           "speed-up over the fastest cpu path. Vector kinds: the cpu path as portable and\n"
+           "avx2 code, faiss (IndexFlatL2/IP), cuda (cuBLAS + epilogue), with the share\n"
+           "of the H200 tensor-core ceiling (fp16 989 TFLOPS for uint8 kinds, TF32 495\n"
+           "TFLOPS for f32; 2 D operations per pair).\n"
            "\n"
            "  defaults: --kind pdq --corpus 1000000 --queries 10000 --threshold 31\n"
            "            --backends cpu,faiss (those built in) --isa every supported path\n"
@@ -77,12 +81,13 @@ int cmd_bench(int argc, char **argv)
         {"naive-queries", required_argument, 0, 'N'}, {"repeat", required_argument, 0, 'r'},
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
         {"kernel", required_argument, 0, 'K'},   {"gpus", required_argument, 0, 'g'},
-        {"series-fraction", required_argument, 0, 'S'},
+        {"series-fraction", required_argument, 0, 'S'}, {"metric", required_argument, 0, 'e'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *kind = "pdq", *backends = NULL, *isas = NULL, *stats = NULL, *kernels = "v1,v2,v3",
                *gpus = NULL;
-    int64_t n = 1000000, m = 10000, thr = -1, threads = 0, seed = 7, naive_q = 20, repeat = 1;
-    double series = -1;
+    int64_t n = 1000000, m = 10000, threads = 0, seed = 7, naive_q = 20, repeat = 1;
+    double series = -1, thr = -1;
+    sj_metric metric = SJ_METRIC_DEFAULT;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -91,7 +96,11 @@ int cmd_bench(int argc, char **argv)
         case 'k': kind = optarg; break;
         case 'n': bad = cli_parse_i64(optarg, &n) || n < 1; break;
         case 'm': bad = cli_parse_i64(optarg, &m) || m < 1; break;
-        case 't': bad = cli_parse_i64(optarg, &thr) || thr < 0; break;
+        case 't': bad = cli_parse_f64(optarg, &thr); break;
+        case 'e':
+            if (sj_metric_parse(optarg, &metric))
+                return cli_fail(SJ_ERR_ARG);
+            break;
         case 'b': backends = optarg; break;
         case 'I': isas = optarg; break;
         case 'j': bad = cli_parse_i64(optarg, &threads) || threads < 1; break;
@@ -118,15 +127,18 @@ int cmd_bench(int argc, char **argv)
         return cli_usage("bench", "unexpected argument '%s'", argv[optind]);
     sj_hash_type type;
     sj_status st = sj_hash_type_parse(kind, &type);
-    if (st)
+    if (st || (st = sj_metric_check(type, &metric)))
         return cli_fail(st);
-    if (thr < 0)
-        thr = (int64_t)(31.0 * type.bits / 256.0 + 0.5);
     naive_q = SJ_MIN(naive_q, m);
+    const int vector = !sj_hash_type_binary(type);
 
     /* Data: one pool, split so that queries have near-duplicates in the corpus. */
     sj_gen_options go;
     sj_gen_defaults(type, n + m, (uint64_t)seed, &go);
+    if (thr == -1) /* the threshold gen places its series around */
+        thr = go.threshold;
+    else
+        go.threshold = thr;
     if (series >= 0)
         go.series_fraction = series;
     sj_hashes *pool, *corpus = NULL, *queries = NULL;
@@ -148,6 +160,8 @@ int cmd_bench(int argc, char **argv)
     snprintf(blist, sizeof blist, "%s", backends ? backends : sj_backend_available(SJ_BACKEND_FAISS) ? "cpu,faiss" : "cpu");
     if (isas)
         snprintf(ilist, sizeof ilist, "%s", isas);
+    else if (vector) /* the vector cpu path: baseline code, or AVX2+FMA */
+        snprintf(ilist, sizeof ilist, "portable%s", sj_isa_supported(SJ_ISA_AVX2) ? ",avx2" : "");
     else {
         ilist[0] = 0;
         for (int i = SJ_ISA_PORTABLE; i <= SJ_ISA_AVX512; i++)
@@ -155,8 +169,8 @@ int cmd_bench(int argc, char **argv)
                 snprintf(ilist + strlen(ilist), sizeof ilist - strlen(ilist), "%s%s",
                          ilist[0] ? "," : "", sj_isa_name((sj_isa)i));
     }
-    printf("simjoin bench: %s, %lld queries x %lld corpus = %.3g comparisons, T = %lld, threads = %s\n",
-           kind, (long long)m, (long long)n, (double)m * (double)n, (long long)thr,
+    printf("simjoin bench: %s (%s), %lld queries x %lld corpus = %.3g comparisons, T = %g, threads = %s\n",
+           kind, sj_metric_name(metric), (long long)m, (long long)n, (double)m * (double)n, thr,
            threads ? "" : "all");
     if (threads)
         printf("  (threads = %lld)\n", (long long)threads);
@@ -171,7 +185,8 @@ int cmd_bench(int argc, char **argv)
     for (char *b = strtok_r(blist, ",", &save); b && nr < 32; b = strtok_r(NULL, ",", &save)) {
         sj_join_config cfg;
         sj_join_config_defaults(&cfg);
-        cfg.threshold = (int32_t)thr;
+        cfg.threshold = thr;
+        cfg.metric = metric;
         cfg.threads = (int)threads;
         if ((st = sj_backend_parse(b, &cfg.backend)))
             return cli_fail(st);
@@ -186,7 +201,9 @@ int cmd_bench(int argc, char **argv)
         /* Variants: ISA paths for cpu, kernels for cuda, one run otherwise. */
         char icopy[256], *save2 = NULL;
         snprintf(icopy, sizeof icopy, "%s",
-                 cfg.backend == SJ_BACKEND_CPU ? ilist : cfg.backend == SJ_BACKEND_CUDA ? kernels : "-");
+                 cfg.backend == SJ_BACKEND_CPU                ? ilist
+                 : cfg.backend == SJ_BACKEND_CUDA && !vector ? kernels
+                                                              : "-");
         for (char *is = strtok_r(icopy, ",", &save2); is && nr < 32; is = strtok_r(NULL, ",", &save2)) {
             if (cfg.backend == SJ_BACKEND_CPU) {
                 if ((st = sj_isa_parse(is, &cfg.isa)))
@@ -201,7 +218,7 @@ int cmd_bench(int argc, char **argv)
             run *r = &runs[nr];
             r->cuda = cfg.backend == SJ_BACKEND_CUDA;
             r->cpu = cfg.backend == SJ_BACKEND_CPU;
-            if (r->cpu || r->cuda)
+            if (r->cpu || (r->cuda && !vector))
                 snprintf(r->name, sizeof r->name, "%s/%s", b, is);
             else
                 snprintf(r->name, sizeof r->name, "%s", b);
@@ -248,7 +265,8 @@ int cmd_bench(int argc, char **argv)
     if (naive_q > 0 && have_ref) {
         sj_join_config cfg;
         sj_join_config_defaults(&cfg);
-        cfg.threshold = (int32_t)thr;
+        cfg.threshold = thr;
+        cfg.metric = metric;
         cfg.threads = (int)threads;
         cfg.backend = SJ_BACKEND_NAIVE;
         int64_t keep = queries->n;
@@ -284,7 +302,16 @@ int cmd_bench(int argc, char **argv)
             best_cpu = SJ_MAX(best_cpu, runs[i].rate);
         any_cuda |= runs[i].cuda;
     }
-    if (any_cuda) {
+    if (any_cuda && vector) { /* tensor-core ceilings: 2 D operations per pair */
+        const int half = type.kind != SJ_KIND_F32;
+        const double ceiling = (half ? 989e12 : 495e12) / (2.0 * type.dim);
+        printf("\n  %-14s %12s %18s %12s\n", "gpu path", "pairs/s", half ? "of fp16 TC ceil" : "of TF32 TC ceil",
+               "vs best cpu");
+        for (int i = 0; i < nr; i++)
+            if (runs[i].cuda)
+                printf("  %-14s %12.3g %17.1f%% %11.0fx\n", runs[i].name, runs[i].rate,
+                       100 * runs[i].rate / ceiling, best_cpu > 0 ? runs[i].rate / best_cpu : 0);
+    } else if (any_cuda) {
         const double scale = 256.0 / type.bits, popc_ceiling = 4.8e11 * scale, tc_ceiling = 3.9e12 * scale;
         printf("\n  %-14s %12s %14s %14s %12s\n", "gpu path", "pairs/s", "of popc ceil", "of int8 TC ceil",
                "vs best cpu");
@@ -307,7 +334,8 @@ int cmd_bench(int argc, char **argv)
         cli_json_str(&j, "kind", kind);
         cli_json_int(&j, "corpus", n);
         cli_json_int(&j, "queries", m);
-        cli_json_int(&j, "threshold", thr);
+        cli_json_num(&j, "threshold", thr);
+        cli_json_str(&j, "metric", sj_metric_name(metric));
         for (int i = 0; i < nr; i++)
             cli_json_num(&j, runs[i].name, runs[i].rate);
         if (naive_rate > 0)
