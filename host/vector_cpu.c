@@ -42,18 +42,15 @@ static inline __attribute__((always_inline)) v8sf load8(const float *p)
  * horizontal sum each). */
 static inline __attribute__((always_inline)) v8sf reduce8(const v8sf *acc)
 {
-    typedef int v8si __attribute__((vector_size(32)));
-    const v8si even = {0, 8, 2, 10, 4, 12, 6, 14}, odd = {1, 9, 3, 11, 5, 13, 7, 15};
-    const v8si lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const v8si lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
     v8sf u[4], w[2];
     for (int k = 0; k < 4; k++)
-        u[k] = __builtin_shuffle(acc[2 * k], acc[2 * k + 1], even) +
-               __builtin_shuffle(acc[2 * k], acc[2 * k + 1], odd);
+        u[k] = __builtin_shufflevector(acc[2 * k], acc[2 * k + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
+               __builtin_shufflevector(acc[2 * k], acc[2 * k + 1], 1, 9, 3, 11, 5, 13, 7, 15);
     for (int k = 0; k < 2; k++)
-        w[k] = __builtin_shuffle(u[2 * k], u[2 * k + 1], lo2) +
-               __builtin_shuffle(u[2 * k], u[2 * k + 1], hi2);
-    return __builtin_shuffle(w[0], w[1], lo4) + __builtin_shuffle(w[0], w[1], hi4);
+        w[k] = __builtin_shufflevector(u[2 * k], u[2 * k + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+               __builtin_shufflevector(u[2 * k], u[2 * k + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    return __builtin_shufflevector(w[0], w[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+           __builtin_shufflevector(w[0], w[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
 /* Queries qf [nq_pad][ld] (nq_pad a multiple of 4, zero rows past nq), their
@@ -108,9 +105,9 @@ tiles_body(const vec_state *s, const float *qf, const double *qn, const float *q
                 }
                 typedef int v8si __attribute__((vector_size(32)));
                 const v8si maybe = approx <= Tf + margin;
-                v8si m = maybe | __builtin_shuffle(maybe, (v8si){4, 5, 6, 7, 0, 1, 2, 3});
-                m |= __builtin_shuffle(m, (v8si){2, 3, 0, 1, 6, 7, 4, 5});
-                m |= __builtin_shuffle(m, (v8si){1, 0, 3, 2, 5, 4, 7, 6});
+                v8si m = maybe | __builtin_shufflevector(maybe, maybe, 4, 5, 6, 7, 0, 1, 2, 3);
+                m |= __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+                m |= __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
                 if (!m[0]) /* no lane near T: the common case */
                     continue;
                 for (int r = 0; r < 4 && i + r < nq; r++)

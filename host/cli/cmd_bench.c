@@ -135,6 +135,8 @@ int cmd_bench(int argc, char **argv)
     /* Data: one pool, split so that queries have near-duplicates in the corpus. */
     sj_gen_options go;
     sj_gen_defaults(type, n + m, (uint64_t)seed, &go);
+    if (vector) /* zero vectors would be refused under cosine; the join excludes them anyway */
+        go.degenerate_fraction = 0;
     if (thr == -1) /* the threshold gen places its series around */
         thr = go.threshold;
     else
@@ -324,6 +326,10 @@ int cmd_bench(int argc, char **argv)
             printf("  %-14s %12.3g %13.1f%% %13.1f%% %12s\n", runs[i].name, runs[i].rate,
                    100 * runs[i].rate / popc_ceiling, 100 * runs[i].rate / tc_ceiling, vc);
         }
+    }
+    if (nr == 0) {
+        fprintf(stderr, "simjoin: bench: no path ran\n");
+        return EXIT_RUNTIME;
     }
     printf("  all paths agree: %s\n", !disagree && naive_ok ? "yes" : "NO");
     int rc = EXIT_OK;

@@ -45,6 +45,9 @@ static int state_init(const char *dir, int argc, char **argv)
     sj_status st = sj_hash_type_parse(kind, &m.type);
     if (st)
         return cli_fail(st);
+    if (!sj_hash_type_binary(m.type))
+        return cli_fail(sj_fail(SJ_ERR_UNSUPPORTED, "nightly states hold pdq or bits:N hashes; for %s "
+                                                    "use join, cluster and report", kind));
     if (thr < 0 && m.type.kind != SJ_KIND_PDQ)
         return cli_usage("state", "init needs --threshold for bits:N hashes");
     m.threshold = thr < 0 ? 31 : (int32_t)thr;

@@ -3,8 +3,11 @@
  * shard (kind and bits attributes, /hashes rank, shape and type, /ids length
  * and type, optional /quality and /labels, their values, absurd declared
  * sizes with chunked storage and nothing written), which is written with the
- * HDF5 library and then read back. sj_shard_read must never crash, allocate
- * what a dataset merely claims, or accept a shard that breaks the schema. */
+ * HDF5 library and then read back. Vector kinds (photodna, u8, f32 with a
+ * dim attribute, float data that may hold NaN) and the case-metadata flags
+ * are in the recipe too. sj_shard_read must never crash, allocate what a
+ * dataset merely claims, or accept a shard that breaks the schema. */
+#include "simjoin/meta.h"
 #include "simjoin/simjoin.h"
 
 #include <hdf5.h>
@@ -90,12 +93,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)
         return 0;
-    static const char *kinds[] = {"pdq", "bits", "bits:64", "md5", "", "bits:7"};
-    unsigned k = take(&r, 7);
-    if (k < 6)
+    static const char *kinds[] = {"pdq", "bits", "bits:64", "md5", "", "bits:7", "photodna", "u8", "f32", "f32:3"};
+    unsigned k = take(&r, 11);
+    if (k < 10)
         string_attr(f, "kind", kinds[k]);
     if (take(&r, 2))
         int_attr(f, "bits", (long long)(take(&r, 0) * 8) - (take(&r, 4) == 0 ? 1000 : 0));
+    if (take(&r, 2))
+        int_attr(f, "dim", (long long)take(&r, 0) - (take(&r, 4) == 0 ? 300 : 0));
     if (take(&r, 4) == 0)
         int_attr(f, "format_version", take(&r, 3));
     hsize_t rows = take(&r, 40), cols = take(&r, 3) == 0 ? take(&r, 64) : 32;
@@ -108,6 +113,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dataset(f, "quality", 1, rows, 0, int_type(take(&r, 0)), take(&r, 16) == 0, &r);
     if (take(&r, 3) == 0)
         dataset(f, "labels", 1, rows, 0, int_type(take(&r, 0)), take(&r, 16) == 0, &r);
+    if (take(&r, 3) == 0) {
+        hid_t g = H5Gcreate2(f, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g >= 0) {
+            dataset(g, "victim_identified", 1, take(&r, 4) ? rows : take(&r, 40), 0,
+                    int_type(take(&r, 0)), take(&r, 16) == 0, &r);
+            H5Gclose(g);
+        }
+    }
     H5Fclose(f);
 
     sj_hashes *h = NULL;
@@ -124,6 +137,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
         if (h->type.bits % 8 || h->type.bits == 0)
             __builtin_trap();
+        for (int64_t i = 0; h->type.kind == SJ_KIND_F32 && i < h->n * (int64_t)h->type.dim; i++) {
+            float x;
+            memcpy(&x, h->hashes + 4 * i, 4);
+            if (!(x - x == 0)) /* NaN or Inf accepted */
+                __builtin_trap();
+        }
+        for (int64_t i = 0; h->meta && i < h->n; i++)
+            if (sj_meta_victim(h->meta, i) < -1 || sj_meta_victim(h->meta, i) > 1)
+                __builtin_trap();
     }
     sj_hashes_free(h);
     return 0;
