@@ -1,10 +1,11 @@
 /* vector_cpu.c - our CPU path for vector kinds (photodna, u8:D, f32:D).
  *
  * l2sq, cosine, ip: rows as float [n][ld] (ld = D rounded up to 8, zero
- * padded); a 4 x 2 register block of dot products (8 accumulators of 8
- * floats) over a corpus block that stays in L2; the approximate distance of
- * each pair is held against T + margin and the candidates are decided by the
- * reference (vector.h). l1 on uint8 is exact in int32 and needs no recheck.
+ * padded); an 8 x 1 register block of dot products (eight queries against
+ * one corpus row: 8 accumulators of 8 floats) over a corpus block that stays
+ * in L2; the approximate distances of the block are held against T + margin
+ * in one vector compare and the candidates are decided by the reference
+ * (vector.h). l1 on uint8 is exact in int32 and needs no recheck.
  * One body, compiled twice: for AVX2+FMA and for the baseline, picked at run
  * time (--isa portable forces the baseline). compare() is thread-safe. */
 #include "vector.h"
@@ -53,76 +54,70 @@ static inline __attribute__((always_inline)) v8sf reduce8(const v8sf *acc)
            __builtin_shufflevector(w[0], w[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
-/* Queries qf [nq_pad][ld] (nq_pad a multiple of 4, zero rows past nq), their
+/* Queries qf [nq_pad][ld] (nq_pad a multiple of 8, zero rows past nq), their
  * norms qn (double) and qnf (float, [nq_pad]), against corpus rows [c0, c1).
- * A 4 x 2 block gives 8 dot products, lane 2r + t = (query i+r, corpus j+t);
- * a vector test keeps the block unless some lane may be within the margin of
- * T (the test's own float rounding is covered by 8u of the magnitudes); those
- * lanes get the double-precision test and the reference. */
+ * An 8 x 1 block: eight queries against one corpus row, 8 accumulators, so
+ * each corpus row is read once per eight queries (from L2) and the queries
+ * stay in L1; lane r of the reduced vector is (query i+r, corpus j). A vector
+ * test drops the block unless some lane may be within the margin of T (the
+ * test's own float rounding is covered by 8u of the magnitudes); those lanes
+ * get the double-precision test and the reference. */
 static inline __attribute__((always_inline)) sj_status
 tiles_body(const vec_state *s, const float *qf, const double *qn, const float *qnf,
            const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0, int64_t c1, int self,
            sj_hits *out)
 {
+    typedef int v8si __attribute__((vector_size(32)));
     const int ld = s->ld, metric = (int)s->v.metric;
     const double T = s->v.threshold;
-    const float Tf = (float)T, g = (float)s->v.gamma, u8 = 8.0f / 16777216.0f;
-    const float *zero = s->f + (size_t)s->n * (size_t)ld;
+    const float Tf = (float)T, g = (float)s->v.gamma, u8 = 8.0f / 16777216.0f,
+                aT = Tf < 0 ? -Tf : Tf;
+    const float gc = metric == SJ_METRIC_COSINE ? g : 0.0f, gi = g - gc;
     for (int64_t cb = c0; cb < c1; cb += CORPUS_BLOCK) {
         const int64_t ce = cb + CORPUS_BLOCK < c1 ? cb + CORPUS_BLOCK : c1;
-        for (int64_t i = 0; i < nq; i += 4) {
-            const float *a0 = qf + (size_t)i * (size_t)ld, *a1 = a0 + ld, *a2 = a1 + ld,
-                        *a3 = a2 + ld;
-            const v8sf qa = {qnf[i], qnf[i], qnf[i + 1], qnf[i + 1],
-                             qnf[i + 2], qnf[i + 2], qnf[i + 3], qnf[i + 3]};
+        for (int64_t i = 0; i < nq; i += 8) {
+            const float *a = qf + (size_t)i * (size_t)ld;
+            const v8sf qa = load8(qnf + i);
             int64_t j = cb;
             if (self && j <= q0 + i) /* nothing at or before the block's first query */
                 j = q0 + i + 1;
-            for (; j < ce; j += 2) {
-                const float *b0 = s->f + (size_t)j * (size_t)ld;
-                const float *b1 = j + 1 < ce ? b0 + ld : zero;
+            for (; j < ce; j++) {
+                const float *b = s->f + (size_t)j * (size_t)ld;
                 v8sf acc[8] = {0};
                 for (int k = 0; k < ld; k += 8) {
-                    v8sf x0 = load8(a0 + k), x1 = load8(a1 + k), x2 = load8(a2 + k),
-                         x3 = load8(a3 + k), y0 = load8(b0 + k), y1 = load8(b1 + k);
-                    acc[0] += x0 * y0, acc[1] += x0 * y1;
-                    acc[2] += x1 * y0, acc[3] += x1 * y1;
-                    acc[4] += x2 * y0, acc[5] += x2 * y1;
-                    acc[6] += x3 * y0, acc[7] += x3 * y1;
+                    const v8sf y = load8(b + k);
+                    for (int r = 0; r < 8; r++)
+                        acc[r] += load8(a + (size_t)r * (size_t)ld + k) * y;
                 }
                 const v8sf dot = reduce8(acc);
-                const float nb0 = s->normf[j], nb1 = j + 1 < ce ? s->normf[j + 1] : 0.0f;
-                const v8sf cbn = {nb0, nb1, nb0, nb1, nb0, nb1, nb0, nb1};
+                const float nb = s->normf[j];
                 v8sf approx, margin;
                 if (metric == SJ_METRIC_L2SQ) {
-                    const v8sf mag = qa * qa + cbn * cbn;
+                    const v8sf mag = qa * qa + nb * nb;
                     approx = mag - 2.0f * dot;
-                    margin = 2.0f * g * qa * cbn + u8 * (mag + (Tf < 0 ? -Tf : Tf));
+                    margin = 2.0f * g * nb * qa + u8 * (mag + aT);
                 } else {
                     approx = 1.0f - dot;
-                    const float gc = metric == SJ_METRIC_COSINE ? g : 0.0f, gi = g - gc;
-                    margin = gc + gi * qa * cbn + u8 * (1.0f + (Tf < 0 ? -Tf : Tf));
+                    margin = gc + gi * nb * qa + u8 * (1.0f + aT);
                 }
-                typedef int v8si __attribute__((vector_size(32)));
                 const v8si maybe = approx <= Tf + margin;
                 v8si m = maybe | __builtin_shufflevector(maybe, maybe, 4, 5, 6, 7, 0, 1, 2, 3);
                 m |= __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
                 m |= __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
                 if (!m[0]) /* no lane near T: the common case */
                     continue;
-                for (int r = 0; r < 4 && i + r < nq; r++)
-                    for (int t = 0; t < 2 && j + t < ce; t++) {
-                        int64_t q = i + r, c = j + t;
-                        if (!maybe[2 * r + t] || (self && c <= q0 + q))
-                            continue;
-                        double d = sj_vec_approx(&s->v, (double)dot[2 * r + t], qn[q], s->norm[c]);
-                        if (d > T + sj_vec_margin(&s->v, qn[q], s->norm[c]))
-                            continue;
-                        sj_status st = sj_vec_decide(&s->v, qrows + (size_t)q * s->v.bytes,
-                                                     s->rows + (size_t)c * s->v.bytes, q0 + q, c, out);
-                        if (st)
-                            return st;
-                    }
+                for (int r = 0; r < 8 && i + r < nq; r++) {
+                    int64_t q = i + r;
+                    if (!maybe[r] || (self && j <= q0 + q))
+                        continue;
+                    double d = sj_vec_approx(&s->v, (double)dot[r], qn[q], s->norm[j]);
+                    if (d > T + sj_vec_margin(&s->v, qn[q], s->norm[j]))
+                        continue;
+                    sj_status st = sj_vec_decide(&s->v, qrows + (size_t)q * s->v.bytes,
+                                                 s->rows + (size_t)j * s->v.bytes, q0 + q, j, out);
+                    if (st)
+                        return st;
+                }
             }
         }
     }
@@ -234,10 +229,10 @@ static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, in
     if (s->v.metric == SJ_METRIC_L1)
         return s->use_avx2 ? l1_avx2(s, queries, q0, nq, c0, c1, self, out)
                            : l1_base(s, queries, q0, nq, c0, c1, self, out);
-    const int64_t nq_pad = (nq + 3) / 4 * 4;
-    float *qf = calloc((size_t)SJ_MAX(nq_pad, 4) * (size_t)s->ld, sizeof *qf);
+    const int64_t nq_pad = (nq + 7) / 8 * 8;
+    float *qf = calloc((size_t)SJ_MAX(nq_pad, 8) * (size_t)s->ld, sizeof *qf);
     double *qn = malloc((size_t)SJ_MAX(nq, 1) * sizeof *qn);
-    float *qnf = calloc((size_t)SJ_MAX(nq_pad, 4), sizeof *qnf);
+    float *qnf = calloc((size_t)SJ_MAX(nq_pad, 8), sizeof *qnf);
     if (!qf || !qn || !qnf)
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
     else {
