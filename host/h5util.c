@@ -352,24 +352,36 @@ done:
     return st;
 }
 
+/* A 1-D dataset of `expect` rows (any if < 0) whose rows of 8 bytes fit in
+ * memory; floats allowed when real. */
+static sj_status inspect_column(hid_t file, const char *name, int64_t expect, int real,
+                                sj_h5_info *info, const char *path)
+{
+    sj_status st = sj_h5_inspect(file, name, info, path);
+    if (st)
+        return st;
+    if (!info->exists)
+        return sj_fail(SJ_ERR_FORMAT, "%s: missing dataset %s", path, name);
+    if (info->rank != 1 || (info->cls != H5T_INTEGER && !(real && info->cls == H5T_FLOAT)))
+        return sj_fail(SJ_ERR_FORMAT, "%s: %s must be a 1-D %s dataset", path, name,
+                       real ? "numeric" : "integer");
+    if (expect >= 0 && (int64_t)info->dims[0] != expect)
+        return sj_fail(SJ_ERR_FORMAT, "%s: %s has %llu rows, expected %lld", path, name,
+                       (unsigned long long)info->dims[0], (long long)expect);
+    if ((uint64_t)info->dims[0] > sj_h5_max_bytes() / 8)
+        return sj_fail(SJ_ERR_LIMIT, "%s: %s claims %llu rows, more than memory holds", path,
+                       name, (unsigned long long)info->dims[0]);
+    return SJ_OK;
+}
+
 sj_status sj_h5_read_i64(hid_t file, const char *name, int64_t expect, int64_t **out, int64_t *n,
                          const char *path)
 {
     *out = NULL;
     sj_h5_info info;
-    sj_status st = sj_h5_inspect(file, name, &info, path);
+    sj_status st = inspect_column(file, name, expect, 0, &info, path);
     if (st)
         return st;
-    if (!info.exists)
-        return sj_fail(SJ_ERR_FORMAT, "%s: missing dataset %s", path, name);
-    if (info.rank != 1 || info.cls != H5T_INTEGER)
-        return sj_fail(SJ_ERR_FORMAT, "%s: %s must be a 1-D integer dataset", path, name);
-    if (expect >= 0 && (int64_t)info.dims[0] != expect)
-        return sj_fail(SJ_ERR_FORMAT, "%s: %s has %llu rows, expected %lld", path, name,
-                       (unsigned long long)info.dims[0], (long long)expect);
-    if ((uint64_t)info.dims[0] > sj_h5_max_bytes() / 8)
-        return sj_fail(SJ_ERR_LIMIT, "%s: %s claims %llu rows, more than memory holds", path,
-                       name, (unsigned long long)info.dims[0]);
     int unsigned64 = info.size == 8 && info.sign == H5T_SGN_NONE;
     int64_t *v = malloc((size_t)SJ_MAX(info.dims[0], 1) * sizeof *v);
     if (!v)
@@ -398,19 +410,9 @@ sj_status sj_h5_read_f64(hid_t file, const char *name, int64_t expect, double **
 {
     *out = NULL;
     sj_h5_info info;
-    sj_status st = sj_h5_inspect(file, name, &info, path);
+    sj_status st = inspect_column(file, name, expect, 1, &info, path);
     if (st)
         return st;
-    if (!info.exists)
-        return sj_fail(SJ_ERR_FORMAT, "%s: missing dataset %s", path, name);
-    if (info.rank != 1 || (info.cls != H5T_INTEGER && info.cls != H5T_FLOAT))
-        return sj_fail(SJ_ERR_FORMAT, "%s: %s must be a 1-D numeric dataset", path, name);
-    if (expect >= 0 && (int64_t)info.dims[0] != expect)
-        return sj_fail(SJ_ERR_FORMAT, "%s: %s has %llu rows, expected %lld", path, name,
-                       (unsigned long long)info.dims[0], (long long)expect);
-    if ((uint64_t)info.dims[0] > sj_h5_max_bytes() / 8)
-        return sj_fail(SJ_ERR_LIMIT, "%s: %s claims %llu rows, more than memory holds", path,
-                       name, (unsigned long long)info.dims[0]);
     double *v = malloc((size_t)SJ_MAX(info.dims[0], 1) * sizeof *v);
     if (!v)
         return sj_fail(SJ_ERR_NOMEM, "out of memory reading %s", name);
