@@ -4,6 +4,7 @@
 #include "cli_case.h"
 #include "h5util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@ static sj_status load_nearest(case_view *v, const char *pairs_path)
         }
         for (int side = 0; side < 2; side++) {
             int64_t i = side ? ib : ia, other = side ? q->a : q->b;
-            if (v->nearest_d[i] < 0 || q->distance < v->nearest_d[i] ||
+            if (isnan(v->nearest_d[i]) || q->distance < v->nearest_d[i] ||
                 (q->distance == v->nearest_d[i] && other < v->nearest_id[i])) {
                 v->nearest_d[i] = q->distance;
                 v->nearest_id[i] = other;
@@ -85,11 +86,11 @@ static sj_status dense_clusters(case_view *v, const char *path)
     v->n_clusters = u;
     v->label = ids;
     size_t nc = (size_t)SJ_MAX(u, 1);
-    if (!(v->size = calloc(nc, sizeof *v->size)) || !(v->min_distance = malloc(nc * sizeof(int64_t))) ||
-        !(v->diameter = malloc(nc * sizeof(int64_t))))
+    if (!(v->size = calloc(nc, sizeof *v->size)) || !(v->min_distance = malloc(nc * sizeof(double))) ||
+        !(v->diameter = malloc(nc * sizeof(double))))
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     for (int64_t k = 0; k < u; k++)
-        v->min_distance[k] = v->diameter[k] = -1;
+        v->min_distance[k] = v->diameter[k] = NAN; /* the state keeps no distances */
     for (int64_t i = 0; i < v->n; i++)
         if (v->cluster[i] >= 0) {
             v->cluster[i] = sj_search_i64(ids, u, v->cluster[i]);
@@ -112,9 +113,9 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
         if ((st = sj_h5_read_i64(file, "clusters/id", -1, &v->ids, &v->n, path)) ||
             (st = sj_h5_read_i64(file, "clusters/cluster", v->n, &v->cluster, NULL, path)) ||
             (st = sj_h5_read_i64(file, "summary/size", -1, &v->size, &v->n_clusters, path)) ||
-            (st = sj_h5_read_i64(file, "summary/min_distance", v->n_clusters, &v->min_distance, NULL,
+            (st = sj_h5_read_f64(file, "summary/min_distance", v->n_clusters, &v->min_distance, NULL,
                                  path)) ||
-            (st = sj_h5_read_i64(file, "summary/diameter", v->n_clusters, &v->diameter, NULL, path)))
+            (st = sj_h5_read_f64(file, "summary/diameter", v->n_clusters, &v->diameter, NULL, path)))
             goto done;
     } else if (!strcmp(content, "nightly-state")) {
         if ((st = sj_h5_read_i64(file, "state/id", -1, &v->ids, &v->n, path)) ||
@@ -135,9 +136,21 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
     if ((st = sj_meta_table_h5_read(file, &v->meta, path)))
         goto done;
     v->has_meta = v->meta != NULL;
-    if (!v->meta && (!(v->meta = calloc(1, sizeof *v->meta)) || sj_meta_create(&v->meta->meta))) {
-        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
-        goto done;
+    if (!v->meta) { /* a self-join without metadata (joins with queries keep a table): all new */
+        sj_meta_table *t = v->meta = calloc(1, sizeof *v->meta);
+        if (!t || sj_meta_create(&t->meta) || !(t->ids = malloc((size_t)SJ_MAX(v->n, 1) * sizeof *t->ids)) ||
+            !(t->is_new = malloc((size_t)SJ_MAX(v->n, 1)))) {
+            st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int64_t i = 0; i < v->n && !st; i++) {
+            t->ids[i] = v->ids[i];
+            t->is_new[i] = 1;
+            st = sj_meta_append_row(t->meta, NULL, 0);
+        }
+        t->n = v->n;
+        if (st)
+            goto done;
     }
     size_t n1 = (size_t)SJ_MAX(v->n, 1);
     v->row = malloc(n1 * sizeof *v->row);
@@ -158,7 +171,8 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
             goto done;
         }
         v->row[i] = sj_meta_table_find(v->meta, v->ids[i]);
-        v->nearest_id[i] = v->nearest_d[i] = -1;
+        v->nearest_id[i] = -1;
+        v->nearest_d[i] = NAN;
         if (v->cluster[i] >= 0)
             v->first[v->cluster[i] + 1]++;
     }
@@ -259,6 +273,23 @@ static const char *text_of(const case_view *v, int64_t i, sj_meta_text f)
     return sj_meta_text_get(v->meta->meta, v->row[i], f);
 }
 
+/* A cluster distance as a CSV field (after sep): empty for singletons and
+ * when unknown (a nightly state keeps no distances). */
+static void put_distance(FILE *fp, const char *sep, double d, int64_t size)
+{
+    fputs(sep, fp);
+    if (size > 1 && !isnan(d))
+        fprintf(fp, "%.17g", d);
+}
+
+static void put_json_distance(FILE *fp, double d, int64_t size)
+{
+    if (size > 1 && !isnan(d))
+        fprintf(fp, "%.17g", d);
+    else
+        fputs("null", fp);
+}
+
 /* ---- triage list ---- */
 
 #define LIST_MAX 4096
@@ -288,7 +319,9 @@ void case_write_triage_csv(FILE *fp, const case_view *v)
         sj_case_flags_format(s->flags[k], flags, sizeof flags);
         fputc(',', fp);
         cli_put_csv(fp, flags, ',');
-        fprintf(fp, ",%lld,%lld\n", (long long)v->min_distance[k], (long long)v->diameter[k]);
+        put_distance(fp, ",", v->min_distance[k], v->size[k]);
+        put_distance(fp, ",", v->diameter[k], v->size[k]);
+        fputc('\n', fp);
     }
 }
 
@@ -313,8 +346,11 @@ void case_write_triage_jsonl(FILE *fp, const case_view *v)
         fputs(",\"flags\":[", fp);
         for (char *p = flags, *tok; (tok = strtok_r(p, ",", &p));)
             fprintf(fp, "%s\"%s\"", tok == flags ? "" : ",", tok);
-        fprintf(fp, "],\"min_distance\":%lld,\"diameter\":%lld}\n", (long long)v->min_distance[k],
-                (long long)v->diameter[k]);
+        fputs("],\"min_distance\":", fp);
+        put_json_distance(fp, v->min_distance[k], v->size[k]);
+        fputs(",\"diameter\":", fp);
+        put_json_distance(fp, v->diameter[k], v->size[k]);
+        fputs("}\n", fp);
     }
 }
 
@@ -340,8 +376,8 @@ void case_write_members_csv(FILE *fp, const case_view *v)
             }
             fprintf(fp, ",%s,%s,", sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
                     sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
-            if (v->nearest_id[i] >= 0 || v->nearest_d[i] >= 0)
-                fprintf(fp, "%lld,%lld\n", (long long)v->nearest_id[i], (long long)v->nearest_d[i]);
+            if (!isnan(v->nearest_d[i]))
+                fprintf(fp, "%lld,%.17g\n", (long long)v->nearest_id[i], v->nearest_d[i]);
             else
                 fputs(",\n", fp);
         }
@@ -366,9 +402,9 @@ void case_write_members_jsonl(FILE *fp, const case_view *v)
             fprintf(fp, ",\"victim_identified\":\"%s\",\"offender_identified\":\"%s\"",
                     sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
                     sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
-            if (v->nearest_d[i] >= 0)
-                fprintf(fp, ",\"nearest_id\":%lld,\"nearest_distance\":%lld}\n",
-                        (long long)v->nearest_id[i], (long long)v->nearest_d[i]);
+            if (!isnan(v->nearest_d[i]))
+                fprintf(fp, ",\"nearest_id\":%lld,\"nearest_distance\":%.17g}\n",
+                        (long long)v->nearest_id[i], v->nearest_d[i]);
             else
                 fputs(",\"nearest_id\":null,\"nearest_distance\":null}\n", fp);
         }
@@ -416,8 +452,8 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
                 fputc(';', fp);
                 cli_put_csv(fp, text_of(v, i, SJ_META_SOURCE), ';');
                 fprintf(fp, ";%s;", flags);
-                if (v->nearest_d[i] >= 0)
-                    fprintf(fp, "%lld;%lld", (long long)v->nearest_id[i], (long long)v->nearest_d[i]);
+                if (!isnan(v->nearest_d[i]))
+                    fprintf(fp, "%lld;%.17g", (long long)v->nearest_id[i], v->nearest_d[i]);
                 else
                     fputc(';', fp);
                 fputs("\r\n", fp);
@@ -494,8 +530,8 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
     fprintf(fp, ": %lld hashes in %lld clusters; %lld clusters listed. These are candidates for "
                 "review, not findings.%s</p>\n",
             (long long)v->n, (long long)v->n_clusters, (long long)s->n_ranked,
-            v->has_meta ? "" : " The clusters file carries no case metadata and no new/corpus "
-                               "sides: every hash counts as corpus.");
+            v->has_meta ? "" : " The clusters file carries no case metadata (a self-join): every "
+                               "hash counts as a new upload.");
     fputs("<h2>Priority</h2>\n<table><thead><tr><th>Order</th><th>Class</th><th>Rule</th>"
           "<th>Clusters</th></tr></thead><tbody>\n", fp);
     static const char *rules[5] = {
@@ -532,9 +568,8 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
         sj_case_flags_format(s->flags[k], flags, sizeof flags);
         for (char *p = flags, *tok; (tok = strtok_r(p, ",", &p));)
             fprintf(fp, "<span class=\"flag\">%s</span>", tok);
-        if (v->size[k] > 1 && v->min_distance[k] >= 0)
-            fprintf(fp, "</td><td>%lld</td><td>%lld</td></tr>\n", (long long)v->min_distance[k],
-                    (long long)v->diameter[k]);
+        if (v->size[k] > 1 && !isnan(v->min_distance[k]))
+            fprintf(fp, "</td><td>%.6g</td><td>%.6g</td></tr>\n", v->min_distance[k], v->diameter[k]);
         else /* a singleton has no internal distance */
             fputs("</td><td data-n=\"-1\"></td><td data-n=\"-1\"></td></tr>\n", fp);
     }
@@ -567,9 +602,9 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
             put_html(fp, text_of(v, i, SJ_META_CATEGORY));
             fputs("</td><td>", fp);
             put_html(fp, text_of(v, i, SJ_META_SOURCE));
-            if (v->nearest_d[i] >= 0)
-                fprintf(fp, "</td><td>%lld</td><td>%lld</td></tr>\n", (long long)v->nearest_id[i],
-                        (long long)v->nearest_d[i]);
+            if (!isnan(v->nearest_d[i]))
+                fprintf(fp, "</td><td>%lld</td><td>%.6g</td></tr>\n", (long long)v->nearest_id[i],
+                        v->nearest_d[i]);
             else
                 fputs("</td><td></td><td></td></tr>\n", fp);
         }

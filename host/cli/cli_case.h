@@ -16,11 +16,11 @@ typedef struct case_view {
     int64_t *label;       /* [n_clusters] the cluster's id as shown: its number, or the
                            * stable id of a nightly state; owned */
     int64_t *size;        /* [n_clusters]; owned */
-    int64_t *min_distance, *diameter; /* [n_clusters], -1 unknown; owned */
+    double *min_distance, *diameter; /* [n_clusters] (singletons: -1); NaN unknown; owned */
     int64_t *first;       /* [n_clusters + 1] start of each cluster in by_cluster; owned */
     int64_t *by_cluster;  /* [n] positions in ids, grouped by cluster, ids ascending; owned */
-    int64_t *nearest_id;  /* [n] closest match (with --pairs), -1 none; owned */
-    int64_t *nearest_d;   /* [n] its distance, -1 none; owned */
+    int64_t *nearest_id;  /* [n] closest match (with --pairs); owned */
+    double *nearest_d;    /* [n] its distance, NaN when none; owned */
     sj_meta_table *meta;  /* never NULL after loading (empty when the file has none) */
     sj_case_summary *sum;
     int has_meta;         /* the file carried /meta_index */

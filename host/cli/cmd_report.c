@@ -135,8 +135,8 @@ int cmd_report(int argc, char **argv)
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         st = sj_fail(SJ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
     if (!st && !v.has_meta)
-        cli_notice("report: %s carries no case metadata and no new/corpus sides (join with "
-                   "--queries, or ingest metadata); every hash counts as corpus", clusters);
+        cli_notice("report: %s carries no case metadata (a self-join without it): every hash "
+                   "counts as a new upload", clusters);
     if (!st)
         st = write_one(dir, "triage.csv", case_write_triage_csv, &v);
     if (!st)
