@@ -299,6 +299,31 @@ static void test_meta(void)
               "icse table values");
     }
     sj_hashes_free(h);
+    /* An ICSE-style export read as photodna: the PhotoDNA column is the hash
+     * (base64 here), PDQ is then an unused column. */
+    {
+        char b64[200], hex288[300];
+        uint8_t p[144];
+        for (int i = 0; i < 144; i++)
+            p[i] = (uint8_t)(i * 7 + 3);
+        static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (int i = 0, o = 0; i < 144; i += 3) { /* base64 by hand: an independent encoder */
+            uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+            for (int k = 3; k >= 0; k--)
+                b64[o++] = al[(v >> (6 * k)) & 63];
+            b64[o] = 0;
+        }
+        sj_hex_encode(p, 144, hex288);
+        static char big[4096];
+        snprintf(big, sizeof big, "MD5;PDQ;PhotoDNA;Image ID;Victim identified\n;%s;%s;5;No\n;;%s;6;\n",
+                 hx, b64, hex288);
+        sj_hashes *ph = NULL;
+        CHECK(ingest_text("photodna", big, &ph) == SJ_OK && ph && ph->n == 2 &&
+                  memcmp(ph->hashes, p, 144) == 0 && memcmp(ph->hashes + 144, p, 144) == 0 &&
+                  ph->ids[0] == 5 && sj_meta_victim(ph->meta, 0) == 0,
+              "icse photodna table: %s", sj_last_error());
+        sj_hashes_free(ph);
+    }
     snprintf(buf, sizeof buf, "id,hash,victim_identified\n1,%s,yes\n2,%s,maybe\n", hx, hx);
     CHECK(ingest_text("pdq", buf, &h) == SJ_ERR_PARSE && strstr(sj_last_error(), ":3:") &&
               strstr(sj_last_error(), "field 3"),

@@ -38,6 +38,7 @@ static void help(void)
            "  --backend B          auto (default: cuda if a GPU is usable, else cpu),\n"
            "                       cpu, faiss, cuda, naive (reference loop)\n"
            "  --isa I              cpu backend path: auto, portable, popcnt, avx2, avx512\n"
+           "                       (vector kinds: portable, or auto = AVX2+FMA when present)\n"
            "  --kernel K           cuda backend kernel: v1 (tiled popc), v2 (register-blocked),\n"
            "                       v3 (binary tensor cores, the default)\n"
            "  --gpus LIST          cuda devices to use, e.g. 0,1 (default: all); the corpus\n"
