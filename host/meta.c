@@ -404,19 +404,23 @@ static sj_status distinct_codes(const int64_t *cluster, const int64_t *member, i
     return st;
 }
 
-static const sj_case_summary *rank_ctx;
-static const int64_t *rank_size;
+/* The triage order as a sort key: class, then more new uploads, then larger
+ * clusters, then lower cluster number (no globals: callers may run on
+ * several threads). */
+typedef struct rank_key {
+    int64_t triage, neg_new, neg_size, cluster;
+} rank_key;
+
 static int cmp_rank(const void *x, const void *y)
 {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    const sj_case_summary *s = rank_ctx;
-    if (s->triage[a] != s->triage[b])
-        return s->triage[a] < s->triage[b] ? -1 : 1;
-    if (s->n_new[a] != s->n_new[b])
-        return s->n_new[a] > s->n_new[b] ? -1 : 1;
-    if (rank_size[a] != rank_size[b])
-        return rank_size[a] > rank_size[b] ? -1 : 1;
-    return a < b ? -1 : a > b;
+    const rank_key *a = x, *b = y;
+    if (a->triage != b->triage)
+        return a->triage < b->triage ? -1 : 1;
+    if (a->neg_new != b->neg_new)
+        return a->neg_new < b->neg_new ? -1 : 1;
+    if (a->neg_size != b->neg_size)
+        return a->neg_size < b->neg_size ? -1 : 1;
+    return a->cluster < b->cluster ? -1 : a->cluster > b->cluster;
 }
 
 sj_status sj_case_summarize(const int64_t *ids, const int64_t *cluster, int64_t n,
@@ -504,10 +508,21 @@ sj_status sj_case_summarize(const int64_t *ids, const int64_t *cluster, int64_t 
         if (tr != SJ_TRIAGE_NONE)
             s->ranked[s->n_ranked++] = k;
     }
-    rank_ctx = s;
-    rank_size = size;
-    qsort(s->ranked, (size_t)s->n_ranked, sizeof *s->ranked, cmp_rank);
-    rank_ctx = NULL;
+    {
+        rank_key *keys = malloc((size_t)SJ_MAX(s->n_ranked, 1) * sizeof *keys);
+        if (!keys) {
+            st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int64_t r = 0; r < s->n_ranked; r++) {
+            int64_t k = s->ranked[r];
+            keys[r] = (rank_key){s->triage[k], -s->n_new[k], -size[k], k};
+        }
+        qsort(keys, (size_t)s->n_ranked, sizeof *keys, cmp_rank);
+        for (int64_t r = 0; r < s->n_ranked; r++)
+            s->ranked[r] = keys[r].cluster;
+        free(keys);
+    }
 done:
     free(member);
     free(size);
