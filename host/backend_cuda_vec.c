@@ -10,9 +10,12 @@
  * row sets are column-major ld x n matrices, so A is transposed, B is not),
  * 32 MiB that stay in the H200's 50 MiB L2; the epilogue kernel
  * (kernels/vector_join.cu) appends the candidates within the margin of T.
- * l1: the packed-byte kernel, exact. Every candidate is decided on the host
- * by the reference (vector.h); a tile whose candidates overflow the buffer
- * has its epilogue rerun with a buffer that large, so nothing is dropped.
+ * l1: the packed-byte kernel, exact. All tiles of one compare() call go into
+ * the stream back to back (GEMM k+1 waits for epilogue k in stream order, so
+ * one dots buffer serves) and share one candidate buffer; the host waits
+ * once. Every candidate is decided on the host by the reference (vector.h);
+ * when the candidates overflow the buffer, the call's tiles are run again
+ * with a buffer that large, so nothing is dropped.
  *
  * cuBLAS is loaded when this backend opens (dlopen), so that simjoin starts
  * on machines without it; vector kinds use one device (the first of --gpus). */
@@ -224,15 +227,39 @@ done:
     return st;
 }
 
-/* Launch the candidate kernel of tile t (GEMM already done for GEMM kinds). */
-static sj_status launch(cuda_vec_state *s, const sj_gpu_vec_tile *t, const void *q, const void *c)
+/* Enqueue every tile of queries [0, nq) (device rows, global rows from q0)
+ * against corpus rows [c0, c1): GEMM + epilogue, or the l1 kernel. Hits land
+ * in s->d_hits with q relative to the call and c relative to the chunk. */
+static sj_status enqueue_tiles(cuda_vec_state *s, int64_t q0, int64_t nq, int64_t c0, int64_t c1,
+                               int self)
 {
     sj_status st = SJ_OK;
+    const float one = 1.0f, zero = 0.0f;
     CU(cudaMemsetAsync(s->d_count, 0, sizeof *s->d_count, s->stream));
-    if (s->v.metric == SJ_METRIC_L1)
-        CU((cudaError_t)sj_gpu_vec_l1(q, c, s->words, t, s->stream));
-    else
-        CU((cudaError_t)sj_gpu_vec_epilogue(t, s->stream));
+    for (int64_t qt = 0; qt < nq; qt += TILE_Q) {
+        const uint32_t nqt = (uint32_t)SJ_MIN(TILE_Q, nq - qt);
+        const char *qdev = (const char *)s->d_queries + (size_t)qt * s->row_bytes;
+        for (int64_t ct = c0; ct < c1; ct += TILE_C) {
+            const uint32_t nct = (uint32_t)SJ_MIN(TILE_C, c1 - ct);
+            if (self && ct + nct - 1 <= q0 + qt) /* every corpus row precedes every query */
+                continue;
+            const char *cdev = (const char *)s->d_corpus + (size_t)ct * s->row_bytes;
+            sj_gpu_vec_tile t = {s->d_dots, TILE_C, s->d_qnorm + qt, s->d_cnorm + ct, nqt, nct,
+                                 q0 + qt, ct, (uint32_t)qt, (uint32_t)ct, self, (int)s->v.metric,
+                                 s->v.threshold, s->gamma, s->d_hits, s->d_count, s->cap};
+            if (s->v.metric == SJ_METRIC_L1) {
+                CU((cudaError_t)sj_gpu_vec_l1((const uint32_t *)qdev, (const uint32_t *)cdev,
+                                              s->words, &t, s->stream));
+                continue;
+            }
+            const cudaDataType in = s->half ? CUDA_R_16F : CUDA_R_32F;
+            const cublasComputeType_t mode = s->half ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
+            BLAS(s->blas.gemm_ex(s->handle, CUBLAS_OP_T, CUBLAS_OP_N, (int)nct, (int)nqt, s->ld, &one,
+                                 cdev, in, s->ld, qdev, in, s->ld, &zero, s->d_dots, CUDA_R_32F,
+                                 TILE_C, mode, CUBLAS_GEMM_DEFAULT));
+            CU((cudaError_t)sj_gpu_vec_epilogue(&t, s->stream));
+        }
+    }
 done:
     return st;
 }
@@ -252,56 +279,29 @@ static sj_status cuda_vec_compare(void *state, const uint8_t *queries, int64_t q
         CU(cudaMalloc((void **)&s->d_qnorm, (size_t)nq * sizeof(double)));
         s->q_cap = nq;
     }
-    if ((st = to_device(s, queries, nq, s->d_queries, s->d_qnorm)))
+    if ((st = to_device(s, queries, nq, s->d_queries, s->d_qnorm)) ||
+        (st = enqueue_tiles(s, q0, nq, c0, c1, self)))
         goto done;
-    const float one = 1.0f, zero = 0.0f;
-    for (int64_t qt = 0; qt < nq; qt += TILE_Q) {
-        const uint32_t nqt = (uint32_t)SJ_MIN(TILE_Q, nq - qt);
-        const char *qdev = (const char *)s->d_queries + (size_t)qt * s->row_bytes;
-        for (int64_t ct = c0; ct < c1; ct += TILE_C) {
-            const uint32_t nct = (uint32_t)SJ_MIN(TILE_C, c1 - ct);
-            if (self && ct + nct - 1 <= q0 + qt) /* every corpus row precedes every query */
-                continue;
-            const char *cdev = (const char *)s->d_corpus + (size_t)ct * s->row_bytes;
-            if (s->v.metric != SJ_METRIC_L1) {
-                const cudaDataType in = s->half ? CUDA_R_16F : CUDA_R_32F;
-                const cublasComputeType_t ct_mode =
-                    s->half ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
-                BLAS(s->blas.gemm_ex(s->handle, CUBLAS_OP_T, CUBLAS_OP_N, (int)nct, (int)nqt, s->ld,
-                                     &one, cdev, in, s->ld, qdev, in, s->ld, &zero, s->d_dots,
-                                     CUDA_R_32F, TILE_C, ct_mode, CUBLAS_GEMM_DEFAULT));
-            }
-            sj_gpu_vec_tile t = {s->d_dots, TILE_C, s->d_qnorm + qt, s->d_cnorm + ct, nqt, nct,
-                                 q0 + qt, ct, self, (int)s->v.metric, s->v.threshold, s->gamma,
-                                 s->d_hits, s->d_count, s->cap};
-            if ((st = launch(s, &t, qdev, cdev)))
-                goto done;
-            unsigned long long count = 0;
-            CU(cudaMemcpyAsync(&count, s->d_count, sizeof count, cudaMemcpyDeviceToHost, s->stream));
-            CU(cudaStreamSynchronize(s->stream));
-            if (count > s->cap) { /* redo with room for every candidate */
-                cudaFree(s->d_hits);
-                cudaFreeHost(s->h_hits);
-                s->d_hits = NULL, s->h_hits = NULL;
-                s->cap = count + count / 4;
-                CU(cudaMalloc((void **)&s->d_hits, s->cap * sizeof(sj_gpu_hit)));
-                CU(cudaMallocHost((void **)&s->h_hits, s->cap * sizeof(sj_gpu_hit)));
-                t.hits = s->d_hits;
-                t.capacity = s->cap;
-                if ((st = launch(s, &t, qdev, cdev)))
-                    goto done;
-            }
-            CU(cudaMemcpyAsync(s->h_hits, s->d_hits, count * sizeof(sj_gpu_hit),
-                               cudaMemcpyDeviceToHost, s->stream));
-            CU(cudaStreamSynchronize(s->stream));
-            for (unsigned long long k = 0; k < count && !st; k++) {
-                const int64_t q = qt + s->h_hits[k].q, c = ct + s->h_hits[k].c;
-                st = sj_vec_decide(&s->v, queries + (size_t)q * s->v.bytes,
-                                   s->rows + (size_t)c * s->v.bytes, q0 + q, c, out);
-            }
-            if (st)
-                goto done;
-        }
+    unsigned long long count = 0;
+    CU(cudaMemcpyAsync(&count, s->d_count, sizeof count, cudaMemcpyDeviceToHost, s->stream));
+    CU(cudaStreamSynchronize(s->stream));
+    if (count > s->cap) { /* run the tiles again with room for every candidate */
+        cudaFree(s->d_hits);
+        cudaFreeHost(s->h_hits);
+        s->d_hits = NULL, s->h_hits = NULL;
+        s->cap = count + count / 4;
+        CU(cudaMalloc((void **)&s->d_hits, s->cap * sizeof(sj_gpu_hit)));
+        CU(cudaMallocHost((void **)&s->h_hits, s->cap * sizeof(sj_gpu_hit)));
+        if ((st = enqueue_tiles(s, q0, nq, c0, c1, self)))
+            goto done;
+    }
+    CU(cudaMemcpyAsync(s->h_hits, s->d_hits, count * sizeof(sj_gpu_hit), cudaMemcpyDeviceToHost,
+                       s->stream));
+    CU(cudaStreamSynchronize(s->stream));
+    for (unsigned long long k = 0; k < count && !st; k++) {
+        const int64_t q = s->h_hits[k].q, c = s->h_hits[k].c; /* call- and chunk-relative */
+        st = sj_vec_decide(&s->v, queries + (size_t)q * s->v.bytes, s->rows + (size_t)c * s->v.bytes,
+                           q0 + q, c, out);
     }
 done:
     return st;

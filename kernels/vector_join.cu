@@ -29,7 +29,7 @@ __global__ void __launch_bounds__(kEpiX * kEpiY) vec_epilogue(sj_gpu_vec_tile t)
         keep = sj_vt_candidate(t.q0, q, t.nq, t.c0, c, t.nc, t.self, approx, t.threshold,
                                sj_vt_margin(t.metric, t.gamma, na, nb));
     }
-    sj_warp_append(keep, sj_gpu_hit{q, c, 0}, t.hits, t.count, t.capacity);
+    sj_warp_append(keep, sj_gpu_hit{t.hit_q + q, t.hit_c + c, 0}, t.hits, t.count, t.capacity);
 }
 
 __global__ void __launch_bounds__(kL1Threads) vec_l1(const uint32_t *queries,
@@ -53,7 +53,8 @@ __global__ void __launch_bounds__(kL1Threads) vec_l1(const uint32_t *queries,
             d += sj_vt_sad4(sq[i * words + w], __ldg(crow + w));
         const bool keep = c < t.nc && d <= T &&
                           (!t.self || t.c0 + (int64_t)c > t.q0 + (int64_t)(q_first + i));
-        sj_warp_append(keep, sj_gpu_hit{q_first + i, c, d}, t.hits, t.count, t.capacity);
+        sj_warp_append(keep, sj_gpu_hit{t.hit_q + q_first + i, t.hit_c + c, d}, t.hits, t.count,
+                       t.capacity);
     }
 }
 

@@ -24,6 +24,8 @@ typedef struct sj_gpu_vec_tile {
     const double *corpus_norm;  /* device [nc] |corpus row| */
     uint32_t nq, nc;
     int64_t q0, c0;             /* global rows of the tile's first query / corpus row */
+    uint32_t hit_q, hit_c;      /* added to the q and c of every hit written, so that
+                                 * many tiles can share one hit buffer */
     int self;                   /* 1: report only c0+c > q0+q */
     int metric;                 /* SJ_VT_* */
     double threshold, gamma;    /* T and the margin factor (sj_vt_gamma) */
