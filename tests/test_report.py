@@ -153,7 +153,7 @@ try:
                 x = parent[x]
             return x
 
-        nearest = {}
+        nearest, known = {}, {}
         for a in all_ids:
             for b in all_ids:
                 if a < b and joined(a, b):
@@ -164,6 +164,8 @@ try:
                     for x, y in ((a, b), (b, a)):
                         if x not in nearest or (d, y) < nearest[x]:
                             nearest[x] = (d, y)
+                        if not by_id[y][8] and (x not in known or (d, y) < known[x]):
+                            known[x] = (d, y)  # y is a corpus (known) image
         comps = {}
         for i in all_ids:
             comps.setdefault(find(i), []).append(i)
@@ -193,10 +195,10 @@ try:
             else:
                 continue
             out.append((cls, -new, -len(members), min(members), sorted(members), flags))
-        return sorted(out), nearest
+        return sorted(out), nearest, known
 
     # The join: uploads x corpus and uploads x uploads (corpus x corpus is not joined).
-    expect, nearest = expected(lambda a, b: by_id[a][8] or by_id[b][8])
+    expect, nearest, known = expected(lambda a, b: by_id[a][8] or by_id[b][8])
     # Cluster numbers go by smallest member; the tie-break is the cluster number.
     names = {1: "candidate_new_victim", 2: "unidentified_victim_series", 3: "cross_case_link",
              4: "known_identified_series"}
@@ -234,6 +236,9 @@ try:
         n = nearest.get(int(r["id"]))
         check((r["nearest_id"], r["nearest_distance"]) ==
               ((str(n[1]), str(n[0])) if n else ("", "")), f"nearest of {r['id']}")
+        n = known.get(int(r["id"]))
+        check((r["nearest_known_id"], r["nearest_known_distance"]) ==
+              ((str(n[1]), str(n[0])) if n else ("", "")), f"nearest known of {r['id']}")
     with open(os.path.join(out, "triage.jsonl")) as f:
         jl = [json.loads(line) for line in f]
     check([j["rank"] for j in jl] == list(range(1, len(expect) + 1)), "triage.jsonl ranks")
@@ -278,7 +283,7 @@ try:
     run("nightly", "--quiet", "--state", state, "--new", uploads)
     night = os.path.join(tmp, "report-nightly")
     run("report", "--state", state, "--out", night, "--quiet")
-    expect_n, _ = expected(lambda a, b: True)
+    expect_n, _, _ = expected(lambda a, b: True)
     with open(os.path.join(night, "triage.csv")) as f:
         triage_n = list(csv.DictReader(f))
     with open(os.path.join(night, "members.csv")) as f:

@@ -21,12 +21,22 @@ void case_view_free(case_view *v)
     free(v->by_cluster);
     free(v->nearest_id);
     free(v->nearest_d);
+    free(v->known_id);
+    free(v->known_d);
     sj_meta_table_free(v->meta);
     sj_case_summary_free(v->sum);
     memset(v, 0, sizeof *v);
 }
 
-/* Nearest match of every hash from a pairs file of the same join. */
+/* Keep (other, d) in *id, *dist when closer (ties: smaller id). */
+static void closer(int64_t *id, double *dist, int64_t other, double d)
+{
+    if (isnan(*dist) || d < *dist || (d == *dist && other < *id))
+        *dist = d, *id = other;
+}
+
+/* Nearest match of every hash, and nearest known (corpus-side) match, from a
+ * pairs file of the same join. */
 static sj_status load_nearest(case_view *v, const char *pairs_path)
 {
     sj_join_result r;
@@ -44,12 +54,10 @@ static sj_status load_nearest(case_view *v, const char *pairs_path)
             break;
         }
         for (int side = 0; side < 2; side++) {
-            int64_t i = side ? ib : ia, other = side ? q->a : q->b;
-            if (isnan(v->nearest_d[i]) || q->distance < v->nearest_d[i] ||
-                (q->distance == v->nearest_d[i] && other < v->nearest_id[i])) {
-                v->nearest_d[i] = q->distance;
-                v->nearest_id[i] = other;
-            }
+            int64_t i = side ? ib : ia, o = side ? ia : ib, other = side ? q->a : q->b;
+            closer(&v->nearest_id[i], &v->nearest_d[i], other, q->distance);
+            if (!(v->row[o] >= 0 && v->meta->is_new[v->row[o]]))
+                closer(&v->known_id[i], &v->known_d[i], other, q->distance);
         }
     }
     sj_id_index_free(&ix);
@@ -156,9 +164,12 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
     v->row = malloc(n1 * sizeof *v->row);
     v->nearest_id = malloc(n1 * sizeof *v->nearest_id);
     v->nearest_d = malloc(n1 * sizeof *v->nearest_d);
+    v->known_id = malloc(n1 * sizeof *v->known_id);
+    v->known_d = malloc(n1 * sizeof *v->known_d);
     v->by_cluster = malloc(n1 * sizeof *v->by_cluster);
     v->first = calloc((size_t)v->n_clusters + 2, sizeof *v->first);
-    if (!v->row || !v->nearest_id || !v->nearest_d || !v->by_cluster || !v->first) {
+    if (!v->row || !v->nearest_id || !v->nearest_d || !v->known_id || !v->known_d || !v->by_cluster ||
+        !v->first) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -171,8 +182,8 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
             goto done;
         }
         v->row[i] = sj_meta_table_find(v->meta, v->ids[i]);
-        v->nearest_id[i] = -1;
-        v->nearest_d[i] = NAN;
+        v->nearest_id[i] = v->known_id[i] = -1;
+        v->nearest_d[i] = v->known_d[i] = NAN;
         if (v->cluster[i] >= 0)
             v->first[v->cluster[i] + 1]++;
     }
@@ -290,6 +301,23 @@ static void put_json_distance(FILE *fp, double d, int64_t size)
         fputs("null", fp);
 }
 
+/* A match as two fields "id<sep>distance" (both empty when none). */
+static void put_match(FILE *fp, char sep, int64_t id, double d)
+{
+    if (!isnan(d))
+        fprintf(fp, "%lld%c%.17g", (long long)id, sep, d);
+    else
+        fputc(sep, fp);
+}
+
+static void put_json_match(FILE *fp, const char *name, int64_t id, double d)
+{
+    if (!isnan(d))
+        fprintf(fp, ",\"%s_id\":%lld,\"%s_distance\":%.17g", name, (long long)id, name, d);
+    else
+        fprintf(fp, ",\"%s_id\":null,\"%s_distance\":null", name, name);
+}
+
 /* ---- triage list ---- */
 
 #define LIST_MAX 4096
@@ -362,7 +390,7 @@ void case_write_members_csv(FILE *fp, const case_view *v)
 {
     const sj_case_summary *s = v->sum;
     fprintf(fp, "rank,cluster,triage,id,new,%s,victim_identified,offender_identified,nearest_id,"
-                "nearest_distance\n", member_text_cols);
+                "nearest_distance,nearest_known_id,nearest_known_distance\n", member_text_cols);
     for (int64_t r = 0; r < s->n_ranked; r++) {
         int64_t k = s->ranked[r];
         for (int64_t j = v->first[k]; j < v->first[k + 1]; j++) {
@@ -376,10 +404,10 @@ void case_write_members_csv(FILE *fp, const case_view *v)
             }
             fprintf(fp, ",%s,%s,", sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
                     sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
-            if (!isnan(v->nearest_d[i]))
-                fprintf(fp, "%lld,%.17g\n", (long long)v->nearest_id[i], v->nearest_d[i]);
-            else
-                fputs(",\n", fp);
+            put_match(fp, ',', v->nearest_id[i], v->nearest_d[i]);
+            fputc(',', fp);
+            put_match(fp, ',', v->known_id[i], v->known_d[i]);
+            fputc('\n', fp);
         }
     }
 }
@@ -402,11 +430,9 @@ void case_write_members_jsonl(FILE *fp, const case_view *v)
             fprintf(fp, ",\"victim_identified\":\"%s\",\"offender_identified\":\"%s\"",
                     sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
                     sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
-            if (!isnan(v->nearest_d[i]))
-                fprintf(fp, ",\"nearest_id\":%lld,\"nearest_distance\":%.17g}\n",
-                        (long long)v->nearest_id[i], v->nearest_d[i]);
-            else
-                fputs(",\"nearest_id\":null,\"nearest_distance\":null}\n", fp);
+            put_json_match(fp, "nearest", v->nearest_id[i], v->nearest_d[i]);
+            put_json_match(fp, "nearest_known", v->known_id[i], v->known_d[i]);
+            fputs("}\n", fp);
         }
     }
 }
@@ -421,7 +447,7 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
     char flags[128];
     fputs("Image ID;Cluster ID;Cluster size;Triage rank;Triage;New upload;Series name;"
           "Victim identified;Offender identified;Case ID;Category;Source;Cluster flags;"
-          "Nearest match;Distance\r\n", fp);
+          "Nearest match;Distance;Nearest known match;Known distance\r\n", fp);
     int64_t *rank = calloc((size_t)SJ_MAX(v->n_clusters, 1), sizeof *rank);
     if (!rank)
         return;
@@ -452,10 +478,9 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
                 fputc(';', fp);
                 cli_put_csv(fp, text_of(v, i, SJ_META_SOURCE), ';');
                 fprintf(fp, ";%s;", flags);
-                if (!isnan(v->nearest_d[i]))
-                    fprintf(fp, "%lld;%.17g", (long long)v->nearest_id[i], v->nearest_d[i]);
-                else
-                    fputc(';', fp);
+                put_match(fp, ';', v->nearest_id[i], v->nearest_d[i]);
+                fputc(';', fp);
+                put_match(fp, ';', v->known_id[i], v->known_d[i]);
                 fputs("\r\n", fp);
             }
         }
@@ -584,7 +609,8 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
                     "&middot; %lld members</summary>\n<table class=\"sortable\"><thead><tr>"
                     "<th>Id</th><th>New</th><th>Series</th><th>Victim identified</th>"
                     "<th>Offender identified</th><th>Case</th><th>Category</th><th>Source</th>"
-                    "<th>Nearest match</th><th>Distance</th></tr></thead><tbody>\n",
+                    "<th>Nearest match</th><th>Distance</th><th>Nearest known</th><th>Distance</th>"
+                    "</tr></thead><tbody>\n",
                 (long long)k, (long long)r + 1, (long long)v->label[k], sj_triage_name((sj_triage)s->triage[k]),
                 (long long)v->size[k]);
         int64_t end = SJ_MIN(v->first[k + 1], v->first[k] + max_members);
@@ -602,11 +628,15 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
             put_html(fp, text_of(v, i, SJ_META_CATEGORY));
             fputs("</td><td>", fp);
             put_html(fp, text_of(v, i, SJ_META_SOURCE));
-            if (!isnan(v->nearest_d[i]))
-                fprintf(fp, "</td><td>%lld</td><td>%.6g</td></tr>\n", (long long)v->nearest_id[i],
-                        v->nearest_d[i]);
-            else
-                fputs("</td><td></td><td></td></tr>\n", fp);
+            for (int m = 0; m < 2; m++) {
+                int64_t id = m ? v->known_id[i] : v->nearest_id[i];
+                double d = m ? v->known_d[i] : v->nearest_d[i];
+                if (!isnan(d))
+                    fprintf(fp, "</td><td>%lld</td><td>%.6g", (long long)id, d);
+                else
+                    fputs("</td><td></td><td>", fp);
+            }
+            fputs("</td></tr>\n", fp);
         }
         fputs("</tbody></table>\n", fp);
         if (end < v->first[k + 1])

@@ -21,6 +21,8 @@ typedef struct case_view {
     int64_t *by_cluster;  /* [n] positions in ids, grouped by cluster, ids ascending; owned */
     int64_t *nearest_id;  /* [n] closest match (with --pairs); owned */
     double *nearest_d;    /* [n] its distance, NaN when none; owned */
+    int64_t *known_id;    /* [n] closest match on the corpus side (a known image); owned */
+    double *known_d;      /* [n] its distance, NaN when none; owned */
     sj_meta_table *meta;  /* never NULL after loading (empty when the file has none) */
     sj_case_summary *sum;
     int has_meta;         /* the file carried /meta_index */
