@@ -224,6 +224,12 @@ static sj_status ensure_labels(sj_hashes *h)
     return SJ_OK;
 }
 
+sj_status sj_hashes_ensure_meta(sj_hashes *h)
+{
+    sj_status st = h->meta ? SJ_OK : sj_meta_create(&h->meta);
+    return st ? st : sj_meta_pad(h->meta, h->n); /* earlier rows: unknown */
+}
+
 sj_status sj_hashes_append(sj_hashes *h, int64_t id, const uint8_t *hash, int quality)
 {
     sj_status st = hashes_reserve(h, h->n + 1);
@@ -259,14 +265,8 @@ sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src)
         return st;
     if (src->labels && (st = ensure_labels(dst)))
         return st;
-    if (src->meta && !dst->meta) { /* earlier rows: unknown */
-        if ((st = sj_meta_create(&dst->meta)))
-            return st;
-        for (int64_t i = 0; i < dst->n && !st; i++)
-            st = sj_meta_append_row(dst->meta, NULL, 0);
-        if (st)
-            return st;
-    }
+    if (src->meta && (st = sj_hashes_ensure_meta(dst)))
+        return st;
     for (int64_t i = 0; dst->meta && i < src->n; i++)
         if ((st = sj_meta_append_row(dst->meta, src->meta, i)))
             return st;
@@ -373,8 +373,7 @@ sj_status sj_check_finite(const sj_hashes *h, const char *what)
     return SJ_OK;
 }
 
-/* 1 if every component of a vector row is zero (-0.0 included). */
-static int zero_vector(sj_hash_type t, const uint8_t *row)
+int sj_row_is_zero_vector(sj_hash_type t, const uint8_t *row)
 {
     if (t.kind == SJ_KIND_F32) {
         for (uint32_t j = 0; j < t.dim; j++) {
@@ -441,7 +440,7 @@ sj_degenerate_rule sj_degenerate_check(const sj_degenerate_options *o, sj_hash_t
     if (!o->enabled)
         return SJ_DEGEN_NONE;
     if (!sj_hash_type_binary(t)) /* vectors: only the zero vector (no direction, no cosine) */
-        return zero_vector(t, hash) ? SJ_DEGEN_ALL_ZERO
+        return sj_row_is_zero_vector(t, hash) ? SJ_DEGEN_ALL_ZERO
                : quality >= 0 && quality < o->min_quality ? SJ_DEGEN_LOW_QUALITY : SJ_DEGEN_NONE;
     int ones = sj_popcount_bytes(hash, sj_hash_type_bytes(t));
     if (ones == 0)

@@ -445,14 +445,8 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
         id = ing->next_id++;
     }
     sj_hashes *rows = ing->rows;
-    if (tb->has_meta && !rows->meta) { /* earlier rows: unknown */
-        if ((st = sj_meta_create(&rows->meta)))
-            goto done;
-        for (int64_t i = 0; i < rows->n && !st; i++)
-            st = sj_meta_append_row(rows->meta, NULL, 0);
-        if (st)
-            goto done;
-    }
+    if (tb->has_meta && (st = sj_hashes_ensure_meta(rows)))
+        goto done;
     sj_meta *meta = rows->meta;
     rows->meta = NULL; /* add_row appends the hash; the metadata row follows */
     st = add_row(ing, id, hash, quality, line);

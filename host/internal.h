@@ -55,6 +55,13 @@ void sj_id_index_free(sj_id_index *ix);
 /* SJ_ERR_FORMAT naming `what` and the row when an f32 set holds NaN or Inf. */
 sj_status sj_check_finite(const sj_hashes *h, const char *what);
 
+/* 1 if every component of a vector row (t a vector kind) is zero, -0.0
+ * included: the degenerate rule, and the rows cosine cannot take. */
+int sj_row_is_zero_vector(sj_hash_type t, const uint8_t *row);
+
+/* Give h a metadata column (rows so far: unknown) if it has none. */
+sj_status sj_hashes_ensure_meta(sj_hashes *h);
+
 /* Popcount of a byte string. */
 int sj_popcount_bytes(const uint8_t *p, size_t n);
 

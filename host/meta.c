@@ -180,6 +180,14 @@ sj_status sj_meta_append_row(sj_meta *m, const sj_meta *src, int64_t row)
     return sj_meta_append(m, text, src->victim[row], src->offender[row]);
 }
 
+sj_status sj_meta_pad(sj_meta *m, int64_t n)
+{
+    sj_status st = SJ_OK;
+    while (!st && m->n < n)
+        st = sj_meta_append_row(m, NULL, 0);
+    return st;
+}
+
 const char *sj_meta_text_get(const sj_meta *m, int64_t row, sj_meta_text f)
 {
     int32_t c = sj_meta_text_code(m, row, f);

@@ -243,8 +243,8 @@ sj_status sj_meta_table_h5_read(hid_t file, sj_meta_table **out, const char *pat
         st = sj_meta_h5_read(file, "meta", t->n, &t->meta, path);
     if (!st && !t->meta)
         st = sj_meta_create(&t->meta);
-    for (int64_t i = sj_meta_rows(t->meta); !st && i < t->n; i++) /* no /meta: all unknown */
-        st = sj_meta_append_row(t->meta, NULL, 0);
+    if (!st) /* no /meta: all unknown */
+        st = sj_meta_pad(t->meta, t->n);
     free(is_new);
     if (st) {
         sj_meta_table_free(t);

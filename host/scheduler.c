@@ -51,18 +51,8 @@ sj_status sj_gpu_list_parse(const char *text, sj_join_config *cfg)
     return SJ_OK;
 }
 
-/* The ops of backend b for hashes of type t (vector kinds have their own). */
-static const sj_backend_ops *backend_ops_for(sj_backend_kind b, sj_hash_type t)
+static const sj_backend_ops *backend_ops(sj_backend_kind b)
 {
-    if (!sj_hash_type_binary(t)) {
-        switch (b) {
-        case SJ_BACKEND_CPU: return &sj_backend_cpu_vec;
-        case SJ_BACKEND_FAISS: return &sj_backend_faiss_vec;
-        case SJ_BACKEND_CUDA: return &sj_backend_cuda_vec;
-        case SJ_BACKEND_NAIVE: return &sj_backend_naive;
-        default: return NULL;
-        }
-    }
     switch (b) {
     case SJ_BACKEND_CPU: return &sj_backend_cpu;
     case SJ_BACKEND_FAISS: return &sj_backend_faiss;
@@ -72,13 +62,16 @@ static const sj_backend_ops *backend_ops_for(sj_backend_kind b, sj_hash_type t)
     }
 }
 
-static const sj_backend_ops *backend_ops(sj_backend_kind b)
+/* The ops of backend b for hashes of type t: vector kinds have their own
+ * (naive serves every kind). */
+static const sj_backend_ops *backend_ops_for(sj_backend_kind b, sj_hash_type t)
 {
+    if (sj_hash_type_binary(t) || b == SJ_BACKEND_NAIVE)
+        return backend_ops(b);
     switch (b) {
-    case SJ_BACKEND_CPU: return &sj_backend_cpu;
-    case SJ_BACKEND_FAISS: return &sj_backend_faiss;
-    case SJ_BACKEND_CUDA: return &sj_backend_cuda;
-    case SJ_BACKEND_NAIVE: return &sj_backend_naive;
+    case SJ_BACKEND_CPU: return &sj_backend_cpu_vec;
+    case SJ_BACKEND_FAISS: return &sj_backend_faiss_vec;
+    case SJ_BACKEND_CUDA: return &sj_backend_cuda_vec;
     default: return NULL;
     }
 }

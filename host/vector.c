@@ -51,11 +51,7 @@ sj_status sj_vec_check_rows(const sj_vec_join *v, const uint8_t *rows, int64_t n
     if (v->metric != SJ_METRIC_COSINE)
         return SJ_OK;
     for (int64_t i = 0; i < n; i++) {
-        const uint8_t *row = rows + (size_t)i * v->bytes;
-        uint32_t j = 0;
-        while (j < v->dim && component(v, row, j) == 0.0f)
-            j++;
-        if (j == v->dim)
+        if (sj_row_is_zero_vector(v->type, rows + (size_t)i * v->bytes))
             return sj_fail(SJ_ERR_ARG,
                            "%s row %lld is the zero vector: its cosine is undefined (zero vectors "
                            "are excluded as degenerate unless --keep-degenerate)",

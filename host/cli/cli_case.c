@@ -151,13 +151,10 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
             st = sj_fail(SJ_ERR_NOMEM, "out of memory");
             goto done;
         }
-        for (int64_t i = 0; i < v->n && !st; i++) {
-            t->ids[i] = v->ids[i];
-            t->is_new[i] = 1;
-            st = sj_meta_append_row(t->meta, NULL, 0);
-        }
+        memcpy(t->ids, v->ids, (size_t)v->n * sizeof *t->ids);
+        memset(t->is_new, 1, (size_t)v->n);
         t->n = v->n;
-        if (st)
+        if ((st = sj_meta_pad(t->meta, v->n)))
             goto done;
     }
     size_t n1 = (size_t)SJ_MAX(v->n, 1);

@@ -50,6 +50,8 @@ sj_status sj_meta_append(sj_meta *m, const char *const text[SJ_META_N_TEXT], int
                          int8_t offender);
 /* Append a copy of row `row` of src, or an all-unknown row when src is NULL. */
 sj_status sj_meta_append_row(sj_meta *m, const sj_meta *src, int64_t row);
+/* Append all-unknown rows until m has n rows. */
+sj_status sj_meta_pad(sj_meta *m, int64_t n);
 /* Row `row`'s text ("" when none; valid while m lives). */
 const char *sj_meta_text_get(const sj_meta *m, int64_t row, sj_meta_text f);
 /* Row `row`'s interned text number (equal numbers: equal text), -1 none. */
