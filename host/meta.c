@@ -296,9 +296,6 @@ sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_ne
         t->is_new[i] = is_new[rows[i].set];
         if ((st = sj_meta_append_row(t->meta, h->meta, h->meta ? rows[i].row : 0)))
             goto fail;
-        if (!*sj_meta_text_get(t->meta, i, SJ_META_SOURCE) && h->source[0] &&
-            (st = sj_meta_set_text(t->meta, i, SJ_META_SOURCE, h->source)))
-            goto fail;
     }
     t->n = n;
     free(rows);

@@ -297,6 +297,22 @@ try:
     check([e[4] for e in expect_n] == [sorted(got_n.get(k + 1, [])) for k in range(len(triage_n))],
           "nightly triage members")
 
+    # Several corpus shards of different sources: each hash keeps its own.
+    parts = []
+    for k, src in enumerate(("nl", "de")):
+        path = os.path.join(tmp, f"part-{src}.txt")
+        with open(path, "w") as f:
+            for i in range(3):
+                f.write(f"{1000 + 10 * k + i},{hexs(rand_hash())}\n")
+        run("ingest", "--kind", "pdq", "--source", src, "--in", path, "--out", path[:-4] + ".h5", "--quiet")
+        parts.append(path[:-4] + ".h5")
+    two = os.path.join(tmp, "two.h5")
+    run("join", "--corpus", *parts, "--queries", uploads, "--out", two, "--quiet")
+    with h5py.File(two, "r") as f:
+        got = dict(zip(f["meta_index/id"][:].tolist(), (x.decode() for x in f["meta/source"][:])))
+    check(all(got[1000 + i] == "nl" and got[1010 + i] == "de" for i in range(3)),
+          f"each corpus shard's source kept per hash: {got}")
+
     # A shard written by h5py with variable-length and fixed-length strings.
     user = os.path.join(tmp, "user.h5")
     with h5py.File(user, "w") as f:

@@ -77,6 +77,9 @@ sj_status cli_sources_add(cli_sources *s, const sj_hashes *h, const char *path);
 void cli_sources_finish(cli_sources *s);
 int32_t cli_sources_of(const cli_sources *s, int64_t id); /* -1 if unknown */
 void cli_sources_free(cli_sources *s);
+/* Rows of t with no source of their own get their shard's (by id). */
+struct sj_meta_table;
+sj_status cli_meta_fill_sources(struct sj_meta_table *t, const cli_sources *s);
 /* Names joined by newlines, for the `sources` attribute. */
 void cli_sources_names(const cli_sources *s, char *buf, size_t size);
 

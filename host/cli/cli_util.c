@@ -1,6 +1,7 @@
 /* cli_util.c - errors, progress, JSON stats and text outputs for the CLI. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "simjoin/meta.h"
 
 #include <errno.h>
 #include <math.h>
@@ -253,6 +254,17 @@ int32_t cli_sources_of(const cli_sources *s, int64_t id)
 {
     int64_t k = sj_search_i64(s->ids, s->n_ids, id);
     return k >= 0 ? s->src[k] : -1;
+}
+
+sj_status cli_meta_fill_sources(sj_meta_table *t, const cli_sources *s)
+{
+    sj_status st = SJ_OK;
+    for (int64_t i = 0; i < t->n && !st; i++) {
+        int32_t k = cli_sources_of(s, t->ids[i]);
+        if (k >= 0 && s->names[k][0] && !*sj_meta_text_get(t->meta, i, SJ_META_SOURCE))
+            st = sj_meta_set_text(t->meta, i, SJ_META_SOURCE, s->names[k]);
+    }
+    return st;
 }
 
 void cli_sources_free(cli_sources *s)

@@ -349,12 +349,7 @@ int cmd_join(int argc, char **argv)
         const uint8_t side[2] = {queries ? 0 : 1, 1}; /* a self-join: every hash is new */
         if ((st = sj_meta_table_build(sets, side, queries ? 2 : 1, &res.meta)))
             goto sync;
-        for (int64_t i = 0; i < res.meta->n && !st; i++) {
-            int32_t k = cli_sources_of(&srcs, res.meta->ids[i]);
-            if (k >= 0 && srcs.names[k][0] && !*sj_meta_text_get(res.meta->meta, i, SJ_META_SOURCE))
-                st = sj_meta_set_text(res.meta->meta, i, SJ_META_SOURCE, srcs.names[k]);
-        }
-        if (st)
+        if ((st = cli_meta_fill_sources(res.meta, &srcs)))
             goto sync;
     }
     /* Degenerate hashes: excluded and listed. */

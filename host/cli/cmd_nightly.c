@@ -354,10 +354,7 @@ int cmd_nightly(int argc, char **argv)
         const uint8_t side[2] = {0, 1};
         if ((st = sj_meta_table_build(sets, side, 2, &meta)))
             goto fail;
-        for (int64_t i = 0; i < meta->n && !st; i++)
-            if (!*sj_meta_text_get(meta->meta, i, SJ_META_SOURCE) && *src_name(&srcs, meta->ids[i]))
-                st = sj_meta_set_text(meta->meta, i, SJ_META_SOURCE, src_name(&srcs, meta->ids[i]));
-        if (st)
+        if ((st = cli_meta_fill_sources(meta, &srcs)))
             goto fail;
     }
     /* Exclusions: new degenerate hashes now; old ones as recorded. */

@@ -78,8 +78,10 @@ typedef struct sj_meta_table {
 
 void sj_meta_table_free(sj_meta_table *t);
 /* Build the table of n_sets hash sets (before degenerate removal, so that
- * excluded hashes keep theirs); rows of sets[k] get is_new[k]. A row whose
- * source is empty gets its set's source. */
+ * excluded hashes keep theirs); rows of sets[k] get is_new[k]. Sources are
+ * the rows' own metadata: a set concatenated from several shards has no one
+ * source, so the caller, who knows each row's shard, fills the empty ones
+ * (sj_meta_set_text). */
 sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_new, int n_sets,
                               sj_meta_table **out);
 /* Row of id in t, or -1. */
