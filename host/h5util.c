@@ -241,8 +241,9 @@ done:
     return st;
 }
 
-sj_status sj_h5_read_attr_i64(hid_t loc, const char *name, int64_t *value, int *present,
-                              const char *path)
+/* A single-value numeric attribute read as memtype (real: floats taken too). */
+static sj_status read_scalar_attr(hid_t loc, const char *name, hid_t memtype, int real,
+                                  void *value, int *present, const char *path)
 {
     *present = 0;
     if (H5Aexists(loc, name) <= 0)
@@ -251,10 +252,11 @@ sj_status sj_h5_read_attr_i64(hid_t loc, const char *name, int64_t *value, int *
     hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t ftype = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
     hid_t space = attr >= 0 ? H5Aget_space(attr) : H5I_INVALID_HID;
-    if (attr < 0 || H5Tget_class(ftype) != H5T_INTEGER ||
-        H5Sget_simple_extent_npoints(space) != 1 ||
-        H5Aread(attr, H5T_NATIVE_INT64, value) < 0)
-        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute '%s' is not a single integer", path, name);
+    H5T_class_t cls = ftype >= 0 ? H5Tget_class(ftype) : H5T_NO_CLASS;
+    if (attr < 0 || (cls != H5T_INTEGER && !(real && cls == H5T_FLOAT)) ||
+        H5Sget_simple_extent_npoints(space) != 1 || H5Aread(attr, memtype, value) < 0)
+        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute '%s' is not a single %s", path, name,
+                     real ? "number" : "integer");
     else
         *present = 1;
     if (space >= 0)
@@ -264,6 +266,18 @@ sj_status sj_h5_read_attr_i64(hid_t loc, const char *name, int64_t *value, int *
     if (attr >= 0)
         H5Aclose(attr);
     return st;
+}
+
+sj_status sj_h5_read_attr_i64(hid_t loc, const char *name, int64_t *value, int *present,
+                              const char *path)
+{
+    return read_scalar_attr(loc, name, H5T_NATIVE_INT64, 0, value, present, path);
+}
+
+sj_status sj_h5_read_attr_f64(hid_t loc, const char *name, double *value, int *present,
+                              const char *path)
+{
+    return read_scalar_attr(loc, name, H5T_NATIVE_DOUBLE, 1, value, present, path);
 }
 
 sj_status sj_h5_inspect(hid_t file, const char *name, sj_h5_info *info, const char *path)
@@ -478,6 +492,19 @@ sj_status sj_h5_read_type(hid_t loc, const char *path, sj_hash_type *t)
         return sj_fail(SJ_ERR_FORMAT, "%s: kind photodna but dim=%lld (must be 144)", path,
                        (long long)dim);
     return SJ_OK;
+}
+
+sj_status sj_h5_write_strings(hid_t loc, const char *name, const char *buf, int64_t n,
+                              size_t width, const char *path)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, width);
+    H5Tset_strpad(type, H5T_STR_NULLTERM);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hsize_t dims[1] = {(hsize_t)n};
+    sj_status st = sj_h5_write(loc, name, type, 1, dims, buf, path);
+    H5Tclose(type);
+    return st;
 }
 
 sj_status sj_h5_write_distances(hid_t loc, const char *name, const double *d, int64_t n,

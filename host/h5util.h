@@ -39,6 +39,9 @@ sj_status sj_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t siz
 /* Read an integer attribute; *present = 0 when absent. */
 sj_status sj_h5_read_attr_i64(hid_t loc, const char *name, int64_t *value, int *present,
                               const char *path);
+/* Read an integer or float attribute as double; *present = 0 when absent. */
+sj_status sj_h5_read_attr_f64(hid_t loc, const char *name, double *value, int *present,
+                              const char *path);
 
 /* Describe a dataset: rank, dims (up to 2) and type class/size/sign.
  * *exists = 0 when absent (not an error). */
@@ -65,6 +68,11 @@ sj_status sj_h5_read_i64(hid_t file, const char *name, int64_t expect, int64_t *
 /* As sj_h5_read_i64, for any numeric dataset, converted to double. */
 sj_status sj_h5_read_f64(hid_t file, const char *name, int64_t expect, double **out, int64_t *n,
                          const char *path);
+
+/* n fixed-length UTF-8 strings buf[n][width], NUL-terminated (h5py reads
+ * them as bytes). */
+sj_status sj_h5_write_strings(hid_t loc, const char *name, const char *buf, int64_t n,
+                              size_t width, const char *path);
 
 /* A distance column: int32 when integral (the values are exact integers),
  * else float64. */

@@ -23,13 +23,7 @@ static sj_status write_text(hid_t g, const sj_meta *m, int64_t first, int64_t co
     for (int64_t i = 0; i < count; i++)
         memcpy(buf + (size_t)i * width, sj_meta_text_get(m, first + i, f),
                strlen(sj_meta_text_get(m, first + i, f)));
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, width);
-    H5Tset_strpad(type, H5T_STR_NULLTERM);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    hsize_t dims[1] = {(hsize_t)count};
-    sj_status st = sj_h5_write(g, sj_meta_text_name(f), type, 1, dims, buf, path);
-    H5Tclose(type);
+    sj_status st = sj_h5_write_strings(g, sj_meta_text_name(f), buf, count, width, path);
     free(buf);
     return st;
 }

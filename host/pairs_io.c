@@ -202,18 +202,9 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
     }
     if ((st = sj_metric_check(r->type, &r->metric)))
         goto done;
-    {
-        hid_t at = H5Aexists(file, "threshold") > 0 ? H5Aopen(file, "threshold", H5P_DEFAULT)
-                                                     : H5I_INVALID_HID;
-        double tv = 0;
-        if (at < 0 || H5Aread(at, H5T_NATIVE_DOUBLE, &tv) < 0) {
-            if (at >= 0)
-                H5Aclose(at);
-            st = sj_fail(SJ_ERR_FORMAT, "%s: missing or unreadable attribute threshold", path);
-            goto done;
-        }
-        H5Aclose(at);
-        r->threshold = tv;
+    if (sj_h5_read_attr_f64(file, "threshold", &r->threshold, &has, path) || !has) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: missing or unreadable attribute threshold", path);
+        goto done;
     }
     if ((st = sj_h5_read_attr_str(file, "sources", r->sources, sizeof r->sources, 0, path)) ||
         (st = sj_h5_read_attr_i64(file, "cross_only", &v, &has, path)))
@@ -294,13 +285,7 @@ static sj_status write_code_lists(hid_t g, const char *name, int32_t *const *lis
         for (const int32_t *c = lists[k]; *c >= 0; c++)
             p += sprintf(p, "%s%s", c == lists[k] ? "" : "|", sj_meta_code_text(m, *c));
     }
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, width);
-    H5Tset_strpad(type, H5T_STR_NULLTERM);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    hsize_t dims[1] = {(hsize_t)n};
-    sj_status st = sj_h5_write(g, name, type, 1, dims, buf, path);
-    H5Tclose(type);
+    sj_status st = sj_h5_write_strings(g, name, buf, n, width, path);
     free(buf);
     return st;
 }

@@ -167,14 +167,17 @@ static int cmp_label(const void *x, const void *y)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static const sj_pairs *order_pairs;
-static int cmp_pair_distance(const void *x, const void *y) /* stable: index breaks ties */
+typedef struct dist_key {
+    double d;
+    int64_t k;
+} dist_key;
+
+static int cmp_dist_key(const void *x, const void *y) /* stable: the index breaks ties */
 {
-    int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
-    double a = order_pairs->v[i].distance, b = order_pairs->v[j].distance;
-    if (a != b)
-        return a < b ? -1 : 1;
-    return i < j ? -1 : i > j;
+    const dist_key *a = x, *b = y;
+    if (a->d != b->d)
+        return a->d < b->d ? -1 : 1;
+    return a->k < b->k ? -1 : a->k > b->k;
 }
 
 /* Pair numbers in (distance, input order) order; *order owned by the caller.
@@ -185,12 +188,18 @@ static sj_status distance_order(const sj_pairs *pairs, int64_t int_max, int64_t 
     int64_t *o = malloc(m1 * sizeof *o);
     if (!o)
         return sj_fail(SJ_ERR_NOMEM, "out of memory in sweep");
-    if (int_max < 0) {
+    if (int_max < 0) { /* keys beside their index: no globals, cache-friendly compares */
+        dist_key *keys = malloc(m1 * sizeof *keys);
+        if (!keys) {
+            free(o);
+            return sj_fail(SJ_ERR_NOMEM, "out of memory in sweep");
+        }
         for (int64_t k = 0; k < pairs->n; k++)
-            o[k] = k;
-        order_pairs = pairs;
-        qsort(o, (size_t)pairs->n, sizeof *o, cmp_pair_distance);
-        order_pairs = NULL;
+            keys[k] = (dist_key){pairs->v[k].distance, k};
+        qsort(keys, (size_t)pairs->n, sizeof *keys, cmp_dist_key);
+        for (int64_t k = 0; k < pairs->n; k++)
+            o[k] = keys[k].k;
+        free(keys);
     } else {
         int64_t *start = calloc((size_t)int_max + 2, sizeof *start);
         if (!start) {

@@ -35,13 +35,12 @@ static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *info, vo
         printf("  attribute %-16s %s\n", name, s);
     } else if (cls == H5T_INTEGER && !sj_h5_read_attr_i64(loc, name, &v, &has, path)) {
         printf("  attribute %-16s %lld\n", name, (long long)v);
-    } else if (cls == H5T_FLOAT && (a = H5Aopen(loc, name, H5P_DEFAULT)) >= 0) {
+    } else if (cls == H5T_FLOAT) {
         double x = 0;
-        if (H5Aread(a, H5T_NATIVE_DOUBLE, &x) >= 0)
+        if (!sj_h5_read_attr_f64(loc, name, &x, &has, path) && has)
             printf("  attribute %-16s %.15g\n", name, x);
         else
             printf("  attribute %-16s (unreadable)\n", name);
-        H5Aclose(a);
     } else {
         printf("  attribute %-16s (not shown)\n", name);
     }
