@@ -212,9 +212,7 @@ done:
 static sj_status cuda_vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
 {
     cuda_vec_state *s = state;
-    sj_status st = sj_vec_check_rows(&s->v, rows, n, 0, "corpus");
-    if (st)
-        return st;
+    sj_status st = SJ_OK;
     cudaFree(s->d_corpus);
     cudaFree(s->d_cnorm);
     s->d_corpus = NULL, s->d_cnorm = NULL;
@@ -268,9 +266,9 @@ static sj_status cuda_vec_compare(void *state, const uint8_t *queries, int64_t q
                                   int64_t c0, int64_t c1, int self, sj_hits *out)
 {
     cuda_vec_state *s = state;
-    sj_status st = sj_vec_check_rows(&s->v, queries, nq, q0, "queries");
-    if (st || nq == 0 || c1 <= c0)
-        return st;
+    if (nq == 0 || c1 <= c0)
+        return SJ_OK;
+    sj_status st = SJ_OK;
     if (nq > s->q_cap) {
         cudaFree(s->d_queries);
         cudaFree(s->d_qnorm);

@@ -130,9 +130,7 @@ static sj_status faiss_vec_load_corpus(void *state, const uint8_t *rows, int64_t
     s->rows = rows;
     s->n = n;
     s->max_norm = 0;
-    sj_status st = sj_vec_check_rows(&s->v, rows, n, 0, "corpus");
-    if (st)
-        return st;
+    sj_status st = SJ_OK;
     float *f = malloc((size_t)SJ_MAX(n, 1) * s->v.dim * sizeof *f);
     double *norm = malloc((size_t)SJ_MAX(n, 1) * sizeof *norm);
     if (!f || !norm)
@@ -153,9 +151,7 @@ static sj_status faiss_vec_compare(void *state, const uint8_t *queries, int64_t 
                                    int64_t c0, int64_t c1, int self, sj_hits *out)
 {
     faiss_vec_state *s = state;
-    sj_status st = sj_vec_check_rows(&s->v, queries, nq, q0, "queries");
-    if (st)
-        return st;
+    sj_status st = SJ_OK;
     float *f = malloc((size_t)SJ_MAX(nq, 1) * s->v.dim * sizeof *f);
     double *norm = malloc((size_t)SJ_MAX(nq, 1) * sizeof *norm);
     FaissRangeSearchResult *res = NULL;

@@ -2,7 +2,7 @@
  * double precision, exact for the integral metrics), d <= T. Slow on purpose
  * and shares no code with the fast paths; tests and `simjoin bench` compare
  * every other backend with it. */
-#include "vector.h"
+#include "backend.h"
 
 #include <stdlib.h>
 
@@ -13,7 +13,6 @@ typedef struct naive_state {
     double threshold;
     const uint8_t *corpus; /* [n, bytes], borrowed */
     int64_t n;
-    sj_vec_join v;         /* vector kinds: for the zero-vector check */
 } naive_state;
 
 static sj_status naive_open(const sj_join_config *cfg, sj_hash_type type, void **state)
@@ -25,7 +24,6 @@ static sj_status naive_open(const sj_join_config *cfg, sj_hash_type type, void *
     s->metric = cfg->metric == SJ_METRIC_DEFAULT ? sj_metric_default(type) : cfg->metric;
     s->bytes = sj_hash_type_bytes(type);
     s->threshold = cfg->threshold;
-    sj_vec_join_init(&s->v, cfg, type);
     *state = s;
     return SJ_OK;
 }
@@ -35,18 +33,13 @@ static sj_status naive_load_corpus(void *state, const uint8_t *rows, int64_t n)
     naive_state *s = state;
     s->corpus = rows;
     s->n = n;
-    return sj_hash_type_binary(s->type) ? SJ_OK : sj_vec_check_rows(&s->v, rows, n, 0, "corpus");
+    return SJ_OK;
 }
 
 static sj_status naive_compare(void *state, const uint8_t *queries, int64_t q0, int64_t nq,
                                int64_t c0, int64_t c1, int self, sj_hits *out)
 {
     const naive_state *s = state;
-    if (!sj_hash_type_binary(s->type)) {
-        sj_status st = sj_vec_check_rows(&s->v, queries, nq, q0, "queries");
-        if (st)
-            return st;
-    }
     for (int64_t i = 0; i < nq; i++) {
         const uint8_t *a = queries + (size_t)i * s->bytes;
         for (int64_t j = c0; j < c1; j++) {

@@ -228,6 +228,13 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
         return sj_fail(SJ_ERR_ARG, "threshold is not a number");
     if (sj_hash_type_binary(corpus->type) && cfg->threshold < 0)
         return sj_fail(SJ_ERR_ARG, "threshold must be >= 0");
+    if (!sj_hash_type_binary(corpus->type)) { /* cosine takes no zero vector: checked once */
+        sj_vec_join v;
+        sj_vec_join_init(&v, cfg, corpus->type);
+        if ((st = sj_vec_check_rows(&v, corpus->hashes, corpus->n, 0, "corpus")) ||
+            (!self && (st = sj_vec_check_rows(&v, queries->hashes, queries->n, 0, "queries"))))
+            return st;
+    }
     sj_backend_kind kind = sj_backend_resolve(cfg->backend, NULL);
     const sj_backend_ops *ops = backend_ops_for(kind, corpus->type);
     if (!ops)

@@ -61,7 +61,8 @@ static inline sj_status sj_vec_decide(const sj_vec_join *v, const uint8_t *qrow,
 
 /* SJ_ERR_ARG naming the row when the metric is cosine and a row is the zero
  * vector (its cosine is undefined; such rows are excluded as degenerate
- * unless --keep-degenerate). what: "queries" or "corpus". */
+ * unless --keep-degenerate). what: "queries" or "corpus". The scheduler
+ * checks every join's inputs once, before any backend sees them. */
 sj_status sj_vec_check_rows(const sj_vec_join *v, const uint8_t *rows, int64_t n, int64_t first,
                             const char *what);
 
