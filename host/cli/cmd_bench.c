@@ -232,7 +232,9 @@ int cmd_bench(int argc, char **argv)
                 st = sj_join_cross(&cfg, queries, corpus, &p);
                 double el = sj_now() - t0;
                 if (st) {
-                    fprintf(stderr, "simjoin: bench: %s: %s\n", r->name, sj_last_error());
+                    char safe[4096];
+                    fprintf(stderr, "simjoin: bench: %s: %s\n", r->name,
+                            cli_safe(sj_last_error(), safe, sizeof safe));
                     break;
                 }
                 r->seconds = SJ_MIN(r->seconds, el);

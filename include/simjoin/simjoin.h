@@ -152,9 +152,17 @@ int sj_base64_decode(const char *text, size_t len, uint8_t *out, size_t nbytes);
 /* Encode nbytes into 2*nbytes lower-case hex digits + NUL. */
 void sj_hex_encode(const uint8_t *in, size_t nbytes, char *out);
 
+/* How the bytes of a text input are read: UTF-8 (the default; text that is
+ * not well-formed UTF-8 is an error naming file:line and field), or
+ * converted from Windows-1252 or ISO-8859-1. */
+typedef enum sj_text_encoding { SJ_TEXT_UTF8 = 0, SJ_TEXT_CP1252, SJ_TEXT_LATIN1 } sj_text_encoding;
+/* "utf-8", "cp1252" or "latin1" (also utf8, windows-1252, iso-8859-1). */
+sj_status sj_text_encoding_parse(const char *name, sj_text_encoding *out);
+
 typedef struct sj_ingest_options {
     sj_hash_type type;
     int64_t first_id; /* id of the first bare-hash line (default 0) */
+    sj_text_encoding encoding; /* of every input file (default UTF-8) */
 } sj_ingest_options;
 
 /* Reads text hash lists into one hash set, remembering where each row came
