@@ -121,16 +121,21 @@ def is_number(s):
         return False
 
 
-def read_csv(path, delim=","):
-    """Header and rows of a CSV; the file must decode as UTF-8 and every row
-    must have the header's number of fields."""
+def read_utf8(path):
+    """A file's text; a failure (and the text with U+FFFD) if it is not UTF-8."""
     with open(path, "rb") as f:
         data = f.read()
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         check(False, f"{os.path.basename(path)} is not UTF-8: {e}")
-        text = data.decode("utf-8", "replace")
+        return data.decode("utf-8", "replace")
+
+
+def read_csv(path, delim=","):
+    """Header and rows of a CSV; the file must decode as UTF-8 and every row
+    must have the header's number of fields."""
+    text = read_utf8(path)
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim))
     if not check(len(rows) >= 1, f"{path}: no header"):
         return [], []
@@ -148,13 +153,7 @@ def read_csv(path, delim=","):
 
 
 def read_jsonl(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        check(False, f"{os.path.basename(path)} is not UTF-8: {e}")
-        return []
+    text = read_utf8(path)
     out = []
     for k, line in enumerate(text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")):
         try:
@@ -165,12 +164,10 @@ def read_jsonl(path):
 
 
 def read_json(path):
-    with open(path, "rb") as f:
-        data = f.read()
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        check(False, f"{os.path.basename(path)} is not UTF-8 JSON: {e}")
+        return json.loads(read_utf8(path))
+    except ValueError as e:
+        check(False, f"{os.path.basename(path)} is not JSON: {e}")
         return None
 
 
