@@ -17,7 +17,7 @@ int cli_quiet, cli_verbose, cli_rank;
  * paths in it may hold escape sequences), then written to stderr. */
 static void put_escaped(const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
-    char msg[2048], safe[4 * sizeof msg];
+    char msg[8192], safe[4 * sizeof msg]; /* paths up to PATH_MAX, each byte up to 4 */
     vsnprintf(msg, sizeof msg, fmt, ap);
     fprintf(stderr, "%s%s%s", prefix, sj_term_escape(safe, sizeof safe, msg), suffix);
 }
