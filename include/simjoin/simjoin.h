@@ -177,7 +177,9 @@ typedef struct sj_ingest_options {
  * unknown columns are ignored (sj_ingest_ignored_columns) and every row
  * must have the header's number of fields. 
  * '#' comments, blank lines and CR line ends are accepted. Messages never
- * contain hash or id values, only positions. */
+ * contain hash or id values, only positions. A leading UTF-8 byte order mark
+ * is skipped; a line that is not UTF-8 is an error naming the field, unless
+ * opt->encoding converts it (cp1252, latin1). */
 typedef struct sj_ingest sj_ingest;
 
 sj_status sj_ingest_create(const sj_ingest_options *opt, sj_ingest **out);
