@@ -107,7 +107,7 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
     if ((st = sj_h5_read_attr_str(file, "source", h->source, sizeof h->source, 0, path)))
         goto done;
     size_t src_len = strlen(h->source), src_bad = sj_utf8_check(h->source, src_len);
-    if (src_bad < src_len && !(src_len == sizeof h->source - 1 && src_len - src_bad < 4)) {
+    if (src_bad < src_len && !(src_len == SJ_SOURCE_MAX - 1 && src_len - src_bad < 4)) {
         /* (a name cut to fit may end inside a character: not the file's fault) */
         st = sj_fail(SJ_ERR_FORMAT, "%s: attribute 'source' is not valid UTF-8 (byte %zu)", path,
                      src_bad + 1);
