@@ -19,6 +19,10 @@
 extern "C" {
 #endif
 
+/* Everything declared here is the library's exported API (libsimjoin.so is
+ * built with hidden visibility; see README "C library"). */
+#pragma GCC visibility push(default)
+
 #define SIMJOIN_VERSION_MAJOR 0
 #define SIMJOIN_VERSION_MINOR 1
 #define SIMJOIN_VERSION_PATCH 0
@@ -391,6 +395,8 @@ sj_status sj_cluster(const int64_t *ids, int64_t n, const sj_pairs *pairs,
 sj_status sj_cluster_components(const int64_t *ids, int64_t n, const sj_pairs *pairs,
                                 sj_clusters **out);
 void sj_clusters_free(sj_clusters *c);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
