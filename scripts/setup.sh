@@ -33,7 +33,8 @@ done
 PKGS=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapack-dev
       libssl-dev dpkg-dev libopenmpi-dev openmpi-bin bsdextrautils help2man python3-numpy python3-matplotlib)
 # Testing only (--dev): sanitizers and fuzzers, Python oracles, the report screenshot.
-DEV_PKGS=(clang libclang-rt-14-dev libomp-dev python3-h5py python3-faiss chromium fonts-dejavu-core)
+DEV_PKGS=(clang libclang-rt-14-dev libomp-dev python3-h5py python3-faiss python3-venv python3-dev
+          chromium fonts-dejavu-core)
 [ "$DEV" = 1 ] && PKGS+=("${DEV_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
