@@ -19,6 +19,10 @@
 extern "C" {
 #endif
 
+/* Everything declared here is the library's exported API (libsimjoin.so is
+ * built with hidden visibility; see README "C library"). */
+#pragma GCC visibility push(default)
+
 #define SIMJOIN_VERSION_MAJOR 0
 #define SIMJOIN_VERSION_MINOR 1
 #define SIMJOIN_VERSION_PATCH 0
@@ -256,6 +260,10 @@ sj_status sj_isa_parse(const char *text, sj_isa *out);
 int sj_isa_supported(sj_isa isa);
 /* The fastest supported ISA path. */
 sj_isa sj_isa_best(void);
+/* The name of the code path the cpu backend runs for kind t, metric m and
+ * isa: the popcount path (portable, popcnt, avx2, avx512) for binary kinds;
+ * portable, avx2 or avx512-vnni for vector kinds. */
+const char *sj_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa);
 /* 1 if the backend is compiled in (cpu and naive always are). */
 int sj_backend_available(sj_backend_kind b);
 /* 1 if this build has the CUDA backend (whether or not a GPU is present). */
@@ -401,6 +409,8 @@ sj_status sj_cluster(const int64_t *ids, int64_t n, const sj_pairs *pairs,
 sj_status sj_cluster_components(const int64_t *ids, int64_t n, const sj_pairs *pairs,
                                 sj_clusters **out);
 void sj_clusters_free(sj_clusters *c);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
