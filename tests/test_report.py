@@ -375,6 +375,41 @@ try:
     with open(os.path.join(night, "unmatched.csv")) as f:
         check(sorted(int(r["id"]) for r in csv.DictReader(f)) == unmatched_n, "nightly unmatched.csv")
 
+    # A state seeded from the corpus (`state init --corpus`): generation 1,
+    # the corpus's clusters (components of its self-join, oracle here),
+    # nothing new, so nothing to triage; the first night then reports only
+    # its own uploads, exactly as after a corpus night.
+    seeded = os.path.join(tmp, "seeded")
+    run("state", "init", seeded, "--corpus", corpus, "--quiet")
+    p = run("state", "info", seeded)
+    check("generation 1" in p.stdout, f"seeded state at generation 1: {p.stdout[:80]!r}")
+    with h5py.File(os.path.join(seeded, "clusters", "g000001.h5"), "r") as f:
+        sid, scl = f["state/id"][:].tolist(), f["state/cluster"][:].tolist()
+        check(not f["meta_index/new"][:].any(), "seeded corpus: nothing marked new")
+    corpus_ids = [i for i in all_ids if not by_id[i][8]]
+    comp = {i: {i} for i in corpus_ids}
+    for x in corpus_ids:
+        for y in corpus_ids:
+            if x < y and int((H[x] != H[y]).sum()) <= 31:
+                merged = comp[x] | comp[y]
+                for z in merged:
+                    comp[z] = merged
+    check(sid == corpus_ids, "seeded state lists every corpus hash")
+    check(all((scl[sid.index(x)] == scl[sid.index(y)]) == (y in comp[x]) for x in corpus_ids for y in corpus_ids),
+          "seeded clusters are the corpus self-join's components")
+    seeded_report = os.path.join(tmp, "report-seeded")
+    run("report", "--state", seeded, "--out", seeded_report, "--quiet")
+    for name in ("triage.csv", "unmatched.csv"):
+        with open(os.path.join(seeded_report, name)) as f:
+            check(len(list(csv.DictReader(f))) == 0, f"seeded state: {name} is empty (nothing new)")
+    run("nightly", "--quiet", "--state", seeded, "--new", uploads)
+    run("report", "--state", seeded, "--out", seeded_report, "--quiet")
+    with open(os.path.join(seeded_report, "triage.csv")) as f:
+        check([t["triage"] for t in csv.DictReader(f)] == [t["triage"] for t in triage_n],
+              "after the first night, a seeded state triages as a corpus night")
+    p = run("state", "init", seeded, "--corpus", corpus, ok=False)
+    check(p.returncode != 0 and "already exists" in p.stderr, "state init refuses an existing state")
+
     # Filters: --min-size and --classes keep the full list's ranks.
     filt = os.path.join(tmp, "report-filtered")
     run("report", "--clusters", clusters, "--pairs", pairs, "--out", filt, "--quiet",
