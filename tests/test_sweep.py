@@ -130,6 +130,19 @@ with tempfile.TemporaryDirectory() as w:
         check(row["clusters"] == len(size) and row["largest"] == int(size.max()),
               f"core:3 T={t}: sweep row equals simjoin cluster ({len(size)} clusters)")
 
+    # gen --low-quality adds /quality and leaves the hashes and labels as they were.
+    glq = os.path.join(w, "glq.h5")
+    run("gen", "--n", 2500, "--seed", seed % 100000, "--series-fraction", 0.6,
+        "--degenerate-fraction", 0, "--low-quality", 0.3, "--out", glq)
+    with h5py.File(g, "r") as f0, h5py.File(glq, "r") as f1:
+        qv, lv = f1["quality"][:], f1["labels"][:]
+        check((f0["hashes"][:] == f1["hashes"][:]).all() and (f0["labels"][:] == lv).all()
+              and "quality" not in f0, "gen --low-quality: same hashes and labels, /quality added")
+        check(qv.min() >= 0 and qv.max() <= 100 and 0.1 < (qv < 50).mean() < 0.6,
+              f"gen --low-quality 0.3: {100 * (qv < 50).mean():.1f}% below 50")
+        spread = [int(np.ptp(qv[lv == k])) for k in np.unique(lv[lv >= 0])]
+        check(max(spread) <= 10, f"a series shares its quality +-5 (largest spread {max(spread)})")
+
     # Exclusions count: hashes kept out of the join (quality < 50 here) are
     # missed matches. Recall is over every labelled hash of the join;
     # recall_compared over the compared ones only.
