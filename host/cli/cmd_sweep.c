@@ -539,8 +539,9 @@ int cmd_sweep(int argc, char **argv)
         }
         if ((st = sj_sweep_run(res.nodes, res.n_nodes, labels, &res.pairs, thr, n_thr, &runs[u].o,
                                &runs[u].sw)) ||
-            (labels && (st = score_all(&runs[u], all_ids, res.n_nodes + res.n_excluded, all_labels,
-                                       &res.pairs, thr, n_thr))))
+            (labels && excluded_labelled > 0 &&
+             (st = score_all(&runs[u], all_ids, res.n_nodes + res.n_excluded, all_labels, &res.pairs,
+                             thr, n_thr))))
             goto fail;
         mark_rows(&runs[u]);
     }
