@@ -159,6 +159,13 @@ with tempfile.TemporaryDirectory() as w:
         aq, bq, dq = f["pairs/a"][:], f["pairs/b"][:], f["pairs/distance"][:]
         nodes_q, excl = f["nodes/id"][:], f["excluded/id"][:]
     check(len(excl) > 0, f"{len(excl)} hashes excluded")
+    # The summary lines say why, per rule.
+    r = subprocess.run([SJ, "join", "--corpus", gq, "--threshold", "60", "--out", pq],
+                       capture_output=True, text=True)
+    check(f"({len(excl)} excluded: {len(excl)} quality < 50)" in r.stderr, f"join says why: {r.stderr.strip()}")
+    r = subprocess.run([SJ, "cluster", "--pairs", pq, "--out", os.path.join(w, "cq.h5")],
+                       capture_output=True, text=True)
+    check(f"{len(excl)} excluded: {len(excl)} low quality" in r.stderr, f"cluster says why: {r.stderr.strip()}")
     every = np.concatenate([nodes_q, excl])
     out = os.path.join(w, "q.json")
     check(run("sweep", "--pairs", pq, "--thresholds", "0:60:6", "--out", out) == 0, "sweep with exclusions")

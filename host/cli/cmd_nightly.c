@@ -609,10 +609,12 @@ int cmd_nightly(int argc, char **argv)
         snprintf(full, sizeof full, "%s/clusters/g%06lld.h5", dir, (long long)(gen - 2));
         unlink(full);
     }
-    cli_notice("nightly: generation %lld: %lld %s (%lld excluded), %lld new matches "
+    char excluded[256];
+    cli_excluded_text(ex_rule, n_ex, &dopt, excluded, sizeof excluded);
+    cli_notice("nightly: generation %lld: %lld %s (%s), %lld new matches "
                "(%lld across databases), %lld new clusters, %lld merges -> %s/reports/g%06lld.json",
                (long long)gen, (long long)(uploads->n + n_ex),
-               as_corpus ? "corpus hashes imported, none marked new" : "new hashes", (long long)n_ex,
+               as_corpus ? "corpus hashes imported, none marked new" : "new hashes", excluded,
                (long long)pairs.n,
                (long long)cross, (long long)new_clusters, (long long)n_merges, dir, (long long)gen);
     goto done;
