@@ -34,8 +34,20 @@ static void help(void)
            "the case metadata (series, case, victim flag), never the source, which is\n"
            "provenance and shown beside it. A series' victim is identified when any hash\n"
            "of that series, anywhere in the file, says yes.\n");
-    for (int c = 1; c < SJ_TRIAGE_N_CLASSES; c++)
-        printf("  %d %s: %s\n", c, sj_triage_name((sj_triage)c), case_triage_rule((sj_triage)c));
+    for (int c = 1; c < SJ_TRIAGE_N_CLASSES; c++) { /* the rule wrapped under its name */
+        printf("  %d %s\n", c, sj_triage_name((sj_triage)c));
+        const char *rule = case_triage_rule((sj_triage)c);
+        while (*rule) {
+            int len = (int)strlen(rule), cut = len;
+            if (len > 72)
+                for (cut = 72; cut > 0 && rule[cut] != ' '; cut--)
+                    ;
+            if (cut == 0) /* one word longer than a line */
+                cut = SJ_MIN(len, 72);
+            printf("      %.*s\n", cut, rule);
+            rule += cut + (rule[cut] == ' ');
+        }
+    }
     printf("Within a class: larger clusters first, then more distinct sources, then the\n"
            "smaller smallest match distance (unknown last), then the lower cluster number;\n"
            "not_compared uploads by rule (all_zero, bit_band, low_quality), then id.\n"
