@@ -23,6 +23,7 @@ typedef enum column_role {
     COL_ID,
     COL_HASH,
     COL_QUALITY,
+    COL_LABEL,
     COL_VICTIM,
     COL_OFFENDER,
     COL_TEXT /* + sj_meta_text */
@@ -37,6 +38,7 @@ typedef struct table {
     int role[MAX_COLUMNS];
     char name[MAX_COLUMNS][64]; /* header names, for messages */
     int has_meta;
+    int label_col;    /* column whose text gives /labels: label, else series; -1 none */
 } table;
 
 struct sj_ingest {
@@ -283,6 +285,7 @@ static int role_of(const char *norm, sj_hash_type t)
         {"id", COL_ID}, {"imageid", COL_ID}, {"hashid", COL_ID},
         {"hash", COL_HASH},
         {"quality", COL_QUALITY}, {"pdqquality", COL_QUALITY},
+        {"label", COL_LABEL}, {"groundtruth", COL_LABEL},
         {"victimidentified", COL_VICTIM}, {"offenderidentified", COL_OFFENDER},
         {"series", COL_TEXT + SJ_META_SERIES}, {"seriesname", COL_TEXT + SJ_META_SERIES},
         {"seriesid", COL_TEXT + SJ_META_SERIES},
@@ -355,6 +358,11 @@ static sj_status parse_header(sj_ingest *ing, const char *path, const char *text
     if (legacy) /* "id,hash[,quality]": the plain CSV form */
         goto done;
     tb->n_cols = nf;
+    tb->label_col = -1;
+    for (int pass = 0; pass < 2 && tb->label_col < 0; pass++) /* label first, else series */
+        for (int i = 0; i < nf; i++)
+            if (tb->role[i] == (pass ? COL_TEXT + SJ_META_SERIES : COL_LABEL))
+                tb->label_col = i;
     if (!seen[COL_HASH]) {
         char kind[24];
         sj_hash_type_format(ing->opt.type, kind, sizeof kind);
@@ -372,6 +380,35 @@ static sj_status parse_header(sj_ingest *ing, const char *path, const char *text
 done:
     free(scratch);
     return st;
+}
+
+/* Label text to a ground-truth code (README "Labels"): "" and "-1" are -1
+ * (no series); a decimal integer 0 <= v < 2^62 is kept as it is; any other
+ * text is 2^62 + (FNV-1a-64 of its bytes mod 2^62), the same in every file
+ * and run, so shards ingested apart agree. */
+static sj_status label_code(const char *path, int64_t line, int col, const char *name, field f,
+                            int64_t *code)
+{
+    const int64_t text_base = INT64_C(1) << 62;
+    int64_t v;
+    *code = -1;
+    if (f.len == 0 || (f.len == 2 && f.p[0] == '-' && f.p[1] == '1'))
+        return SJ_OK;
+    if (f.len > SJ_META_TEXT_MAX)
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) is longer than %d bytes", path,
+                       (long long)line, col, name, SJ_META_TEXT_MAX);
+    if (parse_i64(f, &v)) {
+        if (v < 0 || v >= text_base)
+            return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s): a numeric label must be -1 (none) "
+                                         "or 0..2^62-1", path, (long long)line, col, name);
+        *code = v;
+        return SJ_OK;
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < f.len; i++)
+        h = (h ^ (unsigned char)f.p[i]) * 1099511628211ull;
+    *code = text_base + (int64_t)(h % (uint64_t)text_base);
+    return SJ_OK;
 }
 
 static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line, const char *text,
@@ -426,7 +463,8 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
                 st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) must be yes, no or unknown",
                              path, (long long)line, col, tb->name[i]);
             break;
-        case COL_IGNORED: break;
+        case COL_IGNORED:
+        case COL_LABEL: break;
         default:
             if (f[i].len > SJ_META_TEXT_MAX)
                 st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) is longer than %d bytes", path,
@@ -436,6 +474,10 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
             break;
         }
     }
+    int64_t label = -1;
+    if (!st && tb->label_col >= 0)
+        st = label_code(path, line, tb->label_col + 1, tb->name[tb->label_col], f[tb->label_col],
+                        &label);
     if (st)
         goto done;
     if (!has_id) {
@@ -454,6 +496,8 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
     rows->meta = meta;
     if (!st && meta)
         st = sj_meta_append(meta, (const char *const *)values, victim, offender);
+    if (!st && tb->label_col >= 0 && !(st = sj_hashes_ensure_labels(rows)))
+        rows->labels[rows->n - 1] = label;
 done:
     free(scratch);
     return st;

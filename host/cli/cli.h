@@ -143,4 +143,9 @@ int cmd_report(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+/* "439 excluded: 412 quality < 50, 27 one-bit count outside 32..224" from
+ * the rules of n excluded hashes (o NULL: the rules without their limits). */
+void cli_excluded_text(const uint8_t *rule, int64_t n, const sj_degenerate_options *o, char *buf,
+                       size_t size);
+
 #endif

@@ -46,7 +46,9 @@ static void help(void)
            "\n"
            "  --source NAME   the database the uploads come from (default: each file's\n"
            "                  source attribute)\n"
-           "  --threshold T   must equal the state's (set by `simjoin state init`)\n");
+           "  --threshold T   must equal the state's (set by `simjoin state init`)\n"
+           "  --as-corpus     the shards are known corpus: nothing is marked new (what\n"
+           "                  `simjoin state init DIR --corpus SHARDS...` runs)\n");
 }
 
 /* Old cluster state: ids sorted, stable cluster (-1: excluded), rule. */
@@ -190,10 +192,10 @@ int cmd_nightly(int argc, char **argv)
         {"source", required_argument, 0, 'S'},   {"threshold", required_argument, 0, 't'},
         {"backend", required_argument, 0, 'b'},  {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"as-corpus", no_argument, 0, 'C'},      {0, 0, 0, 0}};
     const char *dir = NULL, *source = NULL;
     char **uploads_paths = calloc((size_t)argc + 1, sizeof(char *));
-    int n_up = 0, c, rc = EXIT_OK, lock_fd = -1;
+    int n_up = 0, c, rc = EXIT_OK, lock_fd = -1, as_corpus = 0;
     int64_t thr = -1, threads = 0;
     sj_join_config cfg;
     sj_join_config_defaults(&cfg);
@@ -238,6 +240,7 @@ int cmd_nightly(int argc, char **argv)
             }
             break;
         case 'q': cli_quiet = 1; break;
+        case 'C': as_corpus = 1; break;
         case 'h': help(); goto done;
         default: rc = cli_usage("nightly", "bad option"); goto done;
         }
@@ -342,7 +345,7 @@ int cmd_nightly(int argc, char **argv)
      * degenerate ones are taken out): kept in the cluster state for `report`. */
     {
         const sj_hashes *sets[2] = {corpus, uploads};
-        const uint8_t side[2] = {0, 1};
+        const uint8_t side[2] = {0, !as_corpus};
         if ((st = sj_meta_table_build(sets, side, 2, &meta)))
             goto fail;
         if ((st = cli_meta_fill_sources(meta, &srcs)))
@@ -602,9 +605,13 @@ int cmd_nightly(int argc, char **argv)
         snprintf(full, sizeof full, "%s/clusters/g%06lld.h5", dir, (long long)(gen - 2));
         unlink(full);
     }
-    cli_notice("nightly: generation %lld: %lld new hashes (%lld excluded), %lld new matches "
+    char excluded[256];
+    cli_excluded_text(ex_rule, n_ex, &dopt, excluded, sizeof excluded);
+    cli_notice("nightly: generation %lld: %lld %s (%s), %lld new matches "
                "(%lld across databases), %lld new clusters, %lld merges -> %s/reports/g%06lld.json",
-               (long long)gen, (long long)(uploads->n + n_ex), (long long)n_ex, (long long)pairs.n,
+               (long long)gen, (long long)(uploads->n + n_ex),
+               as_corpus ? "corpus hashes imported, none marked new" : "new hashes", excluded,
+               (long long)pairs.n,
                (long long)cross, (long long)new_clusters, (long long)n_merges, dir, (long long)gen);
     goto done;
 fail:

@@ -30,6 +30,10 @@ typedef struct sj_sweep_row {
     double precision, recall, f1;
     double b3_precision, b3_recall;
     double ari;           /* adjusted Rand index */
+    /* Recall over the hashes that were compared (the sweep's ids). The CLI
+     * scores the others over every labelled hash of the join, excluded
+     * ones as missed; here it equals recall. */
+    double recall_compared;
 } sj_sweep_row;
 
 typedef struct sj_sweep {
