@@ -40,6 +40,11 @@ typedef struct vec_state {
     int steps;
     uint8_t *ilv;
     int32_t *csq, *csum128;
+    /* Outer-product float path (AVX-512; AVX2 with --outer, see below): the
+     * converted corpus interleaved [groups][D][16] floats, zero rows past n;
+     * norm and normf then have groups * 16 entries (zero past n). Owned. */
+    int outer;   /* 0 off, 8 or 16: floats per vector of the path */
+    float *ilvf;
 } vec_state;
 
 enum { CORPUS_BLOCK = 512 }; /* rows: 512 x 144 floats = 288 KiB, in L2 */
@@ -166,6 +171,132 @@ l1_body(const vec_state *s, const uint8_t *qrows, int64_t q0, int64_t nq, int64_
     return SJ_OK;
 }
 
+
+/* ---- float dot products as outer products ----------------------------------
+ * The corpus is interleaved in groups of 16 rows, [groups][D][16] floats: for
+ * dimension k one 64-byte line holds component k of 16 rows. R queries each
+ * broadcast their component k into a multiply-add with that line, so every
+ * accumulator lane is one (query, corpus row) dot product, summed in
+ * dimension order: no horizontal sums, one load of the corpus per R queries.
+ * The margin (any summation order) and the reference decide the candidates,
+ * as in tiles_body. W floats per vector (16: AVX-512, 8: AVX2), 16 / W
+ * vectors a group, R queries a block (accumulators: R * 16 / W). */
+#define OUTER_FN(NAME, TARGET, W, R)                                                              \
+    __attribute__((target(TARGET))) static sj_status NAME(                                       \
+        const vec_state *s, const float *qf, const double *qn, const float *qnf,                \
+        const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0, int64_t c1, int self,          \
+        sj_hits *out)                                                                            \
+    {                                                                                            \
+        typedef float vf __attribute__((vector_size(4 * (W))));                                 \
+        typedef int vi __attribute__((vector_size(4 * (W))));                                   \
+        enum { VPG = 16 / (W) };                                                                 \
+        const int ld = s->ld, metric = (int)s->v.metric;                                         \
+        const int64_t D = s->v.dim;                                                              \
+        const double T = s->v.threshold;                                                         \
+        const float Tf = (float)T, g = (float)s->v.gamma, u8 = 8.0f / 16777216.0f,             \
+                    aT = Tf < 0 ? -Tf : Tf;                                                      \
+        const float gc = metric == SJ_METRIC_COSINE ? g : 0.0f, gi = g - gc;                    \
+        const int64_t g_end = (c1 + 15) / 16;                                                    \
+        for (int64_t gb = c0 / 16; gb < g_end; gb += CORPUS_BLOCK / 16) {                        \
+            const int64_t gb_end = SJ_MIN(gb + CORPUS_BLOCK / 16, g_end);                        \
+            for (int64_t i = 0; i < nq; i += (R)) {                                              \
+                const float *a = qf + (size_t)i * (size_t)ld;                                    \
+                for (int64_t grp = gb; grp < gb_end; grp++) {                                    \
+                    const int64_t first = grp * 16;                                              \
+                    if (self && first + 15 <= q0 + i)                                            \
+                        continue;                                                                \
+                    vf acc[R][VPG];                                                              \
+                    _Pragma("GCC unroll 16") for (int r = 0; r < (R); r++)                       \
+                        _Pragma("GCC unroll 2") for (int v = 0; v < VPG; v++) acc[r][v] = (vf){0}; \
+                    const float *cg = s->ilvf + (size_t)grp * (size_t)D * 16;                    \
+                    for (int64_t k = 0; k < D; k++) {                                            \
+                        vf c[VPG];                                                               \
+                        _Pragma("GCC unroll 2") for (int v = 0; v < VPG; v++)                    \
+                            memcpy(&c[v], cg + k * 16 + v * (W), sizeof c[v]);                   \
+                        _Pragma("GCC unroll 16") for (int r = 0; r < (R); r++) {                 \
+                            const float x = a[(size_t)r * (size_t)ld + (size_t)k];               \
+                            _Pragma("GCC unroll 2") for (int v = 0; v < VPG; v++)                \
+                                acc[r][v] += c[v] * x;                                           \
+                        }                                                                        \
+                    }                                                                            \
+                    for (int v = 0; v < VPG; v++) {                                              \
+                        const int64_t base = first + v * (W);                                    \
+                        vf nb;                                                                   \
+                        memcpy(&nb, s->normf + base, sizeof nb);                                 \
+                        for (int r = 0; r < (R) && i + r < nq; r++) {                            \
+                            const int64_t q = i + r;                                             \
+                            const float qa = qnf[q];                                             \
+                            vf approx, margin;                                                   \
+                            if (metric == SJ_METRIC_L2SQ) {                                      \
+                                const vf mag = qa * qa + nb * nb;                                \
+                                approx = mag - 2.0f * acc[r][v];                                 \
+                                margin = 2.0f * g * qa * nb + u8 * (mag + aT);                   \
+                            } else {                                                             \
+                                approx = 1.0f - acc[r][v];                                       \
+                                margin = gc + gi * qa * nb + u8 * (1.0f + aT);                   \
+                            }                                                                    \
+                            const vi maybe = approx <= Tf + margin;                              \
+                            vi any = maybe;                                                      \
+                            int hit = 0;                                                         \
+                            for (int l = 0; l < (W); l++)                                        \
+                                hit |= any[l];                                                   \
+                            if (!hit)                                                            \
+                                continue;                                                        \
+                            for (int l = 0; l < (W); l++) {                                      \
+                                const int64_t j = base + l;                                      \
+                                if (!maybe[l] || j < c0 || j >= c1 || (self && j <= q0 + q))     \
+                                    continue;                                                    \
+                                double d = sj_vec_approx(&s->v, (double)acc[r][v][l], qn[q],     \
+                                                         s->norm[j]);                            \
+                                if (d > T + sj_vec_margin(&s->v, qn[q], s->norm[j]))             \
+                                    continue;                                                    \
+                                sj_status st = sj_vec_decide(&s->v, qrows + (size_t)q * s->v.bytes, \
+                                                             s->rows + (size_t)j * s->v.bytes,   \
+                                                             q0 + q, j, out);                    \
+                                if (st)                                                          \
+                                    return st;                                                   \
+                            }                                                                    \
+                        }                                                                        \
+                    }                                                                            \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+        return SJ_OK;                                                                            \
+    }
+
+OUTER_FN(outer_avx512, "avx512f", 16, 16)
+OUTER_FN(outer_avx2, "avx2,fma", 8, 6)
+
+/* The interleaved float corpus (s->rows, s->n set): 16 rows at a time
+ * through sj_vec_to_float. */
+static sj_status outer_load(vec_state *s)
+{
+    const int64_t groups = (s->n + 15) / 16;
+    const size_t D = s->v.dim;
+    s->ilvf = aligned_alloc(64, (size_t)SJ_MAX(groups, 1) * D * 16 * sizeof(float) + 64);
+    s->norm = calloc((size_t)SJ_MAX(groups, 1) * 16, sizeof *s->norm);
+    s->normf = calloc((size_t)SJ_MAX(groups, 1) * 16, sizeof *s->normf);
+    float *buf = malloc((size_t)16 * (size_t)s->ld * sizeof *buf);
+    if (!s->ilvf || !s->norm || !s->normf || !buf) {
+        free(buf);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory for %lld vectors", (long long)s->n);
+    }
+    for (int64_t grp = 0; grp < groups; grp++) {
+        const int64_t first = grp * 16, rows = SJ_MIN(16, s->n - first);
+        memset(buf, 0, (size_t)16 * (size_t)s->ld * sizeof *buf);
+        sj_vec_to_float(&s->v, s->rows + (size_t)first * s->v.bytes, rows, s->ld, buf,
+                        s->norm + first);
+        float *dst = s->ilvf + (size_t)grp * D * 16;
+        for (size_t k = 0; k < D; k++)
+            for (int l = 0; l < 16; l++)
+                dst[k * 16 + (size_t)l] = buf[(size_t)l * (size_t)s->ld + k];
+    }
+    for (int64_t j = 0; j < s->n; j++)
+        s->normf[j] = (float)s->norm[j];
+    free(buf);
+    return SJ_OK;
+}
+
 __attribute__((target("avx2,fma"))) static sj_status
 tiles_avx2(const vec_state *s, const float *qf, const double *qn, const float *qnf,
            const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0, int64_t c1, int self,
@@ -218,10 +349,31 @@ static int avx2_applies(sj_isa isa)
     return isa != SJ_ISA_PORTABLE && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+/* The outer-product float path's vector width for (t, m, isa), 0 for none:
+ * AVX-512 for every float metric but l1 where the CPU has it (and the u8
+ * kinds do not take VNNI). SIMJOIN_VEC_OUTER=8 forces the AVX2 build of it
+ * and =0 turns it off (for A/B measurements; BENCHMARKS.md). */
+static int outer_width(sj_hash_type t, sj_metric m, sj_isa isa)
+{
+    if (m == SJ_METRIC_L1 || vnni_applies(t, m, isa))
+        return 0;
+    const char *force = getenv("SIMJOIN_VEC_OUTER");
+    if (force && (!strcmp(force, "0") || (!strcmp(force, "8") && !avx2_applies(isa))))
+        return 0;
+    if (force && !strcmp(force, "8"))
+        return 8;
+    return (isa == SJ_ISA_AUTO || isa == SJ_ISA_AVX512) && __builtin_cpu_supports("avx512f") ? 16 : 0;
+}
+
 const char *sj_vec_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa)
 {
     __builtin_cpu_init();
-    return vnni_applies(t, m, isa) ? "avx512-vnni" : avx2_applies(isa) ? "avx2" : "portable";
+    int outer = outer_width(t, m, isa);
+    return vnni_applies(t, m, isa) ? "avx512-vnni"
+           : outer == 16           ? "avx512"
+           : outer == 8            ? "avx2-outer"
+           : avx2_applies(isa)     ? "avx2"
+                                   : "portable";
 }
 
 /* The interleaved corpus and its per-row terms (s->rows, s->n set). */
@@ -338,6 +490,7 @@ static sj_status vec_open(const sj_join_config *cfg, sj_hash_type type, void **s
     __builtin_cpu_init();
     s->use_avx2 = avx2_applies(cfg->isa);
     s->use_vnni = vnni_applies(type, s->v.metric, cfg->isa);
+    s->outer = outer_width(type, s->v.metric, cfg->isa);
     s->steps = (int)((type.dim + 3) / 4);
     *state = s;
     return SJ_OK;
@@ -352,13 +505,17 @@ static sj_status vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
     free(s->ilv);
     free(s->csq);
     free(s->csum128);
+    free(s->ilvf);
     s->f = NULL, s->norm = NULL, s->normf = NULL, s->ilv = NULL, s->csq = NULL, s->csum128 = NULL;
+    s->ilvf = NULL;
     s->rows = rows;
     s->n = n;
     if (s->use_vnni && n > INT32_MAX - 16)
         s->use_vnni = 0; /* lanes hold int32 row numbers: the float path takes it */
     if (s->use_vnni)
         return vnni_load(s);
+    if (s->outer)
+        return outer_load(s);
     if (s->v.metric == SJ_METRIC_L1)
         return SJ_OK;
     s->f = malloc(((size_t)n + 1) * (size_t)s->ld * sizeof *s->f);
@@ -383,7 +540,7 @@ static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, in
     if (s->v.metric == SJ_METRIC_L1)
         return s->use_avx2 ? l1_avx2(s, queries, q0, nq, c0, c1, self, out)
                            : l1_base(s, queries, q0, nq, c0, c1, self, out);
-    const int64_t nq_pad = (nq + 7) / 8 * 8;
+    const int64_t nq_pad = (nq + 47) / 48 * 48; /* whole blocks of 8, 16 or 6 queries */
     float *qf = calloc((size_t)SJ_MAX(nq_pad, 8) * (size_t)s->ld, sizeof *qf);
     double *qn = malloc((size_t)SJ_MAX(nq, 1) * sizeof *qn);
     float *qnf = calloc((size_t)SJ_MAX(nq_pad, 8), sizeof *qnf);
@@ -393,8 +550,10 @@ static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, in
         sj_vec_to_float(&s->v, queries, nq, s->ld, qf, qn);
         for (int64_t i = 0; i < nq; i++)
             qnf[i] = (float)qn[i];
-        st = s->use_avx2 ? tiles_avx2(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out)
-                         : tiles_base(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out);
+        st = s->outer == 16 ? outer_avx512(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out)
+             : s->outer == 8 ? outer_avx2(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out)
+             : s->use_avx2   ? tiles_avx2(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out)
+                             : tiles_base(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out);
     }
     free(qf);
     free(qn);
@@ -413,6 +572,7 @@ static void vec_close(void *state)
     free(s->ilv);
     free(s->csq);
     free(s->csum128);
+    free(s->ilvf);
     free(s);
 }
 
