@@ -1,25 +1,48 @@
 /* cmd_info.c - `simjoin info`: what an HDF5 file holds (never ids or hashes). */
 #include "cli.h"
 #include "h5util.h"
+#include "text_out.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static void help(void)
 {
-    printf("usage: simjoin info FILE.h5...\n"
+    printf("usage: simjoin info [--json] FILE.h5...\n"
            "\n"
            "Prints each file's content (shard, pairs, clusters), hash kind, counts,\n"
            "attributes, datasets with their shapes and types, and sizes. Never prints\n"
-           "ids or hashes.\n");
+           "ids or hashes.\n"
+           "\n"
+           "  --json   one JSON object per file and line (JSON Lines): path, content,\n"
+           "           bytes, attributes {name: value}, datasets {name: {type, shape}},\n"
+           "           and for a shard valid, hashes, quality, labels (error when invalid)\n");
 }
 
-static herr_t print_attr(hid_t loc, const char *h5name, const H5A_info_t *info, void *path)
+/* What the H5 visitors print into: text lines, or one JSON object's members. */
+typedef struct info_out {
+    const char *path;
+    int json;
+    int first; /* no member written yet in the current JSON object */
+} info_out;
+
+static void json_key(info_out *o, const char *key)
+{
+    fputs(o->first ? "" : ",", stdout);
+    o->first = 0;
+    sj_json_put_string(stdout, key);
+    fputc(':', stdout);
+}
+
+static herr_t print_attr(hid_t loc, const char *h5name, const H5A_info_t *info, void *user)
 {
     (void)info;
+    info_out *o = user;
+    const char *path = o->path;
     char s[512], safe_name[1024], safe[2048];
-    const char *name = cli_safe(h5name, safe_name, sizeof safe_name);
+    const char *name = o->json ? h5name : cli_safe(h5name, safe_name, sizeof safe_name);
     int64_t v;
     int has;
     hid_t a = H5Aopen(loc, h5name, H5P_DEFAULT);
@@ -29,56 +52,86 @@ static herr_t print_attr(hid_t loc, const char *h5name, const H5A_info_t *info, 
         H5Tclose(t);
     if (a >= 0)
         H5Aclose(a);
+    if (o->json)
+        json_key(o, name);
     if (cls == H5T_STRING && !sj_h5_read_attr_str(loc, h5name, s, sizeof s, 0, path)) {
+        if (o->json) {
+            sj_json_put_string(stdout, s);
+            return 0;
+        }
         for (char *c = s; *c; c++)
             if (*c == '\n')
                 *c = ' ';
         printf("  attribute %-16s %s\n", name, cli_safe(s, safe, sizeof safe));
     } else if (cls == H5T_INTEGER && !sj_h5_read_attr_i64(loc, h5name, &v, &has, path)) {
-        printf("  attribute %-16s %lld\n", name, (long long)v);
+        if (o->json)
+            printf("%lld", (long long)v);
+        else
+            printf("  attribute %-16s %lld\n", name, (long long)v);
     } else if (cls == H5T_FLOAT) {
         double x = 0;
-        if (!sj_h5_read_attr_f64(loc, h5name, &x, &has, path) && has)
+        int ok = !sj_h5_read_attr_f64(loc, h5name, &x, &has, path) && has;
+        if (o->json)
+            printf(ok && isfinite(x) ? "%.17g" : "null", x); /* JSON has no NaN */
+        else if (ok)
             printf("  attribute %-16s %.15g\n", name, x);
         else
             printf("  attribute %-16s (unreadable)\n", name);
+    } else if (o->json) {
+        printf("null");
     } else {
         printf("  attribute %-16s (not shown)\n", name);
     }
     return 0;
 }
 
-static herr_t print_object(hid_t loc, const char *h5name, const H5O_info_t *info, void *path)
+static herr_t print_object(hid_t loc, const char *h5name, const H5O_info_t *info, void *user)
 {
     if (info->type != H5O_TYPE_DATASET)
         return 0;
+    info_out *o = user;
     sj_h5_info di;
-    char safe[1024];
-    const char *name = cli_safe(h5name, safe, sizeof safe);
-    if (sj_h5_inspect(loc, h5name, &di, path) || !di.exists) {
-        printf("  dataset   /%s (unreadable)\n", name);
+    char safe[1024], key[1100];
+    const char *name = o->json ? h5name : cli_safe(h5name, safe, sizeof safe);
+    int ok = !sj_h5_inspect(loc, h5name, &di, o->path) && di.exists;
+    if (o->json) {
+        snprintf(key, sizeof key, "/%s", h5name);
+        json_key(o, key);
+    }
+    if (!ok) {
+        if (o->json)
+            printf("null");
+        else
+            printf("  dataset   /%s (unreadable)\n", name);
         return 0;
     }
     const char *cls = di.cls == H5T_INTEGER ? (di.sign == H5T_SGN_NONE ? "uint" : "int")
                       : di.cls == H5T_FLOAT ? "float" : di.cls == H5T_STRING ? "string" : "other";
-    if (di.rank == 2)
-        printf("  dataset   /%-16s %s%zu [%llu, %llu]\n", name, cls, 8 * di.size,
-               (unsigned long long)di.dims[0], (unsigned long long)di.dims[1]);
+    unsigned long long d0 = di.rank ? di.dims[0] : 1, d1 = di.rank == 2 ? di.dims[1] : 0;
+    if (o->json)
+        printf(di.rank == 2 ? "{\"type\":\"%s%zu\",\"shape\":[%llu,%llu]}" : "{\"type\":\"%s%zu\",\"shape\":[%llu]}",
+               cls, 8 * di.size, d0, d1);
+    else if (di.rank == 2)
+        printf("  dataset   /%-16s %s%zu [%llu, %llu]\n", name, cls, 8 * di.size, d0, d1);
     else
-        printf("  dataset   /%-16s %s%zu [%llu]\n", name, cls, 8 * di.size,
-               (unsigned long long)(di.rank ? di.dims[0] : 1));
+        printf("  dataset   /%-16s %s%zu [%llu]\n", name, cls, 8 * di.size, d0);
     return 0;
 }
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c, rc = EXIT_OK;
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    int c, rc = EXIT_OK, json = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
         if (c == 'h') {
             help();
             return EXIT_OK;
+        }
+        if (c == 'j') {
+            json = 1;
+            continue;
         }
         return cli_usage("info", "bad option");
     }
@@ -96,20 +149,45 @@ int cmd_info(int argc, char **argv)
         sj_h5_read_attr_str(file, "content", content, sizeof content, 0, path);
         struct stat sb;
         long long size = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
-        char safe_path[4 * 4096], safe_content[128];
-        printf("%s: %s, %lld bytes\n", cli_safe(path, safe_path, sizeof safe_path),
-               content[0] ? cli_safe(content, safe_content, sizeof safe_content) : "shard", size);
-        H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, (void *)path);
-        H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, print_object, (void *)path);
+        info_out o = {path, json, 1};
+        if (json) {
+            fputs("{\"path\":", stdout);
+            sj_json_put_string(stdout, path);
+            fputs(",\"content\":", stdout);
+            sj_json_put_string(stdout, content[0] ? content : "shard");
+            printf(",\"bytes\":%lld,\"attributes\":{", size);
+        } else {
+            char safe_path[4 * 4096], safe_content[128];
+            printf("%s: %s, %lld bytes\n", cli_safe(path, safe_path, sizeof safe_path),
+                   content[0] ? cli_safe(content, safe_content, sizeof safe_content) : "shard",
+                   size);
+        }
+        H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, &o);
+        if (json)
+            fputs("},\"datasets\":{", stdout);
+        o.first = 1;
+        H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, print_object, &o);
+        if (json)
+            fputs("}", stdout);
         if (!content[0]) { /* a shard: validate it fully, as join would */
-            sj_hashes *h;
-            if ((st = sj_shard_read(path, &h)))
+            sj_hashes *h = NULL;
+            if ((st = sj_shard_read(path, &h))) {
+                if (json) {
+                    fputs(",\"valid\":false,\"error\":", stdout);
+                    sj_json_put_string(stdout, sj_last_error());
+                }
                 rc = cli_fail(st);
-            else
+            } else if (json) {
+                printf(",\"valid\":true,\"hashes\":%lld,\"quality\":%s,\"labels\":%s",
+                       (long long)h->n, h->quality ? "true" : "false", h->labels ? "true" : "false");
+            } else {
                 printf("  valid shard: %lld hashes%s%s\n", (long long)h->n,
                        h->quality ? ", with quality" : "", h->labels ? ", with labels" : "");
+            }
             sj_hashes_free(h);
         }
+        if (json)
+            fputs("}\n", stdout);
         H5Fclose(file);
     }
     return rc;
