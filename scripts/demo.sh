@@ -12,13 +12,12 @@ SJ=${BUILD_DIR:-build}/simjoin
 OUT=demo-out
 TE=datasets/threatexchange-pdq
 mkdir -p "$OUT"
-summary() { # summary NAME PAIRS CLUSTERS
-  "$SJ" info "$2" "$3" | awk -v name="$1" '
-    /attribute n_pairs/ && !p { pairs=$3; p=1 }
-    /attribute n_clusters/ { clusters=$3 }
-    /attribute n_singletons/ { singles=$3 }
-    /attribute largest_cluster/ { largest=$3 }
-    END { printf "%-24s %8s pairs  %8s clusters (%s singletons, largest %s)\n", name, pairs, clusters, singles, largest }'
+summary() { # summary NAME PAIRS CLUSTERS (from `info --json`)
+  "$SJ" info --json "$2" "$3" | python3 -c '
+import json, sys
+pairs, clusters = (json.loads(line)["attributes"] for line in sys.stdin)
+print("%-24s %8s pairs  %8s clusters (%s singletons, largest %s)" % (sys.argv[1], pairs["n_pairs"],
+      clusters["n_clusters"], clusters["n_singletons"], clusters["largest_cluster"]))' "$1"
 }
 
 echo "== ThreatExchange PDQ: 100 new uploads against 1,350 corpus hashes =="
