@@ -70,4 +70,9 @@ int sj_popcount_bytes(const uint8_t *p, size_t n);
 /* 64-bit monotonic seconds. */
 double sj_now(void);
 
+/* Sort pairs by (a, b) (pairs_sort.c): a radix sort, and the plain qsort it
+ * is tested against. */
+sj_status sj_pairs_sort(sj_pair *v, int64_t n);
+void sj_pairs_sort_reference(sj_pair *v, int64_t n);
+
 #endif

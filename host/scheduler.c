@@ -133,17 +133,11 @@ void sj_pairs_free(sj_pairs *p)
     p->n = p->capacity = 0;
 }
 
-static int cmp_pair(const void *x, const void *y)
-{
-    const sj_pair *a = x, *b = y;
-    if (a->a != b->a)
-        return a->a < b->a ? -1 : 1;
-    return a->b < b->b ? -1 : a->b > b->b;
-}
-
 sj_status sj_pairs_canonicalize(sj_pairs *p)
 {
-    qsort(p->v, (size_t)p->n, sizeof *p->v, cmp_pair);
+    sj_status st = sj_pairs_sort(p->v, p->n); /* pairs_sort.c */
+    if (st)
+        return st;
     for (int64_t i = 1; i < p->n; i++)
         if (p->v[i].a == p->v[i - 1].a && p->v[i].b == p->v[i - 1].b)
             return sj_fail(SJ_ERR_INTERNAL, "pair reported twice (row %lld of the sorted pairs)",
