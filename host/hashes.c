@@ -141,6 +141,10 @@ sj_status sj_hashes_create(sj_hash_type type, int64_t capacity, sj_hashes **out)
     if (!h)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     h->type = type;
+    if (!(h->source = strdup(""))) {
+        free(h);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
     if (capacity > 0) {
         h->hashes = malloc((size_t)capacity * sj_hash_type_bytes(type));
         h->ids = malloc((size_t)capacity * sizeof *h->ids);
@@ -163,7 +167,18 @@ void sj_hashes_free(sj_hashes *h)
     free(h->quality);
     free(h->labels);
     sj_meta_free(h->meta);
+    free(h->source);
     free(h);
+}
+
+sj_status sj_hashes_set_source(sj_hashes *h, const char *source)
+{
+    char *copy = strdup(source ? source : "");
+    if (!copy)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    free(h->source);
+    h->source = copy;
+    return SJ_OK;
 }
 
 /* Grow every array to hold `need` rows; optional arrays only if present. */

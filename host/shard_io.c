@@ -49,6 +49,17 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
                  : sj_fail(SJ_ERR_FORMAT, "%s: /hashes must be a 2-D uint8 dataset [N, %u]", path, rb);
         goto done;
     }
+    /* Never convert hash bytes by value (HDF5 clamps int8 -> uint8: 0x80.. become 0).
+     * A binary hash is a bit pattern, so int8 bytes are read as they are; the
+     * vector kinds' bytes are magnitudes, and a signed one is refused. */
+    const int signed_bytes = !f32 && hi.sign == H5T_SGN_2;
+    if (signed_bytes && !sj_hash_type_binary(t)) {
+        char k[24];
+        sj_hash_type_format(t, k, sizeof k);
+        st = sj_fail(SJ_ERR_FORMAT, "%s: /hashes is int8 but kind %s holds unsigned bytes 0..255: "
+                                    "store it as uint8", path, k);
+        goto done;
+    }
     if (hi.dims[1] != cols) {
         char k[24];
         sj_hash_type_format(t, k, sizeof k);
@@ -68,7 +79,8 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
     }
     if ((st = sj_hashes_create(t, SJ_MAX(n, 1), &h)))
         goto done;
-    if ((st = sj_h5_read(file, "hashes", f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, h->hashes, path)))
+    hid_t memtype = f32 ? H5T_NATIVE_FLOAT : signed_bytes ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8;
+    if ((st = sj_h5_read(file, "hashes", memtype, h->hashes, path)))
         goto done;
     int64_t *ids;
     if ((st = sj_h5_read_i64(file, "ids", n, &ids, NULL, path)))
@@ -103,7 +115,8 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
         goto done;
     if (li.exists && (st = sj_h5_read_i64(file, "labels", n, &h->labels, NULL, path)))
         goto done;
-    if ((st = sj_h5_read_attr_str(file, "source", h->source, sizeof h->source, 0, path)))
+    free(h->source); /* whole, any length */
+    if ((st = sj_h5_read_attr_strdup(file, "source", &h->source, 0, path)))
         goto done;
     if ((st = sj_meta_h5_read(file, "meta", n, &h->meta, path)))
         goto done;

@@ -3,6 +3,7 @@
 #include "h5util.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -18,7 +19,7 @@ static void help(void)
 static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *info, void *path)
 {
     (void)info;
-    char s[512];
+    char *s = NULL;
     int64_t v;
     int has;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
@@ -28,11 +29,12 @@ static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *info, vo
         H5Tclose(t);
     if (a >= 0)
         H5Aclose(a);
-    if (cls == H5T_STRING && !sj_h5_read_attr_str(loc, name, s, sizeof s, 0, path)) {
+    if (cls == H5T_STRING && !sj_h5_read_attr_strdup(loc, name, &s, 0, path)) {
         for (char *c = s; *c; c++)
             if (*c == '\n')
                 *c = ' ';
         printf("  attribute %-16s %s\n", name, s);
+        free(s);
     } else if (cls == H5T_INTEGER && !sj_h5_read_attr_i64(loc, name, &v, &has, path)) {
         printf("  attribute %-16s %lld\n", name, (long long)v);
     } else if (cls == H5T_FLOAT) {

@@ -79,10 +79,6 @@ int cmd_ingest(int argc, char **argv)
         free(inputs);
         return cli_usage("ingest", "--kind, --in and --out are required");
     }
-    if (strlen(source) >= SJ_SOURCE_MAX) {
-        free(inputs);
-        return cli_usage("ingest", "--source is longer than %d bytes", SJ_SOURCE_MAX - 1);
-    }
     sj_ingest_options io = {.first_id = first_id};
     sj_status st = sj_hash_type_parse(kind, &io.type);
     if (st) {
@@ -100,7 +96,8 @@ int cmd_ingest(int argc, char **argv)
         goto done;
     if (*sj_ingest_ignored_columns(ing))
         cli_notice("ingest: columns not used (ignored): %s", sj_ingest_ignored_columns(ing));
-    snprintf(h->source, sizeof h->source, "%s", source);
+    if ((st = sj_hashes_set_source(h, source)))
+        goto done;
     if (!shard_rows) {
         st = sj_shard_write(out, h, 0, h->n);
         if (!st)

@@ -142,7 +142,8 @@ static sj_status write_state_file(const char *path, const node *nodes, int64_t n
         return st;
     int64_t *ids = malloc((size_t)SJ_MAX(n, 1) * sizeof *ids);
     int32_t *src = malloc((size_t)SJ_MAX(n, 1) * sizeof *src);
-    if (!ids || !src) {
+    char *names = cli_sources_names(srcs); /* the `sources` attribute, whole */
+    if (!ids || !src || !names) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -150,8 +151,6 @@ static sj_status write_state_file(const char *path, const node *nodes, int64_t n
         ids[i] = nodes[i].id;
         src[i] = cli_sources_of(srcs, nodes[i].id);
     }
-    char names[4096];
-    cli_sources_names(srcs, names, sizeof names);
     hsize_t d[1] = {(hsize_t)n};
     if ((st = sj_h5_attr_i64(f, "format_version", SJ_FORMAT_VERSION, path)) ||
         (st = sj_h5_attr_str(f, "content", "nightly-state", path)) ||
@@ -166,12 +165,14 @@ static sj_status write_state_file(const char *path, const node *nodes, int64_t n
     H5Gclose(g);
     free(ids);
     free(src);
+    free(names);
     return sj_h5_commit(f, &af);
 fail:
     if (g >= 0)
         H5Gclose(g);
     free(ids);
     free(src);
+    free(names);
     sj_h5_abort(f, &af);
     return st;
 }
@@ -259,10 +260,6 @@ int cmd_nightly(int argc, char **argv)
         rc = cli_usage("nightly", "--state and --new are required");
         goto done;
     }
-    if (source && strlen(source) >= SJ_SOURCE_MAX) {
-        rc = cli_usage("nightly", "--source is too long");
-        goto done;
-    }
     /* One run at a time. */
     char lock_path[4096];
     snprintf(lock_path, sizeof lock_path, "%s/lock", dir);
@@ -337,8 +334,8 @@ int cmd_nightly(int argc, char **argv)
             st = sj_fail(SJ_ERR_MISMATCH, "%s: %s hashes, but the state holds %s", uploads_paths[i], a, b);
             goto fail;
         }
-        if (source)
-            snprintf(each[i]->source, sizeof each[i]->source, "%s", source);
+        if (source && (st = sj_hashes_set_source(each[i], source)))
+            goto fail;
         if ((st = cli_sources_add(&srcs, each[i], uploads_paths[i])) ||
             (st = sj_hashes_concat(uploads, each[i])))
             goto fail;

@@ -246,9 +246,8 @@ int cmd_sweep(int argc, char **argv)
     char **hash_paths = calloc((size_t)argc + 64, sizeof(char *));
     int n_label = 0, n_hash = 0, n_thr = 0, c, rc = EXIT_OK;
     double *thr = NULL;
-    char *inputs_copy = NULL;
     int64_t *labels = NULL;
-    sj_hashes *label_set = NULL, *hash_set = NULL;
+    sj_hashes *label_set = NULL, *hash_set = NULL, *inputs_set = NULL;
     sj_sweep *sw = NULL;
     sj_join_result res;
     sj_join_result_init(&res);
@@ -306,15 +305,14 @@ int cmd_sweep(int argc, char **argv)
         }
     /* Shards: labels (explicit, or the join's inputs) and, for complete
      * linkage, the hashes. */
-    inputs_copy = strdup(res.inputs);
-    char *from_inputs[64];
-    int n_inputs = cli_join_inputs(inputs_copy, from_inputs, 64);
-    if (!n_label && n_inputs) {
-        sj_hashes *set = NULL;
-        if (cli_read_shards(from_inputs, n_inputs, &set, NULL) == SJ_OK && set->labels)
-            label_set = set;
-        else
-            sj_hashes_free(set);
+    /* The join's inputs (found from the pairs file's directory, checked
+     * against the join's checksums): NULL when not readable here. */
+    if ((!n_label || (copt.linkage == SJ_LINK_COMPLETE && !n_hash)) &&
+        (st = cli_read_join_inputs(&res, &inputs_set)))
+        goto fail;
+    if (!n_label && inputs_set && inputs_set->labels) {
+        label_set = inputs_set;
+        inputs_set = NULL;
     } else if (n_label && (st = cli_read_shards(label_paths, n_label, &label_set, NULL))) {
         goto fail;
     }
@@ -329,10 +327,14 @@ int cmd_sweep(int argc, char **argv)
     if (copt.linkage == SJ_LINK_COMPLETE) {
         if (n_hash)
             st = cli_read_shards(hash_paths, n_hash, &hash_set, NULL);
-        else if (n_inputs)
-            st = cli_read_shards(from_inputs, n_inputs, &hash_set, NULL);
-        else
-            st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes; give --hashes");
+        else if (label_set && !n_label) /* the inputs, read once for labels and hashes */
+            st = cli_read_join_inputs(&res, &hash_set);
+        else if (inputs_set) {
+            hash_set = inputs_set;
+            inputs_set = NULL;
+        } else
+            st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes; the join's input "
+                                     "shards are not readable here: give --hashes");
         if (st)
             goto fail;
         copt.hashes = hash_set;
@@ -372,10 +374,10 @@ done:
     sj_sweep_free(sw);
     sj_hashes_free(label_set);
     sj_hashes_free(hash_set);
+    sj_hashes_free(inputs_set);
     sj_join_result_release(&res);
     free(labels);
     free(thr);
-    free(inputs_copy);
     free(label_paths);
     free(hash_paths);
     return rc;
