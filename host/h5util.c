@@ -3,21 +3,24 @@
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+static void h5_init_once(void)
+{
+    /* Every file we keep is closed explicitly. A file whose close failed
+     * (disk full) stays open inside HDF5, and HDF5 1.10 crashes when its
+     * exit handler retries it: so no exit handler. Must come first. */
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
 void sj_h5_init(void)
 {
-    static int done;
-    if (!done) {
-        /* Every file we keep is closed explicitly. A file whose close failed
-         * (disk full) stays open inside HDF5, and HDF5 1.10 crashes when its
-         * exit handler retries it: so no exit handler. Must come first. */
-        H5dont_atexit();
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        done = 1;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT; /* threads may open files at once */
+    pthread_once(&once, h5_init_once);
 }
 
 uint64_t sj_h5_max_bytes(void)

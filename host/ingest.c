@@ -789,31 +789,32 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
 
 const char *sj_ingest_ignored_columns(const sj_ingest *ing) { return ing->ignored; }
 
-static const sj_ingest *sort_ctx;
-static int cmp_rows_by_id(const void *x, const void *y)
+/* A sort key: (id, row), compared without any shared state. */
+typedef struct id_row {
+    int64_t id, row;
+} id_row;
+
+static int cmp_id_row(const void *x, const void *y)
 {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    int64_t ia = sort_ctx->rows->ids[a], ib = sort_ctx->rows->ids[b];
-    if (ia != ib)
-        return ia < ib ? -1 : 1;
-    return a < b ? -1 : a > b;
+    const id_row *a = x, *b = y;
+    if (a->id != b->id)
+        return a->id < b->id ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
 }
 
 sj_status sj_ingest_finish(sj_ingest *ing, sj_hashes **out)
 {
     *out = NULL;
     int64_t n = ing->rows->n;
-    int64_t *order = malloc((size_t)SJ_MAX(n, 1) * sizeof *order);
+    id_row *order = malloc((size_t)SJ_MAX(n, 1) * sizeof *order);
     if (!order)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++)
-        order[i] = i;
-    sort_ctx = ing;
-    qsort(order, (size_t)n, sizeof *order, cmp_rows_by_id);
-    sort_ctx = NULL;
+        order[i] = (id_row){ing->rows->ids[i], i};
+    qsort(order, (size_t)n, sizeof *order, cmp_id_row);
     for (int64_t i = 1; i < n; i++) {
-        if (ing->rows->ids[order[i]] == ing->rows->ids[order[i - 1]]) {
-            row_origin a = ing->origin[order[i - 1]], b = ing->origin[order[i]];
+        if (order[i].id == order[i - 1].id) {
+            row_origin a = ing->origin[order[i - 1].row], b = ing->origin[order[i].row];
             sj_status st = sj_fail(SJ_ERR_DUPLICATE_ID, "%s:%lld: duplicate id, first seen at %s:%lld",
                                    ing->files[b.file], (long long)b.line, ing->files[a.file],
                                    (long long)a.line);

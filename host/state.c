@@ -12,13 +12,12 @@
 
 void sj_fault_step(const char *what)
 {
-    static long at = -2, count;
-    if (at == -2) {
-        const char *e = getenv("SIMJOIN_FAULT_AT");
-        at = e ? atol(e) : -1;
-    }
-    if (at > 0 && ++count == at) {
-        fprintf(stderr, "simjoin: fault injected at step %ld (%s)\n", count, what);
+    static _Atomic long count; /* steps so far, process-wide (tests kill at step N) */
+    const char *e = getenv("SIMJOIN_FAULT_AT");
+    long at = e ? atol(e) : -1;
+    long step = at > 0 ? ++count : 0;
+    if (step > 0 && step == at) {
+        fprintf(stderr, "simjoin: fault injected at step %ld (%s)\n", step, what);
         abort();
     }
 }
