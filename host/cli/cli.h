@@ -113,6 +113,9 @@ void cli_mpi_finalize(void);
 sj_status cli_mpi_agree(sj_status st);
 sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent);
 int cli_mpi_built(void);
+/* After cli_mpi_init: refuse (SJ_ERR_UNSUPPORTED, naming `srun --mpi=pmix`) a join
+ * that Slurm started as several tasks which are not MPI ranks. */
+sj_status cli_mpi_check_launch(int ranks);
 
 /* Progress journal for `join --resume` (cli_journal.c). */
 typedef struct cli_journal {

@@ -147,6 +147,9 @@ int cmd_join(int argc, char **argv)
     cli_rank = rank;
     if (rank)
         cli_quiet = 1; /* rank 0 speaks for the job */
+    sj_status launch = cli_mpi_check_launch(ranks);
+    if (launch)
+        return cli_fail(launch);
     sj_join_config cfg;
     sj_join_config_defaults(&cfg);
     sj_hashes *corpus = NULL, *queries = NULL;
