@@ -299,21 +299,25 @@ int cmd_nightly(int argc, char **argv)
     }
 
     /* The corpus (every committed shard) and the old cluster state. */
-    char *shard_paths[4096];
-    int n_shards = 0;
+    /* Every shard, however many (a fixed array once dropped those past 4,096). */
+    char **shard_paths = calloc((size_t)SJ_MAX(m.n_files, 1), sizeof *shard_paths);
+    int n_shards = 0, oom = !shard_paths;
     char full[4096 * 2];
     const char *state_file = NULL;
-    for (int64_t i = 0; i < m.n_files; i++) {
+    for (int64_t i = 0; !oom && i < m.n_files; i++) {
         snprintf(full, sizeof full, "%s/%s", dir, m.files[i].path);
-        if (!strncmp(m.files[i].path, "shards/", 7) && n_shards < 4096)
-            shard_paths[n_shards++] = strdup(full);
+        if (!strncmp(m.files[i].path, "shards/", 7))
+            oom = !(shard_paths[n_shards++] = strdup(full));
         else if (!strncmp(m.files[i].path, "clusters/", 9))
             state_file = m.files[i].path;
     }
-    if (n_shards && (st = cli_read_shards(shard_paths, n_shards, &corpus, &srcs)))
-        goto fail;
+    st = oom ? sj_fail(SJ_ERR_NOMEM, "out of memory")
+         : n_shards ? cli_read_shards(shard_paths, n_shards, &corpus, &srcs) : SJ_OK;
     for (int i = 0; i < n_shards; i++)
         free(shard_paths[i]);
+    free(shard_paths);
+    if (st)
+        goto fail;
     if (!corpus && (st = sj_hashes_create(m.type, 0, &corpus)))
         goto fail;
     if (state_file) {
