@@ -421,21 +421,11 @@ sj_status sj_cluster_components(const int64_t *ids, int64_t n, const sj_pairs *p
 
 #include "simjoin/formats.h"
 
-typedef struct id_row {
-    int64_t id, row;
-} id_row;
-
-static int cmp_id_row(const void *x, const void *y)
-{
-    const id_row *a = x, *b = y;
-    return a->id < b->id ? -1 : a->id > b->id;
-}
-
 sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_metric metric,
                                      int64_t max_size)
 {
     const int64_t n = c->n_nodes;
-    id_row *by_id = malloc((size_t)SJ_MAX(set->n, 1) * sizeof *by_id); /* set rows in id order */
+    sj_id_row *by_id = malloc((size_t)SJ_MAX(set->n, 1) * sizeof *by_id); /* set rows in id order */
     int64_t *row = malloc((size_t)SJ_MAX(n, 1) * sizeof *row);   /* node -> set row */
     int64_t *start = calloc((size_t)c->n_clusters + 1, sizeof *start);
     int64_t *members = malloc((size_t)SJ_MAX(n, 1) * sizeof *members);
@@ -445,8 +435,8 @@ sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_me
         goto done;
     }
     for (int64_t i = 0; i < set->n; i++)
-        by_id[i] = (id_row){set->ids[i], i};
-    qsort(by_id, (size_t)set->n, sizeof *by_id, cmp_id_row);
+        by_id[i] = (sj_id_row){set->ids[i], i};
+    qsort(by_id, (size_t)set->n, sizeof *by_id, sj_cmp_id_row);
     /* c->ids and by_id are both in id order: merge. */
     for (int64_t i = 0, j = 0; i < n; i++) {
         while (j < set->n && by_id[j].id < c->ids[i])

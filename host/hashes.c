@@ -300,14 +300,9 @@ sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src)
     return SJ_OK;
 }
 
-typedef struct id_row {
-    int64_t id;
-    int64_t row;
-} id_row;
-
-static int cmp_id_row(const void *x, const void *y)
+int sj_cmp_id_row(const void *x, const void *y)
 {
-    const id_row *a = x, *b = y;
+    const sj_id_row *a = x, *b = y;
     if (a->id != b->id)
         return a->id < b->id ? -1 : 1;
     return a->row < b->row ? -1 : a->row > b->row;
@@ -317,12 +312,12 @@ sj_status sj_hashes_check_unique_ids(const sj_hashes *h, const char *what)
 {
     if (h->n < 2)
         return SJ_OK;
-    id_row *v = malloc((size_t)h->n * sizeof *v);
+    sj_id_row *v = malloc((size_t)h->n * sizeof *v);
     if (!v)
         return sj_fail(SJ_ERR_NOMEM, "out of memory checking ids");
     for (int64_t i = 0; i < h->n; i++)
-        v[i] = (id_row){h->ids[i], i};
-    qsort(v, (size_t)h->n, sizeof *v, cmp_id_row);
+        v[i] = (sj_id_row){h->ids[i], i};
+    qsort(v, (size_t)h->n, sizeof *v, sj_cmp_id_row);
     sj_status st = SJ_OK;
     for (int64_t i = 1; i < h->n; i++) {
         if (v[i].id == v[i - 1].id) {

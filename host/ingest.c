@@ -789,29 +789,16 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
 
 const char *sj_ingest_ignored_columns(const sj_ingest *ing) { return ing->ignored; }
 
-/* A sort key: (id, row), compared without any shared state. */
-typedef struct id_row {
-    int64_t id, row;
-} id_row;
-
-static int cmp_id_row(const void *x, const void *y)
-{
-    const id_row *a = x, *b = y;
-    if (a->id != b->id)
-        return a->id < b->id ? -1 : 1;
-    return a->row < b->row ? -1 : a->row > b->row;
-}
-
 sj_status sj_ingest_finish(sj_ingest *ing, sj_hashes **out)
 {
     *out = NULL;
     int64_t n = ing->rows->n;
-    id_row *order = malloc((size_t)SJ_MAX(n, 1) * sizeof *order);
+    sj_id_row *order = malloc((size_t)SJ_MAX(n, 1) * sizeof *order); /* rows in id order */
     if (!order)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++)
-        order[i] = (id_row){ing->rows->ids[i], i};
-    qsort(order, (size_t)n, sizeof *order, cmp_id_row);
+        order[i] = (sj_id_row){ing->rows->ids[i], i};
+    qsort(order, (size_t)n, sizeof *order, sj_cmp_id_row);
     for (int64_t i = 1; i < n; i++) {
         if (order[i].id == order[i - 1].id) {
             row_origin a = ing->origin[order[i - 1].row], b = ing->origin[order[i].row];

@@ -342,23 +342,29 @@ static sj_status record_input(sj_join_result *r, const char *role, const char *p
                                      known ? (int64_t)sb.st_mtime : -1, sum);
 }
 
-sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *sources)
-{
-    return cli_read_shards_as(paths, n, out, sources, NULL, NULL);
-}
-
-sj_status cli_read_shards_as(char **paths, int n, sj_hashes **out, cli_sources *sources,
-                             sj_join_result *r, const char *role)
+/* Read and concatenate shards; optionally record each as an input of `record`
+ * (with role), or check each against expect[i]'s checksum. */
+static sj_status read_shards(char **paths, int n, sj_hashes **out, cli_sources *sources,
+                             sj_join_result *record, const char *role, const sj_join_input *expect)
 {
     *out = NULL;
     sj_hashes *all = NULL;
     for (int i = 0; i < n; i++) {
         sj_hashes *h;
+        char sum[65] = "";
         sj_status st = sj_shard_read(paths[i], &h);
         if (!st && sources)
             st = cli_sources_add(sources, h, paths[i]);
-        if (!st && r)
-            st = record_input(r, role, paths[i], h);
+        if (!st && record)
+            st = record_input(record, role, paths[i], h);
+        if (!st && expect && expect[i].checksum[0]) {
+            sj_hashes_checksum(h, sum);
+            if (strcmp(sum, expect[i].checksum) != 0)
+                st = sj_fail(SJ_ERR_MISMATCH, "%s: its hashes or ids are not those the join read "
+                                              "(checksum differs): the shard was changed or "
+                                              "replaced after the join; join again, or give the "
+                                              "right shard", paths[i]);
+        }
         if (st) {
             sj_hashes_free(h); /* NULL when the read failed */
             sj_hashes_free(all);
@@ -388,42 +394,34 @@ sj_status cli_read_shards_as(char **paths, int n, sj_hashes **out, cli_sources *
     return SJ_OK;
 }
 
+sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *sources)
+{
+    return read_shards(paths, n, out, sources, NULL, NULL, NULL);
+}
+
+sj_status cli_read_shards_as(char **paths, int n, sj_hashes **out, cli_sources *sources,
+                             sj_join_result *r, const char *role)
+{
+    return read_shards(paths, n, out, sources, r, role, NULL);
+}
+
 sj_status cli_read_join_inputs(const sj_join_result *r, sj_hashes **out)
 {
     *out = NULL;
-    for (int64_t i = 0; i < r->n_inputs; i++)
-        if (access(r->inputs[i].path, R_OK) != 0)
-            return SJ_OK;
-    sj_hashes *all = NULL;
-    sj_status st = SJ_OK;
-    for (int64_t i = 0; i < r->n_inputs && !st; i++) {
-        const sj_join_input *in = &r->inputs[i];
-        sj_hashes *h = NULL;
-        char sum[65];
-        if ((st = sj_shard_read(in->path, &h)))
-            break;
-        sj_hashes_checksum(h, sum);
-        if (in->checksum[0] && strcmp(sum, in->checksum) != 0)
-            st = sj_fail(SJ_ERR_MISMATCH, "%s: its hashes or ids are not those the join read "
-                                          "(checksum differs): the shard was changed or replaced "
-                                          "after the join; join again, or give the right shard",
-                         in->path);
-        else if (all && (all->type.kind != h->type.kind || all->type.bits != h->type.bits))
-            st = sj_fail(SJ_ERR_MISMATCH, "%s: hash kind differs from %s", in->path,
-                         r->inputs[0].path);
-        else if (!all) {
-            all = h;
-            h = NULL;
-        } else
-            st = sj_hashes_concat(all, h);
-        sj_hashes_free(h);
+    if (r->n_inputs > INT32_MAX)
+        return sj_fail(SJ_ERR_LIMIT, "more than 2^31-1 inputs");
+    char **paths = malloc((size_t)SJ_MAX(r->n_inputs, 1) * sizeof *paths);
+    if (!paths)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    int readable = 1;
+    for (int64_t i = 0; i < r->n_inputs; i++) {
+        paths[i] = r->inputs[i].path;
+        readable &= access(paths[i], R_OK) == 0;
     }
-    if (st) {
-        sj_hashes_free(all);
-        return st;
-    }
-    *out = all;
-    return SJ_OK;
+    sj_status st = readable ? read_shards(paths, (int)r->n_inputs, out, NULL, NULL, NULL, r->inputs)
+                            : SJ_OK;
+    free(paths);
+    return st;
 }
 #endif
 
