@@ -325,19 +325,16 @@ int cmd_sweep(int argc, char **argv)
         goto fail;
     }
     if (copt.linkage == SJ_LINK_COMPLETE) {
-        if (n_hash)
-            st = cli_read_shards(hash_paths, n_hash, &hash_set, NULL);
-        else if (label_set && !n_label) /* the inputs, read once for labels and hashes */
-            st = cli_read_join_inputs(&res, &hash_set);
-        else if (inputs_set) {
-            hash_set = inputs_set;
-            inputs_set = NULL;
-        } else
+        /* --hashes, else the join's inputs (read once, perhaps as label_set) */
+        const sj_hashes *hashes = inputs_set ? inputs_set : n_label ? NULL : label_set;
+        if (n_hash && !(st = cli_read_shards(hash_paths, n_hash, &hash_set, NULL)))
+            hashes = hash_set;
+        if (!st && !hashes)
             st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes; the join's input "
                                      "shards are not readable here: give --hashes");
         if (st)
             goto fail;
-        copt.hashes = hash_set;
+        copt.hashes = hashes;
         copt.metric = res.metric;
     }
     if ((st = sj_sweep_run(res.nodes, res.n_nodes, labels, &res.pairs, thr, n_thr, &copt, &sw)))
