@@ -6,6 +6,7 @@
  * Every dataset is optional on reading; all are written. */
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
+#include "text_out.h"
 #include "simjoin/meta.h"
 
 #include <stdlib.h>
@@ -66,9 +67,13 @@ static sj_status read_text(hid_t loc, const char *group, sj_meta_text f, int64_t
     if (st)
         return st;
     for (int64_t i = 0; i < n && !st; i++) {
-        if (strlen(all[i]) > SJ_META_TEXT_MAX)
+        size_t len = strlen(all[i]), bad;
+        if (len > SJ_META_TEXT_MAX)
             st = sj_fail(SJ_ERR_FORMAT, "%s: /%s row %lld is longer than %d bytes", path, name,
                          (long long)i, SJ_META_TEXT_MAX);
+        else if ((bad = sj_utf8_check(all[i], len)) < len)
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /%s row %lld is not valid UTF-8 (byte %zu)", path, name,
+                         (long long)i, bad + 1);
         else if (*all[i]) { /* hand the string over */
             text[i] = all[i];
             all[i] = NULL;

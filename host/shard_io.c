@@ -9,6 +9,7 @@
  *               "f32"), bits or dim, source */
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
+#include "text_out.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,12 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
     free(h->source); /* whole, any length */
     if ((st = sj_h5_read_attr_strdup(file, "source", &h->source, 0, path)))
         goto done;
+    size_t src_len = strlen(h->source), src_bad = sj_utf8_check(h->source, src_len);
+    if (src_bad < src_len) { /* (read whole: never cut inside a character) */
+        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute 'source' is not valid UTF-8 (byte %zu)", path,
+                     src_bad + 1);
+        goto done;
+    }
     if ((st = sj_meta_h5_read(file, "meta", n, &h->meta, path)))
         goto done;
     if ((st = sj_hashes_check_unique_ids(h, path)))
@@ -145,7 +152,7 @@ sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, in
     hsize_t dims2[2] = {(hsize_t)count, f32 ? h->type.dim : rb}, dims1[1] = {(hsize_t)count};
     if ((st = sj_h5_attr_i64(file, "format_version", SJ_FORMAT_VERSION, path)) ||
         (st = sj_h5_write_type(file, h->type, path)) ||
-        (st = sj_h5_attr_str(file, "source", h->source, path)) ||
+        (st = sj_h5_attr_str(file, "source", h->source ? h->source : "", path)) ||
         (st = sj_h5_write(file, "hashes", f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, 2, dims2,
                           h->hashes + (size_t)first * rb, path)) ||
         (st = sj_h5_write(file, "ids", H5T_NATIVE_INT64, 1, dims1, h->ids + first, path)))

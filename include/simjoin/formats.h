@@ -8,6 +8,9 @@
 extern "C" {
 #endif
 
+/* exported API (see simjoin.h) */
+#pragma GCC visibility push(default)
+
 /* One input file of a join (/inputs in pairs files, README "Pairs file"). */
 typedef struct sj_join_input {
     char *path;        /* usable from the current directory; owned. On disk it is
@@ -69,6 +72,8 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
  * diameter_checked. */
 sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_metric m,
                                      int64_t max_size);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
