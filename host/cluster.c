@@ -182,16 +182,21 @@ static double row_distance(const sj_hashes *h, sj_metric m, int64_t x, int64_t y
     return sj_distance(h->type, m, h->hashes + (size_t)x * rb, h->hashes + (size_t)y * rb);
 }
 
-static const double *sort_ed;
-static const int64_t *sort_ea, *sort_eb;
-static int cmp_edge_order(const void *x, const void *y)
+/* An edge's sort key (distance, a, b) and its number: compared without
+ * shared state, so that two clusterings may run at once. */
+typedef struct edge_key {
+    double d;
+    int64_t a, b, edge;
+} edge_key;
+
+static int cmp_edge_key(const void *x, const void *y)
 {
-    int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
-    if (sort_ed[i] != sort_ed[j])
-        return sort_ed[i] < sort_ed[j] ? -1 : 1;
-    if (sort_ea[i] != sort_ea[j])
-        return sort_ea[i] < sort_ea[j] ? -1 : 1;
-    return sort_eb[i] < sort_eb[j] ? -1 : sort_eb[i] > sort_eb[j];
+    const edge_key *p = x, *q = y;
+    if (p->d != q->d)
+        return p->d < q->d ? -1 : 1;
+    if (p->a != q->a)
+        return p->a < q->a ? -1 : 1;
+    return p->b < q->b ? -1 : p->b > q->b;
 }
 
 /* complete:D: merge along edges in (distance, a, b) order, only when every
@@ -201,7 +206,7 @@ static int cmp_edge_order(const void *x, const void *y)
 static sj_status link_complete(const graph *g, const uint8_t *active_edge, int64_t *parent,
                                const int64_t *row_of_node, const sj_cluster_options *o)
 {
-    int64_t *order = malloc((size_t)SJ_MAX(g->m, 1) * sizeof *order);
+    edge_key *order = malloc((size_t)SJ_MAX(g->m, 1) * sizeof *order);
     int64_t *next = malloc((size_t)SJ_MAX(g->n, 1) * sizeof *next); /* member lists */
     int64_t *last = malloc((size_t)SJ_MAX(g->n, 1) * sizeof *last);
     int64_t *size = malloc((size_t)SJ_MAX(g->n, 1) * sizeof *size);
@@ -212,13 +217,12 @@ static sj_status link_complete(const graph *g, const uint8_t *active_edge, int64
     int64_t m = 0;
     for (int64_t k = 0; k < g->m; k++)
         if (active_edge[k])
-            order[m++] = k;
-    sort_ed = g->ed, sort_ea = g->ea, sort_eb = g->eb;
-    qsort(order, (size_t)m, sizeof *order, cmp_edge_order);
+            order[m++] = (edge_key){g->ed[k], g->ea[k], g->eb[k], k};
+    qsort(order, (size_t)m, sizeof *order, cmp_edge_key);
     for (int64_t i = 0; i < g->n; i++)
         next[i] = -1, last[i] = i, size[i] = 1;
     for (int64_t k = 0; k < m; k++) {
-        int64_t e = order[k];
+        int64_t e = order[k].edge;
         int64_t ra = sj_uf_find(parent, g->ea[e]), rb = sj_uf_find(parent, g->eb[e]);
         if (ra == rb || g->ed[e] > o->complete_d)
             continue;
@@ -417,18 +421,11 @@ sj_status sj_cluster_components(const int64_t *ids, int64_t n, const sj_pairs *p
 
 #include "simjoin/formats.h"
 
-static const sj_hashes *diam_set;
-static int cmp_row_by_id(const void *x, const void *y)
-{
-    int64_t a = diam_set->ids[*(const int64_t *)x], b = diam_set->ids[*(const int64_t *)y];
-    return a < b ? -1 : a > b;
-}
-
 sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_metric metric,
                                      int64_t max_size)
 {
     const int64_t n = c->n_nodes;
-    int64_t *by_id = malloc((size_t)SJ_MAX(set->n, 1) * sizeof *by_id);
+    sj_id_row *by_id = malloc((size_t)SJ_MAX(set->n, 1) * sizeof *by_id); /* set rows in id order */
     int64_t *row = malloc((size_t)SJ_MAX(n, 1) * sizeof *row);   /* node -> set row */
     int64_t *start = calloc((size_t)c->n_clusters + 1, sizeof *start);
     int64_t *members = malloc((size_t)SJ_MAX(n, 1) * sizeof *members);
@@ -438,20 +435,18 @@ sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_me
         goto done;
     }
     for (int64_t i = 0; i < set->n; i++)
-        by_id[i] = i;
-    diam_set = set;
-    qsort(by_id, (size_t)set->n, sizeof *by_id, cmp_row_by_id);
-    diam_set = NULL;
+        by_id[i] = (sj_id_row){set->ids[i], i};
+    qsort(by_id, (size_t)set->n, sizeof *by_id, sj_cmp_id_row);
     /* c->ids and by_id are both in id order: merge. */
     for (int64_t i = 0, j = 0; i < n; i++) {
-        while (j < set->n && set->ids[by_id[j]] < c->ids[i])
+        while (j < set->n && by_id[j].id < c->ids[i])
             j++;
-        if (j == set->n || set->ids[by_id[j]] != c->ids[i]) {
+        if (j == set->n || by_id[j].id != c->ids[i]) {
             st = sj_fail(SJ_ERR_MISMATCH, "diameter check: cluster node %lld has no hash in the inputs",
                          (long long)i);
             goto done;
         }
-        row[i] = by_id[j];
+        row[i] = by_id[j].row;
     }
     /* Members grouped by cluster (counting sort). */
     for (int64_t i = 0; i < n; i++)

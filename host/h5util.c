@@ -3,21 +3,24 @@
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+static void h5_init_once(void)
+{
+    /* Every file we keep is closed explicitly. A file whose close failed
+     * (disk full) stays open inside HDF5, and HDF5 1.10 crashes when its
+     * exit handler retries it: so no exit handler. Must come first. */
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
 void sj_h5_init(void)
 {
-    static int done;
-    if (!done) {
-        /* Every file we keep is closed explicitly. A file whose close failed
-         * (disk full) stays open inside HDF5, and HDF5 1.10 crashes when its
-         * exit handler retries it: so no exit handler. Must come first. */
-        H5dont_atexit();
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        done = 1;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT; /* threads may open files at once */
+    pthread_once(&once, h5_init_once);
 }
 
 uint64_t sj_h5_max_bytes(void)
@@ -179,13 +182,15 @@ sj_status sj_h5_attr_f64(hid_t loc, const char *name, double value, const char *
     return attr_scalar(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, path);
 }
 
-sj_status sj_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t size, int required,
-                              const char *path)
+sj_status sj_h5_read_attr_strdup(hid_t loc, const char *name, char **out, int required,
+                                 const char *path)
 {
-    buf[0] = 0;
-    if (H5Aexists(loc, name) <= 0)
-        return required ? sj_fail(SJ_ERR_FORMAT, "%s: missing attribute '%s'", path, name)
-                        : SJ_OK;
+    *out = NULL;
+    if (H5Aexists(loc, name) <= 0) {
+        if (required)
+            return sj_fail(SJ_ERR_FORMAT, "%s: missing attribute '%s'", path, name);
+        return (*out = strdup("")) ? SJ_OK : sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
     sj_status st = SJ_OK;
     hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t ftype = H5I_INVALID_HID, space = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
@@ -208,26 +213,28 @@ sj_status sj_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t siz
             st = sj_fail(SJ_ERR_FORMAT, "%s: cannot read attribute '%s'", path, name);
             goto done;
         }
-        snprintf(buf, size, "%s", s);
+        *out = strdup(s);
         H5free_memory(s);
+        if (!*out)
+            st = sj_fail(SJ_ERR_NOMEM, "out of memory");
     } else {
         size_t len = H5Tget_size(ftype);
         if (len > 1 << 20) {
             st = sj_fail(SJ_ERR_FORMAT, "%s: attribute '%s' is absurdly long", path, name);
             goto done;
         }
-        char *tmp = calloc(1, len + 1);
-        if (!tmp) {
+        *out = calloc(1, len + 1);
+        if (!*out) {
             st = sj_fail(SJ_ERR_NOMEM, "out of memory");
             goto done;
         }
         H5Tset_size(mtype, len + 1);
         H5Tset_strpad(mtype, H5T_STR_NULLTERM);
-        if (H5Aread(attr, mtype, tmp) < 0)
+        if (H5Aread(attr, mtype, *out) < 0) {
             st = sj_fail(SJ_ERR_FORMAT, "%s: cannot read attribute '%s'", path, name);
-        else
-            snprintf(buf, size, "%s", tmp);
-        free(tmp);
+            free(*out);
+            *out = NULL;
+        }
     }
 done:
     if (mtype >= 0)
@@ -238,6 +245,24 @@ done:
         H5Tclose(ftype);
     if (attr >= 0)
         H5Aclose(attr);
+    return st;
+}
+
+sj_status sj_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t size, int required,
+                              const char *path)
+{
+    buf[0] = 0;
+    char *s;
+    sj_status st = sj_h5_read_attr_strdup(loc, name, &s, required, path);
+    if (st)
+        return st;
+    size_t len = strlen(s);
+    if (len >= size) /* never cut a string short: a value that does not fit is refused */
+        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute '%s' is %zu bytes, longer than the %zu this "
+                                    "field holds", path, name, len, size - 1);
+    else
+        memcpy(buf, s, len + 1);
+    free(s);
     return st;
 }
 
@@ -253,10 +278,14 @@ static sj_status read_scalar_attr(hid_t loc, const char *name, hid_t memtype, in
     hid_t ftype = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
     hid_t space = attr >= 0 ? H5Aget_space(attr) : H5I_INVALID_HID;
     H5T_class_t cls = ftype >= 0 ? H5Tget_class(ftype) : H5T_NO_CLASS;
+    /* uint64 above INT64_MAX would be clamped by HDF5's conversion: refuse it. */
+    uint64_t wide = 0;
+    int unsigned64 = cls == H5T_INTEGER && H5Tget_size(ftype) == 8 && H5Tget_sign(ftype) == H5T_SGN_NONE;
     if (attr < 0 || (cls != H5T_INTEGER && !(real && cls == H5T_FLOAT)) ||
-        H5Sget_simple_extent_npoints(space) != 1 || H5Aread(attr, memtype, value) < 0)
-        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute '%s' is not a single %s", path, name,
-                     real ? "number" : "integer");
+        H5Sget_simple_extent_npoints(space) != 1 || H5Aread(attr, memtype, value) < 0 ||
+        (unsigned64 && (H5Aread(attr, H5T_NATIVE_UINT64, &wide) < 0 || wide > (uint64_t)INT64_MAX)))
+        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute '%s' is not a single %s%s", path, name,
+                     real ? "number" : "integer", unsigned64 ? " below 2^63" : "");
     else
         *present = 1;
     if (space >= 0)
@@ -521,4 +550,99 @@ sj_status sj_h5_write_distances(hid_t loc, const char *name, const double *d, in
     sj_status st = sj_h5_write(loc, name, H5T_NATIVE_INT32, 1, dims, v, path);
     free(v);
     return st;
+}
+
+sj_status sj_h5_write_vstrings(hid_t loc, const char *name, const char *const *strs, int64_t n,
+                               const char *path)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    hsize_t dims[1] = {(hsize_t)n};
+    sj_status st = sj_h5_write(loc, name, type, 1, dims, strs, path);
+    H5Tclose(type);
+    return st;
+}
+
+sj_status sj_h5_read_vstrings(hid_t loc, const char *name, int64_t expect, char ***out,
+                              int64_t *n, const char *path)
+{
+    *out = NULL;
+    hid_t dset = H5Dopen2(loc, name, H5P_DEFAULT);
+    hid_t ftype = dset >= 0 ? H5Dget_type(dset) : H5I_INVALID_HID;
+    hid_t space = dset >= 0 ? H5Dget_space(dset) : H5I_INVALID_HID;
+    hid_t mtype = H5I_INVALID_HID;
+    char **v = NULL, *fixed = NULL;
+    hsize_t dims[2] = {0, 0};
+    sj_status st = SJ_OK;
+    if (dset < 0 || ftype < 0 || space < 0 || H5Tget_class(ftype) != H5T_STRING ||
+        H5Sget_simple_extent_ndims(space) != 1) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: /%s must be a 1-D string dataset", path, name);
+        goto done;
+    }
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    if ((expect >= 0 && (int64_t)dims[0] != expect) || dims[0] > sj_h5_max_bytes() / 16) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: /%s has %llu rows, expected %lld", path, name,
+                     (unsigned long long)dims[0], (long long)expect);
+        goto done;
+    }
+    const int64_t rows = (int64_t)dims[0];
+    const int is_vlen = H5Tis_variable_str(ftype) > 0;
+    const size_t width = is_vlen ? 0 : H5Tget_size(ftype) + 1;
+    mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mtype, H5Tget_cset(ftype));
+    H5Tset_size(mtype, is_vlen ? H5T_VARIABLE : width);
+    if (!is_vlen)
+        H5Tset_strpad(mtype, H5T_STR_NULLTERM);
+    v = calloc((size_t)SJ_MAX(rows, 1), sizeof *v);
+    if (!is_vlen && (uint64_t)rows > sj_h5_max_bytes() / width) {
+        st = sj_fail(SJ_ERR_LIMIT, "%s: /%s is larger than memory", path, name);
+        goto done;
+    }
+    fixed = is_vlen ? NULL : calloc((size_t)SJ_MAX(rows, 1), width);
+    if (!v || (!is_vlen && !fixed)) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    if (rows > 0 && H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, is_vlen ? (void *)v : fixed) < 0) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: cannot read /%s (corrupt or truncated file?)", path, name);
+        goto done;
+    }
+    /* Copies owned by us (HDF5's vlen strings are freed with its reclaim). */
+    char **own = calloc((size_t)SJ_MAX(rows, 1), sizeof *own);
+    for (int64_t i = 0; own && i < rows; i++) {
+        const char *s = is_vlen ? (v[i] ? v[i] : "") : fixed + (size_t)i * width;
+        if (!(own[i] = strdup(s))) {
+            sj_h5_free_strings(own, i);
+            own = NULL;
+        }
+    }
+    if (is_vlen && rows > 0)
+        H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, v);
+    if (!own) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    *out = own;
+    if (n)
+        *n = rows;
+done:
+    free(v);
+    free(fixed);
+    if (mtype >= 0)
+        H5Tclose(mtype);
+    if (space >= 0)
+        H5Sclose(space);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    if (dset >= 0)
+        H5Dclose(dset);
+    return st;
+}
+
+void sj_h5_free_strings(char **strs, int64_t n)
+{
+    for (int64_t i = 0; strs && i < n; i++)
+        free(strs[i]);
+    free(strs);
 }

@@ -33,9 +33,13 @@ sj_status sj_h5_attr_i64(hid_t loc, const char *name, int64_t value, const char 
 sj_status sj_h5_attr_f64(hid_t loc, const char *name, double value, const char *path);
 
 /* Read a string attribute (fixed or variable length) into buf.
- * Returns SJ_ERR_FORMAT if absent and required, else buf = "" when absent. */
+ * Returns SJ_ERR_FORMAT if absent and required, else buf = "" when absent;
+ * SJ_ERR_FORMAT (naming the limit) if the value does not fit: never cut. */
 sj_status sj_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t size, int required,
                               const char *path);
+/* The same, whole, into a new string (*out owned by the caller; "" when absent). */
+sj_status sj_h5_read_attr_strdup(hid_t loc, const char *name, char **out, int required,
+                                 const char *path);
 /* Read an integer attribute; *present = 0 when absent. */
 sj_status sj_h5_read_attr_i64(hid_t loc, const char *name, int64_t *value, int *present,
                               const char *path);
@@ -73,6 +77,16 @@ sj_status sj_h5_read_f64(hid_t file, const char *name, int64_t expect, double **
  * them as bytes). */
 sj_status sj_h5_write_strings(hid_t loc, const char *name, const char *buf, int64_t n,
                               size_t width, const char *path);
+
+/* n variable-length UTF-8 strings of any length (h5py: .asstr()). */
+sj_status sj_h5_write_vstrings(hid_t loc, const char *name, const char *const *strs, int64_t n,
+                               const char *path);
+/* A 1-D string dataset (variable or fixed length) of `expect` rows (any if
+ * < 0; *n gets it) as new strings: *out[n] owned by the caller
+ * (sj_h5_free_strings). */
+sj_status sj_h5_read_vstrings(hid_t loc, const char *name, int64_t expect, char ***out,
+                              int64_t *n, const char *path);
+void sj_h5_free_strings(char **strs, int64_t n);
 
 /* A distance column: int32 when integral (the values are exact integers),
  * else float64. */

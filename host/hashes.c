@@ -141,6 +141,10 @@ sj_status sj_hashes_create(sj_hash_type type, int64_t capacity, sj_hashes **out)
     if (!h)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     h->type = type;
+    if (!(h->source = strdup(""))) {
+        free(h);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
     if (capacity > 0) {
         h->hashes = malloc((size_t)capacity * sj_hash_type_bytes(type));
         h->ids = malloc((size_t)capacity * sizeof *h->ids);
@@ -163,7 +167,18 @@ void sj_hashes_free(sj_hashes *h)
     free(h->quality);
     free(h->labels);
     sj_meta_free(h->meta);
+    free(h->source);
     free(h);
+}
+
+sj_status sj_hashes_set_source(sj_hashes *h, const char *source)
+{
+    char *copy = strdup(source ? source : "");
+    if (!copy)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    free(h->source);
+    h->source = copy;
+    return SJ_OK;
 }
 
 /* Grow every array to hold `need` rows; optional arrays only if present. */
@@ -285,14 +300,9 @@ sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src)
     return SJ_OK;
 }
 
-typedef struct id_row {
-    int64_t id;
-    int64_t row;
-} id_row;
-
-static int cmp_id_row(const void *x, const void *y)
+int sj_cmp_id_row(const void *x, const void *y)
 {
-    const id_row *a = x, *b = y;
+    const sj_id_row *a = x, *b = y;
     if (a->id != b->id)
         return a->id < b->id ? -1 : 1;
     return a->row < b->row ? -1 : a->row > b->row;
@@ -302,12 +312,12 @@ sj_status sj_hashes_check_unique_ids(const sj_hashes *h, const char *what)
 {
     if (h->n < 2)
         return SJ_OK;
-    id_row *v = malloc((size_t)h->n * sizeof *v);
+    sj_id_row *v = malloc((size_t)h->n * sizeof *v);
     if (!v)
         return sj_fail(SJ_ERR_NOMEM, "out of memory checking ids");
     for (int64_t i = 0; i < h->n; i++)
-        v[i] = (id_row){h->ids[i], i};
-    qsort(v, (size_t)h->n, sizeof *v, cmp_id_row);
+        v[i] = (sj_id_row){h->ids[i], i};
+    qsort(v, (size_t)h->n, sizeof *v, sj_cmp_id_row);
     sj_status st = SJ_OK;
     for (int64_t i = 1; i < h->n; i++) {
         if (v[i].id == v[i - 1].id) {

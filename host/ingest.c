@@ -895,31 +895,19 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
 
 const char *sj_ingest_ignored_columns(const sj_ingest *ing) { return ing->ignored; }
 
-static const sj_ingest *sort_ctx;
-static int cmp_rows_by_id(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    int64_t ia = sort_ctx->rows->ids[a], ib = sort_ctx->rows->ids[b];
-    if (ia != ib)
-        return ia < ib ? -1 : 1;
-    return a < b ? -1 : a > b;
-}
-
 sj_status sj_ingest_finish(sj_ingest *ing, sj_hashes **out)
 {
     *out = NULL;
     int64_t n = ing->rows->n;
-    int64_t *order = malloc((size_t)SJ_MAX(n, 1) * sizeof *order);
+    sj_id_row *order = malloc((size_t)SJ_MAX(n, 1) * sizeof *order); /* rows in id order */
     if (!order)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++)
-        order[i] = i;
-    sort_ctx = ing;
-    qsort(order, (size_t)n, sizeof *order, cmp_rows_by_id);
-    sort_ctx = NULL;
+        order[i] = (sj_id_row){ing->rows->ids[i], i};
+    qsort(order, (size_t)n, sizeof *order, sj_cmp_id_row);
     for (int64_t i = 1; i < n; i++) {
-        if (ing->rows->ids[order[i]] == ing->rows->ids[order[i - 1]]) {
-            row_origin a = ing->origin[order[i - 1]], b = ing->origin[order[i]];
+        if (order[i].id == order[i - 1].id) {
+            row_origin a = ing->origin[order[i - 1].row], b = ing->origin[order[i].row];
             sj_status st = sj_fail(SJ_ERR_DUPLICATE_ID, "%s:%lld: duplicate id, first seen at %s:%lld",
                                    ing->files[b.file], (long long)b.line, ing->files[a.file],
                                    (long long)a.line);

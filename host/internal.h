@@ -39,6 +39,13 @@ int64_t sj_uf_find(int64_t *parent, int64_t x);
 /* Position of x in sorted v[n], or -1. */
 int64_t sj_search_i64(const int64_t *v, int64_t n, int64_t x);
 
+/* A row and its id, to sort rows by (id, row) with qsort and no shared state. */
+typedef struct sj_id_row {
+    int64_t id;
+    int64_t row;
+} sj_id_row;
+int sj_cmp_id_row(const void *x, const void *y);
+
 /* id -> position lookup (open addressing), for mapping pair ids to nodes. */
 typedef struct sj_id_index {
     int64_t *keys;

@@ -54,83 +54,32 @@ sj_status sj_meta_h5_write(hid_t loc, const sj_meta *m, int64_t first, int64_t c
 }
 
 /* Read one text dataset (fixed or variable length) as n C strings into
- * text[n] (owned by the caller, each freed); absent: all NULL. */
-static sj_status read_text(hid_t g, const char *group, sj_meta_text f, int64_t n, char **text,
+ * text[n] (owned by the caller, each freed; "" stays NULL); absent: all NULL. */
+static sj_status read_text(hid_t loc, const char *group, sj_meta_text f, int64_t n, char **text,
                            const char *path)
 {
-    const char *name = sj_meta_text_name(f);
-    if (H5Lexists(g, name, H5P_DEFAULT) <= 0)
+    char name[64]; /* "meta/series": our own names */
+    snprintf(name, sizeof name, "%s/%s", group, sj_meta_text_name(f));
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
         return SJ_OK;
-    hid_t dset = H5Dopen2(g, name, H5P_DEFAULT);
-    hid_t ftype = dset >= 0 ? H5Dget_type(dset) : H5I_INVALID_HID;
-    hid_t space = dset >= 0 ? H5Dget_space(dset) : H5I_INVALID_HID;
-    hid_t mtype = H5I_INVALID_HID;
-    char *fixed = NULL, **vlen = NULL;
-    sj_status st = SJ_OK;
-    hsize_t dims[2] = {0, 0};
-    if (dset < 0 || ftype < 0 || space < 0 || H5Tget_class(ftype) != H5T_STRING ||
-        H5Sget_simple_extent_ndims(space) != 1) {
-        st = sj_fail(SJ_ERR_FORMAT, "%s: /%s/%s must be a 1-D string dataset", path, group, name);
-        goto done;
-    }
-    H5Sget_simple_extent_dims(space, dims, NULL);
-    if ((int64_t)dims[0] != n) {
-        st = sj_fail(SJ_ERR_FORMAT, "%s: /%s/%s has %llu rows, expected %lld", path, group, name,
-                     (unsigned long long)dims[0], (long long)n);
-        goto done;
-    }
-    int is_vlen = H5Tis_variable_str(ftype) > 0;
-    size_t width = is_vlen ? 0 : H5Tget_size(ftype) + 1;
-    mtype = H5Tcopy(H5T_C_S1);
-    H5Tset_cset(mtype, H5Tget_cset(ftype));
-    if (is_vlen) {
-        H5Tset_size(mtype, H5T_VARIABLE);
-        vlen = calloc((size_t)SJ_MAX(n, 1), sizeof *vlen);
-    } else {
-        H5Tset_size(mtype, width);
-        H5Tset_strpad(mtype, H5T_STR_NULLTERM);
-        if (width > SJ_META_TEXT_MAX + 1) { /* checked per value below */
-            if ((uint64_t)n > sj_h5_max_bytes() / width) {
-                st = sj_fail(SJ_ERR_LIMIT, "%s: /%s/%s is larger than memory", path, group, name);
-                goto done;
-            }
-        }
-        fixed = calloc((size_t)SJ_MAX(n, 1), width);
-    }
-    if (!vlen && !fixed) {
-        st = sj_fail(SJ_ERR_NOMEM, "out of memory reading %s", path);
-        goto done;
-    }
-    if (n > 0 && H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, is_vlen ? (void *)vlen : fixed) < 0) {
-        st = sj_fail(SJ_ERR_FORMAT, "%s: cannot read /%s/%s (corrupt or truncated file?)", path,
-                     group, name);
-        goto done;
-    }
+    char **all;
+    sj_status st = sj_h5_read_vstrings(loc, name, n, &all, NULL, path);
+    if (st)
+        return st;
     for (int64_t i = 0; i < n && !st; i++) {
-        const char *s = is_vlen ? (vlen[i] ? vlen[i] : "") : fixed + (size_t)i * width;
-        size_t len = strlen(s), bad;
+        size_t len = strlen(all[i]), bad;
         if (len > SJ_META_TEXT_MAX)
-            st = sj_fail(SJ_ERR_FORMAT, "%s: /%s/%s row %lld is longer than %d bytes", path, group,
-                         name, (long long)i, SJ_META_TEXT_MAX);
-        else if ((bad = sj_utf8_check(s, len)) < len)
-            st = sj_fail(SJ_ERR_FORMAT, "%s: /%s/%s row %lld is not valid UTF-8 (byte %zu)", path,
-                         group, name, (long long)i, bad + 1);
-        else if (*s && !(text[i] = strdup(s)))
-            st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /%s row %lld is longer than %d bytes", path, name,
+                         (long long)i, SJ_META_TEXT_MAX);
+        else if ((bad = sj_utf8_check(all[i], len)) < len)
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /%s row %lld is not valid UTF-8 (byte %zu)", path, name,
+                         (long long)i, bad + 1);
+        else if (*all[i]) { /* hand the string over */
+            text[i] = all[i];
+            all[i] = NULL;
+        }
     }
-    if (is_vlen && n > 0)
-        H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, vlen);
-done:
-    free(fixed);
-    free(vlen);
-    if (mtype >= 0)
-        H5Tclose(mtype);
-    if (space >= 0)
-        H5Sclose(space);
-    if (ftype >= 0)
-        H5Tclose(ftype);
-    if (dset >= 0)
-        H5Dclose(dset);
+    sj_h5_free_strings(all, n);
     return st;
 }
 
@@ -174,7 +123,7 @@ sj_status sj_meta_h5_read(hid_t loc, const char *group, int64_t n, sj_meta **out
         if (!(text[f] = calloc((size_t)SJ_MAX(n, 1), sizeof *text[f])))
             st = sj_fail(SJ_ERR_NOMEM, "out of memory reading %s", path);
         else
-            st = read_text(g, group, (sj_meta_text)f, n, text[f], path);
+            st = read_text(loc, group, (sj_meta_text)f, n, text[f], path);
     }
     if (!st)
         st = read_flag(g, group, "victim_identified", n, victim, path);

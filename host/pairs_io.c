@@ -7,18 +7,74 @@
  *   /excluded/id        int64 [E]   degenerate hashes kept out of the join
  *   /excluded/rule      uint8 [E]   1 all_zero, 2 bit_band, 3 low_quality
  *   /meta_index/id, /new, /meta/...   case metadata of every hash (optional)
+ *   /inputs/path        string [I]  the join's input files, relative to this
+ *                                   file's directory (or absolute), any length
+ *   /inputs/role        string [I]  "corpus" or "queries"
+ *   /inputs/size, /inputs/mtime  int64 [I]  bytes and mtime (s) when read
+ *   /inputs/checksum    string [I]  sj_hashes_checksum of the shard as read
  *   attributes: format_version, content="pairs", kind, bits, metric,
- *               threshold, backend, simjoin_version, inputs */
-#define _POSIX_C_SOURCE 200809L
+ *               threshold, backend, simjoin_version, inputs (the old
+ *               "role:path" list, only when it fits in 4,096 bytes and no
+ *               path holds a newline; read when /inputs is absent) */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "h5util.h"
+#include "sha256.h"
 #include "simjoin/formats.h"
 #include "simjoin/meta.h"
 
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 void sj_join_result_init(sj_join_result *r) { memset(r, 0, sizeof *r); }
+
+void sj_hashes_checksum(const sj_hashes *h, char out[65])
+{
+    sj_sha256 s;
+    sj_sha256_init(&s);
+    sj_sha256_update(&s, h->hashes, (size_t)h->n * sj_hash_type_bytes(h->type));
+    uint8_t le[8 * 512]; /* ids in little-endian, 512 at a time */
+    for (int64_t i = 0; i < h->n; i += 512) {
+        int64_t m = SJ_MIN(512, h->n - i);
+        for (int64_t k = 0; k < m; k++)
+            for (int b = 0; b < 8; b++)
+                le[8 * k + b] = (uint8_t)((uint64_t)h->ids[i + k] >> (8 * b));
+        sj_sha256_update(&s, le, (size_t)m * 8);
+    }
+    sj_sha256_hex(&s, out);
+}
+
+sj_status sj_join_result_add_input(sj_join_result *r, const char *role, const char *path,
+                                   int64_t size, int64_t mtime, const char *checksum)
+{
+    if (strlen(role) >= sizeof r->inputs[0].role || (checksum && strlen(checksum) > 64))
+        return sj_fail(SJ_ERR_ARG, "sj_join_result_add_input: bad role or checksum");
+    sj_join_input *v = realloc(r->inputs, (size_t)(r->n_inputs + 1) * sizeof *v);
+    if (!v)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    r->inputs = v;
+    sj_join_input *in = &v[r->n_inputs];
+    memset(in, 0, sizeof *in);
+    if (!(in->path = strdup(path)))
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    strcpy(in->role, role);
+    in->size = size;
+    in->mtime = mtime;
+    strcpy(in->checksum, checksum ? checksum : "");
+    r->n_inputs++;
+    return SJ_OK;
+}
+
+static void free_inputs(sj_join_result *r)
+{
+    for (int64_t i = 0; i < r->n_inputs; i++)
+        free(r->inputs[i].path);
+    free(r->inputs);
+    r->inputs = NULL;
+    r->n_inputs = 0;
+}
 
 void sj_join_result_release(sj_join_result *r)
 {
@@ -34,6 +90,183 @@ void sj_join_result_release(sj_join_result *r)
     r->n_nodes = r->n_excluded = 0;
     sj_meta_table_free(r->meta);
     r->meta = NULL;
+    free_inputs(r);
+    free(r->sources);
+    r->sources = NULL;
+}
+
+/* target (absolute, canonical) relative to dir (absolute, canonical):
+ * "../x/y.h5". A new string, or NULL when out of memory. */
+static char *path_relative_to(const char *dir, const char *target)
+{
+    size_t i = 0, common; /* common: the '/' that ends the shared directories */
+    while (dir[i] && dir[i] == target[i])
+        i++;
+    if (!dir[i] && target[i] == '/') {
+        common = i; /* dir is an ancestor of target */
+    } else {
+        common = i;
+        while (common > 0 && dir[common - 1] != '/')
+            common--;
+        common = common ? common - 1 : 0;
+    }
+    int ups = 0; /* directories of dir below the shared part */
+    for (const char *c = dir + common; *c; c++)
+        ups += *c == '/' && c[1];
+    const char *rest = target + common + 1;
+    char *out = malloc((size_t)ups * 3 + strlen(rest) + 1);
+    if (!out)
+        return NULL;
+    out[0] = 0;
+    for (int k = 0; k < ups; k++)
+        strcat(out, "../");
+    strcat(out, rest);
+    return out;
+}
+
+static char *dir_of(const char *path) /* a new string: dirname(path) */
+{
+    char *copy = strdup(path), *d = copy ? strdup(dirname(copy)) : NULL;
+    free(copy);
+    return d;
+}
+
+/* The input's path as stored: relative to the directory of the file written
+ * at `path` when both resolve, else as given. A new string or NULL (memory). */
+static char *stored_input_path(const char *input, const char *path)
+{
+    char *dir = dir_of(path), *rdir = dir ? realpath(dir, NULL) : NULL;
+    char *rin = realpath(input, NULL);
+    char *out = rdir && rin ? path_relative_to(rdir, rin) : strdup(input);
+    free(dir);
+    free(rdir);
+    free(rin);
+    return out;
+}
+
+/* /inputs, and the old `inputs` attribute when it fits (old readers cut it at
+ * 4,096 bytes and split it at newlines). */
+static sj_status write_inputs(hid_t file, const sj_join_result *r, const char *path)
+{
+    const int64_t n = r->n_inputs;
+    char **stored = calloc((size_t)SJ_MAX(n, 1), sizeof *stored);
+    const char **role = calloc((size_t)SJ_MAX(n, 1), sizeof *role);
+    const char **sum = calloc((size_t)SJ_MAX(n, 1), sizeof *sum);
+    int64_t *size = calloc((size_t)SJ_MAX(n, 1), sizeof *size);
+    int64_t *mtime = calloc((size_t)SJ_MAX(n, 1), sizeof *mtime);
+    char *legacy = NULL;
+    size_t legacy_len = 0;
+    int legacy_ok = 1;
+    hid_t g = H5I_INVALID_HID;
+    sj_status st = SJ_OK;
+    if (!stored || !role || !sum || !size || !mtime) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const sj_join_input *in = &r->inputs[i];
+        if (!(stored[i] = stored_input_path(in->path, path))) {
+            st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
+            goto done;
+        }
+        role[i] = in->role;
+        sum[i] = in->checksum;
+        size[i] = in->size;
+        mtime[i] = in->mtime;
+        legacy_len += strlen(in->role) + strlen(in->path) + 2;
+        legacy_ok &= !strchr(in->path, '\n');
+    }
+    hsize_t d[1] = {(hsize_t)n};
+    if ((st = sj_h5_group(file, "inputs", path, &g)) ||
+        (st = sj_h5_write_vstrings(g, "path", (const char *const *)stored, n, path)) ||
+        (st = sj_h5_write_vstrings(g, "role", role, n, path)) ||
+        (st = sj_h5_write(g, "size", H5T_NATIVE_INT64, 1, d, size, path)) ||
+        (st = sj_h5_write(g, "mtime", H5T_NATIVE_INT64, 1, d, mtime, path)) ||
+        (st = sj_h5_write_vstrings(g, "checksum", sum, n, path)))
+        goto done;
+    if (!legacy_ok || legacy_len >= 4096)
+        goto done;
+    if (!(legacy = calloc(1, legacy_len + 1))) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
+        goto done;
+    }
+    for (int64_t i = 0, used = 0; i < n; i++)
+        used += sprintf(legacy + used, "%s%s:%s", i ? "\n" : "", r->inputs[i].role, r->inputs[i].path);
+    st = sj_h5_attr_str(file, "inputs", legacy, path);
+done:
+    if (g >= 0)
+        H5Gclose(g);
+    for (int64_t i = 0; stored && i < n; i++)
+        free(stored[i]);
+    free(stored);
+    free(role);
+    free(sum);
+    free(size);
+    free(mtime);
+    free(legacy);
+    return st;
+}
+
+/* A stored input path made usable from the current directory: relative ones
+ * are relative to the directory of the pairs file at `path`. */
+static char *resolved_input_path(const char *stored, const char *path)
+{
+    if (stored[0] == '/')
+        return strdup(stored);
+    char *dir = dir_of(path);
+    char *out = dir ? malloc(strlen(dir) + strlen(stored) + 2) : NULL;
+    if (out)
+        sprintf(out, "%s/%s", dir, stored);
+    free(dir);
+    return out;
+}
+
+static sj_status read_inputs(hid_t file, sj_join_result *r, const char *path)
+{
+    if (H5Lexists(file, "inputs", H5P_DEFAULT) <= 0) { /* older files: the attribute, as given */
+        char *legacy;
+        sj_status st = sj_h5_read_attr_strdup(file, "inputs", &legacy, 0, path);
+        if (st)
+            return st;
+        for (char *save = NULL, *line = strtok_r(legacy, "\n", &save); line && !st;
+             line = strtok_r(NULL, "\n", &save)) {
+            char *colon = strchr(line, ':');
+            if (!colon)
+                continue;
+            *colon = 0;
+            st = sj_join_result_add_input(r, strcmp(line, "queries") ? "corpus" : "queries", colon + 1,
+                                          -1, -1, NULL);
+        }
+        free(legacy);
+        return st;
+    }
+    char **stored = NULL, **role = NULL, **sum = NULL;
+    int64_t n = 0, *size = NULL, *mtime = NULL;
+    sj_status st;
+    if ((st = sj_h5_read_vstrings(file, "inputs/path", -1, &stored, &n, path)) ||
+        (st = sj_h5_read_vstrings(file, "inputs/role", n, &role, NULL, path)) ||
+        (st = sj_h5_read_vstrings(file, "inputs/checksum", n, &sum, NULL, path)) ||
+        (st = sj_h5_read_i64(file, "inputs/size", n, &size, NULL, path)) ||
+        (st = sj_h5_read_i64(file, "inputs/mtime", n, &mtime, NULL, path)))
+        goto done;
+    for (int64_t i = 0; i < n && !st; i++) {
+        if ((strcmp(role[i], "corpus") && strcmp(role[i], "queries")) || strlen(sum[i]) > 64) {
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /inputs row %lld: role must be corpus or queries, "
+                                        "checksum at most 64 characters", path, (long long)i);
+            break;
+        }
+        char *full = resolved_input_path(stored[i], path);
+        st = full ? sj_join_result_add_input(r, role[i], full, size[i], mtime[i], sum[i])
+                  : sj_fail(SJ_ERR_NOMEM, "out of memory");
+        free(full);
+    }
+done:
+    sj_h5_free_strings(stored, n);
+    sj_h5_free_strings(role, n);
+    sj_h5_free_strings(sum, n);
+    free(size);
+    free(mtime);
+    return st;
 }
 
 /* Distances are integers for the integral metrics and stored as int32 (the
@@ -63,8 +296,8 @@ static sj_status write_common_attrs(hid_t file, const char *content, const sj_jo
         (st = write_threshold(file, r, path)) ||
         (st = sj_h5_attr_str(file, "backend", r->backend, path)) ||
         (st = sj_h5_attr_str(file, "simjoin_version", sj_version(), path)) ||
-        (st = sj_h5_attr_str(file, "inputs", r->inputs, path)) ||
-        (st = sj_h5_attr_str(file, "sources", r->sources, path)) ||
+        (st = write_inputs(file, r, path)) ||
+        (st = sj_h5_attr_str(file, "sources", r->sources ? r->sources : "", path)) ||
         (st = sj_h5_attr_i64(file, "cross_only", r->cross_only, path)))
         return st;
     return SJ_OK;
@@ -168,8 +401,16 @@ static sj_status read_sources(hid_t file, const char *name, int64_t n, int32_t *
     if ((st = sj_h5_read_i64(file, name, n, &tmp, NULL, path)))
         return st;
     *out = malloc((size_t)SJ_MAX(n, 1) * sizeof **out);
-    for (int64_t i = 0; *out && i < n; i++)
+    for (int64_t i = 0; *out && i < n; i++) {
+        if (tmp[i] < -1 || tmp[i] > INT32_MAX) { /* never cut to int32 by value */
+            free(tmp);
+            free(*out);
+            *out = NULL;
+            return sj_fail(SJ_ERR_FORMAT, "%s: /%s row %lld is not a source index (-1 or 0..2^31-1)",
+                           path, name, (long long)i);
+        }
         (*out)[i] = (int32_t)tmp[i];
+    }
     free(tmp);
     return *out ? SJ_OK : sj_fail(SJ_ERR_NOMEM, "out of memory");
 }
@@ -206,13 +447,13 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
         st = sj_fail(SJ_ERR_FORMAT, "%s: missing or unreadable attribute threshold", path);
         goto done;
     }
-    if ((st = sj_h5_read_attr_str(file, "sources", r->sources, sizeof r->sources, 0, path)) ||
+    if ((st = sj_h5_read_attr_strdup(file, "sources", &r->sources, 0, path)) ||
         (st = sj_h5_read_attr_i64(file, "cross_only", &v, &has, path)))
         goto done;
     r->cross_only = has ? (int)v : 0;
     if ((st = sj_h5_read_attr_str(file, "part", r->part, sizeof r->part, 0, path)) ||
         (st = sj_h5_read_attr_str(file, "backend", r->backend, sizeof r->backend, 0, path)) ||
-        (st = sj_h5_read_attr_str(file, "inputs", r->inputs, sizeof r->inputs, 0, path)) ||
+        (st = read_inputs(file, r, path)) ||
         (st = sj_h5_read_i64(file, "pairs/a", -1, &a, &n, path)) ||
         (st = sj_h5_read_i64(file, "pairs/b", n, &b, &nb, path)) ||
         (st = sj_h5_read_f64(file, "pairs/distance", n, &d, &nd, path)) ||
@@ -228,14 +469,17 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto done;
     }
-    sj_h5_info ri;
-    if ((st = sj_h5_inspect(file, "excluded/rule", &ri, path)))
+    int64_t *rule = NULL; /* read wide and checked: HDF5 would clamp 256 to 255 */
+    if ((st = sj_h5_read_i64(file, "excluded/rule", r->n_excluded, &rule, NULL, path)))
         goto done;
-    if (!ri.exists || ri.rank != 1 || (int64_t)ri.dims[0] != r->n_excluded) {
-        st = sj_fail(SJ_ERR_FORMAT, "%s: /excluded/rule missing or of the wrong length", path);
-        goto done;
+    for (int64_t i = 0; i < r->n_excluded && !st; i++) {
+        if (rule[i] < SJ_DEGEN_ALL_ZERO || rule[i] > SJ_DEGEN_LOW_QUALITY)
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /excluded/rule row %lld is not a rule (1..3)", path,
+                         (long long)i);
+        r->excluded_rule[i] = (uint8_t)rule[i];
     }
-    if ((st = sj_h5_read(file, "excluded/rule", H5T_NATIVE_UINT8, r->excluded_rule, path)))
+    free(rule);
+    if (st)
         goto done;
     if ((st = sj_grow((void **)&r->pairs.v, &r->pairs.capacity, SJ_MAX(n, 1), sizeof(sj_pair))))
         goto done;

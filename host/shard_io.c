@@ -50,6 +50,17 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
                  : sj_fail(SJ_ERR_FORMAT, "%s: /hashes must be a 2-D uint8 dataset [N, %u]", path, rb);
         goto done;
     }
+    /* Never convert hash bytes by value (HDF5 clamps int8 -> uint8: 0x80.. become 0).
+     * A binary hash is a bit pattern, so int8 bytes are read as they are; the
+     * vector kinds' bytes are magnitudes, and a signed one is refused. */
+    const int signed_bytes = !f32 && hi.sign == H5T_SGN_2;
+    if (signed_bytes && !sj_hash_type_binary(t)) {
+        char k[24];
+        sj_hash_type_format(t, k, sizeof k);
+        st = sj_fail(SJ_ERR_FORMAT, "%s: /hashes is int8 but kind %s holds unsigned bytes 0..255: "
+                                    "store it as uint8", path, k);
+        goto done;
+    }
     if (hi.dims[1] != cols) {
         char k[24];
         sj_hash_type_format(t, k, sizeof k);
@@ -69,7 +80,8 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
     }
     if ((st = sj_hashes_create(t, SJ_MAX(n, 1), &h)))
         goto done;
-    if ((st = sj_h5_read(file, "hashes", f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, h->hashes, path)))
+    hid_t memtype = f32 ? H5T_NATIVE_FLOAT : signed_bytes ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8;
+    if ((st = sj_h5_read(file, "hashes", memtype, h->hashes, path)))
         goto done;
     int64_t *ids;
     if ((st = sj_h5_read_i64(file, "ids", n, &ids, NULL, path)))
@@ -104,11 +116,11 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
         goto done;
     if (li.exists && (st = sj_h5_read_i64(file, "labels", n, &h->labels, NULL, path)))
         goto done;
-    if ((st = sj_h5_read_attr_str(file, "source", h->source, sizeof h->source, 0, path)))
+    free(h->source); /* whole, any length */
+    if ((st = sj_h5_read_attr_strdup(file, "source", &h->source, 0, path)))
         goto done;
     size_t src_len = strlen(h->source), src_bad = sj_utf8_check(h->source, src_len);
-    if (src_bad < src_len && !(src_len == SJ_SOURCE_MAX - 1 && src_len - src_bad < 4)) {
-        /* (a name cut to fit may end inside a character: not the file's fault) */
+    if (src_bad < src_len) { /* (read whole: never cut inside a character) */
         st = sj_fail(SJ_ERR_FORMAT, "%s: attribute 'source' is not valid UTF-8 (byte %zu)", path,
                      src_bad + 1);
         goto done;
@@ -140,7 +152,7 @@ sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, in
     hsize_t dims2[2] = {(hsize_t)count, f32 ? h->type.dim : rb}, dims1[1] = {(hsize_t)count};
     if ((st = sj_h5_attr_i64(file, "format_version", SJ_FORMAT_VERSION, path)) ||
         (st = sj_h5_write_type(file, h->type, path)) ||
-        (st = sj_h5_attr_str(file, "source", h->source, path)) ||
+        (st = sj_h5_attr_str(file, "source", h->source ? h->source : "", path)) ||
         (st = sj_h5_write(file, "hashes", f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, 2, dims2,
                           h->hashes + (size_t)first * rb, path)) ||
         (st = sj_h5_write(file, "ids", H5T_NATIVE_INT64, 1, dims1, h->ids + first, path)))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - set up with the test tools (scripts/setup.sh --dev), build, and run the whole test suite;
 # then build the suite again under AddressSanitizer + UndefinedBehaviorSanitizer
-# (with LeakSanitizer) in build-asan/ and run it there too.
+# (with LeakSanitizer) in build-asan/ and run it there too, and the thread
+# test under ThreadSanitizer (scripts/tsan.sh, build-tsan/).
 # Extra arguments go to ctest and skip the sanitizer pass, e.g.
 #   ./scripts/test.sh -L cpu      ./scripts/test.sh -R backends
 # SIMJOIN_SANITIZE=0 skips the sanitizer pass. Last, the fuzz harnesses run
@@ -18,6 +19,8 @@ if [ $# -eq 0 ] && [ "${SIMJOIN_SANITIZE:-1}" = 1 ]; then
   cmake --build build-asan -j"$(nproc)" >/dev/null
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+  echo "== the thread test under ThreadSanitizer (build-tsan/, scripts/tsan.sh)"
+  ./scripts/tsan.sh
 fi
 if [ $# -eq 0 ] && [ "${SIMJOIN_FUZZ_SECONDS:-60}" != 0 ]; then
   ./scripts/fuzz.sh "${SIMJOIN_FUZZ_SECONDS:-60}"

@@ -65,15 +65,17 @@ int cli_json_write(cli_json *j, const char *path); /* 0 or exit code */
  * them, EXIT_OK when parsed into o, else the exit code of the error. */
 int cli_guard_option(int opt, const char *arg, sj_cluster_options *o, const char *cmd);
 
-/* The readable shard paths recorded in a pairs file's inputs attribute
- * ("corpus:PATH\nqueries:PATH..."). inputs is modified; paths point into it. */
-int cli_join_inputs(char *inputs, char **paths, int max);
+/* The shards of a join's inputs (r->inputs), read and concatenated, each
+ * checked against the checksum the join recorded: a changed or replaced
+ * shard is refused, naming it. *out NULL (and SJ_OK) when some input is not
+ * readable here or the join had none; *out owned by the caller. */
+sj_status cli_read_join_inputs(const sj_join_result *r, sj_hashes **out);
 
 /* The database of origin of every row read: each shard's `source`
  * attribute, looked up by id (after cli_sources_finish). */
 typedef struct cli_sources {
     int n;                                 /* distinct names */
-    char names[256][SJ_SOURCE_MAX];
+    char **names;                          /* [n] whole names; owned */
     int64_t n_ids, cap;
     int64_t *ids;                          /* sorted by cli_sources_finish */
     int32_t *src;                          /* aligned with ids */
@@ -86,12 +88,17 @@ void cli_sources_free(cli_sources *s);
 /* Rows of t with no source of their own get their shard's (by id). */
 struct sj_meta_table;
 sj_status cli_meta_fill_sources(struct sj_meta_table *t, const cli_sources *s);
-/* Names joined by newlines, for the `sources` attribute. */
-void cli_sources_names(const cli_sources *s, char *buf, size_t size);
+/* Names joined by newlines, for the `sources` attribute: a new string
+ * (caller frees), NULL when out of memory. */
+char *cli_sources_names(const cli_sources *s);
 
 /* Read and concatenate shards (all of one kind). *out owned by caller.
  * src (optional) records each row's source. */
 sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *src);
+/* The same, and when r is not NULL each shard recorded in r as an input of
+ * the given role (size, mtime and sj_hashes_checksum). */
+sj_status cli_read_shards_as(char **paths, int n, sj_hashes **out, cli_sources *src,
+                             sj_join_result *r, const char *role);
 
 /* Write a text output to path (temp + rename, 0640) or stdout when path is
  * NULL or "-". cli_text_open returns the stream; cli_text_close commits. */
@@ -112,6 +119,9 @@ void cli_mpi_finalize(void);
 sj_status cli_mpi_agree(sj_status st);
 sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent);
 int cli_mpi_built(void);
+/* After cli_mpi_init: refuse (SJ_ERR_UNSUPPORTED, naming `srun --mpi=pmix`) a join
+ * that Slurm started as several tasks which are not MPI ranks. */
+sj_status cli_mpi_check_launch(int ranks);
 
 /* Progress journal for `join --resume` (cli_journal.c). */
 typedef struct cli_journal {

@@ -121,3 +121,31 @@ sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent)
 }
 int cli_mpi_built(void) { return 0; }
 #endif
+
+/* A Slurm step's task count: SLURM_STEP_NUM_TASKS inside srun, else SLURM_NTASKS. */
+static long slurm_tasks(void)
+{
+    const char *v = getenv("SLURM_STEP_NUM_TASKS");
+    if (!v || !*v)
+        v = getenv("SLURM_NTASKS");
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+sj_status cli_mpi_check_launch(int ranks)
+{
+    long tasks = slurm_tasks();
+    if (ranks > 1 || tasks <= 1)
+        return SJ_OK;
+    /* srun -n N with MpiDefault=none starts N plain processes: N whole joins
+     * onto one output and one journal. */
+    if (!cli_mpi_built())
+        return sj_fail(SJ_ERR_UNSUPPORTED, "Slurm started %ld tasks, but this simjoin was built without MPI: "
+                                   "each task would run the whole join onto the same output. Run one "
+                                   "task (srun -n 1), or an array job of `join --part i/N` and "
+                                   "`merge` (docs/slurm.md)", tasks);
+    return sj_fail(SJ_ERR_UNSUPPORTED, "Slurm started %ld tasks, but they are not MPI ranks (no PMI/PMIx "
+                               "in the environment; the site's MpiDefault is probably none): each "
+                               "would run the whole join onto the same output. Launch with "
+                               "`srun --mpi=pmix -n %ld simjoin join ...` (docs/slurm.md), or run "
+                               "one task (srun -n 1)", tasks, tasks);
+}

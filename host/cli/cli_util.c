@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_quiet, cli_verbose, cli_rank;
@@ -219,27 +220,22 @@ int cli_guard_option(int opt, const char *arg, sj_cluster_options *o, const char
     }
 }
 
-int cli_join_inputs(char *inputs, char **paths, int max)
-{
-    int n = 0;
-    for (char *save = NULL, *line = strtok_r(inputs, "\n", &save); line && n < max;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *colon = strchr(line, ':');
-        if (colon && access(colon + 1, R_OK) == 0)
-            paths[n++] = colon + 1;
-    }
-    return n;
-}
-
 sj_status cli_sources_add(cli_sources *s, const sj_hashes *h, const char *path)
 {
+    const char *source = h->source ? h->source : "";
     int k = 0;
-    while (k < s->n && strcmp(s->names[k], h->source) != 0)
+    while (k < s->n && strcmp(s->names[k], source) != 0)
         k++;
     if (k == s->n) {
-        if (s->n == 256)
-            return sj_fail(SJ_ERR_LIMIT, "%s: more than 256 distinct sources in one join", path);
-        snprintf(s->names[s->n++], SJ_SOURCE_MAX, "%s", h->source);
+        if (s->n == INT32_MAX)
+            return sj_fail(SJ_ERR_LIMIT, "%s: more than 2^31-1 distinct sources in one join", path);
+        char **names = realloc(s->names, (size_t)(s->n + 1) * sizeof *names);
+        if (!names)
+            return sj_fail(SJ_ERR_NOMEM, "out of memory");
+        s->names = names;
+        if (!(s->names[s->n] = strdup(source)))
+            return sj_fail(SJ_ERR_NOMEM, "out of memory");
+        s->n++;
     }
     sj_status st = sj_grow((void **)&s->ids, &s->cap, s->n_ids + h->n, sizeof *s->ids);
     if (st)
@@ -293,18 +289,28 @@ sj_status cli_meta_fill_sources(sj_meta_table *t, const cli_sources *s)
 
 void cli_sources_free(cli_sources *s)
 {
+    for (int k = 0; k < s->n; k++)
+        free(s->names[k]);
+    free(s->names);
     free(s->ids);
     free(s->src);
+    s->names = NULL;
+    s->n = 0;
     s->ids = NULL;
     s->src = NULL;
 }
 
-void cli_sources_names(const cli_sources *s, char *buf, size_t size)
+char *cli_sources_names(const cli_sources *s)
 {
-    size_t used = 0;
-    buf[0] = 0;
-    for (int k = 0; k < s->n && used < size; k++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? "\n" : "", s->names[k]);
+    size_t len = 1;
+    for (int k = 0; k < s->n; k++)
+        len += strlen(s->names[k]) + 1;
+    char *buf = malloc(len), *p = buf;
+    for (int k = 0; buf && k < s->n; k++)
+        p += sprintf(p, "%s%s", k ? "\n" : "", s->names[k]);
+    if (buf)
+        *p = 0;
+    return buf;
 }
 
 /* ---- ids across inputs ---- */
@@ -349,15 +355,41 @@ sj_status cli_check_ids_across(const sj_hashes *c, const sj_hashes *q)
 }
 
 #ifdef SIMJOIN_HAVE_HDF5
-sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *sources)
+/* Record the shard just read as an input of r. */
+static sj_status record_input(sj_join_result *r, const char *role, const char *path,
+                              const sj_hashes *h)
+{
+    struct stat sb;
+    int known = stat(path, &sb) == 0;
+    char sum[65];
+    sj_hashes_checksum(h, sum);
+    return sj_join_result_add_input(r, role, path, known ? (int64_t)sb.st_size : -1,
+                                     known ? (int64_t)sb.st_mtime : -1, sum);
+}
+
+/* Read and concatenate shards; optionally record each as an input of `record`
+ * (with role), or check each against expect[i]'s checksum. */
+static sj_status read_shards(char **paths, int n, sj_hashes **out, cli_sources *sources,
+                             sj_join_result *record, const char *role, const sj_join_input *expect)
 {
     *out = NULL;
     sj_hashes *all = NULL;
     for (int i = 0; i < n; i++) {
         sj_hashes *h;
+        char sum[65] = "";
         sj_status st = sj_shard_read(paths[i], &h);
         if (!st && sources)
             st = cli_sources_add(sources, h, paths[i]);
+        if (!st && record)
+            st = record_input(record, role, paths[i], h);
+        if (!st && expect && expect[i].checksum[0]) {
+            sj_hashes_checksum(h, sum);
+            if (strcmp(sum, expect[i].checksum) != 0)
+                st = sj_fail(SJ_ERR_MISMATCH, "%s: its hashes or ids are not those the join read "
+                                              "(checksum differs): the shard was changed or "
+                                              "replaced after the join; join again, or give the "
+                                              "right shard", paths[i]);
+        }
         if (st) {
             sj_hashes_free(h); /* NULL when the read failed */
             sj_hashes_free(all);
@@ -385,6 +417,36 @@ sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *sou
     }
     *out = all;
     return SJ_OK;
+}
+
+sj_status cli_read_shards(char **paths, int n, sj_hashes **out, cli_sources *sources)
+{
+    return read_shards(paths, n, out, sources, NULL, NULL, NULL);
+}
+
+sj_status cli_read_shards_as(char **paths, int n, sj_hashes **out, cli_sources *sources,
+                             sj_join_result *r, const char *role)
+{
+    return read_shards(paths, n, out, sources, r, role, NULL);
+}
+
+sj_status cli_read_join_inputs(const sj_join_result *r, sj_hashes **out)
+{
+    *out = NULL;
+    if (r->n_inputs > INT32_MAX)
+        return sj_fail(SJ_ERR_LIMIT, "more than 2^31-1 inputs");
+    char **paths = malloc((size_t)SJ_MAX(r->n_inputs, 1) * sizeof *paths);
+    if (!paths)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    int readable = 1;
+    for (int64_t i = 0; i < r->n_inputs; i++) {
+        paths[i] = r->inputs[i].path;
+        readable &= access(paths[i], R_OK) == 0;
+    }
+    sj_status st = readable ? read_shards(paths, (int)r->n_inputs, out, NULL, NULL, NULL, r->inputs)
+                            : SJ_OK;
+    free(paths);
+    return st;
 }
 #endif
 

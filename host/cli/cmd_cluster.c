@@ -54,7 +54,6 @@ int cmd_cluster(int argc, char **argv)
         {0, 0, 0, 0}};
     const char *pairs_path = NULL, *out = NULL, *stats = NULL;
     char **hash_paths = calloc((size_t)argc + 1, sizeof(char *));
-    char *inputs_copy = NULL;
     int n_hash = 0, no_check = 0, c, rc = EXIT_OK;
     int64_t max_size = 5000;
     sj_join_result res;
@@ -106,15 +105,16 @@ int cmd_cluster(int argc, char **argv)
         goto fail;
     /* The hashes: needed by complete linkage, used for true diameters. */
     int want_hashes = copt.linkage == SJ_LINK_COMPLETE || (!no_check && max_size > 1);
-    if (want_hashes && !n_hash) { /* the join's inputs */
-        inputs_copy = strdup(res.inputs);
-        n_hash = cli_join_inputs(inputs_copy, hash_paths, argc);
+    if (want_hashes && !n_hash) { /* the join's inputs, checked against the join's checksums */
+        if ((st = cli_read_join_inputs(&res, &set)))
+            goto fail;
+    } else if (want_hashes) {
+        int readable = 1;
+        for (int i = 0; i < n_hash; i++)
+            readable &= access(hash_paths[i], R_OK) == 0;
+        if (readable && (st = cli_read_shards(hash_paths, n_hash, &set, NULL)))
+            goto fail;
     }
-    int readable = n_hash > 0;
-    for (int i = 0; i < n_hash; i++)
-        readable &= access(hash_paths[i], R_OK) == 0;
-    if (want_hashes && readable && (st = cli_read_shards(hash_paths, n_hash, &set, NULL)))
-        goto fail;
     if (copt.linkage == SJ_LINK_COMPLETE && !set) {
         st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes: the join's input shards "
                                  "are not readable here; give --hashes");
@@ -171,7 +171,6 @@ done:
     sj_hashes_free(set);
     sj_clusters_free(cl);
     sj_join_result_release(&res);
-    free(inputs_copy);
     free(hash_paths);
     return rc;
 }

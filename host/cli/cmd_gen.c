@@ -93,8 +93,6 @@ int cmd_gen(int argc, char **argv)
         return cli_usage("gen", "--n and --out are required");
     if (nq > 0 && !qout)
         return cli_usage("gen", "--queries needs --queries-out");
-    if (strlen(source) >= SJ_SOURCE_MAX)
-        return cli_usage("gen", "--source is too long");
     sj_hash_type t;
     sj_status st = sj_hash_type_parse(kind, &t);
     if (st)
@@ -111,7 +109,10 @@ int cmd_gen(int argc, char **argv)
     sj_hashes *h;
     if ((st = sj_gen(&go, &h)))
         return cli_fail(st);
-    snprintf(h->source, sizeof h->source, "%s", source);
+    if ((st = sj_hashes_set_source(h, source))) {
+        sj_hashes_free(h);
+        return cli_fail(st);
+    }
     /* Rows are shuffled: the first n are the corpus, the last nq the queries. */
     st = sj_shard_write(out, h, 0, n);
     if (!st && nq > 0) {

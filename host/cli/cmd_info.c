@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -41,7 +42,7 @@ static herr_t print_attr(hid_t loc, const char *h5name, const H5A_info_t *info, 
     (void)info;
     info_out *o = user;
     const char *path = o->path;
-    char s[512], safe_name[1024], safe[2048];
+    char *s = NULL, safe_name[1024];
     const char *name = o->json ? h5name : cli_safe(h5name, safe_name, sizeof safe_name);
     int64_t v;
     int has;
@@ -54,15 +55,20 @@ static herr_t print_attr(hid_t loc, const char *h5name, const H5A_info_t *info, 
         H5Aclose(a);
     if (o->json)
         json_key(o, name);
-    if (cls == H5T_STRING && !sj_h5_read_attr_str(loc, h5name, s, sizeof s, 0, path)) {
+    if (cls == H5T_STRING && !sj_h5_read_attr_strdup(loc, h5name, &s, 0, path)) {
         if (o->json) {
             sj_json_put_string(stdout, s);
+            free(s);
             return 0;
         }
         for (char *c = s; *c; c++)
             if (*c == '\n')
                 *c = ' ';
-        printf("  attribute %-16s %s\n", name, cli_safe(s, safe, sizeof safe));
+        size_t cap = 4 * strlen(s) + 1; /* escaped: at most 4 bytes per byte (\xNN), whole */
+        char *safe = malloc(cap);
+        printf("  attribute %-16s %s\n", name, safe ? cli_safe(s, safe, cap) : "(out of memory)");
+        free(safe);
+        free(s);
     } else if (cls == H5T_INTEGER && !sj_h5_read_attr_i64(loc, h5name, &v, &has, path)) {
         if (o->json)
             printf("%lld", (long long)v);

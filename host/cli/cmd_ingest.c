@@ -90,10 +90,6 @@ int cmd_ingest(int argc, char **argv)
         free(inputs);
         return cli_usage("ingest", "--kind, --in and --out are required");
     }
-    if (strlen(source) >= SJ_SOURCE_MAX) {
-        free(inputs);
-        return cli_usage("ingest", "--source is longer than %d bytes", SJ_SOURCE_MAX - 1);
-    }
     if (sj_utf8_check(source, strlen(source)) < strlen(source)) {
         free(inputs);
         return cli_usage("ingest", "--source is not valid UTF-8");
@@ -115,7 +111,8 @@ int cmd_ingest(int argc, char **argv)
         goto done;
     if (*sj_ingest_ignored_columns(ing))
         cli_notice("ingest: columns not used (ignored): %s", sj_ingest_ignored_columns(ing));
-    snprintf(h->source, sizeof h->source, "%s", source);
+    if ((st = sj_hashes_set_source(h, source)))
+        goto done;
     if (!shard_rows) {
         st = sj_shard_write(out, h, 0, h->n);
         if (!st)

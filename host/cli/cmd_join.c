@@ -147,6 +147,9 @@ int cmd_join(int argc, char **argv)
     cli_rank = rank;
     if (rank)
         cli_quiet = 1; /* rank 0 speaks for the job */
+    sj_status launch = cli_mpi_check_launch(ranks);
+    if (launch)
+        return cli_fail(launch);
     sj_join_config cfg;
     sj_join_config_defaults(&cfg);
     sj_hashes *corpus = NULL, *queries = NULL;
@@ -304,9 +307,11 @@ int cmd_join(int argc, char **argv)
         int64_t pair_cap = rest / 2 / (2 * (int64_t)sizeof(sj_pair)); /* hits, then pairs */
         max_pairs = max_pairs > 0 ? SJ_MIN(max_pairs, pair_cap) : pair_cap;
     }
-    if ((st = cli_read_shards(corpus_paths, n_corpus, &corpus, &srcs)))
+    /* Each input is recorded with its checksum, for cluster to check. */
+    if ((st = cli_read_shards_as(corpus_paths, n_corpus, &corpus, &srcs, &res, "corpus")))
         goto sync;
-    if (n_queries && (st = cli_read_shards(query_paths, n_queries, &queries, &srcs)))
+    if (n_queries &&
+        (st = cli_read_shards_as(query_paths, n_queries, &queries, &srcs, &res, "queries")))
         goto sync;
     cli_sources_finish(&srcs);
     if (queries && (queries->type.kind != corpus->type.kind || queries->type.bits != corpus->type.bits)) {
@@ -498,10 +503,10 @@ sync: /* every rank reaches this point, failed or not */
         goto fail;
     /* Provenance: each hash's source, carried into the pairs file. */
     res.cross_only = cross_only;
-    cli_sources_names(&srcs, res.sources, sizeof res.sources);
+    res.sources = cli_sources_names(&srcs);
     res.node_source = malloc((size_t)SJ_MAX(res.n_nodes, 1) * sizeof *res.node_source);
     res.excluded_source = malloc((size_t)SJ_MAX(res.n_excluded, 1) * sizeof *res.excluded_source);
-    if (!res.node_source || !res.excluded_source) {
+    if (!res.sources || !res.node_source || !res.excluded_source) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -520,13 +525,6 @@ sync: /* every rank reaches this point, failed or not */
         snprintf(res.backend, sizeof res.backend, "cuda/v%d", cfg.gpu_kernel ? cfg.gpu_kernel : 3);
     else
         snprintf(res.backend, sizeof res.backend, "%s", sj_backend_name(cfg.backend));
-    size_t used = 0;
-    for (int i = 0; i < n_corpus; i++)
-        used += (size_t)snprintf(res.inputs + used, used < sizeof res.inputs ? sizeof res.inputs - used : 0,
-                                 "%scorpus:%s", used ? "\n" : "", corpus_paths[i]);
-    for (int i = 0; i < n_queries; i++)
-        used += (size_t)snprintf(res.inputs + used, used < sizeof res.inputs ? sizeof res.inputs - used : 0,
-                                 "%squeries:%s", used ? "\n" : "", query_paths[i]);
     if (cfg.part_count > 1 && ranks == 1)
         snprintf(res.part, sizeof res.part, "%d/%d", cfg.part_index, cfg.part_count);
     if (rank == 0)

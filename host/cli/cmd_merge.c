@@ -22,6 +22,20 @@ static int same_i64(const int64_t *a, const int64_t *b, int64_t n)
     return n == 0 || memcmp(a, b, (size_t)n * sizeof *a) == 0;
 }
 
+/* The same input files: role and checksum (or, for old files, the path). */
+static int same_inputs(const sj_join_result *a, const sj_join_result *b)
+{
+    if (a->n_inputs != b->n_inputs)
+        return 0;
+    for (int64_t i = 0; i < a->n_inputs; i++) {
+        const sj_join_input *x = &a->inputs[i], *y = &b->inputs[i];
+        if (strcmp(x->role, y->role) != 0 || strcmp(x->checksum, y->checksum) != 0 ||
+            (!x->checksum[0] && strcmp(x->path, y->path) != 0))
+            return 0;
+    }
+    return 1;
+}
+
 int cmd_merge(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
@@ -66,7 +80,7 @@ int cmd_merge(int argc, char **argv)
             n_parts = n;
             seen = calloc((size_t)n, 1);
         } else if (n != n_parts || r->threshold != all.threshold || r->type.bits != all.type.bits ||
-                   r->type.kind != all.type.kind || strcmp(r->inputs, all.inputs) != 0 ||
+                   r->type.kind != all.type.kind || !same_inputs(r, &all) ||
                    strcmp(r->backend, all.backend) != 0 || r->n_nodes != all.n_nodes ||
                    r->n_excluded != all.n_excluded || !same_i64(r->nodes, all.nodes, all.n_nodes) ||
                    !same_i64(r->excluded_id, all.excluded_id, all.n_excluded)) {

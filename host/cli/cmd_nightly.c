@@ -145,7 +145,8 @@ static sj_status write_state_file(const char *path, const node *nodes, int64_t n
         return st;
     int64_t *ids = malloc((size_t)SJ_MAX(n, 1) * sizeof *ids);
     int32_t *src = malloc((size_t)SJ_MAX(n, 1) * sizeof *src);
-    if (!ids || !src) {
+    char *names = cli_sources_names(srcs); /* the `sources` attribute, whole */
+    if (!ids || !src || !names) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -153,8 +154,6 @@ static sj_status write_state_file(const char *path, const node *nodes, int64_t n
         ids[i] = nodes[i].id;
         src[i] = cli_sources_of(srcs, nodes[i].id);
     }
-    char names[4096];
-    cli_sources_names(srcs, names, sizeof names);
     hsize_t d[1] = {(hsize_t)n};
     if ((st = sj_h5_attr_i64(f, "format_version", SJ_FORMAT_VERSION, path)) ||
         (st = sj_h5_attr_str(f, "content", "nightly-state", path)) ||
@@ -169,12 +168,14 @@ static sj_status write_state_file(const char *path, const node *nodes, int64_t n
     H5Gclose(g);
     free(ids);
     free(src);
+    free(names);
     return sj_h5_commit(f, &af);
 fail:
     if (g >= 0)
         H5Gclose(g);
     free(ids);
     free(src);
+    free(names);
     sj_h5_abort(f, &af);
     return st;
 }
@@ -249,10 +250,6 @@ int cmd_nightly(int argc, char **argv)
         rc = cli_usage("nightly", "--state and --new are required");
         goto done;
     }
-    if (source && strlen(source) >= SJ_SOURCE_MAX) {
-        rc = cli_usage("nightly", "--source is too long");
-        goto done;
-    }
     if (source && sj_utf8_check(source, strlen(source)) < strlen(source)) {
         rc = cli_usage("nightly", "--source is not valid UTF-8");
         goto done;
@@ -296,21 +293,25 @@ int cmd_nightly(int argc, char **argv)
     }
 
     /* The corpus (every committed shard) and the old cluster state. */
-    char *shard_paths[4096];
-    int n_shards = 0;
+    /* Every shard, however many (a fixed array once dropped those past 4,096). */
+    char **shard_paths = calloc((size_t)SJ_MAX(m.n_files, 1), sizeof *shard_paths);
+    int n_shards = 0, oom = !shard_paths;
     char full[4096 * 2];
     const char *state_file = NULL;
-    for (int64_t i = 0; i < m.n_files; i++) {
+    for (int64_t i = 0; !oom && i < m.n_files; i++) {
         snprintf(full, sizeof full, "%s/%s", dir, m.files[i].path);
-        if (!strncmp(m.files[i].path, "shards/", 7) && n_shards < 4096)
-            shard_paths[n_shards++] = strdup(full);
+        if (!strncmp(m.files[i].path, "shards/", 7))
+            oom = !(shard_paths[n_shards++] = strdup(full));
         else if (!strncmp(m.files[i].path, "clusters/", 9))
             state_file = m.files[i].path;
     }
-    if (n_shards && (st = cli_read_shards(shard_paths, n_shards, &corpus, &srcs)))
-        goto fail;
+    st = oom ? sj_fail(SJ_ERR_NOMEM, "out of memory")
+         : n_shards ? cli_read_shards(shard_paths, n_shards, &corpus, &srcs) : SJ_OK;
     for (int i = 0; i < n_shards; i++)
         free(shard_paths[i]);
+    free(shard_paths);
+    if (st)
+        goto fail;
     if (!corpus && (st = sj_hashes_create(m.type, 0, &corpus)))
         goto fail;
     if (state_file) {
@@ -331,8 +332,8 @@ int cmd_nightly(int argc, char **argv)
             st = sj_fail(SJ_ERR_MISMATCH, "%s: %s hashes, but the state holds %s", uploads_paths[i], a, b);
             goto fail;
         }
-        if (source)
-            snprintf(each[i]->source, sizeof each[i]->source, "%s", source);
+        if (source && (st = sj_hashes_set_source(each[i], source)))
+            goto fail;
         if ((st = cli_sources_add(&srcs, each[i], uploads_paths[i])) ||
             (st = sj_hashes_concat(uploads, each[i])))
             goto fail;

@@ -420,10 +420,9 @@ int cmd_sweep(int argc, char **argv)
     char linkage_text[MAX_LINKAGES][64];
     int n_label = 0, n_hash = 0, n_thr = 0, n_runs = 0, c, rc = EXIT_OK;
     double *thr = NULL;
-    char *inputs_copy = NULL;
     int64_t *labels = NULL, *all_ids = NULL, *all_labels = NULL;
     int64_t labelled = 0, excluded_labelled = 0;
-    sj_hashes *label_set = NULL, *hash_set = NULL;
+    sj_hashes *label_set = NULL, *hash_set = NULL, *inputs_set = NULL;
     sweep_run runs[MAX_LINKAGES];
     memset(runs, 0, sizeof runs);
     sj_join_result res;
@@ -500,16 +499,14 @@ int cmd_sweep(int argc, char **argv)
             goto fail;
         }
     /* Shards: labels (explicit, or the join's inputs) and, for complete
-     * linkage, the hashes. */
-    inputs_copy = strdup(res.inputs);
-    char *from_inputs[64];
-    int n_inputs = cli_join_inputs(inputs_copy, from_inputs, 64);
-    if (!n_label && n_inputs) {
-        sj_hashes *set = NULL;
-        if (cli_read_shards(from_inputs, n_inputs, &set, NULL) == SJ_OK && set->labels)
-            label_set = set;
-        else
-            sj_hashes_free(set);
+     * linkage, the hashes. The join's inputs are found from the pairs
+     * file's directory and checked against the join's checksums (NULL when
+     * not readable here). */
+    if ((!n_label || (any_complete && !n_hash)) && (st = cli_read_join_inputs(&res, &inputs_set)))
+        goto fail;
+    if (!n_label && inputs_set && inputs_set->labels) {
+        label_set = inputs_set;
+        inputs_set = NULL;
     } else if (n_label && (st = cli_read_shards(label_paths, n_label, &label_set, NULL))) {
         goto fail;
     }
@@ -543,19 +540,21 @@ int cmd_sweep(int argc, char **argv)
             goto fail;
         }
     }
+    const sj_hashes *hashes = NULL;
     if (any_complete) {
-        if (n_hash)
-            st = cli_read_shards(hash_paths, n_hash, &hash_set, NULL);
-        else if (n_inputs)
-            st = cli_read_shards(from_inputs, n_inputs, &hash_set, NULL);
-        else
-            st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes; give --hashes");
+        /* --hashes, else the join's inputs (read once, perhaps as label_set) */
+        hashes = inputs_set ? inputs_set : n_label ? NULL : label_set;
+        if (n_hash && !(st = cli_read_shards(hash_paths, n_hash, &hash_set, NULL)))
+            hashes = hash_set;
+        if (!st && !hashes)
+            st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes; the join's input "
+                                     "shards are not readable here: give --hashes");
         if (st)
             goto fail;
     }
     for (int u = 0; u < n_runs; u++) {
         if (runs[u].o.linkage == SJ_LINK_COMPLETE) {
-            runs[u].o.hashes = hash_set;
+            runs[u].o.hashes = hashes;
             runs[u].o.metric = res.metric;
         }
         if ((st = sj_sweep_run(res.nodes, res.n_nodes, labels, &res.pairs, thr, n_thr, &runs[u].o,
@@ -605,12 +604,12 @@ done:
         sj_sweep_free(runs[u].sw);
     sj_hashes_free(label_set);
     sj_hashes_free(hash_set);
+    sj_hashes_free(inputs_set);
     sj_join_result_release(&res);
     free(labels);
     free(all_ids);
     free(all_labels);
     free(thr);
-    free(inputs_copy);
     free(label_paths);
     free(hash_paths);
     return rc;

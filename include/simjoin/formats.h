@@ -11,15 +11,32 @@ extern "C" {
 /* exported API (see simjoin.h) */
 #pragma GCC visibility push(default)
 
+/* One input file of a join (/inputs in pairs files, README "Pairs file"). */
+typedef struct sj_join_input {
+    char *path;        /* usable from the current directory; owned. On disk it is
+                        * stored relative to the pairs file's directory */
+    char role[8];      /* "corpus" or "queries" */
+    int64_t size;      /* bytes of the file when the join read it; -1 unknown */
+    int64_t mtime;     /* its modification time (s since 1970); -1 unknown */
+    char checksum[65]; /* sj_hashes_checksum of the shard as read; "" unknown (old files) */
+} sj_join_input;
+
+/* SHA-256 (lower-case hex) of a set's /hashes bytes then its /ids (int64,
+ * little-endian), rows in order: what a join saw of a shard. */
+void sj_hashes_checksum(const sj_hashes *h, char out[65]);
+
 /* Everything a join produced, as stored in a pairs file. */
 typedef struct sj_join_result {
     sj_hash_type type;
     sj_metric metric;
     double threshold;
     char backend[32];     /* backend that ran (attribute only) */
-    char inputs[4096];    /* input files, newline-separated (attribute only) */
+    int64_t n_inputs;
+    sj_join_input *inputs; /* [n_inputs] the input files; owned (sj_join_result_add_input).
+                            * Old files: from their `inputs` attribute, unchecked */
     char part[32];        /* "i/N" for one part of a split join, "" for a whole one */
-    char sources[4096];   /* the inputs' source names, newline-separated */
+    char *sources;        /* the inputs' source names, newline-separated, any length;
+                           * owned; NULL: none */
     int32_t *node_source; /* [n_nodes] index into sources, -1 unknown; owned; may be NULL */
     int32_t *excluded_source; /* [n_excluded], likewise */
     int cross_only;       /* 1: only pairs whose two sides come from different sources */
@@ -35,6 +52,9 @@ typedef struct sj_join_result {
 
 void sj_join_result_init(sj_join_result *r);
 void sj_join_result_release(sj_join_result *r); /* frees arrays, keeps the struct */
+/* Append an input (path and role copied; size, mtime -1 and checksum "" when unknown). */
+sj_status sj_join_result_add_input(sj_join_result *r, const char *role, const char *path,
+                                   int64_t size, int64_t mtime, const char *checksum);
 
 /* Write /pairs/{a,b,distance}, /nodes/id, /excluded/{id,rule} (temp + rename). */
 sj_status sj_pairs_file_write(const char *path, const sj_join_result *r);

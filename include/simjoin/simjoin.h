@@ -114,8 +114,6 @@ double sj_distance(sj_hash_type t, sj_metric m, const uint8_t *a, const uint8_t 
 
 /* ---- an in-memory set of hashes (one shard, or several concatenated) --- */
 
-#define SJ_SOURCE_MAX 64 /* bytes of the source name, NUL included */
-
 typedef struct sj_meta sj_meta; /* case metadata rows: simjoin/meta.h */
 
 typedef struct sj_hashes {
@@ -126,13 +124,16 @@ typedef struct sj_hashes {
     int64_t *ids;     /* [capacity]; owned */
     int16_t *quality; /* [capacity], 0..100, or NULL when no row has one; owned */
     int64_t *labels;  /* [capacity] ground-truth series, or NULL; owned */
-    char source[SJ_SOURCE_MAX]; /* database of origin ("" if unknown) */
+    char *source;     /* database of origin, any length; "" or NULL if unknown;
+                       * owned (sj_hashes_set_source) */
     sj_meta *meta;    /* n rows of case metadata, or NULL when none; owned */
 } sj_hashes;
 
 /* Create an empty set. *out is owned by the caller: sj_hashes_free it. */
 sj_status sj_hashes_create(sj_hash_type type, int64_t capacity, sj_hashes **out);
 void sj_hashes_free(sj_hashes *h);
+/* Set h->source to a copy of source (whole, any length; NULL: ""). */
+sj_status sj_hashes_set_source(sj_hashes *h, const char *source);
 /* Append one row. hash: bits/8 bytes, copied. quality < 0 means unknown.
  * Grows the arrays as needed. */
 sj_status sj_hashes_append(sj_hashes *h, int64_t id, const uint8_t *hash, int quality);
