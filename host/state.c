@@ -116,10 +116,10 @@ sj_status sj_manifest_commit(const char *dir, const sj_manifest *m)
     sj_status st = sj_atomic_begin(&af, path);
     if (st)
         return st;
-    FILE *fp = fopen(af.temp_path, "w");
+    FILE *fp = sj_atomic_stream(&af);
     if (!fp) {
         sj_atomic_abort(&af);
-        return sj_fail(SJ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        return SJ_ERR_IO;
     }
     char kind[24];
     sj_hash_type_format(m->type, kind, sizeof kind);
@@ -130,21 +130,14 @@ sj_status sj_manifest_commit(const char *dir, const sj_manifest *m)
     for (int64_t i = 0; i < m->n_batches; i++)
         fprintf(fp, "batch %s %lld\n", m->batches[i].sha, (long long)m->batches[i].generation);
     int bad = ferror(fp);
-    bad |= fflush(fp) != 0;
-    bad |= fsync(fileno(fp)) != 0;
-    bad |= fclose(fp) != 0;
+    bad |= fclose(fp) != 0; /* sj_atomic_commit fsyncs */
     if (bad) {
         sj_atomic_abort(&af);
         return sj_fail(SJ_ERR_IO, "%s: write failed (disk full?)", path);
     }
     sj_fault_step("manifest written, not renamed");
-    if ((st = sj_atomic_commit(&af)))
+    if ((st = sj_atomic_commit(&af))) /* fsyncs the file and DIR */
         return st;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
     sj_fault_step("manifest renamed");
     return SJ_OK;
 }

@@ -375,10 +375,10 @@ sj_status cli_text_open(cli_text *t, const char *path)
     sj_status st = sj_atomic_begin(&t->af, path);
     if (st)
         return st;
-    t->fp = fopen(t->af.temp_path, "w");
+    t->fp = sj_atomic_stream(&t->af);
     if (!t->fp) {
         sj_atomic_abort(&t->af);
-        return sj_fail(SJ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        return SJ_ERR_IO;
     }
     return SJ_OK;
 }

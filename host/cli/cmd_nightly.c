@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void help(void)
@@ -266,8 +267,21 @@ int cmd_nightly(int argc, char **argv)
     /* One run at a time. */
     char lock_path[4096];
     snprintf(lock_path, sizeof lock_path, "%s/lock", dir);
-    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    struct stat dir_sb;
+    errno = 0;
+    if (stat(dir, &dir_sb) != 0 || !S_ISDIR(dir_sb.st_mode)) {
+        st = sj_fail(SJ_ERR_IO, "%s: %s (create a state with `simjoin state init`)", dir,
+                     errno == ENOENT ? "no such directory" : errno ? strerror(errno) : "not a directory");
+        goto fail;
+    }
+    /* O_NOFOLLOW: a symlink planted at DIR/lock is refused, not followed. */
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (lock_fd < 0) {
+        st = sj_fail(SJ_ERR_IO, "%s: cannot open the lock file: %s", lock_path,
+                     errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+        goto fail;
+    }
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
         st = sj_fail(SJ_ERR_IO, "%s: cannot lock the state (another nightly run?)", dir);
         goto fail;
     }

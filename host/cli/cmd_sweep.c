@@ -5,6 +5,7 @@
 #include "simjoin/sweep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -198,7 +199,8 @@ static sj_status write_json(const char *out, const sj_sweep *s, const char *link
 }
 
 /* Run scripts/plot_sweep.py on the JSON to make the PNG; the script writes
- * into our 0640 temporary file, renamed into place when it succeeds. */
+ * into our 0640 temporary file (as its descriptor 3), renamed into place
+ * when it succeeds. */
 static sj_status plot(const char *json, const char *png)
 {
     const char *script = getenv("SIMJOIN_PLOT_SCRIPT");
@@ -218,8 +220,10 @@ static sj_status plot(const char *json, const char *png)
         sj_atomic_abort(&af);
         return sj_fail(SJ_ERR_IO, "--plot: cannot start python: %s", strerror(errno));
     }
-    if (pid == 0) {
-        execlp(py, py, script, json, af.temp_path, (char *)NULL);
+    if (pid == 0) { /* the script writes through our descriptor, never by the temp name */
+        if (af.fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(af.fd, 3) < 0) /* dup2 clears CLOEXEC */
+            _exit(127);
+        execlp(py, py, script, json, "/dev/fd/3", (char *)NULL);
         _exit(127);
     }
     int status;
