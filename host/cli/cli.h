@@ -121,6 +121,19 @@ int cli_journal_skip(void *user, int64_t unit);
 sj_status cli_journal_done(void *user, int64_t unit, const sj_pair *pairs, int64_t n);
 void cli_journal_close(cli_journal *j, int remove_it);
 
+/* Outputs never overwrite inputs: SJ_ERR_IO (exit 1) naming both paths when
+ * one of outputs[n_out] is the same file as one of inputs[n_in], or as
+ * another output, compared by device and inode (symlinks, hard links and
+ * ./ spellings alike; an output not yet there by its directory and name).
+ * NULL and "-" (stdout, stdin) entries are skipped. Call before writing. */
+sj_status cli_check_outputs(const char *const *outputs, int n_out, char *const *inputs, int n_in);
+/* HDF5 outputs need a file: EXIT_USAGE (message naming option) when path is
+ * "-", else EXIT_OK. */
+int cli_refuse_stdout(const char *cmd, const char *option, const char *path);
+/* SJ_ERR_IO naming both when one of paths[n] lies inside directory dir
+ * (symlinks resolved), which the command replaces or cleans up (why). */
+sj_status cli_check_not_inside(const char *dir, char *const *paths, int n, const char *why);
+
 int cmd_ingest(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_state(int argc, char **argv);

@@ -42,6 +42,22 @@ static void help(void)
            "from --hashes.\n");
 }
 
+/* Outputs must not be the join's inputs either (read here or not). */
+static sj_status check_join_inputs(const char *const *outputs, int n_out, const sj_join_result *res)
+{
+    int max = 1;
+    for (const char *c = res->inputs; *c; c++)
+        max += *c == '\n';
+    char *copy = strdup(res->inputs);
+    char **paths = calloc((size_t)max, sizeof *paths);
+    sj_status st = !copy || !paths ? sj_fail(SJ_ERR_NOMEM, "out of memory")
+                                   : cli_check_outputs(outputs, n_out, paths,
+                                                       cli_join_inputs(copy, paths, max));
+    free(copy);
+    free(paths);
+    return st;
+}
+
 int cmd_cluster(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -101,8 +117,15 @@ int cmd_cluster(int argc, char **argv)
         rc = cli_usage("cluster", "--pairs and --out are required");
         goto done;
     }
+    if ((rc = cli_refuse_stdout("cluster", "--out", out)))
+        goto done;
+    const char *outputs[] = {out, stats};
+    char *pairs_input[] = {(char *)pairs_path};
+    if ((st = cli_check_outputs(outputs, 2, pairs_input, 1)) ||
+        (st = cli_check_outputs(outputs, 2, hash_paths, n_hash)))
+        goto fail;
     double t0 = sj_now();
-    if ((st = sj_pairs_file_read(pairs_path, &res)))
+    if ((st = sj_pairs_file_read(pairs_path, &res)) || (st = check_join_inputs(outputs, 2, &res)))
         goto fail;
     /* The hashes: needed by complete linkage, used for true diameters. */
     int want_hashes = copt.linkage == SJ_LINK_COMPLETE || (!no_check && max_size > 1);

@@ -262,6 +262,14 @@ int cmd_join(int argc, char **argv)
         rc = cli_usage("join", "--self needs --queries (without --queries the corpus is self-joined)");
         goto done;
     }
+    if ((rc = cli_refuse_stdout("join", "--out", out)))
+        goto done;
+    {
+        const char *outputs[] = {out, stats};
+        if ((st = cli_check_outputs(outputs, 2, corpus_paths, n_corpus)) ||
+            (st = cli_check_outputs(outputs, 2, query_paths, n_queries)))
+            goto sync;
+    }
     if (ranks > 1 && cfg.part_count > 1) {
         rc = cli_usage("join", "--part and mpirun both split the join: use one of them");
         goto done;

@@ -295,6 +295,12 @@ int cmd_sweep(int argc, char **argv)
         rc = cli_usage("sweep", "--pairs, --thresholds and --out are required");
         goto done;
     }
+    const char *outputs[] = {out, png};
+    char *pairs_input[] = {(char *)pairs_path};
+    if ((st = cli_check_outputs(outputs, 2, pairs_input, 1)) ||
+        (st = cli_check_outputs(outputs, 2, label_paths, n_label)) ||
+        (st = cli_check_outputs(outputs, 2, hash_paths, n_hash)))
+        goto fail;
     if (parse_thresholds(thr_text, &thr, &n_thr)) {
         rc = cli_usage("sweep", "bad --thresholds '%s' (LO:HI:STEP or a list)", thr_text);
         goto done;
@@ -313,6 +319,8 @@ int cmd_sweep(int argc, char **argv)
     inputs_copy = strdup(res.inputs);
     char *from_inputs[64];
     int n_inputs = cli_join_inputs(inputs_copy, from_inputs, 64);
+    if ((st = cli_check_outputs(outputs, 2, from_inputs, n_inputs)))
+        goto fail;
     if (!n_label && n_inputs) {
         sj_hashes *set = NULL;
         if (cli_read_shards(from_inputs, n_inputs, &set, NULL) == SJ_OK && set->labels)
