@@ -134,6 +134,19 @@ int cli_refuse_stdout(const char *cmd, const char *option, const char *path);
  * (symlinks resolved), which the command replaces or cleans up (why). */
 sj_status cli_check_not_inside(const char *dir, char *const *paths, int n, const char *why);
 
+/* A directory output committed as a whole (cli_outdir.c): files are written
+ * into temp (beside DIR), then swapped in for DIR; the previous one is kept
+ * as DIR.prev. begin refuses a DIR that holds anything but a report. */
+typedef struct cli_outdir {
+    char final[4000]; /* DIR (a symlink: the directory it names) */
+    char prev[4096];  /* DIR.prev */
+    char temp[4096];  /* write the files here; "" once committed or aborted */
+    int exists;       /* DIR was there: it becomes DIR.prev */
+} cli_outdir;
+sj_status cli_outdir_begin(cli_outdir *d, const char *dir);
+sj_status cli_outdir_commit(cli_outdir *d); /* aborts on failure */
+void cli_outdir_abort(cli_outdir *d);
+
 int cmd_ingest(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_state(int argc, char **argv);
