@@ -93,9 +93,20 @@ static int cmp_i64p(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* Remove files under DIR/sub that the manifest does not list and that are
- * left-overs of an interrupted run: temporaries, or a generation above the
- * committed one. */
+/* 1 if the manifest lists DIR-relative path rel. */
+static int manifest_lists(const sj_manifest *m, const char *rel)
+{
+    for (int64_t i = 0; i < m->n_files; i++)
+        if (!strcmp(m->files[i].path, rel))
+            return 1;
+    return 0;
+}
+
+/* Remove the left-overs of an interrupted run, and nothing else: a
+ * manifest temporary, and under shards/, clusters/ and reports/ files (or
+ * their atomic-write temporaries, .NAME.tmp.PID.N) whose exact name is that
+ * of a generation newer than the committed one, and that the manifest does
+ * not list. Files of committed generations are never touched. */
 static void remove_orphans(const char *dir, const sj_manifest *m)
 {
     DIR *top = opendir(dir); /* a manifest written but never renamed */
@@ -118,11 +129,12 @@ static void remove_orphans(const char *dir, const sj_manifest *m)
             continue;
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            long long g = -1;
-            int temp = e->d_name[0] == '.' && strstr(e->d_name, ".tmp.");
-            if (!temp && (sscanf(e->d_name, "g%lld", &g) != 1 || g <= m->generation))
+            char rel[600];
+            snprintf(rel, sizeof rel, "%s/%s", subs[s], e->d_name);
+            const char *temp = e->d_name[0] == '.' ? strstr(e->d_name, ".tmp.") : NULL;
+            if (temp) /* .NAME.tmp.PID.N: judged by NAME */
+                snprintf(rel, sizeof rel, "%s/%.*s", subs[s], (int)(temp - e->d_name - 1), e->d_name + 1);
+            if (sj_state_name_generation(rel) <= m->generation || manifest_lists(m, rel))
                 continue;
             char full[4400];
             snprintf(full, sizeof full, "%s/%s", path, e->d_name);
@@ -615,9 +627,11 @@ int cmd_nightly(int argc, char **argv)
         goto fail;
     if ((st = sj_manifest_commit(dir, &next)))
         goto fail;
-    /* The cluster state of two generations back is no longer needed. */
-    if (gen >= 2) {
-        snprintf(full, sizeof full, "%s/clusters/g%06lld.h5", dir, (long long)(gen - 2));
+    /* The cluster state of two generations back is no longer needed (and
+     * no committed manifest lists it). */
+    snprintf(rel, sizeof rel, "clusters/g%06lld.h5", (long long)(gen - 2));
+    if (gen >= 3 && !manifest_lists(&next, rel) && !manifest_lists(&m, rel)) {
+        snprintf(full, sizeof full, "%s/%s", dir, rel);
         unlink(full);
     }
     cli_notice("nightly: generation %lld: %lld new hashes (%lld excluded), %lld new matches "
