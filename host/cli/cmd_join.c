@@ -42,7 +42,7 @@ static void help(void)
            "  --kernel K           cuda backend kernel: v1 (tiled popc), v2 (register-blocked),\n"
            "                       v3 (binary tensor cores, the default)\n"
            "  --gpus LIST          cuda devices to use, e.g. 0,1 (default: all); the corpus\n"
-           "                       is split between them"
+           "                       is split between them\n"
            "  --threads N          OpenMP threads (default: all cores)\n"
            "  --min-quality Q      exclude hashes with known quality < Q (pdq: 50)\n"
            "  --bit-band LO:HI     exclude hashes whose one-bit count is outside LO..HI\n"
@@ -61,7 +61,9 @@ static void help(void)
            "                       beside the output while a join runs): finished blocks are\n"
            "                       not compared again, no pair is lost or duplicated\n"
            "  --stats-json FILE    write the run's figures as JSON\n"
-           "  --quiet              no progress line and no summary\n");
+           "  --quiet              no progress line and no summary\n"
+           "  --verbose            more detail on stderr (under mpirun: each rank's share);\n"
+           "                       never hashes or ids\n");
 }
 
 /* Append an input list: "--corpus a b c" takes the following non-option words. */
