@@ -276,6 +276,20 @@ int cmd_nightly(int argc, char **argv)
         rc = cli_usage("nightly", "--source is too long");
         goto done;
     }
+    /* The uploads are never files the run writes, removes or commits. */
+    {
+        const char *subs[] = {"shards", "clusters", "reports"};
+        char sub[4200], manifest_path[4200], lock[4200];
+        for (int s = 0; s < 3 && !st; s++) {
+            snprintf(sub, sizeof sub, "%s/%s", dir, subs[s]);
+            st = cli_check_not_inside(sub, uploads_paths, n_up, "nightly writes and cleans up");
+        }
+        snprintf(manifest_path, sizeof manifest_path, "%s/manifest", dir);
+        snprintf(lock, sizeof lock, "%s/lock", dir);
+        const char *outputs[] = {manifest_path, lock};
+        if (st || (st = cli_check_outputs(outputs, 2, uploads_paths, n_up)))
+            goto fail;
+    }
     /* One run at a time. */
     char lock_path[4096];
     snprintf(lock_path, sizeof lock_path, "%s/lock", dir);
