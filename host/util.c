@@ -45,7 +45,7 @@ sj_status sj_atomic_begin(sj_atomic_file *f, const char *final_path)
     /* 0640 & ~umask: the process umask still applies; world bits never set.
      * O_EXCL: a file or symlink already at the temp name is an error, never
      * followed or truncated. */
-    f->fd = open(f->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+    f->fd = open(f->temp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (f->fd < 0) {
         sj_status st = sj_fail(SJ_ERR_IO, "%s: cannot create output: %s", final_path,
                                strerror(errno));
@@ -70,6 +70,8 @@ FILE *sj_atomic_stream(sj_atomic_file *f)
 void sj_atomic_fd_path(const sj_atomic_file *f, char *buf, size_t size)
 {
     snprintf(buf, size, "/dev/fd/%d", f->fd);
+    if (access(buf, F_OK) != 0) /* a system without /dev/fd: Linux's own */
+        snprintf(buf, size, "/proc/self/fd/%d", f->fd);
 }
 
 sj_status sj_atomic_commit(sj_atomic_file *f)

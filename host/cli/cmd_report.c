@@ -112,6 +112,8 @@ int cmd_report(int argc, char **argv)
         return cli_usage("report", "--out and one of --clusters or --state are required");
     if (state && pairs)
         return cli_usage("report", "--pairs goes with --clusters, not --state");
+    if (!strcmp(dir, "-"))
+        return cli_usage("report", "--out -: the report is a directory of files; give a directory");
     if (state) { /* the cluster state of the last committed generation */
         sj_manifest m;
         sj_status st = sj_manifest_read(state, &m);

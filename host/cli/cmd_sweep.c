@@ -214,6 +214,7 @@ static sj_status plot(const char *json, const char *png)
     sj_status st = sj_atomic_begin(&af, png);
     if (st)
         return st;
+    const char *fd3 = access("/dev/fd/0", F_OK) == 0 ? "/dev/fd/3" : "/proc/self/fd/3";
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -223,7 +224,7 @@ static sj_status plot(const char *json, const char *png)
     if (pid == 0) { /* the script writes through our descriptor, never by the temp name */
         if (af.fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(af.fd, 3) < 0) /* dup2 clears CLOEXEC */
             _exit(127);
-        execlp(py, py, script, json, "/dev/fd/3", (char *)NULL);
+        execlp(py, py, script, json, fd3, (char *)NULL);
         _exit(127);
     }
     int status;
