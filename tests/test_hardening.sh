@@ -193,6 +193,8 @@ if [ "$faults" -ge 7 ]; then echo "ok: crash at each of $faults steps: R is the 
 ok "a completed report replaces R and keeps the previous one as R.prev" "same_dir R newrep && same_dir R.prev oldrep"
 "$SJ" report --quiet --clusters CL.h5 --out R/ --title old
 ok "a third report: R.prev is rotated (one generation kept)" "same_dir R oldrep && same_dir R.prev newrep"
+mkdir empty && "$SJ" report --quiet --clusters CL.h5 --out empty --title old
+ok "report --out an empty directory: the report, no empty.prev" "same_dir empty oldrep && [ ! -e empty.prev ]"
 mkdir notes && echo "mine" > notes/todo.txt
 refused "report --out a directory that is not a report" 1 "notes holds 'todo.txt', which is not part of a simjoin report" "notes" -- \
   "$SJ" report --quiet --clusters CL.h5 --out notes

@@ -141,7 +141,7 @@ typedef struct cli_outdir {
     char final[4000]; /* DIR (a symlink: the directory it names) */
     char prev[4096];  /* DIR.prev */
     char temp[4096];  /* write the files here; "" once committed or aborted */
-    int exists;       /* DIR was there: it becomes DIR.prev */
+    int exists;       /* DIR was there with a report: it becomes DIR.prev */
 } cli_outdir;
 sj_status cli_outdir_begin(cli_outdir *d, const char *dir);
 sj_status cli_outdir_commit(cli_outdir *d); /* aborts on failure */

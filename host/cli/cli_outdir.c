@@ -117,6 +117,18 @@ static int remove_dir_files(const char *dir)
     return rmdir(dir);
 }
 
+static int dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = d != NULL;
+    while (empty && (e = readdir(d)))
+        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    if (d)
+        closedir(d);
+    return empty;
+}
+
 static void fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -178,7 +190,7 @@ sj_status cli_outdir_begin(cli_outdir *d, const char *dir)
             return sj_fail(SJ_ERR_IO, "%s holds '%s', which is not part of a simjoin report; the "
                                       "report replaces the whole directory: give a new or empty one",
                            d->final, foreign);
-        d->exists = 1;
+        d->exists = !dir_is_empty(d->final); /* an empty DIR is removed at the commit */
     } else if (errno != ENOENT) {
         return sj_fail(SJ_ERR_IO, "%s: %s", d->final, strerror(errno));
     }
@@ -242,6 +254,12 @@ sj_status cli_outdir_commit(cli_outdir *d)
     fsync_dir(d->temp);
     sj_fault_step("report written, not in place");
     if (!d->exists) {
+        struct stat sb;
+        if (stat(d->final, &sb) == 0 && rmdir(d->final) != 0) { /* it was empty at the start */
+            st = sj_fail(SJ_ERR_IO, "%s: cannot replace it: %s", d->final, strerror(errno));
+            cli_outdir_abort(d);
+            return st;
+        }
         if (rename(d->temp, d->final) != 0) {
             st = sj_fail(SJ_ERR_IO, "%s: cannot rename the report into place: %s", d->final,
                          strerror(errno));
