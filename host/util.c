@@ -40,12 +40,16 @@ sj_status sj_atomic_begin(sj_atomic_file *f, const char *final_path)
     strcpy(base_buf, final_path);
     const char *dir = dirname(dir_buf);
     const char *base = basename(base_buf);
-    snprintf(f->temp_path, sizeof f->temp_path, "%s/.%s.tmp.%ld.%u", dir, base, (long)getpid(),
-             counter++);
     /* 0640 & ~umask: the process umask still applies; world bits never set.
-     * O_EXCL: a file or symlink already at the temp name is an error, never
-     * followed or truncated. */
-    f->fd = open(f->temp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+     * O_EXCL: a file or symlink already at the temp name is never followed
+     * or truncated; the next name is tried. */
+    for (int attempt = 0; f->fd < 0 && attempt < 100; attempt++) {
+        snprintf(f->temp_path, sizeof f->temp_path, "%s/.%s.tmp.%ld.%u", dir, base, (long)getpid(),
+                 counter++);
+        f->fd = open(f->temp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (f->fd < 0 && errno != EEXIST)
+            break;
+    }
     if (f->fd < 0) {
         sj_status st = sj_fail(SJ_ERR_IO, "%s: cannot create output: %s", final_path,
                                strerror(errno));
