@@ -114,6 +114,14 @@ static void fmt_metric(char *buf, size_t size, double v)
         snprintf(buf, size, "%.6f", v);
 }
 
+/* The histogram beside a CSV output: F.csv -> F.histogram.csv */
+static void histogram_path(const char *out, char *buf, size_t size)
+{
+    const char *dot = strrchr(out, '.');
+    size_t stem = dot && strcmp(dot, ".csv") == 0 ? (size_t)(dot - out) : strlen(out);
+    snprintf(buf, size, "%.*s.histogram.csv", (int)stem, out);
+}
+
 static sj_status write_csv(const char *out, const sj_sweep *s)
 {
     cli_text t;
@@ -142,11 +150,8 @@ static sj_status write_csv(const char *out, const sj_sweep *s)
     st = cli_text_close(&t, 1);
     if (st || !out || !strcmp(out, "-"))
         return st;
-    /* F.csv -> F.histogram.csv */
     char hpath[4200];
-    const char *dot = strrchr(out, '.');
-    size_t stem = dot && strcmp(dot, ".csv") == 0 ? (size_t)(dot - out) : strlen(out);
-    snprintf(hpath, sizeof hpath, "%.*s.histogram.csv", (int)stem, out);
+    histogram_path(out, hpath, sizeof hpath);
     if ((st = cli_text_open(&t, hpath)))
         return st;
     fprintf(t.fp, "distance,pairs\n"); /* the lower edge of each bin */
@@ -296,11 +301,15 @@ int cmd_sweep(int argc, char **argv)
         rc = cli_usage("sweep", "--pairs, --thresholds and --out are required");
         goto done;
     }
-    const char *outputs[] = {out, png};
+    char hist[4200]; /* written beside a CSV output */
+    histogram_path(out, hist, sizeof hist);
+    const char *dot_out = strrchr(out, '.');
+    int csv_out = strcmp(out, "-") && !(dot_out && !strcmp(dot_out, ".json"));
+    const char *outputs[] = {out, png, csv_out ? hist : NULL};
     char *pairs_input[] = {(char *)pairs_path};
-    if ((st = cli_check_outputs(outputs, 2, pairs_input, 1)) ||
-        (st = cli_check_outputs(outputs, 2, label_paths, n_label)) ||
-        (st = cli_check_outputs(outputs, 2, hash_paths, n_hash)))
+    if ((st = cli_check_outputs(outputs, 3, pairs_input, 1)) ||
+        (st = cli_check_outputs(outputs, 3, label_paths, n_label)) ||
+        (st = cli_check_outputs(outputs, 3, hash_paths, n_hash)))
         goto fail;
     if (parse_thresholds(thr_text, &thr, &n_thr)) {
         rc = cli_usage("sweep", "bad --thresholds '%s' (LO:HI:STEP or a list)", thr_text);
@@ -320,7 +329,7 @@ int cmd_sweep(int argc, char **argv)
     inputs_copy = strdup(res.inputs);
     char *from_inputs[64];
     int n_inputs = cli_join_inputs(inputs_copy, from_inputs, 64);
-    if ((st = cli_check_outputs(outputs, 2, from_inputs, n_inputs)))
+    if ((st = cli_check_outputs(outputs, 3, from_inputs, n_inputs)))
         goto fail;
     if (!n_label && n_inputs) {
         sj_hashes *set = NULL;
