@@ -19,7 +19,9 @@ static void help(void)
            "  init     create an empty state (generation 0) for one hash kind and threshold\n"
            "           (default 31 for pdq)\n"
            "  info     the generation, kind, threshold, files, hashes and batches\n"
-           "  verify   check every file against its checksum; exit 1 naming the first bad one\n");
+           "  verify   check every file against its checksum; exit 1 naming the first bad one\n"
+           "           (the manifest itself is checked by every command: its own checksum,\n"
+           "           its generation against the files and batches it lists)\n");
 }
 
 static int state_init(const char *dir, int argc, char **argv)
