@@ -77,13 +77,17 @@ int cmd_ingest(int argc, char **argv)
         case 'o': out = optarg; break;
         case 's': source = optarg; break;
         case 'f':
-            if (cli_parse_i64(optarg, &first_id))
+            if (cli_parse_i64(optarg, &first_id)) {
+                free(inputs);
                 return cli_usage("ingest", "--first-id needs an integer from %lld to %lld (int64)",
                                  (long long)INT64_MIN, (long long)INT64_MAX);
+            }
             break;
         case 'r':
-            if (cli_parse_i64(optarg, &shard_rows) || shard_rows <= 0)
+            if (cli_parse_i64(optarg, &shard_rows) || shard_rows <= 0) {
+                free(inputs);
                 return cli_usage("ingest", "--shard-rows needs a positive integer");
+            }
             break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); free(inputs); return EXIT_OK;
