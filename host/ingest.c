@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "simjoin/meta.h"
+#include "text_out.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -759,6 +760,58 @@ static void close_input(FILE *fp)
         fclose(fp);
 }
 
+/* The 1-based field of byte `at` of a line split at delim ("quotes" honoured). */
+static int field_at(const char *text, size_t at, char delim)
+{
+    int field = 1, quoted = 0;
+    for (size_t i = 0; i < at; i++)
+        if (text[i] == '"')
+            quoted = !quoted;
+        else if (text[i] == delim && !quoted)
+            field++;
+    return field;
+}
+
+/* "field N (Name)" for byte `at` of a line, into buf. */
+static void name_field(const sj_ingest *ing, const char *text, size_t len, size_t at, char *buf,
+                       size_t size)
+{
+    const table *tb = &ing->tab;
+    size_t commas = 0, semis = 0;
+    for (size_t i = 0; i < len; i++)
+        commas += text[i] == ',', semis += text[i] == ';';
+    char delim = tb->active ? tb->delim : semis > commas ? ';' : ',';
+    int f = field_at(text, at, delim);
+    if (tb->active && f <= tb->n_cols)
+        snprintf(buf, size, "field %d (%s)", f, tb->name[f - 1]);
+    else
+        snprintf(buf, size, "field %d", f);
+}
+
+/* A line of the file as UTF-8: checked (the default), or converted from
+ * the input encoding into *conv. *text and *len are updated to the result. */
+static sj_status line_to_utf8(const sj_ingest *ing, const char *path, int64_t line,
+                              const char **text, size_t *len, char **conv, size_t *conv_cap)
+{
+    size_t bad;
+    char where[96];
+    if (ing->opt.encoding != SJ_TEXT_UTF8) {
+        if (!sj_text_to_utf8(ing->opt.encoding, *text, *len, conv, conv_cap, len, &bad)) {
+            *text = *conv;
+            return SJ_OK;
+        }
+        name_field(ing, *text, *len, bad, where, sizeof where);
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: %s: byte 0x%02X has no character in cp1252", path,
+                       (long long)line, where, (unsigned char)(*text)[bad]);
+    }
+    if ((bad = sj_utf8_check(*text, *len)) == *len)
+        return SJ_OK;
+    name_field(ing, *text, *len, bad, where, sizeof where);
+    return sj_fail(SJ_ERR_PARSE, "%s:%lld: %s is not valid UTF-8 (byte %zu of the line); if the "
+                                 "file is in another encoding, give --encoding cp1252 or latin1",
+                   path, (long long)line, where, bad + 1);
+}
+
 sj_status sj_ingest_file(sj_ingest *ing, const char *path)
 {
     int from_stdin = !strcmp(path, "-");
@@ -787,8 +840,8 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
         close_input(fp);
         return st;
     }
-    char *buf = NULL;
-    size_t cap = 0;
+    char *buf = NULL, *conv = NULL;
+    size_t cap = 0, conv_cap = 0;
     ssize_t got;
     int64_t line = 0;
     int first = 1;
@@ -800,7 +853,15 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
                          (long long)line);
             break;
         }
-        field t = trim(buf, (size_t)got);
+        const char *text = buf;
+        size_t len = (size_t)got;
+        if (line == 1) { /* a byte order mark (Excel writes one) */
+            size_t bom = sj_utf8_bom(text, len);
+            text += bom, len -= bom;
+        }
+        if ((st = line_to_utf8(ing, path, line, &text, &len, &conv, &conv_cap)))
+            break;
+        field t = trim(text, len);
         if (t.len == 0 || t.p[0] == '#')
             continue;
         st = parse_line(ing, path, line, t.p, t.len, first);
@@ -811,6 +872,7 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
     if (!st && ferror(fp))
         st = sj_fail(SJ_ERR_IO, "%s: read error after line %lld", path, (long long)line);
     free(buf);
+    free(conv);
     close_input(fp);
     return st;
 }

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli_case.h"
 #include "h5util.h"
+#include "text_out.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -209,52 +210,6 @@ done:
     return st;
 }
 
-/* ---- text escaping ---- */
-
-void cli_put_csv(FILE *fp, const char *s, char delim)
-{
-    if (!strchr(s, delim) && !strchr(s, '"') && !strchr(s, '\n') && !strchr(s, '\r')) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
-}
-
-void cli_put_json(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(fp, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(fp, "\\u%04x", c);
-        else
-            fputc(c, fp);
-    }
-    fputc('"', fp);
-}
-
-static void put_html(FILE *fp, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", fp); break;
-        case '>': fputs("&gt;", fp); break;
-        case '&': fputs("&amp;", fp); break;
-        case '"': fputs("&quot;", fp); break;
-        case '\'': fputs("&#39;", fp); break;
-        default: fputc(*s, fp);
-        }
-    }
-}
-
 /* A cluster's distinct values as "a|b|c" into buf. */
 static void join_codes(const case_view *v, const int32_t *codes, char *buf, size_t size)
 {
@@ -271,7 +226,7 @@ static void json_codes(FILE *fp, const case_view *v, const char *key, const int3
     for (const int32_t *c = codes; *c >= 0; c++) {
         if (c != codes)
             fputc(',', fp);
-        cli_put_json(fp, sj_meta_code_text(v->meta->meta, *c));
+        sj_json_put_string(fp, sj_meta_code_text(v->meta->meta, *c));
     }
     fputc(']', fp);
 }
@@ -332,18 +287,18 @@ void case_write_triage_csv(FILE *fp, const case_view *v)
                 sj_triage_name((sj_triage)s->triage[k]), (long long)v->size[k],
                 (long long)s->n_new[k], (long long)s->n_known[k], s->n_series[k]);
         join_codes(v, s->series[k], buf, sizeof buf);
-        cli_put_csv(fp, buf, ',');
+        sj_csv_put_text(fp, buf, ',');
         fprintf(fp, ",%d,%s,%s,%d,", s->n_series_unidentified[k],
                 sj_meta_flag_name(s->victim_identified[k]),
                 sj_meta_flag_name(s->offender_identified[k]), s->n_cases[k]);
         join_codes(v, s->cases[k], buf, sizeof buf);
-        cli_put_csv(fp, buf, ',');
+        sj_csv_put_text(fp, buf, ',');
         fprintf(fp, ",%d,", s->n_sources[k]);
         join_codes(v, s->sources[k], buf, sizeof buf);
-        cli_put_csv(fp, buf, ',');
+        sj_csv_put_text(fp, buf, ',');
         sj_case_flags_format(s->flags[k], flags, sizeof flags);
         fputc(',', fp);
-        cli_put_csv(fp, flags, ',');
+        sj_csv_put_text(fp, flags, ',');
         put_distance(fp, ",", v->min_distance[k], v->size[k]);
         put_distance(fp, ",", v->diameter[k], v->size[k]);
         fputc('\n', fp);
@@ -397,7 +352,7 @@ void case_write_members_csv(FILE *fp, const case_view *v)
                     v->row[i] >= 0 && v->meta->is_new[v->row[i]]);
             for (int f = 0; f < SJ_META_N_TEXT; f++) {
                 fputc(',', fp);
-                cli_put_csv(fp, text_of(v, i, (sj_meta_text)f), ',');
+                sj_csv_put_text(fp, text_of(v, i, (sj_meta_text)f), ',');
             }
             fprintf(fp, ",%s,%s,", sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
                     sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
@@ -422,7 +377,7 @@ void case_write_members_jsonl(FILE *fp, const case_view *v)
                     v->row[i] >= 0 && v->meta->is_new[v->row[i]] ? "true" : "false");
             for (int f = 0; f < SJ_META_N_TEXT; f++) {
                 fprintf(fp, ",\"%s\":", sj_meta_text_name((sj_meta_text)f));
-                cli_put_json(fp, text_of(v, i, (sj_meta_text)f));
+                sj_json_put_string(fp, text_of(v, i, (sj_meta_text)f));
             }
             fprintf(fp, ",\"victim_identified\":\"%s\",\"offender_identified\":\"%s\"",
                     sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
@@ -466,14 +421,14 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
                     fprintf(fp, "%lld", (long long)rank[k]);
                 fprintf(fp, ";%s;%s;", rank[k] ? sj_triage_name((sj_triage)s->triage[k]) : "",
                         v->row[i] >= 0 && v->meta->is_new[v->row[i]] ? "Yes" : "No");
-                cli_put_csv(fp, text_of(v, i, SJ_META_SERIES), ';');
+                sj_csv_put_text(fp, text_of(v, i, SJ_META_SERIES), ';');
                 fprintf(fp, ";%s;%s;", icse_flag(sj_meta_victim(v->meta->meta, v->row[i])),
                         icse_flag(sj_meta_offender(v->meta->meta, v->row[i])));
-                cli_put_csv(fp, text_of(v, i, SJ_META_CASE_ID), ';');
+                sj_csv_put_text(fp, text_of(v, i, SJ_META_CASE_ID), ';');
                 fputc(';', fp);
-                cli_put_csv(fp, text_of(v, i, SJ_META_CATEGORY), ';');
+                sj_csv_put_text(fp, text_of(v, i, SJ_META_CATEGORY), ';');
                 fputc(';', fp);
-                cli_put_csv(fp, text_of(v, i, SJ_META_SOURCE), ';');
+                sj_csv_put_text(fp, text_of(v, i, SJ_META_SOURCE), ';');
                 fprintf(fp, ";%s;", flags);
                 put_match(fp, ';', v->nearest_id[i], v->nearest_d[i]);
                 fputc(';', fp);
@@ -533,7 +488,7 @@ static void html_codes(FILE *fp, const case_view *v, const int32_t *codes)
     for (const int32_t *c = codes; *c >= 0; c++) {
         if (c != codes)
             fputs("<br>", fp);
-        put_html(fp, sj_meta_code_text(v->meta->meta, *c));
+        sj_html_put_text(fp, sj_meta_code_text(v->meta->meta, *c));
     }
 }
 
@@ -545,10 +500,10 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
     for (int64_t r = 0; r < s->n_ranked; r++)
         per_class[s->triage[s->ranked[r]]]++;
     fputs(html_head, fp);
-    put_html(fp, title);
+    sj_html_put_text(fp, title);
     fputs(html_style, fp);
     fputs("<h1>simjoin triage report</h1>\n<p class=\"note\">", fp);
-    put_html(fp, title);
+    sj_html_put_text(fp, title);
     fprintf(fp, ": %lld hashes in %lld clusters; %lld clusters listed. These are candidates for "
                 "review, not findings.%s</p>\n",
             (long long)v->n, (long long)v->n_clusters, (long long)s->n_ranked,
@@ -616,15 +571,15 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
             int is_new = v->row[i] >= 0 && v->meta->is_new[v->row[i]];
             fprintf(fp, "<tr><td>%lld</td><td%s>%s</td><td>", (long long)v->ids[i],
                     is_new ? " class=\"new\"" : "", is_new ? "new" : "known");
-            put_html(fp, text_of(v, i, SJ_META_SERIES));
+            sj_html_put_text(fp, text_of(v, i, SJ_META_SERIES));
             fprintf(fp, "</td><td>%s</td><td>%s</td><td>",
                     sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
                     sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
-            put_html(fp, text_of(v, i, SJ_META_CASE_ID));
+            sj_html_put_text(fp, text_of(v, i, SJ_META_CASE_ID));
             fputs("</td><td>", fp);
-            put_html(fp, text_of(v, i, SJ_META_CATEGORY));
+            sj_html_put_text(fp, text_of(v, i, SJ_META_CATEGORY));
             fputs("</td><td>", fp);
-            put_html(fp, text_of(v, i, SJ_META_SOURCE));
+            sj_html_put_text(fp, text_of(v, i, SJ_META_SOURCE));
             for (int m = 0; m < 2; m++) {
                 int64_t id = m ? v->known_id[i] : v->nearest_id[i];
                 double d = m ? v->known_d[i] : v->nearest_d[i];

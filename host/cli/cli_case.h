@@ -33,11 +33,6 @@ typedef struct case_view {
 sj_status case_view_load(case_view *v, const char *clusters_path, const char *pairs_path);
 void case_view_free(case_view *v);
 
-/* A text value as one CSV field (quoted when it holds delim, a quote or a
- * line end), and as a JSON string. */
-void cli_put_csv(FILE *fp, const char *s, char delim);
-void cli_put_json(FILE *fp, const char *s);
-
 /* Writers: listed clusters in triage order (write errors are caught when the
  * cli_text stream is closed). No hash is ever written. */
 void case_write_triage_csv(FILE *fp, const case_view *v);

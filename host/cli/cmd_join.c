@@ -525,7 +525,7 @@ sync: /* every rank reaches this point, failed or not */
     res.threshold = cfg.threshold;
     if (cfg.backend == SJ_BACKEND_CPU)
         snprintf(res.backend, sizeof res.backend, "cpu/%s",
-                 sj_isa_name(cfg.isa == SJ_ISA_AUTO ? sj_isa_best() : cfg.isa));
+                 sj_cpu_path_name(corpus->type, cfg.metric, cfg.isa));
     else if (cfg.backend == SJ_BACKEND_CUDA)
         snprintf(res.backend, sizeof res.backend, "cuda/v%d", cfg.gpu_kernel ? cfg.gpu_kernel : 3);
     else

@@ -17,6 +17,7 @@
 #include "h5util.h"
 #include "sha256.h"
 #include "state.h"
+#include "text_out.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -195,20 +196,6 @@ static const char *src_name(const cli_sources *s, int64_t id)
     return k >= 0 ? s->names[k] : "";
 }
 
-/* JSON string of a source name (names are plain; quotes and backslashes
- * are escaped, control characters dropped). */
-static void json_name(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', fp);
-        if ((unsigned char)*s >= 0x20)
-            fputc(*s, fp);
-    }
-    fputc('"', fp);
-}
-
 int cmd_nightly(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -274,6 +261,10 @@ int cmd_nightly(int argc, char **argv)
     }
     if (source && strlen(source) >= SJ_SOURCE_MAX) {
         rc = cli_usage("nightly", "--source is too long");
+        goto done;
+    }
+    if (source && sj_utf8_check(source, strlen(source)) < strlen(source)) {
+        rc = cli_usage("nightly", "--source is not valid UTF-8");
         goto done;
     }
     /* The uploads are never files the run writes, removes or commits. */
@@ -586,15 +577,18 @@ int cmd_nightly(int argc, char **argv)
                 fprintf(fp, "%s\n    {\"a\": %lld, \"b\": %lld, \"distance\": %.17g, \"source_a\": ",
                         p ? "," : "", (long long)pairs.v[p].a, (long long)pairs.v[p].b,
                         pairs.v[p].distance);
-                json_name(fp, sa);
+                sj_json_put_string(fp, sa);
                 fprintf(fp, ", \"source_b\": ");
-                json_name(fp, sb);
+                sj_json_put_string(fp, sb);
                 fprintf(fp, ", \"cross_database\": %s, \"cluster\": %lld}", x ? "true" : "false",
                         (long long)cluster[na - nodes]);
             } else {
-                fprintf(fp, "match,%lld,%lld,%.17g,%s,%s,%d,%lld,\n", (long long)pairs.v[p].a,
-                        (long long)pairs.v[p].b, pairs.v[p].distance, sa, sb, x,
-                        (long long)cluster[na - nodes]);
+                fprintf(fp, "match,%lld,%lld,%.17g,", (long long)pairs.v[p].a,
+                        (long long)pairs.v[p].b, pairs.v[p].distance);
+                sj_csv_put_text(fp, sa, ',');
+                fputc(',', fp);
+                sj_csv_put_text(fp, sb, ',');
+                fprintf(fp, ",%d,%lld,\n", x, (long long)cluster[na - nodes]);
             }
         }
         if (!kind)
@@ -626,9 +620,11 @@ int cmd_nightly(int argc, char **argv)
             if (!kind)
                 fprintf(fp, "%s\n    {\"id\": %lld, \"rule\": \"%s\"}", i ? "," : "", (long long)ex_id[i],
                         sj_degenerate_rule_name((sj_degenerate_rule)ex_rule[i]));
-            else
-                fprintf(fp, "excluded,%lld,,,%s,,,,%s\n", (long long)ex_id[i], src_name(&srcs, ex_id[i]),
-                        sj_degenerate_rule_name((sj_degenerate_rule)ex_rule[i]));
+            else {
+                fprintf(fp, "excluded,%lld,,,", (long long)ex_id[i]);
+                sj_csv_put_text(fp, src_name(&srcs, ex_id[i]), ',');
+                fprintf(fp, ",,,,%s\n", sj_degenerate_rule_name((sj_degenerate_rule)ex_rule[i]));
+            }
         }
         if (!kind)
             fprintf(fp, "\n  ]\n}\n");

@@ -89,17 +89,19 @@ int cmd_state(int argc, char **argv)
     if (st)
         return cli_fail(st);
     int rc = EXIT_OK;
+    char safe_dir[4 * 4096], safe_path[4096];
+    const char *shown_dir = cli_safe(dir, safe_dir, sizeof safe_dir);
     if (!strcmp(verb, "verify")) {
         if ((st = sj_manifest_verify(dir, &m)))
             rc = cli_fail(st);
         else
-            printf("%s: generation %lld, %lld files, all checksums match\n", dir,
+            printf("%s: generation %lld, %lld files, all checksums match\n", shown_dir,
                    (long long)m.generation, (long long)m.n_files);
     } else if (!strcmp(verb, "info")) {
         char kind[24];
         sj_hash_type_format(m.type, kind, sizeof kind);
         printf("%s: generation %lld, kind %s, threshold %d, %lld files, %lld batches, next cluster id %lld\n",
-               dir, (long long)m.generation, kind, m.threshold, (long long)m.n_files, (long long)m.n_batches,
+               shown_dir, (long long)m.generation, kind, m.threshold, (long long)m.n_files, (long long)m.n_batches,
                (long long)m.next_cluster);
         int64_t hashes = 0;
         for (int64_t i = 0; i < m.n_files; i++) {
@@ -109,7 +111,8 @@ int cmd_state(int argc, char **argv)
             uint32_t bytes;
             if (!strncmp(m.files[i].path, "shards/", 7) && !sj_shard_peek(full, &rows, &bytes))
                 hashes += rows;
-            printf("  %s  %.16s...\n", m.files[i].path, m.files[i].sha);
+            printf("  %s  %.16s...\n", cli_safe(m.files[i].path, safe_path, sizeof safe_path),
+                   m.files[i].sha);
         }
         printf("  corpus hashes: %lld\n", (long long)hashes);
     } else {

@@ -203,17 +203,38 @@ static sj_status write_json(const char *out, const sj_sweep *s, const char *link
     return cli_text_close(&t, 1);
 }
 
+/* plot_sweep.py: $SIMJOIN_PLOT_SCRIPT, else the installed copy beside the
+ * binary (BINDIR/../DATADIR/simjoin/), else the source tree it was built from. */
+static const char *plot_script(char *buf, size_t size)
+{
+    const char *env = getenv("SIMJOIN_PLOT_SCRIPT");
+    if (env)
+        return env;
+#ifdef SIMJOIN_REL_DATADIR
+    char exe[2048];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0; /* the binary's directory: PREFIX/BINDIR */
+            snprintf(buf, size, "%s/../%s/plot_sweep.py", exe, SIMJOIN_REL_DATADIR);
+            if (access(buf, R_OK) == 0)
+                return buf;
+        }
+    }
+#endif
+    snprintf(buf, size, "%s/scripts/plot_sweep.py", SIMJOIN_SOURCE_DIR);
+    return buf;
+}
+
 /* Run scripts/plot_sweep.py on the JSON to make the PNG; the script writes
  * into our 0640 temporary file (as its descriptor 3), renamed into place
  * when it succeeds. */
 static sj_status plot(const char *json, const char *png)
 {
-    const char *script = getenv("SIMJOIN_PLOT_SCRIPT");
     char path[4096];
-    if (!script) {
-        snprintf(path, sizeof path, "%s/scripts/plot_sweep.py", SIMJOIN_SOURCE_DIR);
-        script = path;
-    }
+    const char *script = plot_script(path, sizeof path);
     const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
     sj_atomic_file af;
     sj_status st = sj_atomic_begin(&af, png);

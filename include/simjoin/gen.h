@@ -8,6 +8,9 @@
 extern "C" {
 #endif
 
+/* exported API (see simjoin.h) */
+#pragma GCC visibility push(default)
+
 typedef struct sj_gen_options {
     sj_hash_type type;
     int64_t n;                  /* hashes to make */
@@ -28,6 +31,8 @@ void sj_gen_defaults(sj_hash_type type, int64_t n, uint64_t seed, sj_gen_options
 /* Make the set; rows shuffled; /labels = series number, -1 for background
  * and degenerate rows. *out owned by caller. Multi-threaded. */
 sj_status sj_gen(const sj_gen_options *opt, sj_hashes **out);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

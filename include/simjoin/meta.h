@@ -15,6 +15,9 @@
 extern "C" {
 #endif
 
+/* exported API (see simjoin.h) */
+#pragma GCC visibility push(default)
+
 typedef enum sj_meta_text {
     SJ_META_SERIES = 0,   /* series name or id */
     SJ_META_CASE_ID = 1,  /* investigation / case reference */
@@ -130,6 +133,8 @@ typedef struct sj_case_summary {
 sj_status sj_case_summarize(const int64_t *ids, const int64_t *cluster, int64_t n,
                             int64_t n_clusters, const sj_meta_table *t, sj_case_summary **out);
 void sj_case_summary_free(sj_case_summary *s);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

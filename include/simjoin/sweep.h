@@ -9,6 +9,9 @@
 extern "C" {
 #endif
 
+/* exported API (see simjoin.h) */
+#pragma GCC visibility push(default)
+
 /* Cluster-size classes reported per threshold (singletons counted apart). */
 #define SJ_SWEEP_SIZE_CLASSES 6
 extern const char *const sj_sweep_size_class_names[SJ_SWEEP_SIZE_CLASSES];
@@ -53,6 +56,8 @@ sj_status sj_sweep_run(const int64_t *ids, int64_t n, const int64_t *labels, con
                        const double *thresholds, int n_thr, const sj_cluster_options *o,
                        sj_sweep **out);
 void sj_sweep_free(sj_sweep *s);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
