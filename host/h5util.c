@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void h5_init_once(void)
@@ -43,13 +44,26 @@ sj_status sj_h5_create(const char *path, sj_atomic_file *af, hid_t *file)
     /* Pin the oldest format that has what we use, so files stay readable by
      * older HDF5 and h5py builds. */
     H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18);
-    /* Truncating the temp file we created keeps its 0640 mode. */
-    *file = H5Fcreate(af->temp_path, H5F_ACC_TRUNC, fcpl, fapl);
+    /* HDF5 opens by name: give it /dev/fd/N, which opens the temp file we
+     * created (O_EXCL, 0640) whatever the temp name points to by now. */
+    char fd_path[64];
+    sj_atomic_fd_path(af, fd_path, sizeof fd_path);
+    *file = H5Fcreate(fd_path, H5F_ACC_TRUNC, fcpl, fapl);
     H5Pclose(fapl);
     H5Pclose(fcpl);
     if (*file < 0) {
         sj_atomic_abort(af);
         return sj_fail(SJ_ERR_IO, "%s: cannot create HDF5 file", path);
+    }
+    /* Check that HDF5 writes the very file we created (device and inode). */
+    int *vfd = NULL;
+    struct stat ours, theirs;
+    if (H5Fget_vfd_handle(*file, H5P_DEFAULT, (void **)&vfd) < 0 || !vfd ||
+        fstat(*vfd, &theirs) != 0 || fstat(af->fd, &ours) != 0 || ours.st_dev != theirs.st_dev ||
+        ours.st_ino != theirs.st_ino) {
+        sj_h5_abort(*file, af);
+        *file = H5I_INVALID_HID;
+        return sj_fail(SJ_ERR_IO, "%s: HDF5 did not open the temporary file created for it", path);
     }
     return SJ_OK;
 }

@@ -47,12 +47,37 @@ struct sj_ingest {
     char ignored[1024]; /* names of ignored columns, comma-separated */
     uint8_t *row_buf;  /* one decoded row; owned */
     int64_t next_id;   /* next id for a bare-hash line */
+    int ids_exhausted; /* INT64_MAX was assigned: no next id */
     sj_hashes *rows;   /* owned until finish */
     row_origin *origin; /* [rows->n] */
     int64_t origin_cap;
     char **files; /* [n_files] copies of the paths */
     int32_t n_files;
 };
+
+/* The next id for a row without one (--first-id, then counting up), or
+ * SJ_ERR_PARSE at PATH:LINE (npy: "PATH: row N") past the int64 limit. */
+static sj_status assign_id(sj_ingest *ing, const char *path, const char *row_word, int64_t pos,
+                           int64_t *id)
+{
+    *id = 0;
+    if (ing->ids_exhausted) {
+        char where[4200];
+        if (row_word)
+            snprintf(where, sizeof where, "%s: %s %lld", path, row_word, (long long)pos);
+        else
+            snprintf(where, sizeof where, "%s:%lld", path, (long long)pos);
+        return sj_fail(SJ_ERR_PARSE, "%s: the assigned id would pass the int64 limit %lld "
+                                     "(ids count up from --first-id %lld)",
+                       where, (long long)INT64_MAX, (long long)ing->opt.first_id);
+    }
+    *id = ing->next_id;
+    if (ing->next_id == INT64_MAX)
+        ing->ids_exhausted = 1;
+    else
+        ing->next_id++;
+    return SJ_OK;
+}
 
 sj_status sj_ingest_create(const sj_ingest_options *opt, sj_ingest **out)
 {
@@ -481,11 +506,8 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
     if (st)
         goto done;
     if (!has_id) {
-        if (ing->next_id == INT64_MAX) {
-            st = sj_fail(SJ_ERR_PARSE, "%s:%lld: assigned id overflows int64", path, (long long)line);
+        if ((st = assign_id(ing, path, NULL, line, &id)))
             goto done;
-        }
-        id = ing->next_id++;
     }
     sj_hashes *rows = ing->rows;
     if (tb->has_meta && (st = sj_hashes_ensure_meta(rows)))
@@ -589,11 +611,8 @@ static sj_status parse_f32_line(sj_ingest *ing, const char *path, int64_t line, 
     if (st)
         goto done;
     if (!off) {
-        if (ing->next_id == INT64_MAX) {
-            st = sj_fail(SJ_ERR_PARSE, "%s:%lld: assigned id overflows int64", path, (long long)line);
+        if ((st = assign_id(ing, path, NULL, line, &id)))
             goto done;
-        }
-        id = ing->next_id++;
     }
     st = add_decoded(ing, id, -1, line);
 done:
@@ -700,10 +719,11 @@ static sj_status ingest_npy(sj_ingest *ing, FILE *fp, const char *path)
             float x = (float)v;
             memcpy(ing->row_buf + 4 * k, &x, 4);
         }
-        if (!st && ing->next_id == INT64_MAX)
-            st = sj_fail(SJ_ERR_PARSE, "%s: row %lld: assigned id overflows int64", path, r);
+        int64_t id;
         if (!st)
-            st = add_decoded(ing, ing->next_id++, -1, r + 1);
+            st = assign_id(ing, path, "row", r, &id);
+        if (!st)
+            st = add_decoded(ing, id, -1, r + 1);
     }
     free(raw);
 done:
@@ -745,10 +765,9 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
     if (nf == 1) { /* bare hash */
         if (!is_hash(ing, f[0]))
             return bad_hash(ing, path, line, 1, f[0]);
-        if (ing->next_id == INT64_MAX)
-            return sj_fail(SJ_ERR_PARSE, "%s:%lld: assigned id overflows int64", path,
-                           (long long)line);
-        return add_row(ing, ing->next_id++, f[0], -1, line);
+        if ((st = assign_id(ing, path, NULL, line, &id)))
+            return st;
+        return add_row(ing, id, f[0], -1, line);
     }
     if (is_hash(ing, f[1]) && parse_i64(f[0], &id)) { /* id,hash[,quality] */
         if (nf > 3)
@@ -761,10 +780,9 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
     if (is_hash(ing, f[0])) { /* ThreatExchange: hash,quality[,filename...] */
         if ((st = parse_quality(path, line, 2, f[1], &quality)))
             return st;
-        if (ing->next_id == INT64_MAX)
-            return sj_fail(SJ_ERR_PARSE, "%s:%lld: assigned id overflows int64", path,
-                           (long long)line);
-        return add_row(ing, ing->next_id++, f[0], quality, line);
+        if ((st = assign_id(ing, path, NULL, line, &id)))
+            return st;
+        return add_row(ing, id, f[0], quality, line);
     }
     /* A header: first line, no field looks like data. */
     int64_t dummy;
@@ -777,6 +795,13 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
         !is_hash(ing, f[0]) && !parse_i64(f[0], &dummy))
         return bad_hash(ing, path, line, 1, f[0]);
     return bad_hash(ing, path, line, 2, f[1]);
+}
+
+/* Close an input opened by sj_ingest_file (stdin stays open). */
+static void close_input(FILE *fp)
+{
+    if (fp != stdin)
+        fclose(fp);
 }
 
 /* The 1-based field of byte `at` of a line split at delim ("quotes" honoured). */
@@ -833,18 +858,21 @@ static sj_status line_to_utf8(const sj_ingest *ing, const char *path, int64_t li
 
 sj_status sj_ingest_file(sj_ingest *ing, const char *path)
 {
-    FILE *fp = fopen(path, "rb");
+    int from_stdin = !strcmp(path, "-");
+    FILE *fp = from_stdin ? stdin : fopen(path, "rb");
     if (!fp)
         return sj_fail(SJ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (from_stdin)
+        path = "stdin";
     char **files = realloc(ing->files, (size_t)(ing->n_files + 1) * sizeof *files);
     if (!files) {
-        fclose(fp);
+        close_input(fp);
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     }
     ing->files = files;
     ing->files[ing->n_files] = strdup(path);
     if (!ing->files[ing->n_files]) {
-        fclose(fp);
+        close_input(fp);
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     }
     ing->n_files++;
@@ -853,7 +881,7 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
     size_t plen = strlen(path);
     if (plen > 4 && !strcmp(path + plen - 4, ".npy")) {
         sj_status st = ingest_npy(ing, fp, path);
-        fclose(fp);
+        close_input(fp);
         return st;
     }
     char *buf = NULL, *conv = NULL;
@@ -889,7 +917,7 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
         st = sj_fail(SJ_ERR_IO, "%s: read error after line %lld", path, (long long)line);
     free(buf);
     free(conv);
-    fclose(fp);
+    close_input(fp);
     return st;
 }
 

@@ -20,15 +20,24 @@ void sj_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 sj_status sj_grow(void **buf, int64_t *cap, int64_t need, size_t elem_size);
 
 /* Write files safely: a temp name in the same directory, created 0640 &
- * ~umask (never world-readable), renamed over the final name on commit. */
+ * ~umask (never world-readable) with O_EXCL (so never through a symlink),
+ * written only through the descriptor that created it (never reopened by
+ * name), renamed over the final name on commit. */
 typedef struct sj_atomic_file {
     char final_path[4096];
     char temp_path[4096];
+    int fd; /* the temp file, open for writing; -1 once committed or aborted */
 } sj_atomic_file;
 
 /* Reserve a temp name for final_path and create it empty with safe mode. */
 sj_status sj_atomic_begin(sj_atomic_file *f, const char *final_path);
-/* fsync + rename temp over final. */
+/* A stdio stream on a duplicate of f->fd (the caller fcloses it before the
+ * commit); NULL with the error set on failure. */
+FILE *sj_atomic_stream(sj_atomic_file *f);
+/* A path that opens f's temp file itself, whatever its name now points to
+ * ("/dev/fd/N"), for libraries that insist on a name (HDF5). */
+void sj_atomic_fd_path(const sj_atomic_file *f, char *buf, size_t size);
+/* fsync + rename temp over final + fsync of the directory. */
 sj_status sj_atomic_commit(sj_atomic_file *f);
 /* Remove the temp file (safe to call after commit or twice). */
 void sj_atomic_abort(sj_atomic_file *f);

@@ -70,6 +70,56 @@ int64_t sj_manifest_find_batch(const sj_manifest *m, const char *sha)
     return -1;
 }
 
+/* The generation in a state file's name (shards/gNNNNNN-K.h5,
+ * clusters/gNNNNNN.h5, reports/gNNNNNN.json|csv), or -1 when rel is not
+ * exactly such a name. */
+int64_t sj_state_name_generation(const char *rel)
+{
+    static const char *const forms[] = {"shards/g%6[0-9]-%9[0-9].h5%n", "clusters/g%6[0-9].h5%n",
+                                        "reports/g%6[0-9].json%n", "reports/g%6[0-9].csv%n"};
+    for (int f = 0; f < 4; f++) {
+        char gen[8], k[12];
+        int end = -1;
+        int got = f ? sscanf(rel, forms[f], gen, &end) : sscanf(rel, forms[f], gen, k, &end);
+        if (got == (f ? 1 : 2) && end >= 0 && !rel[end] && strlen(gen) == 6)
+            return strtoll(gen, NULL, 10);
+    }
+    return -1;
+}
+
+/* The manifest agrees with itself: a generation >= 0; every file named by
+ * the generation that wrote it, none newer than the manifest's; the
+ * cluster state that of this generation; every batch of a generation
+ * 1..N, the last one N. */
+static sj_status manifest_consistent(const char *path, const sj_manifest *m)
+{
+    if (m->generation < 0 || m->generation > 999999)
+        return sj_fail(SJ_ERR_FORMAT, "%s: generation %lld is out of range (0..999999): the "
+                                      "manifest is damaged", path, (long long)m->generation);
+    int64_t clusters_gen = -1, last_batch = 0;
+    for (int64_t i = 0; i < m->n_files; i++) {
+        int64_t g = sj_state_name_generation(m->files[i].path);
+        if (g < 1 || g > m->generation)
+            return sj_fail(SJ_ERR_FORMAT, "%s: lists %s, %s generation %lld: the manifest is "
+                                          "damaged (was its generation edited?)", path, m->files[i].path,
+                           g < 1 ? "not a state file of" : "newer than its", (long long)m->generation);
+        if (!strncmp(m->files[i].path, "clusters/", 9))
+            clusters_gen = SJ_MAX(clusters_gen, g);
+    }
+    for (int64_t i = 0; i < m->n_batches; i++) {
+        if (m->batches[i].generation < 1 || m->batches[i].generation > m->generation)
+            return sj_fail(SJ_ERR_FORMAT, "%s: a batch of generation %lld, outside 1..%lld: the "
+                                          "manifest is damaged", path, (long long)m->batches[i].generation,
+                           (long long)m->generation);
+        last_batch = SJ_MAX(last_batch, m->batches[i].generation);
+    }
+    if (m->generation > 0 && (clusters_gen != m->generation || last_batch != m->generation))
+        return sj_fail(SJ_ERR_FORMAT, "%s: generation %lld, but its cluster state and last batch "
+                                      "are of generation %lld and %lld: the manifest is damaged",
+                       path, (long long)m->generation, (long long)clusters_gen, (long long)last_batch);
+    return SJ_OK;
+}
+
 sj_status sj_manifest_read(const char *dir, sj_manifest *m)
 {
     memset(m, 0, sizeof *m);
@@ -80,11 +130,28 @@ sj_status sj_manifest_read(const char *dir, sj_manifest *m)
         return sj_fail(SJ_ERR_IO, "%s: no state here (%s); create one with `simjoin state init`",
                        path, strerror(errno));
     char line[1024], a[512], b[512];
-    int lineno = 0, version = 0;
+    int lineno = 0, version = 0, checked = 0;
     sj_status st = SJ_OK;
     long long n;
+    sj_sha256 digest; /* of every line before the checksum line */
+    sj_sha256_init(&digest);
     while (!st && fgets(line, sizeof line, fp)) {
         lineno++;
+        if (checked) {
+            st = sj_fail(SJ_ERR_FORMAT, "%s:%d: a line after the checksum: the manifest is damaged",
+                         path, lineno);
+            break;
+        }
+        if (sscanf(line, "checksum %64s", a) == 1) {
+            char want[65];
+            sj_sha256_hex(&digest, want);
+            if (strcmp(a, want) != 0)
+                st = sj_fail(SJ_ERR_FORMAT, "%s: the manifest's checksum does not match its "
+                                            "contents: it was edited or damaged", path);
+            checked = 1;
+            continue;
+        }
+        sj_sha256_update(&digest, line, strlen(line));
         if (sscanf(line, "simjoin-state %d", &version) == 1)
             continue;
         if (sscanf(line, "generation %lld", &n) == 1)
@@ -103,8 +170,15 @@ sj_status sj_manifest_read(const char *dir, sj_manifest *m)
             st = sj_fail(SJ_ERR_FORMAT, "%s:%d: not a manifest line", path, lineno);
     }
     fclose(fp);
-    if (!st && version != 1)
-        st = sj_fail(SJ_ERR_FORMAT, "%s: not a simjoin state manifest (version 1)", path);
+    /* Version 2 ends with the checksum of the lines above it; version 1
+     * (before the checksum) has none. */
+    if (!st && version != 1 && version != 2)
+        st = sj_fail(SJ_ERR_FORMAT, "%s: not a simjoin state manifest (version 1 or 2)", path);
+    if (!st && version == 2 && !checked)
+        st = sj_fail(SJ_ERR_FORMAT, "%s: the manifest's checksum line is missing: it was cut "
+                                    "short or edited", path);
+    if (!st)
+        st = manifest_consistent(path, m);
     if (st)
         sj_manifest_free(m);
     return st;
@@ -118,35 +192,45 @@ sj_status sj_manifest_commit(const char *dir, const sj_manifest *m)
     sj_status st = sj_atomic_begin(&af, path);
     if (st)
         return st;
-    FILE *fp = fopen(af.temp_path, "w");
+    FILE *fp = sj_atomic_stream(&af);
     if (!fp) {
         sj_atomic_abort(&af);
-        return sj_fail(SJ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        return SJ_ERR_IO;
     }
-    char kind[24];
+    char kind[24], line[1024], sum[65];
     sj_hash_type_format(m->type, kind, sizeof kind);
-    fprintf(fp, "simjoin-state 1\ngeneration %lld\nkind %s\nthreshold %d\nnext_cluster %lld\n",
-            (long long)m->generation, kind, m->threshold, (long long)m->next_cluster);
-    for (int64_t i = 0; i < m->n_files; i++)
-        fprintf(fp, "file %s %s\n", m->files[i].path, m->files[i].sha);
-    for (int64_t i = 0; i < m->n_batches; i++)
-        fprintf(fp, "batch %s %lld\n", m->batches[i].sha, (long long)m->batches[i].generation);
+    sj_sha256 digest; /* every line, then "checksum" and the digest of them */
+    sj_sha256_init(&digest);
+    int64_t n_lines = 5 + m->n_files + m->n_batches;
+    for (int64_t k = 0; k < n_lines; k++) {
+        int64_t i = k - 5, j = k - 5 - m->n_files;
+        switch (k) {
+        case 0: snprintf(line, sizeof line, "simjoin-state 2\n"); break;
+        case 1: snprintf(line, sizeof line, "generation %lld\n", (long long)m->generation); break;
+        case 2: snprintf(line, sizeof line, "kind %s\n", kind); break;
+        case 3: snprintf(line, sizeof line, "threshold %d\n", m->threshold); break;
+        case 4: snprintf(line, sizeof line, "next_cluster %lld\n", (long long)m->next_cluster); break;
+        default:
+            if (i < m->n_files)
+                snprintf(line, sizeof line, "file %s %s\n", m->files[i].path, m->files[i].sha);
+            else
+                snprintf(line, sizeof line, "batch %s %lld\n", m->batches[j].sha,
+                         (long long)m->batches[j].generation);
+        }
+        sj_sha256_update(&digest, line, strlen(line));
+        fputs(line, fp);
+    }
+    sj_sha256_hex(&digest, sum);
+    fprintf(fp, "checksum %s\n", sum);
     int bad = ferror(fp);
-    bad |= fflush(fp) != 0;
-    bad |= fsync(fileno(fp)) != 0;
-    bad |= fclose(fp) != 0;
+    bad |= fclose(fp) != 0; /* sj_atomic_commit fsyncs */
     if (bad) {
         sj_atomic_abort(&af);
         return sj_fail(SJ_ERR_IO, "%s: write failed (disk full?)", path);
     }
     sj_fault_step("manifest written, not renamed");
-    if ((st = sj_atomic_commit(&af)))
+    if ((st = sj_atomic_commit(&af))) /* fsyncs the file and DIR */
         return st;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
     sj_fault_step("manifest renamed");
     return SJ_OK;
 }

@@ -6,13 +6,18 @@
  *   DIR/reports/gNNNNNN.json|csv the report of the run that made generation N
  *
  * The manifest is text, one record per line:
- *   simjoin-state 1
+ *   simjoin-state 2       (1: written before the checksum line existed)
  *   generation N
  *   kind pdq|bits:B
  *   threshold T
  *   next_cluster C
  *   file PATH SHA256      (every file of the committed state, paths relative to DIR)
  *   batch SHA256 N        (an input batch and the generation it made)
+ *   checksum SHA256       (of every line above; the last line; version 2)
+ * Reading checks the manifest against itself: the checksum, a generation
+ * >= 0, every file named by a generation no newer than the manifest's, the
+ * cluster state and the last batch of its generation. A hand-edited or
+ * damaged manifest is refused by every command, before anything is removed.
  * A run writes every file of generation N+1 first, then commits by writing
  * the manifest to a temporary name, fsync, rename, fsync of the directory.
  * Files of a committed generation are never changed. */
@@ -53,6 +58,9 @@ sj_status sj_manifest_add_batch(sj_manifest *m, const char *sha, int64_t generat
 /* Check every file's checksum; the first mismatch or unreadable file is an
  * error naming it. */
 sj_status sj_manifest_verify(const char *dir, const sj_manifest *m);
+/* The generation in a state file's exact name (shards/gNNNNNN-K.h5,
+ * clusters/gNNNNNN.h5, reports/gNNNNNN.json|csv), or -1. */
+int64_t sj_state_name_generation(const char *rel);
 /* The generation that committed batch sha, or -1. */
 int64_t sj_manifest_find_batch(const sj_manifest *m, const char *sha);
 

@@ -31,6 +31,7 @@ sj_status sj_atomic_begin(sj_atomic_file *f, const char *final_path)
 {
     static _Atomic unsigned counter;
     memset(f, 0, sizeof *f);
+    f->fd = -1;
     if (strlen(final_path) >= sizeof f->final_path - 64)
         return sj_fail(SJ_ERR_ARG, "%s: path too long", final_path);
     strcpy(f->final_path, final_path);
@@ -39,26 +40,54 @@ sj_status sj_atomic_begin(sj_atomic_file *f, const char *final_path)
     strcpy(base_buf, final_path);
     const char *dir = dirname(dir_buf);
     const char *base = basename(base_buf);
-    snprintf(f->temp_path, sizeof f->temp_path, "%s/.%s.tmp.%ld.%u", dir, base, (long)getpid(),
-             counter++);
-    /* 0640 & ~umask: the process umask still applies; world bits never set. */
-    int fd = open(f->temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0) {
+    /* 0640 & ~umask: the process umask still applies; world bits never set.
+     * O_EXCL: a file or symlink already at the temp name is never followed
+     * or truncated; the next name is tried. */
+    for (int attempt = 0; f->fd < 0 && attempt < 100; attempt++) {
+        snprintf(f->temp_path, sizeof f->temp_path, "%s/.%s.tmp.%ld.%u", dir, base, (long)getpid(),
+                 counter++);
+        f->fd = open(f->temp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (f->fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (f->fd < 0) {
         sj_status st = sj_fail(SJ_ERR_IO, "%s: cannot create output: %s", final_path,
                                strerror(errno));
         f->temp_path[0] = 0;
         return st;
     }
-    close(fd);
     return SJ_OK;
+}
+
+FILE *sj_atomic_stream(sj_atomic_file *f)
+{
+    int fd = dup(f->fd);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!fp) {
+        sj_fail(SJ_ERR_IO, "%s: cannot write: %s", f->final_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    return fp;
+}
+
+void sj_atomic_fd_path(const sj_atomic_file *f, char *buf, size_t size)
+{
+    snprintf(buf, size, "/dev/fd/%d", f->fd);
+    if (access(buf, F_OK) != 0) /* a system without /dev/fd: Linux's own */
+        snprintf(buf, size, "/proc/self/fd/%d", f->fd);
 }
 
 sj_status sj_atomic_commit(sj_atomic_file *f)
 {
-    int fd = open(f->temp_path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
+    int bad = fsync(f->fd) != 0;
+    bad |= close(f->fd) != 0;
+    f->fd = -1;
+    if (bad) {
+        sj_status st = sj_fail(SJ_ERR_IO, "%s: write error (disk full?): %s", f->final_path,
+                               strerror(errno));
+        sj_atomic_abort(f);
+        return st;
     }
     if (rename(f->temp_path, f->final_path) != 0) {
         sj_status st = sj_fail(SJ_ERR_IO, "%s: cannot rename into place: %s", f->final_path,
@@ -67,11 +96,22 @@ sj_status sj_atomic_commit(sj_atomic_file *f)
         return st;
     }
     f->temp_path[0] = 0;
+    char dir_buf[4096];
+    strcpy(dir_buf, f->final_path);
+    int dfd = open(dirname(dir_buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) { /* the rename itself survives a crash */
+        (void)fsync(dfd);
+        close(dfd);
+    }
     return SJ_OK;
 }
 
 void sj_atomic_abort(sj_atomic_file *f)
 {
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
     if (f->temp_path[0]) {
         unlink(f->temp_path);
         f->temp_path[0] = 0;

@@ -137,6 +137,34 @@ int cli_journal_skip(void *user, int64_t unit);
 sj_status cli_journal_done(void *user, int64_t unit, const sj_pair *pairs, int64_t n);
 void cli_journal_close(cli_journal *j, int remove_it);
 
+/* Outputs never overwrite inputs: SJ_ERR_IO (exit 1) naming both paths when
+ * one of outputs[n_out] is the same file as one of inputs[n_in], or as
+ * another output, compared by device and inode (symlinks, hard links and
+ * ./ spellings alike; an output not yet there by its directory and name).
+ * NULL and "-" (stdout, stdin) entries are skipped. Call before writing. */
+sj_status cli_check_outputs(const char *const *outputs, int n_out, char *const *inputs, int n_in);
+/* The same against the input shards a pairs file records (the join's). */
+sj_status cli_check_outputs_vs_join(const char *const *outputs, int n_out, const sj_join_result *r);
+/* HDF5 outputs need a file: EXIT_USAGE (message naming option) when path is
+ * "-", else EXIT_OK. */
+int cli_refuse_stdout(const char *cmd, const char *option, const char *path);
+/* SJ_ERR_IO naming both when one of paths[n] lies inside directory dir
+ * (symlinks resolved), which the command replaces or cleans up (why). */
+sj_status cli_check_not_inside(const char *dir, char *const *paths, int n, const char *why);
+
+/* A directory output committed as a whole (cli_outdir.c): files are written
+ * into temp (beside DIR), then swapped in for DIR; the previous one is kept
+ * as DIR.prev. begin refuses a DIR that holds anything but a report. */
+typedef struct cli_outdir {
+    char final[4000]; /* DIR (a symlink: the directory it names) */
+    char prev[4096];  /* DIR.prev */
+    char temp[4096];  /* write the files here; "" once committed or aborted */
+    int exists;       /* DIR was there with a report: it becomes DIR.prev */
+} cli_outdir;
+sj_status cli_outdir_begin(cli_outdir *d, const char *dir);
+sj_status cli_outdir_commit(cli_outdir *d); /* aborts on failure */
+void cli_outdir_abort(cli_outdir *d);
+
 int cmd_ingest(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_state(int argc, char **argv);

@@ -1,5 +1,5 @@
 /* cli_util.c - errors, progress, JSON stats and text outputs for the CLI. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "cli.h"
 #include "simjoin/meta.h"
 #include "text_out.h"
@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <libgen.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -461,10 +463,10 @@ sj_status cli_text_open(cli_text *t, const char *path)
     sj_status st = sj_atomic_begin(&t->af, path);
     if (st)
         return st;
-    t->fp = fopen(t->af.temp_path, "w");
+    t->fp = sj_atomic_stream(&t->af);
     if (!t->fp) {
         sj_atomic_abort(&t->af);
-        return sj_fail(SJ_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        return SJ_ERR_IO;
     }
     return SJ_OK;
 }
@@ -509,4 +511,92 @@ void cli_excluded_text(const uint8_t *rule, int64_t n, const sj_degenerate_optio
                                  (long long)per[r], why);
         first = 0;
     }
+}
+
+/* ---- outputs over inputs ---- */
+
+/* What a path names: an existing file's device and inode (name empty), or,
+ * for a file not there yet, its directory's device and inode and its name. */
+typedef struct file_identity {
+    dev_t dev;
+    ino_t ino;
+    char name[256];
+} file_identity;
+
+/* 0, or -1 when path is NULL, "-" or in no existing directory. */
+static int identify(const char *path, file_identity *id)
+{
+    struct stat sb;
+    memset(id, 0, sizeof *id);
+    if (!path || !strcmp(path, "-"))
+        return -1;
+    if (stat(path, &sb) != 0) {
+        char dir_buf[4096], base_buf[4096];
+        snprintf(dir_buf, sizeof dir_buf, "%s", path);
+        snprintf(base_buf, sizeof base_buf, "%s", path);
+        if (stat(dirname(dir_buf), &sb) != 0)
+            return -1;
+        snprintf(id->name, sizeof id->name, "%s", basename(base_buf));
+    }
+    id->dev = sb.st_dev;
+    id->ino = sb.st_ino;
+    return 0;
+}
+
+static int same_identity(const file_identity *a, const file_identity *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && !strcmp(a->name, b->name);
+}
+
+sj_status cli_check_outputs(const char *const *outputs, int n_out, char *const *inputs, int n_in)
+{
+    for (int o = 0; o < n_out; o++) {
+        file_identity out, other;
+        if (identify(outputs[o], &out))
+            continue;
+        for (int i = 0; i < n_in; i++)
+            if (!identify(inputs[i], &other) && same_identity(&out, &other))
+                return sj_fail(SJ_ERR_IO, "output %s is the input %s (the same file); refusing to "
+                                          "overwrite an input: write the output elsewhere",
+                               outputs[o], inputs[i]);
+        for (int k = 0; k < o; k++)
+            if (!identify(outputs[k], &other) && same_identity(&out, &other))
+                return sj_fail(SJ_ERR_IO, "outputs %s and %s are the same file; give each "
+                                          "output its own name", outputs[k], outputs[o]);
+    }
+    return SJ_OK;
+}
+
+sj_status cli_check_not_inside(const char *dir, char *const *paths, int n, const char *why)
+{
+    char real_dir[PATH_MAX], real[PATH_MAX];
+    if (!realpath(dir, real_dir))
+        return SJ_OK; /* not there yet: nothing is inside it */
+    size_t len = strlen(real_dir);
+    for (int i = 0; i < n; i++)
+        if (paths[i] && realpath(paths[i], real) && !strncmp(real, real_dir, len) &&
+            (real[len] == '/' || (len == 1 && real_dir[0] == '/')))
+            return sj_fail(SJ_ERR_IO, "%s lies inside %s, which %s; keep inputs elsewhere",
+                           paths[i], dir, why);
+    return SJ_OK;
+}
+
+sj_status cli_check_outputs_vs_join(const char *const *outputs, int n_out, const sj_join_result *r)
+{
+    char **paths = calloc((size_t)SJ_MAX(r->n_inputs, 1), sizeof *paths);
+    if (!paths)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < r->n_inputs; i++)
+        paths[i] = r->inputs[i].path;
+    sj_status st = cli_check_outputs(outputs, n_out, paths, (int)r->n_inputs);
+    free(paths);
+    return st;
+}
+
+int cli_refuse_stdout(const char *cmd, const char *option, const char *path)
+{
+    if (path && !strcmp(path, "-"))
+        return cli_usage(cmd, "%s -: this output is an HDF5 file, which cannot be streamed to "
+                              "stdout; give a file name", option);
+    return EXIT_OK;
 }

@@ -100,8 +100,15 @@ int cmd_cluster(int argc, char **argv)
         rc = cli_usage("cluster", "--pairs and --out are required");
         goto done;
     }
+    if ((rc = cli_refuse_stdout("cluster", "--out", out)))
+        goto done;
+    const char *outputs[] = {out, stats};
+    char *pairs_input[] = {(char *)pairs_path};
+    if ((st = cli_check_outputs(outputs, 2, pairs_input, 1)) ||
+        (st = cli_check_outputs(outputs, 2, hash_paths, n_hash)))
+        goto fail;
     double t0 = sj_now();
-    if ((st = sj_pairs_file_read(pairs_path, &res)))
+    if ((st = sj_pairs_file_read(pairs_path, &res)) || (st = cli_check_outputs_vs_join(outputs, 2, &res)))
         goto fail;
     /* The hashes: needed by complete linkage, used for true diameters. */
     int want_hashes = copt.linkage == SJ_LINK_COMPLETE || (!no_check && max_size > 1);

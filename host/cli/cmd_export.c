@@ -181,6 +181,11 @@ int cmd_export(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage("export", "give exactly one input file");
     in = argv[optind];
+    const char *outputs[] = {out};
+    char *inputs[] = {(char *)in};
+    sj_status out_st = cli_check_outputs(outputs, 1, inputs, 1);
+    if (out_st)
+        return cli_fail(out_st);
     if (!format || (strcmp(format, "csv") && strcmp(format, "jsonl") && strcmp(format, "icse")))
         return cli_usage("export", "--format csv, jsonl or icse is required");
     int jsonl = !strcmp(format, "jsonl");

@@ -79,7 +79,7 @@ int cmd_gen(int argc, char **argv)
         case 'C': if (parse_frac(optarg, &chain)) return cli_usage("gen", "--chain-fraction needs 0..1"); break;
         case 'D': if (parse_frac(optarg, &degen)) return cli_usage("gen", "--degenerate-fraction needs 0..1"); break;
         case 't': if (cli_parse_f64(optarg, &thr) || thr < 0) return cli_usage("gen", "--threshold needs a number >= 0"); break;
-        case 'f': if (cli_parse_i64(optarg, &first_id)) return cli_usage("gen", "--first-id needs an integer"); break;
+        case 'f': if (cli_parse_i64(optarg, &first_id)) return cli_usage("gen", "--first-id needs an integer from %lld to %lld (int64)", (long long)INT64_MIN, (long long)INT64_MAX); break;
         case 'r': source = optarg; break;
         case 'L': if (parse_frac(optarg, &low_quality)) return cli_usage("gen", "--low-quality needs 0..1"); break;
         case 'q': cli_quiet = 1; break;
@@ -93,6 +93,15 @@ int cmd_gen(int argc, char **argv)
         return cli_usage("gen", "--n and --out are required");
     if (nq > 0 && !qout)
         return cli_usage("gen", "--queries needs --queries-out");
+    if (n + nq > 0 && first_id > INT64_MAX - (n + nq - 1))
+        return cli_usage("gen", "--first-id %lld: the last of %lld ids would pass the int64 limit %lld",
+                         (long long)first_id, (long long)(n + nq), (long long)INT64_MAX);
+    if (cli_refuse_stdout("gen", "--out", out) || cli_refuse_stdout("gen", "--queries-out", qout))
+        return EXIT_USAGE;
+    const char *outputs[] = {out, nq > 0 ? qout : NULL};
+    sj_status out_st = cli_check_outputs(outputs, 2, NULL, 0);
+    if (out_st)
+        return cli_fail(out_st);
     sj_hash_type t;
     sj_status st = sj_hash_type_parse(kind, &t);
     if (st)

@@ -8,7 +8,7 @@
 
 static void help(void)
 {
-    printf("usage: simjoin ingest --kind pdq|bits:N --in FILE... --out SHARD.h5\n"
+    printf("usage: simjoin ingest --kind pdq|bits:N|photodna|u8:D|f32:D --in FILE... --out SHARD.h5\n"
            "                      [--source NAME] [--first-id N] [--shard-rows R] [--quiet]\n"
            "\n"
            "Reads text hash lists and writes an HDF5 shard. Lines may be:\n"
@@ -24,8 +24,9 @@ static void help(void)
            "Blank lines and '#' comments are skipped. Any malformed line or duplicate\n"
            "id is reported as FILE:LINE and nothing is written.\n"
            "\n"
-           "  --kind K          pdq (256 bits) or bits:N (N a multiple of 8)\n"
-           "  --in FILE...      one or more input files (repeatable)\n"
+           "  --kind K          pdq (256 bits), bits:N (N a multiple of 8), photodna\n"
+           "                    (144 bytes), u8:D (D bytes) or f32:D (D float32 values)\n"
+           "  --in FILE...      one or more input files (repeatable; - reads stdin)\n"
            "  --out SHARD.h5    output; with --shard-rows, SHARD-00000.h5, SHARD-00001.h5, ...\n"
            "  --source NAME     the database of origin, stored with the shard\n"
            "  --encoding E      of the input files: utf-8 (default: text that is not UTF-8\n"
@@ -43,6 +44,21 @@ static void shard_name(const char *out, int64_t k, char *buf, size_t size)
     const char *slash = strrchr(out, '/');
     size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - out) : strlen(out);
     snprintf(buf, size, "%.*s-%05lld%s", (int)stem, out, (long long)k, out + stem);
+}
+
+/* The shard names about to be written must not be inputs (or each other). */
+static sj_status check_outputs(const char *out, int64_t shard_rows, int64_t n, char **inputs, int n_in)
+{
+    int64_t n_shards = !shard_rows ? 1 : n ? (n + shard_rows - 1) / shard_rows : 1;
+    sj_status st = SJ_OK;
+    char name[4200];
+    for (int64_t k = 0; k < n_shards && !st; k++) {
+        if (shard_rows)
+            shard_name(out, k, name, sizeof name);
+        const char *outputs[] = {shard_rows ? name : out};
+        st = cli_check_outputs(outputs, 1, inputs, n_in);
+    }
+    return st;
 }
 
 int cmd_ingest(int argc, char **argv)
@@ -66,12 +82,17 @@ int cmd_ingest(int argc, char **argv)
         case 'o': out = optarg; break;
         case 's': source = optarg; break;
         case 'f':
-            if (cli_parse_i64(optarg, &first_id))
-                return cli_usage("ingest", "--first-id needs an integer");
+            if (cli_parse_i64(optarg, &first_id)) {
+                free(inputs);
+                return cli_usage("ingest", "--first-id needs an integer from %lld to %lld (int64)",
+                                 (long long)INT64_MIN, (long long)INT64_MAX);
+            }
             break;
         case 'r':
-            if (cli_parse_i64(optarg, &shard_rows) || shard_rows <= 0)
+            if (cli_parse_i64(optarg, &shard_rows) || shard_rows <= 0) {
+                free(inputs);
                 return cli_usage("ingest", "--shard-rows needs a positive integer");
+            }
             break;
         case 'e':
             if (sj_text_encoding_parse(optarg, &encoding)) {
@@ -94,6 +115,15 @@ int cmd_ingest(int argc, char **argv)
         free(inputs);
         return cli_usage("ingest", "--source is not valid UTF-8");
     }
+    int stdin_uses = 0;
+    for (int i = 0; i < n_in; i++)
+        stdin_uses += !strcmp(inputs[i], "-");
+    int refused = stdin_uses > 1 ? cli_usage("ingest", "stdin (-) given more than once")
+                                 : cli_refuse_stdout("ingest", "--out", out);
+    if (refused) {
+        free(inputs);
+        return refused;
+    }
     sj_ingest_options io = {.first_id = first_id, .encoding = encoding};
     sj_status st = sj_hash_type_parse(kind, &io.type);
     if (st) {
@@ -111,7 +141,8 @@ int cmd_ingest(int argc, char **argv)
         goto done;
     if (*sj_ingest_ignored_columns(ing))
         cli_notice("ingest: columns not used (ignored): %s", sj_ingest_ignored_columns(ing));
-    if ((st = sj_hashes_set_source(h, source)))
+    if ((st = sj_hashes_set_source(h, source)) ||
+        (st = check_outputs(out, shard_rows, h->n, inputs, n_in)))
         goto done;
     if (!shard_rows) {
         st = sj_shard_write(out, h, 0, h->n);

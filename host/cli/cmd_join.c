@@ -42,7 +42,7 @@ static void help(void)
            "  --kernel K           cuda backend kernel: v1 (tiled popc), v2 (register-blocked),\n"
            "                       v3 (binary tensor cores, the default)\n"
            "  --gpus LIST          cuda devices to use, e.g. 0,1 (default: all); the corpus\n"
-           "                       is split between them"
+           "                       is split between them\n"
            "  --threads N          OpenMP threads (default: all cores)\n"
            "  --min-quality Q      exclude hashes with known quality < Q (pdq: 50)\n"
            "  --bit-band LO:HI     exclude hashes whose one-bit count is outside LO..HI\n"
@@ -61,7 +61,9 @@ static void help(void)
            "                       beside the output while a join runs): finished blocks are\n"
            "                       not compared again, no pair is lost or duplicated\n"
            "  --stats-json FILE    write the run's figures as JSON\n"
-           "  --quiet              no progress line and no summary\n");
+           "  --quiet              no progress line and no summary\n"
+           "  --verbose            more detail on stderr (under mpirun: each rank's share);\n"
+           "                       never hashes or ids\n");
 }
 
 /* Append an input list: "--corpus a b c" takes the following non-option words. */
@@ -264,6 +266,14 @@ int cmd_join(int argc, char **argv)
     if (self && !n_queries) {
         rc = cli_usage("join", "--self needs --queries (without --queries the corpus is self-joined)");
         goto done;
+    }
+    if ((rc = cli_refuse_stdout("join", "--out", out)))
+        goto done;
+    {
+        const char *outputs[] = {out, stats};
+        if ((st = cli_check_outputs(outputs, 2, corpus_paths, n_corpus)) ||
+            (st = cli_check_outputs(outputs, 2, query_paths, n_queries)))
+            goto sync;
     }
     if (ranks > 1 && cfg.part_count > 1) {
         rc = cli_usage("join", "--part and mpirun both split the join: use one of them");

@@ -56,6 +56,13 @@ int cmd_merge(int argc, char **argv)
     int n_in = argc - optind;
     if (!out || n_in < 1)
         return cli_usage("merge", "give the part files and --out");
+    int refused = cli_refuse_stdout("merge", "--out", out);
+    if (refused)
+        return refused;
+    const char *outputs[] = {out};
+    sj_status out_st = cli_check_outputs(outputs, 1, argv + optind, n_in);
+    if (out_st)
+        return cli_fail(out_st);
     sj_join_result all, part;
     sj_join_result_init(&all);
     sj_join_result_init(&part);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void help(void)
@@ -95,9 +96,20 @@ static int cmp_i64p(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* Remove files under DIR/sub that the manifest does not list and that are
- * left-overs of an interrupted run: temporaries, or a generation above the
- * committed one. */
+/* 1 if the manifest lists DIR-relative path rel. */
+static int manifest_lists(const sj_manifest *m, const char *rel)
+{
+    for (int64_t i = 0; i < m->n_files; i++)
+        if (!strcmp(m->files[i].path, rel))
+            return 1;
+    return 0;
+}
+
+/* Remove the left-overs of an interrupted run, and nothing else: a
+ * manifest temporary, and under shards/, clusters/ and reports/ files (or
+ * their atomic-write temporaries, .NAME.tmp.PID.N) whose exact name is that
+ * of a generation newer than the committed one, and that the manifest does
+ * not list. Files of committed generations are never touched. */
 static void remove_orphans(const char *dir, const sj_manifest *m)
 {
     DIR *top = opendir(dir); /* a manifest written but never renamed */
@@ -120,11 +132,12 @@ static void remove_orphans(const char *dir, const sj_manifest *m)
             continue;
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            long long g = -1;
-            int temp = e->d_name[0] == '.' && strstr(e->d_name, ".tmp.");
-            if (!temp && (sscanf(e->d_name, "g%lld", &g) != 1 || g <= m->generation))
+            char rel[600];
+            snprintf(rel, sizeof rel, "%s/%s", subs[s], e->d_name);
+            const char *temp = e->d_name[0] == '.' ? strstr(e->d_name, ".tmp.") : NULL;
+            if (temp) /* .NAME.tmp.PID.N: judged by NAME */
+                snprintf(rel, sizeof rel, "%s/%.*s", subs[s], (int)(temp - e->d_name - 1), e->d_name + 1);
+            if (sj_state_name_generation(rel) <= m->generation || manifest_lists(m, rel))
                 continue;
             char full[4400];
             snprintf(full, sizeof full, "%s/%s", path, e->d_name);
@@ -254,11 +267,38 @@ int cmd_nightly(int argc, char **argv)
         rc = cli_usage("nightly", "--source is not valid UTF-8");
         goto done;
     }
+    /* The uploads are never files the run writes, removes or commits. */
+    {
+        const char *subs[] = {"shards", "clusters", "reports"};
+        char sub[4200], manifest_path[4200], lock[4200];
+        for (int s = 0; s < 3 && !st; s++) {
+            snprintf(sub, sizeof sub, "%s/%s", dir, subs[s]);
+            st = cli_check_not_inside(sub, uploads_paths, n_up, "nightly writes and cleans up");
+        }
+        snprintf(manifest_path, sizeof manifest_path, "%s/manifest", dir);
+        snprintf(lock, sizeof lock, "%s/lock", dir);
+        const char *outputs[] = {manifest_path, lock};
+        if (st || (st = cli_check_outputs(outputs, 2, uploads_paths, n_up)))
+            goto fail;
+    }
     /* One run at a time. */
     char lock_path[4096];
     snprintf(lock_path, sizeof lock_path, "%s/lock", dir);
-    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    struct stat dir_sb;
+    errno = 0;
+    if (stat(dir, &dir_sb) != 0 || !S_ISDIR(dir_sb.st_mode)) {
+        st = sj_fail(SJ_ERR_IO, "%s: %s (create a state with `simjoin state init`)", dir,
+                     errno == ENOENT ? "no such directory" : errno ? strerror(errno) : "not a directory");
+        goto fail;
+    }
+    /* O_NOFOLLOW: a symlink planted at DIR/lock is refused, not followed. */
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (lock_fd < 0) {
+        st = sj_fail(SJ_ERR_IO, "%s: cannot open the lock file: %s", lock_path,
+                     errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+        goto fail;
+    }
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
         st = sj_fail(SJ_ERR_IO, "%s: cannot lock the state (another nightly run?)", dir);
         goto fail;
     }
@@ -601,9 +641,11 @@ int cmd_nightly(int argc, char **argv)
         goto fail;
     if ((st = sj_manifest_commit(dir, &next)))
         goto fail;
-    /* The cluster state of two generations back is no longer needed. */
-    if (gen >= 2) {
-        snprintf(full, sizeof full, "%s/clusters/g%06lld.h5", dir, (long long)(gen - 2));
+    /* The cluster state of two generations back is no longer needed (and
+     * no committed manifest lists it). */
+    snprintf(rel, sizeof rel, "clusters/g%06lld.h5", (long long)(gen - 2));
+    if (gen >= 3 && !manifest_lists(&next, rel) && !manifest_lists(&m, rel)) {
+        snprintf(full, sizeof full, "%s/%s", dir, rel);
         unlink(full);
     }
     char excluded[256];

@@ -18,9 +18,10 @@ static void help(void)
            "                      [--html-clusters N] [--html-members N]\n"
            "                      [--stats-json FILE] [--quiet]\n"
            "\n"
-           "Writes the triage list of a clusters file into DIR (created 0750 if missing;\n"
-           "every file is written under a temporary name and renamed when complete,\n"
-           "mode 0640):\n"
+           "Writes the triage list of a clusters file into DIR, as a whole: into a new\n"
+           "directory beside DIR (0750, files 0640), which then replaces DIR in one step;\n"
+           "the previous report is kept as DIR.prev. DIR must be new, empty or a report\n"
+           "(its files are listed in DIR/.simjoin-report):\n"
            "  triage.csv, triage.jsonl     one row per listed entry, in priority order\n"
            "  members.csv, members.jsonl   the members of those entries with metadata and\n"
            "                               (with --pairs) their nearest and nearest known match\n"
@@ -100,6 +101,7 @@ static sj_status write_one(const char *dir, const char *name, writer_fn fn, cons
     if (st)
         return st;
     fn(t.fp, v);
+    sj_fault_step(name);
     return cli_text_close(&t, 1);
 }
 
@@ -165,6 +167,8 @@ int cmd_report(int argc, char **argv)
         return cli_usage("report", "--out and one of --clusters or --state are required");
     if (state && pairs)
         return cli_usage("report", "--pairs goes with --clusters, not --state");
+    if (!strcmp(dir, "-"))
+        return cli_usage("report", "--out -: the report is a directory of files; give a directory");
     if (state) { /* the cluster state of the last committed generation */
         sj_manifest m;
         sj_status st = sj_manifest_read(state, &m);
@@ -179,6 +183,17 @@ int cmd_report(int argc, char **argv)
             return cli_fail(sj_fail(SJ_ERR_ARG, "%s: no nightly run has been committed yet", state));
         clusters = state_clusters;
     }
+    /* The report never lands on its inputs: DIR is replaced as a whole. */
+    {
+        const char *outputs[] = {dir, stats};
+        char *inputs[] = {(char *)clusters, (char *)pairs};
+        char *in_dir[] = {(char *)clusters, (char *)pairs, (char *)stats};
+        sj_status out_st = cli_check_outputs(outputs, 2, inputs, 2);
+        if (!out_st)
+            out_st = cli_check_not_inside(dir, in_dir, 3, "the report replaces as a whole");
+        if (out_st)
+            return cli_fail(out_st);
+    }
     if (!html_title) {
         const char *slash = strrchr(clusters, '/');
         html_title = slash ? slash + 1 : clusters;
@@ -189,8 +204,11 @@ int cmd_report(int argc, char **argv)
     if (st)
         return cli_fail(st);
     case_view_filter(&v, min_size, class_mask);
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-        st = sj_fail(SJ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+    /* Written into a new directory beside DIR, swapped in when complete. */
+    const char *report_dir = dir;
+    cli_outdir outdir;
+    if (!st && !(st = cli_outdir_begin(&outdir, report_dir)))
+        dir = outdir.temp;
     if (!st && !v.has_meta)
         cli_notice("report: %s carries no case metadata (a self-join without it): every hash "
                    "counts as a new upload", clusters);
@@ -208,6 +226,11 @@ int cmd_report(int argc, char **argv)
         st = write_one(dir, "icse.csv", write_icse_listed, &v);
     if (!st)
         st = write_one(dir, "report.html", write_html, &v);
+    if (!st)
+        st = cli_outdir_commit(&outdir);
+    else if (dir != report_dir)
+        cli_outdir_abort(&outdir);
+    dir = report_dir;
     int rc = EXIT_OK;
     if (st) {
         rc = cli_fail(st);

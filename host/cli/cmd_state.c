@@ -25,7 +25,9 @@ static void help(void)
            "           marked new (the kind is read from the first shard when not given);\n"
            "           the first night then reports only its own uploads as new\n"
            "  info     the generation, kind, threshold, files, hashes and batches\n"
-           "  verify   check every file against its checksum; exit 1 naming the first bad one\n");
+           "  verify   check every file against its checksum; exit 1 naming the first bad one\n"
+           "           (the manifest itself is checked by every command: its own checksum,\n"
+           "           its generation against the files and batches it lists)\n");
 }
 
 /* Import corpus shards as generation 1: one nightly run with nothing new. */

@@ -5,6 +5,7 @@
 #include "simjoin/sweep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -170,6 +171,14 @@ static void fmt_metric(char *buf, size_t size, double v)
         snprintf(buf, size, "%.6f", v);
 }
 
+/* The histogram beside a CSV output: F.csv -> F.histogram.csv */
+static void histogram_path(const char *out, char *buf, size_t size)
+{
+    const char *dot = strrchr(out, '.');
+    size_t stem = dot && strcmp(dot, ".csv") == 0 ? (size_t)(dot - out) : strlen(out);
+    snprintf(buf, size, "%.*s.histogram.csv", (int)stem, out);
+}
+
 #define N_METRICS 7
 static void row_metrics(const sj_sweep_row *r, double m[N_METRICS])
 {
@@ -213,12 +222,9 @@ static sj_status write_csv(const char *out, const sweep_run *runs, int n_runs)
     st = cli_text_close(&t, 1);
     if (st || !out || !strcmp(out, "-"))
         return st;
-    /* F.csv -> F.histogram.csv */
-    const sj_sweep *s = runs[0].sw;
+    const sj_sweep *s = runs[0].sw; /* the histogram does not depend on the linkage */
     char hpath[4200];
-    const char *dot = strrchr(out, '.');
-    size_t stem = dot && strcmp(dot, ".csv") == 0 ? (size_t)(dot - out) : strlen(out);
-    snprintf(hpath, sizeof hpath, "%.*s.histogram.csv", (int)stem, out);
+    histogram_path(out, hpath, sizeof hpath);
     if ((st = cli_text_open(&t, hpath)))
         return st;
     fprintf(t.fp, "distance,pairs\n"); /* the lower edge of each bin */
@@ -352,7 +358,8 @@ static void print_table(const sweep_run *runs, int n_runs)
 }
 
 /* Run scripts/plot_sweep.py on the JSON to make the PNG; the script writes
- * into our 0640 temporary file, renamed into place when it succeeds. */
+ * into our 0640 temporary file (as its descriptor 3), renamed into place
+ * when it succeeds. */
 static sj_status plot(const char *json, const char *png)
 {
     char path[4096];
@@ -362,14 +369,17 @@ static sj_status plot(const char *json, const char *png)
     sj_status st = sj_atomic_begin(&af, png);
     if (st)
         return st;
+    const char *fd3 = access("/dev/fd/0", F_OK) == 0 ? "/dev/fd/3" : "/proc/self/fd/3";
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         sj_atomic_abort(&af);
         return sj_fail(SJ_ERR_IO, "--plot: cannot start python: %s", strerror(errno));
     }
-    if (pid == 0) {
-        execlp(py, py, script, json, af.temp_path, (char *)NULL);
+    if (pid == 0) { /* the script writes through our descriptor, never by the temp name */
+        if (af.fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(af.fd, 3) < 0) /* dup2 clears CLOEXEC */
+            _exit(127);
+        execlp(py, py, script, json, fd3, (char *)NULL);
         _exit(127);
     }
     int status;
@@ -475,6 +485,16 @@ int cmd_sweep(int argc, char **argv)
         rc = cli_usage("sweep", "--pairs, --thresholds and --out are required");
         goto done;
     }
+    char hist[4200]; /* written beside a CSV output */
+    histogram_path(out, hist, sizeof hist);
+    const char *dot_out = strrchr(out, '.');
+    int csv_out = strcmp(out, "-") && !(dot_out && !strcmp(dot_out, ".json"));
+    const char *outputs[] = {out, png, csv_out ? hist : NULL};
+    char *pairs_input[] = {(char *)pairs_path};
+    if ((st = cli_check_outputs(outputs, 3, pairs_input, 1)) ||
+        (st = cli_check_outputs(outputs, 3, label_paths, n_label)) ||
+        (st = cli_check_outputs(outputs, 3, hash_paths, n_hash)))
+        goto fail;
     if (parse_thresholds(thr_text, &thr, &n_thr)) {
         rc = cli_usage("sweep", "bad --thresholds '%s' (LO:HI:STEP or a list)", thr_text);
         goto done;
@@ -490,7 +510,8 @@ int cmd_sweep(int argc, char **argv)
         any_complete |= runs[u].o.linkage == SJ_LINK_COMPLETE;
     }
     double t0 = sj_now();
-    if ((st = sj_pairs_file_read(pairs_path, &res)))
+    if ((st = sj_pairs_file_read(pairs_path, &res)) ||
+        (st = cli_check_outputs_vs_join(outputs, 3, &res)))
         goto fail;
     for (int i = 0; i < n_thr; i++)
         if (thr[i] > res.threshold) {

@@ -11,7 +11,7 @@ static const struct {
 #ifdef SIMJOIN_HAVE_HDF5
     {"ingest", cmd_ingest, "turn text hash lists into HDF5 shards"},
     {"gen", cmd_gen, "write synthetic hashes with ground-truth labels"},
-    {"join", cmd_join, "find all pairs within a Hamming threshold"},
+    {"join", cmd_join, "find all pairs within a distance threshold"},
     {"cluster", cmd_cluster, "group matched pairs into clusters (connected components)"},
     {"sweep", cmd_sweep, "every threshold from one join, scored against ground truth"},
     {"state", cmd_state, "create, describe or verify a nightly state directory"},
@@ -29,8 +29,10 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: simjoin <command> [options]\n"
             "\n"
-            "simjoin compares perceptual hashes (PDQ, pHash/dHash, any binary width)\n"
-            "all-pairs under a Hamming threshold and clusters the near-duplicates.\n"
+            "simjoin compares perceptual hashes all-pairs under a distance threshold and\n"
+            "clusters the near-duplicates. Kinds: pdq, bits:N (pHash, dHash, any binary\n"
+            "width), photodna, u8:D (byte vectors), f32:D (float vectors); metrics:\n"
+            "hamming (binary kinds), l2sq, l1, cosine and ip (README \"Metrics\").\n"
             "\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

@@ -189,7 +189,8 @@ typedef struct sj_ingest sj_ingest;
 
 sj_status sj_ingest_create(const sj_ingest_options *opt, sj_ingest **out);
 void sj_ingest_free(sj_ingest *ing);
-/* Parse one file and append its rows. SJ_ERR_PARSE names file:line. */
+/* Parse one file ("-": stdin, named "stdin" in messages) and append its
+ * rows. SJ_ERR_PARSE names file:line. */
 sj_status sj_ingest_file(sj_ingest *ing, const char *path);
 /* Header names of the columns ignored so far, comma-separated ("" none). */
 const char *sj_ingest_ignored_columns(const sj_ingest *ing);
