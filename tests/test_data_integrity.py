@@ -274,11 +274,11 @@ def main():
     os.mkdir(elsewhere)
     rc, err = run("sweep", "--pairs", f"{proj}/results/p.h5", "--thresholds", "10:30:10",
                   "--out", f"{W}/sw.csv", cwd=elsewhere)
-    check(rc == 0 and "scored against labels" in err,
+    check(rc == 0 and "scored against the labels" in err,
           f"sweep run from another directory finds the inputs' labels: {err.strip()}")
     rc, err = run("sweep", "--pairs", f"{proj}/results/p.h5", "--thresholds", "10:30:10", "--linkage",
                   "complete:25", "--out", f"{W}/swc.csv", cwd=elsewhere)
-    check(rc == 0 and "complete:25" in err and "scored against labels" in err,
+    check(rc == 0 and "complete:25" in err and "scored against the labels" in err,
           f"sweep --linkage complete from another directory finds labels and hashes: {err.strip()}")
     rc, err = run("cluster", "--quiet", "--pairs", f"{proj}/results/p.h5", "--linkage", "complete:25",
                   "--out", f"{W}/cproj.h5", cwd=elsewhere)
