@@ -92,6 +92,41 @@ static int cmp_i64p(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* Order of (int64, int64) pairs: by the first, then the second. */
+static int cmp_i64x2(const void *x, const void *y)
+{
+    const int64_t *a = x, *b = y;
+    if (a[0] != b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+/* retired[i] = 1 when nodes[i] (in id order) is the smallest member of an old
+ * cluster whose id was retired into another one tonight, so that each merge is
+ * reported once. Sorts the (old id, node) pairs of the nodes that changed id:
+ * O(m log m) in the m nodes of merged clusters, not quadratic. */
+static sj_status mark_retired(const node *nodes, int64_t n, const int64_t *cluster, uint8_t *retired)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        retired[i] = 0;
+        m += nodes[i].old_cluster >= 0 && cluster[i] != nodes[i].old_cluster;
+    }
+    int64_t *moved = malloc((size_t)SJ_MAX(m, 1) * 2 * sizeof *moved);
+    if (!moved)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (nodes[i].old_cluster >= 0 && cluster[i] != nodes[i].old_cluster)
+            moved[2 * m] = nodes[i].old_cluster, moved[2 * m++ + 1] = i;
+    qsort(moved, (size_t)m, 2 * sizeof *moved, cmp_i64x2);
+    for (int64_t k = 0; k < m; k++)
+        if (k == 0 || moved[2 * k] != moved[2 * (k - 1)])
+            retired[moved[2 * k + 1]] = 1;
+    free(moved);
+    return SJ_OK;
+}
+
 /* Remove files under DIR/sub that the manifest does not list and that are
  * left-overs of an interrupted run: temporaries, or a generation above the
  * committed one. */
@@ -222,7 +257,7 @@ int cmd_nightly(int argc, char **argv)
     sj_pairs pairs = {0};
     node *nodes = NULL;
     int64_t *parent = NULL, *cluster = NULL, *rule = NULL, *ex_id = NULL, *root_id = NULL;
-    uint8_t *ex_rule = NULL;
+    uint8_t *ex_rule = NULL, *retired = NULL;
     sj_status st = SJ_OK;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -517,6 +552,12 @@ int cmd_nightly(int argc, char **argv)
         goto fail;
 
     /* The report: JSON and CSV. Merges: old ids retired into another. */
+    if (!(retired = malloc((size_t)SJ_MAX(n_nodes, 1)))) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = mark_retired(nodes, n_nodes, cluster, retired)))
+        goto fail;
     int64_t cross = 0, n_merges = 0;
     for (int64_t p = 0; p < pairs.n; p++)
         cross += strcmp(src_name(&srcs, pairs.v[p].a), src_name(&srcs, pairs.v[p].b)) != 0;
@@ -563,13 +604,7 @@ int cmd_nightly(int argc, char **argv)
         int first = 1;
         n_merges = 0;
         for (int64_t i = 0; i < n_nodes; i++) {
-            if (nodes[i].old_cluster < 0 || cluster[i] == nodes[i].old_cluster)
-                continue;
-            /* report each retired id once: at its smallest member */
-            int seen = 0;
-            for (int64_t j = 0; j < i && !seen; j++)
-                seen = nodes[j].old_cluster == nodes[i].old_cluster;
-            if (seen)
+            if (!retired[i]) /* each retired id once: at its smallest member */
                 continue;
             n_merges++;
             if (!kind)
@@ -633,6 +668,7 @@ done:
     free(cluster);
     free(rule);
     free(root_id);
+    free(retired);
     free(ex_id);
     free(ex_rule);
     free(uploads_paths);
