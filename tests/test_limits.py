@@ -10,6 +10,7 @@ simjoin's output.
            --queries --self; the default is applied (SIMJOIN_MEMORY_AVAILABLE
            and SIMJOIN_DISK_FREE lower what the machine shows); --max-pairs none
            and --max-memory none lift it; inputs that do not fit are refused.
+  merge:   the same limits over the parts' pairs.
   nightly: 300 identical uploads over --max-pairs are quarantined (bounded
            reports, a warning, every id listed with its match count, rule
            "quarantined" in the state); the default limit applies to nightly;
@@ -124,6 +125,20 @@ try:
           "join: inputs that do not fit in the available memory are refused")
     p = run(*join, "--max-pairs", "-3")
     check(p.returncode == 2, "join: --max-pairs -3 is a usage error")
+
+    # merge: the parts of a split join hold n_self pairs together
+    for i in range(2):
+        run(*join[:-1], f"{W}/part{i}.h5", "--part", f"{i}/2")
+    merge = ["merge", "--quiet", f"{W}/part0.h5", f"{W}/part1.h5", "--out", f"{out}/m.h5"]
+    p = run(*merge, "--max-pairs", str(n_self - 1))
+    check(p.returncode == 1 and f"merge: more than {n_self - 1} pairs, the limit set by --max-pairs" in p.stderr
+          and empty_dir(out), "merge: one pair over --max-pairs stops, and nothing is written")
+    p = run(*merge, env=small)
+    check(p.returncode == 1 and "the default limit" in p.stderr and empty_dir(out),
+          "merge: the default limit applies")
+    p = run(*merge, "--max-pairs", str(n_self), env=small)
+    check(p.returncode == 0 and os.path.exists(f"{out}/m.h5"), "merge: exactly --max-pairs pairs pass")
+    os.unlink(f"{out}/m.h5")
 
     # ---- nightly ----------------------------------------------------------
     def state(name):
