@@ -13,7 +13,8 @@ simjoin's output.
   merge:   the same limits over the parts' pairs.
   nightly: 300 identical uploads over --max-pairs are quarantined (bounded
            reports, a warning, every id listed with its match count, rule
-           "quarantined" in the state); the default limit applies to nightly;
+           "quarantined" in the state); past the default limit the run stops
+           with the state unchanged; --max-matches (default 1000) quarantines;
            over the limit, the uploads with the most matches go until the rest
            fit; --max-matches K quarantines an upload with more than K matches
            (K matches stay).
@@ -169,10 +170,24 @@ try:
     check(subprocess.run([SIMJOIN, "state", "verify", st], capture_output=True).returncode == 0,
           "nightly: the state verifies after a quarantine")
 
+    # past the default limit (the machine's) nightly stops: its result must
+    # not depend on the machine; --max-matches still quarantines
     st = state("s2")
     p = run("nightly", "--quiet", "--state", st, "--new", f"{W}/same.h5", env=small)
-    check(p.returncode == 0 and "the default limit" in p.stderr and len(report(st)["quarantined"]) == 300,
-          "nightly: the default limit from the available memory applies")
+    check(p.returncode == 1 and "the default limit: the pairs that fit in 3/4 of the 2.0 MB" in p.stderr
+          and "--max-matches K" in p.stderr and open(f"{st}/manifest").read().count("generation 0") == 1
+          and os.listdir(f"{st}/reports") == [] and os.listdir(f"{st}/shards") == [],
+          "nightly: past the default limit the run stops and the state is unchanged")
+    p = run("nightly", "--quiet", "--state", st, "--new", f"{W}/same.h5", "--max-matches", "200", env=small)
+    check(p.returncode == 0 and "300 uploads with more than 200 matches (--max-matches)" in p.stderr and
+          len(report(st)["quarantined"]) == 300, "nightly: --max-matches brings a batch under the default limit")
+    big = f"{W}/same1100.h5"
+    shard(big, np.tile(h, (1100, 1)), np.arange(20000, 21100))
+    st = state("s2b")
+    p = run("nightly", "--quiet", "--state", st, "--new", big)
+    r = report(st)
+    check(p.returncode == 0 and len(r["quarantined"]) == 1100 and r["new_matches"] == 0 and size(st) < 500_000,
+          "nightly: 1,100 identical uploads (1,099 matches each) are quarantined by default (--max-matches 1000)")
 
     # over the limit: the most-matched go, until the rest fit (ties together)
     g = rng.integers(0, 256, 32, dtype=np.uint8)

@@ -132,8 +132,9 @@ typedef struct cli_limits {
  * as detected, or as SIMJOIN_MEMORY_AVAILABLE / SIMJOIN_DISK_FREE (sizes) say. */
 sj_status cli_limits_default(const char *out_path, int64_t input_bytes, int64_t memory_per_pair,
                              int64_t disk_per_pair, cli_limits *l);
-/* SJ_ERR_LIMIT: "CMD: more than N pairs, WHY; ... how to raise it". */
-sj_status cli_limit_exceeded(const char *cmd, const cli_limits *l);
+/* SJ_ERR_LIMIT: "CMD: more than N pairs, WHY; nothing was written. HOW" (how
+ * to raise the limit). */
+sj_status cli_limit_exceeded(const char *cmd, const cli_limits *l, const char *how);
 
 int cmd_ingest(int argc, char **argv);
 int cmd_merge(int argc, char **argv);

@@ -69,10 +69,8 @@ sj_status cli_limits_default(const char *out_path, int64_t input_bytes, int64_t 
     return SJ_OK;
 }
 
-sj_status cli_limit_exceeded(const char *cmd, const cli_limits *l)
+sj_status cli_limit_exceeded(const char *cmd, const cli_limits *l, const char *how)
 {
-    return sj_fail(SJ_ERR_LIMIT,
-                   "%s: more than %lld pairs, %s; nothing was written. Lower the threshold, or set the "
-                   "limit with --max-pairs N or --max-memory SIZE (0 or none: no limit)",
-                   cmd, (long long)l->max_pairs, l->why);
+    return sj_fail(SJ_ERR_LIMIT, "%s: more than %lld pairs, %s; nothing was written. %s", cmd,
+                   (long long)l->max_pairs, l->why, how);
 }

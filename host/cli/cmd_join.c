@@ -492,7 +492,8 @@ int cmd_join(int argc, char **argv)
         res.pairs.v[res.pairs.n++] = journal.saved.v[i];
     }
     if ((st == SJ_ERR_LIMIT || (!st && res.pairs.n > lim.max_pairs)) && lim.max_pairs > 0)
-        st = cli_limit_exceeded("join", &lim); /* which limit, and how to raise it */
+        st = cli_limit_exceeded("join", &lim, "Lower the threshold, or set the limit with --max-pairs N "
+                                              "or --max-memory SIZE (0 or none: no limit)");
     const char *fail_rank = getenv("SIMJOIN_TEST_FAIL_RANK"); /* test hook: fault injection */
     if (!st && ranks > 1 && fail_rank && atoi(fail_rank) == rank)
         st = sj_fail(SJ_ERR_INTERNAL, "injected failure (SIMJOIN_TEST_FAIL_RANK=%d)", rank);

@@ -116,7 +116,8 @@ int cmd_merge(int argc, char **argv)
             all.pairs.n += part.pairs.n;
         }
         if (lim.max_pairs > 0 && all.pairs.n > lim.max_pairs) {
-            st = cli_limit_exceeded("merge", &lim);
+            st = cli_limit_exceeded("merge", &lim, "Set the limit with --max-pairs N or --max-memory SIZE "
+                                                   "(0 or none: no limit)");
             break;
         }
     }

@@ -49,10 +49,13 @@ static void help(void)
            "  --max-pairs N   stop past N pairs (0 or none: no limit); --max-memory SIZE:\n"
            "                  the pairs that fit in SIZE beside the inputs. Default: what fits\n"
            "                  in 3/4 of the memory available and 9/10 of the free disk.\n"
-           "                  A batch whose pairs would exceed the limit is abnormal: the\n"
+           "                  Past --max-pairs or --max-memory a batch is abnormal: the\n"
            "                  uploads with the most matches are quarantined until the rest\n"
            "                  fit (kept out of the clusters, listed in the report as\n"
-           "                  \"quarantined\"); the batch is committed with a warning\n"
+           "                  \"quarantined\"); the batch is committed with a warning. Past\n"
+           "                  the default limit (what this machine has) the run stops\n"
+           "                  instead, with nothing changed: the result never depends on\n"
+           "                  the machine\n"
            "  --max-matches K quarantine an upload with more than K matches tonight\n"
            "                  (default 1000; 0 or none: no cap)\n");
 }
@@ -178,18 +181,27 @@ static sj_status join_within(sj_join_config *cfg, const sj_hashes *uploads, cons
     return st;
 }
 
+/* How to raise nightly's limit. */
+static const char nightly_how[] =
+    "Set --max-pairs N to quarantine the uploads with the most matches until the rest fit, "
+    "--max-matches K to quarantine those with more than K, or --max-memory SIZE (0 or none: no limit)";
+
 /* The night's pairs, with uploads of an abnormal match count quarantined:
- * more than max_matches matches (0: no cap); and when the pairs would exceed
- * lim->max_pairs, the uploads with the most matches until the rest fit
- * (sj_match_cap; counted without keeping the pairs). Quarantined uploads
- * leave *uploads for q_id/q_matches (caller arrays of (*uploads)->n). */
+ * more than max_matches matches (0: no cap); and, when the pairs would exceed
+ * lim->max_pairs and fit is set (a limit the user chose, so that the result
+ * does not depend on the machine), the uploads with the most matches until
+ * the rest fit (sj_match_cap; counted without keeping the pairs). Past a
+ * default limit the run stops instead. Quarantined uploads leave *uploads for
+ * q_id/q_matches (caller arrays of (*uploads)->n). */
 static sj_status join_night(sj_join_config *cfg, sj_hashes **uploads, const sj_hashes *active,
-                            const cli_limits *lim, int64_t max_matches, sj_pairs *pairs,
+                            const cli_limits *lim, int fit, int64_t max_matches, sj_pairs *pairs,
                             int64_t *q_id, int64_t *q_matches, int64_t *n_q, int *over_limit)
 {
     const int64_t n = (*uploads)->n;
     sj_status st = join_within(cfg, *uploads, active, lim->max_pairs, pairs);
     *over_limit = st == SJ_ERR_LIMIT && lim->max_pairs > 0;
+    if (*over_limit && !fit && max_matches <= 0)
+        return cli_limit_exceeded("nightly", lim, nightly_how);
     if ((st && !*over_limit) || (!st && max_matches <= 0))
         return st;
     int64_t *counts = calloc((size_t)SJ_MAX(n, 1), sizeof *counts), cap = max_matches;
@@ -201,10 +213,13 @@ static sj_status join_night(sj_join_config *cfg, sj_hashes **uploads, const sj_h
     if (*over_limit) {
         sj_pairs_free(pairs);
         if ((st = sj_join_count_matches(cfg, *uploads, active, counts)) ||
-            (st = sj_join_count_matches(cfg, *uploads, NULL, counts)) ||
-            (st = sj_match_cap(counts, n, lim->max_pairs, &cap)))
+            (st = sj_join_count_matches(cfg, *uploads, NULL, counts)))
             goto done;
-        if (max_matches > 0)
+        if (!fit) /* only --max-matches (> 0 here); the join below must fit */
+            cap = max_matches;
+        else if ((st = sj_match_cap(counts, n, lim->max_pairs, &cap)))
+            goto done;
+        else if (max_matches > 0)
             cap = SJ_MIN(cap, max_matches);
     } else {
         for (int64_t p = 0; p < pairs->n; p++) {
@@ -223,7 +238,7 @@ static sj_status join_night(sj_join_config *cfg, sj_hashes **uploads, const sj_h
         goto done;
     if (*over_limit) { /* join again without them: it fits now */
         if ((st = join_within(cfg, *uploads, active, lim->max_pairs, pairs)) == SJ_ERR_LIMIT)
-            st = cli_limit_exceeded("nightly", lim);
+            st = cli_limit_exceeded("nightly", lim, nightly_how);
     } else if (*n_q > before) { /* drop the pairs of the quarantined uploads */
         int64_t k = 0;
         for (int64_t p = 0; p < pairs->n; p++) {
@@ -563,7 +578,13 @@ int cmd_nightly(int argc, char **argv)
             lim.max_pairs = max_pairs;
             snprintf(lim.why, sizeof lim.why, "the limit set by --max-pairs %lld", (long long)max_pairs);
         } else if (max_memory > 0) {
-            lim.max_pairs = SJ_MAX((max_memory - input_bytes) / 72, 1);
+            if (input_bytes > max_memory / 2) {
+                st = sj_fail(SJ_ERR_LIMIT, "nightly: the corpus and the uploads need about %.1f MB in "
+                             "memory, more than half of --max-memory (%.1f MB); raise it",
+                             (double)input_bytes / 1048576.0, (double)max_memory / 1048576.0);
+                goto fail;
+            }
+            lim.max_pairs = (max_memory - input_bytes) / 72;
             snprintf(lim.why, sizeof lim.why, "the limit set by --max-memory %.1f MB",
                      (double)max_memory / 1048576.0);
         } else if (max_pairs < 0 && max_memory < 0) {
@@ -579,15 +600,15 @@ int cmd_nightly(int argc, char **argv)
         goto fail;
     }
     int over_limit = 0;
-    if ((st = join_night(&cfg, &uploads, active, &lim, max_matches, &pairs, q_id, q_matches, &n_q,
-                         &over_limit)) ||
+    if ((st = join_night(&cfg, &uploads, active, &lim, max_pairs > 0 || max_memory > 0, max_matches,
+                         &pairs, q_id, q_matches, &n_q, &over_limit)) ||
         (st = sj_pairs_canonicalize(&pairs)))
         goto fail;
     for (int64_t i = 0; i < n_q; i++) { /* quarantined: kept out like the excluded */
         ex_id[n_ex] = q_id[i];
         ex_rule[n_ex++] = SJ_DEGEN_QUARANTINED;
     }
-    if (n_q && over_limit)
+    if (n_q && over_limit && (max_pairs > 0 || max_memory > 0))
         fprintf(stderr, "simjoin: warning: nightly: an abnormal batch: more than %lld pairs, %s; "
                         "%lld uploads with the most matches are quarantined (kept out of the clusters, "
                         "listed in the report)\n", (long long)lim.max_pairs, lim.why, (long long)n_q);
