@@ -4,14 +4,20 @@
 #
 #   scripts/bench_nightly_merge.sh [--sizes "100000 200000 ..."] [--repeat R] SIMJOIN...
 #
-# For each N: a state of generation 1 is written directly (one corpus shard
-# of N PDQ hashes on a random walk, 8 bits flipped per step, so that every
-# hash matches its neighbours and the whole chain is one cluster of N nodes),
-# with a valid manifest. Then each SIMJOIN binary runs
-#   nightly --quiet --state COPY --new ONE.h5
-# on a fresh copy, where ONE.h5 holds one upload close to the middle of the
-# chain: the night adds one node and a handful of pairs to the big cluster.
-# Prints one table row per N and binary: the best wall time of R runs (s).
+# For each N: a state of generation 1 is written directly, with a valid
+# manifest: ids 0..N-1 are unrelated hashes, one cluster each (ids 0..N-1);
+# ids N..2N-1 are a random walk over PDQ hashes (8 bits flipped per step, so
+# that each matches its neighbours): one cluster of N nodes, id N. Then each
+# SIMJOIN binary runs, on a fresh copy,
+#   nightly --quiet --state COPY --new NIGHT.h5
+# for two one-hash nights:
+#   grow   an upload 2 bits from the middle of the walk: the big cluster
+#          gains one node and keeps its id;
+#   merge  an upload 30 bits from the middle of the walk and 30 bits from
+#          hash 0: cluster 0 and the big cluster merge, and the big cluster's
+#          id N is retired into 0 (all N nodes change id).
+# Prints one table row per N, night and binary: the best wall time and the
+# best CPU time (user + sys, less sensitive to a busy machine) of R runs.
 # Needs numpy and h5py (/usr/bin/python3 by default; PY=... to change).
 set -euo pipefail
 SIZES="100000 200000 400000 1000000"
@@ -79,21 +85,22 @@ for path, h in ((grow, flip(mid, [0, 1])), (merge, flip(mid, far[:30]))):
 PYEOF
 }
 
-echo "| big cluster N | state nodes | night | binary | best of $REPEAT (s) |"
-echo "| ---: | ---: | --- | --- | ---: |"
+echo "| big cluster N | state nodes | night | binary | wall s (best of $REPEAT) | CPU s (user+sys, best of $REPEAT) |"
+echo "| ---: | ---: | --- | --- | ---: | ---: |"
 for n in $SIZES; do
   make_state "$n" "$W/base" "$W/grow.h5" "$W/merge.h5"
   for night in grow merge; do
     for sj in "$@"; do
-      best=
+      best= best_cpu=
       for r in $(seq "$REPEAT"); do
         rm -rf "$W/run" && cp -a "$W/base" "$W/run"
-        t0=$(date +%s.%N)
-        "$sj" nightly --quiet --state "$W/run" --new "$W/$night.h5"
-        t=$(echo "$(date +%s.%N) - $t0" | bc)
+        /usr/bin/time -f "%e %U %S" -o "$W/time" "$sj" nightly --quiet --state "$W/run" --new "$W/$night.h5"
+        read -r t u sy < "$W/time"
+        cpu=$(echo "$u + $sy" | bc)
         if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
+        if [ -z "$best_cpu" ] || [ "$(echo "$cpu < $best_cpu" | bc)" = 1 ]; then best_cpu=$cpu; fi
       done
-      printf '| %d | %d | %s | %s | %.2f |\n' "$n" $((2 * n)) "$night" "$sj" "$best"
+      printf '| %d | %d | %s | %s | %.2f | %.2f |\n' "$n" $((2 * n)) "$night" "$sj" "$best" "$best_cpu"
     done
   done
   rm -rf "$W/base"
