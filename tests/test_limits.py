@@ -181,6 +181,12 @@ try:
     p = run("nightly", "--quiet", "--state", st, "--new", f"{W}/same.h5", "--max-matches", "200", env=small)
     check(p.returncode == 0 and "300 uploads with more than 200 matches (--max-matches)" in p.stderr and
           len(report(st)["quarantined"]) == 300, "nightly: --max-matches brings a batch under the default limit")
+    st = f"{W}/seeded"  # a known corpus seeds a state: nothing is quarantined by default
+    p = subprocess.run([SIMJOIN, "state", "init", st, "--kind", "pdq", "--corpus", f"{W}/same.h5"],
+                       capture_output=True, text=True)
+    r = report(st)
+    check(p.returncode == 0 and r["quarantined"] == [] and r["new_matches"] == 300 * 299 // 2,
+          "state init --corpus: a known corpus is not quarantined (--max-matches is off for --as-corpus)")
     big = f"{W}/same1100.h5"
     shard(big, np.tile(h, (1100, 1)), np.arange(20000, 21100))
     st = state("s2b")
