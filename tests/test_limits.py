@@ -127,6 +127,19 @@ try:
     p = run(*join, "--max-pairs", "-3")
     check(p.returncode == 2, "join: --max-pairs -3 is a usage error")
 
+    # under mpirun each rank stays under the limit, the ranks together do not
+    if " mpi" in run("--version").stdout and shutil.which("mpirun"):
+        env = {"OMPI_MCA_btl": "self,vader", "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
+               "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+        e = dict(os.environ)
+        e.update(env)
+        p = subprocess.run(["mpirun", "--oversubscribe", "--allow-run-as-root", "-np", "2", SIMJOIN, *join,
+                            "--threads", "1", "--max-pairs", str(n_self - 1)], capture_output=True, text=True, env=e)
+        check(p.returncode != 0 and f"more than {n_self - 1} pairs" in p.stdout + p.stderr and empty_dir(out),
+              "join under mpirun: the limit holds for the pairs of all ranks together")
+    else:
+        print("skipped: join under mpirun (no MPI)")
+
     # merge: the parts of a split join hold n_self pairs together
     for i in range(2):
         run(*join[:-1], f"{W}/part{i}.h5", "--part", f"{i}/2")

@@ -67,6 +67,10 @@ static void help(void)
            "  --quiet              no progress line and no summary\n");
 }
 
+/* How to raise join's pair limit. */
+static const char join_how[] =
+    "Lower the threshold, or set the limit with --max-pairs N or --max-memory SIZE (0 or none: no limit)";
+
 /* Append an input list: "--corpus a b c" takes the following non-option words. */
 static int take_list(int argc, char **argv, char **list, int *n)
 {
@@ -492,8 +496,7 @@ int cmd_join(int argc, char **argv)
         res.pairs.v[res.pairs.n++] = journal.saved.v[i];
     }
     if ((st == SJ_ERR_LIMIT || (!st && res.pairs.n > lim.max_pairs)) && lim.max_pairs > 0)
-        st = cli_limit_exceeded("join", &lim, "Lower the threshold, or set the limit with --max-pairs N "
-                                              "or --max-memory SIZE (0 or none: no limit)");
+        st = cli_limit_exceeded("join", &lim, join_how);
     const char *fail_rank = getenv("SIMJOIN_TEST_FAIL_RANK"); /* test hook: fault injection */
     if (!st && ranks > 1 && fail_rank && atoi(fail_rank) == rank)
         st = sj_fail(SJ_ERR_INTERNAL, "injected failure (SIMJOIN_TEST_FAIL_RANK=%d)", rank);
@@ -504,6 +507,8 @@ sync: /* every rank reaches this point, failed or not */
     if (ranks > 1) {
         int64_t local = res.pairs.n;
         st = cli_mpi_gather_pairs(&res.pairs, &bytes_sent);
+        if (!st && rank == 0 && lim.max_pairs > 0 && res.pairs.n > lim.max_pairs) /* all ranks' */
+            st = cli_limit_exceeded("join", &lim, join_how);
         if (cli_verbose || getenv("SIMJOIN_MPI_REPORT"))
             fprintf(stderr, "simjoin: rank %d of %d: %lld pairs, %lld bytes sent to rank 0\n", rank,
                     ranks, (long long)local, (long long)bytes_sent);
