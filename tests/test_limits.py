@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Resource limits of `join` and `nightly` (README "Resource limits").
+"""Resource limits of `join`, `merge` and `nightly` (README "Data handling").
 
 Expected pair and match counts come from numpy Hamming matrices, never from
 simjoin's output.

@@ -425,7 +425,7 @@ typedef struct sj_resources {
 /* Measure the machine now; dir: the output directory (NULL: disk unknown). */
 sj_status sj_resources_detect(const char *dir, sj_resources *out);
 
-/* The limits a run keeps by default (README "Resource limits"). */
+/* The limits a run keeps by default (README "Data handling"). */
 typedef struct sj_limits {
     int64_t max_memory; /* bytes the run may use: 3/4 of memory_available; 0 unknown */
     int64_t max_pairs;  /* pairs that fit in max_memory beside the inputs and in 9/10 of
