@@ -469,6 +469,7 @@ const char *sj_degenerate_rule_name(sj_degenerate_rule r)
     case SJ_DEGEN_ALL_ZERO: return "all_zero";
     case SJ_DEGEN_BIT_BAND: return "bit_band";
     case SJ_DEGEN_LOW_QUALITY: return "low_quality";
+    case SJ_DEGEN_QUARANTINED: return "quarantined";
     }
     return "unknown";
 }

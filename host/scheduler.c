@@ -326,6 +326,8 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
                     }
                 }
                 int64_t total_found = atomic_fetch_add(&found, mine->n - before) + mine->n - before;
+                if (cfg->unit_only)
+                    mine->n = before; /* streamed to unit_done, not kept */
                 if (!s && cfg->max_pairs > 0 && total_found > cfg->max_pairs)
                     s = sj_fail(SJ_ERR_LIMIT,
                                 "more than %lld pairs, the limit set by --max-pairs or --max-memory; "

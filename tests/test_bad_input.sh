@@ -79,7 +79,7 @@ expect "max pairs" 1 "limit set by --max-pairs" -- \
 "$SJ" gen --quiet --n 30000 --out "$W/big.h5"
 expect "inputs larger than --max-memory" 1 "inputs need about .* MB in memory, more than half of --max-memory" -- \
   "$SJ" join --corpus "$W/big.h5" --threshold 31 --max-memory 2M --out "$W/out/p.h5"
-expect "pairs beyond --max-memory" 1 "limit set by --max-pairs or --max-memory" -- \
+expect "pairs beyond --max-memory" 1 "limit set by --max-memory 1.2 MB" -- \
   "$SJ" join --corpus "$W/hay.h5" --threshold 128 --keep-degenerate --max-memory 1.2M --out "$W/out/p.h5"
 expect "bad --max-memory" 2 "max-memory needs a size" -- \
   "$SJ" join --corpus "$W/hay.h5" --max-memory lots --out "$W/out/p.h5"

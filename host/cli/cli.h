@@ -164,6 +164,20 @@ typedef struct cli_outdir {
 sj_status cli_outdir_begin(cli_outdir *d, const char *dir);
 sj_status cli_outdir_commit(cli_outdir *d); /* aborts on failure */
 void cli_outdir_abort(cli_outdir *d);
+/* --max-pairs / --max-memory (cli_limits.c). cli_parse_limit: "0" or "none"
+ * give 0 (no limit); else a count >= 1, or (is_size) a size >= 1M; 0 on success. */
+int cli_parse_limit(const char *s, int is_size, int64_t *out);
+typedef struct cli_limits {
+    int64_t max_pairs; /* the pair limit in force; 0: none */
+    char why[512];     /* which limit it is and its value, for the message */
+} cli_limits;
+/* The default limits (sj_default_limits) for an output at out_path: the machine
+ * as detected, or as SIMJOIN_MEMORY_AVAILABLE / SIMJOIN_DISK_FREE (sizes) say. */
+sj_status cli_limits_default(const char *out_path, int64_t input_bytes, int64_t memory_per_pair,
+                             int64_t disk_per_pair, cli_limits *l);
+/* SJ_ERR_LIMIT: "CMD: more than N pairs, WHY; nothing was written. HOW" (how
+ * to raise the limit). */
+sj_status cli_limit_exceeded(const char *cmd, const cli_limits *l, const char *how);
 
 int cmd_ingest(int argc, char **argv);
 int cmd_merge(int argc, char **argv);

@@ -48,10 +48,13 @@ static void help(void)
            "  --bit-band LO:HI     exclude hashes whose one-bit count is outside LO..HI\n"
            "                       (default bits/8 : bits - bits/8)\n"
            "  --keep-degenerate    exclude nothing (all-zero hashes match everything!)\n"
-           "  --max-pairs N        stop with an error past N pairs (default: no limit)\n"
+           "  --max-pairs N        stop with an error past N pairs (0 or none: no limit)\n"
            "  --max-memory SIZE    keep the run within SIZE of memory (e.g. 4G): refuse inputs\n"
            "                       that do not fit, compare the corpus in chunks that do, and\n"
-           "                       stop with an error before the pairs would exceed it\n"
+           "                       stop with an error before the pairs would exceed it (0 or\n"
+           "                       none: no limit). Without either option the pairs are capped\n"
+           "                       at what fits in 3/4 of the memory available beside the\n"
+           "                       inputs and in 9/10 of the free disk beside the output\n"
            "  --part I/N           join only part I (0-based) of N of the query x corpus grid,\n"
            "                       cut for equal work; `simjoin merge` joins the N outputs\n"
            "                       into the file one run would write. Under `mpirun -np N`\n"
@@ -65,6 +68,10 @@ static void help(void)
            "  --verbose            more detail on stderr (under mpirun: each rank's share);\n"
            "                       never hashes or ids\n");
 }
+
+/* How to raise join's pair limit. */
+static const char join_how[] =
+    "Lower the threshold, or set the limit with --max-pairs N or --max-memory SIZE (0 or none: no limit)";
 
 /* Append an input list: "--corpus a b c" takes the following non-option words. */
 static int take_list(int argc, char **argv, char **list, int *n)
@@ -138,7 +145,8 @@ int cmd_join(int argc, char **argv)
     cli_sources srcs;
     memset(&srcs, 0, sizeof srcs);
     const char *out = NULL, *stats = NULL, *band = NULL;
-    int64_t threads = 0, min_quality = -1, max_pairs = 0, comparisons = 0, max_memory = 0;
+    int64_t threads = 0, min_quality = -1, max_pairs = -1, comparisons = 0, max_memory = -1;
+    cli_limits lim = {0, ""}; /* the pair limit in force (-1 above: option not given) */
     double threshold = NAN, min_similarity = NAN;
     double t_start = sj_now(), t_join = 0, join_s = 0;
     int rank = 0, ranks = 1;
@@ -210,8 +218,9 @@ int cmd_join(int argc, char **argv)
             }
             break;
         case 'X':
-            if (cli_parse_size(optarg, &max_memory) || max_memory < 1024 * 1024) {
-                rc = cli_usage("join", "--max-memory needs a size of at least 1M (like 512M, 8G)");
+            if (cli_parse_limit(optarg, 1, &max_memory)) {
+                rc = cli_usage("join", "--max-memory needs a size of at least 1M (like 512M, 8G), "
+                                       "or 0 or none for no limit");
                 goto done;
             }
             break;
@@ -243,8 +252,8 @@ int cmd_join(int argc, char **argv)
         case 'B': band = optarg; break;
         case 'K': keep_degenerate = 1; break;
         case 'M':
-            if (cli_parse_i64(optarg, &max_pairs) || max_pairs < 1) {
-                rc = cli_usage("join", "--max-pairs needs a positive integer");
+            if (cli_parse_limit(optarg, 0, &max_pairs)) {
+                rc = cli_usage("join", "--max-pairs needs a positive integer, or 0 or none for no limit");
                 goto done;
             }
             break;
@@ -315,7 +324,15 @@ int cmd_join(int argc, char **argv)
         int64_t rest = max_memory - input_bytes;
         cfg.max_memory = rest / 2;                      /* the backend's corpus chunks */
         int64_t pair_cap = rest / 2 / (2 * (int64_t)sizeof(sj_pair)); /* hits, then pairs */
-        max_pairs = max_pairs > 0 ? SJ_MIN(max_pairs, pair_cap) : pair_cap;
+        if (max_pairs <= 0 || max_pairs > pair_cap) {
+            lim.max_pairs = pair_cap;
+            snprintf(lim.why, sizeof lim.why, "the limit set by --max-memory %.1f MB (the pairs' "
+                     "share of it)", (double)max_memory / 1048576.0);
+        }
+    }
+    if (max_pairs > 0 && (lim.max_pairs == 0 || max_pairs <= lim.max_pairs)) {
+        lim.max_pairs = max_pairs;
+        snprintf(lim.why, sizeof lim.why, "the limit set by --max-pairs %lld", (long long)max_pairs);
     }
     /* Each input is recorded with its checksum, for cluster to check. */
     if ((st = cli_read_shards_as(corpus_paths, n_corpus, &corpus, &srcs, &res, "corpus")))
@@ -324,6 +341,15 @@ int cmd_join(int argc, char **argv)
         (st = cli_read_shards_as(query_paths, n_queries, &queries, &srcs, &res, "queries")))
         goto sync;
     cli_sources_finish(&srcs);
+    if (max_pairs < 0 && max_memory < 0) { /* neither option: limits from the machine */
+        int64_t rows = corpus->n + (queries ? queries->n : 0);
+        /* memory: the inputs as loaded (hash, id, quality, label, node); a pair
+         * held as a hit, then as a pair, then as output columns (72 bytes);
+         * disk: a pair in the journal and in the output (48 bytes) */
+        if ((st = cli_limits_default(out, rows * ((int64_t)sj_hash_type_bytes(corpus->type) + 40),
+                                     72, 48, &lim)))
+            goto sync;
+    }
     if (queries && (queries->type.kind != corpus->type.kind || queries->type.bits != corpus->type.bits)) {
         char a[24], b[24];
         sj_hash_type_format(corpus->type, a, sizeof a);
@@ -429,7 +455,7 @@ int cmd_join(int argc, char **argv)
     }
     cfg.threshold = threshold;
     cfg.threads = (int)threads;
-    cfg.max_pairs = max_pairs;
+    cfg.max_pairs = lim.max_pairs;
     cli_progress prog;
     cli_progress_init(&prog, "join");
     cfg.progress = cli_progress_cb;
@@ -473,6 +499,8 @@ int cmd_join(int argc, char **argv)
         if (!st && self) {
             comparisons += part_comparisons(&cfg, queries->n, queries->n, 1);
             cfg.unit_offset = (int64_t)1 << 40; /* the second join's units */
+            if (lim.max_pairs > 0) /* what the first join left of the limit */
+                cfg.max_pairs = SJ_MAX(lim.max_pairs - res.pairs.n, 1);
             st = sj_join_self(&cfg, queries, &res.pairs);
         }
     }
@@ -482,6 +510,8 @@ int cmd_join(int argc, char **argv)
             break;
         res.pairs.v[res.pairs.n++] = journal.saved.v[i];
     }
+    if ((st == SJ_ERR_LIMIT || (!st && res.pairs.n > lim.max_pairs)) && lim.max_pairs > 0)
+        st = cli_limit_exceeded("join", &lim, join_how);
     const char *fail_rank = getenv("SIMJOIN_TEST_FAIL_RANK"); /* test hook: fault injection */
     if (!st && ranks > 1 && fail_rank && atoi(fail_rank) == rank)
         st = sj_fail(SJ_ERR_INTERNAL, "injected failure (SIMJOIN_TEST_FAIL_RANK=%d)", rank);
@@ -492,6 +522,8 @@ sync: /* every rank reaches this point, failed or not */
     if (ranks > 1) {
         int64_t local = res.pairs.n;
         st = cli_mpi_gather_pairs(&res.pairs, &bytes_sent);
+        if (!st && rank == 0 && lim.max_pairs > 0 && res.pairs.n > lim.max_pairs) /* all ranks' */
+            st = cli_limit_exceeded("join", &lim, join_how);
         if (cli_verbose || getenv("SIMJOIN_MPI_REPORT"))
             fprintf(stderr, "simjoin: rank %d of %d: %lld pairs, %lld bytes sent to rank 0\n", rank,
                     ranks, (long long)local, (long long)bytes_sent);

@@ -14,7 +14,12 @@ static void help(void)
            "kind, threshold, hashes and exclusions; each part exactly once), then\n"
            "writes their pairs as one canonical pairs file, identical in every dataset\n"
            "to the file an unsplit `simjoin join` writes. A missing, repeated or\n"
-           "foreign part is an error and nothing is written.\n");
+           "foreign part is an error and nothing is written.\n"
+           "\n"
+           "  --max-pairs N      stop with an error past N pairs (0 or none: no limit)\n"
+           "  --max-memory SIZE  stop before the pairs would exceed SIZE of memory (0 or\n"
+           "                     none: no limit). Default: the pairs that fit in 3/4 of the\n"
+           "                     memory available and 9/10 of the free disk beside the output\n");
 }
 
 static int same_i64(const int64_t *a, const int64_t *b, int64_t n)
@@ -39,16 +44,29 @@ static int same_inputs(const sj_join_result *a, const sj_join_result *b)
 int cmd_merge(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         {"max-pairs", required_argument, 0, 'M'},
+                                         {"max-memory", required_argument, 0, 'X'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *out = NULL;
     int c;
+    int64_t max_pairs = -1, max_memory = -1; /* -1: not given */
+    cli_limits lim = {0, ""};
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'q': cli_quiet = 1; break;
+        case 'M':
+            if (cli_parse_limit(optarg, 0, &max_pairs))
+                return cli_usage("merge", "--max-pairs needs a positive integer, or 0 or none for no limit");
+            break;
+        case 'X':
+            if (cli_parse_limit(optarg, 1, &max_memory))
+                return cli_usage("merge", "--max-memory needs a size of at least 1M (like 512M, 8G), "
+                                          "or 0 or none for no limit");
+            break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage("merge", "bad option");
         }
@@ -63,12 +81,23 @@ int cmd_merge(int argc, char **argv)
     sj_status out_st = cli_check_outputs(outputs, 1, argv + optind, n_in);
     if (out_st)
         return cli_fail(out_st);
+    /* a pair: in the merged list, in the part being read, in the output
+     * columns (72 bytes); on disk, in the output (24) */
+    sj_status st = SJ_OK;
+    if (max_pairs > 0) {
+        lim.max_pairs = max_pairs;
+        snprintf(lim.why, sizeof lim.why, "the limit set by --max-pairs %lld", (long long)max_pairs);
+    } else if (max_memory > 0) {
+        lim.max_pairs = max_memory / 72;
+        snprintf(lim.why, sizeof lim.why, "the limit set by --max-memory %.1f MB", (double)max_memory / 1048576.0);
+    } else if (max_pairs < 0 && max_memory < 0 && (st = cli_limits_default(out, 0, 72, 24, &lim))) {
+        return cli_fail(st);
+    }
     sj_join_result all, part;
     sj_join_result_init(&all);
     sj_join_result_init(&part);
     char *seen = NULL;
     int n_parts = 0, rc = EXIT_OK;
-    sj_status st = SJ_OK;
     for (int k = 0; k < n_in && !st; k++) {
         const char *path = argv[optind + k];
         sj_join_result *r = k == 0 ? &all : &part;
@@ -106,6 +135,11 @@ int cmd_merge(int argc, char **argv)
                 break;
             memcpy(all.pairs.v + all.pairs.n, part.pairs.v, (size_t)part.pairs.n * sizeof *part.pairs.v);
             all.pairs.n += part.pairs.n;
+        }
+        if (lim.max_pairs > 0 && all.pairs.n > lim.max_pairs) {
+            st = cli_limit_exceeded("merge", &lim, "Set the limit with --max-pairs N or --max-memory SIZE "
+                                                   "(0 or none: no limit)");
+            break;
         }
     }
     for (int i = 0; !st && i < n_parts; i++)

@@ -49,7 +49,19 @@ static void help(void)
            "                  source attribute)\n"
            "  --threshold T   must equal the state's (set by `simjoin state init`)\n"
            "  --as-corpus     the shards are known corpus: nothing is marked new (what\n"
-           "                  `simjoin state init DIR --corpus SHARDS...` runs)\n");
+           "                  `simjoin state init DIR --corpus SHARDS...` runs)\n"
+           "  --max-pairs N   stop past N pairs (0 or none: no limit); --max-memory SIZE:\n"
+           "                  the pairs that fit in SIZE beside the inputs. Default: what fits\n"
+           "                  in 3/4 of the memory available and 9/10 of the free disk.\n"
+           "                  Past --max-pairs or --max-memory a batch is abnormal: the\n"
+           "                  uploads with the most matches are quarantined until the rest\n"
+           "                  fit (kept out of the clusters, listed in the report as\n"
+           "                  \"quarantined\"); the batch is committed with a warning. Past\n"
+           "                  the default limit (what this machine has) the run stops\n"
+           "                  instead, with nothing changed: the result never depends on\n"
+           "                  the machine\n"
+           "  --max-matches K quarantine an upload with more than K matches tonight\n"
+           "                  (default 1000, none with --as-corpus; 0 or none: no cap)\n");
 }
 
 /* Old cluster state: ids sorted, stable cluster (-1: excluded), rule. */
@@ -95,6 +107,163 @@ static int cmp_i64p(const void *x, const void *y)
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return a < b ? -1 : a > b;
 }
+
+/* Order of (int64, int64) pairs: by the first, then the second. */
+static int cmp_i64x2(const void *x, const void *y)
+{
+    const int64_t *a = x, *b = y;
+    if (a[0] != b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+/* retired[i] = 1 when nodes[i] (in id order) is the smallest member of an old
+ * cluster whose id was retired into another one tonight, so that each merge is
+ * reported once. Sorts the (old id, node) pairs of the nodes that changed id:
+ * O(m log m) in the m nodes of merged clusters, not quadratic. */
+static sj_status mark_retired(const node *nodes, int64_t n, const int64_t *cluster, uint8_t *retired)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        retired[i] = 0;
+        m += nodes[i].old_cluster >= 0 && cluster[i] != nodes[i].old_cluster;
+    }
+    int64_t *moved = malloc((size_t)SJ_MAX(m, 1) * 2 * sizeof *moved);
+    if (!moved)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (nodes[i].old_cluster >= 0 && cluster[i] != nodes[i].old_cluster)
+            moved[2 * m] = nodes[i].old_cluster, moved[2 * m++ + 1] = i;
+    qsort(moved, (size_t)m, 2 * sizeof *moved, cmp_i64x2);
+    for (int64_t k = 0; k < m; k++)
+        if (k == 0 || moved[2 * k] != moved[2 * (k - 1)])
+            retired[moved[2 * k + 1]] = 1;
+    free(moved);
+    return SJ_OK;
+}
+
+/* The uploads of *h whose count is at most cap stay; the others move to
+ * q_id/q_matches (appended at *n_q). *h is replaced by the rows kept. */
+static sj_status split_quarantined(sj_hashes **h, const int64_t *counts, int64_t cap, int64_t *q_id,
+                                   int64_t *q_matches, int64_t *n_q)
+{
+    sj_hashes *kept = NULL, *all = *h;
+    sj_status st = sj_hashes_create(all->type, SJ_MAX(all->n, 1), &kept);
+    const uint32_t rb = sj_hash_type_bytes(all->type);
+    for (int64_t i = 0; !st && i < all->n; i++) {
+        if (counts[i] > cap) {
+            q_id[*n_q] = all->ids[i];
+            q_matches[(*n_q)++] = counts[i];
+        } else {
+            st = sj_hashes_append(kept, all->ids[i], all->hashes + (size_t)i * rb,
+                                  all->quality ? all->quality[i] : -1);
+        }
+    }
+    if (st) {
+        sj_hashes_free(kept);
+        return st;
+    }
+    if ((st = sj_hashes_set_source(kept, all->source))) {
+        sj_hashes_free(kept);
+        return st;
+    }
+    sj_hashes_free(all);
+    *h = kept;
+    return SJ_OK;
+}
+
+/* new x corpus, then new x new, within the pair limit: SJ_ERR_LIMIT past it. */
+static sj_status join_within(sj_join_config *cfg, const sj_hashes *uploads, const sj_hashes *active,
+                             int64_t max_pairs, sj_pairs *pairs)
+{
+    cfg->max_pairs = max_pairs;
+    sj_status st = sj_join_cross(cfg, uploads, active, pairs);
+    if (!st && max_pairs > 0) /* what the first join left of the limit */
+        cfg->max_pairs = SJ_MAX(max_pairs - pairs->n, 1);
+    if (!st)
+        st = sj_join_self(cfg, uploads, pairs);
+    if (!st && max_pairs > 0 && pairs->n > max_pairs)
+        st = SJ_ERR_LIMIT;
+    return st;
+}
+
+/* How to raise nightly's limit. */
+static const char nightly_how[] =
+    "Set --max-pairs N to quarantine the uploads with the most matches until the rest fit, "
+    "--max-matches K to quarantine those with more than K, or --max-memory SIZE (0 or none: no limit)";
+
+/* The night's pairs, with uploads of an abnormal match count quarantined:
+ * more than max_matches matches (0: no cap); and, when the pairs would exceed
+ * lim->max_pairs and fit is set (a limit the user chose, so that the result
+ * does not depend on the machine), the uploads with the most matches until
+ * the rest fit (sj_match_cap; counted without keeping the pairs). Past a
+ * default limit the run stops instead. Quarantined uploads leave *uploads for
+ * q_id/q_matches (caller arrays of (*uploads)->n). */
+static sj_status join_night(sj_join_config *cfg, sj_hashes **uploads, const sj_hashes *active,
+                            const cli_limits *lim, int fit, int64_t max_matches, sj_pairs *pairs,
+                            int64_t *q_id, int64_t *q_matches, int64_t *n_q, int *over_limit)
+{
+    const int64_t n = (*uploads)->n;
+    sj_status st = join_within(cfg, *uploads, active, lim->max_pairs, pairs);
+    *over_limit = st == SJ_ERR_LIMIT && lim->max_pairs > 0;
+    if (*over_limit && !fit && max_matches <= 0)
+        return cli_limit_exceeded("nightly", lim, nightly_how);
+    if ((st && !*over_limit) || (!st && max_matches <= 0))
+        return st;
+    int64_t *counts = calloc((size_t)SJ_MAX(n, 1), sizeof *counts), cap = max_matches;
+    sj_id_index ix = {0};
+    if (!counts)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    if ((st = sj_id_index_build(&ix, (*uploads)->ids, n)))
+        goto done;
+    if (*over_limit) {
+        sj_pairs_free(pairs);
+        if ((st = sj_join_count_matches(cfg, *uploads, active, counts)) ||
+            (st = sj_join_count_matches(cfg, *uploads, NULL, counts)))
+            goto done;
+        if (!fit) /* only --max-matches (> 0 here); the join below must fit */
+            cap = max_matches;
+        else if ((st = sj_match_cap(counts, n, lim->max_pairs, &cap)))
+            goto done;
+        else if (max_matches > 0)
+            cap = SJ_MIN(cap, max_matches);
+    } else {
+        for (int64_t p = 0; p < pairs->n; p++) {
+            int64_t ra = sj_id_index_find(&ix, pairs->v[p].a), rb = sj_id_index_find(&ix, pairs->v[p].b);
+            if (ra >= 0)
+                counts[ra]++;
+            if (rb >= 0)
+                counts[rb]++;
+        }
+    }
+    const int64_t before = *n_q;
+    int any = 0;
+    for (int64_t i = 0; i < n && !any; i++)
+        any = counts[i] > cap;
+    if (any && (st = split_quarantined(uploads, counts, cap, q_id, q_matches, n_q)))
+        goto done;
+    if (*over_limit) { /* join again without them: it fits now */
+        if ((st = join_within(cfg, *uploads, active, lim->max_pairs, pairs)) == SJ_ERR_LIMIT)
+            st = cli_limit_exceeded("nightly", lim, nightly_how);
+    } else if (*n_q > before) { /* drop the pairs of the quarantined uploads */
+        int64_t k = 0;
+        for (int64_t p = 0; p < pairs->n; p++) {
+            int64_t ra = sj_id_index_find(&ix, pairs->v[p].a), rb = sj_id_index_find(&ix, pairs->v[p].b);
+            if ((ra < 0 || counts[ra] <= cap) && (rb < 0 || counts[rb] <= cap))
+                pairs->v[k++] = pairs->v[p];
+        }
+        pairs->n = k;
+    }
+done:
+    sj_id_index_free(&ix);
+    free(counts);
+    return st;
+}
+
+/* Remove files under DIR/sub that the manifest does not list and that are
+ * left-overs of an interrupted run: temporaries, or a generation above the
+ * committed one. */
 
 /* 1 if the manifest lists DIR-relative path rel. */
 static int manifest_lists(const sj_manifest *m, const char *rel)
@@ -206,11 +375,15 @@ int cmd_nightly(int argc, char **argv)
         {"source", required_argument, 0, 'S'},   {"threshold", required_argument, 0, 't'},
         {"backend", required_argument, 0, 'b'},  {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {"as-corpus", no_argument, 0, 'C'},      {0, 0, 0, 0}};
+        {"as-corpus", no_argument, 0, 'C'},      {"max-pairs", required_argument, 0, 'M'},
+        {"max-memory", required_argument, 0, 'X'}, {"max-matches", required_argument, 0, 'K'},
+        {0, 0, 0, 0}};
     const char *dir = NULL, *source = NULL;
     char **uploads_paths = calloc((size_t)argc + 1, sizeof(char *));
     int n_up = 0, c, rc = EXIT_OK, lock_fd = -1, as_corpus = 0;
-    int64_t thr = -1, threads = 0;
+    int64_t thr = -1, threads = 0, max_pairs = -1, max_memory = -1, max_matches = -1, n_q = 0;
+    int64_t *q_id = NULL, *q_matches = NULL; /* quarantined uploads and their matches */
+    cli_limits lim = {0, ""};
     sj_join_config cfg;
     sj_join_config_defaults(&cfg);
     sj_manifest m, next;
@@ -225,7 +398,7 @@ int cmd_nightly(int argc, char **argv)
     sj_pairs pairs = {0};
     node *nodes = NULL;
     int64_t *parent = NULL, *cluster = NULL, *rule = NULL, *ex_id = NULL, *root_id = NULL;
-    uint8_t *ex_rule = NULL;
+    uint8_t *ex_rule = NULL, *retired = NULL;
     sj_status st = SJ_OK;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -255,10 +428,31 @@ int cmd_nightly(int argc, char **argv)
             break;
         case 'q': cli_quiet = 1; break;
         case 'C': as_corpus = 1; break;
+        case 'M':
+            if (cli_parse_limit(optarg, 0, &max_pairs)) {
+                rc = cli_usage("nightly", "--max-pairs needs a positive integer, or 0 or none for no limit");
+                goto done;
+            }
+            break;
+        case 'X':
+            if (cli_parse_limit(optarg, 1, &max_memory)) {
+                rc = cli_usage("nightly", "--max-memory needs a size of at least 1M (like 512M, 8G), "
+                                          "or 0 or none for no limit");
+                goto done;
+            }
+            break;
+        case 'K':
+            if (cli_parse_limit(optarg, 0, &max_matches)) {
+                rc = cli_usage("nightly", "--max-matches needs a positive integer, or 0 or none for no cap");
+                goto done;
+            }
+            break;
         case 'h': help(); goto done;
         default: rc = cli_usage("nightly", "bad option"); goto done;
         }
     }
+    if (max_matches < 0) /* seeding a state from a known corpus quarantines nothing */
+        max_matches = as_corpus ? 0 : 1000;
     if (!dir || !n_up) {
         rc = cli_usage("nightly", "--state and --new are required");
         goto done;
@@ -421,9 +615,52 @@ int cmd_nightly(int argc, char **argv)
     cfg.backend = sj_backend_resolve(cfg.backend, &notice);
     if (notice)
         cli_notice("%s", notice);
-    if ((st = sj_join_cross(&cfg, uploads, active, &pairs)) || (st = sj_join_self(&cfg, uploads, &pairs)) ||
+    /* Limits: explicit, or from the machine (a pair in memory as a hit, a
+     * pair and a cluster edge: 72 bytes; on disk, in the two reports: 256). */
+    {
+        int64_t input_bytes = (corpus->n + uploads->n) * ((int64_t)sj_hash_type_bytes(m.type) + 40);
+        if (max_pairs > 0) {
+            lim.max_pairs = max_pairs;
+            snprintf(lim.why, sizeof lim.why, "the limit set by --max-pairs %lld", (long long)max_pairs);
+        } else if (max_memory > 0) {
+            if (input_bytes > max_memory / 2) {
+                st = sj_fail(SJ_ERR_LIMIT, "nightly: the corpus and the uploads need about %.1f MB in "
+                             "memory, more than half of --max-memory (%.1f MB); raise it",
+                             (double)input_bytes / 1048576.0, (double)max_memory / 1048576.0);
+                goto fail;
+            }
+            lim.max_pairs = (max_memory - input_bytes) / 72;
+            snprintf(lim.why, sizeof lim.why, "the limit set by --max-memory %.1f MB",
+                     (double)max_memory / 1048576.0);
+        } else if (max_pairs < 0 && max_memory < 0) {
+            snprintf(full, sizeof full, "%s/reports/report", dir);
+            if ((st = cli_limits_default(full, input_bytes, 72, 256, &lim)))
+                goto fail;
+        }
+    }
+    q_id = malloc((size_t)SJ_MAX(uploads->n, 1) * sizeof *q_id);
+    q_matches = malloc((size_t)SJ_MAX(uploads->n, 1) * sizeof *q_matches);
+    if (!q_id || !q_matches) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    int over_limit = 0;
+    if ((st = join_night(&cfg, &uploads, active, &lim, max_pairs > 0 || max_memory > 0, max_matches,
+                         &pairs, q_id, q_matches, &n_q, &over_limit)) ||
         (st = sj_pairs_canonicalize(&pairs)))
         goto fail;
+    for (int64_t i = 0; i < n_q; i++) { /* quarantined: kept out like the excluded */
+        ex_id[n_ex] = q_id[i];
+        ex_rule[n_ex++] = SJ_DEGEN_QUARANTINED;
+    }
+    if (n_q && over_limit && (max_pairs > 0 || max_memory > 0))
+        fprintf(stderr, "simjoin: warning: nightly: an abnormal batch: more than %lld pairs, %s; "
+                        "%lld uploads with the most matches are quarantined (kept out of the clusters, "
+                        "listed in the report)\n", (long long)lim.max_pairs, lim.why, (long long)n_q);
+    else if (n_q)
+        fprintf(stderr, "simjoin: warning: nightly: %lld uploads with more than %lld matches "
+                        "(--max-matches) are quarantined (kept out of the clusters, listed in the "
+                        "report)\n", (long long)n_q, (long long)max_matches);
 
     /* Clusters: old clusters as sets, plus the night's pairs. */
     const int64_t n_nodes = old.n + uploads->n + n_ex;
@@ -552,6 +789,12 @@ int cmd_nightly(int argc, char **argv)
         goto fail;
 
     /* The report: JSON and CSV. Merges: old ids retired into another. */
+    if (!(retired = malloc((size_t)SJ_MAX(n_nodes, 1)))) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = mark_retired(nodes, n_nodes, cluster, retired)))
+        goto fail;
     int64_t cross = 0, n_merges = 0;
     for (int64_t p = 0; p < pairs.n; p++)
         cross += strcmp(src_name(&srcs, pairs.v[p].a), src_name(&srcs, pairs.v[p].b)) != 0;
@@ -567,11 +810,16 @@ int cmd_nightly(int argc, char **argv)
             fprintf(fp, "{\n  \"generation\": %lld,\n  \"batch\": \"%s\",\n  \"threshold\": %d,\n"
                         "  \"new_hashes\": %lld,\n  \"new_matches\": %lld,\n  \"cross_database_matches\": %lld,\n"
                         "  \"new_clusters\": %lld,\n  \"new_hashes_in_existing_clusters\": %lld,\n"
-                        "  \"quarantined\": [],\n  \"matches\": [",
+                        "  \"quarantined\": [",
                     (long long)gen, batch, m.threshold, (long long)(uploads->n + n_ex), (long long)pairs.n,
                     (long long)cross, (long long)new_clusters, (long long)joined_existing);
         else
             fprintf(fp, "record,a,b,distance,source_a,source_b,cross_database,cluster,detail\n");
+        for (int64_t i = 0; !kind && i < n_q; i++)
+            fprintf(fp, "%s\n    {\"id\": %lld, \"matches\": %lld}", i ? "," : "", (long long)q_id[i],
+                    (long long)q_matches[i]);
+        if (!kind)
+            fprintf(fp, "%s],\n  \"matches\": [", n_q ? "\n  " : "");
         for (int64_t p = 0; p < pairs.n; p++) {
             node key = {pairs.v[p].a, 0};
             node *na = bsearch(&key, nodes, (size_t)n_nodes, sizeof *nodes, cmp_node);
@@ -601,13 +849,7 @@ int cmd_nightly(int argc, char **argv)
         int first = 1;
         n_merges = 0;
         for (int64_t i = 0; i < n_nodes; i++) {
-            if (nodes[i].old_cluster < 0 || cluster[i] == nodes[i].old_cluster)
-                continue;
-            /* report each retired id once: at its smallest member */
-            int seen = 0;
-            for (int64_t j = 0; j < i && !seen; j++)
-                seen = nodes[j].old_cluster == nodes[i].old_cluster;
-            if (seen)
+            if (!retired[i]) /* each retired id once: at its smallest member */
                 continue;
             n_merges++;
             if (!kind)
@@ -679,6 +921,9 @@ done:
     free(cluster);
     free(rule);
     free(root_id);
+    free(retired);
+    free(q_id);
+    free(q_matches);
     free(ex_id);
     free(ex_rule);
     free(uploads_paths);

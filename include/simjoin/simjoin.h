@@ -215,7 +215,8 @@ typedef enum sj_degenerate_rule {
     SJ_DEGEN_NONE = 0,
     SJ_DEGEN_ALL_ZERO = 1,    /* every bit zero */
     SJ_DEGEN_BIT_BAND = 2,    /* one-bit count outside [min_ones, max_ones] */
-    SJ_DEGEN_LOW_QUALITY = 3  /* quality known and below min_quality */
+    SJ_DEGEN_LOW_QUALITY = 3, /* quality known and below min_quality */
+    SJ_DEGEN_QUARANTINED = 4  /* nightly: too many matches in an abnormal batch (kept out, listed) */
 } sj_degenerate_rule;
 
 typedef struct sj_degenerate_options {
@@ -329,6 +330,8 @@ typedef struct sj_join_config {
     sj_unit_done_fn unit_done; /* optional */
     void *unit_user;
     int64_t unit_offset;       /* added to unit numbers (one join command may run two joins) */
+    int unit_only;             /* 1: a unit's pairs go to unit_done only and are not kept
+                                * in the output (a streaming pass; sj_join_count_matches) */
 } sj_join_config;
 
 /* Query rows [*lo, *hi) of part i of n for a join of nq queries against nc
@@ -411,6 +414,45 @@ sj_status sj_cluster(const int64_t *ids, int64_t n, const sj_pairs *pairs,
 sj_status sj_cluster_components(const int64_t *ids, int64_t n, const sj_pairs *pairs,
                                 sj_clusters **out);
 void sj_clusters_free(sj_clusters *c);
+
+/* ---- resource limits ------------------------------------------------------ */
+
+/* What this machine has to give, as seen by this process. */
+typedef struct sj_resources {
+    int64_t memory_available; /* bytes: MemAvailable (/proc/meminfo, else sysconf), lowered to
+                               * the room left under a cgroup memory limit; -1 unknown */
+    int64_t disk_free;        /* bytes an unprivileged user may still write in dir; -1 unknown */
+} sj_resources;
+
+/* Measure the machine now; dir: the output directory (NULL: disk unknown). */
+sj_status sj_resources_detect(const char *dir, sj_resources *out);
+
+/* The limits a run keeps by default (README "Data handling"). */
+typedef struct sj_limits {
+    int64_t max_memory; /* bytes the run may use: 3/4 of memory_available; 0 unknown */
+    int64_t max_pairs;  /* pairs that fit in max_memory beside the inputs and in 9/10 of
+                         * the free disk; >= 1; 0 when neither is known (no limit) */
+    int by_disk;        /* 1 when the disk, not the memory, sets max_pairs */
+} sj_limits;
+
+/* Default limits for a run whose inputs take input_bytes in memory and whose
+ * pairs take memory_per_pair bytes in memory and disk_per_pair bytes on disk
+ * (journal and output). SJ_ERR_LIMIT when the inputs alone do not fit. */
+sj_status sj_default_limits(const sj_resources *r, int64_t input_bytes, int64_t memory_per_pair,
+                            int64_t disk_per_pair, sj_limits *out);
+
+/* counts[i] += the matches of query row i: against corpus, or (corpus NULL)
+ * among the queries themselves, both ends counted. The pairs are not kept
+ * (memory: the rows, and one work unit's pairs), so it also serves for a
+ * batch whose pairs would not fit. cfg's limits and unit callbacks are not
+ * used. counts: caller array of queries->n entries. */
+sj_status sj_join_count_matches(const sj_join_config *cfg, const sj_hashes *queries,
+                                const sj_hashes *corpus, int64_t *counts);
+
+/* The largest match count *cap such that the rows with at most *cap matches
+ * have, together, at most max_pairs matches; rows with more are the ones to
+ * quarantine. Rows with equal counts stay or go together (-1: all go). */
+sj_status sj_match_cap(const int64_t *counts, int64_t n, int64_t max_pairs, int64_t *cap);
 
 #pragma GCC visibility pop
 
