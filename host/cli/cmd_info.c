@@ -58,7 +58,11 @@ static herr_t print_object(hid_t loc, const char *name, const H5O_info_t *info, 
     }
     const char *cls = di.cls == H5T_INTEGER ? (di.sign == H5T_SGN_NONE ? "uint" : "int")
                       : di.cls == H5T_FLOAT ? "float" : di.cls == H5T_STRING ? "string" : "other";
-    if (di.rank == 2)
+    if (di.rank == 3)
+        printf("  dataset   /%-16s %s%zu [%llu, %llu, %llu]\n", name, cls, 8 * di.size,
+               (unsigned long long)di.dims[0], (unsigned long long)di.dims[1],
+               (unsigned long long)di.dims[2]);
+    else if (di.rank == 2)
         printf("  dataset   /%-16s %s%zu [%llu, %llu]\n", name, cls, 8 * di.size,
                (unsigned long long)di.dims[0], (unsigned long long)di.dims[1]);
     else
@@ -101,8 +105,9 @@ int cmd_info(int argc, char **argv)
             if ((st = sj_shard_read(path, &h)))
                 rc = cli_fail(st);
             else
-                printf("  valid shard: %lld hashes%s%s\n", (long long)h->n,
-                       h->quality ? ", with quality" : "", h->labels ? ", with labels" : "");
+                printf("  valid shard: %lld hashes%s%s%s\n", (long long)h->n,
+                       h->quality ? ", with quality" : "", h->labels ? ", with labels" : "",
+                       h->dihedral ? ", dihedral (8 hashes per image: join --dihedral)" : "");
             sj_hashes_free(h);
         }
         H5Fclose(file);

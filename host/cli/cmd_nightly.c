@@ -45,7 +45,11 @@ static void help(void)
            "\n"
            "  --source NAME   the database the uploads come from (default: each file's\n"
            "                  source attribute)\n"
-           "  --threshold T   must equal the state's (set by `simjoin state init`)\n");
+           "  --threshold T   must equal the state's (set by `simjoin state init`)\n"
+           "  --dihedral      flip- and rotation-aware: each upload's 8 dihedral hashes\n"
+           "                  (shards hashed with --dihedral) against the corpus's canonical\n"
+           "                  ones, as `join --dihedral`; the report gives each match's\n"
+           "                  transform\n");
 }
 
 /* Old cluster state: ids sorted, stable cluster (-1: excluded), rule. */
@@ -203,6 +207,7 @@ int cmd_nightly(int argc, char **argv)
         {"source", required_argument, 0, 'S'},   {"threshold", required_argument, 0, 't'},
         {"backend", required_argument, 0, 'b'},  {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
+        {"dihedral", no_argument, 0, 'D'},
         {0, 0, 0, 0}};
     const char *dir = NULL, *source = NULL;
     char **uploads_paths = calloc((size_t)argc + 1, sizeof(char *));
@@ -251,6 +256,7 @@ int cmd_nightly(int argc, char **argv)
             }
             break;
         case 'q': cli_quiet = 1; break;
+        case 'D': cfg.dihedral = 1; break;
         case 'h': help(); goto done;
         default: rc = cli_usage("nightly", "bad option"); goto done;
         }
@@ -292,6 +298,8 @@ int cmd_nightly(int argc, char **argv)
         sj_sha256_update(&bh, sha, 64);
     }
     sj_sha256_update(&bh, source ? source : "", strlen(source ? source : "") + 1);
+    if (cfg.dihedral)
+        sj_sha256_update(&bh, "dihedral", 8);
     char batch[65];
     sj_sha256_hex(&bh, batch);
     int64_t done_gen = sj_manifest_find_batch(&m, batch);
@@ -335,6 +343,11 @@ int cmd_nightly(int argc, char **argv)
             sj_hash_type_format(each[i]->type, a, sizeof a);
             sj_hash_type_format(m.type, b, sizeof b);
             st = sj_fail(SJ_ERR_MISMATCH, "%s: %s hashes, but the state holds %s", uploads_paths[i], a, b);
+            goto fail;
+        }
+        if (cfg.dihedral && !each[i]->dihedral && each[i]->n) {
+            st = sj_fail(SJ_ERR_ARG, "--dihedral: %s has no dihedral hashes (/dihedral); hash its "
+                                     "images with `simjoin hash --dihedral`", uploads_paths[i]);
             goto fail;
         }
         if (source)
@@ -387,7 +400,7 @@ int cmd_nightly(int argc, char **argv)
     if (notice)
         cli_notice("%s", notice);
     if ((st = sj_join_cross(&cfg, uploads, active, &pairs)) || (st = sj_join_self(&cfg, uploads, &pairs)) ||
-        (st = sj_pairs_canonicalize(&pairs)))
+        (st = cfg.dihedral ? sj_pairs_canonicalize_min(&pairs) : sj_pairs_canonicalize(&pairs)))
         goto fail;
 
     /* Clusters: old clusters as sets, plus the night's pairs. */
@@ -549,12 +562,18 @@ int cmd_nightly(int argc, char **argv)
                 json_name(fp, sa);
                 fprintf(fp, ", \"source_b\": ");
                 json_name(fp, sb);
-                fprintf(fp, ", \"cross_database\": %s, \"cluster\": %lld}", x ? "true" : "false",
+                fprintf(fp, ", \"cross_database\": %s, \"cluster\": %lld", x ? "true" : "false",
                         (long long)cluster[na - nodes]);
+                if (cfg.dihedral)
+                    fprintf(fp, ", \"transform\": %d", (int)pairs.v[p].transform);
+                fputc('}', fp);
             } else {
-                fprintf(fp, "match,%lld,%lld,%.17g,%s,%s,%d,%lld,\n", (long long)pairs.v[p].a,
+                fprintf(fp, "match,%lld,%lld,%.17g,%s,%s,%d,%lld,", (long long)pairs.v[p].a,
                         (long long)pairs.v[p].b, pairs.v[p].distance, sa, sb, x,
                         (long long)cluster[na - nodes]);
+                if (cfg.dihedral) /* the detail column */
+                    fprintf(fp, "transform %d", (int)pairs.v[p].transform);
+                fputc('\n', fp);
             }
         }
         if (!kind)

@@ -335,6 +335,15 @@ int cmd_sweep(int argc, char **argv)
             st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes; give --hashes");
         if (st)
             goto fail;
+        if (hash_set->dihedral && !res.dihedral) { /* a plain join: canonical distances */
+            free(hash_set->dihedral);
+            hash_set->dihedral = NULL;
+        }
+        if (res.dihedral && !hash_set->dihedral) {
+            st = sj_fail(SJ_ERR_ARG, "--linkage complete:D on a --dihedral join needs dihedral "
+                                     "hashes for every input (give --hashes with /dihedral)");
+            goto fail;
+        }
         copt.hashes = hash_set;
         copt.metric = res.metric;
     }

@@ -28,6 +28,8 @@ typedef struct sj_join_result {
     uint8_t *excluded_rule; /* [n_excluded] sj_degenerate_rule; owned */
     struct sj_meta_table *meta; /* every hash's case metadata and new/corpus side
                                  * (simjoin/meta.h), or NULL; owned */
+    int dihedral;         /* 1: a flip- and rotation-aware join; the file carries
+                           * /pairs/transform (pairs.v[].transform) */
 } sj_join_result;
 
 void sj_join_result_init(sj_join_result *r);
