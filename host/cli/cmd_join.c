@@ -324,7 +324,7 @@ int cmd_join(int argc, char **argv)
         const char *path = n_queries ? query_paths[i] : corpus_paths[i];
         int has = 0;
         if (!(st = sj_shard_has_dihedral(path, &has)) && !has)
-            st = sj_fail(SJ_ERR_ARG, "--dihedral: %s has no dihedral hashes (/dihedral); hash its "
+            st = sj_fail(SJ_ERR_FORMAT, "--dihedral: %s has no dihedral hashes (/dihedral); hash its "
                                      "images with `simjoin hash --dihedral`", path);
     }
     if (st)

@@ -346,7 +346,7 @@ int cmd_nightly(int argc, char **argv)
             goto fail;
         }
         if (cfg.dihedral && !each[i]->dihedral && each[i]->n) {
-            st = sj_fail(SJ_ERR_ARG, "--dihedral: %s has no dihedral hashes (/dihedral); hash its "
+            st = sj_fail(SJ_ERR_FORMAT, "--dihedral: %s has no dihedral hashes (/dihedral); hash its "
                                      "images with `simjoin hash --dihedral`", uploads_paths[i]);
             goto fail;
         }
