@@ -327,6 +327,8 @@ int cmd_nightly(int argc, char **argv)
         free(shard_paths[i]);
     if (!corpus && (st = sj_hashes_create(m.type, 0, &corpus)))
         goto fail;
+    free(corpus->dihedral); /* the corpus side is compared by its canonical hashes only */
+    corpus->dihedral = NULL;
     if (state_file) {
         snprintf(full, sizeof full, "%s/%s", dir, state_file);
         if ((st = read_old_state(full, &old)))
@@ -357,6 +359,10 @@ int cmd_nightly(int argc, char **argv)
             goto fail;
     }
     cli_sources_finish(&srcs);
+    if (!cfg.dihedral) { /* kept in each upload's shard, not needed for the join */
+        free(uploads->dihedral);
+        uploads->dihedral = NULL;
+    }
     if ((st = cli_check_ids_across(corpus, uploads)))
         goto fail;
 
