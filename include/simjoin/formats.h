@@ -47,7 +47,8 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
                                  const sj_cluster_options *o);
 
 /* Compute true diameters (all pairs inside each cluster, metric m) for
- * clusters of at most max_size members, using the hashes in `set`; sets
+ * clusters of at most max_size members, using the hashes in `set` (with
+ * dihedral hashes: the dihedral distance, as in sj_cluster_options); sets
  * diameter_checked. */
 sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_metric m,
                                      int64_t max_size);

@@ -379,7 +379,9 @@ typedef struct sj_cluster_options {
     double degree_ratio;   /* quarantine a hash with more than ratio x the median
                             * matches of its neighbours (and at least 4); 0: off */
     const sj_hashes *hashes; /* the join's hashes: required by SJ_LINK_COMPLETE;
-                              * borrowed for the call */
+                              * borrowed for the call. With dihedral hashes,
+                              * distances are a dihedral self-join's (the
+                              * smaller over both directions) */
     sj_metric metric;        /* the join's metric, for SJ_LINK_COMPLETE (DEFAULT: the kind's) */
 } sj_cluster_options;
 
