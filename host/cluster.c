@@ -175,11 +175,20 @@ static sj_status quarantine(const graph *g, const sj_cluster_options *o, uint8_t
     return SJ_OK;
 }
 
-/* Distance between rows x and y of the hash set. */
+/* Distance between rows x and y of the hash set. A set with dihedral hashes
+ * (kept only for a dihedral join) gives the self-join's dihedral distance:
+ * the smallest over the transforms of either row against the other. */
 static double row_distance(const sj_hashes *h, sj_metric m, int64_t x, int64_t y)
 {
     const uint32_t rb = sj_hash_type_bytes(h->type);
-    return sj_distance(h->type, m, h->hashes + (size_t)x * rb, h->hashes + (size_t)y * rb);
+    const uint8_t *hx = h->hashes + (size_t)x * rb, *hy = h->hashes + (size_t)y * rb;
+    double d = sj_distance(h->type, m, hx, hy);
+    for (int t = 1; h->dihedral && t < SJ_DIHEDRAL; t++) {
+        double dx = sj_distance(h->type, m, h->dihedral + ((size_t)x * SJ_DIHEDRAL + t) * rb, hy);
+        double dy = sj_distance(h->type, m, h->dihedral + ((size_t)y * SJ_DIHEDRAL + t) * rb, hx);
+        d = SJ_MIN(d, SJ_MIN(dx, dy));
+    }
+    return d;
 }
 
 /* An edge's sort key (distance, a, b) and its number: compared without

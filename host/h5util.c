@@ -350,8 +350,8 @@ sj_status sj_h5_inspect(hid_t file, const char *name, sj_h5_info *info, const ch
     type = H5Dget_type(dset);
     space = H5Dget_space(dset);
     int rank = H5Sget_simple_extent_ndims(space);
-    if (type < 0 || space < 0 || rank < 0 || rank > 2) {
-        st = sj_fail(SJ_ERR_FORMAT, "%s: %s has rank %d, expected 1 or 2", path, name, rank);
+    if (type < 0 || space < 0 || rank < 0 || rank > 3) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: %s has rank %d, expected 1 to 3", path, name, rank);
         goto done;
     }
     info->exists = 1;

@@ -47,12 +47,12 @@ sj_status sj_h5_read_attr_i64(hid_t loc, const char *name, int64_t *value, int *
 sj_status sj_h5_read_attr_f64(hid_t loc, const char *name, double *value, int *present,
                               const char *path);
 
-/* Describe a dataset: rank, dims (up to 2) and type class/size/sign.
+/* Describe a dataset: rank, dims (up to 3) and type class/size/sign.
  * *exists = 0 when absent (not an error). */
 typedef struct sj_h5_info {
     int exists;
     int rank;
-    hsize_t dims[2];
+    hsize_t dims[3];
     H5T_class_t cls;
     size_t size;
     H5T_sign_t sign;

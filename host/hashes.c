@@ -168,6 +168,7 @@ void sj_hashes_free(sj_hashes *h)
     free(h->labels);
     sj_meta_free(h->meta);
     free(h->source);
+    free(h->dihedral);
     free(h);
 }
 
@@ -210,6 +211,12 @@ static sj_status hashes_reserve(sj_hashes *h, int64_t need)
             return sj_fail(SJ_ERR_NOMEM, "out of memory");
         h->labels = l;
     }
+    if (h->dihedral) {
+        uint8_t *d = realloc(h->dihedral, (size_t)ncap * SJ_DIHEDRAL * rb);
+        if (!d)
+            return sj_fail(SJ_ERR_NOMEM, "out of memory");
+        h->dihedral = d;
+    }
     h->capacity = ncap;
     return SJ_OK;
 }
@@ -245,11 +252,45 @@ sj_status sj_hashes_ensure_meta(sj_hashes *h)
     return st ? st : sj_meta_pad(h->meta, h->n); /* earlier rows: unknown */
 }
 
+static sj_status append_row(sj_hashes *h, int64_t id, const uint8_t *hash, int quality);
+
+/* Give an empty set a dihedral block (its first row will bring the hashes). */
+static sj_status ensure_dihedral(sj_hashes *h)
+{
+    if (h->dihedral)
+        return SJ_OK;
+    if (h->n > 0)
+        return sj_fail(SJ_ERR_MISMATCH, "cannot add dihedral hashes to a set whose %lld earlier "
+                                        "rows have none", (long long)h->n);
+    if (!sj_hash_type_binary(h->type))
+        return sj_fail(SJ_ERR_MISMATCH, "dihedral hashes need a binary kind (pdq, bits:N)");
+    h->dihedral = malloc((size_t)SJ_MAX(h->capacity, 1) * SJ_DIHEDRAL * sj_hash_type_bytes(h->type));
+    return h->dihedral ? SJ_OK : sj_fail(SJ_ERR_NOMEM, "out of memory");
+}
+
+sj_status sj_hashes_append_dihedral(sj_hashes *h, int64_t id, const uint8_t *eight, int quality)
+{
+    sj_status st = ensure_dihedral(h);
+    if (st || (st = hashes_reserve(h, h->n + 1)))
+        return st;
+    const size_t block = (size_t)SJ_DIHEDRAL * sj_hash_type_bytes(h->type);
+    memcpy(h->dihedral + (size_t)h->n * block, eight, block);
+    return append_row(h, id, eight, quality);
+}
+
 sj_status sj_hashes_append(sj_hashes *h, int64_t id, const uint8_t *hash, int quality)
 {
+    if (h->dihedral)
+        return sj_fail(SJ_ERR_MISMATCH, "a row without dihedral hashes cannot join a dihedral set "
+                                        "(use sj_hashes_append_dihedral)");
     sj_status st = hashes_reserve(h, h->n + 1);
-    if (st)
-        return st;
+    return st ? st : append_row(h, id, hash, quality);
+}
+
+/* The row itself (space reserved; a dihedral block already copied). */
+static sj_status append_row(sj_hashes *h, int64_t id, const uint8_t *hash, int quality)
+{
+    sj_status st;
     if (quality >= 0 && (st = ensure_quality(h)))
         return st;
     size_t rb = sj_hash_type_bytes(h->type);
@@ -282,6 +323,12 @@ sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src)
         return st;
     if (src->meta && (st = sj_hashes_ensure_meta(dst)))
         return st;
+    if (src->dihedral && dst->n == 0 && (st = ensure_dihedral(dst)))
+        return st;
+    if (!src->dihedral && src->n > 0 && dst->dihedral) { /* rows without: the union has none */
+        free(dst->dihedral);
+        dst->dihedral = NULL;
+    }
     for (int64_t i = 0; dst->meta && i < src->n; i++)
         if ((st = sj_meta_append_row(dst->meta, src->meta, i)))
             return st;
@@ -290,6 +337,9 @@ sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src)
     size_t rb = sj_hash_type_bytes(dst->type);
     memcpy(dst->hashes + (size_t)dst->n * rb, src->hashes, (size_t)src->n * rb);
     memcpy(dst->ids + dst->n, src->ids, (size_t)src->n * sizeof *src->ids);
+    if (dst->dihedral && src->dihedral)
+        memcpy(dst->dihedral + (size_t)dst->n * SJ_DIHEDRAL * rb, src->dihedral,
+               (size_t)src->n * SJ_DIHEDRAL * rb);
     for (int64_t i = 0; i < src->n; i++) {
         if (dst->quality)
             dst->quality[dst->n + i] = src->quality ? src->quality[i] : -1;
@@ -500,6 +550,9 @@ sj_status sj_hashes_remove_degenerate(sj_hashes *h, const sj_degenerate_options 
                 h->quality[kept] = h->quality[i];
             if (h->labels)
                 h->labels[kept] = h->labels[i];
+            if (h->dihedral)
+                memmove(h->dihedral + (size_t)kept * SJ_DIHEDRAL * rb,
+                        h->dihedral + (size_t)i * SJ_DIHEDRAL * rb, SJ_DIHEDRAL * rb);
         }
         kept++;
     }

@@ -2,6 +2,8 @@
  *   /pairs/a, /pairs/b  int64 [P]   a < b, sorted by (a, b)
  *   /pairs/distance     int32 [P]   the metric's distance (integral metrics),
  *                       float64 [P] (f32 kinds)
+ *   /pairs/transform    uint8 [P]   join --dihedral only: the transform of a
+ *                       nearest to b, 0..7 (0 = none); attribute dihedral = 1
  *   /nodes/id           int64 [N]   every hash that took part, sorted
  *   /nodes/source       int32 [N]   index into the `sources` attribute, -1 unknown
  *   /excluded/id        int64 [E]   degenerate hashes kept out of the join
@@ -346,10 +348,13 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
     int64_t *b = malloc((size_t)SJ_MAX(n, 1) * sizeof *b);
     double *d = malloc((size_t)SJ_MAX(n, 1) * sizeof *d);
     hid_t g = H5I_INVALID_HID;
-    if (!a || !b || !d) {
+    uint8_t *tr = r->dihedral ? malloc((size_t)SJ_MAX(n, 1)) : NULL;
+    if (!a || !b || !d || (r->dihedral && !tr)) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
         goto fail;
     }
+    for (int64_t i = 0; tr && i < n; i++)
+        tr[i] = (uint8_t)r->pairs.v[i].transform;
     for (int64_t i = 0; i < n; i++) {
         a[i] = r->pairs.v[i].a;
         b[i] = r->pairs.v[i].b;
@@ -363,6 +368,9 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
         (st = sj_h5_write(g, "a", H5T_NATIVE_INT64, 1, dp, a, path)) ||
         (st = sj_h5_write(g, "b", H5T_NATIVE_INT64, 1, dp, b, path)) ||
         (st = sj_h5_write_distances(g, "distance", d, n, integral(r), path)))
+        goto fail;
+    if (tr && ((st = sj_h5_attr_i64(file, "dihedral", 1, path)) ||
+               (st = sj_h5_write(g, "transform", H5T_NATIVE_UINT8, 1, dp, tr, path))))
         goto fail;
     H5Gclose(g);
     g = H5I_INVALID_HID;
@@ -379,6 +387,7 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
     free(a);
     free(b);
     free(d);
+    free(tr);
     return sj_h5_commit(file, &af);
 fail:
     if (g >= 0)
@@ -386,6 +395,7 @@ fail:
     free(a);
     free(b);
     free(d);
+    free(tr);
     sj_h5_abort(file, &af);
     return st;
 }
@@ -421,7 +431,7 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
     sj_status st = sj_h5_open(path, &file);
     if (st)
         return st;
-    int64_t *a = NULL, *b = NULL, n = 0, nb = 0, nd = 0;
+    int64_t *a = NULL, *b = NULL, *tr = NULL, n = 0, nb = 0, nd = 0;
     double *d = NULL;
     char content[32];
     int64_t v;
@@ -464,6 +474,12 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
         (st = read_sources(file, "excluded/source", r->n_excluded, &r->excluded_source, path)) ||
         (st = sj_meta_table_h5_read(file, &r->meta, path)))
         goto done;
+    sj_h5_info ti;
+    if ((st = sj_h5_inspect(file, "pairs/transform", &ti, path)))
+        goto done;
+    r->dihedral = ti.exists;
+    if (ti.exists && (st = sj_h5_read_i64(file, "pairs/transform", n, &tr, NULL, path)))
+        goto done;
     r->excluded_rule = malloc((size_t)SJ_MAX(r->n_excluded, 1));
     if (!r->excluded_rule) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
@@ -493,13 +509,19 @@ sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
             st = sj_fail(SJ_ERR_FORMAT, "%s: /pairs/distance row %lld is not finite", path, (long long)i);
             goto done;
         }
-        r->pairs.v[i] = (sj_pair){a[i], b[i], d[i]};
+        if (tr && (tr[i] < 0 || tr[i] >= SJ_DIHEDRAL)) {
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /pairs/transform row %lld is outside 0..%d", path,
+                         (long long)i, SJ_DIHEDRAL - 1);
+            goto done;
+        }
+        r->pairs.v[i] = (sj_pair){a[i], b[i], d[i], tr ? (int32_t)tr[i] : 0};
     }
     r->pairs.n = n;
 done:
     free(a);
     free(b);
     free(d);
+    free(tr);
     H5Fclose(file);
     return st;
 }

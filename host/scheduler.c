@@ -145,6 +145,87 @@ sj_status sj_pairs_canonicalize(sj_pairs *p)
     return SJ_OK;
 }
 
+static int cmp_pair_min(const void *x, const void *y)
+{
+    const sj_pair *a = x, *b = y;
+    if (a->a != b->a)
+        return a->a < b->a ? -1 : 1;
+    if (a->b != b->b)
+        return a->b < b->b ? -1 : 1;
+    if (a->distance != b->distance)
+        return a->distance < b->distance ? -1 : 1;
+    return (a->transform > b->transform) - (a->transform < b->transform);
+}
+
+sj_status sj_pairs_canonicalize_min(sj_pairs *p)
+{
+    qsort(p->v, (size_t)p->n, sizeof *p->v, cmp_pair_min);
+    int64_t k = 0;
+    for (int64_t i = 0; i < p->n; i++)
+        if (k == 0 || p->v[i].a != p->v[k - 1].a || p->v[i].b != p->v[k - 1].b)
+            p->v[k++] = p->v[i];
+    p->n = k;
+    return SJ_OK;
+}
+
+int sj_dihedral_inverse(int t)
+{
+    /* Transforms in the order of Meta's pdq-photo-hasher --dihedral: 0 none,
+     * 1 rotate 90, 2 rotate 180, 3 rotate 270, 4..7 the four flips. */
+    static const int8_t inverse[SJ_DIHEDRAL] = {0, 3, 2, 1, 4, 5, 6, 7};
+    return t >= 0 && t < SJ_DIHEDRAL ? inverse[t] : t;
+}
+
+/* Dihedral joins: a hit's query row is image * SJ_DIHEDRAL + transform. */
+static int cmp_dihedral_hit(const void *x, const void *y)
+{
+    const sj_hit *a = x, *b = y;
+    int64_t ia = a->q / SJ_DIHEDRAL, ib = b->q / SJ_DIHEDRAL;
+    if (ia != ib)
+        return ia < ib ? -1 : 1;
+    if (a->c != b->c)
+        return a->c < b->c ? -1 : 1;
+    if (a->d != b->d)
+        return a->d < b->d ? -1 : 1;
+    return (a->q > b->q) - (a->q < b->q);
+}
+
+/* Keep, of hits [from, n), one per (image, corpus row): the smallest distance,
+ * then the lowest transform. Transforms are first restated for the smaller
+ * id of the pair (a hit of the larger id's transform t is the inverse of t
+ * seen from the smaller), so ties break as in the pairs. same_set: the corpus
+ * is the query set, whose images do not pair with themselves. Hits of one
+ * image all come from one block, so this sees every transform of it. */
+static void dihedral_reduce(sj_hits *h, int64_t from, int same_set, const int64_t *qids,
+                            const int64_t *cids)
+{
+    int64_t k = from;
+    for (int64_t i = from; i < h->n; i++) {
+        const int64_t img = h->v[i].q / SJ_DIHEDRAL, c = h->v[i].c;
+        const int t = (int)(h->v[i].q % SJ_DIHEDRAL);
+        if (same_set && img == c)
+            continue;
+        h->v[k] = h->v[i];
+        h->v[k++].q = img * SJ_DIHEDRAL + (qids[img] < cids[c] ? t : sj_dihedral_inverse(t));
+    }
+    qsort(h->v + from, (size_t)(k - from), sizeof *h->v, cmp_dihedral_hit);
+    int64_t m = from;
+    for (int64_t i = from; i < k; i++)
+        if (m == from || h->v[i].q / SJ_DIHEDRAL != h->v[m - 1].q / SJ_DIHEDRAL ||
+            h->v[i].c != h->v[m - 1].c)
+            h->v[m++] = h->v[i];
+    h->n = m;
+}
+
+/* A hit as a canonical id pair (dihedral: after dihedral_reduce, the
+ * transform already stated for the smaller id). */
+static sj_pair hit_pair(const sj_hit *h, const sj_hashes *queries, const sj_hashes *corpus, int dih)
+{
+    const int64_t row = dih ? h->q / SJ_DIHEDRAL : h->q;
+    const int64_t q = queries->ids[row], c = corpus->ids[h->c];
+    return (sj_pair){SJ_MIN(q, c), SJ_MAX(q, c), h->d, dih ? (int32_t)(h->q % SJ_DIHEDRAL) : 0};
+}
+
 /* Queries per block: small enough for many blocks per thread (balance,
  * progress), large enough that a corpus tile is reused many times. */
 static int64_t block_rows(const sj_backend_ops *ops, int64_t nq)
@@ -229,6 +310,17 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
             (!self && (st = sj_vec_check_rows(&v, queries->hashes, queries->n, 0, "queries"))))
             return st;
     }
+    /* Dihedral: each query image is SJ_DIHEDRAL consecutive rows of
+     * queries->dihedral against the canonical corpus. A self-join then runs
+     * the whole square (each image's transforms against every other image),
+     * so that a pair gets the smaller distance of its two directions. */
+    const int dih = cfg->dihedral != 0, per = dih ? SJ_DIHEDRAL : 1;
+    const int tri = self && !dih; /* the backend reports corpus rows > query row only */
+    if (dih && !sj_hash_type_binary(corpus->type))
+        return sj_fail(SJ_ERR_ARG, "--dihedral needs a binary kind (pdq, bits:N)");
+    if (dih && !queries->dihedral && queries->n > 0)
+        return sj_fail(SJ_ERR_ARG, "--dihedral: the %s have no dihedral hashes (/dihedral)",
+                       self ? "inputs" : "queries");
     sj_backend_kind kind = sj_backend_resolve(cfg->backend, NULL);
     const sj_backend_ops *ops = backend_ops_for(kind, corpus->type);
     if (!ops)
@@ -243,10 +335,10 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
         ops->close(state);
         return sj_fail(SJ_ERR_ARG, "part %d of %d does not exist", cfg->part_index, cfg->part_count);
     }
-    sj_join_part_rows(queries->n, nc, self, cfg->part_index, cfg->part_count, &q_lo, &q_hi);
+    sj_join_part_rows(queries->n, nc, tri, cfg->part_index, cfg->part_count, &q_lo, &q_hi);
     const int64_t nq = q_hi - q_lo;
     const uint32_t rb = sj_hash_type_bytes(corpus->type);
-    const int64_t bs = block_rows(ops, nq), nblocks = (nq + bs - 1) / bs;
+    const int64_t bs = SJ_MAX(block_rows(ops, nq * per) / per, 1), nblocks = (nq + bs - 1) / bs;
     /* Corpus chunks: all rows at once, or as many as --max-memory allows
      * (a backend keeps about two packed copies of a row: 2 x 8-byte words
      * per 64 bits, plus bit planes). */
@@ -257,7 +349,7 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
                                               : SJ_MAX(nc, 1);
     int64_t total_work = 0;
     for (int64_t b = 0; b < nblocks; b++)
-        total_work += block_work(q_lo + b * bs, SJ_MIN(bs, q_hi - (q_lo + b * bs)), nc, self);
+        total_work += block_work(q_lo + b * bs, SJ_MIN(bs, q_hi - (q_lo + b * bs)), nc, tri) * per;
     int nthreads = 1;
 #ifdef _OPENMP
     nthreads = cfg->threads > 0 ? cfg->threads : omp_get_max_threads();
@@ -277,7 +369,7 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
 
     for (int64_t c_lo = 0; c_lo < nc && !first_err; c_lo += chunk) {
         const int64_t c_hi = SJ_MIN(c_lo + chunk, nc);
-        if (self && c_hi <= q_lo + 1)
+        if (tri && c_hi <= q_lo + 1)
             continue; /* every row of this chunk precedes every query */
         if ((st = ops->load_corpus(state, corpus->hashes + (size_t)c_lo * rb, c_hi - c_lo))) {
             first_err = st;
@@ -296,7 +388,7 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
                 if (atomic_load(&failed))
                     continue;
                 int64_t q0 = q_lo + b * bs, n = SJ_MIN(bs, q_hi - q0);
-                int64_t c_from = SJ_MAX(self ? q0 : 0, c_lo); /* global rows */
+                int64_t c_from = SJ_MAX(tri ? q0 : 0, c_lo); /* global rows */
                 if (c_from >= c_hi)
                     continue;
                 const int64_t unit = cfg->unit_offset + (c_lo / chunk) * nblocks + b;
@@ -305,20 +397,27 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
                 int64_t before = mine->n;
                 /* Rows relative to the chunk; the self test c > q holds the
                  * same for both when both are shifted by c_lo. */
-                sj_status s = ops->compare(state, queries->hashes + (size_t)q0 * rb, q0 - c_lo, n,
-                                           c_from - c_lo, c_hi - c_lo, self, mine);
-                for (int64_t k = before; k < mine->n; k++) {
-                    mine->v[k].q += c_lo;
-                    mine->v[k].c += c_lo;
+                sj_status s;
+                if (!dih) {
+                    s = ops->compare(state, queries->hashes + (size_t)q0 * rb, q0 - c_lo, n,
+                                     c_from - c_lo, c_hi - c_lo, self, mine);
+                    for (int64_t k = before; k < mine->n; k++) {
+                        mine->v[k].q += c_lo;
+                        mine->v[k].c += c_lo;
+                    }
+                } else { /* rows image * 8 + transform of the query set */
+                    s = ops->compare(state, queries->dihedral + (size_t)q0 * per * rb, q0 * per,
+                                     n * per, c_from - c_lo, c_hi - c_lo, 0, mine);
+                    for (int64_t k = before; k < mine->n; k++)
+                        mine->v[k].c += c_lo;
+                    dihedral_reduce(mine, before, self, queries->ids, corpus->ids);
                 }
                 if (!s && cfg->unit_done) {
                     sj_pair *up = malloc((size_t)SJ_MAX(mine->n - before, 1) * sizeof *up);
                     if (!up)
                         s = sj_fail(SJ_ERR_NOMEM, "out of memory");
-                    for (int64_t k = before; up && k < mine->n; k++) {
-                        int64_t a = queries->ids[mine->v[k].q], cid = corpus->ids[mine->v[k].c];
-                        up[k - before] = (sj_pair){SJ_MIN(a, cid), SJ_MAX(a, cid), mine->v[k].d};
-                    }
+                    for (int64_t k = before; up && k < mine->n; k++)
+                        up[k - before] = hit_pair(&mine->v[k], queries, corpus, dih);
                     if (up) {
 #pragma omp critical(sj_unit_done)
                         s = cfg->unit_done(cfg->unit_user, unit, up, mine->n - before);
@@ -341,7 +440,7 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
                     }
                     atomic_store(&failed, 1);
                 }
-                int64_t w = block_work(q0, n, nc, self) * (c_hi - c_lo) / SJ_MAX(nc, 1);
+                int64_t w = block_work(q0, n, nc, tri) * per * (c_hi - c_lo) / SJ_MAX(nc, 1);
                 int64_t done = atomic_fetch_add(&work_done, w) + w;
                 if (tid == 0 && cfg->progress)
                     cfg->progress(cfg->progress_user, SJ_MIN(done, total_work), total_work,
@@ -355,15 +454,18 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
     if (st) {
         sj_fail(st, "%s", first_msg);
     } else {
-        int64_t total = out->n;
+        int64_t total = out->n, first = out->n;
         for (int t = 0; t < team; t++)
             total += hits[t].n;
         st = sj_grow((void **)&out->v, &out->capacity, SJ_MAX(total, 1), sizeof *out->v);
         for (int t = 0; t < team && !st; t++)
-            for (int64_t k = 0; k < hits[t].n; k++) {
-                int64_t a = queries->ids[hits[t].v[k].q], c = corpus->ids[hits[t].v[k].c];
-                out->v[out->n++] = (sj_pair){SJ_MIN(a, c), SJ_MAX(a, c), hits[t].v[k].d};
-            }
+            for (int64_t k = 0; k < hits[t].n; k++)
+                out->v[out->n++] = hit_pair(&hits[t].v[k], queries, corpus, dih);
+        if (!st && dih && self) { /* a pair met from both sides: keep the nearer */
+            sj_pairs mine = {out->n - first, out->n - first, out->v + first};
+            st = sj_pairs_canonicalize_min(&mine);
+            out->n = first + mine.n;
+        }
         if (!st && cfg->progress)
             cfg->progress(cfg->progress_user, total_work, total_work, out->n);
     }

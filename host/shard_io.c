@@ -5,6 +5,8 @@
  *   /quality  int16 [N] optional   0..100, -1 unknown
  *   /labels   int64 [N] optional   ground-truth series, -1 none
  *   /meta/... optional             case metadata (meta_io.c)
+ *   /dihedral uint8 [N, 8, bits/8] optional (binary kinds): each image's
+ *             dihedral hashes, [i, 0] == /hashes[i]; attribute dihedral = 1
  *   attributes: format_version, kind ("pdq" | "bits" | "photodna" | "u8" |
  *               "f32"), bits or dim, source */
 #define _POSIX_C_SOURCE 200809L
@@ -13,6 +15,47 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* /dihedral of a shard of h->n rows into h->dihedral (absent: left NULL),
+ * checked: shape [n, 8, bytes], uint8, and transform 0 equal to /hashes. */
+static sj_status read_dihedral(hid_t file, sj_hashes *h, const char *path)
+{
+    sj_h5_info di;
+    int64_t flag = 0;
+    int has_flag;
+    sj_status st;
+    if ((st = sj_h5_inspect(file, "dihedral", &di, path)) ||
+        (st = sj_h5_read_attr_i64(file, "dihedral", &flag, &has_flag, path)))
+        return st;
+    if (!di.exists)
+        return has_flag && flag ? sj_fail(SJ_ERR_FORMAT, "%s: attribute dihedral=1 but no dataset "
+                                                         "/dihedral", path)
+                                : SJ_OK;
+    const uint32_t rb = sj_hash_type_bytes(h->type);
+    if (!sj_hash_type_binary(h->type))
+        return sj_fail(SJ_ERR_FORMAT, "%s: /dihedral is only for binary kinds (pdq, bits:N)", path);
+    if (di.rank != 3 || di.cls != H5T_INTEGER || di.size != 1 || di.sign != H5T_SGN_NONE ||
+        di.dims[1] != SJ_DIHEDRAL || di.dims[2] != rb)
+        return sj_fail(SJ_ERR_FORMAT, "%s: /dihedral must be a uint8 dataset [N, %d, %u]", path,
+                       SJ_DIHEDRAL, rb);
+    if ((int64_t)di.dims[0] != h->n)
+        return sj_fail(SJ_ERR_FORMAT, "%s: /dihedral has %llu rows, /hashes %lld", path,
+                       (unsigned long long)di.dims[0], (long long)h->n);
+    if ((uint64_t)h->n > sj_h5_max_bytes() / ((uint64_t)SJ_DIHEDRAL * rb + 1))
+        return sj_fail(SJ_ERR_LIMIT, "%s: /dihedral claims %lld rows, more than memory holds", path,
+                       (long long)h->n);
+    const size_t block = (size_t)SJ_DIHEDRAL * rb;
+    h->dihedral = malloc((size_t)SJ_MAX(h->capacity, 1) * block);
+    if (!h->dihedral)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory for /dihedral of %s", path);
+    if ((st = sj_h5_read(file, "dihedral", H5T_NATIVE_UINT8, h->dihedral, path)))
+        return st;
+    for (int64_t i = 0; i < h->n; i++)
+        if (memcmp(h->dihedral + (size_t)i * block, h->hashes + (size_t)i * rb, rb) != 0)
+            return sj_fail(SJ_ERR_FORMAT, "%s: /dihedral row %lld: transform 0 differs from "
+                                          "/hashes row %lld", path, (long long)i, (long long)i);
+    return SJ_OK;
+}
 
 sj_status sj_shard_read(const char *path, sj_hashes **out)
 {
@@ -127,6 +170,8 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
     }
     if ((st = sj_meta_h5_read(file, "meta", n, &h->meta, path)))
         goto done;
+    if ((st = read_dihedral(file, h, path)))
+        goto done;
     if ((st = sj_hashes_check_unique_ids(h, path)))
         goto done;
     *out = h;
@@ -165,6 +210,13 @@ sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, in
         goto fail;
     if (h->meta && (st = sj_meta_h5_write(file, h->meta, first, count, path)))
         goto fail;
+    if (h->dihedral) {
+        hsize_t dims3[3] = {(hsize_t)count, SJ_DIHEDRAL, rb};
+        if ((st = sj_h5_attr_i64(file, "dihedral", 1, path)) ||
+            (st = sj_h5_write(file, "dihedral", H5T_NATIVE_UINT8, 3, dims3,
+                              h->dihedral + (size_t)first * SJ_DIHEDRAL * rb, path)))
+            goto fail;
+    }
     return sj_h5_commit(file, &af);
 fail:
     sj_h5_abort(file, &af);
@@ -186,6 +238,20 @@ sj_status sj_shard_peek(const char *path, int64_t *rows, uint32_t *row_bytes)
             *row_bytes = (uint32_t)(hi.dims[1] * (hi.cls == H5T_FLOAT ? 4 : 1));
         }
     }
+    H5Fclose(file);
+    return st;
+}
+
+sj_status sj_shard_has_dihedral(const char *path, int *has)
+{
+    *has = 0;
+    hid_t file;
+    sj_status st = sj_h5_open(path, &file);
+    if (st)
+        return st;
+    sj_h5_info di;
+    if (!(st = sj_h5_inspect(file, "dihedral", &di, path)))
+        *has = di.exists;
     H5Fclose(file);
     return st;
 }

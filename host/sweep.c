@@ -457,7 +457,7 @@ static sj_status sweep_recluster(const prep *p, int with_labels, const double *t
     for (int t = 0; t < n_thr && !st; t++) {
         sub.n = 0;
         for (int64_t e = 0; e < p->m && p->ed[e] <= thr[t]; e++)
-            sub.v[sub.n++] = (sj_pair){p->ids[p->ea[e]], p->ids[p->eb[e]], p->ed[e]};
+            sub.v[sub.n++] = (sj_pair){p->ids[p->ea[e]], p->ids[p->eb[e]], p->ed[e], 0};
         sj_clusters *c;
         if ((st = sj_cluster(p->ids, p->n, &sub, o, &c)))
             break;

@@ -33,9 +33,9 @@ static sj_hashes *random_set(sj_hash_type t, int64_t n, int64_t first_id, const 
     return h;
 }
 
-/* SIMJOIN_TEST_STANDIN=naive: run the vector cases with the naive backend in
- * the GPU's place, to check this test's own data and plumbing where no GPU
- * exists. */
+/* SIMJOIN_TEST_STANDIN=naive: run the vector and dihedral cases with the
+ * naive backend in the GPU's place, to check this test's own data and
+ * plumbing where no GPU exists; =dihedral: the dihedral cases alone. */
 static int standin;
 
 static int same(const sj_pairs *a, const sj_pairs *b)
@@ -44,7 +44,7 @@ static int same(const sj_pairs *a, const sj_pairs *b)
         return 0;
     for (int64_t i = 0; i < a->n; i++)
         if (a->v[i].a != b->v[i].a || a->v[i].b != b->v[i].b ||
-            a->v[i].distance != b->v[i].distance)
+            a->v[i].distance != b->v[i].distance || a->v[i].transform != b->v[i].transform)
             return 0;
     return 1;
 }
@@ -157,6 +157,53 @@ static void test_vectors(sj_join_config cfg)
         }
 }
 
+/* Dihedral sets: image i's 8 transforms are rows 8i..8i+7 of a random set
+ * (a fifth of them near rows of `near`). */
+static sj_hashes *dihedral_set(sj_hash_type t, int64_t n, int64_t first_id, const sj_hashes *near)
+{
+    sj_hashes *rows = random_set(t, n * SJ_DIHEDRAL, 0, near), *h;
+    sj_hashes_create(t, 0, &h);
+    for (int64_t i = 0; i < n; i++)
+        sj_hashes_append_dihedral(h, first_id + i, rows->hashes + (size_t)i * SJ_DIHEDRAL * (t.bits / 8), -1);
+    sj_hashes_free(rows);
+    return h;
+}
+
+/* join --dihedral: 8 query rows per image, reduced to the nearest on the
+ * host; the same pairs, distances and transforms as the cpu backend. 8193
+ * images make 65544 rows, one block of 65536 rows and a ragged second. */
+static void test_dihedral(sj_join_config cfg)
+{
+    const int64_t sizes[][2] = {{1, 1}, {33, 300}, {8193, 257}};
+    sj_hash_type pdq = {SJ_KIND_PDQ, 256, 0}, b64 = {SJ_KIND_BITS, 64, 0};
+    for (int w = 0; w < 2; w++)
+        for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+            sj_join_config d = cfg;
+            d.dihedral = 1;
+            d.threshold = w ? 8 : 31;
+            sj_hashes *c = dihedral_set(w ? b64 : pdq, sizes[z][1], 0, NULL);
+            sj_hashes *q = dihedral_set(w ? b64 : pdq, sizes[z][0], 10000000, c);
+            compare(w ? "dihedral bits:64 cross" : "dihedral pdq cross", d, q, c);
+            if (standin) {
+                sj_pairs p = {0};
+                sj_join_cross(&d, q, c, &p);
+                printf("dihedral %s %lldx%lld: %lld pairs\n", w ? "bits:64" : "pdq", (long long)q->n,
+                       (long long)c->n, (long long)p.n);
+                sj_pairs_free(&p);
+            }
+            if (q->n < 1000) { /* both together: pairs in both directions */
+                sj_hashes *both;
+                sj_hashes_create(q->type, 0, &both);
+                sj_hashes_concat(both, c);
+                sj_hashes_concat(both, q);
+                compare(w ? "dihedral bits:64 self" : "dihedral pdq self", d, NULL, both);
+                sj_hashes_free(both);
+            }
+            sj_hashes_free(q);
+            sj_hashes_free(c);
+        }
+}
+
 int main(int argc, char **argv)
 {
     const char *why = "";
@@ -165,8 +212,11 @@ int main(int argc, char **argv)
         standin = 1;
         sj_join_config cfg;
         sj_join_config_defaults(&cfg);
+        test_dihedral(cfg);
+        if (!strcmp(getenv("SIMJOIN_TEST_STANDIN"), "dihedral")) /* the dihedral cases alone */
+            return t_finish("test_cuda (dihedral cases, naive standing in for cuda)");
         test_vectors(cfg);
-        return t_finish("test_cuda (vector cases, naive standing in for cuda)");
+        return t_finish("test_cuda (vector and dihedral cases, naive standing in for cuda)");
     }
     if (sj_cuda_device_count(&why) == 0) {
         printf("skipped: no usable GPU (%s)\n", why);
@@ -235,6 +285,7 @@ int main(int argc, char **argv)
         sj_hashes_free(q);
         sj_hashes_free(c);
         test_vectors(cfg);
+        test_dihedral(cfg);
     }
     return t_finish("test_cuda");
 }

@@ -88,7 +88,7 @@ static void test_components(void)
                 continue;
             adj[a * n + b] = adj[b * n + a] = 1;
             int64_t x = ids[a], y = ids[b];
-            p.v[p.n++] = (sj_pair){x < y ? x : y, x < y ? y : x, (int32_t)(t_rand() % 32)};
+            p.v[p.n++] = (sj_pair){x < y ? x : y, x < y ? y : x, (int32_t)(t_rand() % 32), 0};
         }
         int *comp = malloc((size_t)n * sizeof *comp), *queue = malloc((size_t)n * sizeof *queue);
         for (int i = 0; i < n; i++)

@@ -55,7 +55,7 @@ static sj_pair *oracle_join(sj_hash_type t, sj_metric m, const sj_hashes *q, con
             if (k == cap)
                 v = realloc(v, (size_t)(cap *= 2) * sizeof *v);
             int64_t a = q->ids[i], b = c->ids[j];
-            v[k++] = (sj_pair){a < b ? a : b, a < b ? b : a, d};
+            v[k++] = (sj_pair){a < b ? a : b, a < b ? b : a, d, 0};
         }
     qsort(v, (size_t)k, sizeof *v, cmp_pair);
     *n = k;

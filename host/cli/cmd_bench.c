@@ -14,6 +14,7 @@ static void help(void)
            "                     [--backends LIST] [--isa LIST] [--threads N] [--seed S]\n"
            "                     [--naive-queries K] [--repeat R] [--stats-json FILE]\n"
            "                     [--kernel LIST] [--gpus LIST] [--series-fraction F]\n"
+           "                     [--dihedral]\n"
            "\n"
            "Generates M queries and N corpus hashes (simjoin gen data), joins them with\n"
            "every listed backend (cpu once per ISA path), checks that all results are\n"
@@ -30,7 +31,10 @@ static void help(void)
            "  defaults: --kind pdq --corpus 1000000 --queries 10000 --threshold 31\n"
            "            --backends cpu,faiss (those built in) --isa every supported path\n"
            "            --naive-queries 20 --repeat 1 --series-fraction 0.3 (share of\n"
-           "            the data in near-duplicate series; lower it for huge joins)\n");
+           "            the data in near-duplicate series; lower it for huge joins)\n"
+           "  --dihedral   binary kinds: also time each path with join --dihedral (each\n"
+           "               query's hash plus 7 unrelated transforms) and print its cost\n"
+           "               against the plain join of the same path\n");
 }
 
 typedef struct run {
@@ -40,7 +44,24 @@ typedef struct run {
     double rate;
     int64_t pairs;
     int agrees;
+    double dihedral_seconds; /* --dihedral: the same join over 8 transforms */
+    int64_t dihedral_pairs;
 } run;
+
+/* Every pair of plain is in dih, no farther (the dihedral join adds transforms 1..7). */
+static int covers(const sj_pairs *dih, const sj_pairs *plain)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < plain->n; i++) {
+        while (k < dih->n && (dih->v[k].a < plain->v[i].a ||
+                              (dih->v[k].a == plain->v[i].a && dih->v[k].b < plain->v[i].b)))
+            k++;
+        if (k == dih->n || dih->v[k].a != plain->v[i].a || dih->v[k].b != plain->v[i].b ||
+            dih->v[k].distance > plain->v[i].distance)
+            return 0;
+    }
+    return 1;
+}
 
 static int same_pairs(const sj_pairs *x, const sj_pairs *y)
 {
@@ -82,13 +103,14 @@ int cmd_bench(int argc, char **argv)
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
         {"kernel", required_argument, 0, 'K'},   {"gpus", required_argument, 0, 'g'},
         {"series-fraction", required_argument, 0, 'S'}, {"metric", required_argument, 0, 'e'},
+        {"dihedral", no_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *kind = "pdq", *backends = NULL, *isas = NULL, *stats = NULL, *kernels = "v1,v2,v3",
                *gpus = NULL;
     int64_t n = 1000000, m = 10000, threads = 0, seed = 7, naive_q = 20, repeat = 1;
     double series = -1, thr = -1;
     sj_metric metric = SJ_METRIC_DEFAULT;
-    int c;
+    int c, dihedral = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
@@ -117,6 +139,7 @@ int cmd_bench(int argc, char **argv)
         }
         case 'g': gpus = optarg; break;
         case 'q': cli_quiet = 1; break;
+        case 'D': dihedral = 1; break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage("bench", "bad option");
         }
@@ -156,6 +179,22 @@ int cmd_bench(int argc, char **argv)
     memcpy(queries->ids, pool->ids + n, (size_t)m * sizeof(int64_t));
     queries->n = m;
     sj_hashes_free(pool);
+    if (dihedral && vector)
+        return cli_usage("bench", "--dihedral needs a binary kind (pdq, bits:N)");
+    if (dihedral) { /* transform 0: the query; 1..7: unrelated hashes, as other images' are */
+        queries->dihedral = malloc((size_t)m * SJ_DIHEDRAL * rb);
+        if (!queries->dihedral)
+            return cli_fail(sj_fail(SJ_ERR_NOMEM, "out of memory"));
+        uint64_t z = (uint64_t)seed * 0x9e3779b97f4a7c15ULL + 1;
+        for (int64_t i = 0; i < m; i++) {
+            uint8_t *eight = queries->dihedral + (size_t)i * SJ_DIHEDRAL * rb;
+            memcpy(eight, queries->hashes + (size_t)i * rb, rb);
+            for (uint32_t k = rb; k < SJ_DIHEDRAL * rb; k++) {
+                z ^= z << 13, z ^= z >> 7, z ^= z << 17; /* xorshift64 */
+                eight[k] = (uint8_t)(z >> 24);
+            }
+        }
+    }
 
     /* The list of runs. */
     char blist[256], ilist[256];
@@ -250,6 +289,24 @@ int cmd_bench(int argc, char **argv)
                 continue;
             }
             sj_pairs_canonicalize(&p);
+            r->dihedral_seconds = 1e300;
+            for (int64_t rep = 0; dihedral && rep < repeat && !st; rep++) {
+                sj_join_config dcfg = cfg;
+                dcfg.dihedral = 1;
+                sj_pairs dp = {0};
+                double t0 = sj_now();
+                st = sj_join_cross(&dcfg, queries, corpus, &dp);
+                r->dihedral_seconds = SJ_MIN(r->dihedral_seconds, sj_now() - t0);
+                if (!st && !(st = sj_pairs_canonicalize(&dp)) && !covers(&dp, &p))
+                    st = sj_fail(SJ_ERR_INTERNAL, "the dihedral join misses pairs of the plain join");
+                r->dihedral_pairs = dp.n;
+                sj_pairs_free(&dp);
+            }
+            if (st) {
+                fprintf(stderr, "simjoin: bench: %s --dihedral: %s\n", r->name, sj_last_error());
+                disagree = 1;
+                st = SJ_OK;
+            }
             r->pairs = p.n;
             r->rate = (double)n * (double)m / r->seconds;
             if (!have_ref) {
@@ -266,6 +323,10 @@ int cmd_bench(int argc, char **argv)
             nr++;
             printf("  %-14s %8.3f s  %10.3g pairs/s  %lld hits  %s\n", r->name, r->seconds,
                    r->rate, (long long)r->pairs, r->agrees ? "" : "DISAGREES");
+            if (dihedral && r->dihedral_seconds < 1e300)
+                printf("  %-14s %8.3f s  %.2fx the plain join (8 rows per query)  %lld hits\n",
+                       "  +dihedral", r->dihedral_seconds, r->dihedral_seconds / r->seconds,
+                       (long long)r->dihedral_pairs);
             fflush(stdout);
         }
     }
@@ -350,8 +411,14 @@ int cmd_bench(int argc, char **argv)
         cli_json_int(&j, "queries", m);
         cli_json_num(&j, "threshold", thr);
         cli_json_str(&j, "metric", sj_metric_name(metric));
-        for (int i = 0; i < nr; i++)
+        for (int i = 0; i < nr; i++) {
             cli_json_num(&j, runs[i].name, runs[i].rate);
+            if (dihedral) {
+                char key[80];
+                snprintf(key, sizeof key, "%.48s dihedral_cost", runs[i].name);
+                cli_json_num(&j, key, runs[i].dihedral_seconds / runs[i].seconds);
+            }
+        }
         if (naive_rate > 0)
             cli_json_num(&j, "naive", naive_rate);
         cli_json_int(&j, "agree", !disagree && naive_ok);

@@ -122,6 +122,23 @@ int cmd_cluster(int argc, char **argv)
         if (readable && (st = cli_read_shards(hash_paths, n_hash, &set, NULL)))
             goto fail;
     }
+    int dihedral_missing = 0;
+    if (set && set->dihedral && !res.dihedral) { /* a plain join: canonical distances */
+        free(set->dihedral);
+        set->dihedral = NULL;
+    }
+    if (set && res.dihedral && !set->dihedral) { /* distances over 8 transforms need them all */
+        if (copt.linkage == SJ_LINK_COMPLETE) {
+            st = sj_fail(SJ_ERR_ARG, "--linkage complete:D on a --dihedral join needs dihedral "
+                                     "hashes for every input (give --hashes with /dihedral)");
+            goto fail;
+        }
+        if (!no_check && max_size > 1)
+            cli_notice("cluster: not every input has dihedral hashes; diameters are the largest edge");
+        dihedral_missing = 1;
+        sj_hashes_free(set);
+        set = NULL;
+    }
     if (copt.linkage == SJ_LINK_COMPLETE && !set) {
         st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes: the join's input shards "
                                  "are not readable here; give --hashes");
@@ -132,10 +149,10 @@ int cmd_cluster(int argc, char **argv)
     if ((st = sj_cluster(res.nodes, res.n_nodes, &res.pairs, &copt, &cl)))
         goto fail;
     if (!no_check && max_size > 1) {
-        if (!set)
+        if (!set && !dihedral_missing)
             cli_notice("cluster: the join's input shards are not readable here; diameters are "
                        "the largest edge (give --hashes to check them)");
-        else if ((st = sj_clusters_check_diameter(cl, set, res.metric, max_size)))
+        else if (set && (st = sj_clusters_check_diameter(cl, set, res.metric, max_size)))
             goto fail;
     }
     if ((st = sj_clusters_file_write(out, cl, &res, &copt)))

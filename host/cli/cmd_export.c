@@ -15,7 +15,7 @@ static void help(void)
            "Writes a simjoin HDF5 file as text (stdout unless --out; --out files are\n"
            "written under a temporary name, renamed when complete, mode 0640):\n"
            "  shard     id,hash[,quality][,label]      (hex hashes; f32:D: id,v0,...)\n"
-           "  pairs     a,b,distance\n"
+           "  pairs     a,b,distance (join --dihedral: a,b,distance,transform)\n"
            "  clusters  id,cluster   (cluster -1: excluded as degenerate)\n"
            "            --summary: cluster,size,edges,min_distance,max_edge,diameter,diameter_checked\n"
            "Shards with case metadata add series,case_id,category,source,\n"
@@ -215,8 +215,11 @@ int cmd_export(int argc, char **argv)
     }
     if (!strcmp(content, "pairs")) {
         column cols[] = {{"pairs/a", "a", NULL, 0, NULL}, {"pairs/b", "b", NULL, 0, NULL},
-                         {"pairs/distance", "distance", NULL, 1, NULL}};
-        st = export_columns(file, in, cols, 3, &t, jsonl);
+                         {"pairs/distance", "distance", NULL, 1, NULL},
+                         {"pairs/transform", "transform", NULL, 0, NULL}};
+        sj_h5_info ti; /* join --dihedral: the transform of a nearest to b */
+        if (!(st = sj_h5_inspect(file, "pairs/transform", &ti, in)))
+            st = export_columns(file, in, cols, ti.exists ? 4 : 3, &t, jsonl);
     } else if (!strcmp(content, "clusters") && !summary) {
         column cols[] = {{"clusters/id", "id", NULL, 0, NULL},
                          {"clusters/cluster", "cluster", NULL, 0, NULL}};

@@ -113,10 +113,15 @@ static herr_t print_object(hid_t loc, const char *h5name, const H5O_info_t *info
     }
     const char *cls = di.cls == H5T_INTEGER ? (di.sign == H5T_SGN_NONE ? "uint" : "int")
                       : di.cls == H5T_FLOAT ? "float" : di.cls == H5T_STRING ? "string" : "other";
-    unsigned long long d0 = di.rank ? di.dims[0] : 1, d1 = di.rank == 2 ? di.dims[1] : 0;
-    if (o->json)
+    unsigned long long d0 = di.rank ? di.dims[0] : 1, d1 = di.rank >= 2 ? di.dims[1] : 0,
+                       d2 = di.rank == 3 ? di.dims[2] : 0;
+    if (o->json && di.rank == 3)
+        printf("{\"type\":\"%s%zu\",\"shape\":[%llu,%llu,%llu]}", cls, 8 * di.size, d0, d1, d2);
+    else if (o->json)
         printf(di.rank == 2 ? "{\"type\":\"%s%zu\",\"shape\":[%llu,%llu]}" : "{\"type\":\"%s%zu\",\"shape\":[%llu]}",
                cls, 8 * di.size, d0, d1);
+    else if (di.rank == 3)
+        printf("  dataset   /%-16s %s%zu [%llu, %llu, %llu]\n", name, cls, 8 * di.size, d0, d1, d2);
     else if (di.rank == 2)
         printf("  dataset   /%-16s %s%zu [%llu, %llu]\n", name, cls, 8 * di.size, d0, d1);
     else
@@ -184,11 +189,13 @@ int cmd_info(int argc, char **argv)
                 }
                 rc = cli_fail(st);
             } else if (json) {
-                printf(",\"valid\":true,\"hashes\":%lld,\"quality\":%s,\"labels\":%s",
-                       (long long)h->n, h->quality ? "true" : "false", h->labels ? "true" : "false");
+                printf(",\"valid\":true,\"hashes\":%lld,\"quality\":%s,\"labels\":%s,\"dihedral\":%s",
+                       (long long)h->n, h->quality ? "true" : "false", h->labels ? "true" : "false",
+                       h->dihedral ? "true" : "false");
             } else {
-                printf("  valid shard: %lld hashes%s%s\n", (long long)h->n,
-                       h->quality ? ", with quality" : "", h->labels ? ", with labels" : "");
+                printf("  valid shard: %lld hashes%s%s%s\n", (long long)h->n,
+                       h->quality ? ", with quality" : "", h->labels ? ", with labels" : "",
+                       h->dihedral ? ", dihedral (8 hashes per image: join --dihedral)" : "");
             }
             sj_hashes_free(h);
         }

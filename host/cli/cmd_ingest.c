@@ -147,7 +147,8 @@ int cmd_ingest(int argc, char **argv)
     if (!shard_rows) {
         st = sj_shard_write(out, h, 0, h->n);
         if (!st)
-            cli_notice("ingest: %lld hashes from %d file(s) -> %s", (long long)h->n, n_in, out);
+            cli_notice("ingest: %lld hashes from %d file(s)%s -> %s", (long long)h->n, n_in,
+                       h->dihedral ? ", dihedral (8 per image)" : "", out);
     } else {
         int64_t n_shards = h->n ? (h->n + shard_rows - 1) / shard_rows : 1;
         char name[4200];

@@ -63,6 +63,11 @@ static void help(void)
            "  --resume             continue a killed run from its journal (.OUT.journal, kept\n"
            "                       beside the output while a join runs): finished blocks are\n"
            "                       not compared again, no pair is lost or duplicated\n"
+           "  --dihedral           flip- and rotation-aware: compare each query's 8 dihedral\n"
+           "                       hashes (shards hashed with --dihedral; self-join: every\n"
+           "                       image's) with the other side's canonical hash; a pair is\n"
+           "                       kept once, at the smallest distance, with its transform\n"
+           "                       (/pairs/transform; README \"Flip- and rotation-aware joins\")\n"
            "  --stats-json FILE    write the run's figures as JSON\n"
            "  --quiet              no progress line and no summary\n"
            "  --verbose            more detail on stderr (under mpirun: each rank's share);\n"
@@ -113,6 +118,10 @@ static sj_status exclude(sj_hashes *h, const sj_degenerate_options *o, sj_join_r
 static int64_t part_comparisons(const sj_join_config *cfg, int64_t nq, int64_t nc, int self)
 {
     int64_t lo, hi;
+    if (cfg->dihedral) { /* 8 rows per query; a self-join runs the whole square */
+        sj_join_part_rows(nq, nc, 0, cfg->part_index, cfg->part_count, &lo, &hi);
+        return SJ_DIHEDRAL * (hi - lo) * (self ? nc - 1 : nc);
+    }
     sj_join_part_rows(nq, nc, self, cfg->part_index, cfg->part_count, &lo, &hi);
     if (!self)
         return (hi - lo) * nc;
@@ -135,6 +144,7 @@ int cmd_join(int argc, char **argv)
         {"part", required_argument, 0, 'P'},      {"max-memory", required_argument, 0, 'X'},
         {"cross-only", no_argument, 0, 'C'},      {"resume", no_argument, 0, 'U'},
         {"metric", required_argument, 0, 'e'},    {"min-similarity", required_argument, 0, 'y'},
+        {"dihedral", no_argument, 0, 'D'},
         {0, 0, 0, 0}};
     char **corpus_paths = calloc((size_t)argc + 1, sizeof(char *));
     char **query_paths = calloc((size_t)argc + 1, sizeof(char *));
@@ -174,6 +184,7 @@ int cmd_join(int argc, char **argv)
         case 'S': self = 1; break;
         case 'C': cross_only = 1; break;
         case 'U': resume = 1; break;
+        case 'D': cfg.dihedral = 1; break;
         case 't':
             if (cli_parse_f64(optarg, &threshold)) {
                 rc = cli_usage("join", "--threshold needs a number");
@@ -313,6 +324,9 @@ int cmd_join(int argc, char **argv)
             const char *path = i < n_corpus ? corpus_paths[i] : query_paths[i - n_corpus];
             if (!(st = sj_shard_peek(path, &rows, &bytes)))
                 input_bytes += rows * ((int64_t)bytes + 40); /* hash, id, quality, label, node */
+            int dihedral = 0;
+            if (!st && !(st = sj_shard_has_dihedral(path, &dihedral)) && dihedral)
+                input_bytes += rows * SJ_DIHEDRAL * (int64_t)bytes; /* read, kept for --dihedral */
         }
         if (!st && input_bytes > max_memory / 2)
             st = sj_fail(SJ_ERR_LIMIT,
@@ -334,6 +348,17 @@ int cmd_join(int argc, char **argv)
         lim.max_pairs = max_pairs;
         snprintf(lim.why, sizeof lim.why, "the limit set by --max-pairs %lld", (long long)max_pairs);
     }
+    /* --dihedral: every shard of the side whose transforms are compared
+     * (the queries; a self-join's corpus) must carry them. */
+    for (int i = 0; cfg.dihedral && i < (n_queries ? n_queries : n_corpus) && !st; i++) {
+        const char *path = n_queries ? query_paths[i] : corpus_paths[i];
+        int has = 0;
+        if (!(st = sj_shard_has_dihedral(path, &has)) && !has)
+            st = sj_fail(SJ_ERR_FORMAT, "--dihedral: %s has no dihedral hashes (/dihedral); hash its "
+                                     "images with `simjoin hash --dihedral`", path);
+    }
+    if (st)
+        goto sync;
     /* Each input is recorded with its checksum, for cluster to check. */
     if ((st = cli_read_shards_as(corpus_paths, n_corpus, &corpus, &srcs, &res, "corpus")))
         goto sync;
@@ -341,6 +366,13 @@ int cmd_join(int argc, char **argv)
         (st = cli_read_shards_as(query_paths, n_queries, &queries, &srcs, &res, "queries")))
         goto sync;
     cli_sources_finish(&srcs);
+    for (int k = 0; k < 2; k++) { /* dihedral hashes not compared: not kept */
+        sj_hashes *h = k ? queries : corpus;
+        if (h && h->dihedral && !(cfg.dihedral && (k == 1 || !queries))) {
+            free(h->dihedral);
+            h->dihedral = NULL;
+        }
+    }
     if (max_pairs < 0 && max_memory < 0) { /* neither option: limits from the machine */
         int64_t rows = corpus->n + (queries ? queries->n : 0);
         /* memory: the inputs as loaded (hash, id, quality, label, node); a pair
@@ -469,6 +501,8 @@ int cmd_join(int argc, char **argv)
         sj_sha256 sh;
         sj_sha256_init(&sh);
         sj_sha256_update(&sh, sig_text, strlen(sig_text));
+        if (cfg.dihedral)
+            sj_sha256_update(&sh, " dihedral", 9);
         for (int i = 0; i < n_corpus + n_queries; i++) {
             const char *path = i < n_corpus ? corpus_paths[i] : query_paths[i - n_corpus];
             struct stat sb;
@@ -531,9 +565,13 @@ sync: /* every rank reaches this point, failed or not */
             goto fail;
         comparisons = queries ? queries->n * corpus->n + (self ? queries->n * (queries->n - 1) / 2 : 0)
                               : corpus->n * (corpus->n - 1) / 2;
+        if (cfg.dihedral) /* 8 rows per query image; self-joins run the square */
+            comparisons = SJ_DIHEDRAL * (queries ? queries->n * corpus->n +
+                                                       (self ? queries->n * (queries->n - 1) : 0)
+                                                 : corpus->n * (corpus->n - 1));
     }
-    if (rank == 0)
-        st = sj_pairs_canonicalize(&res.pairs);
+    if (rank == 0) /* dihedral: a pair may come from both of its images' blocks */
+        st = cfg.dihedral ? sj_pairs_canonicalize_min(&res.pairs) : sj_pairs_canonicalize(&res.pairs);
     if (rank == 0 && !st && cross_only) { /* drop pairs inside one source */
         int64_t k = 0;
         for (int64_t i = 0; i < res.pairs.n; i++)
@@ -545,6 +583,7 @@ sync: /* every rank reaches this point, failed or not */
         goto fail;
     /* Provenance: each hash's source, carried into the pairs file. */
     res.cross_only = cross_only;
+    res.dihedral = cfg.dihedral;
     res.sources = cli_sources_names(&srcs);
     res.node_source = malloc((size_t)SJ_MAX(res.n_nodes, 1) * sizeof *res.node_source);
     res.excluded_source = malloc((size_t)SJ_MAX(res.n_excluded, 1) * sizeof *res.excluded_source);
@@ -576,10 +615,11 @@ sync: /* every rank reaches this point, failed or not */
     double rate = join_s > 0 ? (double)comparisons / join_s : 0;
     char excluded[256];
     cli_excluded_text(res.excluded_rule, res.n_excluded, &dopt, excluded, sizeof excluded);
-    cli_notice("join: %lld hashes (%s), %lld pairs at %s <= %g "
+    cli_notice("join: %lld hashes (%s), %lld pairs at %s <= %g%s "
                "in %.2f s (%.3g comparisons/s, %s) -> %s",
                (long long)res.n_nodes, excluded, (long long)res.pairs.n,
-               sj_metric_name(cfg.metric), cfg.threshold, join_s, rate, res.backend, out);
+               sj_metric_name(cfg.metric), cfg.threshold, cfg.dihedral ? " over 8 transforms" : "",
+               join_s, rate, res.backend, out);
     if (stats && rank == 0) {
         cli_json j;
         cli_json_begin(&j);
@@ -595,6 +635,8 @@ sync: /* every rank reaches this point, failed or not */
         cli_json_int(&j, "excluded", res.n_excluded);
         cli_json_int(&j, "comparisons", comparisons);
         cli_json_int(&j, "pairs", res.pairs.n);
+        if (cfg.dihedral)
+            cli_json_int(&j, "dihedral", 1);
         cli_json_num(&j, "join_seconds", join_s);
         cli_json_num(&j, "total_seconds", sj_now() - t_start);
         cli_json_num(&j, "comparisons_per_second", rate);

@@ -116,7 +116,8 @@ int cmd_merge(int argc, char **argv)
             n_parts = n;
             seen = calloc((size_t)n, 1);
         } else if (n != n_parts || r->threshold != all.threshold || r->type.bits != all.type.bits ||
-                   r->type.kind != all.type.kind || !same_inputs(r, &all) ||
+                   r->type.kind != all.type.kind || r->dihedral != all.dihedral ||
+                   !same_inputs(r, &all) ||
                    strcmp(r->backend, all.backend) != 0 || r->n_nodes != all.n_nodes ||
                    r->n_excluded != all.n_excluded || !same_i64(r->nodes, all.nodes, all.n_nodes) ||
                    !same_i64(r->excluded_id, all.excluded_id, all.n_excluded)) {
@@ -147,7 +148,9 @@ int cmd_merge(int argc, char **argv)
             st = sj_fail(SJ_ERR_ARG, "part %d/%d is missing", i, n_parts);
     if (!st) {
         all.part[0] = 0;
-        if (!(st = sj_pairs_canonicalize(&all.pairs)))
+        /* dihedral self-joins: a pair may come from two parts, nearer side kept */
+        if (!(st = all.dihedral ? sj_pairs_canonicalize_min(&all.pairs)
+                                : sj_pairs_canonicalize(&all.pairs)))
             st = sj_pairs_file_write(out, &all);
     }
     if (st)

@@ -61,7 +61,11 @@ static void help(void)
            "                  instead, with nothing changed: the result never depends on\n"
            "                  the machine\n"
            "  --max-matches K quarantine an upload with more than K matches tonight\n"
-           "                  (default 1000, none with --as-corpus; 0 or none: no cap)\n");
+           "                  (default 1000, none with --as-corpus; 0 or none: no cap)\n"
+           "  --dihedral      flip- and rotation-aware: each upload's 8 dihedral hashes\n"
+           "                  (shards hashed with --dihedral) against the corpus's canonical\n"
+           "                  ones, as `join --dihedral`; the report gives each match's\n"
+           "                  transform\n");
 }
 
 /* Old cluster state: ids sorted, stable cluster (-1: excluded), rule. */
@@ -377,6 +381,7 @@ int cmd_nightly(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"as-corpus", no_argument, 0, 'C'},      {"max-pairs", required_argument, 0, 'M'},
         {"max-memory", required_argument, 0, 'X'}, {"max-matches", required_argument, 0, 'K'},
+        {"dihedral", no_argument, 0, 'D'},
         {0, 0, 0, 0}};
     const char *dir = NULL, *source = NULL;
     char **uploads_paths = calloc((size_t)argc + 1, sizeof(char *));
@@ -447,6 +452,7 @@ int cmd_nightly(int argc, char **argv)
                 goto done;
             }
             break;
+        case 'D': cfg.dihedral = 1; break;
         case 'h': help(); goto done;
         default: rc = cli_usage("nightly", "bad option"); goto done;
         }
@@ -517,6 +523,8 @@ int cmd_nightly(int argc, char **argv)
         sj_sha256_update(&bh, sha, 64);
     }
     sj_sha256_update(&bh, source ? source : "", strlen(source ? source : "") + 1);
+    if (cfg.dihedral)
+        sj_sha256_update(&bh, "dihedral", 8);
     char batch[65];
     sj_sha256_hex(&bh, batch);
     int64_t done_gen = sj_manifest_find_batch(&m, batch);
@@ -548,6 +556,8 @@ int cmd_nightly(int argc, char **argv)
         goto fail;
     if (!corpus && (st = sj_hashes_create(m.type, 0, &corpus)))
         goto fail;
+    free(corpus->dihedral); /* the corpus side is compared by its canonical hashes only */
+    corpus->dihedral = NULL;
     if (state_file) {
         snprintf(full, sizeof full, "%s/%s", dir, state_file);
         if ((st = read_old_state(full, &old)))
@@ -566,6 +576,11 @@ int cmd_nightly(int argc, char **argv)
             st = sj_fail(SJ_ERR_MISMATCH, "%s: %s hashes, but the state holds %s", uploads_paths[i], a, b);
             goto fail;
         }
+        if (cfg.dihedral && !each[i]->dihedral && each[i]->n) {
+            st = sj_fail(SJ_ERR_FORMAT, "--dihedral: %s has no dihedral hashes (/dihedral); hash its "
+                                     "images with `simjoin hash --dihedral`", uploads_paths[i]);
+            goto fail;
+        }
         if (source && (st = sj_hashes_set_source(each[i], source)))
             goto fail;
         if ((st = cli_sources_add(&srcs, each[i], uploads_paths[i])) ||
@@ -573,6 +588,10 @@ int cmd_nightly(int argc, char **argv)
             goto fail;
     }
     cli_sources_finish(&srcs);
+    if (!cfg.dihedral) { /* kept in each upload's shard, not needed for the join */
+        free(uploads->dihedral);
+        uploads->dihedral = NULL;
+    }
     if ((st = cli_check_ids_across(corpus, uploads)))
         goto fail;
 
@@ -647,7 +666,7 @@ int cmd_nightly(int argc, char **argv)
     int over_limit = 0;
     if ((st = join_night(&cfg, &uploads, active, &lim, max_pairs > 0 || max_memory > 0, max_matches,
                          &pairs, q_id, q_matches, &n_q, &over_limit)) ||
-        (st = sj_pairs_canonicalize(&pairs)))
+        (st = cfg.dihedral ? sj_pairs_canonicalize_min(&pairs) : sj_pairs_canonicalize(&pairs)))
         goto fail;
     for (int64_t i = 0; i < n_q; i++) { /* quarantined: kept out like the excluded */
         ex_id[n_ex] = q_id[i];
@@ -832,15 +851,21 @@ int cmd_nightly(int argc, char **argv)
                 sj_json_put_string(fp, sa);
                 fprintf(fp, ", \"source_b\": ");
                 sj_json_put_string(fp, sb);
-                fprintf(fp, ", \"cross_database\": %s, \"cluster\": %lld}", x ? "true" : "false",
+                fprintf(fp, ", \"cross_database\": %s, \"cluster\": %lld", x ? "true" : "false",
                         (long long)cluster[na - nodes]);
+                if (cfg.dihedral)
+                    fprintf(fp, ", \"transform\": %d", (int)pairs.v[p].transform);
+                fputc('}', fp);
             } else {
                 fprintf(fp, "match,%lld,%lld,%.17g,", (long long)pairs.v[p].a,
                         (long long)pairs.v[p].b, pairs.v[p].distance);
                 sj_csv_put_text(fp, sa, ',');
                 fputc(',', fp);
                 sj_csv_put_text(fp, sb, ',');
-                fprintf(fp, ",%d,%lld,\n", x, (long long)cluster[na - nodes]);
+                fprintf(fp, ",%d,%lld,", x, (long long)cluster[na - nodes]);
+                if (cfg.dihedral) /* the detail column */
+                    fprintf(fp, "transform %d", (int)pairs.v[p].transform);
+                fputc('\n', fp);
             }
         }
         if (!kind)

@@ -572,6 +572,15 @@ int cmd_sweep(int argc, char **argv)
                                      "shards are not readable here: give --hashes");
         if (st)
             goto fail;
+        if (hash_set->dihedral && !res.dihedral) { /* a plain join: canonical distances */
+            free(hash_set->dihedral);
+            hash_set->dihedral = NULL;
+        }
+        if (res.dihedral && !hash_set->dihedral) {
+            st = sj_fail(SJ_ERR_ARG, "--linkage complete:D on a --dihedral join needs dihedral "
+                                     "hashes for every input (give --hashes with /dihedral)");
+            goto fail;
+        }
     }
     for (int u = 0; u < n_runs; u++) {
         if (runs[u].o.linkage == SJ_LINK_COMPLETE) {

@@ -48,6 +48,8 @@ typedef struct sj_join_result {
     uint8_t *excluded_rule; /* [n_excluded] sj_degenerate_rule; owned */
     struct sj_meta_table *meta; /* every hash's case metadata and new/corpus side
                                  * (simjoin/meta.h), or NULL; owned */
+    int dihedral;         /* 1: a flip- and rotation-aware join; the file carries
+                           * /pairs/transform (pairs.v[].transform) */
 } sj_join_result;
 
 void sj_join_result_init(sj_join_result *r);
@@ -68,7 +70,8 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
                                  const sj_cluster_options *o);
 
 /* Compute true diameters (all pairs inside each cluster, metric m) for
- * clusters of at most max_size members, using the hashes in `set`; sets
+ * clusters of at most max_size members, using the hashes in `set` (with
+ * dihedral hashes: the dihedral distance, as in sj_cluster_options); sets
  * diameter_checked. */
 sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_metric m,
                                      int64_t max_size);

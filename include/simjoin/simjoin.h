@@ -127,7 +127,14 @@ typedef struct sj_hashes {
     char *source;     /* database of origin, any length; "" or NULL if unknown;
                        * owned (sj_hashes_set_source) */
     sj_meta *meta;    /* n rows of case metadata, or NULL when none; owned */
+    uint8_t *dihedral; /* [capacity, SJ_DIHEDRAL, bits/8]: each row's dihedral hashes
+                        * (transform 0 = the row itself, README "Flip- and rotation-aware
+                        * joins"), or NULL when the set has none; binary kinds only; owned */
 } sj_hashes;
+
+/* Hashes per image in a dihedral set: the identity and the 7 other
+ * rotations and flips (transform numbers 0..7 as the hasher stores them). */
+#define SJ_DIHEDRAL 8
 
 /* Create an empty set. *out is owned by the caller: sj_hashes_free it. */
 sj_status sj_hashes_create(sj_hash_type type, int64_t capacity, sj_hashes **out);
@@ -137,7 +144,13 @@ sj_status sj_hashes_set_source(sj_hashes *h, const char *source);
 /* Append one row. hash: bits/8 bytes, copied. quality < 0 means unknown.
  * Grows the arrays as needed. */
 sj_status sj_hashes_append(sj_hashes *h, int64_t id, const uint8_t *hash, int quality);
-/* Append all rows of src (same type); quality/labels/metadata are kept when
+/* Append one row with its dihedral hashes: eight[SJ_DIHEDRAL, bits/8], eight[0]
+ * the canonical hash (copied). A set holds dihedral hashes for every row or
+ * for none: SJ_ERR_MISMATCH when h already has rows without them. Binary
+ * kinds only. */
+sj_status sj_hashes_append_dihedral(sj_hashes *h, int64_t id, const uint8_t *eight, int quality);
+/* Append all rows of src (same type); the result keeps dihedral hashes only
+ * when every row has them; quality/labels/metadata are kept when
  * either side has them (missing entries become -1 / unknown). */
 sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src);
 /* SJ_ERR_DUPLICATE_ID if two rows share an id; message names both rows.
@@ -205,6 +218,8 @@ sj_status sj_ingest_finish(sj_ingest *ing, sj_hashes **out);
 sj_status sj_shard_read(const char *path, sj_hashes **out);
 /* Rows and row bytes of a shard, from its header only (nothing is read). */
 sj_status sj_shard_peek(const char *path, int64_t *rows, uint32_t *row_bytes);
+/* *has = 1 if the shard carries /dihedral (from its header only). */
+sj_status sj_shard_has_dihedral(const char *path, int *has);
 /* Write rows [first, first+count) of h as a shard (temp file + rename).
  * Created without world access (mode 0640 & ~umask). */
 sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, int64_t count);
@@ -280,6 +295,8 @@ typedef struct sj_pair {
     int64_t a;
     int64_t b;
     double distance; /* sj_distance of the two rows (an integer for integral metrics) */
+    int32_t transform; /* dihedral joins: the transform t of a whose hash is nearest
+                        * to b's canonical one, 0..7 (0 = none); 0 in plain joins */
 } sj_pair;
 
 typedef struct sj_pairs {
@@ -291,6 +308,12 @@ typedef struct sj_pairs {
 void sj_pairs_free(sj_pairs *p);
 /* Sort by (a, b) and check that no pair repeats (SJ_ERR_INTERNAL if one does). */
 sj_status sj_pairs_canonicalize(sj_pairs *p);
+/* Dihedral joins: sort by (a, b) and keep, of the pairs that repeat, the one
+ * with the smallest distance and then the lowest transform. */
+sj_status sj_pairs_canonicalize_min(sj_pairs *p);
+/* The transform that undoes transform t (rotations by 90 and 270 degrees
+ * swap; the others undo themselves). */
+int sj_dihedral_inverse(int t);
 
 typedef void (*sj_progress_fn)(void *user, int64_t done, int64_t total, int64_t pairs_found);
 
@@ -332,6 +355,11 @@ typedef struct sj_join_config {
     int64_t unit_offset;       /* added to unit numbers (one join command may run two joins) */
     int unit_only;             /* 1: a unit's pairs go to unit_done only and are not kept
                                 * in the output (a streaming pass; sj_join_count_matches) */
+    /* Flip- and rotation-aware join (README): 1 compares the SJ_DIHEDRAL hashes
+     * of each query (self-join: of both images) with the other side's canonical
+     * hash and reports each pair once, at the smallest distance, with its
+     * transform. The query set (self-join: the set) needs dihedral hashes. */
+    int dihedral;
 } sj_join_config;
 
 /* Query rows [*lo, *hi) of part i of n for a join of nq queries against nc
@@ -374,7 +402,9 @@ typedef struct sj_cluster_options {
     double degree_ratio;   /* quarantine a hash with more than ratio x the median
                             * matches of its neighbours (and at least 4); 0: off */
     const sj_hashes *hashes; /* the join's hashes: required by SJ_LINK_COMPLETE;
-                              * borrowed for the call */
+                              * borrowed for the call. With dihedral hashes,
+                              * distances are a dihedral self-join's (the
+                              * smaller over both directions) */
     sj_metric metric;        /* the join's metric, for SJ_LINK_COMPLETE (DEFAULT: the kind's) */
 } sj_cluster_options;
 

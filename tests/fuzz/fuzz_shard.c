@@ -5,8 +5,10 @@
  * sizes with chunked storage and nothing written), which is written with the
  * HDF5 library and then read back. Vector kinds (photodna, u8, f32 with a
  * dim attribute, float data that may hold NaN) and the case-metadata flags
- * are in the recipe too. sj_shard_read must never crash, allocate what a
- * dataset merely claims, or accept a shard that breaks the schema. */
+ * are in the recipe too, and /dihedral (rank, shape, type, transform 0 copied
+ * from /hashes or not, the dihedral attribute). sj_shard_read must never
+ * crash, allocate what a dataset merely claims, or accept a shard that breaks
+ * the schema. */
 #include "simjoin/meta.h"
 #include "simjoin/simjoin.h"
 
@@ -82,6 +84,40 @@ static void dataset(hid_t f, const char *name, int rank, hsize_t rows, hsize_t c
     H5Sclose(space);
 }
 
+/* /dihedral [rows, n8, cols] (rank 2 or 3): recipe bytes, with transform 0
+ * copied from /hashes when `copy` (so that a valid one can be accepted). */
+static void dihedral_dataset(hid_t f, hsize_t rows, hsize_t n8, hsize_t cols, int rank3,
+                             hid_t type, int copy, recipe *r)
+{
+    hsize_t dims[3] = {rows, n8, cols};
+    if (rows * n8 * cols > 4096 || !n8 || !cols)
+        return;
+    unsigned char buf[4096], hashes[4096] = {0};
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)take(r, 0);
+    hid_t h = copy ? H5Dopen2(f, "hashes", H5P_DEFAULT) : H5I_INVALID_HID;
+    hid_t hs = h >= 0 ? H5Dget_space(h) : H5I_INVALID_HID;
+    hsize_t hd[2] = {0, 0};
+    if (hs >= 0 && H5Sget_simple_extent_ndims(hs) == 2 && H5Sget_simple_extent_dims(hs, hd, NULL) == 2 &&
+        hd[0] * hd[1] <= sizeof hashes && hd[1] == cols &&
+        H5Dread(h, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, hashes) >= 0)
+        for (hsize_t i = 0; i < rows && i < hd[0]; i++)
+            memcpy(buf + i * n8 * cols, hashes + i * cols, cols);
+    if (hs >= 0)
+        H5Sclose(hs);
+    if (h >= 0)
+        H5Dclose(h);
+    if (!rank3)
+        dims[1] = n8 * cols;
+    hid_t space = H5Screate_simple(rank3 ? 3 : 2, dims, NULL);
+    hid_t d = H5Dcreate2(f, "dihedral", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d >= 0) {
+        H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+        H5Dclose(d);
+    }
+    H5Sclose(space);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char path[64];
@@ -121,6 +157,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             H5Gclose(g);
         }
     }
+    if (take(&r, 3) == 0)
+        dihedral_dataset(f, take(&r, 4) ? rows : take(&r, 40), take(&r, 4) ? 8 : take(&r, 10),
+                         take(&r, 4) ? cols : take(&r, 64), take(&r, 8) != 0,
+                         int_type(take(&r, 4) ? 0 : take(&r, 0)), take(&r, 4) != 0, &r);
+    if (take(&r, 4) == 0)
+        int_attr(f, "dihedral", take(&r, 3));
     H5Fclose(f);
 
     sj_hashes *h = NULL;
@@ -145,6 +187,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         for (int64_t i = 0; h->meta && i < h->n; i++)
             if (sj_meta_victim(h->meta, i) < -1 || sj_meta_victim(h->meta, i) > 1)
+                __builtin_trap();
+        const size_t rb = h->type.bits / 8;
+        if (h->dihedral && !sj_hash_type_binary(h->type))
+            __builtin_trap();
+        for (int64_t i = 0; h->dihedral && i < h->n; i++) /* transform 0 is the hash */
+            if (memcmp(h->dihedral + (size_t)i * SJ_DIHEDRAL * rb, h->hashes + (size_t)i * rb, rb))
                 __builtin_trap();
     }
     sj_hashes_free(h);

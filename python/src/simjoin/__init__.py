@@ -155,7 +155,10 @@ def _config(threshold, metric, backend, threads, max_pairs):
     return cfg
 
 
-_PAIR = np.dtype([("a", "<i8"), ("b", "<i8"), ("d", "<f8")])
+# sj_pair as the compiler lays it out (it may carry more fields, e.g. transform).
+_PAIR = np.dtype({"names": ["a", "b", "d"], "formats": ["<i8", "<i8", "<f8"],
+                  "offsets": [ffi.offsetof("sj_pair", f) for f in ("a", "b", "distance")],
+                  "itemsize": ffi.sizeof("sj_pair")})
 
 
 def _take_pairs(pairs) -> np.ndarray:
@@ -235,7 +238,7 @@ def _pairs_view(a, b, d, n):
         raise ValueError(f"pair rows must lie in [0, {n})")
     if len(a) and np.any(a == b):
         raise ValueError("a pair joins a row to itself")
-    buf = np.empty(len(a), _PAIR)
+    buf = np.zeros(len(a), _PAIR)  # fields the dtype does not name stay 0
     buf["a"], buf["b"], buf["d"] = np.minimum(a, b), np.maximum(a, b), d
     pairs = ffi.new("sj_pairs *")
     pairs.n = pairs.capacity = len(buf)

@@ -23,7 +23,7 @@ typedef struct {
     sj_hash_type type; int64_t n; int64_t capacity; uint8_t *hashes; int64_t *ids;
     int16_t *quality; int64_t *labels; sj_meta *meta; ...;
 } sj_hashes;
-typedef struct { int64_t a; int64_t b; double distance; } sj_pair;
+typedef struct { int64_t a; int64_t b; double distance; ...; } sj_pair;
 typedef struct { int64_t n; int64_t capacity; sj_pair *v; ...; } sj_pairs;
 typedef struct {
     double threshold; sj_metric metric; sj_backend_kind backend; int threads;
