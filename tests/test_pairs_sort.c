@@ -19,7 +19,7 @@ static void one(int64_t n, int mode)
         case 2: a = (int64_t)(r % 7) - 3, b = (int64_t)(s % 5) - 2; break;        /* negatives, many equal */
         default: a = (int64_t)(r % 3) << 40, b = ((int64_t)1 << 50) + (int64_t)(s % 1000); break;
         }
-        v[i] = (sj_pair){a, b, (double)(r % 64)};
+        v[i] = (sj_pair){a, b, (double)(r % 64), (int32_t)(s % 8)};
     }
     memcpy(w, v, (size_t)n * sizeof *v);
     CHECK(sj_pairs_sort(v, n) == SJ_OK, "sort %lld", (long long)n);
