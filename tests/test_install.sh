@@ -45,7 +45,8 @@ export PKG_CONFIG_PATH="$P/lib/pkgconfig"
 cc_run pc_shared $(pkg-config --cflags --libs simjoin)
 cc_run pc_static $(pkg-config --cflags simjoin) "$P/lib/libsimjoin.a" $(pkg-config --static --libs simjoin | sed "s/-lsimjoin / /")
 # the shared client needs no private library at link time
-ldd "$tmp/pc_shared" | grep -q "libsimjoin.so.[0-9]" || fail "pc_shared is not linked to libsimjoin.so"
+deps=$(ldd "$tmp/pc_shared") # (grep -q on a pipe would end ldd early: SIGPIPE under pipefail)
+grep -q "libsimjoin.so.[0-9]" <<<"$deps" || fail "pc_shared is not linked to libsimjoin.so"
 
 cmake -S "$src/tests/install_client" -B "$tmp/cb" -DCMAKE_PREFIX_PATH="$P" >/dev/null || fail "find_package(simjoin) failed"
 cmake --build "$tmp/cb" >/dev/null || fail "the find_package client does not build"

@@ -561,7 +561,7 @@ int cmd_sweep(int argc, char **argv)
             goto fail;
         }
     }
-    const sj_hashes *hashes = NULL;
+    sj_hashes *hashes = NULL; /* borrowed: hash_set, inputs_set or label_set */
     if (any_complete) {
         /* --hashes, else the join's inputs (read once, perhaps as label_set) */
         hashes = inputs_set ? inputs_set : n_label ? NULL : label_set;
@@ -572,11 +572,11 @@ int cmd_sweep(int argc, char **argv)
                                      "shards are not readable here: give --hashes");
         if (st)
             goto fail;
-        if (hash_set->dihedral && !res.dihedral) { /* a plain join: canonical distances */
-            free(hash_set->dihedral);
-            hash_set->dihedral = NULL;
+        if (hashes->dihedral && !res.dihedral) { /* a plain join: canonical distances */
+            free(hashes->dihedral);
+            hashes->dihedral = NULL;
         }
-        if (res.dihedral && !hash_set->dihedral) {
+        if (res.dihedral && !hashes->dihedral) {
             st = sj_fail(SJ_ERR_ARG, "--linkage complete:D on a --dihedral join needs dihedral "
                                      "hashes for every input (give --hashes with /dihedral)");
             goto fail;
