@@ -2,6 +2,7 @@
  *   series, case_id, category, source   strings [N]  fixed-length (written
  *                                       NUL-terminated; variable-length from
  *                                       h5py is read too), "" = none
+ *   path, md5, sha1                     strings [N]  the image file (simjoin hash)
  *   victim_identified, offender_identified   int8 [N]  1 yes, 0 no, -1 unknown
  * Every dataset is optional on reading; all are written. */
 #define _POSIX_C_SOURCE 200809L
@@ -88,7 +89,7 @@ static sj_status read_text(hid_t g, const char *group, sj_meta_text f, int64_t n
     } else {
         H5Tset_size(mtype, width);
         H5Tset_strpad(mtype, H5T_STR_NULLTERM);
-        if (width > SJ_META_TEXT_MAX + 1) { /* checked per value below */
+        if (width > (size_t)sj_meta_text_max(f) + 1) { /* checked per value below */
             if ((uint64_t)n > sj_h5_max_bytes() / width) {
                 st = sj_fail(SJ_ERR_LIMIT, "%s: /%s/%s is larger than memory", path, group, name);
                 goto done;
@@ -107,9 +108,9 @@ static sj_status read_text(hid_t g, const char *group, sj_meta_text f, int64_t n
     }
     for (int64_t i = 0; i < n && !st; i++) {
         const char *s = is_vlen ? (vlen[i] ? vlen[i] : "") : fixed + (size_t)i * width;
-        if (strlen(s) > SJ_META_TEXT_MAX)
+        if (strlen(s) > (size_t)sj_meta_text_max(f))
             st = sj_fail(SJ_ERR_FORMAT, "%s: /%s/%s row %lld is longer than %d bytes", path, group,
-                         name, (long long)i, SJ_META_TEXT_MAX);
+                         name, (long long)i, sj_meta_text_max(f));
         else if (*s && !(text[i] = strdup(s)))
             st = sj_fail(SJ_ERR_NOMEM, "out of memory");
     }

@@ -122,6 +122,7 @@ sj_status cli_journal_done(void *user, int64_t unit, const sj_pair *pairs, int64
 void cli_journal_close(cli_journal *j, int remove_it);
 
 int cmd_ingest(int argc, char **argv);
+int cmd_hash(int argc, char **argv); /* cmd_hash.c, when built with image support */
 int cmd_merge(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_nightly(int argc, char **argv);

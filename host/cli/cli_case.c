@@ -381,7 +381,7 @@ void case_write_triage_jsonl(FILE *fp, const case_view *v)
 
 /* ---- members of the listed clusters ---- */
 
-static const char *const member_text_cols = "series,case_id,category,source";
+static const char *const member_text_cols = "series,case_id,category,source,path,md5,sha1";
 
 void case_write_members_csv(FILE *fp, const case_view *v)
 {
@@ -444,7 +444,7 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
     char flags[128];
     fputs("Image ID;Cluster ID;Cluster size;Triage rank;Triage;New upload;Series name;"
           "Victim identified;Offender identified;Case ID;Category;Source;Cluster flags;"
-          "Nearest match;Distance;Nearest known match;Known distance\r\n", fp);
+          "Nearest match;Distance;Nearest known match;Known distance;File path;MD5;SHA1\r\n", fp);
     int64_t *rank = calloc((size_t)SJ_MAX(v->n_clusters, 1), sizeof *rank);
     if (!rank)
         return;
@@ -478,6 +478,10 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
                 put_match(fp, ';', v->nearest_id[i], v->nearest_d[i]);
                 fputc(';', fp);
                 put_match(fp, ';', v->known_id[i], v->known_d[i]);
+                for (int f = SJ_META_PATH; f <= SJ_META_SHA1; f++) {
+                    fputc(';', fp);
+                    cli_put_csv(fp, text_of(v, i, (sj_meta_text)f), ';');
+                }
                 fputs("\r\n", fp);
             }
         }
@@ -607,7 +611,7 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
                     "<th>Id</th><th>New</th><th>Series</th><th>Victim identified</th>"
                     "<th>Offender identified</th><th>Case</th><th>Category</th><th>Source</th>"
                     "<th>Nearest match</th><th>Distance</th><th>Nearest known</th><th>Distance</th>"
-                    "</tr></thead><tbody>\n",
+                    "<th>File</th><th>SHA-1</th></tr></thead><tbody>\n",
                 (long long)k, (long long)r + 1, (long long)v->label[k], sj_triage_name((sj_triage)s->triage[k]),
                 (long long)v->size[k]);
         int64_t end = SJ_MIN(v->first[k + 1], v->first[k] + max_members);
@@ -633,6 +637,10 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
                 else
                     fputs("</td><td></td><td>", fp);
             }
+            fputs("</td><td>", fp);
+            put_html(fp, text_of(v, i, SJ_META_PATH));
+            fputs("</td><td>", fp);
+            put_html(fp, text_of(v, i, SJ_META_SHA1));
             fputs("</td></tr>\n", fp);
         }
         fputs("</tbody></table>\n", fp);
