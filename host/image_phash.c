@@ -1,8 +1,10 @@
 /* image_phash.c - pHash and dHash (64 bits) as the PyPI `imagehash` package
  * (4.3) computes them on a PIL image, bit for bit on the same pixels:
  *   gray   PIL convert("L"): (19595 R + 38470 G + 7471 B + 32768) >> 16;
- *   resize PIL Image.resize(size, LANCZOS) on mode L: separable, horizontal
- *          pass first (rounded to 8 bits), then vertical; per output pixel
+ *   resize PIL Image.resize(size, LANCZOS) on mode L: separable, one pass
+ *          per axis rounded to 8 bits (vertical first when the height
+ *          shrinks by more than twice the pixels the width does, as Pillow
+ *          >= 11 chooses; horizontal first otherwise); per output pixel
  *          the Lanczos-3 weights (widened by the scale when shrinking),
  *          normalised, turned into fixed point with 22 fraction bits, the
  *          sum started at one half and clamped to 0..255;
@@ -94,6 +96,36 @@ static uint8_t clamp_fixed(int32_t acc)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+/* Horizontal pass: in[rows][in_w] -> out[rows][p->count outputs]. */
+static void resample_cols(const uint8_t *in, int in_w, int rows, const resample_plan *p, int out_w,
+                          uint8_t *out)
+{
+    for (int y = 0; y < rows; y++)
+        for (int x = 0; x < out_w; x++) {
+            const int32_t *k = p->weight + (size_t)x * p->ksize;
+            const uint8_t *src = in + (size_t)y * in_w + p->first[x];
+            int32_t acc = 1 << (PIL_FRACTION_BITS - 1);
+            for (int i = 0; i < p->count[x]; i++)
+                acc += src[i] * k[i];
+            out[(size_t)y * out_w + x] = clamp_fixed(acc);
+        }
+}
+
+/* Vertical pass: in holds source rows from row0 on, width w; out[out_h][w]. */
+static void resample_rows(const uint8_t *in, int w, int row0, const resample_plan *p, int out_h,
+                          uint8_t *out)
+{
+    for (int y = 0; y < out_h; y++) {
+        const int32_t *k = p->weight + (size_t)y * p->ksize;
+        for (int x = 0; x < w; x++) {
+            int32_t acc = 1 << (PIL_FRACTION_BITS - 1);
+            for (int i = 0; i < p->count[y]; i++)
+                acc += in[(size_t)(p->first[y] + i - row0) * w + x] * k[i];
+            out[(size_t)y * w + x] = clamp_fixed(acc);
+        }
+    }
+}
+
 /* PIL convert("L") then resize((out_w, out_h), LANCZOS): out[out_h][out_w]. */
 static sj_status pil_gray_resize(const sj_image *im, int out_w, int out_h, uint8_t *out)
 {
@@ -119,41 +151,35 @@ static sj_status pil_gray_resize(const sj_image *im, int out_w, int out_h, uint8
         free(gray);
         return st;
     }
-    /* Rows the vertical pass reads: [row0, row1). */
-    int row0 = pv.first[0], row1 = pv.first[out_h - 1] + pv.count[out_h - 1];
+    /* Pillow (>= 11) runs the vertical pass first when the height shrinks
+     * by more than twice as many pixels as the width; else horizontal first,
+     * on the rows the vertical pass reads only. */
     int horiz = out_w != w, vert = out_h != h;
+    int vertical_first = (h - out_h) > 0 && (h - out_h) > (w - out_w) * 2;
     uint8_t *mid = gray;
-    int mid_w = w, mid_row0 = 0;
-    if (horiz) {
-        mid = malloc((size_t)out_w * (row1 - row0) + 1);
-        if (!mid) {
+    if (vertical_first) {
+        if (!(mid = malloc((size_t)w * out_h))) {
             st = sj_fail(SJ_ERR_NOMEM, "out of memory");
             goto done;
         }
-        for (int y = row0; y < row1; y++)
-            for (int x = 0; x < out_w; x++) {
-                const int32_t *k = ph.weight + (size_t)x * ph.ksize;
-                const uint8_t *src = gray + (size_t)y * w + ph.first[x];
-                int32_t acc = 1 << (PIL_FRACTION_BITS - 1);
-                for (int i = 0; i < ph.count[x]; i++)
-                    acc += src[i] * k[i];
-                mid[(size_t)(y - row0) * out_w + x] = clamp_fixed(acc);
+        resample_rows(gray, w, 0, &pv, out_h, horiz ? mid : out);
+        if (horiz)
+            resample_cols(mid, w, out_h, &ph, out_w, out);
+    } else {
+        int row0 = pv.first[0], row1 = pv.first[out_h - 1] + pv.count[out_h - 1];
+        if (horiz) {
+            if (!(mid = malloc((size_t)out_w * (row1 - row0)))) {
+                st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+                goto done;
             }
-        mid_w = out_w;
-        mid_row0 = row0;
+            resample_cols(gray + (size_t)row0 * w, w, row1 - row0, &ph, out_w, mid);
+        } else
+            row0 = 0;
+        if (vert)
+            resample_rows(mid, out_w, row0, &pv, out_h, out);
+        else
+            memcpy(out, mid, (size_t)out_w * out_h);
     }
-    if (vert) {
-        for (int y = 0; y < out_h; y++) {
-            const int32_t *k = pv.weight + (size_t)y * pv.ksize;
-            for (int x = 0; x < mid_w; x++) {
-                int32_t acc = 1 << (PIL_FRACTION_BITS - 1);
-                for (int i = 0; i < pv.count[y]; i++)
-                    acc += mid[(size_t)(pv.first[y] + i - mid_row0) * mid_w + x] * k[i];
-                out[(size_t)y * out_w + x] = clamp_fixed(acc);
-            }
-        }
-    } else
-        memcpy(out, mid + (size_t)(0 - mid_row0) * mid_w, (size_t)out_w * out_h);
 done:
     if (mid != gray)
         free(mid);

@@ -21,6 +21,8 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 PKGS=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapack-dev
       libomp-dev clang libclang-rt-14-dev dpkg-dev libopenmpi-dev openmpi-bin bsdextrautils
       python3-h5py python3-numpy python3-faiss python3-matplotlib chromium fonts-dejavu-core)
+# `simjoin hash`: image decoders (JPEG, PNG, WebP, TIFF, GIF, HEIC) and libcrypto (MD5/SHA-1); python3-venv for the image test oracles
+PKGS+=(libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev libssl-dev python3-venv)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -80,3 +82,5 @@ fi
 cmake -S . -B "$BUILD_DIR" "${cmake_args[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j"$JOBS" >/dev/null
 log "built $BUILD_DIR/simjoin"
+# The image tests' Python oracles (pdqhash, imagehash; PyPI, development only): SIMJOIN_NO_TEST_VENV=1 skips
+[ "${SIMJOIN_NO_TEST_VENV:-0}" = 1 ] || BUILD_DIR="$BUILD_DIR" ./scripts/test-venv.sh || log "no image test venv (pip failed): the image oracle test will skip"
