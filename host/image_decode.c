@@ -34,13 +34,13 @@ void sj_image_release(sj_image *im)
     im->width = im->height = 0;
 }
 
-sj_status sj_image_alloc(sj_image *out, int width, int height)
+sj_status sj_image_alloc(sj_image *out, int width, int height, int64_t max_pixels)
 {
     out->rgb = NULL;
     out->width = out->height = 0;
     if (width <= 0 || height <= 0)
         return sj_fail(SJ_ERR_FORMAT, "empty image (%d x %d)", width, height);
-    if ((int64_t)width * height > SJ_IMAGE_MAX_PIXELS)
+    if ((int64_t)width * height > max_pixels)
         return sj_fail(SJ_ERR_LIMIT, "image too large (%d x %d)", width, height);
     if (!(out->rgb = malloc((size_t)width * height * 3)))
         return sj_fail(SJ_ERR_NOMEM, "out of memory (image of %d x %d)", width, height);
@@ -70,7 +70,7 @@ static void jpeg_on_message(j_common_ptr cinfo, int level)
 
 static void jpeg_silent(j_common_ptr cinfo) { (void)cinfo; }
 
-static sj_status decode_jpeg(const uint8_t *data, size_t size, int min_side, sj_image *out)
+static sj_status decode_jpeg(const uint8_t *data, size_t size, int min_side, sj_image *out, int64_t max_pixels)
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_guard guard;
@@ -91,7 +91,7 @@ static sj_status decode_jpeg(const uint8_t *data, size_t size, int min_side, sj_
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
-    if ((int64_t)cinfo.image_width * cinfo.image_height > SJ_IMAGE_MAX_PIXELS) {
+    if ((int64_t)cinfo.image_width * cinfo.image_height > max_pixels) {
         jpeg_destroy_decompress(&cinfo);
         return sj_fail(SJ_ERR_LIMIT, "image too large (%u x %u)", cinfo.image_width,
                        cinfo.image_height);
@@ -112,7 +112,7 @@ static sj_status decode_jpeg(const uint8_t *data, size_t size, int min_side, sj_
         cinfo.scale_denom = denom;
     }
     jpeg_start_decompress(&cinfo);
-    sj_status st = sj_image_alloc(out, (int)cinfo.output_width, (int)cinfo.output_height);
+    sj_status st = sj_image_alloc(out, (int)cinfo.output_width, (int)cinfo.output_height, max_pixels);
     if (st) {
         jpeg_destroy_decompress(&cinfo);
         return st;
@@ -154,7 +154,7 @@ static sj_status decode_jpeg(const uint8_t *data, size_t size, int min_side, sj_
 
 /* ---- PNG (libpng simplified API) ---------------------------------------- */
 
-static sj_status decode_png(const uint8_t *data, size_t size, sj_image *out)
+static sj_status decode_png(const uint8_t *data, size_t size, sj_image *out, int64_t max_pixels)
 {
     png_image img;
     memset(&img, 0, sizeof img);
@@ -166,7 +166,7 @@ static sj_status decode_png(const uint8_t *data, size_t size, sj_image *out)
     /* 8-bit RGBA: palette and gray expanded, tRNS to alpha, 16-bit
      * samples reduced; no background compositing. */
     img.format = PNG_FORMAT_RGBA;
-    sj_status st = sj_image_alloc(out, (int)img.width, (int)img.height);
+    sj_status st = sj_image_alloc(out, (int)img.width, (int)img.height, max_pixels);
     if (img.width > INT32_MAX / 4 || st) {
         png_image_free(&img);
         return st ? st : sj_fail(SJ_ERR_LIMIT, "image too large");
@@ -193,14 +193,14 @@ static sj_status decode_png(const uint8_t *data, size_t size, sj_image *out)
 
 /* ---- WebP (libwebp) ----------------------------------------------------- */
 
-static sj_status decode_webp(const uint8_t *data, size_t size, sj_image *out)
+static sj_status decode_webp(const uint8_t *data, size_t size, sj_image *out, int64_t max_pixels)
 {
     WebPBitstreamFeatures f;
     if (WebPGetFeatures(data, size, &f) != VP8_STATUS_OK)
         return sj_fail(SJ_ERR_FORMAT, "corrupt WebP");
     if (f.has_animation)
         return sj_fail(SJ_ERR_UNSUPPORTED, "animated WebP");
-    sj_status st = sj_image_alloc(out, f.width, f.height);
+    sj_status st = sj_image_alloc(out, f.width, f.height, max_pixels);
     if (st)
         return st;
     size_t stride = (size_t)f.width * 3;
@@ -229,7 +229,7 @@ static int gif_read(GifFileType *gif, GifByteType *buf, int len)
     return (int)n;
 }
 
-static sj_status decode_gif(const uint8_t *data, size_t size, sj_image *out)
+static sj_status decode_gif(const uint8_t *data, size_t size, sj_image *out, int64_t max_pixels)
 {
     mem_reader r = {data, size, 0};
     int err = 0;
@@ -276,10 +276,10 @@ static sj_status decode_gif(const uint8_t *data, size_t size, sj_image *out)
     int cw = gif->SWidth > 0 ? gif->SWidth : d->Width, ch = gif->SHeight > 0 ? gif->SHeight : d->Height;
     if (!cmap || cmap->ColorCount <= 0 || d->Width <= 0 || d->Height <= 0)
         st = sj_fail(SJ_ERR_FORMAT, "corrupt GIF (no colour map or empty frame)");
-    else if ((int64_t)d->Width * d->Height > SJ_IMAGE_MAX_PIXELS)
+    else if ((int64_t)d->Width * d->Height > max_pixels)
         st = sj_fail(SJ_ERR_LIMIT, "image too large");
     if (!st)
-        st = sj_image_alloc(out, cw, ch);
+        st = sj_image_alloc(out, cw, ch, max_pixels);
     if (!st && !(line = malloc((size_t)d->Width)))
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
     if (!st) {
@@ -329,7 +329,7 @@ static sj_status decode_gif(const uint8_t *data, size_t size, sj_image *out)
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
-static sj_status decode_bmp(const uint8_t *data, size_t size, sj_image *out)
+static sj_status decode_bmp(const uint8_t *data, size_t size, sj_image *out, int64_t max_pixels)
 {
     if (size < 26)
         return sj_fail(SJ_ERR_FORMAT, "truncated BMP");
@@ -358,7 +358,7 @@ static sj_status decode_bmp(const uint8_t *data, size_t size, sj_image *out)
         return sj_fail(SJ_ERR_UNSUPPORTED, "compressed BMP");
     if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 24 && bpp != 32)
         return sj_fail(SJ_ERR_UNSUPPORTED, "BMP with %d bits per pixel", bpp);
-    if (w * h > SJ_IMAGE_MAX_PIXELS)
+    if (w * h > max_pixels)
         return sj_fail(SJ_ERR_LIMIT, "image too large");
     uint64_t stride = ((uint64_t)w * bpp + 31) / 32 * 4;
     if (offset > size || stride * (uint64_t)h > size - offset)
@@ -378,7 +378,7 @@ static sj_status decode_bmp(const uint8_t *data, size_t size, sj_image *out)
             return sj_fail(SJ_ERR_FORMAT, "corrupt BMP (no palette)");
         pal = data + pal_at;
     }
-    sj_status st = sj_image_alloc(out, (int)w, (int)h);
+    sj_status st = sj_image_alloc(out, (int)w, (int)h, max_pixels);
     if (st)
         return st;
     for (int64_t y = 0; y < h; y++) {
@@ -441,7 +441,7 @@ static toff_t tiff_size(thandle_t h) { return ((tiff_mem *)h)->size; }
 static int tiff_map(thandle_t h, tdata_t *base, toff_t *size) { return 0; }
 static void tiff_unmap(thandle_t h, tdata_t base, toff_t size) {}
 
-static sj_status decode_tiff(const uint8_t *data, size_t size, sj_image *out)
+static sj_status decode_tiff(const uint8_t *data, size_t size, sj_image *out, int64_t max_pixels)
 {
     tiff_mem m = {data, size, 0};
     TIFF *tif = TIFFClientOpen("image", "rm", (thandle_t)&m, tiff_read, tiff_write, tiff_seek,
@@ -452,7 +452,7 @@ static sj_status decode_tiff(const uint8_t *data, size_t size, sj_image *out)
     TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
     TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h);
     sj_status st = w > INT32_MAX || h > INT32_MAX ? sj_fail(SJ_ERR_FORMAT, "corrupt TIFF (size)")
-                                                  : sj_image_alloc(out, (int)w, (int)h);
+                                                  : sj_image_alloc(out, (int)w, (int)h, max_pixels);
     uint32_t *rgba = NULL;
     if (!st && !(rgba = malloc((size_t)w * h * sizeof *rgba)))
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
@@ -471,9 +471,11 @@ static sj_status decode_tiff(const uint8_t *data, size_t size, sj_image *out)
     return st;
 }
 
-/* ---- HEIC / AVIF (libheif, where Debian's build decodes them) ------------ */
+/* ---- HEIC (libheif + libde265, as Debian builds them) ---------------------- *
+ * AVIF is not taken: Debian's libheif decodes it with AV1 libraries that
+ * print to stderr on bad input, and the library must not print. */
 
-static sj_status decode_heif(const uint8_t *data, size_t size, sj_image *out)
+static sj_status decode_heif(const uint8_t *data, size_t size, sj_image *out, int64_t max_pixels)
 {
 #ifdef SIMJOIN_HAVE_HEIF
     struct heif_context *ctx = heif_context_alloc();
@@ -487,7 +489,7 @@ static sj_status decode_heif(const uint8_t *data, size_t size, sj_image *out)
         st = sj_fail(SJ_ERR_FORMAT, "corrupt HEIF");
     if (!st) {
         int w = heif_image_handle_get_width(handle), h = heif_image_handle_get_height(handle);
-        if ((int64_t)w * h > SJ_IMAGE_MAX_PIXELS || w <= 0 || h <= 0)
+        if ((int64_t)w * h > max_pixels || w <= 0 || h <= 0)
             st = sj_fail(SJ_ERR_LIMIT, "image too large or empty (%d x %d)", w, h);
     }
     if (!st && heif_decode_image(handle, &img, heif_colorspace_RGB, heif_chroma_interleaved_RGB,
@@ -500,7 +502,7 @@ static sj_status decode_heif(const uint8_t *data, size_t size, sj_image *out)
         int h = heif_image_get_height(img, heif_channel_interleaved);
         if (!p || stride < w * 3)
             st = sj_fail(SJ_ERR_FORMAT, "undecodable HEIF");
-        else if (!(st = sj_image_alloc(out, w, h)))
+        else if (!(st = sj_image_alloc(out, w, h, max_pixels)))
             for (int y = 0; y < h; y++)
                 memcpy(out->rgb + (size_t)y * w * 3, p + (size_t)y * stride, (size_t)w * 3);
     }
@@ -511,7 +513,7 @@ static sj_status decode_heif(const uint8_t *data, size_t size, sj_image *out)
     heif_context_free(ctx);
     return st;
 #else
-    (void)data, (void)size, (void)out;
+    (void)data, (void)size, (void)out, (void)max_pixels;
     return sj_fail(SJ_ERR_UNSUPPORTED, "HEIF (this build has no libheif)");
 #endif
 }
@@ -531,32 +533,35 @@ static void tiff_quiet_once(void)
     }
 }
 
-sj_status sj_image_decode(const uint8_t *data, size_t size, int min_side, sj_image *out)
+sj_status sj_image_decode(const uint8_t *data, size_t size, int min_side, int64_t max_pixels,
+                          sj_image *out)
 {
+    if (max_pixels <= 0 || max_pixels > SJ_IMAGE_MAX_PIXELS)
+        max_pixels = SJ_IMAGE_MAX_PIXELS;
     out->rgb = NULL;
     out->width = out->height = 0;
     if (size == 0)
         return sj_fail(SJ_ERR_FORMAT, "empty file");
     if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
-        return decode_jpeg(data, size, min_side, out);
+        return decode_jpeg(data, size, min_side, out, max_pixels);
     if (size >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8))
-        return decode_png(data, size, out);
+        return decode_png(data, size, out, max_pixels);
     if (size >= 12 && !memcmp(data, "RIFF", 4) && !memcmp(data + 8, "WEBP", 4))
-        return decode_webp(data, size, out);
+        return decode_webp(data, size, out, max_pixels);
     if (size >= 6 && (!memcmp(data, "GIF87a", 6) || !memcmp(data, "GIF89a", 6)))
-        return decode_gif(data, size, out);
+        return decode_gif(data, size, out, max_pixels);
     if (size >= 2 && data[0] == 'B' && data[1] == 'M')
-        return decode_bmp(data, size, out);
+        return decode_bmp(data, size, out, max_pixels);
     if (size >= 4 && (!memcmp(data, "II*\0", 4) || !memcmp(data, "MM\0*", 4) ||
                       !memcmp(data, "II+\0", 4) || !memcmp(data, "MM\0+", 4))) {
         tiff_quiet_once();
-        return decode_tiff(data, size, out);
+        return decode_tiff(data, size, out, max_pixels);
     }
     if (size >= 12 && !memcmp(data + 4, "ftyp", 4) &&
         (!memcmp(data + 8, "heic", 4) || !memcmp(data + 8, "heix", 4) ||
          !memcmp(data + 8, "hevc", 4) || !memcmp(data + 8, "heim", 4) ||
          !memcmp(data + 8, "heis", 4) || !memcmp(data + 8, "mif1", 4) ||
-         !memcmp(data + 8, "msf1", 4) || !memcmp(data + 8, "avif", 4)))
-        return decode_heif(data, size, out);
+         !memcmp(data + 8, "msf1", 4)))
+        return decode_heif(data, size, out, max_pixels);
     return sj_fail(SJ_ERR_UNSUPPORTED, "not an image (unknown format)");
 }

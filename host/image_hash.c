@@ -16,10 +16,6 @@
 
 #include <openssl/evp.h>
 
-/* Reduced-size JPEG decoding keeps both sides at least this large (see
- * README "Reduced-size decoding" for the measurement behind it). */
-#define SJ_REDUCED_MIN_SIDE 512
-
 sj_status sj_image_hash_parse(const char *text, sj_image_hash *out)
 {
     if (!strcmp(text, "pdq"))
@@ -44,7 +40,7 @@ void sj_image_options_defaults(sj_image_options *o)
 {
     memset(o, 0, sizeof *o);
     o->kind = SJ_IMAGE_PDQ;
-    o->reduced_decode = 1;
+    o->reduced_min_side = SJ_IMAGE_REDUCED_MIN_SIDE;
 }
 
 /* ---- inputs ---------------------------------------------------------------- */
@@ -235,8 +231,9 @@ static sj_status hash_file_timed(const char *path, const sj_image_options *o, sj
     digests(data, size, r);
     double t0 = omp_get_wtime();
     sj_image im;
-    int min_side = o->reduced_decode && o->kind == SJ_IMAGE_PDQ ? SJ_REDUCED_MIN_SIDE : 0;
-    sj_status st = sj_image_decode(data, size, min_side, &im);
+    /* pHash/dHash follow PIL's full-size pixels exactly: never reduced */
+    int min_side = o->kind == SJ_IMAGE_PDQ ? o->reduced_min_side : 0;
+    sj_status st = sj_image_decode(data, size, min_side, o->max_pixels, &im);
     free(data);
     if (times)
         times[0] += omp_get_wtime() - t0;

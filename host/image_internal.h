@@ -9,7 +9,6 @@
 sj_status sj_pdq_hash_timed(const sj_image *im, uint8_t hash[32], int *quality,
                             uint8_t (*dihedral)[32], double times[2]);
 
-/* The decoders by format (image_decode.c); each fills out or fails with a
- * reason. min_side as sj_image_decode. */
-sj_status sj_image_alloc(sj_image *out, int width, int height);
+/* An RGB image of width x height, refused (SJ_ERR_LIMIT) above max_pixels. */
+sj_status sj_image_alloc(sj_image *out, int width, int height, int64_t max_pixels);
 #endif

@@ -16,7 +16,7 @@ static void help(void)
            "Hashes image files into a shard (README \"From images to hashes\"). PATH: a\n"
            "file, a directory (every file below it, recursively, in sorted order) or\n"
            "@LIST (a file of paths, one a line). Formats: JPEG, PNG, WebP, GIF (first\n"
-           "frame), BMP, TIFF, HEIC/AVIF where libheif decodes them; recognised by\n"
+           "frame), BMP, TIFF, HEIC where libheif decodes it; recognised by\n"
            "content, not name. The file at input position i gets id first-id + i.\n"
            "Per file the shard keeps /meta/path, /meta/md5, /meta/sha1 and (pdq)\n"
            "/quality. A file that cannot be read or decoded is listed in /failed with\n"
@@ -31,7 +31,9 @@ static void help(void)
            "  --first-id N    id of the first input file (default 0)\n"
            "  --root DIR      record paths below DIR relative to it\n"
            "  --threads N     decoding threads (default: all cores)\n"
-           "  --full-decode   never decode JPEGs at reduced size\n"
+           "  --full-decode   never decode JPEGs at reduced size (pdq decodes a JPEG at\n"
+           "                  1/2..1/8 size while both sides stay >= 512 pixels)\n"
+           "  --reduced-min-side N  that limit (0 = --full-decode; for measurements)\n"
            "  --times         print where the time went (decode, resize, DCT)\n"
            "  --quiet         no progress line and no summary\n");
 }
@@ -65,9 +67,10 @@ int cmd_hash(int argc, char **argv)
         {"first-id", required_argument, 0, 'f'}, {"root", required_argument, 0, 'r'},
         {"threads", required_argument, 0, 't'},  {"full-decode", no_argument, 0, 'F'},
         {"times", no_argument, 0, 'T'},          {"quiet", no_argument, 0, 'q'},
+        {"reduced-min-side", required_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *kind = NULL, *out = NULL, *source = "", *root = NULL;
-    int64_t first_id = 0, threads = 0;
+    int64_t first_id = 0, threads = 0, min_side = 0;
     int show_times = 0, c;
     sj_image_options io;
     sj_image_options_defaults(&io);
@@ -79,7 +82,12 @@ int cmd_hash(int argc, char **argv)
         case 'd': io.dihedral = 1; break;
         case 's': source = optarg; break;
         case 'r': root = optarg; break;
-        case 'F': io.reduced_decode = 0; break;
+        case 'F': io.reduced_min_side = 0; break;
+        case 'M':
+            if (cli_parse_i64(optarg, &min_side) || min_side < 0 || min_side > 65535)
+                return cli_usage("hash", "--reduced-min-side needs an integer 0..65535");
+            io.reduced_min_side = (int)min_side;
+            break;
         case 'T': show_times = 1; break;
         case 'q': cli_quiet = 1; break;
         case 'f':

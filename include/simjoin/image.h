@@ -62,15 +62,18 @@ typedef struct sj_image {
 void sj_image_release(sj_image *im);
 
 /* Largest image decoded, in pixels (width x height): larger ones are
- * refused ("too large") before any pixel memory is taken. */
+ * refused ("too large") before any pixel memory is taken (a 1 MB PNG may
+ * claim gigabytes). */
 #define SJ_IMAGE_MAX_PIXELS (1LL << 28)
 
 /* Decode an image held in memory (format from its first bytes, not its
  * name). min_side > 0 allows a reduced-size decode (JPEG DCT scaling) that
  * keeps both sides >= min_side where the image is larger; 0: full size.
+ * max_pixels: a lower limit than SJ_IMAGE_MAX_PIXELS (0: that one).
  * On failure returns SJ_ERR_FORMAT or SJ_ERR_UNSUPPORTED with a short
  * reason in sj_last_error() ("truncated JPEG", "not an image", ...). */
-sj_status sj_image_decode(const uint8_t *data, size_t size, int min_side, sj_image *out);
+sj_status sj_image_decode(const uint8_t *data, size_t size, int min_side, int64_t max_pixels,
+                          sj_image *out);
 
 /* ---- hashes of decoded pixels ------------------------------------------- */
 
@@ -117,12 +120,18 @@ typedef struct sj_image_options {
     sj_image_hash kind;
     int dihedral;         /* pdq: also fill dihedral [n][8][32] */
     int threads;          /* 0: OpenMP default */
-    int reduced_decode;   /* 1: JPEG DCT-scaled decoding where it stays exact enough
-                           * (README "Reduced-size decoding"); 0: always full size */
+    int reduced_min_side; /* pdq: JPEGs decoded at 1/2, 1/4 or 1/8 size (DCT scaling)
+                           * keeping both sides >= this; 0: always full size. Default
+                           * SJ_IMAGE_REDUCED_MIN_SIDE (README "Reduced-size decoding") */
     int64_t max_file_bytes; /* larger files fail ("too large"); 0: 1 GiB */
+    int64_t max_pixels;     /* larger images fail ("too large"); 0: SJ_IMAGE_MAX_PIXELS */
     sj_image_progress_fn progress; /* optional; called from one thread */
     void *progress_user;
 } sj_image_options;
+
+/* The measured safe reduced-decoding size for PDQ (README "Reduced-size
+ * decoding"): both sides stay at least this large. */
+#define SJ_IMAGE_REDUCED_MIN_SIDE 512
 
 void sj_image_options_defaults(sj_image_options *o);
 
