@@ -19,14 +19,15 @@ import hashlib
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "datasets"))
+from gen_images import write_bmp, write_png  # noqa: E402 (PNG/BMP writers without an imaging package)
 
 SIMJOIN = sys.argv[1]
 failures = []
@@ -44,31 +45,6 @@ def run(*args, ok=True):
         print(p.stdout, p.stderr)
         raise SystemExit(f"simjoin {' '.join(args)} failed: {p.returncode}")
     return p
-
-
-def write_png(path, rgb):
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
-
-    def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-def write_bmp(path, rgb):
-    h, w, _ = rgb.shape
-    stride = (w * 3 + 3) // 4 * 4
-    data = bytearray()
-    for y in range(h - 1, -1, -1):
-        row = rgb[y][:, ::-1].reshape(-1).tobytes()  # BGR
-        data += row + b"\x00" * (stride - w * 3)
-    hdr = struct.pack("<2sIHHI", b"BM", 54 + len(data), 0, 0, 54)
-    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 24, 0, len(data), 2835, 2835, 0, 0)
-    with open(path, "wb") as f:
-        f.write(hdr + info + bytes(data))
 
 
 def main():
