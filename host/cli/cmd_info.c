@@ -52,6 +52,20 @@ static herr_t print_object(hid_t loc, const char *name, const H5O_info_t *info, 
     if (info->type != H5O_TYPE_DATASET)
         return 0;
     sj_h5_info di;
+    if (!strcmp(name, "dihedral")) { /* [N, 8, 32] (simjoin hash --dihedral): rank 3 */
+        hid_t d = H5Dopen2(loc, name, H5P_DEFAULT), sp = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+        hsize_t dims[3] = {0, 0, 0};
+        int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 3 && H5Sget_simple_extent_dims(sp, dims, NULL) == 3;
+        if (ok)
+            printf("  dataset   /%-16s uint8 [%llu, %llu, %llu]\n", name, (unsigned long long)dims[0],
+                   (unsigned long long)dims[1], (unsigned long long)dims[2]);
+        if (sp >= 0)
+            H5Sclose(sp);
+        if (d >= 0)
+            H5Dclose(d);
+        if (ok)
+            return 0;
+    }
     if (sj_h5_inspect(loc, name, &di, path) || !di.exists) {
         printf("  dataset   /%s (unreadable)\n", name);
         return 0;
