@@ -31,19 +31,25 @@ void sj_image_release(sj_image *im)
         return;
     free(im->rgb);
     im->rgb = NULL;
+    im->capacity = 0;
     im->width = im->height = 0;
 }
 
 sj_status sj_image_alloc(sj_image *out, int width, int height, int64_t max_pixels)
 {
-    out->rgb = NULL;
     out->width = out->height = 0;
     if (width <= 0 || height <= 0)
         return sj_fail(SJ_ERR_FORMAT, "empty image (%d x %d)", width, height);
     if ((int64_t)width * height > max_pixels)
         return sj_fail(SJ_ERR_LIMIT, "image too large (%d x %d)", width, height);
-    if (!(out->rgb = malloc((size_t)width * height * 3)))
-        return sj_fail(SJ_ERR_NOMEM, "out of memory (image of %d x %d)", width, height);
+    size_t need = (size_t)width * height * 3;
+    if (!out->rgb || out->capacity < need) { /* else the previous image's buffer is reused */
+        free(out->rgb);
+        out->capacity = 0;
+        if (!(out->rgb = malloc(need)))
+            return sj_fail(SJ_ERR_NOMEM, "out of memory (image of %d x %d)", width, height);
+        out->capacity = need;
+    }
     out->width = width;
     out->height = height;
     return SJ_OK;
@@ -125,6 +131,12 @@ static sj_status decode_jpeg(const uint8_t *data, size_t size, int min_side, sj_
     }
     while (cinfo.output_scanline < cinfo.output_height) {
         uint8_t *dst = out->rgb + (size_t)cinfo.output_scanline * out->width * 3;
+        if (!cmyk && comps == 3) { /* RGB: straight into the image */
+            JSAMPROW rows[1] = {dst};
+            if (jpeg_read_scanlines(&cinfo, rows, 1) != 1)
+                break;
+            continue;
+        }
         JSAMPROW rows[1] = {(JSAMPROW)row};
         if (jpeg_read_scanlines(&cinfo, rows, 1) != 1)
             break;
@@ -538,7 +550,6 @@ sj_status sj_image_decode(const uint8_t *data, size_t size, int min_side, int64_
 {
     if (max_pixels <= 0 || max_pixels > SJ_IMAGE_MAX_PIXELS)
         max_pixels = SJ_IMAGE_MAX_PIXELS;
-    out->rgb = NULL;
     out->width = out->height = 0;
     if (size == 0)
         return sj_fail(SJ_ERR_FORMAT, "empty file");

@@ -219,8 +219,21 @@ static void digests(const uint8_t *data, size_t size, sj_image_result *r)
                  EVP_Digest(data, size, r->sha1, &len, EVP_sha1(), NULL) == 1 && len == 20;
 }
 
+/* What one thread keeps from file to file: buffers whose fresh pages would
+ * cost more than the work on them. */
+typedef struct hash_worker {
+    sj_image im;
+    sj_pdq_scratch pdq;
+} hash_worker;
+
+static void worker_free(hash_worker *w)
+{
+    sj_image_release(&w->im);
+    sj_pdq_scratch_free(&w->pdq);
+}
+
 static sj_status hash_file_timed(const char *path, const sj_image_options *o, sj_image_result *r,
-                                 uint8_t (*dihedral)[32], double times[3])
+                                 uint8_t (*dihedral)[32], hash_worker *w, double times[3])
 {
     memset(r, 0, sizeof *r);
     r->quality = -1;
@@ -230,10 +243,10 @@ static sj_status hash_file_timed(const char *path, const sj_image_options *o, sj
         return SJ_OK;
     digests(data, size, r);
     double t0 = omp_get_wtime();
-    sj_image im;
+    sj_image *im = &w->im;
     /* pHash/dHash follow PIL's full-size pixels exactly: never reduced */
     int min_side = o->kind == SJ_IMAGE_PDQ ? o->reduced_min_side : 0;
-    sj_status st = sj_image_decode(data, size, min_side, o->max_pixels, &im);
+    sj_status st = sj_image_decode(data, size, min_side, o->max_pixels, im);
     free(data);
     if (times)
         times[0] += omp_get_wtime() - t0;
@@ -241,18 +254,17 @@ static sj_status hash_file_timed(const char *path, const sj_image_options *o, sj
         set_reason(r, sj_last_error());
         return SJ_OK;
     }
-    r->width = im.width;
-    r->height = im.height;
+    r->width = im->width;
+    r->height = im->height;
     if (o->kind == SJ_IMAGE_PDQ) {
-        st = sj_pdq_hash_timed(&im, r->hash, &r->quality, o->dihedral ? dihedral : NULL,
+        st = sj_pdq_hash_timed(im, r->hash, &r->quality, o->dihedral ? dihedral : NULL, &w->pdq,
                                times ? times + 1 : NULL);
     } else {
         double t1 = omp_get_wtime();
-        st = o->kind == SJ_IMAGE_PHASH ? sj_phash_hash(&im, r->hash) : sj_dhash_hash(&im, r->hash);
+        st = o->kind == SJ_IMAGE_PHASH ? sj_phash_hash(im, r->hash) : sj_dhash_hash(im, r->hash);
         if (times)
             times[1] += omp_get_wtime() - t1;
     }
-    sj_image_release(&im);
     if (st) {
         set_reason(r, sj_last_error());
         return SJ_OK;
@@ -264,7 +276,10 @@ static sj_status hash_file_timed(const char *path, const sj_image_options *o, sj
 sj_status sj_image_hash_file(const char *path, const sj_image_options *o, sj_image_result *r,
                              uint8_t (*dihedral)[32])
 {
-    return hash_file_timed(path, o, r, dihedral, NULL);
+    hash_worker w = {0};
+    sj_status st = hash_file_timed(path, o, r, dihedral, &w, NULL);
+    worker_free(&w);
+    return st;
 }
 
 sj_status sj_hash_images(const char *const *paths, int64_t n, const sj_image_options *o,
@@ -280,15 +295,17 @@ sj_status sj_hash_images(const char *const *paths, int64_t n, const sj_image_opt
 #pragma omp parallel num_threads(threads)
     {
         double t_mine[3] = {0, 0, 0};
+        hash_worker worker = {0}; /* this thread's buffers, reused for every file */
 #pragma omp for schedule(dynamic, 1)
         for (int64_t i = 0; i < n; i++) {
             /* a file's failure (even out of memory) is its result's reason */
             (void)hash_file_timed(paths[i], o, &results[i], o->dihedral ? dihedral[i] : NULL,
-                                  t_mine);
+                                  &worker, t_mine);
             int64_t d = __atomic_add_fetch(&done, 1, __ATOMIC_RELAXED);
             if (o->progress && omp_get_thread_num() == 0)
                 o->progress(o->progress_user, d, n);
         }
+        worker_free(&worker);
 #pragma omp critical(sj_image_times)
         for (int k = 0; k < 3; k++)
             t_all[k] += t_mine[k];

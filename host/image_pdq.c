@@ -59,31 +59,95 @@ static void dct_once(void)
     }
 }
 
-/* One box-filter pass over a vector of n values spaced `stride` apart,
- * window w: output k is the mean of the inputs in the window around k
- * (truncated at the ends). Running sums, as the reference. */
-static void box_1d(const float *in, float *out, int n, int stride, int w)
+/* The box filter of window w along a vector of n values (the reference's
+ * box1DFloat): output k is the mean of the inputs in the window around k,
+ * the window truncated at the ends; running sums in float, with phases
+ * lead (sum only), grow (window filling), full, tail (window emptying). */
+
+/* The box filter along each row of in[rows][cols], 8 rows at a time with their
+ * running sums side by side (independent chains instead of one serial
+ * chain per row; the same operations per row, in the same order). */
+static void box_rows(const float *in, float *out, int rows, int cols, int w)
+{
+    enum { B = 8 };
+    int half = (w + 2) / 2;
+    int lead = half - 1, grow = w - half + 1, full = cols - w, tail = half - 1;
+    for (int r0 = 0; r0 < rows; r0 += B) {
+        int nb = rows - r0 < B ? rows - r0 : B;
+        const float *src[B];
+        float *dst[B], sum[B] = {0};
+        for (int k = 0; k < nb; k++) {
+            src[k] = in + (size_t)(r0 + k) * cols;
+            dst[k] = out + (size_t)(r0 + k) * cols;
+        }
+        int li = 0, ri = 0, oi = 0, count = 0;
+        for (int i = 0; i < lead; i++, ri++, count++)
+            for (int k = 0; k < nb; k++)
+                sum[k] += src[k][ri];
+        for (int i = 0; i < grow; i++, ri++, oi++) {
+            count++;
+            for (int k = 0; k < nb; k++) {
+                sum[k] += src[k][ri];
+                dst[k][oi] = sum[k] / count;
+            }
+        }
+        for (int i = 0; i < full; i++, li++, ri++, oi++)
+            for (int k = 0; k < nb; k++) {
+                sum[k] += src[k][ri];
+                sum[k] -= src[k][li];
+                dst[k][oi] = sum[k] / count;
+            }
+        for (int i = 0; i < tail; i++, li++, oi++) {
+            count--;
+            for (int k = 0; k < nb; k++) {
+                sum[k] -= src[k][li];
+                dst[k][oi] = sum[k] / count;
+            }
+        }
+    }
+}
+
+/* The box filter down every column of in[rows][cols] at once, row by row (the
+ * same operations per column, in the same order, so the same floats; but
+ * reading memory in order). sum: cols floats of scratch. */
+static void box_columns(const float *in, float *out, int rows, int cols, int w, float *sum)
 {
     int half = (w + 2) / 2;
-    int lead = half - 1, grow = w - half + 1, full = n - w, tail = half - 1;
+    int lead = half - 1, grow = w - half + 1, full = rows - w, tail = half - 1;
     int li = 0, ri = 0, oi = 0, count = 0;
-    float sum = 0.0f;
-    for (int i = 0; i < lead; i++, ri += stride, count++)
-        sum += in[ri];
-    for (int i = 0; i < grow; i++, ri += stride, oi += stride) {
-        sum += in[ri];
+    for (int c = 0; c < cols; c++)
+        sum[c] = 0.0f;
+    for (int i = 0; i < lead; i++, ri++, count++) {
+        const float *r = in + (size_t)ri * cols;
+        for (int c = 0; c < cols; c++)
+            sum[c] += r[c];
+    }
+    for (int i = 0; i < grow; i++, ri++, oi++) {
+        const float *r = in + (size_t)ri * cols;
+        float *o = out + (size_t)oi * cols;
         count++;
-        out[oi] = sum / count;
+        for (int c = 0; c < cols; c++) {
+            sum[c] += r[c];
+            o[c] = sum[c] / count;
+        }
     }
-    for (int i = 0; i < full; i++, li += stride, ri += stride, oi += stride) {
-        sum += in[ri];
-        sum -= in[li];
-        out[oi] = sum / count;
+    for (int i = 0; i < full; i++, li++, ri++, oi++) {
+        const float *r = in + (size_t)ri * cols, *l = in + (size_t)li * cols;
+        float *o = out + (size_t)oi * cols;
+        for (int c = 0; c < cols; c++) {
+            sum[c] += r[c];
+            sum[c] -= l[c];
+            o[c] = sum[c] / count;
+        }
     }
-    for (int i = 0; i < tail; i++, li += stride, oi += stride) {
-        sum -= in[li];
+    for (int i = 0; i < tail; i++, li++, oi++) {
+        const float *l = in + (size_t)li * cols;
+        float *o = out + (size_t)oi * cols;
         count--;
-        out[oi] = sum / count;
+        for (int c = 0; c < cols; c++) {
+            sum[c] -= l[c];
+            o[c] = sum[c] / count;
+        }
     }
 }
 
@@ -92,8 +156,9 @@ static int jarosz_window(int old_side, int new_side)
     return (old_side + 2 * new_side - 1) / (2 * new_side);
 }
 
-/* luma[rows][cols] -> out64[64][64]; tmp has rows*cols floats. */
-static void downsample_64(float *luma, float *tmp, int rows, int cols, float out64[64][64])
+/* luma[rows][cols] -> out64[64][64]; tmp has rows*cols floats, sum cols. */
+static void downsample_64(float *luma, float *tmp, float *sum, int rows, int cols,
+                          float out64[64][64])
 {
     if (rows == 64 && cols == 64) { /* the reference takes a 64x64 input as is */
         memcpy(out64, luma, sizeof(float) * 64 * 64);
@@ -101,10 +166,8 @@ static void downsample_64(float *luma, float *tmp, int rows, int cols, float out
     }
     int wr = jarosz_window(cols, 64), wc = jarosz_window(rows, 64);
     for (int pass = 0; pass < PDQ_PASSES; pass++) {
-        for (int r = 0; r < rows; r++)
-            box_1d(luma + (size_t)r * cols, tmp + (size_t)r * cols, cols, 1, wr);
-        for (int c = 0; c < cols; c++)
-            box_1d(tmp + c, luma + c, rows, cols, wc);
+        box_rows(luma, tmp, rows, cols, wr);
+        box_columns(tmp, luma, rows, cols, wc, sum);
     }
     for (int i = 0; i < 64; i++) {
         int si = (int)(((i + 0.5) * rows) / 64);
@@ -238,11 +301,43 @@ static void dct_transform(const float c[16][16], int t, float out[16][16])
 
 sj_status sj_pdq_hash(const sj_image *im, uint8_t hash[32], int *quality, uint8_t (*dihedral)[32])
 {
-    return sj_pdq_hash_timed(im, hash, quality, dihedral, NULL);
+    sj_pdq_scratch scratch = {0};
+    sj_status st = sj_pdq_hash_timed(im, hash, quality, dihedral, &scratch, NULL);
+    sj_pdq_scratch_free(&scratch);
+    return st;
+}
+
+void sj_pdq_scratch_free(sj_pdq_scratch *s)
+{
+    free(s->luma);
+    free(s->tmp);
+    free(s->sum);
+    memset(s, 0, sizeof *s);
+}
+
+static sj_status scratch_reserve(sj_pdq_scratch *s, size_t pixels, size_t cols)
+{
+    if (pixels > s->pixels) {
+        free(s->luma);
+        free(s->tmp);
+        s->luma = malloc(pixels * sizeof *s->luma);
+        s->tmp = malloc(pixels * sizeof *s->tmp);
+        s->pixels = s->luma && s->tmp ? pixels : 0;
+    }
+    if (cols > s->cols) {
+        free(s->sum);
+        s->sum = malloc(cols * sizeof *s->sum);
+        s->cols = s->sum ? cols : 0;
+    }
+    if (s->pixels < pixels || s->cols < cols) {
+        sj_pdq_scratch_free(s);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory (image of %zu pixels)", pixels);
+    }
+    return SJ_OK;
 }
 
 sj_status sj_pdq_hash_timed(const sj_image *im, uint8_t hash[32], int *quality,
-                            uint8_t (*dihedral)[32], double times[2])
+                            uint8_t (*dihedral)[32], sj_pdq_scratch *scratch, double times[2])
 {
     double t0 = times ? omp_get_wtime() : 0;
     memset(hash, 0, 32);
@@ -253,20 +348,16 @@ sj_status sj_pdq_hash_timed(const sj_image *im, uint8_t hash[32], int *quality,
         return SJ_OK;
     dct_once();
     size_t n = (size_t)im->width * im->height;
-    float *luma = malloc(n * sizeof *luma), *tmp = malloc(n * sizeof *tmp);
-    if (!luma || !tmp) {
-        free(luma);
-        free(tmp);
-        return sj_fail(SJ_ERR_NOMEM, "out of memory (image of %d x %d)", im->width, im->height);
-    }
+    sj_status st = scratch_reserve(scratch, n, (size_t)im->width);
+    if (st)
+        return st;
+    float *luma = scratch->luma;
     for (size_t p = 0; p < n; p++) {
         const uint8_t *px = im->rgb + 3 * p;
         luma[p] = (float)(px[0] * 0.299 + px[1] * 0.587 + px[2] * 0.114);
     }
     float a[64][64], c[16][16];
-    downsample_64(luma, tmp, im->height, im->width, a);
-    free(luma);
-    free(tmp);
+    downsample_64(luma, scratch->tmp, scratch->sum, im->height, im->width, a);
     *quality = quality_of(a);
     double t1 = times ? omp_get_wtime() : 0;
     dct_64_to_16(a, c);

@@ -56,7 +56,8 @@ uint32_t sj_image_hash_bytes(sj_image_hash h);
  * (not composited), as PIL's convert("RGB") and convert("L") do. */
 typedef struct sj_image {
     int width, height;
-    uint8_t *rgb; /* [height][width][3]; owned */
+    uint8_t *rgb;    /* [height][width][3]; owned */
+    size_t capacity; /* bytes allocated at rgb */
 } sj_image;
 
 void sj_image_release(sj_image *im);
@@ -67,7 +68,9 @@ void sj_image_release(sj_image *im);
 #define SJ_IMAGE_MAX_PIXELS (1LL << 28)
 
 /* Decode an image held in memory (format from its first bytes, not its
- * name). min_side > 0 allows a reduced-size decode (JPEG DCT scaling) that
+ * file name) into out: zero-initialise it before the first decode; a buffer
+ * it holds from an earlier decode is reused when large enough (free it with
+ * sj_image_release). min_side > 0 allows a reduced-size decode (JPEG DCT scaling) that
  * keeps both sides >= min_side where the image is larger; 0: full size.
  * max_pixels: a lower limit than SJ_IMAGE_MAX_PIXELS (0: that one).
  * On failure returns SJ_ERR_FORMAT or SJ_ERR_UNSUPPORTED with a short

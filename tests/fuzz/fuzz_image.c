@@ -14,7 +14,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     for (int reduced = 0; reduced < 2; reduced++) {
-        sj_image im;
+        sj_image im = {0};
         sj_status st = sj_image_decode(data, size, reduced ? 64 : 0, FUZZ_MAX_PIXELS, &im);
         if (st) {
             if (im.rgb || !*sj_last_error())
