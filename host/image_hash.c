@@ -40,7 +40,6 @@ void sj_image_options_defaults(sj_image_options *o)
 {
     memset(o, 0, sizeof *o);
     o->kind = SJ_IMAGE_PDQ;
-    o->reduced_min_side = SJ_IMAGE_REDUCED_MIN_SIDE;
 }
 
 /* ---- inputs ---------------------------------------------------------------- */

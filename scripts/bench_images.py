@@ -9,10 +9,10 @@ upscaled (PIL LANCZOS) to ~1 MP (1152 x 864) and ~12 MP (4000 x 3000), saved
 as JPEG quality 90, plus two variants (mirrored, cropped 90%) for more files.
 Prints:
   1. reduced-size decoding: bits between the PDQ of a full-size decode and
-     of a decode at 1/2..1/8 (--reduced-min-side 512, 256, 128, 64), next to
+     of a decode at 1/2..1/8 (--reduced-min-side 1500 ... 64), next to
      the reference's own spread (pdqhash of the JPEG against pdqhash of the
      lossless pixels it was made from);
-  2. throughput: simjoin hash (pdq, pdq --dihedral, full decode) against
+  2. throughput: simjoin hash (pdq, pdq --dihedral, reduced decode) against
      pdqhash (PIL decode + pdqhash.compute, one process per core), images/s
      and MB/s, and where simjoin's time goes (decode, resize, DCT).
 """
@@ -102,7 +102,7 @@ def main():
         print("## reduced-size decoding (bits from the full-size decode)")
         for label, files in sets.items():
             out = os.path.join(tmp, "m.h5")
-            _, _, full = simjoin_hash(args.simjoin, files, out, "--full-decode", threads=args.threads)
+            _, _, full = simjoin_hash(args.simjoin, files, out, threads=args.threads)
             ref_jpeg = [pdq_of_file(f)[0] for f in files]
             ref_lossless = [pdq_of_array(originals[f])[0] for f in files]
             spread = [bits(a, b) for a, b in zip(ref_jpeg, ref_lossless)]
@@ -110,7 +110,7 @@ def main():
             print(f"{label}: {len(files)} JPEGs q90; simjoin full decode vs pdqhash (PIL decode): "
                   f"mean {np.mean(agree):.2f}, max {max(agree)} bits; reference spread (pdqhash JPEG vs "
                   f"lossless pixels): mean {np.mean(spread):.2f}, max {max(spread)} bits")
-            for side in (512, 256, 128, 64):
+            for side in (1500, 512, 256, 128, 64):
                 _, _, red = simjoin_hash(args.simjoin, files, out, "--reduced-min-side", str(side),
                                          threads=args.threads)
                 d = [bits(a, b) for a, b in zip(full, red)]
@@ -123,7 +123,7 @@ def main():
             n = len(files)
             rows = []
             for name, extra in (("simjoin hash pdq", ()), ("simjoin hash pdq --dihedral", ("--dihedral",)),
-                                ("simjoin hash pdq --full-decode", ("--full-decode",))):
+                                ("simjoin hash pdq --reduced-min-side 512", ("--reduced-min-side", "512"))):
                 best = None
                 for _ in range(args.reps):
                     wall, times, _ = simjoin_hash(args.simjoin, files, os.path.join(tmp, "b.h5"), *extra,

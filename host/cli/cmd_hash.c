@@ -11,7 +11,7 @@ static void help(void)
 {
     printf("usage: simjoin hash --kind pdq|phash|dhash --out SHARD.h5 PATH...\n"
            "                    [--dihedral] [--source NAME] [--first-id N] [--root DIR]\n"
-           "                    [--threads N] [--full-decode] [--times] [--quiet]\n"
+           "                    [--threads N] [--reduced-min-side N] [--times] [--quiet]\n"
            "\n"
            "Hashes image files into a shard (README \"From images to hashes\"). PATH: a\n"
            "file, a directory (every file below it, recursively, in sorted order) or\n"
@@ -31,9 +31,9 @@ static void help(void)
            "  --first-id N    id of the first input file (default 0)\n"
            "  --root DIR      record paths below DIR relative to it\n"
            "  --threads N     decoding threads (default: all cores)\n"
-           "  --full-decode   never decode JPEGs at reduced size (pdq decodes a JPEG at\n"
-           "                  1/2..1/8 size while both sides stay >= 512 pixels)\n"
-           "  --reduced-min-side N  that limit (0 = --full-decode; for measurements)\n"
+           "  --reduced-min-side N  pdq, faster but inexact: decode JPEGs at 1/2..1/8 size\n"
+           "                  while both sides stay >= N pixels (default 0: full size;\n"
+           "                  it moves the hash by a few bits, README \"Reduced-size decoding\")\n"
            "  --times         print where the time went (decode, resize, DCT)\n"
            "  --quiet         no progress line and no summary\n");
 }
@@ -65,7 +65,7 @@ int cmd_hash(int argc, char **argv)
         {"kind", required_argument, 0, 'k'},     {"out", required_argument, 0, 'o'},
         {"dihedral", no_argument, 0, 'd'},       {"source", required_argument, 0, 's'},
         {"first-id", required_argument, 0, 'f'}, {"root", required_argument, 0, 'r'},
-        {"threads", required_argument, 0, 't'},  {"full-decode", no_argument, 0, 'F'},
+        {"threads", required_argument, 0, 't'},
         {"times", no_argument, 0, 'T'},          {"quiet", no_argument, 0, 'q'},
         {"reduced-min-side", required_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
@@ -82,7 +82,6 @@ int cmd_hash(int argc, char **argv)
         case 'd': io.dihedral = 1; break;
         case 's': source = optarg; break;
         case 'r': root = optarg; break;
-        case 'F': io.reduced_min_side = 0; break;
         case 'M':
             if (cli_parse_i64(optarg, &min_side) || min_side < 0 || min_side > 65535)
                 return cli_usage("hash", "--reduced-min-side needs an integer 0..65535");

@@ -123,18 +123,15 @@ typedef struct sj_image_options {
     sj_image_hash kind;
     int dihedral;         /* pdq: also fill dihedral [n][8][32] */
     int threads;          /* 0: OpenMP default */
-    int reduced_min_side; /* pdq: JPEGs decoded at 1/2, 1/4 or 1/8 size (DCT scaling)
-                           * keeping both sides >= this; 0: always full size. Default
-                           * SJ_IMAGE_REDUCED_MIN_SIDE (README "Reduced-size decoding") */
+    int reduced_min_side; /* pdq, opt-in speed: JPEGs decoded at 1/2, 1/4 or 1/8 size (DCT
+                           * scaling) keeping both sides >= this; 0 (default): full size.
+                           * It moves the hash by more than the reference's own spread
+                           * (README "Reduced-size decoding"), hence off by default. */
     int64_t max_file_bytes; /* larger files fail ("too large"); 0: 1 GiB */
     int64_t max_pixels;     /* larger images fail ("too large"); 0: SJ_IMAGE_MAX_PIXELS */
     sj_image_progress_fn progress; /* optional; called from one thread */
     void *progress_user;
 } sj_image_options;
-
-/* The measured safe reduced-decoding size for PDQ (README "Reduced-size
- * decoding"): both sides stay at least this large. */
-#define SJ_IMAGE_REDUCED_MIN_SIDE 512
 
 void sj_image_options_defaults(sj_image_options *o);
 
