@@ -81,6 +81,22 @@ def main():
         check(p.returncode == 1 and f"{long}:2" in p.stderr and not os.path.exists(os.path.join(tmp, "long.h5")),
               f"over-long file name: error naming FILE:LINE, nothing written ({p.stderr.strip()})")
 
+        # --- a header claiming 20000 x 20000 pixels: refused before any pixel memory ---
+        import struct
+        import zlib
+
+        def chunk(tag, data):
+            return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+        bomb = os.path.join(tmp, "bomb.png")
+        with open(bomb, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+                    + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+        p = run("hash", "--kind", "pdq", "--out", os.path.join(tmp, "bomb.h5"), bomb)
+        with h5py.File(os.path.join(tmp, "bomb.h5")) as f:
+            reasons = [r.decode() for r in f["failed/reason"][:]]
+        check(reasons == ["image too large (20000 x 20000)"] and "1 failed" in p.stderr,
+              f"a 400-megapixel header is refused as too large ({reasons})")
+
         # --- simjoin hash -> join -> cluster -> report ---
         img = os.path.join(tmp, "imgs")
         os.makedirs(img)
