@@ -97,6 +97,10 @@ def main():
         check(reasons == ["image too large (20000 x 20000)"] and "1 failed" in p.stderr,
               f"a 400-megapixel header is refused as too large ({reasons})")
 
+        p = run("hash", "--kind", "pdq", "--out", os.path.join(tmp, "no-such-dir", "x.h5"), bomb, ok=False)
+        check(p.returncode == 1 and "cannot write into its directory" in p.stderr,
+              f"--out in a missing directory: error before hashing ({p.stderr.strip()})")
+
         # --- simjoin hash -> join -> cluster -> report ---
         img = os.path.join(tmp, "imgs")
         os.makedirs(img)

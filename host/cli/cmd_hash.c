@@ -110,6 +110,17 @@ int cmd_hash(int argc, char **argv)
     if (strlen(source) >= SJ_SOURCE_MAX)
         return cli_usage("hash", "--source is longer than %d bytes", SJ_SOURCE_MAX - 1);
     io.threads = (int)threads;
+    { /* fail before hours of hashing, not after, when --out cannot be written */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", out);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *(slash == dir ? slash + 1 : slash) = 0;
+        if (access(slash ? dir : ".", W_OK | X_OK) != 0) {
+            fprintf(stderr, "simjoin: error: %s: cannot write into its directory\n", out);
+            return EXIT_RUNTIME;
+        }
+    }
 
     char **paths = NULL;
     int64_t n = 0;
