@@ -4,6 +4,7 @@
 #include "h5util.h"
 #include "image_internal.h"
 #include "simjoin/meta.h"
+#include "text_out.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,29 @@ static const char *recorded_path(const char *path, const char *root)
         return *rest ? rest : path;
     }
     return path;
+}
+
+/* A file name as UTF-8 (shards hold UTF-8): each byte that is not part of
+ * well-formed UTF-8 becomes the four characters \xNN, as Python's
+ * "backslashreplace" writes it. Owned by the caller; NULL: out of memory. */
+static char *utf8_path(const char *path)
+{
+    size_t len = strlen(path), pos = 0, out = 0;
+    char *buf = malloc(4 * len + 1);
+    if (!buf)
+        return NULL;
+    while (pos < len) {
+        size_t ok = sj_utf8_check(path + pos, len - pos);
+        memcpy(buf + out, path + pos, ok);
+        out += ok;
+        pos += ok;
+        if (pos < len) {
+            out += (size_t)sprintf(buf + out, "\\x%02x", (unsigned char)path[pos]);
+            pos++;
+        }
+    }
+    buf[out] = 0;
+    return buf;
 }
 
 void sj_image_set_free(sj_image_set *s)
@@ -100,11 +124,16 @@ sj_status sj_image_set_build(const char *const *paths, const sj_image_result *re
         snprintf(s->hashes->source, sizeof s->hashes->source, "%s", o->source);
     for (int64_t i = 0; i < n && !st; i++) {
         const sj_image_result *r = &results[i];
-        const char *rec = recorded_path(paths[i], o->root);
+        char *rec = utf8_path(recorded_path(paths[i], o->root));
+        if (!rec) {
+            st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+            break;
+        }
         if (!r->ok) {
             int64_t k = s->n_failed++;
             s->failed_id[k] = o->first_id + i;
-            if (!(s->failed_path[k] = strdup(rec)) || !(s->failed_reason[k] = strdup(r->reason)))
+            s->failed_path[k] = rec; /* owned by the set now */
+            if (!(s->failed_reason[k] = strdup(r->reason)))
                 st = sj_fail(SJ_ERR_NOMEM, "out of memory");
             continue;
         }
@@ -113,15 +142,19 @@ sj_status sj_image_set_build(const char *const *paths, const sj_image_result *re
         hex_of(r->sha1, 20, sha1);
         int64_t row = s->hashes->n;
         if ((st = sj_hashes_append(s->hashes, o->first_id + i, r->hash,
-                                   o->kind == SJ_IMAGE_PDQ ? r->quality : -1)))
+                                   o->kind == SJ_IMAGE_PDQ ? r->quality : -1))) {
+            free(rec);
             break;
+        }
         /* the row's metadata (appended unknown with the hash) */
         if ((st = sj_meta_set_text(s->hashes->meta, row, SJ_META_PATH, rec)) ||
             (st = sj_meta_set_text(s->hashes->meta, row, SJ_META_MD5, md5)) ||
             (st = sj_meta_set_text(s->hashes->meta, row, SJ_META_SHA1, sha1))) {
             st = sj_fail(st, "input %lld: path longer than %d bytes", (long long)i, SJ_META_PATH_MAX);
+            free(rec);
             break;
         }
+        free(rec);
         rows[row] = i;
         if (s->dihedral)
             memcpy(s->dihedral[row], dihedral[i], sizeof s->dihedral[row]);

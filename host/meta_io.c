@@ -7,6 +7,7 @@
  * Every dataset is optional on reading; all are written. */
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
+#include "text_out.h"
 #include "simjoin/meta.h"
 
 #include <stdlib.h>
@@ -108,9 +109,13 @@ static sj_status read_text(hid_t g, const char *group, sj_meta_text f, int64_t n
     }
     for (int64_t i = 0; i < n && !st; i++) {
         const char *s = is_vlen ? (vlen[i] ? vlen[i] : "") : fixed + (size_t)i * width;
-        if (strlen(s) > (size_t)sj_meta_text_max(f))
+        size_t len = strlen(s), bad;
+        if (len > (size_t)sj_meta_text_max(f))
             st = sj_fail(SJ_ERR_FORMAT, "%s: /%s/%s row %lld is longer than %d bytes", path, group,
                          name, (long long)i, sj_meta_text_max(f));
+        else if ((bad = sj_utf8_check(s, len)) < len)
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /%s/%s row %lld is not valid UTF-8 (byte %zu)", path,
+                         group, name, (long long)i, bad + 1);
         else if (*s && !(text[i] = strdup(s)))
             st = sj_fail(SJ_ERR_NOMEM, "out of memory");
     }

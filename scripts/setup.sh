@@ -2,9 +2,13 @@
 # setup.sh - install what simjoin needs and build it into build/. Idempotent:
 # a second run installs nothing and only rebuilds what changed.
 #
-#   Debian packages (apt-get): compilers, CMake, HDF5, BLAS/LAPACK, OpenMP,
-#     the Python oracles the tests use (h5py, numpy, faiss, matplotlib), and
-#     headless Chromium for the report screenshot test.
+#   scripts/setup.sh         what building and running simjoin needs: compilers,
+#                            CMake, HDF5, BLAS/LAPACK, OpenMP, Open MPI, help2man,
+#                            matplotlib (for `sweep --plot`).
+#   scripts/setup.sh --dev   also what the tests need (scripts/test.sh passes it):
+#                            clang and its sanitizer/fuzzer runtimes, the Python
+#                            oracles (h5py, numpy, faiss) and headless Chromium
+#                            for the report screenshot test.
 #   FAISS C API: built once from Debian's `faiss` source package with hardware
 #     popcount (-mpopcnt; Debian's prebuilt libfaiss counts bits in software),
 #     cached under build/_deps/faiss. Set SIMJOIN_NO_FAISS=1 to skip it.
@@ -18,11 +22,22 @@ JOBS=${JOBS:-$(nproc)}
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # ---- Debian packages --------------------------------------------------------
+DEV=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    *) echo "usage: scripts/setup.sh [--dev]" >&2; exit 2 ;;
+  esac
+done
+# Building and running.
 PKGS=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapack-dev
-      libomp-dev clang libclang-rt-14-dev dpkg-dev libopenmpi-dev openmpi-bin bsdextrautils
-      python3-h5py python3-numpy python3-faiss python3-matplotlib chromium fonts-dejavu-core)
-# `simjoin hash`: image decoders (JPEG, PNG, WebP, TIFF, GIF, HEIC) and libcrypto (MD5/SHA-1); python3-venv for the image test oracles
-PKGS+=(libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev libssl-dev python3-venv)
+      libssl-dev dpkg-dev libopenmpi-dev openmpi-bin bsdextrautils help2man python3-numpy python3-matplotlib)
+# Testing only (--dev): sanitizers and fuzzers, Python oracles, the report screenshot.
+DEV_PKGS=(clang libclang-rt-14-dev libomp-dev python3-h5py python3-faiss python3-venv python3-dev
+          chromium fonts-dejavu-core)
+# `simjoin hash`: image decoders (JPEG, PNG, WebP, TIFF, GIF, HEIC; libcrypto for MD5/SHA-1 is libssl-dev above)
+PKGS+=(libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev)
+[ "$DEV" = 1 ] && PKGS+=("${DEV_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -82,5 +97,7 @@ fi
 cmake -S . -B "$BUILD_DIR" "${cmake_args[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j"$JOBS" >/dev/null
 log "built $BUILD_DIR/simjoin"
-# The image tests' Python oracles (pdqhash, imagehash; PyPI, development only): SIMJOIN_NO_TEST_VENV=1 skips
-[ "${SIMJOIN_NO_TEST_VENV:-0}" = 1 ] || BUILD_DIR="$BUILD_DIR" ./scripts/test-venv.sh || log "no image test venv (pip failed): the image oracle test will skip"
+# --dev: the image tests' Python oracles (pdqhash, imagehash; PyPI, development only); SIMJOIN_NO_TEST_VENV=1 skips
+if [ "$DEV" = 1 ] && [ "${SIMJOIN_NO_TEST_VENV:-0}" != 1 ]; then
+  BUILD_DIR="$BUILD_DIR" ./scripts/test-venv.sh || log "no image test venv (pip failed): the image oracle test will skip"
+fi

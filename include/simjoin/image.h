@@ -16,6 +16,9 @@
 extern "C" {
 #endif
 
+/* exported API (see simjoin.h) */
+#pragma GCC visibility push(default)
+
 /* The 8 dihedral transforms of PDQ, in the order and under the names of
  * Meta's reference (ThreatExchange pdq/cpp/hashing/pdqhashing.cpp,
  * pdqDihedralHash256esFromFloatLuma; pdq-photo-hasher --pdqdih prints them
@@ -182,6 +185,8 @@ void sj_image_set_free(sj_image_set *s);
  * datasets plus /dihedral uint8 [N, 8, 32] when present, /failed/{path,
  * reason, id} and /exact_duplicates int64 [D, 2]. */
 sj_status sj_image_set_write(const char *path, const sj_image_set *s);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
