@@ -12,6 +12,10 @@ endif()
 if(SIMJOIN_CUDA)
   list(APPEND _items ${CUDAToolkit_LIBRARY_DIR}/libcudart_static.a rt)
 endif()
+if(SIMJOIN_HAVE_IMAGE) # simjoin hash: the image decoders
+  list(APPEND _items ${JPEG_LIBRARIES} ${PNG_LIBRARIES} ${TIFF_LIBRARIES} ${GIF_LIBRARIES}
+       ${SJ_WEBP_LINK_LIBRARIES} ${SJ_HEIF_LINK_LIBRARIES})
+endif()
 list(APPEND _items ${OPENSSL_CRYPTO_LIBRARY} gomp pthread dl m)
 list(REMOVE_DUPLICATES _items)
 set(SIMJOIN_CONFIG_PRIVATE "")

@@ -109,6 +109,11 @@ sj_status sj_meta_h5_read(hid_t loc, const char *group, int64_t n, sj_meta **out
 sj_status sj_meta_table_h5_write(hid_t file, const struct sj_meta_table *t, const char *path);
 sj_status sj_meta_table_h5_read(hid_t file, struct sj_meta_table **out, const char *path);
 
+/* The datasets and attributes of a shard (rows [first, first+count) of h)
+ * into an open file: sj_shard_write without the file handling, for writers
+ * that add datasets of their own (simjoin hash: /dihedral, /failed). */
+sj_status sj_shard_h5_write_rows(hid_t file, const sj_hashes *h, int64_t first, int64_t count,
+                                 const char *path);
 /* Largest allocation we will make for one dataset, in bytes (physical RAM). */
 uint64_t sj_h5_max_bytes(void);
 

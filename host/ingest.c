@@ -234,6 +234,31 @@ static sj_status add_row(sj_ingest *ing, int64_t id, field hash, int quality, in
     return add_decoded(ing, id, quality, line);
 }
 
+/* A ThreatExchange row: the hash, its quality, and the file name: the rest
+ * of the line after the second comma (names may hold commas), kept as the
+ * row's /meta/path. */
+static sj_status add_threatexchange_row(sj_ingest *ing, const char *path, int64_t line,
+                                        const char *text, size_t len, int64_t id, field hash,
+                                        int quality)
+{
+    const char *c1 = memchr(text, ',', len), *c2 = c1 ? memchr(c1 + 1, ',', len - (size_t)(c1 + 1 - text)) : NULL;
+    field name = c2 ? trim(c2 + 1, len - (size_t)(c2 + 1 - text)) : (field){text + len, 0};
+    if (name.len > SJ_META_PATH_MAX)
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field 3 (file name) is longer than %d bytes", path,
+                       (long long)line, SJ_META_PATH_MAX);
+    sj_status st;
+    if (name.len && (st = sj_hashes_ensure_meta(ing->rows)))
+        return st;
+    if ((st = add_row(ing, id, hash, quality, line)) || !name.len)
+        return st;
+    char *copy = strndup(name.p, name.len);
+    if (!copy)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    st = sj_meta_set_text(ing->rows->meta, ing->rows->n - 1, SJ_META_PATH, copy);
+    free(copy);
+    return st;
+}
+
 static sj_status parse_quality(const char *path, int64_t line, int col, field f, int *q)
 {
     int64_t v;
@@ -318,6 +343,8 @@ static int role_of(const char *norm, sj_hash_type t)
         {"casenumber", COL_TEXT + SJ_META_CASE_ID}, {"casereference", COL_TEXT + SJ_META_CASE_ID},
         {"category", COL_TEXT + SJ_META_CATEGORY},
         {"source", COL_TEXT + SJ_META_SOURCE}, {"database", COL_TEXT + SJ_META_SOURCE},
+        {"path", COL_TEXT + SJ_META_PATH}, {"filename", COL_TEXT + SJ_META_PATH},
+        {"filepath", COL_TEXT + SJ_META_PATH}, {"file", COL_TEXT + SJ_META_PATH},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(norm, names[i].name) == 0)
@@ -491,9 +518,10 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
         case COL_IGNORED:
         case COL_LABEL: break;
         default:
-            if (f[i].len > SJ_META_TEXT_MAX)
+            if (f[i].len > (size_t)sj_meta_text_max((sj_meta_text)(tb->role[i] - COL_TEXT)))
                 st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) is longer than %d bytes", path,
-                             (long long)line, col, tb->name[i], SJ_META_TEXT_MAX);
+                             (long long)line, col, tb->name[i],
+                             sj_meta_text_max((sj_meta_text)(tb->role[i] - COL_TEXT)));
             else
                 values[tb->role[i] - COL_TEXT] = (char *)f[i].p; /* NUL-ended in scratch */
             break;
@@ -782,7 +810,7 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
             return st;
         if ((st = assign_id(ing, path, NULL, line, &id)))
             return st;
-        return add_row(ing, id, f[0], quality, line);
+        return add_threatexchange_row(ing, path, line, text, len, id, f[0], quality);
     }
     /* A header: first line, no field looks like data. */
     int64_t dummy;

@@ -23,7 +23,8 @@ struct sj_meta {
 
 const char *sj_meta_text_name(sj_meta_text f)
 {
-    static const char *names[SJ_META_N_TEXT] = {"series", "case_id", "category", "source"};
+    static const char *names[SJ_META_N_TEXT] = {"series", "case_id", "category", "source",
+                                                    "path", "md5", "sha1"};
     return f < SJ_META_N_TEXT ? names[f] : "?";
 }
 
@@ -99,13 +100,13 @@ static sj_status rehash(sj_meta *m, uint64_t slots)
 }
 
 /* Code of text, interning it when new. "" and NULL: -1. */
-static sj_status intern(sj_meta *m, const char *text, int32_t *code)
+static sj_status intern(sj_meta *m, const char *text, int max_len, int32_t *code)
 {
     *code = -1;
     if (!text || !*text)
         return SJ_OK;
-    if (strlen(text) > SJ_META_TEXT_MAX)
-        return sj_fail(SJ_ERR_ARG, "a metadata value is longer than %d bytes", SJ_META_TEXT_MAX);
+    if (strlen(text) > (size_t)max_len)
+        return sj_fail(SJ_ERR_ARG, "a metadata value is longer than %d bytes", max_len);
     sj_status st;
     if ((uint64_t)(m->n_strings + 1) * 2 > (m->slots ? m->mask + 1 : 0) &&
         (st = rehash(m, m->slots ? (m->mask + 1) * 2 : 64)))
@@ -159,7 +160,7 @@ sj_status sj_meta_append(sj_meta *m, const char *const text[SJ_META_N_TEXT], int
     int32_t code[SJ_META_N_TEXT];
     sj_status st;
     for (int f = 0; f < SJ_META_N_TEXT; f++)
-        if ((st = intern(m, text ? text[f] : NULL, &code[f])))
+        if ((st = intern(m, text ? text[f] : NULL, sj_meta_text_max((sj_meta_text)f), &code[f])))
             return st;
     if ((st = reserve(m, m->n + 1)))
         return st;
@@ -220,7 +221,7 @@ int8_t sj_meta_offender(const sj_meta *m, int64_t row)
 sj_status sj_meta_set_text(sj_meta *m, int64_t row, sj_meta_text f, const char *text)
 {
     int32_t code;
-    sj_status st = intern(m, text, &code);
+    sj_status st = intern(m, text, sj_meta_text_max(f), &code);
     if (!st)
         m->text[f][row] = code;
     return st;

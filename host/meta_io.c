@@ -2,6 +2,7 @@
  *   series, case_id, category, source   strings [N]  fixed-length (written
  *                                       NUL-terminated; variable-length from
  *                                       h5py is read too), "" = none
+ *   path, md5, sha1                     strings [N]  the image file (simjoin hash)
  *   victim_identified, offender_identified   int8 [N]  1 yes, 0 no, -1 unknown
  * Every dataset is optional on reading; all are written. */
 #define _POSIX_C_SOURCE 200809L
@@ -68,9 +69,9 @@ static sj_status read_text(hid_t loc, const char *group, sj_meta_text f, int64_t
         return st;
     for (int64_t i = 0; i < n && !st; i++) {
         size_t len = strlen(all[i]), bad;
-        if (len > SJ_META_TEXT_MAX)
+        if (len > (size_t)sj_meta_text_max(f))
             st = sj_fail(SJ_ERR_FORMAT, "%s: /%s row %lld is longer than %d bytes", path, name,
-                         (long long)i, SJ_META_TEXT_MAX);
+                         (long long)i, sj_meta_text_max(f));
         else if ((bad = sj_utf8_check(all[i], len)) < len)
             st = sj_fail(SJ_ERR_FORMAT, "%s: /%s row %lld is not valid UTF-8 (byte %zu)", path, name,
                          (long long)i, bad + 1);

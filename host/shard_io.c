@@ -183,6 +183,40 @@ done:
     return st;
 }
 
+sj_status sj_shard_h5_write_rows(hid_t file, const sj_hashes *h, int64_t first, int64_t count,
+                                 const char *path)
+{
+    if (first < 0 || count < 0 || first + count > h->n)
+        return sj_fail(SJ_ERR_ARG, "sj_shard_write: rows out of range");
+    uint32_t rb = sj_hash_type_bytes(h->type);
+    const int f32 = h->type.kind == SJ_KIND_F32;
+    hsize_t dims2[2] = {(hsize_t)count, f32 ? h->type.dim : rb}, dims1[1] = {(hsize_t)count};
+    sj_status st;
+    if ((st = sj_h5_attr_i64(file, "format_version", SJ_FORMAT_VERSION, path)) ||
+        (st = sj_h5_write_type(file, h->type, path)) ||
+        (st = sj_h5_attr_str(file, "source", h->source ? h->source : "", path)) ||
+        (st = sj_h5_write(file, "hashes", f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, 2, dims2,
+                          h->hashes + (size_t)first * rb, path)) ||
+        (st = sj_h5_write(file, "ids", H5T_NATIVE_INT64, 1, dims1, h->ids + first, path)))
+        return st;
+    if (h->quality &&
+        (st = sj_h5_write(file, "quality", H5T_NATIVE_INT16, 1, dims1, h->quality + first, path)))
+        return st;
+    if (h->labels &&
+        (st = sj_h5_write(file, "labels", H5T_NATIVE_INT64, 1, dims1, h->labels + first, path)))
+        return st;
+    if (h->meta && (st = sj_meta_h5_write(file, h->meta, first, count, path)))
+        return st;
+    if (h->dihedral) {
+        hsize_t dims3[3] = {(hsize_t)count, SJ_DIHEDRAL, rb};
+        if ((st = sj_h5_attr_i64(file, "dihedral", 1, path)) ||
+            (st = sj_h5_write(file, "dihedral", H5T_NATIVE_UINT8, 3, dims3,
+                              h->dihedral + (size_t)first * SJ_DIHEDRAL * rb, path)))
+            return st;
+    }
+    return SJ_OK;
+}
+
 sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, int64_t count)
 {
     if (first < 0 || count < 0 || first + count > h->n)
@@ -192,35 +226,11 @@ sj_status sj_shard_write(const char *path, const sj_hashes *h, int64_t first, in
     sj_status st = sj_h5_create(path, &af, &file);
     if (st)
         return st;
-    uint32_t rb = sj_hash_type_bytes(h->type);
-    const int f32 = h->type.kind == SJ_KIND_F32;
-    hsize_t dims2[2] = {(hsize_t)count, f32 ? h->type.dim : rb}, dims1[1] = {(hsize_t)count};
-    if ((st = sj_h5_attr_i64(file, "format_version", SJ_FORMAT_VERSION, path)) ||
-        (st = sj_h5_write_type(file, h->type, path)) ||
-        (st = sj_h5_attr_str(file, "source", h->source ? h->source : "", path)) ||
-        (st = sj_h5_write(file, "hashes", f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, 2, dims2,
-                          h->hashes + (size_t)first * rb, path)) ||
-        (st = sj_h5_write(file, "ids", H5T_NATIVE_INT64, 1, dims1, h->ids + first, path)))
-        goto fail;
-    if (h->quality &&
-        (st = sj_h5_write(file, "quality", H5T_NATIVE_INT16, 1, dims1, h->quality + first, path)))
-        goto fail;
-    if (h->labels &&
-        (st = sj_h5_write(file, "labels", H5T_NATIVE_INT64, 1, dims1, h->labels + first, path)))
-        goto fail;
-    if (h->meta && (st = sj_meta_h5_write(file, h->meta, first, count, path)))
-        goto fail;
-    if (h->dihedral) {
-        hsize_t dims3[3] = {(hsize_t)count, SJ_DIHEDRAL, rb};
-        if ((st = sj_h5_attr_i64(file, "dihedral", 1, path)) ||
-            (st = sj_h5_write(file, "dihedral", H5T_NATIVE_UINT8, 3, dims3,
-                              h->dihedral + (size_t)first * SJ_DIHEDRAL * rb, path)))
-            goto fail;
+    if ((st = sj_shard_h5_write_rows(file, h, first, count, path))) {
+        sj_h5_abort(file, &af);
+        return st;
     }
     return sj_h5_commit(file, &af);
-fail:
-    sj_h5_abort(file, &af);
-    return st;
 }
 
 sj_status sj_shard_peek(const char *path, int64_t *rows, uint32_t *row_bytes)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh - set up, then run simjoin's main job on the bundled data:
+#   0. images in: a small generated image set (datasets/gen_images.py: pictures
+#      and their edited copies) hashed with `simjoin hash`, joined, clustered;
 #   1. the ThreatExchange PDQ haystack (real hashes, BSD licence) as the corpus,
 #      its needles as the night's new uploads;
 #   2. a synthetic corpus of 200,000 PDQ-like hashes with 2,000 new uploads;
@@ -20,6 +22,15 @@ print("%-24s %8s pairs  %8s clusters (%s singletons, largest %s)" % (sys.argv[1]
       clusters["n_clusters"], clusters["n_singletons"], clusters["largest_cluster"]))' "$1"
 }
 
+if "$SJ" hash --help >/dev/null 2>&1; then
+  echo "== Images in: 50 generated files (6 pictures, edited copies, 2 non-images) -> PDQ + 8 dihedral hashes =="
+  rm -rf "$OUT/images" && /usr/bin/python3 datasets/gen_images.py "$OUT/images" --n 6
+  "$SJ" hash --kind pdq --dihedral --source demo-images --out "$OUT/images.h5" "$OUT/images"
+  "$SJ" join --corpus "$OUT/images.h5" --threshold 31 --out "$OUT/images-pairs.h5" --quiet
+  "$SJ" cluster --pairs "$OUT/images-pairs.h5" --out "$OUT/images-clusters.h5"
+  echo
+fi
+
 echo "== ThreatExchange PDQ: 100 new uploads against 1,350 corpus hashes =="
 "$SJ" ingest --kind pdq --source threatexchange --in "$TE/haystack.txt" --out "$OUT/te-corpus.h5"
 "$SJ" ingest --kind pdq --source uploads --first-id 100000 --in "$TE/needles.txt" --out "$OUT/te-new.h5"
@@ -35,6 +46,7 @@ echo "== Synthetic: 2,000 new uploads against 200,000 corpus hashes =="
 
 echo
 echo "== Summary (T = 31) =="
+[ -f "$OUT/images-pairs.h5" ] && summary "images (simjoin hash)" "$OUT/images-pairs.h5" "$OUT/images-clusters.h5"
 summary "threatexchange" "$OUT/te-pairs.h5" "$OUT/te-clusters.h5"
 summary "synthetic" "$OUT/syn-pairs.h5" "$OUT/syn-clusters.h5"
 echo "largest clusters (synthetic):"

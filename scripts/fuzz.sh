@@ -13,9 +13,12 @@ san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 cmake -S . -B "$B" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug -DSIMJOIN_FUZZ=ON \
   -DSIMJOIN_CUDA=OFF -DSIMJOIN_FAISS=OFF -DSIMJOIN_MPI=OFF -DCMAKE_C_FLAGS="$san" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-cmake --build "$B" -j"$(nproc)" --target fuzz_ingest fuzz_shard >/dev/null
+harnesses=(ingest shard)
+# the image loaders, when the build has them (simjoin hash)
+cmake --build "$B" --target help | grep -q fuzz_image && harnesses+=(image)
+cmake --build "$B" -j"$(nproc)" $(printf -- '--target fuzz_%s ' "${harnesses[@]}") >/dev/null
 status=0
-for h in ingest shard; do
+for h in "${harnesses[@]}"; do
   work="$B/corpus-$h"
   rm -rf "$work" && mkdir -p "$work" && cp tests/fuzz/corpus/$h/* "$work/"
   echo "== fuzz_$h for ${SECONDS_EACH}s"

@@ -35,6 +35,8 @@ PKGS=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev li
 # Testing only (--dev): sanitizers and fuzzers, Python oracles, the report screenshot.
 DEV_PKGS=(clang libclang-rt-14-dev libomp-dev python3-h5py python3-faiss python3-venv python3-dev
           chromium fonts-dejavu-core)
+# `simjoin hash`: image decoders (JPEG, PNG, WebP, TIFF, GIF, HEIC; libcrypto for MD5/SHA-1 is libssl-dev above)
+PKGS+=(libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev)
 [ "$DEV" = 1 ] && PKGS+=("${DEV_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
@@ -95,3 +97,7 @@ fi
 cmake -S . -B "$BUILD_DIR" "${cmake_args[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j"$JOBS" >/dev/null
 log "built $BUILD_DIR/simjoin"
+# --dev: the image tests' Python oracles (pdqhash, imagehash; PyPI, development only); SIMJOIN_NO_TEST_VENV=1 skips
+if [ "$DEV" = 1 ] && [ "${SIMJOIN_NO_TEST_VENV:-0}" != 1 ]; then
+  BUILD_DIR="$BUILD_DIR" ./scripts/test-venv.sh || log "no image test venv (pip failed): the image oracle test will skip"
+fi

@@ -180,6 +180,7 @@ sj_status cli_limits_default(const char *out_path, int64_t input_bytes, int64_t 
 sj_status cli_limit_exceeded(const char *cmd, const cli_limits *l, const char *how);
 
 int cmd_ingest(int argc, char **argv);
+int cmd_hash(int argc, char **argv); /* cmd_hash.c, when built with image support */
 int cmd_merge(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_nightly(int argc, char **argv);

@@ -476,7 +476,7 @@ void case_write_triage_jsonl(FILE *fp, const case_view *v)
 
 /* ---- members of the listed clusters ---- */
 
-static const char *const member_text_cols = "series,case_id,category,source";
+static const char *const member_text_cols = "series,case_id,category,source,path,md5,sha1";
 
 /* One members.csv row; rank 0 is written empty (unmatched.csv). */
 static void member_csv_row(FILE *fp, const case_view *v, int64_t rank, const char *cluster,
@@ -580,6 +580,10 @@ static void icse_row(FILE *fp, const case_view *v, const case_entry *e, const en
     put_match(fp, ';', v->nearest_id[i], v->nearest_d[i]);
     fputc(';', fp);
     put_match(fp, ';', v->known_id[i], v->known_d[i]);
+    for (int f = SJ_META_PATH; f <= SJ_META_SHA1; f++) {
+        fputc(';', fp);
+        sj_csv_put_text(fp, text_of(v, i, (sj_meta_text)f), ';');
+    }
     fputs("\r\n", fp);
 }
 
@@ -588,7 +592,7 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
     entry_row w;
     fputs("Image ID;Cluster ID;Cluster size;Triage rank;Triage;New upload;Series name;"
           "Victim identified;Offender identified;Case ID;Category;Source;Cluster flags;"
-          "Nearest match;Distance;Nearest known match;Known distance\r\n", fp);
+          "Nearest match;Distance;Nearest known match;Known distance;File path;MD5;SHA1\r\n", fp);
     uint8_t *listed = calloc((size_t)SJ_MAX(v->n_clusters, 1), 1);
     if (!listed)
         return;
@@ -738,6 +742,10 @@ static void html_member_row(FILE *fp, const case_view *v, int64_t i)
         else
             fputs("</td><td></td><td>", fp);
     }
+    fputs("</td><td>", fp);
+    sj_html_put_text(fp, text_of(v, i, SJ_META_PATH));
+    fputs("</td><td>", fp);
+    sj_html_put_text(fp, text_of(v, i, SJ_META_SHA1));
     fputs("</td></tr>\n", fp);
 }
 
@@ -803,7 +811,7 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
                     "<th>Id</th><th>New</th><th>Source</th><th>Series</th>"
                     "<th>Victim / offender identified</th><th>Case</th><th>Category</th>"
                     "<th>Nearest match</th><th>Distance</th><th>Nearest known</th><th>Distance</th>"
-                    "</tr></thead><tbody>\n",
+                    "<th>File</th><th>SHA-1</th></tr></thead><tbody>\n",
                 (long long)e->rank, (long long)e->rank, w.cluster[0] ? w.cluster : "&ndash;",
                 sj_triage_name((sj_triage)e->triage), (long long)count);
         int64_t end = SJ_MIN(count, max_members);

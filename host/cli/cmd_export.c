@@ -18,7 +18,7 @@ static void help(void)
            "  pairs     a,b,distance (join --dihedral: a,b,distance,transform)\n"
            "  clusters  id,cluster   (cluster -1: excluded as degenerate)\n"
            "            --summary: cluster,size,edges,min_distance,max_edge,diameter,diameter_checked\n"
-           "Shards with case metadata add series,case_id,category,source,\n"
+           "Shards with case metadata add series,case_id,category,source,path,md5,sha1,\n"
            "victim_identified,offender_identified.\n"
            "--format icse (clusters files): an ICSE-style semicolon-separated CSV, one\n"
            "row per hash in a cluster (Image ID;Cluster ID;Cluster size;Triage rank;\n"
@@ -120,7 +120,7 @@ static sj_status export_shard(const char *path, cli_text *t, int jsonl)
             fprintf(t->fp, ",v%u", k);
         fprintf(t->fp, "%s%s%s%s\n", f32 ? "" : ",hash", h->quality ? ",quality" : "",
                 h->labels ? ",label" : "",
-                h->meta ? ",series,case_id,category,source,victim_identified,offender_identified" : "");
+                h->meta ? ",series,case_id,category,source,path,md5,sha1,victim_identified,offender_identified" : "");
     }
     for (int64_t i = 0; i < h->n; i++) {
         if (f32) { /* float32 values, printed so that they read back exactly */

@@ -10,6 +10,9 @@ static const struct {
 } commands[] = {
 #ifdef SIMJOIN_HAVE_HDF5
     {"ingest", cmd_ingest, "turn text hash lists into HDF5 shards"},
+#ifdef SIMJOIN_HAVE_IMAGE
+    {"hash", cmd_hash, "hash image files (PDQ + dihedrals, pHash, dHash) into a shard"},
+#endif
     {"gen", cmd_gen, "write synthetic hashes with ground-truth labels"},
     {"join", cmd_join, "find all pairs within a distance threshold"},
     {"cluster", cmd_cluster, "group matched pairs into clusters (connected components)"},

@@ -23,18 +23,28 @@ typedef enum sj_meta_text {
     SJ_META_CASE_ID = 1,  /* investigation / case reference */
     SJ_META_CATEGORY = 2, /* the database's category label */
     SJ_META_SOURCE = 3,   /* database or agency of origin (per hash) */
-    SJ_META_N_TEXT = 4
+    SJ_META_PATH = 4,     /* the image file's path (simjoin hash, or a path/filename column) */
+    SJ_META_MD5 = 5,      /* the file's MD5, 32 lower-case hex digits */
+    SJ_META_SHA1 = 6,     /* the file's SHA-1, 40 lower-case hex digits */
+    SJ_META_N_TEXT = 7
 } sj_meta_text;
 
-/* Longest text value in bytes, NUL excluded. */
+/* Longest text value in bytes, NUL excluded (paths: SJ_META_PATH_MAX). */
 #define SJ_META_TEXT_MAX 255
+#define SJ_META_PATH_MAX 4095
+/* The longest value field f may hold. */
+static inline int sj_meta_text_max(sj_meta_text f)
+{
+    return f == SJ_META_PATH ? SJ_META_PATH_MAX : SJ_META_TEXT_MAX;
+}
 
 /* Tri-state flags. */
 #define SJ_META_UNKNOWN (-1)
 #define SJ_META_NO 0
 #define SJ_META_YES 1
 
-/* Dataset name of a text field ("series", "case_id", "category", "source"). */
+/* Dataset name of a text field ("series", "case_id", "category", "source",
+ * "path", "md5", "sha1"). */
 const char *sj_meta_text_name(sj_meta_text f);
 /* Parse yes/no/unknown ("yes", "y", "true", "1"; "no", "n", "false", "0";
  * "", "unknown", "u", "?"; any case). Returns 0 and sets *out, or -1. */
@@ -48,7 +58,7 @@ sj_status sj_meta_create(sj_meta **out);
 void sj_meta_free(sj_meta *m);
 int64_t sj_meta_rows(const sj_meta *m);
 /* Append one row. text[f] NULL or "" means none; longer than
- * SJ_META_TEXT_MAX is SJ_ERR_ARG. victim/offender: SJ_META_*. */
+ * sj_meta_text_max(f) is SJ_ERR_ARG. victim/offender: SJ_META_*. */
 sj_status sj_meta_append(sj_meta *m, const char *const text[SJ_META_N_TEXT], int8_t victim,
                          int8_t offender);
 /* Append a copy of row `row` of src, or an all-unknown row when src is NULL. */
