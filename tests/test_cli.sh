@@ -11,7 +11,7 @@ h5val() { "$PY" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r'); print($2)" "$
 HX=$(head -1 "$DATA/haystack.txt")
 
 for c in ingest gen join cluster sweep export info bench; do
-  ok "$c --help exits 0 with usage" "\"$SJ\" $c --help | grep -q '^usage: simjoin $c'"
+  ok "$c --help exits 0 with usage" "out=\$(\"$SJ\" $c --help) && grep -q '^usage: simjoin $c' <<<\"\$out\""
 done
 ok "--version" "\"$SJ\" --version | grep -q '^simjoin [0-9]'"
 ok "no command exits 2" "\"$SJ\" >/dev/null 2>&1; [ \$? -eq 2 ]"

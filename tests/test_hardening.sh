@@ -220,8 +220,9 @@ ok "  ... and no file named '-'" "[ ! -e ./- ]"
 "$SJ" ingest --quiet --kind pdq --out stdin2.h5 - < two.txt
 ok "ingest --in - and ingest - read stdin" \
   "[ \"\$(\"$SJ\" export --format csv stdin1.h5 | wc -l)\" = 3 ] && [ \"\$(\"$SJ\" export --format csv stdin2.h5 | wc -l)\" = 3 ]"
-ok "join --help: --threads on a line of its own" "\"$SJ\" join --help | grep -qE '^  --threads N '"
-ok "join --help lists --verbose" "\"$SJ\" join --help | grep -qE '^  --verbose '"
+join_help=$("$SJ" join --help) # whole, then grep (grep -q on a pipe: SIGPIPE under pipefail)
+ok "join --help: --threads on a line of its own" "grep -qE '^  --threads N ' <<<\"\$join_help\""
+ok "join --help lists --verbose" "grep -qE '^  --verbose ' <<<\"\$join_help\""
 # has_words TEXT WORD...: every word appears in TEXT
 has_words() { local t=$1 w; shift; for w; do grep -qw -- "$w" <<<"$t" || return 1; done; }
 ok "top-level help names every kind and metric" \

@@ -247,3 +247,31 @@ def test_two_python_threads_join_at_once_and_release_the_gil():
     for res in results:
         assert all(np.array_equal(x, y) for x, y in zip(serial, res))
     assert len(ticks) > 3, "the main thread did not run while the joins did"
+
+
+@pytest.mark.skipif(not CLI, reason="SIMJOIN_CLI (the simjoin binary) not given")
+def test_hash_images_equals_simjoin_hash(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    Image = pytest.importorskip("PIL.Image")
+    if not simjoin.lib.SIMJOIN_PY_IMAGES:
+        pytest.skip("built without image decoders")
+    r = rng(11)
+    for i in range(4):  # smooth gradients plus noise, lossless PNG
+        y, x = np.mgrid[0:96, 0:128]
+        img = (np.stack([x * (i + 1), y * 2, (x + y) // (i + 1)], -1) % 256).astype(np.uint8)
+        img = np.clip(img + r.integers(0, 30, img.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(tmp_path / f"img{i}.png")
+    (tmp_path / "not-an-image.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
+    got = simjoin.hash_images([str(tmp_path)], kind="pdq", dihedral=True)
+    assert [os.path.basename(p) for p in got.paths] == \
+        ["img0.png", "img1.png", "img2.png", "img3.png", "not-an-image.png"]
+    assert list(got.ok) == [True] * 4 + [False] and got.reason[4]
+    subprocess.run([CLI, "hash", "--quiet", "--kind", "pdq", "--dihedral", "--out",
+                    str(tmp_path / "s.h5"), str(tmp_path)], check=True)
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        assert np.array_equal(f["hashes"][:], got.hashes[:4])
+        assert np.array_equal(f["quality"][:], got.quality[:4])
+        assert np.array_equal(f["dihedral"][:], got.dihedral[:4])
+        assert list(f["meta/sha1"].asstr()[:]) == got.sha1[:4]
+    import hashlib
+    assert got.md5[0] == hashlib.md5((tmp_path / "img0.png").read_bytes()).hexdigest()

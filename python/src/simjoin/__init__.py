@@ -25,7 +25,7 @@ from ._simjoin_cffi import ffi, lib
 __all__ = [
     "Error", "ArgumentError", "FormatError", "IOError_", "LimitError", "UnsupportedError",
     "join", "range_search", "cluster", "sweep", "read_shard", "write_shard", "Shard",
-    "version",
+    "version", "hash_images", "ImageHashes",
 ]
 
 __version__ = ffi.string(lib.sj_version()).decode()
@@ -406,3 +406,70 @@ def write_shard(path, hashes, ids=None, *, kind=None, metric=None, quality=None,
     finally:
         if m != ffi.NULL:
             lib.sj_meta_free(m)
+
+
+# ---- images -----------------------------------------------------------------
+
+
+@dataclass
+class ImageHashes:
+    """What ``hash_images`` found, one row per file in ``paths`` (input order):
+    hashes uint8 [N, 32] (pdq) or [N, 8] (phash, dhash; imagehash's bit order),
+    quality int [N] (PDQ quality, -1 otherwise), ok bool [N] and reason (why a
+    file failed: unreadable, truncated, not an image...; those rows are zero),
+    md5 and sha1 hex strings of the file bytes ("" when unread), and for
+    ``dihedral=True`` the 8 dihedral PDQ hashes uint8 [N, 8, 32] in the order
+    of README "From images to hashes" (row 0 = hashes)."""
+    paths: list
+    hashes: np.ndarray
+    quality: np.ndarray
+    ok: np.ndarray
+    reason: list
+    md5: list
+    sha1: list
+    dihedral: np.ndarray | None = None
+
+
+def hash_images(paths, kind="pdq", dihedral=False, threads=0) -> ImageHashes:
+    """Hash image files (JPEG, PNG, WebP, GIF, BMP, TIFF; directories are
+    searched recursively, "@LIST" reads paths from a file) exactly as
+    ``simjoin hash`` does, on every core, releasing the GIL. A file that
+    cannot be decoded is marked (ok False, reason), never raised."""
+    if not lib.SIMJOIN_PY_IMAGES:
+        raise UnsupportedError("this build of libsimjoin has no image decoders", "unsupported")
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    raw = [ffi.new("char[]", os.fsencode(p)) for p in paths]
+    expanded, count = ffi.new("char ***"), ffi.new("int64_t *")
+    _check(lib.sj_image_expand_inputs(ffi.new("const char *[]", raw), len(raw), expanded, count))
+    n = count[0]
+    try:
+        names = [os.fsdecode(ffi.string(expanded[0][i])) for i in range(n)]
+        o = ffi.new("sj_image_options *")
+        lib.sj_image_options_defaults(o)
+        k = ffi.new("sj_image_hash *")
+        _check(lib.sj_image_hash_parse(kind.encode(), k))
+        o.kind, o.dihedral, o.threads = k[0], 1 if dihedral else 0, int(threads)
+        if dihedral and kind != "pdq":
+            raise ValueError("dihedral hashes are for kind='pdq'")
+        results = ffi.new("sj_image_result[]", max(n, 1))
+        dih = np.zeros((n, 8, 32), np.uint8) if dihedral else None
+        dptr = ffi.cast("uint8_t (*)[8][32]", ffi.from_buffer(dih)) if dihedral and n else ffi.NULL
+        _check(lib.sj_hash_images(ffi.cast("const char *const *", expanded[0]), n, o, results, dptr,
+                                  ffi.NULL))
+    finally:
+        lib.sj_image_paths_free(expanded[0], n)
+    width = lib.sj_image_hash_bytes(k[0])
+    hashes = np.zeros((n, width), np.uint8)
+    quality, ok = np.full(n, -1, np.int32), np.zeros(n, bool)
+    reason, md5, sha1 = [], [], []
+    for i in range(n):
+        r = results[i]
+        ok[i] = bool(r.ok)
+        if r.ok:
+            hashes[i] = np.frombuffer(ffi.buffer(r.hash, width), np.uint8)
+            quality[i] = r.quality
+        reason.append(ffi.string(r.reason).decode("utf-8", "replace"))
+        md5.append(bytes(ffi.buffer(r.md5, 16)).hex() if r.digests else "")
+        sha1.append(bytes(ffi.buffer(r.sha1, 20)).hex() if r.digests else "")
+    return ImageHashes(names, hashes, quality, ok, reason, md5, sha1, dih)

@@ -85,20 +85,45 @@ sj_status sj_sweep_run(const int64_t *ids, int64_t n, const int64_t *labels, con
 void sj_sweep_free(sj_sweep *s);
 """
 
+# simjoin hash's library half, when the build has the image decoders
+# (python/CMakeLists.txt passes --images).
+CDEF_IMAGES = r"""
+typedef int... sj_image_hash;
+typedef void (*sj_image_progress_fn)(void *user, int64_t done, int64_t total);
+typedef struct {
+    int ok; char reason[96]; uint8_t hash[32]; int quality; uint8_t md5[16], sha1[20];
+    int digests; int64_t bytes; int width, height; ...;
+} sj_image_result;
+typedef struct { sj_image_hash kind; int dihedral; int threads; ...; } sj_image_options;
+sj_status sj_image_hash_parse(const char *text, sj_image_hash *out);
+uint32_t sj_image_hash_bytes(sj_image_hash h);
+void sj_image_options_defaults(sj_image_options *o);
+sj_status sj_image_expand_inputs(const char *const *inputs, int n_inputs, char ***paths,
+                                 int64_t *n_paths);
+void sj_image_paths_free(char **paths, int64_t n);
+sj_status sj_hash_images(const char *const *paths, int64_t n, const sj_image_options *o,
+                         sj_image_result *results, uint8_t (*dihedral)[8][32], double times[3]);
+"""
+
 SOURCE = r"""
 #include "simjoin/simjoin.h"
 #include "simjoin/formats.h"
 #include "simjoin/meta.h"
 #include "simjoin/sweep.h"
 """
+IMAGES_SOURCE = r"""
+#include "simjoin/image.h"
+"""
 
 
-def main(out_path):
+def main(out_path, images=False):
     ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    ffi.set_source("simjoin._simjoin_cffi", SOURCE)
+    ffi.cdef(CDEF + (CDEF_IMAGES if images else "") + "\nstatic const int SIMJOIN_PY_IMAGES;")
+    source = SOURCE + (IMAGES_SOURCE if images else "") + \
+        f"\nstatic const int SIMJOIN_PY_IMAGES = {1 if images else 0};\n"
+    ffi.set_source("simjoin._simjoin_cffi", source)
     ffi.emit_c_code(out_path)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], images="--images" in sys.argv[2:])
