@@ -174,9 +174,9 @@ static sj_status read_records(cli_journal *j, FILE *fp, off_t size, const cli_jo
         j->chain = check;
         good = ftello(fp);
     }
-    if (why)
-        cli_notice("join: %s: record %lld has %s; it and the records after it are ignored and "
-                   "their work is done again", j->path, (long long)record + 1, why);
+    if (why) /* damage or tampering: said even under --quiet */
+        fprintf(stderr, "simjoin: warning: join: %s: record %lld has %s; it and the records after it "
+                        "are ignored and their work is done again\n", j->path, (long long)record + 1, why);
     if (fflush(fp) != 0 || ftruncate(fileno(fp), good) != 0 || fseeko(fp, good, SEEK_SET) != 0)
         return sj_fail(SJ_ERR_IO, "%s: cannot trim the journal: %s", j->path, strerror(errno));
     return SJ_OK;
