@@ -41,17 +41,20 @@ resume_case() { # NAME MESSAGE-REGEX APPEND-ARGS...: damage a copy, resume, comp
   for what in "$@"; do tool append "$W/.out.h5.journal" $what; done
   err=$("$SJ" join "${args[@]}" --out "$W/out.h5" --resume 2>&1); rc=$?
   ok "$name: resumed (exit $rc) to the uninterrupted result" "[ $rc -eq 0 ] && dump \"$W/out.h5\" | cmp -s - \"$W/ref.txt\""
-  [ -z "$msg" ] || ok "$name: the notice says why" "grep -qE '$msg' <<<\"\$err\""
+  if [ -n "$msg" ]; then ok "$name: the warning says why" "grep -qE '$msg' <<<\"\$err\""
+  else ok "$name: no warning" "! grep -q warning <<<\"\$err\""; fi
   ok "$name: the journal is removed" "[ ! -e \"$W/.out.h5.journal\" ]"
 }
 resume_case "the journal as the kill left it" ""
 resume_case "bad checksums and a zero-filled tail" "wrong checksum" "badcheck $next" "badcheck $((next + 1))" "zeros 4096"
-resume_case "a zero-filled tail" "" "zeros 65536"
+resume_case "a zero-filled tail" "wrong checksum" "zeros 65536"
 resume_case "a record with the old, unkeyed check" "wrong checksum" "oldcheck $next $n1 $n0"
 resume_case "a checked record with a > b" "not in order" "forged $next $n1 $n0 1"
 resume_case "a checked record with an id not in the inputs" "not among the inputs" "forged $next $n0 999999999 1"
 resume_case "a checked record with a NaN distance" "not finite" "forged $next $n0 $n1 nan"
 resume_case "a checked record over the threshold" "over the threshold" "forged $next $n0 $n1 32"
+resume_case "a checked record with distance -inf" "not finite" "forged $next $n0 $n1 -inf"
+resume_case "a checked record for a unit already done" "recorded twice" "forged ${units%% *} $n0 $n1 1"
 resume_case "a count of INT64_MAX" "impossible pair count" "hugecount $next"
 
 # A symbolic link at the journal's name: refused, never followed.
