@@ -92,7 +92,7 @@ EOF
 S=$(mktemp -d "${TMPDIR:-/tmp}/simjoin-mutate.XXXXXX")
 [ $KEEP = 1 ] && echo "scratch copy: $S" || trap 'rm -rf "$S"' EXIT
 mkdir -p "$S/src"
-rsync -a --exclude '.git' --exclude '/build*' "$ROOT/" "$S/src/"
+tar -C "$ROOT" --exclude=./.git --exclude='./build*' -cf - . | tar -C "$S/src" -xf -
 build() { cmake --build "$S/build" -j"$JOBS" >"$S/build.log" 2>&1; }
 echo "mutate: building the unmutated tree in $S ..."
 cmake -S "$S/src" -B "$S/build" -DCMAKE_BUILD_TYPE=Release -DSIMJOIN_CUDA=OFF -DSIMJOIN_FAISS=OFF \
