@@ -6,6 +6,11 @@
 #   night 2's upload 300 is within the threshold of both and bridges them.
 #   The merged cluster must be 0 (the smallest id), although its smallest
 #   member (100) came from cluster 1; the report lists 1 as merged into 0.
+# - core linkage picks the nearest core neighbour by its cosine distance:
+#   f32:8 vectors with ids 1..7 (X=1, cores 2 and 5, satellites 3, 4 of 2
+#   and 6, 7 of 5); at T = 0.75, X matches only 2 (distance 0.7) and 5
+#   (0.3); 2 and 5 have three matches each, every other hash one. Under
+#   core:3 X joins 5's cluster, the nearer one (by id it would be 2's).
 set -uo pipefail
 SJ=$1 PY=$2
 W=$(mktemp -d)
@@ -35,5 +40,27 @@ ok "night 1: two clusters, 500 in 0 and 100 in 1" "[ \"\$(ids 2)\" = 'DATA{(0):1
 ok "night 2: the bridged cluster takes the smallest id, 0" "[ \"\$(ids 3)\" = 'DATA{(0):100,300,500} DATA{(0):0,0,0} ' ]"
 ok "night 2: the report lists cluster 1 merged into 0" "\"$PY\" -c \"import json,sys; m=json.load(open(sys.argv[1]))['merges']; assert m == [{'cluster': 0, 'merged': 1}], m\" \"$W/st/reports/g000003.json\""
 
+
+"$PY" - "$W" <<'PYEOF'
+import sys, numpy as np
+w, e = sys.argv[1], np.eye(8)
+x = e[0]
+c5 = 0.7 * e[0] + np.sqrt(1 - 0.49) * e[1]  # 1 - cos = 0.3 from x
+c2 = 0.3 * e[0] + np.sqrt(1 - 0.09) * e[2]  # 1 - cos = 0.7 from x; 0.79 from c5
+def sat(c, k, length):  # cos to c = 1/length
+    return c + np.sqrt(length**2 - 1) * e[k]
+rows = [x, c2, sat(c2, 5, 2.2), sat(c2, 6, 2.2), c5, sat(c5, 3, 3.2), sat(c5, 4, 3.2)]
+v = np.array([r / np.linalg.norm(r) for r in rows], dtype=np.float32)
+d = 1 - v.astype(np.float64) @ v.T.astype(np.float64)
+m = [(i + 1, j + 1) for i in range(7) for j in range(i + 1, 7) if d[i, j] <= 0.75]
+assert m == [(1, 2), (1, 5), (2, 3), (2, 4), (5, 6), (5, 7)], m  # the plan above holds
+np.save(f"{w}/v.npy", v)
+PYEOF
+"$SJ" ingest --quiet --kind f32:8 --first-id 1 --in "$W/v.npy" --out "$W/v.h5"
+"$SJ" join --quiet --corpus "$W/v.h5" --threshold 0.75 --out "$W/vp.h5"
+"$SJ" cluster --quiet --linkage core:3 --pairs "$W/vp.h5" --out "$W/vc.h5"
+vcl=$(h5dump -d /clusters/id -d /clusters/cluster "$W/vc.h5" 2>/dev/null | tr -d ' \n' | grep -o 'DATA{[^}]*}' | tr '\n' ' ')
+ok "cosine core:3: hash 1 joins its nearest core neighbour (5, at 0.3), not the smaller id (2, at 0.7)" \
+   "[ \"\$vcl\" = 'DATA{(0):1,2,3,4,5,6,7} DATA{(0):0,1,1,1,0,0,0} ' ]"
 echo "$((checks-fail)) passed, $fail failed"
 [ "$fail" -eq 0 ]
