@@ -100,7 +100,8 @@ static sj_status open_locked(const char *path, int *fd_out, int *existed)
             return sj_fail(SJ_ERR_IO, "%s: the journal is a symbolic link; simjoin does not follow "
                                       "it (remove it and run again)", path);
         if (fd < 0)
-            return sj_fail(SJ_ERR_IO, "%s: cannot open the journal: %s", path, strerror(errno));
+            return sj_fail(SJ_ERR_IO, "%s: cannot %s the journal: %s", path, *existed ? "open" : "create",
+                           strerror(errno));
         struct stat fs, ps;
         if (fstat(fd, &fs) != 0 || !S_ISREG(fs.st_mode)) {
             close(fd);
