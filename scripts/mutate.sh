@@ -111,26 +111,25 @@ PYEOF
 }
 trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; printf '%s' "${s%"${s##*[![:space:]]}"}"; }
 
-killed=0 survived=0 stillborn=0 stale=0 total=0
-survivors=() stales=()
-declare -A baseline_ok
+field() { trim "$(awk -F' @@ ' -v k="$1" '{print $k}' <<<"$2")"; }
+selected=()
 while IFS= read -r line; do
   [[ -z "$line" || "$line" == \#* ]] && continue
-  name=$(trim "$(awk -F' @@ ' '{print $1}' <<<"$line")")
-  file=$(trim "$(awk -F' @@ ' '{print $2}' <<<"$line")")
-  tests=$(trim "$(awk -F' @@ ' '{print $3}' <<<"$line")")
-  orig=$(trim "$(awk -F' @@ ' '{print $4}' <<<"$line")")
-  repl=$(trim "$(awk -F' @@ ' '{print $5}' <<<"$line")")
-  [[ "$name" =~ $ONLY ]] || continue
+  [[ "$(field 1 "$line")" =~ $ONLY ]] && selected+=("$line")
+done <<<"$MUTANTS"
+# The unmutated tree must pass every test the selected mutants use.
+all_tests=$(for line in "${selected[@]}"; do field 3 "$line"; echo; done | tr '|' '\n' | sort -u | paste -sd'|')
+echo "mutate: ${#selected[@]} mutants; checking the unmutated tree passes: $all_tests"
+if ! ctest --test-dir "$S/build" -L cpu -R "$all_tests" -j"$JOBS" --timeout "$TIMEOUT" >"$S/base.log" 2>&1; then
+  echo "mutate: the unmutated tree fails:"; grep -E 'Failed|\*\*\*' "$S/base.log"; exit 2
+fi
+
+killed=0 survived=0 stillborn=0 stale=0 total=0
+survivors=() stales=()
+for line in "${selected[@]}"; do
+  name=$(field 1 "$line") file=$(field 2 "$line") tests=$(field 3 "$line")
+  orig=$(field 4 "$line") repl=$(field 5 "$line")
   total=$((total + 1))
-  # the unmutated tree must pass the tests used (once per regex)
-  if [ -z "${baseline_ok[$tests]:-}" ]; then
-    if ctest --test-dir "$S/build" -L cpu -R "$tests" -j"$JOBS" --timeout "$TIMEOUT" >"$S/base.log" 2>&1; then
-      baseline_ok[$tests]=1
-    else
-      echo "mutate: the unmutated tree fails '$tests':"; grep -E 'Failed|\*\*\*' "$S/base.log"; exit 2
-    fi
-  fi
   cp "$S/src/$file" "$S/orig"
   apply "$S/src/$file" "$orig" "$repl"; rc=$?
   if [ $rc -ne 0 ]; then
@@ -150,7 +149,7 @@ while IFS= read -r line; do
   cp "$S/orig" "$S/src/$file"
   touch "$S/src/$file"
   printf '%-26s %s (%ds)\n' "$name" "$result" $(( $(date +%s) - t0 ))
-done <<<"$MUTANTS"
+done
 build >/dev/null 2>&1 # leave the scratch build unmutated
 
 live=$((killed + survived))
