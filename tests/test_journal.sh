@@ -57,6 +57,11 @@ resume_case "a checked record with distance -inf" "not finite" "forged $next $n0
 resume_case "a checked record for a unit already done" "recorded twice" "forged ${units%% *} $n0 $n1 1"
 resume_case "a count of INT64_MAX" "impossible pair count" "hugecount $next"
 
+# An empty journal (a run killed before it wrote the header): nothing done.
+rm -f "$W/out.h5"; : > "$W/.out.h5.journal"
+err=$("$SJ" join "${args[@]}" --out "$W/out.h5" --resume 2>&1); rc=$?
+ok "an empty journal: resumed (exit $rc) from the beginning" "[ $rc -eq 0 ] && dump \"$W/out.h5\" | cmp -s - \"$W/ref.txt\""
+
 # A symbolic link at the journal's name: refused, never followed.
 echo "precious" > "$W/target"
 ln -s "$W/target" "$W/.sl.h5.journal"

@@ -201,14 +201,16 @@ sj_status cli_journal_open(cli_journal *j, const char *out, const char *signatur
     sj_status st = open_locked(j->path, &fd, &existed);
     if (st)
         return st;
-    if (resume && !existed)
-        cli_notice("join: no journal to resume from (%s); starting from the beginning", j->path);
     FILE *fp = fdopen(fd, "r+b");
     if (!fp) {
         close(fd);
         return sj_fail(SJ_ERR_IO, "%s: cannot open the journal: %s", j->path, strerror(errno));
     }
     struct stat fs;
+    if (existed && fstat(fd, &fs) == 0 && fs.st_size == 0)
+        existed = 0; /* killed before its header was written: nothing done yet */
+    if (resume && !existed)
+        cli_notice("join: no journal to resume from (%s); starting from the beginning", j->path);
     if (resume && existed) {
         char line[256];
         if (!fgets(line, sizeof line, fp) || strcmp(line, header) != 0) {
