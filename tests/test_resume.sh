@@ -66,6 +66,9 @@ for i in 1 2; do
   rm -f "$W/mout.h5" "$W/.mout.h5.journal"
   "$SJ" join "${margs[@]}" --max-memory 16M --out "$W/mout.h5" & pid=$!
   sleep "$(( run_ms * i / 3 / 1000 )).$(printf %03d $(( run_ms * i / 3 % 1000 )))"
+  for _ in $(seq 500); do # and once a unit is in the journal (a slow machine)
+    [ "$(stat -c %s "$W/.mout.h5.journal" 2>/dev/null || echo 0)" -gt 100 ] && break; sleep 0.01
+  done
   kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
   "$SJ" join "${margs[@]}" --max-memory 16M --out "$W/mout.h5" --resume --stats-json "$W/ms$i.json"
   ok "several chunks, killed at $i/3 of the run and resumed: equals the uninterrupted run" \
