@@ -1,7 +1,8 @@
 /* test_rules.c - the decision rules at their exact edges (issue 18): core:K
  * at exactly K matches, complete:D at exactly D, the upper edge of the
  * degenerate bit band, core linkage choosing the nearest core neighbour by a
- * fractional (cosine) distance, and the triage tie-break. Each expected
+ * fractional (cosine) distance, union-find on a deep tree, cluster numbering
+ * by smallest id, and the triage tie-break. Each expected
  * answer is worked out by hand from the README; scripts/mutate.sh breaks
  * each rule and checks that this test notices. */
 #define _POSIX_C_SOURCE 200809L
@@ -20,6 +21,19 @@ static int64_t cluster_of(const sj_clusters *c, int64_t id)
         if (c->ids[k] == id)
             return c->cluster[k];
     return -99;
+}
+
+/* Every node in a cluster 0..n_clusters-1, numbered by smallest id: in id
+ * order, each cluster first appears right after the ones before it. */
+static int numbering_ok(const sj_clusters *c)
+{
+    int64_t next = 0;
+    for (int64_t k = 0; k < c->n_nodes; k++) {
+        if (c->cluster[k] < 0 || c->cluster[k] > next || c->cluster[k] >= c->n_clusters)
+            return 0;
+        next += c->cluster[k] == next;
+    }
+    return next == c->n_clusters;
 }
 
 static void add_pair(sj_pairs *p, int64_t a, int64_t b, double d)
@@ -43,7 +57,7 @@ static void test_core_exact_k(void)
     sj_clusters *c = NULL;
     CHECK(sj_cluster(ids, 3, &p, &o, &c) == SJ_OK && c, "cluster core:2: %s", sj_last_error());
     if (c)
-        CHECK(c->n_clusters == 1 && cluster_of(c, 1) == 0 && cluster_of(c, 3) == 0,
+        CHECK(c->n_clusters == 1 && cluster_of(c, 1) == 0 && cluster_of(c, 3) == 0 && numbering_ok(c),
               "core:2 on the chain 1-2-3: %lld clusters, want 1", (long long)c->n_clusters);
     sj_clusters_free(c);
     o.core_k = 3;
@@ -66,7 +80,7 @@ static void set_ones(uint8_t *h, int ones)
 static void test_complete_exact_d(void)
 {
     sj_hashes *h = NULL;
-    CHECK(sj_hashes_create(PDQ, 3, &h) == SJ_OK, "hashes");
+    CHECK(sj_hashes_create(PDQ, 4, &h) == SJ_OK, "hashes");
     uint8_t a[32], b[32], c3[32];
     set_ones(a, 128);
     memcpy(b, a, 32);
@@ -75,10 +89,13 @@ static void test_complete_exact_d(void)
         b[i / 8] |= (uint8_t)(1u << (i % 8));
     for (int i = 128; i < 169; i++) /* 41 more ones: distance 41 */
         c3[i / 8] |= (uint8_t)(1u << (i % 8));
+    uint8_t alone[32];
+    memset(alone, 0x0f, 32); /* 128 ones, far from the others */
+    sj_hashes_append(h, 9, alone, -1);
     sj_hashes_append(h, 10, a, -1);
     sj_hashes_append(h, 11, b, -1);
     sj_hashes_append(h, 12, c3, -1);
-    int64_t ids[3] = {10, 11, 12};
+    int64_t ids[4] = {9, 10, 11, 12};
     sj_pair v[1];
     sj_pairs p = {0, 1, v};
     add_pair(&p, 10, 11, 40);
@@ -87,17 +104,17 @@ static void test_complete_exact_d(void)
     CHECK(sj_linkage_parse("complete:40", &o) == SJ_OK, "parse complete:40");
     o.hashes = h;
     sj_clusters *c = NULL;
-    CHECK(sj_cluster(ids, 3, &p, &o, &c) == SJ_OK && c, "cluster complete:40: %s", sj_last_error());
+    CHECK(sj_cluster(ids, 4, &p, &o, &c) == SJ_OK && c, "cluster complete:40: %s", sj_last_error());
     if (c)
-        CHECK(c->n_clusters == 2 && cluster_of(c, 10) == cluster_of(c, 11),
+        CHECK(c->n_clusters == 3 && cluster_of(c, 10) == 1 && cluster_of(c, 11) == 1 && numbering_ok(c),
               "a pair at exactly D = 40 must merge under complete:40 (%lld clusters)",
               (long long)c->n_clusters);
     sj_clusters_free(c);
     p.n = 0;
     add_pair(&p, 10, 12, 41);
-    CHECK(sj_cluster(ids, 3, &p, &o, &c) == SJ_OK && c, "cluster complete:40 (41)");
+    CHECK(sj_cluster(ids, 4, &p, &o, &c) == SJ_OK && c, "cluster complete:40 (41)");
     if (c)
-        CHECK(c->n_clusters == 3, "a pair at 41 must not merge under complete:40");
+        CHECK(c->n_clusters == 4 && numbering_ok(c), "a pair at 41 must not merge under complete:40");
     sj_clusters_free(c);
     sj_hashes_free(h);
 }
@@ -137,7 +154,7 @@ static void test_core_fractional_nearest(void)
     sj_clusters *c = NULL;
     CHECK(sj_cluster(ids, 7, &p, &o, &c) == SJ_OK && c, "cluster: %s", sj_last_error());
     if (c) {
-        CHECK(c->n_clusters == 2, "clusters %lld, want 2", (long long)c->n_clusters);
+        CHECK(c->n_clusters == 2 && numbering_ok(c), "clusters %lld, want 2", (long long)c->n_clusters);
         CHECK(cluster_of(c, 1) == cluster_of(c, 5) && cluster_of(c, 1) != cluster_of(c, 2),
               "hash 1 joined the core neighbour at 0.7 (id 2), not the nearest at 0.3 (id 5)");
     }
@@ -191,10 +208,30 @@ static void test_triage_ties(void)
     sj_hashes_free(q);
 }
 
+/* Union-find on a deep tree: pairs given from the far end of a chain
+ * (5-4, 4-3, 3-2, 2-1) hang 5 four levels below 1; the last pair (0-5) must
+ * still join the whole chain. Every linkage and the sweep rely on the find. */
+static void test_union_find_deep(void)
+{
+    int64_t ids[6] = {0, 1, 2, 3, 4, 5};
+    sj_pair v[5];
+    sj_pairs p = {0, 5, v};
+    for (int64_t k = 5; k >= 2; k--)
+        add_pair(&p, k - 1, k, 1);
+    add_pair(&p, 0, 5, 1);
+    sj_clusters *c = NULL;
+    CHECK(sj_cluster_components(ids, 6, &p, &c) == SJ_OK && c, "cluster: %s", sj_last_error());
+    if (c)
+        CHECK(c->n_clusters == 1 && numbering_ok(c), "a chain given from its far end: %lld clusters, want 1",
+              (long long)c->n_clusters);
+    sj_clusters_free(c);
+}
+
 int main(void)
 {
     t_init_seed();
     test_core_exact_k();
+    test_union_find_deep();
     test_complete_exact_d();
     test_bit_band_upper_edge();
     test_core_fractional_nearest();
