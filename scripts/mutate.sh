@@ -85,6 +85,7 @@ journal-pair-distance @@ host/cli/cli_journal.c @@ journal @@ if (!isfinite(p[i]
 journal-pair-finite @@ host/cli/cli_journal.c @@ journal @@ if (!isfinite(p[i].distance) || !(p[i].distance <= rule->threshold)) @@ if (!(p[i].distance <= rule->threshold))
 journal-pair-at-t @@ host/cli/cli_journal.c @@ journal @@ !(p[i].distance <= rule->threshold)) @@ !(p[i].distance < rule->threshold))
 journal-nofollow @@ host/cli/cli_journal.c @@ journal @@ int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); @@ int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+journal-empty-file @@ host/cli/cli_journal.c @@ journal @@ if (existed && fstat(fd, &fs) == 0 && fs.st_size == 0) @@ if (0)
 journal-lock @@ host/cli/cli_journal.c @@ journal @@ flock(fd, LOCK_EX | LOCK_NB) != 0 @@ flock(fd, LOCK_SH | LOCK_NB) != 0
 EOF
 )
