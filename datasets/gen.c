@@ -40,6 +40,7 @@ void sj_gen_defaults(sj_hash_type type, int64_t n, uint64_t seed, sj_gen_options
     o->degenerate_fraction = 0.001;
     o->power_alpha = 2.2;
     o->max_series = 1000;
+    o->low_quality_fraction = 0;
     o->threshold = type.kind == SJ_KIND_F32  ? 0.05
                    : sj_hash_type_binary(type) ? floor(31.0 * type.bits / 256.0 + 0.5)
                                                : 100.0 * type.dim;
@@ -165,11 +166,26 @@ static double pick_offset(const gen_moves *g, uint64_t *s, double T)
     return u < 0.7 ? r * T / 2 : u < 0.9 ? T / 2 + r * T / 2 : T + r * T / 4;
 }
 
+/* A base quality (see sj_gen_options.low_quality_fraction) and a member's. */
+static int64_t base_quality(uint64_t *s, double low)
+{
+    if (rng_unit(s) < low)
+        return rng_range(s, 10, 49);
+    return rng_unit(s) < 0.7 ? 100 : rng_range(s, 50, 99);
+}
+
+static int16_t member_quality(uint64_t *s, int64_t base)
+{
+    int64_t q = base + rng_range(s, -5, 5); /* drawn once: SJ_MIN/SJ_MAX repeat arguments */
+    return (int16_t)SJ_MAX(0, SJ_MIN(100, q));
+}
+
 sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
 {
     *out = NULL;
     if (o->n < 0 || o->series_fraction < 0 || o->series_fraction > 1 ||
-        o->degenerate_fraction < 0 || o->degenerate_fraction > 1 || o->power_alpha <= 1)
+        o->degenerate_fraction < 0 || o->degenerate_fraction > 1 || o->power_alpha <= 1 ||
+        o->low_quality_fraction < 0 || o->low_quality_fraction > 1)
         return sj_fail(SJ_ERR_ARG, "gen: options out of range");
     const uint32_t bits = o->type.bits, rb = bits / 8;
     const int64_t n = o->n;
@@ -182,7 +198,9 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
     uint8_t *tmp = malloc((size_t)SJ_MAX(n, 1) * rb);
     int64_t *perm = malloc((size_t)SJ_MAX(n, 1) * sizeof *perm);
     int64_t *series_start = NULL;
-    if (!h->labels || !tmp || !perm) {
+    const int with_quality = o->low_quality_fraction > 0;
+    int16_t *qual = with_quality ? malloc((size_t)SJ_MAX(n, 1) * sizeof *qual) : NULL;
+    if (!h->labels || !tmp || !perm || (with_quality && !qual)) {
         st = sj_fail(SJ_ERR_NOMEM, "gen: out of memory for %lld hashes", (long long)n);
         goto fail;
     }
@@ -224,6 +242,8 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
                      g.binary ? (double)rng_range(&rs, (int64_t)T, 2 * (int64_t)T) : T * (1 + rng_unit(&rs)));
         }
         int chain = rng_unit(&rs) < o->chain_fraction;
+        uint64_t rq = SERIES_STREAM(s) ^ 0x9e3779b97f4a7c15ULL; /* qualities: a stream of their own */
+        int64_t q_base = with_quality ? base_quality(&rq, o->low_quality_fraction) : -1;
         int64_t lo_step = SJ_MAX(1, 6 * (int64_t)bits / 256), hi_step = SJ_MAX(1, 16 * (int64_t)bits / 256);
         for (int64_t r = series_start[s]; r < series_start[s + 1]; r++) {
             uint8_t *row = tmp + (size_t)r * rb;
@@ -239,6 +259,8 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
                 move_row(&g, &rs, row, k);
             }
             h->labels[r] = s;
+            if (with_quality)
+                qual[r] = member_quality(&rq, q_base);
         }
         free(base);
     }
@@ -255,6 +277,11 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
             make_random(&g, &rs, row);
         }
         h->labels[r] = -1;
+        if (with_quality) {
+            uint64_t rq = rs ^ 0x9e3779b97f4a7c15ULL;
+            qual[r] = r < n_series_rows + n_degen ? (int16_t)rng_range(&rq, 0, 20)
+                                                  : member_quality(&rq, base_quality(&rq, o->low_quality_fraction));
+        }
     }
     /* Shuffle rows (Fisher-Yates on a permutation), ids in final row order. */
     for (int64_t i = 0; i < n; i++)
@@ -266,6 +293,10 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
         perm[j] = t;
     }
     int64_t *labels = malloc((size_t)SJ_MAX(n, 1) * sizeof *labels);
+    if (with_quality && !(h->quality = malloc((size_t)SJ_MAX(n, 1) * sizeof *h->quality))) {
+        free(labels);
+        labels = NULL;
+    }
     if (!labels) {
         st = sj_fail(SJ_ERR_NOMEM, "gen: out of memory");
         goto fail;
@@ -275,16 +306,20 @@ sj_status sj_gen(const sj_gen_options *o, sj_hashes **out)
         memcpy(h->hashes + (size_t)i * rb, tmp + (size_t)perm[i] * rb, rb);
         labels[i] = h->labels[perm[i]];
         h->ids[i] = o->first_id + i;
+        if (with_quality)
+            h->quality[i] = qual[perm[i]];
     }
     free(h->labels);
     h->labels = labels;
     h->n = n;
+    free(qual);
     free(tmp);
     free(perm);
     free(series_start);
     *out = h;
     return SJ_OK;
 fail:
+    free(qual);
     free(tmp);
     free(perm);
     free(series_start);

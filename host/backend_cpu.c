@@ -1,6 +1,7 @@
 /* backend_cpu.c - our CPU backend: packed corpus + ISA-dispatched kernels.
  * compare() is thread-safe; the scheduler runs it on every OpenMP thread. */
 #include "hamming_cpu.h"
+#include "vector.h"
 
 #include <stdlib.h>
 
@@ -67,3 +68,10 @@ const sj_backend_ops sj_backend_cpu = {
     /* .compare        = */ cpu_compare,
     /* .close          = */ cpu_close,
 };
+
+const char *sj_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa)
+{
+    if (sj_hash_type_binary(t))
+        return sj_isa_name(isa == SJ_ISA_AUTO ? sj_isa_best() : isa);
+    return sj_vec_cpu_path_name(t, m == SJ_METRIC_DEFAULT ? sj_metric_default(t) : m, isa);
+}

@@ -212,7 +212,7 @@ static sj_status ensure_quality(sj_hashes *h)
     return SJ_OK;
 }
 
-static sj_status ensure_labels(sj_hashes *h)
+sj_status sj_hashes_ensure_labels(sj_hashes *h)
 {
     if (h->labels)
         return SJ_OK;
@@ -263,7 +263,7 @@ sj_status sj_hashes_concat(sj_hashes *dst, const sj_hashes *src)
         return st;
     if (src->quality && (st = ensure_quality(dst)))
         return st;
-    if (src->labels && (st = ensure_labels(dst)))
+    if (src->labels && (st = sj_hashes_ensure_labels(dst)))
         return st;
     if (src->meta && (st = sj_hashes_ensure_meta(dst)))
         return st;

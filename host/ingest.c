@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 #include "simjoin/meta.h"
+#include "text_out.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -22,6 +23,7 @@ typedef enum column_role {
     COL_ID,
     COL_HASH,
     COL_QUALITY,
+    COL_LABEL,
     COL_VICTIM,
     COL_OFFENDER,
     COL_TEXT /* + sj_meta_text */
@@ -36,6 +38,7 @@ typedef struct table {
     int role[MAX_COLUMNS];
     char name[MAX_COLUMNS][64]; /* header names, for messages */
     int has_meta;
+    int label_col;    /* column whose text gives /labels: label, else series; -1 none */
 } table;
 
 struct sj_ingest {
@@ -282,6 +285,7 @@ static int role_of(const char *norm, sj_hash_type t)
         {"id", COL_ID}, {"imageid", COL_ID}, {"hashid", COL_ID},
         {"hash", COL_HASH},
         {"quality", COL_QUALITY}, {"pdqquality", COL_QUALITY},
+        {"label", COL_LABEL}, {"groundtruth", COL_LABEL},
         {"victimidentified", COL_VICTIM}, {"offenderidentified", COL_OFFENDER},
         {"series", COL_TEXT + SJ_META_SERIES}, {"seriesname", COL_TEXT + SJ_META_SERIES},
         {"seriesid", COL_TEXT + SJ_META_SERIES},
@@ -354,6 +358,11 @@ static sj_status parse_header(sj_ingest *ing, const char *path, const char *text
     if (legacy) /* "id,hash[,quality]": the plain CSV form */
         goto done;
     tb->n_cols = nf;
+    tb->label_col = -1;
+    for (int pass = 0; pass < 2 && tb->label_col < 0; pass++) /* label first, else series */
+        for (int i = 0; i < nf; i++)
+            if (tb->role[i] == (pass ? COL_TEXT + SJ_META_SERIES : COL_LABEL))
+                tb->label_col = i;
     if (!seen[COL_HASH]) {
         char kind[24];
         sj_hash_type_format(ing->opt.type, kind, sizeof kind);
@@ -371,6 +380,35 @@ static sj_status parse_header(sj_ingest *ing, const char *path, const char *text
 done:
     free(scratch);
     return st;
+}
+
+/* Label text to a ground-truth code (README "Labels"): "" and "-1" are -1
+ * (no series); a decimal integer 0 <= v < 2^62 is kept as it is; any other
+ * text is 2^62 + (FNV-1a-64 of its bytes mod 2^62), the same in every file
+ * and run, so shards ingested apart agree. */
+static sj_status label_code(const char *path, int64_t line, int col, const char *name, field f,
+                            int64_t *code)
+{
+    const int64_t text_base = INT64_C(1) << 62;
+    int64_t v;
+    *code = -1;
+    if (f.len == 0 || (f.len == 2 && f.p[0] == '-' && f.p[1] == '1'))
+        return SJ_OK;
+    if (f.len > SJ_META_TEXT_MAX)
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) is longer than %d bytes", path,
+                       (long long)line, col, name, SJ_META_TEXT_MAX);
+    if (parse_i64(f, &v)) {
+        if (v < 0 || v >= text_base)
+            return sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s): a numeric label must be -1 (none) "
+                                         "or 0..2^62-1", path, (long long)line, col, name);
+        *code = v;
+        return SJ_OK;
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < f.len; i++)
+        h = (h ^ (unsigned char)f.p[i]) * 1099511628211ull;
+    *code = text_base + (int64_t)(h % (uint64_t)text_base);
+    return SJ_OK;
 }
 
 static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line, const char *text,
@@ -425,7 +463,8 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
                 st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) must be yes, no or unknown",
                              path, (long long)line, col, tb->name[i]);
             break;
-        case COL_IGNORED: break;
+        case COL_IGNORED:
+        case COL_LABEL: break;
         default:
             if (f[i].len > SJ_META_TEXT_MAX)
                 st = sj_fail(SJ_ERR_PARSE, "%s:%lld: field %d (%s) is longer than %d bytes", path,
@@ -435,6 +474,10 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
             break;
         }
     }
+    int64_t label = -1;
+    if (!st && tb->label_col >= 0)
+        st = label_code(path, line, tb->label_col + 1, tb->name[tb->label_col], f[tb->label_col],
+                        &label);
     if (st)
         goto done;
     if (!has_id) {
@@ -453,6 +496,8 @@ static sj_status parse_table_row(sj_ingest *ing, const char *path, int64_t line,
     rows->meta = meta;
     if (!st && meta)
         st = sj_meta_append(meta, (const char *const *)values, victim, offender);
+    if (!st && tb->label_col >= 0 && !(st = sj_hashes_ensure_labels(rows)))
+        rows->labels[rows->n - 1] = label;
 done:
     free(scratch);
     return st;
@@ -734,6 +779,58 @@ static sj_status parse_line(sj_ingest *ing, const char *path, int64_t line, cons
     return bad_hash(ing, path, line, 2, f[1]);
 }
 
+/* The 1-based field of byte `at` of a line split at delim ("quotes" honoured). */
+static int field_at(const char *text, size_t at, char delim)
+{
+    int field = 1, quoted = 0;
+    for (size_t i = 0; i < at; i++)
+        if (text[i] == '"')
+            quoted = !quoted;
+        else if (text[i] == delim && !quoted)
+            field++;
+    return field;
+}
+
+/* "field N (Name)" for byte `at` of a line, into buf. */
+static void name_field(const sj_ingest *ing, const char *text, size_t len, size_t at, char *buf,
+                       size_t size)
+{
+    const table *tb = &ing->tab;
+    size_t commas = 0, semis = 0;
+    for (size_t i = 0; i < len; i++)
+        commas += text[i] == ',', semis += text[i] == ';';
+    char delim = tb->active ? tb->delim : semis > commas ? ';' : ',';
+    int f = field_at(text, at, delim);
+    if (tb->active && f <= tb->n_cols)
+        snprintf(buf, size, "field %d (%s)", f, tb->name[f - 1]);
+    else
+        snprintf(buf, size, "field %d", f);
+}
+
+/* A line of the file as UTF-8: checked (the default), or converted from
+ * the input encoding into *conv. *text and *len are updated to the result. */
+static sj_status line_to_utf8(const sj_ingest *ing, const char *path, int64_t line,
+                              const char **text, size_t *len, char **conv, size_t *conv_cap)
+{
+    size_t bad;
+    char where[96];
+    if (ing->opt.encoding != SJ_TEXT_UTF8) {
+        if (!sj_text_to_utf8(ing->opt.encoding, *text, *len, conv, conv_cap, len, &bad)) {
+            *text = *conv;
+            return SJ_OK;
+        }
+        name_field(ing, *text, *len, bad, where, sizeof where);
+        return sj_fail(SJ_ERR_PARSE, "%s:%lld: %s: byte 0x%02X has no character in cp1252", path,
+                       (long long)line, where, (unsigned char)(*text)[bad]);
+    }
+    if ((bad = sj_utf8_check(*text, *len)) == *len)
+        return SJ_OK;
+    name_field(ing, *text, *len, bad, where, sizeof where);
+    return sj_fail(SJ_ERR_PARSE, "%s:%lld: %s is not valid UTF-8 (byte %zu of the line); if the "
+                                 "file is in another encoding, give --encoding cp1252 or latin1",
+                   path, (long long)line, where, bad + 1);
+}
+
 sj_status sj_ingest_file(sj_ingest *ing, const char *path)
 {
     FILE *fp = fopen(path, "rb");
@@ -759,8 +856,8 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
         fclose(fp);
         return st;
     }
-    char *buf = NULL;
-    size_t cap = 0;
+    char *buf = NULL, *conv = NULL;
+    size_t cap = 0, conv_cap = 0;
     ssize_t got;
     int64_t line = 0;
     int first = 1;
@@ -772,7 +869,15 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
                          (long long)line);
             break;
         }
-        field t = trim(buf, (size_t)got);
+        const char *text = buf;
+        size_t len = (size_t)got;
+        if (line == 1) { /* a byte order mark (Excel writes one) */
+            size_t bom = sj_utf8_bom(text, len);
+            text += bom, len -= bom;
+        }
+        if ((st = line_to_utf8(ing, path, line, &text, &len, &conv, &conv_cap)))
+            break;
+        field t = trim(text, len);
         if (t.len == 0 || t.p[0] == '#')
             continue;
         st = parse_line(ing, path, line, t.p, t.len, first);
@@ -783,6 +888,7 @@ sj_status sj_ingest_file(sj_ingest *ing, const char *path)
     if (!st && ferror(fp))
         st = sj_fail(SJ_ERR_IO, "%s: read error after line %lld", path, (long long)line);
     free(buf);
+    free(conv);
     fclose(fp);
     return st;
 }

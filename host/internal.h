@@ -61,6 +61,8 @@ int sj_row_is_zero_vector(sj_hash_type t, const uint8_t *row);
 
 /* Give h a metadata column (rows so far: unknown) if it has none. */
 sj_status sj_hashes_ensure_meta(sj_hashes *h);
+/* Give h a labels array (earlier rows: -1, no series). */
+sj_status sj_hashes_ensure_labels(sj_hashes *h);
 
 /* Popcount of a byte string. */
 int sj_popcount_bytes(const uint8_t *p, size_t n);

@@ -5,6 +5,7 @@
 #include "simjoin/meta.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -317,10 +318,11 @@ int64_t sj_meta_table_find(const sj_meta_table *t, int64_t id)
 const char *sj_triage_name(sj_triage t)
 {
     switch (t) {
-    case SJ_TRIAGE_NEW_VICTIM: return "candidate_new_victim";
-    case SJ_TRIAGE_UNIDENTIFIED_SERIES: return "unidentified_victim_series";
+    case SJ_TRIAGE_UNIDENTIFIED_VICTIM: return "unidentified_victim";
+    case SJ_TRIAGE_NEW_SERIES: return "candidate_new_series";
     case SJ_TRIAGE_CROSS_CASE: return "cross_case_link";
     case SJ_TRIAGE_KNOWN_IDENTIFIED: return "known_identified_series";
+    case SJ_TRIAGE_NOT_COMPARED: return "not_compared";
     case SJ_TRIAGE_NONE: break;
     }
     return "none";
@@ -409,11 +411,13 @@ static sj_status distinct_codes(const int64_t *cluster, const int64_t *member, i
     return st;
 }
 
-/* The triage order as a sort key: class, then more new uploads, then larger
- * clusters, then lower cluster number (no globals: callers may run on
- * several threads). */
+/* The triage order as a sort key: class, then larger clusters, then more
+ * sources, then the closer smallest match (unknown last), then the lower
+ * cluster number (no globals: callers may run on several threads). */
 typedef struct rank_key {
-    int64_t triage, neg_new, neg_size, cluster;
+    int64_t triage, neg_size, neg_sources;
+    double distance; /* +inf when unknown */
+    int64_t cluster;
 } rank_key;
 
 static int cmp_rank(const void *x, const void *y)
@@ -421,15 +425,33 @@ static int cmp_rank(const void *x, const void *y)
     const rank_key *a = x, *b = y;
     if (a->triage != b->triage)
         return a->triage < b->triage ? -1 : 1;
-    if (a->neg_new != b->neg_new)
-        return a->neg_new < b->neg_new ? -1 : 1;
     if (a->neg_size != b->neg_size)
         return a->neg_size < b->neg_size ? -1 : 1;
+    if (a->neg_sources != b->neg_sources)
+        return a->neg_sources < b->neg_sources ? -1 : 1;
+    if (a->distance != b->distance)
+        return a->distance < b->distance ? -1 : 1;
     return a->cluster < b->cluster ? -1 : a->cluster > b->cluster;
 }
 
+/* The class of a cluster from its summary (README "Triage report"): only
+ * clusters of 2+ hashes with a new upload are listed; sources play no part. */
+static sj_triage classify(const sj_case_summary *s, int64_t k, int64_t size, int bare_unidentified)
+{
+    if (size < 2 || s->n_new[k] == 0)
+        return SJ_TRIAGE_NONE;
+    if (s->n_series_unidentified[k] > 0 || bare_unidentified)
+        return SJ_TRIAGE_UNIDENTIFIED_VICTIM;
+    if (s->n_known[k] == 0 && s->n_series[k] == 0)
+        return SJ_TRIAGE_NEW_SERIES;
+    if (s->n_series[k] >= 2 || s->n_cases[k] >= 2)
+        return SJ_TRIAGE_CROSS_CASE;
+    return SJ_TRIAGE_KNOWN_IDENTIFIED;
+}
+
 sj_status sj_case_summarize(const int64_t *ids, const int64_t *cluster, int64_t n,
-                            int64_t n_clusters, const sj_meta_table *t, sj_case_summary **out)
+                            int64_t n_clusters, const sj_meta_table *t, const double *min_distance,
+                            sj_case_summary **out)
 {
     *out = NULL;
     size_t nc = (size_t)SJ_MAX(n_clusters, 1);
@@ -437,8 +459,9 @@ sj_status sj_case_summarize(const int64_t *ids, const int64_t *cluster, int64_t 
     int64_t *member = malloc((size_t)SJ_MAX(n, 1) * sizeof *member);
     int64_t *size = calloc(nc, sizeof *size);
     uint8_t *series_ok = NULL; /* [text codes] 1: some hash of that series has victim yes */
+    uint8_t *bare = calloc(nc, 1); /* [cluster] 1: a corpus member without series, victim not yes */
     sj_status st = SJ_OK;
-    if (!s || !member || !size) {
+    if (!s || !member || !size || !bare) {
         free(s), s = NULL;
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto done;
@@ -481,6 +504,8 @@ sj_status sj_case_summarize(const int64_t *ids, const int64_t *cluster, int64_t 
         s->n_known[k] += !is_new;
         int8_t v = sj_meta_victim(m, member[i]), o = sj_meta_offender(m, member[i]);
         s->victim_identified[k] = (int8_t)SJ_MAX(s->victim_identified[k], v);
+        if (!is_new && sj_meta_text_code(m, member[i], SJ_META_SERIES) < 0 && v != SJ_META_YES)
+            bare[k] = 1;
         s->offender_identified[k] = (int8_t)SJ_MAX(s->offender_identified[k], o);
     }
     if ((st = distinct_codes(cluster, member, n, n_clusters, m, SJ_META_SERIES, s->series, s->n_series)) ||
@@ -500,16 +525,9 @@ sj_status sj_case_summarize(const int64_t *ids, const int64_t *cluster, int64_t 
         if (s->n_new[k] > 0 && s->n_series[k] == 0)
             f |= SJ_CASE_NEW_NO_SERIES;
         s->flags[k] = (uint8_t)f;
-        sj_triage tr = SJ_TRIAGE_NONE;
-        if (s->n_new[k] > 0 && s->n_series[k] == 0)
-            tr = SJ_TRIAGE_NEW_VICTIM;
-        else if (s->n_new[k] > 0 && s->n_series_unidentified[k] > 0)
-            tr = SJ_TRIAGE_UNIDENTIFIED_SERIES;
-        else if (f & (SJ_CASE_MERGES_SERIES | SJ_CASE_MULTI_CASE | SJ_CASE_MULTI_SOURCE))
-            tr = SJ_TRIAGE_CROSS_CASE;
-        else if (s->n_new[k] > 0)
-            tr = SJ_TRIAGE_KNOWN_IDENTIFIED;
+        sj_triage tr = classify(s, k, size[k], bare[k]);
         s->triage[k] = (uint8_t)tr;
+        s->n_unmatched += size[k] == 1 && s->n_new[k] == 1;
         if (tr != SJ_TRIAGE_NONE)
             s->ranked[s->n_ranked++] = k;
     }
@@ -521,7 +539,9 @@ sj_status sj_case_summarize(const int64_t *ids, const int64_t *cluster, int64_t 
         }
         for (int64_t r = 0; r < s->n_ranked; r++) {
             int64_t k = s->ranked[r];
-            keys[r] = (rank_key){s->triage[k], -s->n_new[k], -size[k], k};
+            double d = min_distance ? min_distance[k] : NAN;
+            keys[r] = (rank_key){s->triage[k], -size[k], -(int64_t)s->n_sources[k],
+                                 isnan(d) || d < 0 ? INFINITY : d, k};
         }
         qsort(keys, (size_t)s->n_ranked, sizeof *keys, cmp_rank);
         for (int64_t r = 0; r < s->n_ranked; r++)
@@ -532,6 +552,7 @@ done:
     free(member);
     free(size);
     free(series_ok);
+    free(bare);
     if (st) {
         sj_case_summary_free(s);
         return st;

@@ -6,6 +6,7 @@
  * Every dataset is optional on reading; all are written. */
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
+#include "text_out.h"
 #include "simjoin/meta.h"
 
 #include <stdlib.h>
@@ -107,9 +108,13 @@ static sj_status read_text(hid_t g, const char *group, sj_meta_text f, int64_t n
     }
     for (int64_t i = 0; i < n && !st; i++) {
         const char *s = is_vlen ? (vlen[i] ? vlen[i] : "") : fixed + (size_t)i * width;
-        if (strlen(s) > SJ_META_TEXT_MAX)
+        size_t len = strlen(s), bad;
+        if (len > SJ_META_TEXT_MAX)
             st = sj_fail(SJ_ERR_FORMAT, "%s: /%s/%s row %lld is longer than %d bytes", path, group,
                          name, (long long)i, SJ_META_TEXT_MAX);
+        else if ((bad = sj_utf8_check(s, len)) < len)
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /%s/%s row %lld is not valid UTF-8 (byte %zu)", path,
+                         group, name, (long long)i, bad + 1);
         else if (*s && !(text[i] = strdup(s)))
             st = sj_fail(SJ_ERR_NOMEM, "out of memory");
     }

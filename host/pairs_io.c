@@ -293,10 +293,11 @@ static sj_status write_code_lists(hid_t g, const char *name, int32_t *const *lis
 /* /case_summary: per cluster new/known members, series, cases, sources,
  * identified flags, SJ_CASE_* flags and the triage class and rank. */
 static sj_status write_case_summary(hid_t file, const int64_t *ids, const int64_t *cl, int64_t n,
-                                    int64_t n_clusters, const sj_meta_table *t, const char *path)
+                                    int64_t n_clusters, const sj_meta_table *t,
+                                    const double *min_distance, const char *path)
 {
     sj_case_summary *s;
-    sj_status st = sj_case_summarize(ids, cl, n, n_clusters, t, &s);
+    sj_status st = sj_case_summarize(ids, cl, n, n_clusters, t, min_distance, &s);
     if (st)
         return st;
     int64_t *rank = malloc((size_t)SJ_MAX(n_clusters, 1) * sizeof *rank);
@@ -313,8 +314,8 @@ static sj_status write_case_summary(hid_t file, const int64_t *ids, const int64_
     if ((st = sj_h5_group(file, "case_summary", path, &g)) ||
         (st = sj_h5_attr_str(g, "flags", "bit 1 merges_series, 2 multi_case, 4 multi_source, "
                                          "8 new_no_series", path)) ||
-        (st = sj_h5_attr_str(g, "triage", "0 not listed, 1 candidate_new_victim, 2 "
-                                          "unidentified_victim_series, 3 cross_case_link, 4 "
+        (st = sj_h5_attr_str(g, "triage", "0 not listed, 1 unidentified_victim, 2 "
+                                          "candidate_new_series, 3 cross_case_link, 4 "
                                           "known_identified_series", path)) ||
         (st = sj_h5_write(g, "n_new", H5T_NATIVE_INT64, 1, dc, s->n_new, path)) ||
         (st = sj_h5_write(g, "n_known", H5T_NATIVE_INT64, 1, dc, s->n_known, path)) ||
@@ -436,7 +437,8 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
     H5Gclose(g);
     g = H5I_INVALID_HID;
     if (r->meta && ((st = sj_meta_table_h5_write(file, r->meta, path)) ||
-                    (st = write_case_summary(file, ids, cl, total, c->n_clusters, r->meta, path))))
+                    (st = write_case_summary(file, ids, cl, total, c->n_clusters, r->meta,
+                                                       c->min_distance, path))))
         goto fail;
     if ((st = write_excluded(file, r, path)) || (st = sj_h5_group(file, "quarantined", path, &g)) ||
         (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dq, qid, path)) ||

@@ -377,13 +377,29 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
     return st;
 }
 
+/* run_join may set the OpenMP thread count for a backend's own parallel
+ * regions; the caller's setting is restored, so a join leaves the host
+ * process as it found it. */
+static sj_status run_join_restoring_threads(const sj_join_config *cfg, const sj_hashes *queries,
+                                            const sj_hashes *corpus, int self, sj_pairs *out)
+{
+#ifdef _OPENMP
+    const int caller_threads = omp_get_max_threads();
+#endif
+    sj_status st = run_join(cfg, queries, corpus, self, out);
+#ifdef _OPENMP
+    omp_set_num_threads(caller_threads);
+#endif
+    return st;
+}
+
 sj_status sj_join_self(const sj_join_config *cfg, const sj_hashes *set, sj_pairs *out)
 {
-    return run_join(cfg, set, set, 1, out);
+    return run_join_restoring_threads(cfg, set, set, 1, out);
 }
 
 sj_status sj_join_cross(const sj_join_config *cfg, const sj_hashes *queries,
                         const sj_hashes *corpus, sj_pairs *out)
 {
-    return run_join(cfg, queries, corpus, 0, out);
+    return run_join_restoring_threads(cfg, queries, corpus, 0, out);
 }

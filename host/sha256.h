@@ -1,4 +1,5 @@
-/* sha256.h - SHA-256 of bytes and files (lower-case hex digests). */
+/* sha256.h - SHA-256 of bytes and files (lower-case hex digests), computed
+ * by OpenSSL's libcrypto. */
 #ifndef SIMJOIN_SHA256_H
 #define SIMJOIN_SHA256_H
 
@@ -6,15 +7,13 @@
 #include <stdint.h>
 
 typedef struct sj_sha256 {
-    uint32_t h[8];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t fill;
+    void *ctx; /* EVP_MD_CTX, owned; NULL when it could not be made */
 } sj_sha256;
 
 void sj_sha256_init(sj_sha256 *s);
 void sj_sha256_update(sj_sha256 *s, const void *data, size_t n);
-void sj_sha256_hex(sj_sha256 *s, char out[65]); /* finishes s */
+/* Finish s (and free it); out is "" when the digest could not be made. */
+void sj_sha256_hex(sj_sha256 *s, char out[65]);
 /* Digest of a file's bytes; -1 if it cannot be read. */
 int sj_sha256_file(const char *path, char out[65]);
 

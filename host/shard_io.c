@@ -9,6 +9,7 @@
  *               "f32"), bits or dim, source */
 #define _POSIX_C_SOURCE 200809L
 #include "h5util.h"
+#include "text_out.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,13 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
         goto done;
     if ((st = sj_h5_read_attr_str(file, "source", h->source, sizeof h->source, 0, path)))
         goto done;
+    size_t src_len = strlen(h->source), src_bad = sj_utf8_check(h->source, src_len);
+    if (src_bad < src_len && !(src_len == SJ_SOURCE_MAX - 1 && src_len - src_bad < 4)) {
+        /* (a name cut to fit may end inside a character: not the file's fault) */
+        st = sj_fail(SJ_ERR_FORMAT, "%s: attribute 'source' is not valid UTF-8 (byte %zu)", path,
+                     src_bad + 1);
+        goto done;
+    }
     if ((st = sj_meta_h5_read(file, "meta", n, &h->meta, path)))
         goto done;
     if ((st = sj_hashes_check_unique_ids(h, path)))

@@ -56,11 +56,13 @@ static void finish_quality(sj_sweep_row *r, const quality *q)
     double expected = pairs > 0 ? q->p * q->a / pairs : 0;
     double max = (q->p + q->a) / 2;
     r->ari = max - expected != 0 ? (q->tp - expected) / (max - expected) : 1.0;
+    r->recall_compared = r->recall;
 }
 
 static void no_quality(sj_sweep_row *r)
 {
     r->precision = r->recall = r->f1 = r->b3_precision = r->b3_recall = r->ari = NAN;
+    r->recall_compared = NAN;
 }
 
 /* ---- label-count maps (class -> count), open addressing ---- */

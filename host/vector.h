@@ -66,6 +66,11 @@ static inline sj_status sj_vec_decide(const sj_vec_join *v, const uint8_t *qrow,
 sj_status sj_vec_check_rows(const sj_vec_join *v, const uint8_t *rows, int64_t n, int64_t first,
                             const char *what);
 
+/* The code path sj_backend_cpu_vec runs for t, m (resolved) and isa:
+ * "avx512-vnni" (exact int8 dot products, u8 kinds with l2sq), "avx2" or
+ * "portable". */
+const char *sj_vec_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa);
+
 extern const sj_backend_ops sj_backend_cpu_vec;
 extern const sj_backend_ops sj_backend_faiss_vec;
 extern const sj_backend_ops sj_backend_cuda_vec;

@@ -7,12 +7,18 @@
  * in one vector compare and the candidates are decided by the reference
  * (vector.h). l1 on uint8 is exact in int32 and needs no recheck.
  * One body, compiled twice: for AVX2+FMA and for the baseline, picked at run
- * time (--isa portable forces the baseline). compare() is thread-safe. */
+ * time (--isa portable forces the baseline). compare() is thread-safe.
+ *
+ * l2sq on uint8 rows (photodna, u8:D) with AVX-512 VNNI: exact integer dot
+ * products, no margin and no recheck (u8_l2sq_vnni below). */
 #include "vector.h"
+
+#include <immintrin.h>
 
 /* The 32-byte vectors only cross always_inline boundaries: no ABI is involved. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +33,13 @@ typedef struct vec_state {
     float *f;            /* [n + 1][ld] converted corpus; row n is zeros; owned */
     double *norm;        /* [n] |row|; owned */
     float *normf;        /* [n] the same in float, for the vector test; owned */
+    /* AVX-512 VNNI path (u8 kinds, l2sq): the corpus interleaved in groups
+     * of 16 rows, [groups][steps][16 rows][4 bytes], steps = ceil(D / 4),
+     * zero padded; per row |c|^2 and 128 * sum(c), [groups * 16]. Owned. */
+    int use_vnni;
+    int steps;
+    uint8_t *ilv;
+    int32_t *csq, *csum128;
 } vec_state;
 
 enum { CORPUS_BLOCK = 512 }; /* rows: 512 x 144 floats = 288 KiB, in L2 */
@@ -181,6 +194,140 @@ static sj_status l1_base(const vec_state *s, const uint8_t *qrows, int64_t q0, i
     return l1_body(s, qrows, q0, nq, c0, c1, self, out);
 }
 
+
+/* ---- l2sq on uint8 rows with AVX-512 VNNI ----------------------------------
+ * VPDPBUSD adds four u8 x s8 products into each int32 lane. The corpus is
+ * the u8 side, interleaved so that one 64-byte vector holds the same four
+ * bytes of 16 rows; each query is shifted to s8 (q' = q - 128) and its four
+ * bytes broadcast, so lane j accumulates <q', c_j> with no horizontal sum:
+ *   <q, c> = <q', c> + 128 sum(c),   l2sq = |q|^2 + |c|^2 - 2 <q, c>,
+ * all exact in int32 for D <= VNNI_MAX_DIM (255^2 D < 2^31). A block is 16
+ * queries (16 accumulators) against a 16-row group, over a corpus block
+ * that stays in L2. */
+enum { VNNI_MAX_DIM = 33025, VNNI_QUERIES = 16 };
+
+static int vnni_applies(sj_hash_type t, sj_metric m, sj_isa isa)
+{
+    return t.kind != SJ_KIND_F32 && m == SJ_METRIC_L2SQ && t.dim <= VNNI_MAX_DIM &&
+           (isa == SJ_ISA_AUTO || isa == SJ_ISA_AVX512) && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+}
+
+static int avx2_applies(sj_isa isa)
+{
+    return isa != SJ_ISA_PORTABLE && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const char *sj_vec_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa)
+{
+    __builtin_cpu_init();
+    return vnni_applies(t, m, isa) ? "avx512-vnni" : avx2_applies(isa) ? "avx2" : "portable";
+}
+
+/* The interleaved corpus and its per-row terms (s->rows, s->n set). */
+static sj_status vnni_load(vec_state *s)
+{
+    const int64_t groups = (s->n + 15) / 16;
+    const size_t ilv_bytes = (size_t)SJ_MAX(groups, 1) * (size_t)s->steps * 64;
+    s->ilv = aligned_alloc(64, ilv_bytes);
+    s->csq = calloc((size_t)SJ_MAX(groups, 1) * 16, sizeof *s->csq);
+    s->csum128 = calloc((size_t)SJ_MAX(groups, 1) * 16, sizeof *s->csum128);
+    if (!s->ilv || !s->csq || !s->csum128)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory for %lld vectors", (long long)s->n);
+    memset(s->ilv, 0, ilv_bytes);
+    const uint32_t D = s->v.dim;
+    for (int64_t j = 0; j < s->n; j++) {
+        const uint8_t *row = s->rows + (size_t)j * D;
+        uint8_t *group = s->ilv + (size_t)(j / 16) * (size_t)s->steps * 64 + (size_t)(j % 16) * 4;
+        int32_t sq = 0, sum = 0;
+        for (uint32_t k = 0; k < D; k++) {
+            group[(size_t)(k / 4) * 64 + k % 4] = row[k];
+            sq += (int32_t)row[k] * row[k];
+            sum += row[k];
+        }
+        s->csq[j] = sq;
+        s->csum128[j] = 128 * sum;
+    }
+    return SJ_OK;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static sj_status
+u8_l2sq_vnni(const vec_state *s, const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0,
+             int64_t c1, int self, sj_hits *out)
+{
+    const uint32_t D = s->v.dim;
+    const int steps = s->steps;
+    const int64_t nq_pad = (nq + VNNI_QUERIES - 1) / VNNI_QUERIES * VNNI_QUERIES;
+    /* Queries as s8 [nq_pad][4 steps] (q ^ 0x80 = q - 128; padding 0), |q|^2. */
+    int8_t *qs = calloc((size_t)SJ_MAX(nq_pad, 1) * (size_t)steps * 4, 1);
+    int32_t *qsq = calloc((size_t)SJ_MAX(nq_pad, 1), sizeof *qsq);
+    if (!qs || !qsq) {
+        free(qs);
+        free(qsq);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t q = 0; q < nq; q++)
+        for (uint32_t k = 0; k < D; k++) {
+            uint8_t x = qrows[(size_t)q * D + k];
+            qs[(size_t)q * (size_t)steps * 4 + k] = (int8_t)(x ^ 0x80);
+            qsq[q] += (int32_t)x * x;
+        }
+    const double T = s->v.threshold;
+    const __m512i t = _mm512_set1_epi32(T >= 2147483647.0 ? 2147483647 : (int32_t)floor(T));
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    sj_status st = SJ_OK;
+    const int64_t g_end = (c1 + 15) / 16;
+    for (int64_t gb = c0 / 16; gb < g_end && !st; gb += CORPUS_BLOCK / 16) {
+        const int64_t gb_end = SJ_MIN(gb + CORPUS_BLOCK / 16, g_end);
+        for (int64_t i = 0; i < nq && !st; i += VNNI_QUERIES) {
+            const int8_t *qb = qs + (size_t)i * (size_t)steps * 4;
+            for (int64_t g = gb; g < gb_end && !st; g++) {
+                const int64_t first = g * 16; /* corpus row of lane 0 */
+                if (self && first + 15 <= q0 + i)
+                    continue; /* every row of the group precedes every query */
+                __m512i acc[VNNI_QUERIES];
+                for (int r = 0; r < VNNI_QUERIES; r++)
+                    acc[r] = _mm512_setzero_si512();
+                const uint8_t *cg = s->ilv + (size_t)g * (size_t)steps * 64;
+                for (int k = 0; k < steps; k++) {
+                    const __m512i c = _mm512_load_si512((const void *)(cg + (size_t)k * 64));
+                    for (int r = 0; r < VNNI_QUERIES; r++) {
+                        int32_t q4;
+                        memcpy(&q4, qb + ((size_t)r * (size_t)steps + (size_t)k) * 4, 4);
+                        acc[r] = _mm512_dpbusd_epi32(acc[r], c, _mm512_set1_epi32(q4));
+                    }
+                }
+                const __m512i rows = _mm512_add_epi32(_mm512_set1_epi32((int32_t)first), lane);
+                const __mmask16 in_range =
+                    _mm512_cmpge_epi32_mask(rows, _mm512_set1_epi32((int32_t)SJ_MAX(c0, first))) &
+                    _mm512_cmplt_epi32_mask(rows, _mm512_set1_epi32((int32_t)SJ_MIN(c1, first + 16)));
+                const __m512i corr = _mm512_loadu_si512((const void *)(s->csum128 + first));
+                const __m512i csq = _mm512_loadu_si512((const void *)(s->csq + first));
+                for (int r = 0; r < VNNI_QUERIES && i + r < nq; r++) {
+                    const int64_t q = i + r;
+                    const __m512i dot = _mm512_add_epi32(acc[r], corr);
+                    const __m512i d = _mm512_sub_epi32(
+                        _mm512_add_epi32(_mm512_set1_epi32(qsq[q]), csq), _mm512_slli_epi32(dot, 1));
+                    __mmask16 hit = _mm512_mask_cmple_epi32_mask(in_range, d, t);
+                    if (self)
+                        hit &= _mm512_cmpgt_epi32_mask(rows, _mm512_set1_epi32((int32_t)(q0 + q)));
+                    if (!hit)
+                        continue;
+                    int32_t dist[16];
+                    _mm512_storeu_si512((void *)dist, d);
+                    for (unsigned m = hit; m && !st; m &= m - 1) {
+                        int l = __builtin_ctz(m);
+                        st = sj_hits_push(out, q0 + q, first + l, (double)dist[l]);
+                    }
+                }
+            }
+        }
+    }
+    free(qs);
+    free(qsq);
+    return st;
+}
+
 static sj_status vec_open(const sj_join_config *cfg, sj_hash_type type, void **state)
 {
     vec_state *s = calloc(1, sizeof *s);
@@ -189,8 +336,9 @@ static sj_status vec_open(const sj_join_config *cfg, sj_hash_type type, void **s
     sj_vec_join_init(&s->v, cfg, type);
     s->ld = (int)((type.dim + 7) / 8 * 8);
     __builtin_cpu_init();
-    s->use_avx2 = cfg->isa != SJ_ISA_PORTABLE && __builtin_cpu_supports("avx2") &&
-                  __builtin_cpu_supports("fma");
+    s->use_avx2 = avx2_applies(cfg->isa);
+    s->use_vnni = vnni_applies(type, s->v.metric, cfg->isa);
+    s->steps = (int)((type.dim + 3) / 4);
     *state = s;
     return SJ_OK;
 }
@@ -201,9 +349,16 @@ static sj_status vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
     free(s->f);
     free(s->norm);
     free(s->normf);
-    s->f = NULL, s->norm = NULL, s->normf = NULL;
+    free(s->ilv);
+    free(s->csq);
+    free(s->csum128);
+    s->f = NULL, s->norm = NULL, s->normf = NULL, s->ilv = NULL, s->csq = NULL, s->csum128 = NULL;
     s->rows = rows;
     s->n = n;
+    if (s->use_vnni && n > INT32_MAX - 16)
+        s->use_vnni = 0; /* lanes hold int32 row numbers: the float path takes it */
+    if (s->use_vnni)
+        return vnni_load(s);
     if (s->v.metric == SJ_METRIC_L1)
         return SJ_OK;
     s->f = malloc(((size_t)n + 1) * (size_t)s->ld * sizeof *s->f);
@@ -223,6 +378,8 @@ static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, in
 {
     const vec_state *s = state;
     sj_status st = SJ_OK;
+    if (s->use_vnni)
+        return u8_l2sq_vnni(s, queries, q0, nq, c0, c1, self, out);
     if (s->v.metric == SJ_METRIC_L1)
         return s->use_avx2 ? l1_avx2(s, queries, q0, nq, c0, c1, self, out)
                            : l1_base(s, queries, q0, nq, c0, c1, self, out);
@@ -253,6 +410,9 @@ static void vec_close(void *state)
     free(s->f);
     free(s->norm);
     free(s->normf);
+    free(s->ilv);
+    free(s->csq);
+    free(s->csum128);
     free(s);
 }
 

@@ -72,8 +72,10 @@ sweep-pred-pairs @@ host/sweep.c @@ sweep @@ q.p += (double)size[x] * (double)si
 nightly-smallest-id @@ host/cli/cmd_nightly.c @@ rules_cli|nightly @@ if (root_id[r] < 0 || nodes[i].old_cluster < root_id[r]) @@ if (root_id[r] < 0 || nodes[i].old_cluster > root_id[r])
 # --- triage order (README "Triage report")
 triage-class @@ host/meta.c @@ test_unit|test_rules @@ return a->triage < b->triage ? -1 : 1; @@ return a->triage > b->triage ? -1 : 1;
-triage-more-new @@ host/meta.c @@ test_unit|test_rules @@ return a->neg_new < b->neg_new ? -1 : 1; @@ return a->neg_new > b->neg_new ? -1 : 1;
 triage-larger @@ host/meta.c @@ test_rules @@ return a->neg_size < b->neg_size ? -1 : 1; @@ return a->neg_size > b->neg_size ? -1 : 1;
+triage-more-sources @@ host/meta.c @@ test_rules @@ return a->neg_sources < b->neg_sources ? -1 : 1; @@ return a->neg_sources > b->neg_sources ? -1 : 1;
+triage-closer @@ host/meta.c @@ test_rules @@ return a->distance < b->distance ? -1 : 1; @@ return a->distance > b->distance ? -1 : 1;
+triage-unknown-last @@ host/meta.c @@ test_rules @@ isnan(d) || d < 0 ? INFINITY : d @@ isnan(d) || d < 0 ? -INFINITY : d
 triage-lower-number @@ host/meta.c @@ test_rules @@ return a->cluster < b->cluster ? -1 : a->cluster > b->cluster; @@ return a->cluster > b->cluster ? -1 : a->cluster < b->cluster;
 # --- the resume journal
 journal-checksum @@ host/cli/cli_journal.c @@ journal @@ if (check != record_check(j->chain, unit, n, pairs)) { @@ if (0) {

@@ -2,9 +2,13 @@
 # setup.sh - install what simjoin needs and build it into build/. Idempotent:
 # a second run installs nothing and only rebuilds what changed.
 #
-#   Debian packages (apt-get): compilers, CMake, HDF5, BLAS/LAPACK, OpenMP,
-#     the Python oracles the tests use (h5py, numpy, faiss, matplotlib), and
-#     headless Chromium for the report screenshot test.
+#   scripts/setup.sh         what building and running simjoin needs: compilers,
+#                            CMake, HDF5, BLAS/LAPACK, OpenMP, Open MPI, help2man,
+#                            matplotlib (for `sweep --plot`).
+#   scripts/setup.sh --dev   also what the tests need (scripts/test.sh passes it):
+#                            clang and its sanitizer/fuzzer runtimes, the Python
+#                            oracles (h5py, numpy, faiss) and headless Chromium
+#                            for the report screenshot test.
 #   FAISS C API: built once from Debian's `faiss` source package with hardware
 #     popcount (-mpopcnt; Debian's prebuilt libfaiss counts bits in software),
 #     cached under build/_deps/faiss. Set SIMJOIN_NO_FAISS=1 to skip it.
@@ -18,9 +22,20 @@ JOBS=${JOBS:-$(nproc)}
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # ---- Debian packages --------------------------------------------------------
+DEV=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    *) echo "usage: scripts/setup.sh [--dev]" >&2; exit 2 ;;
+  esac
+done
+# Building and running.
 PKGS=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libopenblas-dev liblapack-dev
-      libomp-dev clang libclang-rt-14-dev dpkg-dev libopenmpi-dev openmpi-bin bsdextrautils
-      python3-h5py python3-numpy python3-faiss python3-matplotlib chromium fonts-dejavu-core)
+      libssl-dev dpkg-dev libopenmpi-dev openmpi-bin bsdextrautils help2man python3-numpy python3-matplotlib)
+# Testing only (--dev): sanitizers and fuzzers, Python oracles, the report screenshot.
+DEV_PKGS=(clang libclang-rt-14-dev libomp-dev python3-h5py python3-faiss python3-venv python3-dev
+          chromium fonts-dejavu-core)
+[ "$DEV" = 1 ] && PKGS+=("${DEV_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test.sh - set up (scripts/setup.sh), build, and run the whole test suite;
+# test.sh - set up with the test tools (scripts/setup.sh --dev), build, and run the whole test suite;
 # then build the suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (with LeakSanitizer) in build-asan/ and run it there too.
 # Extra arguments go to ctest and skip the sanitizer pass, e.g.
@@ -8,7 +8,7 @@
 # for SIMJOIN_FUZZ_SECONDS each (default 60; 0 skips them): scripts/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --dev
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@"
 if [ $# -eq 0 ] && [ "${SIMJOIN_SANITIZE:-1}" = 1 ]; then
   echo "== the same tests under ASan + UBSan (build-asan/)"

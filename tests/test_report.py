@@ -66,24 +66,45 @@ def hexs(h):
 
 
 # ---- the constructed case ---------------------------------------------------
-# (id, hash, series, victim, offender, case, category, source, new)
-A, B, C, D, X = (rand_hash() for _ in range(5))
+# (id, hash, series, victim, offender, case, category, source, new, quality)
+A, B, C, D, X, Y = (rand_hash() for _ in range(6))
+A2 = rand_hash()
+LONG_CASE = "UP-5-" + "x" * 180  # one long token: the page must still fit 1,280 px
+
+
+def sparse_hash(ones):
+    bits = np.zeros(256, dtype=np.uint8)
+    bits[rng.choice(256, ones, replace=False)] = 1
+    return np.packbits(bits)
+
+
 rows = [
     # corpus: series A (victim identified) and B (not identified)
-    (100, A, "Series A", "yes", "no", "CASE-1", "1", "NL", 0),
-    (101, rand_hash(), "Series A", "yes", "unknown", "CASE-1", "1", "NL", 0),
-    (200, B, "Series B", "no", "unknown", "CASE-2", "2", "DE", 0),
+    (100, A, "Series A", "yes", "no", "CASE-1", "1", "NL", 0, 100),
+    (101, A2, "Series A", "yes", "unknown", "CASE-1", "1", "NL", 0, 100),
+    (200, B, "Series B", "no", "unknown", "CASE-2", "2", "DE", 0, 100),
     # two known series that an upload puts together (chaining suspect)
-    (300, C, "Series C", "yes", "yes", "CASE-3", "1", "FR", 0),
-    (301, near(C, 6), "Series D; part 2", "yes", "no", "CASE-4", "1", "FR", 0),
-    (400, D, "", "unknown", "unknown", "", "", "", 0),
+    (300, C, "Series C", "yes", "yes", "CASE-3", "1", "FR", 0, 100),
+    (301, near(C, 6), "Series D; part 2", "yes", "no", "CASE-4", "1", "FR", 0, 100),
+    # a known image without series or victim status
+    (400, D, "", "unknown", "unknown", "", "", "", 0, 100),
     # uploads
-    (1, near(A, 5), "", "unknown", "unknown", "", "", "NL", 1),
-    (2, near(B, 7), "", "unknown", "unknown", "UP-1", "", "uploads", 1),
-    (3, X, "", "unknown", "unknown", "UP-2, cell", "", "uploads", 1),
-    (4, near(X, 4), "", "unknown", "unknown", "UP-2, cell", "", "uploads", 1),
-    (5, rand_hash(), "", "unknown", "unknown", "UP-3", "", "uploads", 1),
-    (6, near(C, 3), "", "unknown", "unknown", "UP-4", "", "uploads", 1),  # links C and D
+    (1, near(A, 5), "", "unknown", "unknown", "", "", "NL", 1, 100),
+    (2, near(B, 7), "", "unknown", "unknown", "UP-1", "", "uploads", 1, 100),
+    (3, X, "", "unknown", "unknown", "UP-2, cell", "", "uploads", 1, 100),
+    (4, near(X, 4), "", "unknown", "unknown", "UP-2, cell", "", "uploads", 1, 100),
+    (5, rand_hash(), "", "unknown", "unknown", "UP-3", "", "uploads", 1, 100),  # alone: unmatched
+    (6, near(C, 3), "", "unknown", "unknown", "UP-4", "", "uploads", 1, 100),  # links C and D
+    # a re-upload of identified series A under another source: provenance, not a link
+    (7, near(A2, 4), "", "unknown", "unknown", "", "", "uploads", 1, 100),
+    (8, near(D, 3), "", "unknown", "unknown", "", "", "uploads", 1, 100),  # matches 400
+    # three new uploads matching each other only: a candidate new series
+    (9, Y, "", "unknown", "unknown", LONG_CASE, "", "uploads", 1, 100),
+    (10, near(Y, 2), "", "unknown", "unknown", LONG_CASE, "", "uploads", 1, 100),
+    (11, near(Y, 9), "", "unknown", "unknown", LONG_CASE, "", "uploads", 1, 100),
+    # not compared: low quality, and a one-bit count outside 32..224
+    (12, near(B, 2), "", "unknown", "unknown", "UP-6", "", "uploads", 1, 20),
+    (13, sparse_hash(10), "", "unknown", "unknown", "UP-7", "", "uploads", 1, 100),
 ]
 by_id = {r[0]: r for r in rows}
 
@@ -102,10 +123,10 @@ try:
                     f"{r[4]};{series};{r[5]};{r[6]};{r[7]}\r\n")
     uploads_csv = os.path.join(tmp, "uploads.csv")
     with open(uploads_csv, "w") as f:
-        f.write("id,hash,case_id,source\n")
+        f.write("id,hash,case_id,source,quality\n")
         for r in rows:
             if r[8]:
-                f.write(f'{r[0]},{hexs(r[1])},"{r[5]}",{r[7]}\n')
+                f.write(f'{r[0]},{hexs(r[1])},"{r[5]}",{r[7]},{r[9]}\n')
 
     corpus = os.path.join(tmp, "corpus.h5")
     uploads = os.path.join(tmp, "uploads.h5")
@@ -138,28 +159,47 @@ try:
     out = os.path.join(tmp, "report")
     run("report", "--clusters", clusters, "--pairs", pairs, "--out", out, "--quiet")
 
-    # ---- oracle: pairs, components, rules --------------------------------
+    # ---- oracle: pairs, components, rules (README "Triage report") ------
     all_ids = sorted(by_id)
     H = {i: np.unpackbits(by_id[i][1]) for i in all_ids}
     series_identified = {r[2] for r in rows if r[2] and r[3] == "yes"}
 
-    def expected(joined):
-        """Triage list (sorted) and nearest matches, from pairs a < b within
-        31 for which joined(a, b) holds."""
-        parent = {i: i for i in all_ids}
+    def rule_of(i):
+        """Degenerate rule of a hash with pdq defaults: 1 all_zero, 2 bit_band
+        (one-bits outside 32..224), 3 low_quality (known quality < 50)."""
+        ones = int(H[i].sum())
+        q = by_id[i][9] if by_id[i][8] else -1  # the corpus export carries no quality
+        return 1 if ones == 0 else 2 if not 32 <= ones <= 224 else 3 if 0 <= q < 50 else 0
+
+    excluded = {i for i in all_ids if rule_of(i)}
+    names = {1: "unidentified_victim", 2: "candidate_new_series", 3: "cross_case_link",
+             4: "known_identified_series", 5: "not_compared"}
+
+    def source(i):
+        return by_id[i][7] or ("icse" if not by_id[i][8] else "uploads")
+
+    def expected(joined, stable_ids=False):
+        """The triage list: (class, members, flags) in order, the unmatched
+        uploads and the nearest matches, from pairs a < b within 31 for which
+        joined(a, b) holds. stable_ids: a nightly state (no distances; the
+        tie-break is the stable cluster id: clusters holding corpus hashes by
+        their smallest corpus id, then clusters of new hashes by smallest id)."""
+        nodes = [i for i in all_ids if i not in excluded]
+        parent = {i: i for i in nodes}
 
         def find(x):
             while parent[x] != x:
                 x = parent[x]
             return x
 
-        nearest, known = {}, {}
-        for a in all_ids:
-            for b in all_ids:
+        nearest, known, edges = {}, {}, []
+        for a in nodes:
+            for b in nodes:
                 if a < b and joined(a, b):
                     d = int((H[a] != H[b]).sum())
                     if d > 31:
                         continue
+                    edges.append((a, b, d))
                     parent[find(a)] = find(b)
                     for x, y in ((a, b), (b, a)):
                         if x not in nearest or (d, y) < nearest[x]:
@@ -167,14 +207,21 @@ try:
                         if not by_id[y][8] and (x not in known or (d, y) < known[x]):
                             known[x] = (d, y)  # y is a corpus (known) image
         comps = {}
-        for i in all_ids:
+        for i in nodes:
             comps.setdefault(find(i), []).append(i)
-        out = []
+        listed, unmatched = [], []
         for members in comps.values():
             new = sum(by_id[i][8] for i in members)
+            if len(members) == 1:
+                unmatched += [i for i in members if by_id[i][8]]
+                continue
+            if not new:
+                continue
+            n_known = len(members) - new
             series = {by_id[i][2] for i in members if by_id[i][2]}
             cases = {by_id[i][5] for i in members if by_id[i][5]}
-            sources = {by_id[i][7] or ("icse" if not by_id[i][8] else "uploads") for i in members}
+            sources = {source(i) for i in members}
+            bare = any(not by_id[i][8] and not by_id[i][2] and by_id[i][3] != "yes" for i in members)
             flags = set()
             if len(series) >= 2:
                 flags.add("merges_series")
@@ -182,48 +229,73 @@ try:
                 flags.add("multi_case")
             if len(sources) >= 2:
                 flags.add("multi_source")
-            if new and not series:
+            if not series:
                 flags.add("new_no_series")
-            if new and not series:
+            if series - series_identified or bare:
                 cls = 1
-            elif new and series - series_identified:
+            elif not n_known and not series:
                 cls = 2
-            elif flags & {"merges_series", "multi_case", "multi_source"}:
+            elif len(series) >= 2 or len(cases) >= 2:
                 cls = 3
-            elif new:
-                cls = 4
             else:
-                continue
-            out.append((cls, -new, -len(members), min(members), sorted(members), flags))
-        return sorted(out), nearest, known
+                cls = 4
+            ms = set(members)
+            dmin = min(d for a, b, d in edges if a in ms and b in ms)
+            if stable_ids:
+                corpus = [i for i in members if not by_id[i][8]]
+                tie = (0, min(corpus)) if corpus else (1, min(members))
+                dmin = 0
+            else:
+                tie = min(members)
+            listed.append(((cls, -len(members), -len(sources), dmin, tie), sorted(members), flags))
+        out = [(key[0], m, f) for key, m, f in sorted(listed)]
+        for i in sorted(excluded, key=lambda i: (rule_of(i), i)):
+            if by_id[i][8]:
+                out.append((5, [i], {"excluded_" + ["", "all_zero", "bit_band", "low_quality"][rule_of(i)]}))
+        return out, sorted(unmatched), nearest, known
 
     # The join: uploads x corpus and uploads x uploads (corpus x corpus is not joined).
-    expect, nearest, known = expected(lambda a, b: by_id[a][8] or by_id[b][8])
-    # Cluster numbers go by smallest member; the tie-break is the cluster number.
-    names = {1: "candidate_new_victim", 2: "unidentified_victim_series", 3: "cross_case_link",
-             4: "known_identified_series"}
+    expect, expect_unmatched, nearest, known = expected(lambda a, b: by_id[a][8] or by_id[b][8])
 
     with open(os.path.join(out, "triage.csv")) as f:
         triage = list(csv.DictReader(f))
     with open(os.path.join(out, "members.csv")) as f:
         members_rows = list(csv.DictReader(f))
+    with open(os.path.join(out, "unmatched.csv")) as f:
+        unmatched_rows = list(csv.DictReader(f))
     got_members = {}
     for r in members_rows:
         got_members.setdefault(int(r["rank"]), []).append(int(r["id"]))
-    check(len(triage) == len(expect), f"listed clusters: {len(triage)} vs {len(expect)}")
+    check(len(triage) == len(expect), f"listed entries: {len(triage)} vs {len(expect)}")
     for k, (e, t) in enumerate(zip(expect, triage)):
         check(int(t["rank"]) == k + 1, f"rank {k + 1}")
         check(t["triage"] == names[e[0]], f"rank {k + 1}: class {t['triage']} vs {names[e[0]]}")
-        check(sorted(got_members.get(k + 1, [])) == e[4],
-              f"rank {k + 1}: members {got_members.get(k + 1)} vs {e[4]}")
-        check(set(filter(None, t["flags"].split(","))) == e[5],
-              f"rank {k + 1}: flags {t['flags']} vs {sorted(e[5])}")
-    # The constructed case in words.
+        check(sorted(got_members.get(k + 1, [])) == e[1],
+              f"rank {k + 1}: members {got_members.get(k + 1)} vs {e[1]}")
+        check(set(filter(None, t["flags"].split(","))) == e[2],
+              f"rank {k + 1}: flags {t['flags']} vs {sorted(e[2])}")
+        check((t["cluster"] == "") == (e[0] == 5), f"rank {k + 1}: cluster column {t['cluster']!r}")
+    check(sorted(int(r["id"]) for r in unmatched_rows) == expect_unmatched,
+          f"unmatched.csv {[r['id'] for r in unmatched_rows]} vs {expect_unmatched}")
+    check(all(r["triage"] == "unmatched" and r["rank"] == "" for r in unmatched_rows),
+          "unmatched.csv rows carry no rank")
+    # The constructed case in words (each would have ranked wrongly before:
+    # the lone upload 5 was listed second, the re-upload 7 of identified
+    # series A under another source was a cross_case_link).
     first = [sorted(got_members.get(k + 1, [])) for k in range(len(triage))]
-    check(first[:2] == [[3, 4], [5]], f"candidate new victims first: {first}")
-    check([6, 300, 301] in first and "merges_series" in triage[first.index([6, 300, 301])]["flags"],
-          "the two-series cluster is flagged merges_series")
-    check(first[-1] == [1, 100], f"known identified series last: {first}")
+    cls = {tuple(m): t["triage"] for m, t in zip(first, triage)}
+    check(first[0] == [8, 400], f"a match to known material of unknown victim first: {first}")
+    check(all(5 not in m for m in first) and expect_unmatched == [5],
+          f"the lone upload is not listed: {first}")
+    check(cls.get((7, 101)) == "known_identified_series",
+          f"a re-upload under another source is not a cross-case link: {cls.get((7, 101))}")
+    check(first.index([7, 101]) < first.index([1, 100]), "more sources first within a class")
+    check(first.index([9, 10, 11]) < first.index([3, 4]), "larger clusters first within a class")
+    check(cls.get((6, 300, 301)) == "cross_case_link" and
+          "merges_series" in triage[first.index([6, 300, 301])]["flags"],
+          "the two-series cluster is a cross-case link flagged merges_series")
+    check(first[-2:] == [[13], [12]] and triage[-1]["flags"] == "excluded_low_quality",
+          f"excluded uploads last, by rule: {first[-2:]}")
 
     # Metadata through to the report, and nearest matches.
     for r in members_rows:
@@ -242,6 +314,7 @@ try:
     with open(os.path.join(out, "triage.jsonl")) as f:
         jl = [json.loads(line) for line in f]
     check([j["rank"] for j in jl] == list(range(1, len(expect) + 1)), "triage.jsonl ranks")
+    check([j["cluster"] is None for j in jl] == [e[0] == 5 for e in expect], "triage.jsonl clusters")
     check(all(isinstance(j["series"], list) for j in jl), "triage.jsonl series lists")
     for j in jl:
         check(j["triage"] == triage[j["rank"] - 1]["triage"], "jsonl agrees with csv")
@@ -255,9 +328,11 @@ try:
         cs = f["case_summary"]
         rank = cs["rank"][:]
         for k, e in enumerate(expect):
-            c = int(ccl[list(cid).index(e[4][0])])
+            if e[0] == 5:
+                continue
+            c = int(ccl[list(cid).index(e[1][0])])
             check(int(rank[c]) == k + 1, f"/case_summary/rank of cluster {c}")
-            check(int(cs["n_new"][c]) == -e[1], f"/case_summary/n_new of cluster {c}")
+            check(int(cs["n_new"][c]) == sum(by_id[i][8] for i in e[1]), f"/case_summary/n_new of cluster {c}")
             check(int(cs["triage"][c]) == e[0], f"/case_summary/triage of cluster {c}")
         c = int(ccl[list(cid).index(300)])
         check(int(cs["flags"][c]) & 1 == 1, "/case_summary/flags merges_series bit")
@@ -283,7 +358,7 @@ try:
     run("nightly", "--quiet", "--state", state, "--new", uploads)
     night = os.path.join(tmp, "report-nightly")
     run("report", "--state", state, "--out", night, "--quiet")
-    expect_n, _, _ = expected(lambda a, b: True)
+    expect_n, unmatched_n, _, _ = expected(lambda a, b: True, stable_ids=True)
     with open(os.path.join(night, "triage.csv")) as f:
         triage_n = list(csv.DictReader(f))
     with open(os.path.join(night, "members.csv")) as f:
@@ -294,8 +369,57 @@ try:
             check(r["new"] == str(by_id[int(r["id"])][8]), f"nightly report new of {r['id']}")
     check([names[e[0]] for e in expect_n] == [t["triage"] for t in triage_n],
           f"nightly triage classes {[t['triage'] for t in triage_n]}")
-    check([e[4] for e in expect_n] == [sorted(got_n.get(k + 1, [])) for k in range(len(triage_n))],
-          "nightly triage members")
+    check([e[1] for e in expect_n] == [sorted(got_n.get(k + 1, [])) for k in range(len(triage_n))],
+          f"nightly triage members {[sorted(got_n.get(k + 1, [])) for k in range(len(triage_n))]} "
+          f"vs {[e[1] for e in expect_n]}")
+    with open(os.path.join(night, "unmatched.csv")) as f:
+        check(sorted(int(r["id"]) for r in csv.DictReader(f)) == unmatched_n, "nightly unmatched.csv")
+
+    # A state seeded from the corpus (`state init --corpus`): generation 1,
+    # the corpus's clusters (components of its self-join, oracle here),
+    # nothing new, so nothing to triage; the first night then reports only
+    # its own uploads, exactly as after a corpus night.
+    seeded = os.path.join(tmp, "seeded")
+    run("state", "init", seeded, "--corpus", corpus, "--quiet")
+    p = run("state", "info", seeded)
+    check("generation 1" in p.stdout, f"seeded state at generation 1: {p.stdout[:80]!r}")
+    with h5py.File(os.path.join(seeded, "clusters", "g000001.h5"), "r") as f:
+        sid, scl = f["state/id"][:].tolist(), f["state/cluster"][:].tolist()
+        check(not f["meta_index/new"][:].any(), "seeded corpus: nothing marked new")
+    corpus_ids = [i for i in all_ids if not by_id[i][8]]
+    comp = {i: {i} for i in corpus_ids}
+    for x in corpus_ids:
+        for y in corpus_ids:
+            if x < y and int((H[x] != H[y]).sum()) <= 31:
+                merged = comp[x] | comp[y]
+                for z in merged:
+                    comp[z] = merged
+    check(sid == corpus_ids, "seeded state lists every corpus hash")
+    check(all((scl[sid.index(x)] == scl[sid.index(y)]) == (y in comp[x]) for x in corpus_ids for y in corpus_ids),
+          "seeded clusters are the corpus self-join's components")
+    seeded_report = os.path.join(tmp, "report-seeded")
+    run("report", "--state", seeded, "--out", seeded_report, "--quiet")
+    for name in ("triage.csv", "unmatched.csv"):
+        with open(os.path.join(seeded_report, name)) as f:
+            check(len(list(csv.DictReader(f))) == 0, f"seeded state: {name} is empty (nothing new)")
+    run("nightly", "--quiet", "--state", seeded, "--new", uploads)
+    run("report", "--state", seeded, "--out", seeded_report, "--quiet")
+    with open(os.path.join(seeded_report, "triage.csv")) as f:
+        check([t["triage"] for t in csv.DictReader(f)] == [t["triage"] for t in triage_n],
+              "after the first night, a seeded state triages as a corpus night")
+    p = run("state", "init", seeded, "--corpus", corpus, ok=False)
+    check(p.returncode != 0 and "already exists" in p.stderr, "state init refuses an existing state")
+
+    # Filters: --min-size and --classes keep the full list's ranks.
+    filt = os.path.join(tmp, "report-filtered")
+    run("report", "--clusters", clusters, "--pairs", pairs, "--out", filt, "--quiet",
+        "--min-size", "3", "--classes", "candidate_new_series,3")
+    with open(os.path.join(filt, "triage.csv")) as f:
+        got_f = [(int(t["rank"]), t["triage"]) for t in csv.DictReader(f)]
+    want_f = [(k + 1, names[e[0]]) for k, e in enumerate(expect) if len(e[1]) >= 3 and e[0] in (2, 3)]
+    check(got_f == want_f and want_f, f"filtered triage {got_f} vs {want_f}")
+    p = run("report", "--clusters", clusters, "--out", filt, "--classes", "victims", ok=False)
+    check(p.returncode == 2 and "--classes" in p.stderr, f"bad --classes: {p.stderr!r}")
 
     # Several corpus shards of different sources: each hash keeps its own.
     parts = []
@@ -343,7 +467,7 @@ try:
     check(row["Series name"] == "Series D; part 2" and row["Victim identified"] == "Yes"
           and row["Offender identified"] == "No" and row["Case ID"] == "CASE-4",
           "icse export row of 301")
-    check(next(r for r in rdr if r["Image ID"] == "3")["Triage rank"] == "1", "icse triage rank")
+    check(next(r for r in rdr if r["Image ID"] == "8")["Triage rank"] == "1", "icse triage rank")
 
     # Malformed metadata: FILE:LINE, non-zero exit, nothing written.
     bad = os.path.join(tmp, "bad.csv")
@@ -391,7 +515,23 @@ try:
         p = subprocess.run([chromium, *flags, "--dump-dom", page], capture_output=True, text=True,
                            timeout=120)
         dom = p.stdout
-        check(dom.count('<tr class="t') >= len(expect) + 4, "DOM holds the triage rows")
+        check(dom.count('<tr class="t') >= len(expect) + 5, "DOM holds the triage rows")
+        html = open(os.path.join(out, "report.html")).read()
+        for c in range(1, 6):
+            n = sum(e[0] == c for e in expect)
+            check(f'href="#class-{c}"' in html and f'id="class-{c}"' in html and
+                  f'<h2 id="class-{c}">{c}. {names[c]} ({n})</h2>' in html,
+                  f"report.html: class {c} counted ({n}) at the top and linked to its section")
+        # The page fits 1,280 px: no horizontal scrolling (the long case id wraps).
+        probe = os.path.join(tmp, "probe.html")
+        with open(probe, "w") as f:
+            f.write(html.replace("</body>", "<script>document.body.setAttribute('data-sw',"
+                                 "document.documentElement.scrollWidth);</script></body>"))
+        p = subprocess.run([chromium, *flags, "--window-size=1280,900", "--dump-dom",
+                            "file://" + probe], capture_output=True, text=True, timeout=120)
+        import re
+        m = re.search(r'data-sw="(\d+)"', p.stdout)
+        check(m and int(m.group(1)) <= 1280, f"page width at 1280 px: {m and m.group(1)}")
         check("http://" not in open(os.path.join(out, "report.html")).read() and
               "https://" not in open(os.path.join(out, "report.html")).read(),
               "the page links nothing outside")

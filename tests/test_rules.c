@@ -10,6 +10,7 @@
 #include "simjoin/simjoin.h"
 #include "test_util.h"
 
+#include <math.h>
 #include <string.h>
 
 static const sj_hash_type PDQ = {SJ_KIND_PDQ, 256, 0};
@@ -167,38 +168,49 @@ static void test_core_fractional_nearest(void)
     sj_clusters_free(c);
 }
 
-/* Triage within one class (candidate_new_victim: new uploads, no series):
- * more new uploads first, then larger clusters, then the lower cluster
- * number (README "Triage report").
- *   cluster 0 {6}:       1 new, size 1
- *   cluster 1 {7, 1, 2}: 1 new, size 3  -> before 0 (larger)
- *   cluster 2 {3}:       corpus only    -> not listed
- *   cluster 3 {8}:       1 new, size 1  -> after 0 (higher number)
- *   cluster 4 {9, 10}:   2 new, size 2  -> first (more new)
- * Expected order: 4, 1, 0, 3. */
+/* Triage within one class (candidate_new_series: new uploads only, two or
+ * more): larger clusters first, then more distinct sources, then the smaller
+ * smallest match distance (unknown last), then the lower cluster number
+ * (README "Triage report"). New uploads 6..18, source "a" but 12 ("b"):
+ *   cluster 0 {6, 7}:       size 2, 1 source, distance 5
+ *   cluster 1 {8, 9, 10}:   size 3                       -> first (larger)
+ *   cluster 2 {11, 12}:     size 2, 2 sources, distance 9 -> second (more sources)
+ *   cluster 3 {13, 14}:     size 2, 1 source, distance 3 -> before 0 (closer)
+ *   cluster 4 {15, 16}:     size 2, 1 source, unknown    -> last (unknown last)
+ *   cluster 5 {17, 18}:     size 2, 1 source, distance 5 -> after 0 (higher number)
+ * Expected order: 1, 2, 3, 0, 5, 4. */
 static void test_triage_ties(void)
 {
     sj_hashes *c = NULL, *q = NULL;
     uint8_t zero[32] = {0};
     CHECK(sj_hashes_create(PDQ, 0, &c) == SJ_OK && sj_hashes_create(PDQ, 0, &q) == SJ_OK, "sets");
-    for (int i = 1; i <= 3; i++)
-        sj_hashes_append(c, i, zero, -1);
-    for (int i = 6; i <= 10; i++)
+    CHECK(sj_meta_create(&q->meta) == SJ_OK, "meta");
+    for (int i = 6; i <= 18; i++) {
+        const char *row[SJ_META_N_TEXT] = {0, 0, 0, i == 12 ? "b" : "a"};
+        sj_meta *keep = q->meta; /* rows appended by hand below */
+        q->meta = NULL;
         sj_hashes_append(q, i, zero, -1);
+        q->meta = keep;
+        sj_meta_append(q->meta, row, -1, -1);
+    }
     const sj_hashes *sets[2] = {c, q};
     const uint8_t is_new[2] = {0, 1};
     sj_meta_table *t = NULL;
     CHECK(sj_meta_table_build(sets, is_new, 2, &t) == SJ_OK && t, "table: %s", sj_last_error());
-    int64_t ids[8] = {1, 2, 3, 6, 7, 8, 9, 10}, cl[8] = {1, 1, 2, 0, 1, 3, 4, 4};
+    int64_t ids[13] = {6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
+    int64_t cl[13] = {0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5};
+    const double dist[6] = {5, 1, 9, 3, NAN, 5};
     sj_case_summary *s = NULL;
-    CHECK(t && sj_case_summarize(ids, cl, 8, 5, t, &s) == SJ_OK && s, "summarize: %s", sj_last_error());
+    CHECK(t && sj_case_summarize(ids, cl, 13, 6, t, dist, &s) == SJ_OK && s, "summarize: %s",
+          sj_last_error());
     if (s) {
-        int64_t want[4] = {4, 1, 0, 3};
-        CHECK(s->n_ranked == 4, "listed %lld, want 4", (long long)s->n_ranked);
-        for (int k = 0; k < 5; k++)
-            CHECK(k == 2 ? s->triage[k] == SJ_TRIAGE_NONE : s->triage[k] == SJ_TRIAGE_NEW_VICTIM,
-                  "cluster %d: class %d", k, s->triage[k]);
-        for (int r = 0; r < 4 && r < s->n_ranked; r++)
+        int64_t want[6] = {1, 2, 3, 0, 5, 4};
+        CHECK(s->n_ranked == 6, "listed %lld, want 6", (long long)s->n_ranked);
+        for (int k = 0; k < 6; k++)
+            CHECK(s->triage[k] == SJ_TRIAGE_NEW_SERIES, "cluster %d: class %d", k, s->triage[k]);
+        CHECK(s->n_sources[2] == 2 && s->n_sources[0] == 1, "sources %d, %d", s->n_sources[2],
+              s->n_sources[0]);
+        for (int r = 0; r < 6 && r < s->n_ranked; r++)
             CHECK(s->ranked[r] == want[r], "rank %d: cluster %lld, want %lld", r + 1,
                   (long long)s->ranked[r], (long long)want[r]);
     }

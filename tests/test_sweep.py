@@ -130,5 +130,164 @@ with tempfile.TemporaryDirectory() as w:
         check(row["clusters"] == len(size) and row["largest"] == int(size.max()),
               f"core:3 T={t}: sweep row equals simjoin cluster ({len(size)} clusters)")
 
+    # gen --low-quality adds /quality and leaves the hashes and labels as they were.
+    glq = os.path.join(w, "glq.h5")
+    run("gen", "--n", 2500, "--seed", seed % 100000, "--series-fraction", 0.6,
+        "--degenerate-fraction", 0, "--low-quality", 0.3, "--out", glq)
+    with h5py.File(g, "r") as f0, h5py.File(glq, "r") as f1:
+        qv, lv = f1["quality"][:], f1["labels"][:]
+        check((f0["hashes"][:] == f1["hashes"][:]).all() and (f0["labels"][:] == lv).all()
+              and "quality" not in f0, "gen --low-quality: same hashes and labels, /quality added")
+        check(qv.min() >= 0 and qv.max() <= 100 and 0.1 < (qv < 50).mean() < 0.6,
+              f"gen --low-quality 0.3: {100 * (qv < 50).mean():.1f}% below 50")
+        spread = [int(np.ptp(qv[lv == k])) for k in np.unique(lv[lv >= 0])]
+        check(max(spread) <= 10, f"a series shares its quality +-5 (largest spread {max(spread)})")
+
+    # Exclusions count: hashes kept out of the join (quality < 50 here) are
+    # missed matches. Recall is over every labelled hash of the join;
+    # recall_compared over the compared ones only.
+    gq, pq = os.path.join(w, "gq.h5"), os.path.join(w, "pq.h5")
+    import shutil
+    shutil.copy(g, gq)
+    rng = np.random.default_rng(seed)
+    with h5py.File(gq, "a") as f:
+        n = len(f["ids"])
+        f["quality"] = np.where(rng.random(n) < 0.2, rng.integers(0, 50, n), 100).astype(np.int8)
+        q_ids = f["ids"][:]
+    check(run("join", "--corpus", gq, "--threshold", 60, "--out", pq) == 0, "join with exclusions")
+    with h5py.File(pq, "r") as f:
+        aq, bq, dq = f["pairs/a"][:], f["pairs/b"][:], f["pairs/distance"][:]
+        nodes_q, excl = f["nodes/id"][:], f["excluded/id"][:]
+    check(len(excl) > 0, f"{len(excl)} hashes excluded")
+    # The summary lines say why, per rule.
+    r = subprocess.run([SJ, "join", "--corpus", gq, "--threshold", "60", "--out", pq],
+                       capture_output=True, text=True)
+    check(f"({len(excl)} excluded: {len(excl)} quality < 50)" in r.stderr, f"join says why: {r.stderr.strip()}")
+    r = subprocess.run([SJ, "cluster", "--pairs", pq, "--out", os.path.join(w, "cq.h5")],
+                       capture_output=True, text=True)
+    check(f"{len(excl)} excluded: {len(excl)} low quality" in r.stderr, f"cluster says why: {r.stderr.strip()}")
+    every = np.concatenate([nodes_q, excl])
+    out = os.path.join(w, "q.json")
+    check(run("sweep", "--pairs", pq, "--thresholds", "0:60:6", "--out", out) == 0, "sweep with exclusions")
+    s = json.load(open(out))
+    check(s["labelled_hashes"] == len(every) and s["excluded_labelled_hashes"] == len(excl),
+          f"labelled {s['labelled_hashes']} of which excluded {s['excluded_labelled_hashes']}")
+    lab_every = np.array([lab_by_id[int(x)] for x in every])
+    lab_nodes = np.array([lab_by_id[int(x)] for x in nodes_q])
+    for row, t in zip(s["rows"], thresholds):
+        want = brute(every, lab_every, aq, bq, dq, t)
+        want_c = brute(nodes_q, lab_nodes, aq, bq, dq, t)
+        check(abs(row["recall"] - want["recall"]) < 1e-9 and
+              abs(row["recall_compared"] - want_c["recall"]) < 1e-9 and
+              abs(row["precision"] - want_c["precision"]) < 1e-9 and
+              abs(row["f1"] - want["f1"]) < 1e-9,
+              f"T={t}: recall over all labelled {row['recall']:.4f} (want {want['recall']:.4f}), "
+              f"over compared {row['recall_compared']:.4f} (want {want_c['recall']:.4f})")
+    check(any(r["recall"] < r["recall_compared"] - 1e-6 for r in s["rows"]),
+          "exclusions lower the recall over all labelled hashes")
+    # Marks: the F1-best threshold (ties: lower) and the largest-cluster jump
+    # (the most growth in hashes over the previous threshold while at least
+    # doubling; ties: lower), recomputed from the rows.
+    f1 = [r["f1"] for r in s["rows"]]
+    best = s["rows"][f1.index(max(f1))]["threshold"]
+    jump, grow = None, 0
+    for prev, r in zip(s["rows"], s["rows"][1:]):
+        if prev["largest"] > 0 and r["largest"] >= 2 * prev["largest"] and r["largest"] - prev["largest"] > grow:
+            jump, grow = r["threshold"], r["largest"] - prev["largest"]
+    check(s["best_f1_threshold"] == best and s["largest_jump_threshold"] == jump,
+          f"marks: best F1 at {s['best_f1_threshold']} (want {best}), jump at "
+          f"{s['largest_jump_threshold']} (want {jump})")
+    marks = {r["threshold"]: r["mark"] for r in s["rows"]}
+    check("best_f1" in marks[best] and (jump is None or "largest_jump" in marks[jump]) and
+          sum(bool(m) for m in marks.values()) == len({best, jump} - {None}), f"row marks {marks}")
+    csv_out = os.path.join(w, "q.csv")
+    check(run("sweep", "--pairs", pq, "--thresholds", "0:60:6", "--out", csv_out) == 0, "sweep to CSV")
+    import csv
+    with open(csv_out) as f:
+        rows_csv = list(csv.DictReader(f))
+    check([r["mark"] for r in rows_csv] == [r["mark"] for r in s["rows"]] and
+          all(abs(float(r["recall_compared"]) - j["recall_compared"]) < 1e-6 for r, j in zip(rows_csv, s["rows"])),
+          "CSV carries the marks and recall_compared")
+
+    # Several linkages in one run: each equals its own sweep.
+    out2 = os.path.join(w, "two.json")
+    check(run("sweep", "--pairs", pq, "--thresholds", "0:60:12", "--out", out2,
+              "--linkage", "components", "--linkage", "core:3") == 0, "sweep with two linkages")
+    two = json.load(open(out2))
+    check([r["linkage"] for r in two["runs"]] == ["components", "core:3"], "runs in order")
+    for k, link in enumerate(("components", "core:3")):
+        one = os.path.join(w, f"one{k}.json")
+        run("sweep", "--pairs", pq, "--thresholds", "0:60:12", "--out", one, "--linkage", link)
+        check(json.load(open(one))["rows"] == two["runs"][k]["rows"], f"{link}: same rows as alone")
+    check(run("sweep", "--pairs", pq, "--thresholds", "0:60:12", "--out", os.path.join(w, "x.png.json"),
+              "--linkage", "components", "--plot", os.path.join(w, "x.png")) == 0 and
+          os.path.getsize(os.path.join(w, "x.png")) > 1000, "--plot draws the marks")
+
+    # Labels that do not describe this join are refused, saying how many matched.
+    other = os.path.join(w, "other.h5")
+    with h5py.File(other, "w") as f:
+        f["hashes"] = np.zeros((3, 32), np.uint8) + 7
+        f["ids"] = np.array([10 ** 12, 10 ** 12 + 1, 10 ** 12 + 2], np.int64)
+        f["labels"] = np.zeros(3, np.int64)
+        f.attrs["kind"] = "pdq"
+    r = subprocess.run([SJ, "sweep", "--pairs", pq, "--thresholds", "0:60:12", "--out",
+                        os.path.join(w, "bad.json"), "--labels", other], capture_output=True, text=True)
+    check(r.returncode == 1 and f"cover 0 of the join's {len(every)} hashes" in r.stderr
+          and not os.path.exists(os.path.join(w, "bad.json")), f"foreign labels refused: {r.stderr.strip()}")
+    half = os.path.join(w, "half.h5")
+    with h5py.File(half, "w") as f:
+        keep = every[: len(every) // 2 - 1]
+        f["hashes"] = np.zeros((len(keep), 32), np.uint8) + 7
+        f["ids"] = keep.astype(np.int64)
+        f["labels"] = lab_every[: len(keep)].astype(np.int64)
+        f.attrs["kind"] = "pdq"
+    r = subprocess.run([SJ, "sweep", "--pairs", pq, "--thresholds", "0:60:12", "--out",
+                        os.path.join(w, "bad.json"), "--labels", half], capture_output=True, text=True)
+    check(r.returncode == 1 and f"cover {len(keep)} of" in r.stderr, f"labels under half refused: {r.stderr.strip()}")
+    r = subprocess.run([SJ, "sweep", "--pairs", pq, "--thresholds", "0:60:12", "--out",
+                        os.path.join(w, "bad.json"), "--labels", os.path.join(w, "missing.h5")],
+                       capture_output=True, text=True)
+    check(r.returncode == 1, "labels asked for but missing: an error")
+
+    # Ground truth as series names, through ingest: the partition (hence
+    # every score) equals gen's numeric labels; codes follow the README rule.
+    with h5py.File(g, "r") as f:
+        gh, gi, gl = f["hashes"][:], f["ids"][:], f["labels"][:]
+    names_csv = os.path.join(w, "named.csv")
+    with open(names_csv, "w") as f:
+        f.write("id,hash,series\n")
+        for h, i, l in zip(gh, gi, gl):
+            f.write(f"{i},{bytes(h).hex()},{'' if l < 0 else f'Series {l} part one'}\n")
+    named, pn = os.path.join(w, "named.h5"), os.path.join(w, "pn.h5")
+    check(run("ingest", "--kind", "pdq", "--in", names_csv, "--out", named) == 0, "ingest a series column")
+
+    def fnv_code(text):
+        h = 1469598103934665603
+        for c in text.encode():
+            h = ((h ^ c) * 1099511628211) % 2 ** 64
+        return 2 ** 62 + h % 2 ** 62
+
+    with h5py.File(named, "r") as f:
+        got = dict(zip(f["ids"][:].tolist(), f["labels"][:].tolist()))
+        series = dict(zip(f["ids"][:].tolist(), (x.decode() for x in f["meta/series"][:])))
+    check(all(got[int(i)] == (-1 if l < 0 else fnv_code(f"Series {l} part one")) for i, l in zip(gi, gl)),
+          "series text -> /labels by the documented code")
+    check(all(series[int(i)] == ("" if l < 0 else f"Series {l} part one") for i, l in zip(gi, gl)),
+          "series text kept in /meta/series")
+    check(run("join", "--corpus", named, "--threshold", 60, "--keep-degenerate", "--out", pn) == 0, "join named")
+    o1, o2 = os.path.join(w, "n1.json"), os.path.join(w, "n2.json")
+    run("sweep", "--pairs", pn, "--thresholds", "0:60:12", "--out", o1)
+    run("sweep", "--pairs", pn, "--thresholds", "0:60:12", "--out", o2, "--labels", g)
+    r1, r2 = json.load(open(o1))["rows"], json.load(open(o2))["rows"]
+    check(all(abs(x[k] - y[k]) < 1e-12 for x, y in zip(r1, r2) for k in ("precision", "recall", "ari")),
+          "series-name labels score as gen's numeric labels")
+    bad = os.path.join(w, "badlabel.csv")
+    with open(bad, "w") as f:
+        f.write(f"id,hash,label\n1,{bytes(gh[0]).hex()},3\n2,{bytes(gh[1]).hex()},-2\n")
+    r = subprocess.run([SJ, "ingest", "--kind", "pdq", "--in", bad, "--out", os.path.join(w, "bl.h5")],
+                       capture_output=True, text=True)
+    check(r.returncode == 1 and "badlabel.csv:3:" in r.stderr and "label" in r.stderr
+          and not os.path.exists(os.path.join(w, "bl.h5")), f"bad label: {r.stderr.strip()}")
+
 print(f"{checks - failed} passed, {failed} failed")
 sys.exit(1 if failed or not checks else 0)

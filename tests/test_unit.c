@@ -333,12 +333,13 @@ static void test_meta(void)
               strstr(sj_last_error(), "4 fields"),
           "too many fields: %s", sj_last_error());
 
-    /* Triage: hashes 1..9; corpus 1-5, new 6-9.
-     *   cluster 0 {1,6}: series S (victim identified by hash 2) -> 4 known_identified
-     *   cluster 1 {3,7}: series T, no identified victim        -> 2 unidentified
-     *   cluster 2 {8,9}: no series, two new                     -> 1 new victim
-     *   cluster 3 {4,5}: series S and U, no new                 -> 3 cross-case (merges)
-     *   cluster 4 {2}:   corpus only                            -> not listed */
+    /* Triage: hashes 1..11; corpus 1-5, new 6-11 (README "Triage report").
+     *   cluster 0 {1,6}:    series S (victim identified by hash 2)  -> 4 known_identified
+     *   cluster 1 {3,7}:    series T, no identified victim          -> 1 unidentified victim
+     *   cluster 2 {8,9}:    two new, nothing known                  -> 2 candidate new series
+     *   cluster 3 {4,5,10}: series S and U (identified), a new one  -> 3 cross-case (merges)
+     *   cluster 4 {2}:      corpus only                             -> not listed
+     *   cluster 5 {11}:     a new upload alone                      -> not listed, unmatched */
     sj_hashes *c, *q;
     uint8_t zero[32] = {0};
     CHECK(sj_hashes_create((sj_hash_type){SJ_KIND_PDQ, 256, 0}, 0, &c) == SJ_OK &&
@@ -348,7 +349,7 @@ static void test_meta(void)
     const char *S[SJ_META_N_TEXT] = {"S", 0, 0, 0}, *T[SJ_META_N_TEXT] = {"T", 0, 0, 0},
                *U[SJ_META_N_TEXT] = {"U", 0, 0, 0};
     const char *const *series_of[6] = {0, S, S, T, S, U};
-    int8_t victim_of[6] = {0, -1, 1, 0, -1, -1};
+    int8_t victim_of[6] = {0, -1, 1, 0, -1, 1};
     for (int i = 1; i <= 5; i++) {
         sj_meta *keepm = c->meta;
         c->meta = NULL;
@@ -356,24 +357,25 @@ static void test_meta(void)
         c->meta = keepm;
         sj_meta_append(c->meta, series_of[i], victim_of[i], -1);
     }
-    for (int i = 6; i <= 9; i++)
+    for (int i = 6; i <= 11; i++)
         sj_hashes_append(q, i, zero, -1);
     const sj_hashes *sets[2] = {c, q};
     const uint8_t side[2] = {0, 1};
     sj_meta_table *t = NULL;
-    CHECK(sj_meta_table_build(sets, side, 2, &t) == SJ_OK && t->n == 9, "table");
-    int64_t ids[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, cl[9] = {0, 4, 1, 3, 3, 0, 1, 2, 2};
+    CHECK(sj_meta_table_build(sets, side, 2, &t) == SJ_OK && t->n == 11, "table");
+    int64_t ids[11] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, cl[11] = {0, 4, 1, 3, 3, 0, 1, 2, 2, 3, 5};
     sj_case_summary *s = NULL;
-    CHECK(sj_case_summarize(ids, cl, 9, 5, t, &s) == SJ_OK, "summarize: %s", sj_last_error());
+    CHECK(sj_case_summarize(ids, cl, 11, 6, t, NULL, &s) == SJ_OK, "summarize: %s", sj_last_error());
     if (s) {
-        int64_t want[4] = {2, 1, 3, 0};
+        int64_t want[4] = {1, 2, 3, 0};
         CHECK(s->n_ranked == 4, "listed %lld", (long long)s->n_ranked);
         for (int r = 0; r < 4 && r < s->n_ranked; r++)
             CHECK(s->ranked[r] == want[r], "rank %d: cluster %lld", r + 1, (long long)s->ranked[r]);
-        CHECK(s->triage[0] == SJ_TRIAGE_KNOWN_IDENTIFIED && s->triage[1] == SJ_TRIAGE_UNIDENTIFIED_SERIES &&
-                  s->triage[2] == SJ_TRIAGE_NEW_VICTIM && s->triage[3] == SJ_TRIAGE_CROSS_CASE &&
-                  s->triage[4] == SJ_TRIAGE_NONE,
+        CHECK(s->triage[0] == SJ_TRIAGE_KNOWN_IDENTIFIED && s->triage[1] == SJ_TRIAGE_UNIDENTIFIED_VICTIM &&
+                  s->triage[2] == SJ_TRIAGE_NEW_SERIES && s->triage[3] == SJ_TRIAGE_CROSS_CASE &&
+                  s->triage[4] == SJ_TRIAGE_NONE && s->triage[5] == SJ_TRIAGE_NONE,
               "classes");
+        CHECK(s->n_unmatched == 1, "unmatched %lld", (long long)s->n_unmatched);
         CHECK((s->flags[3] & SJ_CASE_MERGES_SERIES) && !(s->flags[0] & SJ_CASE_MERGES_SERIES) &&
                   (s->flags[2] & SJ_CASE_NEW_NO_SERIES),
               "flags");

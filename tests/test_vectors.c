@@ -110,15 +110,19 @@ static void compare_backends(sj_hash_type t, sj_metric m, const sj_hashes *q, co
     int64_t n_or;
     sj_pair *want = oracle_join(t, m, q, self ? q : c, self, T, &n_or);
     for (size_t b = 0; b < sizeof backends / sizeof *backends; b++)
-        for (int variant = 0; variant < 3; variant++) { /* isa auto, portable, 2 threads */
-            if (!sj_backend_available(backends[b]) || (variant && backends[b] != SJ_BACKEND_CPU))
+        for (int variant = 0; variant < 5; variant++) {
+            /* isa auto, portable, 2 threads, avx2 (float path), avx512 (VNNI for u8 l2sq) */
+            static const sj_isa isa[] = {SJ_ISA_AUTO, SJ_ISA_PORTABLE, SJ_ISA_AUTO, SJ_ISA_AVX2,
+                                         SJ_ISA_AVX512};
+            if (!sj_backend_available(backends[b]) || (variant && backends[b] != SJ_BACKEND_CPU) ||
+                !sj_isa_supported(isa[variant]))
                 continue;
             sj_join_config cfg;
             sj_join_config_defaults(&cfg);
             cfg.backend = backends[b];
             cfg.metric = m;
             cfg.threshold = T;
-            cfg.isa = variant == 1 ? SJ_ISA_PORTABLE : SJ_ISA_AUTO;
+            cfg.isa = isa[variant];
             cfg.threads = variant == 2 ? 2 : 1;
             sj_pairs got = {0};
             sj_status st = self ? sj_join_self(&cfg, q, &got) : sj_join_cross(&cfg, q, c, &got);

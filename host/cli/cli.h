@@ -22,6 +22,10 @@ int cli_fail(sj_status st);
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One informational line on stderr, unless --quiet. */
 void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* s with control characters made visible (sj_term_escape) in buf[size], for
+ * user strings and paths printed to stdout. cli_fail, cli_usage and
+ * cli_notice escape their messages themselves. */
+const char *cli_safe(const char *s, char *buf, size_t size);
 
 /* A size like 512M, 8G, 100k or plain bytes; 0 on success. */
 int cli_parse_size(const char *s, int64_t *out);
@@ -42,9 +46,11 @@ void cli_progress_init(cli_progress *p, const char *what);
 void cli_progress_cb(void *user, int64_t done, int64_t total, int64_t pairs);
 void cli_progress_end(cli_progress *p);
 
-/* Minimal JSON object writer for --stats-json (written atomically). */
+/* Minimal JSON object writer for --stats-json (written atomically; strings
+ * escaped by sj_json_put_string). Held in memory until cli_json_write. */
 typedef struct cli_json {
-    char buf[8192];
+    FILE *fp; /* open_memstream over mem */
+    char *mem;
     size_t len;
     int first;
 } cli_json;
@@ -145,5 +151,10 @@ int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+
+/* "439 excluded: 412 quality < 50, 27 one-bit count outside 32..224" from
+ * the rules of n excluded hashes (o NULL: the rules without their limits). */
+void cli_excluded_text(const uint8_t *rule, int64_t n, const sj_degenerate_options *o, char *buf,
+                       size_t size);
 
 #endif

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli_case.h"
 #include "h5util.h"
+#include "text_out.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,6 +24,9 @@ void case_view_free(case_view *v)
     free(v->nearest_d);
     free(v->known_id);
     free(v->known_d);
+    free(v->rule);
+    free(v->entries);
+    free(v->unmatched);
     sj_meta_table_free(v->meta);
     sj_case_summary_free(v->sum);
     memset(v, 0, sizeof *v);
@@ -107,6 +111,97 @@ static sj_status dense_clusters(case_view *v, const char *path)
     return SJ_OK;
 }
 
+/* The rule of each excluded hash of a clusters file (/excluded/id, /rule). */
+static sj_status read_excluded_rules(case_view *v, hid_t file, const char *path)
+{
+    int64_t *ex_id = NULL, *ex_rule = NULL, ne = 0;
+    sj_status st = SJ_OK;
+    if (!(v->rule = calloc((size_t)SJ_MAX(v->n, 1), sizeof *v->rule)))
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    if ((st = sj_h5_read_i64(file, "excluded/id", -1, &ex_id, &ne, path)) ||
+        (st = sj_h5_read_i64(file, "excluded/rule", ne, &ex_rule, NULL, path)))
+        goto done;
+    for (int64_t j = 0; j < ne; j++) {
+        int64_t i = sj_search_i64(v->ids, v->n, ex_id[j]);
+        if (i < 0 || v->cluster[i] != -1) {
+            st = sj_fail(SJ_ERR_FORMAT, "%s: /excluded/id row %lld is not an excluded hash of "
+                                        "/clusters", path, (long long)j);
+            goto done;
+        }
+        v->rule[i] = ex_rule[j];
+    }
+done:
+    free(ex_id);
+    free(ex_rule);
+    return st;
+}
+
+static int is_new_upload(const case_view *v, int64_t i)
+{
+    return v->row[i] >= 0 && v->meta->is_new[v->row[i]];
+}
+
+/* The triage list (ranked clusters, then excluded uploads by rule and id)
+ * and the unmatched uploads. */
+static sj_status build_entries(case_view *v)
+{
+    const sj_case_summary *s = v->sum;
+    int64_t n_excluded = 0, n_alone = 0;
+    for (int64_t i = 0; i < v->n; i++) {
+        n_excluded += v->cluster[i] == -1 && is_new_upload(v, i);
+        n_alone += v->cluster[i] >= 0 && v->size[v->cluster[i]] == 1 && is_new_upload(v, i);
+    }
+    v->entries = malloc((size_t)SJ_MAX(s->n_ranked + n_excluded, 1) * sizeof *v->entries);
+    v->unmatched = malloc((size_t)SJ_MAX(n_alone, 1) * sizeof *v->unmatched);
+    if (!v->entries || !v->unmatched)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    int64_t m = 0;
+    for (int64_t r = 0; r < s->n_ranked; r++, m++)
+        v->entries[m] = (case_entry){m + 1, s->ranked[r], -1, s->triage[s->ranked[r]]};
+    for (int64_t rule = 0; rule <= SJ_DEGEN_LOW_QUALITY; rule++)
+        for (int64_t i = 0; i < v->n; i++)
+            if (v->cluster[i] == -1 && is_new_upload(v, i) && v->rule[i] == rule) {
+                v->entries[m] = (case_entry){m + 1, -1, i, SJ_TRIAGE_NOT_COMPARED};
+                m++;
+            }
+    v->n_entries = m;
+    for (int64_t i = 0; i < v->n; i++)
+        if (v->cluster[i] >= 0 && v->size[v->cluster[i]] == 1 && is_new_upload(v, i))
+            v->unmatched[v->n_unmatched++] = i;
+    case_view_filter(v, 0, ~0u);
+    return SJ_OK;
+}
+
+static int64_t entry_size(const case_view *v, const case_entry *e)
+{
+    return e->cluster >= 0 ? v->size[e->cluster] : 1;
+}
+
+/* The members of an entry: *count positions in ids. */
+static const int64_t *entry_members(const case_view *v, const case_entry *e, int64_t *count)
+{
+    if (e->cluster < 0) {
+        *count = 1;
+        return &e->member;
+    }
+    *count = v->first[e->cluster + 1] - v->first[e->cluster];
+    return v->by_cluster + v->first[e->cluster];
+}
+
+void case_view_filter(case_view *v, int64_t min_size, unsigned class_mask)
+{
+    int64_t m = 0;
+    memset(v->per_class, 0, sizeof v->per_class);
+    for (int64_t j = 0; j < v->n_entries; j++) {
+        const case_entry *e = &v->entries[j];
+        if (entry_size(v, e) < min_size || !(class_mask & (1u << e->triage)))
+            continue;
+        v->per_class[e->triage]++;
+        v->entries[m++] = *e;
+    }
+    v->n_entries = m;
+}
+
 sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
 {
     memset(v, 0, sizeof *v);
@@ -123,11 +218,13 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
             (st = sj_h5_read_i64(file, "summary/size", -1, &v->size, &v->n_clusters, path)) ||
             (st = sj_h5_read_f64(file, "summary/min_distance", v->n_clusters, &v->min_distance, NULL,
                                  path)) ||
-            (st = sj_h5_read_f64(file, "summary/diameter", v->n_clusters, &v->diameter, NULL, path)))
+            (st = sj_h5_read_f64(file, "summary/diameter", v->n_clusters, &v->diameter, NULL, path)) ||
+            (st = read_excluded_rules(v, file, path)))
             goto done;
     } else if (!strcmp(content, "nightly-state")) {
         if ((st = sj_h5_read_i64(file, "state/id", -1, &v->ids, &v->n, path)) ||
             (st = sj_h5_read_i64(file, "state/cluster", v->n, &v->cluster, NULL, path)) ||
+            (st = sj_h5_read_i64(file, "state/rule", v->n, &v->rule, NULL, path)) ||
             (st = dense_clusters(v, path)))
             goto done;
     } else {
@@ -198,7 +295,9 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
                 v->by_cluster[fill[v->cluster[i]]++] = i;
         free(fill);
     }
-    if ((st = sj_case_summarize(v->ids, v->cluster, v->n, v->n_clusters, v->meta, &v->sum)))
+    if ((st = sj_case_summarize(v->ids, v->cluster, v->n, v->n_clusters, v->meta,
+                                v->min_distance, &v->sum)) ||
+        (st = build_entries(v)))
         goto done;
     if (pairs_path)
         st = load_nearest(v, pairs_path);
@@ -207,52 +306,6 @@ done:
     if (st)
         case_view_free(v);
     return st;
-}
-
-/* ---- text escaping ---- */
-
-void cli_put_csv(FILE *fp, const char *s, char delim)
-{
-    if (!strchr(s, delim) && !strchr(s, '"') && !strchr(s, '\n') && !strchr(s, '\r')) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
-}
-
-void cli_put_json(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(fp, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(fp, "\\u%04x", c);
-        else
-            fputc(c, fp);
-    }
-    fputc('"', fp);
-}
-
-static void put_html(FILE *fp, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", fp); break;
-        case '>': fputs("&gt;", fp); break;
-        case '&': fputs("&amp;", fp); break;
-        case '"': fputs("&quot;", fp); break;
-        case '\'': fputs("&#39;", fp); break;
-        default: fputc(*s, fp);
-        }
-    }
 }
 
 /* A cluster's distinct values as "a|b|c" into buf. */
@@ -271,7 +324,7 @@ static void json_codes(FILE *fp, const case_view *v, const char *key, const int3
     for (const int32_t *c = codes; *c >= 0; c++) {
         if (c != codes)
             fputc(',', fp);
-        cli_put_json(fp, sj_meta_code_text(v->meta->meta, *c));
+        sj_json_put_string(fp, sj_meta_code_text(v->meta->meta, *c));
     }
     fputc(']', fp);
 }
@@ -319,62 +372,104 @@ static void put_json_match(FILE *fp, const char *name, int64_t id, double d)
 
 #define LIST_MAX 4096
 
-void case_write_triage_csv(FILE *fp, const case_view *v)
+/* One triage row, from a cluster's summary or from an excluded upload's own
+ * metadata (then codes point into own[]). */
+typedef struct entry_row {
+    char cluster[24]; /* the cluster's label; "" for an excluded upload */
+    int64_t size, n_new, n_known;
+    int32_t n_series, n_unidentified, n_cases, n_sources;
+    const int32_t *series, *cases, *sources; /* -1 terminated */
+    int32_t own[3][2];
+    int8_t victim, offender;
+    char flags[128];
+    double min_distance, diameter;
+} entry_row;
+
+static void entry_row_fill(const case_view *v, const case_entry *e, entry_row *w)
 {
     const sj_case_summary *s = v->sum;
-    char buf[LIST_MAX], flags[128];
+    int64_t k = e->cluster;
+    if (k >= 0) {
+        *w = (entry_row){.size = v->size[k], .n_new = s->n_new[k], .n_known = s->n_known[k],
+                         .n_series = s->n_series[k], .n_unidentified = s->n_series_unidentified[k],
+                         .n_cases = s->n_cases[k], .n_sources = s->n_sources[k],
+                         .series = s->series[k], .cases = s->cases[k], .sources = s->sources[k],
+                         .victim = s->victim_identified[k], .offender = s->offender_identified[k],
+                         .min_distance = v->min_distance[k], .diameter = v->diameter[k]};
+        snprintf(w->cluster, sizeof w->cluster, "%lld", (long long)v->label[k]);
+        sj_case_flags_format(s->flags[k], w->flags, sizeof w->flags);
+        return;
+    }
+    int64_t i = e->member, row = v->row[i];
+    static const sj_meta_text fields[3] = {SJ_META_SERIES, SJ_META_CASE_ID, SJ_META_SOURCE};
+    *w = (entry_row){.size = 1, .n_new = 1, .victim = sj_meta_victim(v->meta->meta, row),
+                     .offender = sj_meta_offender(v->meta->meta, row), .min_distance = NAN,
+                     .diameter = NAN};
+    int32_t *count[3] = {&w->n_series, &w->n_cases, &w->n_sources};
+    for (int f = 0; f < 3; f++) {
+        w->own[f][0] = sj_meta_text_code(v->meta->meta, row, fields[f]);
+        w->own[f][1] = -1;
+        *count[f] = w->own[f][0] >= 0;
+    }
+    w->series = w->own[0], w->cases = w->own[1], w->sources = w->own[2];
+    snprintf(w->flags, sizeof w->flags, "excluded_%s",
+             sj_degenerate_rule_name((sj_degenerate_rule)v->rule[i]));
+}
+
+void case_write_triage_csv(FILE *fp, const case_view *v)
+{
+    char buf[LIST_MAX];
+    entry_row w;
     fputs("rank,cluster,triage,size,n_new,n_known,n_series,series,series_unidentified,"
           "victim_identified,offender_identified,n_cases,cases,n_sources,sources,flags,"
           "min_distance,diameter\n", fp);
-    for (int64_t r = 0; r < s->n_ranked; r++) {
-        int64_t k = s->ranked[r];
-        fprintf(fp, "%lld,%lld,%s,%lld,%lld,%lld,%d,", (long long)r + 1, (long long)v->label[k],
-                sj_triage_name((sj_triage)s->triage[k]), (long long)v->size[k],
-                (long long)s->n_new[k], (long long)s->n_known[k], s->n_series[k]);
-        join_codes(v, s->series[k], buf, sizeof buf);
-        cli_put_csv(fp, buf, ',');
-        fprintf(fp, ",%d,%s,%s,%d,", s->n_series_unidentified[k],
-                sj_meta_flag_name(s->victim_identified[k]),
-                sj_meta_flag_name(s->offender_identified[k]), s->n_cases[k]);
-        join_codes(v, s->cases[k], buf, sizeof buf);
-        cli_put_csv(fp, buf, ',');
-        fprintf(fp, ",%d,", s->n_sources[k]);
-        join_codes(v, s->sources[k], buf, sizeof buf);
-        cli_put_csv(fp, buf, ',');
-        sj_case_flags_format(s->flags[k], flags, sizeof flags);
+    for (int64_t j = 0; j < v->n_entries; j++) {
+        const case_entry *e = &v->entries[j];
+        entry_row_fill(v, e, &w);
+        fprintf(fp, "%lld,%s,%s,%lld,%lld,%lld,%d,", (long long)e->rank, w.cluster,
+                sj_triage_name((sj_triage)e->triage), (long long)w.size, (long long)w.n_new,
+                (long long)w.n_known, w.n_series);
+        join_codes(v, w.series, buf, sizeof buf);
+        sj_csv_put_text(fp, buf, ',');
+        fprintf(fp, ",%d,%s,%s,%d,", w.n_unidentified, sj_meta_flag_name(w.victim),
+                sj_meta_flag_name(w.offender), w.n_cases);
+        join_codes(v, w.cases, buf, sizeof buf);
+        sj_csv_put_text(fp, buf, ',');
+        fprintf(fp, ",%d,", w.n_sources);
+        join_codes(v, w.sources, buf, sizeof buf);
+        sj_csv_put_text(fp, buf, ',');
         fputc(',', fp);
-        cli_put_csv(fp, flags, ',');
-        put_distance(fp, ",", v->min_distance[k], v->size[k]);
-        put_distance(fp, ",", v->diameter[k], v->size[k]);
+        sj_csv_put_text(fp, w.flags, ',');
+        put_distance(fp, ",", w.min_distance, w.size);
+        put_distance(fp, ",", w.diameter, w.size);
         fputc('\n', fp);
     }
 }
 
 void case_write_triage_jsonl(FILE *fp, const case_view *v)
 {
-    const sj_case_summary *s = v->sum;
-    char flags[128];
-    for (int64_t r = 0; r < s->n_ranked; r++) {
-        int64_t k = s->ranked[r];
-        fprintf(fp, "{\"rank\":%lld,\"cluster\":%lld,\"triage\":\"%s\",\"size\":%lld,\"n_new\":%lld,"
+    entry_row w;
+    for (int64_t j = 0; j < v->n_entries; j++) {
+        const case_entry *e = &v->entries[j];
+        entry_row_fill(v, e, &w);
+        fprintf(fp, "{\"rank\":%lld,\"cluster\":%s,\"triage\":\"%s\",\"size\":%lld,\"n_new\":%lld,"
                     "\"n_known\":%lld",
-                (long long)r + 1, (long long)v->label[k], sj_triage_name((sj_triage)s->triage[k]),
-                (long long)v->size[k], (long long)s->n_new[k], (long long)s->n_known[k]);
-        json_codes(fp, v, "series", s->series[k]);
+                (long long)e->rank, w.cluster[0] ? w.cluster : "null",
+                sj_triage_name((sj_triage)e->triage), (long long)w.size, (long long)w.n_new,
+                (long long)w.n_known);
+        json_codes(fp, v, "series", w.series);
         fprintf(fp, ",\"series_unidentified\":%d,\"victim_identified\":\"%s\","
                     "\"offender_identified\":\"%s\"",
-                s->n_series_unidentified[k], sj_meta_flag_name(s->victim_identified[k]),
-                sj_meta_flag_name(s->offender_identified[k]));
-        json_codes(fp, v, "cases", s->cases[k]);
-        json_codes(fp, v, "sources", s->sources[k]);
-        sj_case_flags_format(s->flags[k], flags, sizeof flags);
+                w.n_unidentified, sj_meta_flag_name(w.victim), sj_meta_flag_name(w.offender));
+        json_codes(fp, v, "cases", w.cases);
+        json_codes(fp, v, "sources", w.sources);
         fputs(",\"flags\":[", fp);
-        for (char *p = flags, *tok; (tok = strtok_r(p, ",", &p));)
-            fprintf(fp, "%s\"%s\"", tok == flags ? "" : ",", tok);
+        for (char *p = w.flags, *tok; (tok = strtok_r(p, ",", &p));)
+            fprintf(fp, "%s\"%s\"", tok == w.flags ? "" : ",", tok);
         fputs("],\"min_distance\":", fp);
-        put_json_distance(fp, v->min_distance[k], v->size[k]);
+        put_json_distance(fp, w.min_distance, w.size);
         fputs(",\"diameter\":", fp);
-        put_json_distance(fp, v->diameter[k], v->size[k]);
+        put_json_distance(fp, w.diameter, w.size);
         fputs("}\n", fp);
     }
 }
@@ -383,46 +478,73 @@ void case_write_triage_jsonl(FILE *fp, const case_view *v)
 
 static const char *const member_text_cols = "series,case_id,category,source";
 
-void case_write_members_csv(FILE *fp, const case_view *v)
+/* One members.csv row; rank 0 is written empty (unmatched.csv). */
+static void member_csv_row(FILE *fp, const case_view *v, int64_t rank, const char *cluster,
+                           const char *triage, int64_t i)
 {
-    const sj_case_summary *s = v->sum;
+    if (rank > 0)
+        fprintf(fp, "%lld", (long long)rank);
+    fprintf(fp, ",%s,%s,%lld,%d", cluster, triage, (long long)v->ids[i], is_new_upload(v, i));
+    for (int f = 0; f < SJ_META_N_TEXT; f++) {
+        fputc(',', fp);
+        sj_csv_put_text(fp, text_of(v, i, (sj_meta_text)f), ',');
+    }
+    fprintf(fp, ",%s,%s,", sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
+            sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
+    put_match(fp, ',', v->nearest_id[i], v->nearest_d[i]);
+    fputc(',', fp);
+    put_match(fp, ',', v->known_id[i], v->known_d[i]);
+    fputc('\n', fp);
+}
+
+static void members_csv_header(FILE *fp)
+{
     fprintf(fp, "rank,cluster,triage,id,new,%s,victim_identified,offender_identified,nearest_id,"
                 "nearest_distance,nearest_known_id,nearest_known_distance\n", member_text_cols);
-    for (int64_t r = 0; r < s->n_ranked; r++) {
-        int64_t k = s->ranked[r];
-        for (int64_t j = v->first[k]; j < v->first[k + 1]; j++) {
-            int64_t i = v->by_cluster[j];
-            fprintf(fp, "%lld,%lld,%s,%lld,%d", (long long)r + 1, (long long)v->label[k],
-                    sj_triage_name((sj_triage)s->triage[k]), (long long)v->ids[i],
-                    v->row[i] >= 0 && v->meta->is_new[v->row[i]]);
-            for (int f = 0; f < SJ_META_N_TEXT; f++) {
-                fputc(',', fp);
-                cli_put_csv(fp, text_of(v, i, (sj_meta_text)f), ',');
-            }
-            fprintf(fp, ",%s,%s,", sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
-                    sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
-            put_match(fp, ',', v->nearest_id[i], v->nearest_d[i]);
-            fputc(',', fp);
-            put_match(fp, ',', v->known_id[i], v->known_d[i]);
-            fputc('\n', fp);
-        }
+}
+
+void case_write_members_csv(FILE *fp, const case_view *v)
+{
+    entry_row w;
+    members_csv_header(fp);
+    for (int64_t j = 0; j < v->n_entries; j++) {
+        const case_entry *e = &v->entries[j];
+        int64_t count;
+        const int64_t *mem = entry_members(v, e, &count);
+        entry_row_fill(v, e, &w);
+        for (int64_t m = 0; m < count; m++)
+            member_csv_row(fp, v, e->rank, w.cluster, sj_triage_name((sj_triage)e->triage), mem[m]);
+    }
+}
+
+void case_write_unmatched_csv(FILE *fp, const case_view *v)
+{
+    char cluster[24];
+    members_csv_header(fp);
+    for (int64_t j = 0; j < v->n_unmatched; j++) {
+        int64_t i = v->unmatched[j];
+        snprintf(cluster, sizeof cluster, "%lld", (long long)v->label[v->cluster[i]]);
+        member_csv_row(fp, v, 0, cluster, "unmatched", i);
     }
 }
 
 void case_write_members_jsonl(FILE *fp, const case_view *v)
 {
-    const sj_case_summary *s = v->sum;
-    for (int64_t r = 0; r < s->n_ranked; r++) {
-        int64_t k = s->ranked[r];
-        for (int64_t j = v->first[k]; j < v->first[k + 1]; j++) {
-            int64_t i = v->by_cluster[j];
-            fprintf(fp, "{\"rank\":%lld,\"cluster\":%lld,\"triage\":\"%s\",\"id\":%lld,\"new\":%s",
-                    (long long)r + 1, (long long)v->label[k], sj_triage_name((sj_triage)s->triage[k]),
-                    (long long)v->ids[i],
-                    v->row[i] >= 0 && v->meta->is_new[v->row[i]] ? "true" : "false");
+    entry_row w;
+    for (int64_t j = 0; j < v->n_entries; j++) {
+        const case_entry *e = &v->entries[j];
+        int64_t count;
+        const int64_t *mem = entry_members(v, e, &count);
+        entry_row_fill(v, e, &w);
+        for (int64_t m = 0; m < count; m++) {
+            int64_t i = mem[m];
+            fprintf(fp, "{\"rank\":%lld,\"cluster\":%s,\"triage\":\"%s\",\"id\":%lld,\"new\":%s",
+                    (long long)e->rank, w.cluster[0] ? w.cluster : "null",
+                    sj_triage_name((sj_triage)e->triage), (long long)v->ids[i],
+                    is_new_upload(v, i) ? "true" : "false");
             for (int f = 0; f < SJ_META_N_TEXT; f++) {
                 fprintf(fp, ",\"%s\":", sj_meta_text_name((sj_meta_text)f));
-                cli_put_json(fp, text_of(v, i, (sj_meta_text)f));
+                sj_json_put_string(fp, text_of(v, i, (sj_meta_text)f));
             }
             fprintf(fp, ",\"victim_identified\":\"%s\",\"offender_identified\":\"%s\"",
                     sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
@@ -438,51 +560,60 @@ void case_write_members_jsonl(FILE *fp, const case_view *v)
 
 static const char *icse_flag(int8_t v) { return v == SJ_META_YES ? "Yes" : v == SJ_META_NO ? "No" : ""; }
 
+/* One ICSE row of member i; e NULL for a cluster outside the triage list. */
+static void icse_row(FILE *fp, const case_view *v, const case_entry *e, const entry_row *w, int64_t i)
+{
+    fprintf(fp, "%lld;%s;%lld;", (long long)v->ids[i], w->cluster, (long long)w->size);
+    if (e)
+        fprintf(fp, "%lld", (long long)e->rank);
+    fprintf(fp, ";%s;%s;", e ? sj_triage_name((sj_triage)e->triage) : "",
+            is_new_upload(v, i) ? "Yes" : "No");
+    sj_csv_put_text(fp, text_of(v, i, SJ_META_SERIES), ';');
+    fprintf(fp, ";%s;%s;", icse_flag(sj_meta_victim(v->meta->meta, v->row[i])),
+            icse_flag(sj_meta_offender(v->meta->meta, v->row[i])));
+    sj_csv_put_text(fp, text_of(v, i, SJ_META_CASE_ID), ';');
+    fputc(';', fp);
+    sj_csv_put_text(fp, text_of(v, i, SJ_META_CATEGORY), ';');
+    fputc(';', fp);
+    sj_csv_put_text(fp, text_of(v, i, SJ_META_SOURCE), ';');
+    fprintf(fp, ";%s;", w->flags);
+    put_match(fp, ';', v->nearest_id[i], v->nearest_d[i]);
+    fputc(';', fp);
+    put_match(fp, ';', v->known_id[i], v->known_d[i]);
+    fputs("\r\n", fp);
+}
+
 void case_write_icse(FILE *fp, const case_view *v, int all)
 {
-    const sj_case_summary *s = v->sum;
-    char flags[128];
+    entry_row w;
     fputs("Image ID;Cluster ID;Cluster size;Triage rank;Triage;New upload;Series name;"
           "Victim identified;Offender identified;Case ID;Category;Source;Cluster flags;"
           "Nearest match;Distance;Nearest known match;Known distance\r\n", fp);
-    int64_t *rank = calloc((size_t)SJ_MAX(v->n_clusters, 1), sizeof *rank);
-    if (!rank)
+    uint8_t *listed = calloc((size_t)SJ_MAX(v->n_clusters, 1), 1);
+    if (!listed)
         return;
-    for (int64_t r = 0; r < s->n_ranked; r++)
-        rank[s->ranked[r]] = r + 1;
-    /* Listed clusters in triage order, then (all) the others by number. */
-    for (int pass = 0; pass < 2; pass++) {
-        int64_t count = pass == 0 ? s->n_ranked : (all ? v->n_clusters : 0);
-        for (int64_t t = 0; t < count; t++) {
-            int64_t k = pass == 0 ? s->ranked[t] : t;
-            if (pass == 1 && rank[k])
-                continue;
-            sj_case_flags_format(s->flags[k], flags, sizeof flags);
-            for (int64_t j = v->first[k]; j < v->first[k + 1]; j++) {
-                int64_t i = v->by_cluster[j];
-                fprintf(fp, "%lld;%lld;%lld;", (long long)v->ids[i], (long long)v->label[k],
-                        (long long)v->size[k]);
-                if (rank[k])
-                    fprintf(fp, "%lld", (long long)rank[k]);
-                fprintf(fp, ";%s;%s;", rank[k] ? sj_triage_name((sj_triage)s->triage[k]) : "",
-                        v->row[i] >= 0 && v->meta->is_new[v->row[i]] ? "Yes" : "No");
-                cli_put_csv(fp, text_of(v, i, SJ_META_SERIES), ';');
-                fprintf(fp, ";%s;%s;", icse_flag(sj_meta_victim(v->meta->meta, v->row[i])),
-                        icse_flag(sj_meta_offender(v->meta->meta, v->row[i])));
-                cli_put_csv(fp, text_of(v, i, SJ_META_CASE_ID), ';');
-                fputc(';', fp);
-                cli_put_csv(fp, text_of(v, i, SJ_META_CATEGORY), ';');
-                fputc(';', fp);
-                cli_put_csv(fp, text_of(v, i, SJ_META_SOURCE), ';');
-                fprintf(fp, ";%s;", flags);
-                put_match(fp, ';', v->nearest_id[i], v->nearest_d[i]);
-                fputc(';', fp);
-                put_match(fp, ';', v->known_id[i], v->known_d[i]);
-                fputs("\r\n", fp);
-            }
-        }
+    /* The triage list in order, then (all) the other clusters by number. */
+    for (int64_t j = 0; j < v->n_entries; j++) {
+        const case_entry *e = &v->entries[j];
+        int64_t count;
+        const int64_t *mem = entry_members(v, e, &count);
+        entry_row_fill(v, e, &w);
+        if (e->cluster >= 0)
+            listed[e->cluster] = 1;
+        for (int64_t m = 0; m < count; m++)
+            icse_row(fp, v, e, &w, mem[m]);
     }
-    free(rank);
+    for (int64_t k = 0; all && k < v->n_clusters; k++) {
+        if (listed[k])
+            continue;
+        case_entry e = {0, k, -1, SJ_TRIAGE_NONE};
+        int64_t count;
+        const int64_t *mem = entry_members(v, &e, &count);
+        entry_row_fill(v, &e, &w);
+        for (int64_t m = 0; m < count; m++)
+            icse_row(fp, v, NULL, &w, mem[m]);
+    }
+    free(listed);
 }
 
 /* ---- HTML ---- */
@@ -497,12 +628,15 @@ static const char html_style[] =
     "</title>\n<style>\n"
     "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#111;background:#fff}\n"
     "h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.15em;margin:1.4em 0 .4em}\n"
-    "table{border-collapse:collapse;margin:.4em 0 1em}\n"
-    "th,td{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top;white-space:nowrap}\n"
+    "table{border-collapse:collapse;margin:.4em 0 1em;max-width:100%}\n"
+    "th,td{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top;"
+    "overflow-wrap:anywhere}\n"
     "th{background:#e8ecf2;cursor:pointer;user-select:none;white-space:nowrap}\n"
+    "#classes td:nth-child(2){white-space:nowrap}\n"
     "th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}\n"
     "tr.t1 td:first-child{border-left:6px solid #c0392b}tr.t2 td:first-child{border-left:6px solid #e67e22}\n"
     "tr.t3 td:first-child{border-left:6px solid #2874a6}tr.t4 td:first-child{border-left:6px solid #7f8c8d}\n"
+    "tr.t5 td:first-child{border-left:6px solid #8e44ad}\n"
     ".flag{display:inline-block;background:#fdebd0;border-radius:3px;padding:0 4px;margin:1px}\n"
     ".new{font-weight:600;color:#a93226}.note{color:#555}details{margin:.3em 0}\n"
     "summary{cursor:pointer}\n</style>\n</head>\n<body>\n";
@@ -533,112 +667,152 @@ static void html_codes(FILE *fp, const case_view *v, const int32_t *codes)
     for (const int32_t *c = codes; *c >= 0; c++) {
         if (c != codes)
             fputs("<br>", fp);
-        put_html(fp, sj_meta_code_text(v->meta->meta, *c));
+        sj_html_put_text(fp, sj_meta_code_text(v->meta->meta, *c));
     }
+}
+
+const char *case_triage_rule(sj_triage t)
+{
+    switch (t) {
+    case SJ_TRIAGE_UNIDENTIFIED_VICTIM:
+        return "new uploads matching known material whose victim is not identified: a series "
+               "none of whose hashes says victim identified, or a corpus image without a series "
+               "that does not say so";
+    case SJ_TRIAGE_NEW_SERIES:
+        return "two or more new uploads matching each other and nothing known (no corpus image, "
+               "no series): a candidate new series";
+    case SJ_TRIAGE_CROSS_CASE:
+        return "new uploads linking two or more cases or series (all victims identified)";
+    case SJ_TRIAGE_KNOWN_IDENTIFIED:
+        return "new uploads matching material whose victims are identified (new distribution)";
+    case SJ_TRIAGE_NOT_COMPARED:
+        return "new uploads kept out of the join (degenerate or low quality): not compared, "
+               "check by hand";
+    case SJ_TRIAGE_NONE: break;
+    }
+    return "not listed";
+}
+
+/* One triage table row of entry e (its class is the section's). */
+static void html_entry_row(FILE *fp, const case_view *v, const case_entry *e)
+{
+    entry_row w;
+    entry_row_fill(v, e, &w);
+    fprintf(fp, "<tr class=\"t%d\"><td>%lld</td><td><a href=\"#e%lld\">%s</a></td><td>%lld</td>"
+                "<td>%lld</td><td>%lld</td><td>",
+            e->triage, (long long)e->rank, (long long)e->rank, w.cluster[0] ? w.cluster : "&ndash;",
+            (long long)w.size, (long long)w.n_new, (long long)w.n_known);
+    html_codes(fp, v, w.sources);
+    fputs("</td><td>", fp);
+    html_codes(fp, v, w.series);
+    fprintf(fp, "</td><td>%s / %s</td><td>", sj_meta_flag_name(w.victim), sj_meta_flag_name(w.offender));
+    html_codes(fp, v, w.cases);
+    fputs("</td><td>", fp);
+    for (char *p = w.flags, *tok; (tok = strtok_r(p, ",", &p));)
+        fprintf(fp, "<span class=\"flag\">%s</span> ", tok);
+    if (w.size > 1 && !isnan(w.min_distance))
+        fprintf(fp, "</td><td>%.6g</td><td>%.6g</td></tr>\n", w.min_distance, w.diameter);
+    else /* a singleton has no internal distance */
+        fputs("</td><td data-n=\"-1\"></td><td data-n=\"-1\"></td></tr>\n", fp);
+}
+
+static void html_member_row(FILE *fp, const case_view *v, int64_t i)
+{
+    int is_new = is_new_upload(v, i);
+    fprintf(fp, "<tr><td>%lld</td><td%s>%s</td><td>", (long long)v->ids[i],
+            is_new ? " class=\"new\"" : "", is_new ? "new" : "known");
+    sj_html_put_text(fp, text_of(v, i, SJ_META_SOURCE));
+    fputs("</td><td>", fp);
+    sj_html_put_text(fp, text_of(v, i, SJ_META_SERIES));
+    fprintf(fp, "</td><td>%s / %s</td><td>",
+            sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
+            sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
+    sj_html_put_text(fp, text_of(v, i, SJ_META_CASE_ID));
+    fputs("</td><td>", fp);
+    sj_html_put_text(fp, text_of(v, i, SJ_META_CATEGORY));
+    for (int m = 0; m < 2; m++) {
+        int64_t id = m ? v->known_id[i] : v->nearest_id[i];
+        double d = m ? v->known_d[i] : v->nearest_d[i];
+        if (!isnan(d))
+            fprintf(fp, "</td><td>%lld</td><td>%.6g", (long long)id, d);
+        else
+            fputs("</td><td></td><td>", fp);
+    }
+    fputs("</td></tr>\n", fp);
 }
 
 void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t max_clusters,
                      int64_t max_members)
 {
-    const sj_case_summary *s = v->sum;
-    int64_t per_class[5] = {0};
-    for (int64_t r = 0; r < s->n_ranked; r++)
-        per_class[s->triage[s->ranked[r]]]++;
     fputs(html_head, fp);
-    put_html(fp, title);
+    sj_html_put_text(fp, title);
     fputs(html_style, fp);
     fputs("<h1>simjoin triage report</h1>\n<p class=\"note\">", fp);
-    put_html(fp, title);
-    fprintf(fp, ": %lld hashes in %lld clusters; %lld clusters listed. These are candidates for "
+    sj_html_put_text(fp, title);
+    fprintf(fp, ": %lld hashes in %lld clusters; %lld entries listed; %lld single new uploads "
+                "matched nothing and are not listed (unmatched.csv). These are candidates for "
                 "review, not findings.%s</p>\n",
-            (long long)v->n, (long long)v->n_clusters, (long long)s->n_ranked,
+            (long long)v->n, (long long)v->n_clusters, (long long)v->n_entries,
+            (long long)v->n_unmatched,
             v->has_meta ? "" : " The clusters file carries no case metadata (a self-join): every "
                                "hash counts as a new upload.");
-    fputs("<h2>Priority</h2>\n<table><thead><tr><th>Order</th><th>Class</th><th>Rule</th>"
-          "<th>Clusters</th></tr></thead><tbody>\n", fp);
-    static const char *rules[5] = {
-        "", "new uploads in a cluster that touches no known series",
-        "new uploads in a cluster touching a series whose victim is not identified",
-        "the cluster links two or more cases, sources or series",
-        "new uploads of series whose victims are identified"};
-    for (int c = 1; c <= 4; c++)
-        fprintf(fp, "<tr class=\"t%d\"><td>%d</td><td>%s</td><td>%s</td><td>%lld</td></tr>\n", c, c,
-                sj_triage_name((sj_triage)c), rules[c], (long long)per_class[c]);
-    fputs("</tbody></table>\n<p class=\"note\">Within a class: more new uploads first, then larger "
-          "clusters, then lower cluster number. Click a column header to sort.</p>\n", fp);
-    fputs("<h2>Triage list</h2>\n<table class=\"sortable\" id=\"triage\"><thead><tr>"
-          "<th>Rank</th><th>Cluster</th><th>Class</th><th>Size</th><th>New</th><th>Known</th>"
-          "<th>Series</th><th>Victim identified</th><th>Offender identified</th><th>Cases</th>"
-          "<th>Sources</th><th>Flags</th><th>Min distance</th><th>Diameter</th>"
-          "</tr></thead><tbody>\n", fp);
-    int64_t shown = SJ_MIN(s->n_ranked, max_clusters);
-    char flags[128];
-    for (int64_t r = 0; r < shown; r++) {
-        int64_t k = s->ranked[r];
-        fprintf(fp, "<tr class=\"t%d\"><td>%lld</td><td><a href=\"#c%lld\">%lld</a></td>"
-                    "<td data-n=\"%d\">%s</td><td>%lld</td><td>%lld</td><td>%lld</td><td>",
-                s->triage[k], (long long)r + 1, (long long)k, (long long)v->label[k], s->triage[k],
-                sj_triage_name((sj_triage)s->triage[k]), (long long)v->size[k],
-                (long long)s->n_new[k], (long long)s->n_known[k]);
-        html_codes(fp, v, s->series[k]);
-        fprintf(fp, "</td><td>%s</td><td>%s</td><td>", sj_meta_flag_name(s->victim_identified[k]),
-                sj_meta_flag_name(s->offender_identified[k]));
-        html_codes(fp, v, s->cases[k]);
-        fputs("</td><td>", fp);
-        html_codes(fp, v, s->sources[k]);
-        fputs("</td><td>", fp);
-        sj_case_flags_format(s->flags[k], flags, sizeof flags);
-        for (char *p = flags, *tok; (tok = strtok_r(p, ",", &p));)
-            fprintf(fp, "<span class=\"flag\">%s</span>", tok);
-        if (v->size[k] > 1 && !isnan(v->min_distance[k]))
-            fprintf(fp, "</td><td>%.6g</td><td>%.6g</td></tr>\n", v->min_distance[k], v->diameter[k]);
-        else /* a singleton has no internal distance */
-            fputs("</td><td data-n=\"-1\"></td><td data-n=\"-1\"></td></tr>\n", fp);
+    fputs("<h2>Priority: which new uploads need a human first?</h2>\n<table id=\"classes\"><thead>"
+          "<tr><th>Order</th><th>Class</th><th>Listed</th><th>Rule</th></tr></thead><tbody>\n", fp);
+    for (int c = 1; c < SJ_TRIAGE_N_CLASSES; c++)
+        fprintf(fp, "<tr class=\"t%d\"><td>%d</td><td><a href=\"#class-%d\">%s</a></td><td>%lld</td>"
+                    "<td>%s</td></tr>\n",
+                c, c, c, sj_triage_name((sj_triage)c), (long long)v->per_class[c],
+                case_triage_rule((sj_triage)c));
+    fprintf(fp, "<tr><td></td><td>unmatched</td><td>%lld</td><td>single new uploads that matched "
+                "nothing: not listed, see unmatched.csv</td></tr>\n",
+            (long long)v->n_unmatched);
+    fputs("</tbody></table>\n<p class=\"note\">The class follows the case metadata (series, case, "
+          "victim flag); sources are provenance, shown beside it. Within a class: larger clusters "
+          "first, then more sources, then the closer smallest match, then the lower cluster "
+          "number. Click a column header to sort.</p>\n", fp);
+    int64_t shown = SJ_MIN(v->n_entries, max_clusters);
+    for (int c = 1; c < SJ_TRIAGE_N_CLASSES; c++) {
+        fprintf(fp, "<h2 id=\"class-%d\">%d. %s (%lld)</h2>\n", c, c, sj_triage_name((sj_triage)c),
+                (long long)v->per_class[c]);
+        if (!v->per_class[c]) {
+            fputs("<p class=\"note\">None.</p>\n", fp);
+            continue;
+        }
+        fprintf(fp, "<table class=\"sortable\" id=\"triage-%d\"><thead><tr><th>Rank</th>"
+                    "<th>Cluster</th><th>Size</th><th>New</th><th>Known</th><th>Sources</th>"
+                    "<th>Series</th><th>Victim / offender identified</th><th>Cases</th>"
+                    "<th>Flags</th><th>Min distance</th><th>Diameter</th></tr></thead><tbody>\n",
+                c);
+        for (int64_t j = 0; j < shown; j++)
+            if (v->entries[j].triage == c)
+                html_entry_row(fp, v, &v->entries[j]);
+        fputs("</tbody></table>\n", fp);
     }
-    fputs("</tbody></table>\n", fp);
-    if (shown < s->n_ranked)
-        fprintf(fp, "<p class=\"note\">%lld more clusters are in triage.csv.</p>\n",
-                (long long)(s->n_ranked - shown));
+    if (shown < v->n_entries)
+        fprintf(fp, "<p class=\"note\">%lld more entries are in triage.csv.</p>\n",
+                (long long)(v->n_entries - shown));
     fputs("<h2>Members</h2>\n", fp);
-    for (int64_t r = 0; r < shown; r++) {
-        int64_t k = s->ranked[r];
-        fprintf(fp, "<details id=\"c%lld\"><summary>Rank %lld &middot; cluster %lld &middot; %s "
+    for (int64_t j = 0; j < shown; j++) {
+        const case_entry *e = &v->entries[j];
+        int64_t count;
+        const int64_t *mem = entry_members(v, e, &count);
+        entry_row w;
+        entry_row_fill(v, e, &w);
+        fprintf(fp, "<details id=\"e%lld\"><summary>Rank %lld &middot; cluster %s &middot; %s "
                     "&middot; %lld members</summary>\n<table class=\"sortable\"><thead><tr>"
-                    "<th>Id</th><th>New</th><th>Series</th><th>Victim identified</th>"
-                    "<th>Offender identified</th><th>Case</th><th>Category</th><th>Source</th>"
+                    "<th>Id</th><th>New</th><th>Source</th><th>Series</th>"
+                    "<th>Victim / offender identified</th><th>Case</th><th>Category</th>"
                     "<th>Nearest match</th><th>Distance</th><th>Nearest known</th><th>Distance</th>"
                     "</tr></thead><tbody>\n",
-                (long long)k, (long long)r + 1, (long long)v->label[k], sj_triage_name((sj_triage)s->triage[k]),
-                (long long)v->size[k]);
-        int64_t end = SJ_MIN(v->first[k + 1], v->first[k] + max_members);
-        for (int64_t j = v->first[k]; j < end; j++) {
-            int64_t i = v->by_cluster[j];
-            int is_new = v->row[i] >= 0 && v->meta->is_new[v->row[i]];
-            fprintf(fp, "<tr><td>%lld</td><td%s>%s</td><td>", (long long)v->ids[i],
-                    is_new ? " class=\"new\"" : "", is_new ? "new" : "known");
-            put_html(fp, text_of(v, i, SJ_META_SERIES));
-            fprintf(fp, "</td><td>%s</td><td>%s</td><td>",
-                    sj_meta_flag_name(sj_meta_victim(v->meta->meta, v->row[i])),
-                    sj_meta_flag_name(sj_meta_offender(v->meta->meta, v->row[i])));
-            put_html(fp, text_of(v, i, SJ_META_CASE_ID));
-            fputs("</td><td>", fp);
-            put_html(fp, text_of(v, i, SJ_META_CATEGORY));
-            fputs("</td><td>", fp);
-            put_html(fp, text_of(v, i, SJ_META_SOURCE));
-            for (int m = 0; m < 2; m++) {
-                int64_t id = m ? v->known_id[i] : v->nearest_id[i];
-                double d = m ? v->known_d[i] : v->nearest_d[i];
-                if (!isnan(d))
-                    fprintf(fp, "</td><td>%lld</td><td>%.6g", (long long)id, d);
-                else
-                    fputs("</td><td></td><td>", fp);
-            }
-            fputs("</td></tr>\n", fp);
-        }
+                (long long)e->rank, (long long)e->rank, w.cluster[0] ? w.cluster : "&ndash;",
+                sj_triage_name((sj_triage)e->triage), (long long)count);
+        int64_t end = SJ_MIN(count, max_members);
+        for (int64_t m = 0; m < end; m++)
+            html_member_row(fp, v, mem[m]);
         fputs("</tbody></table>\n", fp);
-        if (end < v->first[k + 1])
+        if (end < count)
             fprintf(fp, "<p class=\"note\">%lld more members are in members.csv.</p>\n",
-                    (long long)(v->first[k + 1] - end));
+                    (long long)(count - end));
         fputs("</details>\n", fp);
     }
     fputs(html_script, fp);

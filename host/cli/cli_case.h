@@ -7,6 +7,14 @@
 #include "cli.h"
 #include "simjoin/meta.h"
 
+/* One row of the triage list: a cluster, or an excluded new upload. */
+typedef struct case_entry {
+    int64_t rank;    /* 1-based position in the full triage list */
+    int64_t cluster; /* cluster number, -1 for an excluded upload */
+    int64_t member;  /* an excluded upload: its position in ids; else -1 */
+    int triage;      /* sj_triage */
+} case_entry;
+
 typedef struct case_view {
     int64_t n;            /* hashes listed in /clusters */
     int64_t *ids;         /* [n] sorted; owned */
@@ -23,20 +31,30 @@ typedef struct case_view {
     double *nearest_d;    /* [n] its distance, NaN when none; owned */
     int64_t *known_id;    /* [n] closest match on the corpus side (a known image); owned */
     double *known_d;      /* [n] its distance, NaN when none; owned */
+    int64_t *rule;        /* [n] sj_degenerate_rule of an excluded hash, else 0; owned */
     sj_meta_table *meta;  /* never NULL after loading (empty when the file has none) */
     sj_case_summary *sum;
     int has_meta;         /* the file carried /meta_index */
+    /* The triage list: listed clusters in priority order, then the new
+     * uploads kept out of the join (class not_compared), by rule then id.
+     * case_view_filter may drop entries; ranks stay those of the full list. */
+    case_entry *entries;  /* [n_entries]; owned */
+    int64_t n_entries;
+    int64_t per_class[SJ_TRIAGE_N_CLASSES]; /* entries per class (after filters) */
+    int64_t n_unmatched;  /* new uploads alone in their cluster: unmatched.csv */
+    int64_t *unmatched;   /* [n_unmatched] positions in ids, ascending; owned */
 } case_view;
 
 /* Load a clusters file (or a nightly state's cluster file) and, when
  * pairs_path is given, each hash's nearest match from that pairs file. */
 sj_status case_view_load(case_view *v, const char *clusters_path, const char *pairs_path);
 void case_view_free(case_view *v);
+/* Keep the entries of at least min_size hashes whose class bit (1 << class)
+ * is set in class_mask; recount per_class. */
+void case_view_filter(case_view *v, int64_t min_size, unsigned class_mask);
 
-/* A text value as one CSV field (quoted when it holds delim, a quote or a
- * line end), and as a JSON string. */
-void cli_put_csv(FILE *fp, const char *s, char delim);
-void cli_put_json(FILE *fp, const char *s);
+/* The rule of a triage class in words (README "Triage report"). */
+const char *case_triage_rule(sj_triage t);
 
 /* Writers: listed clusters in triage order (write errors are caught when the
  * cli_text stream is closed). No hash is ever written. */
@@ -44,6 +62,8 @@ void case_write_triage_csv(FILE *fp, const case_view *v);
 void case_write_triage_jsonl(FILE *fp, const case_view *v);
 void case_write_members_csv(FILE *fp, const case_view *v);
 void case_write_members_jsonl(FILE *fp, const case_view *v);
+/* The new uploads alone in their cluster (members.csv columns, no rank). */
+void case_write_unmatched_csv(FILE *fp, const case_view *v);
 /* ICSE-style semicolon CSV: one row per hash in a cluster of the triage
  * list (all: every hash in a cluster). */
 void case_write_icse(FILE *fp, const case_view *v, int all);

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "simjoin/meta.h"
+#include "text_out.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,10 +13,28 @@
 
 int cli_quiet, cli_verbose, cli_rank;
 
+/* A message formatted and made safe for the terminal (user strings and
+ * paths in it may hold escape sequences), then written to stderr. */
+static void put_escaped(const char *prefix, const char *fmt, va_list ap, const char *suffix)
+{
+    char msg[8192], safe[4 * sizeof msg]; /* paths up to PATH_MAX, each byte up to 4 */
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "%s%s%s", prefix, sj_term_escape(safe, sizeof safe, msg), suffix);
+}
+
+static void put_escaped_args(const char *prefix, const char *suffix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    put_escaped(prefix, fmt, ap, suffix);
+    va_end(ap);
+}
+
 int cli_fail(sj_status st)
 {
     if (cli_rank == 0)
-        fprintf(stderr, "simjoin: error: %s\n", sj_last_error()[0] ? sj_last_error() : sj_status_str(st));
+        put_escaped_args("simjoin: error: ", "\n", "%s",
+                         sj_last_error()[0] ? sj_last_error() : sj_status_str(st));
     return st == SJ_ERR_ARG ? EXIT_USAGE : EXIT_RUNTIME;
 }
 
@@ -24,7 +43,7 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "simjoin %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
+    put_escaped("", fmt, ap, "");
     fprintf(stderr, "\nTry 'simjoin %s --help'.\n", cmd);
     va_end(ap);
     return EXIT_USAGE;
@@ -36,11 +55,11 @@ void cli_notice(const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "simjoin: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    put_escaped("simjoin: ", fmt, ap, "\n");
     va_end(ap);
 }
+
+const char *cli_safe(const char *s, char *buf, size_t size) { return sj_term_escape(buf, size, s); }
 
 int cli_parse_size(const char *s, int64_t *out)
 {
@@ -119,57 +138,62 @@ void cli_progress_end(cli_progress *p)
 
 void cli_json_begin(cli_json *j)
 {
-    j->len = (size_t)snprintf(j->buf, sizeof j->buf, "{");
+    j->mem = NULL;
+    j->len = 0;
+    j->fp = open_memstream(&j->mem, &j->len);
+    if (j->fp)
+        fputc('{', j->fp);
     j->first = 1;
 }
 
-static void json_key(cli_json *j, const char *key)
+static int json_key(cli_json *j, const char *key)
 {
-    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "%s\n  \"%s\": ",
-                               j->first ? "" : ",", key);
+    if (!j->fp)
+        return 0;
+    fprintf(j->fp, "%s\n  ", j->first ? "" : ",");
+    sj_json_put_string(j->fp, key);
+    fputs(": ", j->fp);
     j->first = 0;
+    return 1;
 }
 
 void cli_json_str(cli_json *j, const char *key, const char *value)
 {
-    json_key(j, key);
-    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "\"");
-    for (const char *c = value; *c && j->len + 8 < sizeof j->buf; c++) {
-        if (*c == '"' || *c == '\\')
-            j->buf[j->len++] = '\\';
-        if ((unsigned char)*c < 0x20) {
-            j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "\\u%04x", *c);
-            continue;
-        }
-        j->buf[j->len++] = *c;
-    }
-    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "\"");
+    if (json_key(j, key))
+        sj_json_put_string(j->fp, value);
 }
 
 void cli_json_num(cli_json *j, const char *key, double value)
 {
-    json_key(j, key);
+    if (!json_key(j, key))
+        return;
     if (isfinite(value))
-        j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "%.6g", value);
+        fprintf(j->fp, "%.6g", value);
     else
-        j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "null");
+        fputs("null", j->fp);
 }
 
 void cli_json_int(cli_json *j, const char *key, int64_t value)
 {
-    json_key(j, key);
-    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "%lld", (long long)value);
+    if (json_key(j, key))
+        fprintf(j->fp, "%lld", (long long)value);
 }
 
 int cli_json_write(cli_json *j, const char *path)
 {
-    j->len += (size_t)snprintf(j->buf + j->len, sizeof j->buf - j->len, "\n}\n");
+    if (!j->fp)
+        return cli_fail(sj_fail(SJ_ERR_NOMEM, "out of memory"));
+    fputs("\n}\n", j->fp);
+    int bad = fclose(j->fp) != 0;
+    j->fp = NULL;
     cli_text t;
-    sj_status st = cli_text_open(&t, path);
-    if (st)
-        return cli_fail(st);
-    fwrite(j->buf, 1, j->len, t.fp);
-    st = cli_text_close(&t, 1);
+    sj_status st = bad ? sj_fail(SJ_ERR_NOMEM, "out of memory") : cli_text_open(&t, path);
+    if (!st) {
+        fwrite(j->mem, 1, j->len, t.fp);
+        st = cli_text_close(&t, 1);
+    }
+    free(j->mem);
+    j->mem = NULL;
     return st ? cli_fail(st) : EXIT_OK;
 }
 
@@ -394,4 +418,33 @@ sj_status cli_text_close(cli_text *t, int ok)
         return ok ? sj_fail(SJ_ERR_IO, "%s: write error (disk full?)", t->af.final_path) : SJ_OK;
     }
     return sj_atomic_commit(&t->af);
+}
+
+void cli_excluded_text(const uint8_t *rule, int64_t n, const sj_degenerate_options *o, char *buf,
+                       size_t size)
+{
+    int64_t per[SJ_DEGEN_LOW_QUALITY + 1] = {0};
+    for (int64_t i = 0; i < n; i++)
+        per[rule[i] <= SJ_DEGEN_LOW_QUALITY ? rule[i] : 0]++;
+    size_t used = (size_t)snprintf(buf, size, "%lld excluded", (long long)n);
+    static const int order[3] = {SJ_DEGEN_LOW_QUALITY, SJ_DEGEN_BIT_BAND, SJ_DEGEN_ALL_ZERO};
+    int first = 1;
+    for (int k = 0; k < 3 && used < size; k++) {
+        int r = order[k];
+        if (!per[r])
+            continue;
+        char why[64];
+        if (r == SJ_DEGEN_LOW_QUALITY)
+            o ? snprintf(why, sizeof why, "quality < %d", (int)o->min_quality)
+              : snprintf(why, sizeof why, "low quality");
+        else if (r == SJ_DEGEN_BIT_BAND)
+            o ? snprintf(why, sizeof why, "one-bit count outside %d..%d", (int)o->min_ones,
+                         (int)o->max_ones)
+              : snprintf(why, sizeof why, "one-bit band");
+        else
+            snprintf(why, sizeof why, "all zero");
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld %s", first ? ": " : ", ",
+                                 (long long)per[r], why);
+        first = 0;
+    }
 }

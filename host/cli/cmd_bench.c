@@ -162,8 +162,11 @@ int cmd_bench(int argc, char **argv)
     snprintf(blist, sizeof blist, "%s", backends ? backends : sj_backend_available(SJ_BACKEND_FAISS) ? "cpu,faiss" : "cpu");
     if (isas)
         snprintf(ilist, sizeof ilist, "%s", isas);
-    else if (vector) /* the vector cpu path: baseline code, or AVX2+FMA */
+    else if (vector) { /* the vector cpu paths: baseline code, AVX2+FMA, AVX-512 VNNI */
         snprintf(ilist, sizeof ilist, "portable%s", sj_isa_supported(SJ_ISA_AVX2) ? ",avx2" : "");
+        if (!strcmp(sj_cpu_path_name(type, metric, SJ_ISA_AVX512), "avx512-vnni"))
+            snprintf(ilist + strlen(ilist), sizeof ilist - strlen(ilist), ",avx512");
+    }
     else {
         ilist[0] = 0;
         for (int i = SJ_ISA_PORTABLE; i <= SJ_ISA_AVX512; i++)
@@ -171,11 +174,12 @@ int cmd_bench(int argc, char **argv)
                 snprintf(ilist + strlen(ilist), sizeof ilist - strlen(ilist), "%s%s",
                          ilist[0] ? "," : "", sj_isa_name((sj_isa)i));
     }
+    char nthreads[24] = "all";
+    if (threads)
+        snprintf(nthreads, sizeof nthreads, "%lld", (long long)threads);
     printf("simjoin bench: %s (%s), %lld queries x %lld corpus = %.3g comparisons, T = %g, threads = %s\n",
            kind, sj_metric_name(metric), (long long)m, (long long)n, (double)m * (double)n, thr,
-           threads ? "" : "all");
-    if (threads)
-        printf("  (threads = %lld)\n", (long long)threads);
+           nthreads);
     fflush(stdout);
 
     run runs[32];
@@ -220,7 +224,9 @@ int cmd_bench(int argc, char **argv)
             run *r = &runs[nr];
             r->cuda = cfg.backend == SJ_BACKEND_CUDA;
             r->cpu = cfg.backend == SJ_BACKEND_CPU;
-            if (r->cpu || (r->cuda && !vector))
+            if (r->cpu)
+                snprintf(r->name, sizeof r->name, "%s/%s", b, sj_cpu_path_name(type, metric, cfg.isa));
+            else if (r->cuda && !vector)
                 snprintf(r->name, sizeof r->name, "%s/%s", b, is);
             else
                 snprintf(r->name, sizeof r->name, "%s", b);
@@ -232,7 +238,9 @@ int cmd_bench(int argc, char **argv)
                 st = sj_join_cross(&cfg, queries, corpus, &p);
                 double el = sj_now() - t0;
                 if (st) {
-                    fprintf(stderr, "simjoin: bench: %s: %s\n", r->name, sj_last_error());
+                    char safe[4096];
+                    fprintf(stderr, "simjoin: bench: %s: %s\n", r->name,
+                            cli_safe(sj_last_error(), safe, sizeof safe));
                     break;
                 }
                 r->seconds = SJ_MIN(r->seconds, el);

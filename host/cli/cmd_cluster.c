@@ -141,10 +141,12 @@ int cmd_cluster(int argc, char **argv)
     }
     char linkage[64];
     sj_linkage_format(&copt, linkage, sizeof linkage);
+    char excluded[256];
+    cli_excluded_text(res.excluded_rule, res.n_excluded, NULL, excluded, sizeof excluded);
     cli_notice("cluster: %lld hashes, %lld pairs -> %lld clusters (%lld singletons, largest %lld; "
-               "linkage %s), %lld excluded, %lld quarantined -> %s",
+               "linkage %s), %s, %lld quarantined -> %s",
                (long long)cl->n_nodes, (long long)res.pairs.n, (long long)cl->n_clusters,
-               (long long)singletons, (long long)largest, linkage, (long long)res.n_excluded,
+               (long long)singletons, (long long)largest, linkage, excluded,
                (long long)cl->n_quarantined, out);
     if (stats) {
         cli_json j;

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "cli_case.h"
 #include "h5util.h"
+#include "text_out.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -89,9 +90,9 @@ static void write_meta(FILE *fp, const sj_meta *m, int64_t i, int jsonl)
     for (int f = 0; f < SJ_META_N_TEXT; f++) {
         const char *v = sj_meta_text_get(m, i, (sj_meta_text)f);
         if (jsonl)
-            fprintf(fp, ",\"%s\":", sj_meta_text_name((sj_meta_text)f)), cli_put_json(fp, v);
+            fprintf(fp, ",\"%s\":", sj_meta_text_name((sj_meta_text)f)), sj_json_put_string(fp, v);
         else
-            fputc(',', fp), cli_put_csv(fp, v, ',');
+            fputc(',', fp), sj_csv_put_text(fp, v, ',');
     }
     const char *vi = sj_meta_flag_name(sj_meta_victim(m, i)), *of = sj_meta_flag_name(sj_meta_offender(m, i));
     if (jsonl)

@@ -11,7 +11,7 @@ static void help(void)
            "                   [--seed S]\n"
            "                   [--queries M --queries-out Q.h5] [--series-fraction F]\n"
            "                   [--chain-fraction F] [--degenerate-fraction F] [--threshold T]\n"
-           "                   [--first-id N] [--source NAME] [--quiet]\n"
+           "                   [--first-id N] [--source NAME] [--low-quality F] [--quiet]\n"
            "\n"
            "Writes PDQ-like synthetic hashes: uniform background, near-duplicate series\n"
            "with power-law sizes spread around the threshold, random-walk chains and a\n"
@@ -31,7 +31,11 @@ static void help(void)
            "  --threshold T           threshold the spreads are placed around (31 for pdq;\n"
            "                          100*D for photodna and u8:D; 0.05 for f32:D)\n"
            "  --first-id N            first id (default 0)\n"
-           "  --source NAME           source attribute of the shards\n");
+           "  --source NAME           source attribute of the shards\n"
+           "  --low-quality F         write /quality: a share F of series and background\n"
+           "                          images are smooth (base quality 10..49), the others\n"
+           "                          100 (70%%) or 50..99; members are their series' base\n"
+           "                          +-5. The hashes do not change. Default: no quality\n");
 }
 
 static int parse_frac(const char *s, double *out)
@@ -55,11 +59,12 @@ int cmd_gen(int argc, char **argv)
         {"degenerate-fraction", required_argument, 0, 'D'},
         {"threshold", required_argument, 0, 't'},  {"first-id", required_argument, 0, 'f'},
         {"source", required_argument, 0, 'r'},     {"quiet", no_argument, 0, 'q'},
+        {"low-quality", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     const char *out = NULL, *qout = NULL, *kind = "pdq", *source = "";
     int64_t n = -1, nq = 0, seed = 1, first_id = 0;
     double thr = -1;
-    double series = -1, chain = -1, degen = -1;
+    double series = -1, chain = -1, degen = -1, low_quality = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -76,6 +81,7 @@ int cmd_gen(int argc, char **argv)
         case 't': if (cli_parse_f64(optarg, &thr) || thr < 0) return cli_usage("gen", "--threshold needs a number >= 0"); break;
         case 'f': if (cli_parse_i64(optarg, &first_id)) return cli_usage("gen", "--first-id needs an integer"); break;
         case 'r': source = optarg; break;
+        case 'L': if (parse_frac(optarg, &low_quality)) return cli_usage("gen", "--low-quality needs 0..1"); break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage("gen", "bad option");
@@ -100,6 +106,7 @@ int cmd_gen(int argc, char **argv)
     if (chain >= 0) go.chain_fraction = chain;
     if (degen >= 0) go.degenerate_fraction = degen;
     if (thr >= 0) go.threshold = thr;
+    go.low_quality_fraction = low_quality;
     double t0 = sj_now();
     sj_hashes *h;
     if ((st = sj_gen(&go, &h)))

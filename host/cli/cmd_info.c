@@ -15,29 +15,30 @@ static void help(void)
            "ids or hashes.\n");
 }
 
-static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *info, void *path)
+static herr_t print_attr(hid_t loc, const char *h5name, const H5A_info_t *info, void *path)
 {
     (void)info;
-    char s[512];
+    char s[512], safe_name[1024], safe[2048];
+    const char *name = cli_safe(h5name, safe_name, sizeof safe_name);
     int64_t v;
     int has;
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t a = H5Aopen(loc, h5name, H5P_DEFAULT);
     hid_t t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
     H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
     if (t >= 0)
         H5Tclose(t);
     if (a >= 0)
         H5Aclose(a);
-    if (cls == H5T_STRING && !sj_h5_read_attr_str(loc, name, s, sizeof s, 0, path)) {
+    if (cls == H5T_STRING && !sj_h5_read_attr_str(loc, h5name, s, sizeof s, 0, path)) {
         for (char *c = s; *c; c++)
             if (*c == '\n')
                 *c = ' ';
-        printf("  attribute %-16s %s\n", name, s);
-    } else if (cls == H5T_INTEGER && !sj_h5_read_attr_i64(loc, name, &v, &has, path)) {
+        printf("  attribute %-16s %s\n", name, cli_safe(s, safe, sizeof safe));
+    } else if (cls == H5T_INTEGER && !sj_h5_read_attr_i64(loc, h5name, &v, &has, path)) {
         printf("  attribute %-16s %lld\n", name, (long long)v);
     } else if (cls == H5T_FLOAT) {
         double x = 0;
-        if (!sj_h5_read_attr_f64(loc, name, &x, &has, path) && has)
+        if (!sj_h5_read_attr_f64(loc, h5name, &x, &has, path) && has)
             printf("  attribute %-16s %.15g\n", name, x);
         else
             printf("  attribute %-16s (unreadable)\n", name);
@@ -47,12 +48,14 @@ static herr_t print_attr(hid_t loc, const char *name, const H5A_info_t *info, vo
     return 0;
 }
 
-static herr_t print_object(hid_t loc, const char *name, const H5O_info_t *info, void *path)
+static herr_t print_object(hid_t loc, const char *h5name, const H5O_info_t *info, void *path)
 {
     if (info->type != H5O_TYPE_DATASET)
         return 0;
     sj_h5_info di;
-    if (sj_h5_inspect(loc, name, &di, path) || !di.exists) {
+    char safe[1024];
+    const char *name = cli_safe(h5name, safe, sizeof safe);
+    if (sj_h5_inspect(loc, h5name, &di, path) || !di.exists) {
         printf("  dataset   /%s (unreadable)\n", name);
         return 0;
     }
@@ -93,7 +96,9 @@ int cmd_info(int argc, char **argv)
         sj_h5_read_attr_str(file, "content", content, sizeof content, 0, path);
         struct stat sb;
         long long size = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
-        printf("%s: %s, %lld bytes\n", path, content[0] ? content : "shard", size);
+        char safe_path[4 * 4096], safe_content[128];
+        printf("%s: %s, %lld bytes\n", cli_safe(path, safe_path, sizeof safe_path),
+               content[0] ? cli_safe(content, safe_content, sizeof safe_content) : "shard", size);
         H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, NULL, print_attr, (void *)path);
         H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, print_object, (void *)path);
         if (!content[0]) { /* a shard: validate it fully, as join would */

@@ -1,5 +1,6 @@
 /* cmd_ingest.c - `simjoin ingest`: text hash lists -> shard(s). */
 #include "cli.h"
+#include "text_out.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -27,6 +28,9 @@ static void help(void)
            "  --in FILE...      one or more input files (repeatable)\n"
            "  --out SHARD.h5    output; with --shard-rows, SHARD-00000.h5, SHARD-00001.h5, ...\n"
            "  --source NAME     the database of origin, stored with the shard\n"
+           "  --encoding E      of the input files: utf-8 (default: text that is not UTF-8\n"
+           "                    is an error), cp1252 (Windows, Excel's plain CSV) or latin1\n"
+           "                    (converted to UTF-8); a leading byte order mark is skipped\n"
            "  --first-id N      first id for bare-hash lines (default 0)\n"
            "  --shard-rows R    at most R rows per shard\n"
            "  --quiet           no summary line\n");
@@ -48,9 +52,10 @@ int cmd_ingest(int argc, char **argv)
         {"out", required_argument, 0, 'o'},    {"source", required_argument, 0, 's'},
         {"first-id", required_argument, 0, 'f'}, {"shard-rows", required_argument, 0, 'r'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"encoding", required_argument, 0, 'e'}, {0, 0, 0, 0}};
     const char *kind = NULL, *out = NULL, *source = "";
     int64_t first_id = 0, shard_rows = 0;
+    sj_text_encoding encoding = SJ_TEXT_UTF8;
     char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     int n_in = 0, c;
     optind = 1;
@@ -68,6 +73,12 @@ int cmd_ingest(int argc, char **argv)
             if (cli_parse_i64(optarg, &shard_rows) || shard_rows <= 0)
                 return cli_usage("ingest", "--shard-rows needs a positive integer");
             break;
+        case 'e':
+            if (sj_text_encoding_parse(optarg, &encoding)) {
+                free(inputs);
+                return cli_usage("ingest", "--encoding takes utf-8, cp1252 or latin1");
+            }
+            break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); free(inputs); return EXIT_OK;
         default: free(inputs); return cli_usage("ingest", "bad option");
@@ -83,7 +94,11 @@ int cmd_ingest(int argc, char **argv)
         free(inputs);
         return cli_usage("ingest", "--source is longer than %d bytes", SJ_SOURCE_MAX - 1);
     }
-    sj_ingest_options io = {.first_id = first_id};
+    if (sj_utf8_check(source, strlen(source)) < strlen(source)) {
+        free(inputs);
+        return cli_usage("ingest", "--source is not valid UTF-8");
+    }
+    sj_ingest_options io = {.first_id = first_id, .encoding = encoding};
     sj_status st = sj_hash_type_parse(kind, &io.type);
     if (st) {
         free(inputs);

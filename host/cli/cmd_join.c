@@ -516,7 +516,7 @@ sync: /* every rank reaches this point, failed or not */
     res.threshold = cfg.threshold;
     if (cfg.backend == SJ_BACKEND_CPU)
         snprintf(res.backend, sizeof res.backend, "cpu/%s",
-                 sj_isa_name(cfg.isa == SJ_ISA_AUTO ? sj_isa_best() : cfg.isa));
+                 sj_cpu_path_name(corpus->type, cfg.metric, cfg.isa));
     else if (cfg.backend == SJ_BACKEND_CUDA)
         snprintf(res.backend, sizeof res.backend, "cuda/v%d", cfg.gpu_kernel ? cfg.gpu_kernel : 3);
     else
@@ -535,9 +535,11 @@ sync: /* every rank reaches this point, failed or not */
     if ((st = cli_mpi_agree(st)))
         goto fail;
     double rate = join_s > 0 ? (double)comparisons / join_s : 0;
-    cli_notice("join: %lld hashes (%lld excluded as degenerate), %lld pairs at %s <= %g "
+    char excluded[256];
+    cli_excluded_text(res.excluded_rule, res.n_excluded, &dopt, excluded, sizeof excluded);
+    cli_notice("join: %lld hashes (%s), %lld pairs at %s <= %g "
                "in %.2f s (%.3g comparisons/s, %s) -> %s",
-               (long long)res.n_nodes, (long long)res.n_excluded, (long long)res.pairs.n,
+               (long long)res.n_nodes, excluded, (long long)res.pairs.n,
                sj_metric_name(cfg.metric), cfg.threshold, join_s, rate, res.backend, out);
     if (stats && rank == 0) {
         cli_json j;

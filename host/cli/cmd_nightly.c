@@ -17,6 +17,7 @@
 #include "h5util.h"
 #include "sha256.h"
 #include "state.h"
+#include "text_out.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,7 +46,9 @@ static void help(void)
            "\n"
            "  --source NAME   the database the uploads come from (default: each file's\n"
            "                  source attribute)\n"
-           "  --threshold T   must equal the state's (set by `simjoin state init`)\n");
+           "  --threshold T   must equal the state's (set by `simjoin state init`)\n"
+           "  --as-corpus     the shards are known corpus: nothing is marked new (what\n"
+           "                  `simjoin state init DIR --corpus SHARDS...` runs)\n");
 }
 
 /* Old cluster state: ids sorted, stable cluster (-1: excluded), rule. */
@@ -182,20 +185,6 @@ static const char *src_name(const cli_sources *s, int64_t id)
     return k >= 0 ? s->names[k] : "";
 }
 
-/* JSON string of a source name (names are plain; quotes and backslashes
- * are escaped, control characters dropped). */
-static void json_name(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', fp);
-        if ((unsigned char)*s >= 0x20)
-            fputc(*s, fp);
-    }
-    fputc('"', fp);
-}
-
 int cmd_nightly(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -203,10 +192,10 @@ int cmd_nightly(int argc, char **argv)
         {"source", required_argument, 0, 'S'},   {"threshold", required_argument, 0, 't'},
         {"backend", required_argument, 0, 'b'},  {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"as-corpus", no_argument, 0, 'C'},      {0, 0, 0, 0}};
     const char *dir = NULL, *source = NULL;
     char **uploads_paths = calloc((size_t)argc + 1, sizeof(char *));
-    int n_up = 0, c, rc = EXIT_OK, lock_fd = -1;
+    int n_up = 0, c, rc = EXIT_OK, lock_fd = -1, as_corpus = 0;
     int64_t thr = -1, threads = 0;
     sj_join_config cfg;
     sj_join_config_defaults(&cfg);
@@ -251,6 +240,7 @@ int cmd_nightly(int argc, char **argv)
             }
             break;
         case 'q': cli_quiet = 1; break;
+        case 'C': as_corpus = 1; break;
         case 'h': help(); goto done;
         default: rc = cli_usage("nightly", "bad option"); goto done;
         }
@@ -261,6 +251,10 @@ int cmd_nightly(int argc, char **argv)
     }
     if (source && strlen(source) >= SJ_SOURCE_MAX) {
         rc = cli_usage("nightly", "--source is too long");
+        goto done;
+    }
+    if (source && sj_utf8_check(source, strlen(source)) < strlen(source)) {
+        rc = cli_usage("nightly", "--source is not valid UTF-8");
         goto done;
     }
     /* One run at a time. */
@@ -351,7 +345,7 @@ int cmd_nightly(int argc, char **argv)
      * degenerate ones are taken out): kept in the cluster state for `report`. */
     {
         const sj_hashes *sets[2] = {corpus, uploads};
-        const uint8_t side[2] = {0, 1};
+        const uint8_t side[2] = {0, !as_corpus};
         if ((st = sj_meta_table_build(sets, side, 2, &meta)))
             goto fail;
         if ((st = cli_meta_fill_sources(meta, &srcs)))
@@ -546,15 +540,18 @@ int cmd_nightly(int argc, char **argv)
                 fprintf(fp, "%s\n    {\"a\": %lld, \"b\": %lld, \"distance\": %.17g, \"source_a\": ",
                         p ? "," : "", (long long)pairs.v[p].a, (long long)pairs.v[p].b,
                         pairs.v[p].distance);
-                json_name(fp, sa);
+                sj_json_put_string(fp, sa);
                 fprintf(fp, ", \"source_b\": ");
-                json_name(fp, sb);
+                sj_json_put_string(fp, sb);
                 fprintf(fp, ", \"cross_database\": %s, \"cluster\": %lld}", x ? "true" : "false",
                         (long long)cluster[na - nodes]);
             } else {
-                fprintf(fp, "match,%lld,%lld,%.17g,%s,%s,%d,%lld,\n", (long long)pairs.v[p].a,
-                        (long long)pairs.v[p].b, pairs.v[p].distance, sa, sb, x,
-                        (long long)cluster[na - nodes]);
+                fprintf(fp, "match,%lld,%lld,%.17g,", (long long)pairs.v[p].a,
+                        (long long)pairs.v[p].b, pairs.v[p].distance);
+                sj_csv_put_text(fp, sa, ',');
+                fputc(',', fp);
+                sj_csv_put_text(fp, sb, ',');
+                fprintf(fp, ",%d,%lld,\n", x, (long long)cluster[na - nodes]);
             }
         }
         if (!kind)
@@ -586,9 +583,11 @@ int cmd_nightly(int argc, char **argv)
             if (!kind)
                 fprintf(fp, "%s\n    {\"id\": %lld, \"rule\": \"%s\"}", i ? "," : "", (long long)ex_id[i],
                         sj_degenerate_rule_name((sj_degenerate_rule)ex_rule[i]));
-            else
-                fprintf(fp, "excluded,%lld,,,%s,,,,%s\n", (long long)ex_id[i], src_name(&srcs, ex_id[i]),
-                        sj_degenerate_rule_name((sj_degenerate_rule)ex_rule[i]));
+            else {
+                fprintf(fp, "excluded,%lld,,,", (long long)ex_id[i]);
+                sj_csv_put_text(fp, src_name(&srcs, ex_id[i]), ',');
+                fprintf(fp, ",,,,%s\n", sj_degenerate_rule_name((sj_degenerate_rule)ex_rule[i]));
+            }
         }
         if (!kind)
             fprintf(fp, "\n  ]\n}\n");
@@ -606,9 +605,13 @@ int cmd_nightly(int argc, char **argv)
         snprintf(full, sizeof full, "%s/clusters/g%06lld.h5", dir, (long long)(gen - 2));
         unlink(full);
     }
-    cli_notice("nightly: generation %lld: %lld new hashes (%lld excluded), %lld new matches "
+    char excluded[256];
+    cli_excluded_text(ex_rule, n_ex, &dopt, excluded, sizeof excluded);
+    cli_notice("nightly: generation %lld: %lld %s (%s), %lld new matches "
                "(%lld across databases), %lld new clusters, %lld merges -> %s/reports/g%06lld.json",
-               (long long)gen, (long long)(uploads->n + n_ex), (long long)n_ex, (long long)pairs.n,
+               (long long)gen, (long long)(uploads->n + n_ex),
+               as_corpus ? "corpus hashes imported, none marked new" : "new hashes", excluded,
+               (long long)pairs.n,
                (long long)cross, (long long)new_clusters, (long long)n_merges, dir, (long long)gen);
     goto done;
 fail:

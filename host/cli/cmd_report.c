@@ -14,27 +14,45 @@ static void help(void)
 {
     printf("usage: simjoin report --clusters CLUSTERS.h5 [--pairs PAIRS.h5] --out DIR\n"
            "       simjoin report --state DIR --out DIR   (the last nightly run)\n"
-           "                      [--title TEXT] [--html-clusters N] [--html-members N]\n"
+           "                      [--min-size N] [--classes LIST] [--title TEXT]\n"
+           "                      [--html-clusters N] [--html-members N]\n"
            "                      [--stats-json FILE] [--quiet]\n"
            "\n"
            "Writes the triage list of a clusters file into DIR (created 0750 if missing;\n"
            "every file is written under a temporary name and renamed when complete,\n"
            "mode 0640):\n"
-           "  triage.csv, triage.jsonl     one row per listed cluster, in priority order\n"
-           "  members.csv, members.jsonl   the members of those clusters with metadata and\n"
+           "  triage.csv, triage.jsonl     one row per listed entry, in priority order\n"
+           "  members.csv, members.jsonl   the members of those entries with metadata and\n"
            "                               (with --pairs) their nearest and nearest known match\n"
-           "  icse.csv                     the same members, ICSE-style (semicolons)\n"
+           "  unmatched.csv                single new uploads that matched nothing (not listed)\n"
+           "  icse.csv                     the listed members, ICSE-style (semicolons)\n"
            "  report.html                  one self-contained page (no external resources,\n"
-           "                               no network), sortable tables\n"
+           "                               no network): counts per class, one section each\n"
            "\n"
-           "Priority (README \"Triage report\"):\n"
-           "  1 candidate_new_victim        new uploads in a cluster touching no known series\n"
-           "  2 unidentified_victim_series new uploads in a series whose victim is not\n"
-           "                               identified (by any hash of that series)\n"
-           "  3 cross_case_link            the cluster spans 2+ cases, sources or series\n"
-           "  4 known_identified_series    new uploads of series with identified victims\n"
-           "Clusters in none of these are not listed. Within a class: more new uploads\n"
-           "first, then larger clusters, then lower cluster number.\n"
+           "Which new uploads need a human first? (README \"Triage report\")\n"
+           "Only clusters of 2+ hashes holding a new upload are listed. The class follows\n"
+           "the case metadata (series, case, victim flag), never the source, which is\n"
+           "provenance and shown beside it. A series' victim is identified when any hash\n"
+           "of that series, anywhere in the file, says yes.\n");
+    for (int c = 1; c < SJ_TRIAGE_N_CLASSES; c++) { /* the rule wrapped under its name */
+        printf("  %d %s\n", c, sj_triage_name((sj_triage)c));
+        const char *rule = case_triage_rule((sj_triage)c);
+        while (*rule) {
+            int len = (int)strlen(rule), cut = len;
+            if (len > 72)
+                for (cut = 72; cut > 0 && rule[cut] != ' '; cut--)
+                    ;
+            if (cut == 0) /* one word longer than a line */
+                cut = SJ_MIN(len, 72);
+            printf("      %.*s\n", cut, rule);
+            rule += cut + (rule[cut] == ' ');
+        }
+    }
+    printf("Within a class: larger clusters first, then more distinct sources, then the\n"
+           "smaller smallest match distance (unknown last), then the lower cluster number;\n"
+           "not_compared uploads by rule (all_zero, bit_band, low_quality), then id.\n"
+           "A single new upload that matched nothing is not listed: it is counted and\n"
+           "written to unmatched.csv. Known hashes alone are never listed.\n"
            "New uploads are the --queries side of the join (a self-join: every hash);\n"
            "with --state, the uploads of the last committed nightly run, and clusters\n"
            "are shown by their stable ids (distances are not kept in the state).\n"
@@ -42,8 +60,33 @@ static void help(void)
            "nearest known (corpus-side) match are given, with their distances. The\n"
            "report holds ids, metadata and distances, never hashes.\n"
            "\n"
-           "  --html-clusters N   clusters shown in report.html (default 2000)\n"
-           "  --html-members N    members shown per cluster in report.html (default 500)\n");
+           "  --min-size N        list only entries of at least N hashes (ranks unchanged)\n"
+           "  --classes LIST      list only these classes: names or numbers, comma-separated\n"
+           "                      (e.g. unidentified_victim,2)\n"
+           "  --html-clusters N   entries shown in report.html (default 2000)\n"
+           "  --html-members N    members shown per entry in report.html (default 500)\n");
+}
+
+/* "unidentified_victim,2,..." -> a mask of class bits; 0 on success. */
+static int parse_classes(const char *list, unsigned *mask)
+{
+    char buf[512];
+    if (strlen(list) >= sizeof buf)
+        return -1;
+    strcpy(buf, list);
+    *mask = 0;
+    for (char *p = buf, *tok; (tok = strtok_r(p, ",", &p));) {
+        int found = 0;
+        for (int c = 1; c < SJ_TRIAGE_N_CLASSES && !found; c++) {
+            char num[4];
+            snprintf(num, sizeof num, "%d", c);
+            if (!strcmp(tok, sj_triage_name((sj_triage)c)) || !strcmp(tok, num))
+                *mask |= 1u << c, found = 1;
+        }
+        if (!found)
+            return -1;
+    }
+    return *mask ? 0 : -1;
 }
 
 typedef void (*writer_fn)(FILE *fp, const case_view *v);
@@ -77,9 +120,12 @@ int cmd_report(int argc, char **argv)
         {"out", required_argument, 0, 'o'},      {"title", required_argument, 0, 'T'},
         {"html-clusters", required_argument, 0, 'C'}, {"html-members", required_argument, 0, 'M'},
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
+        {"min-size", required_argument, 0, 'm'},   {"classes", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *clusters = NULL, *pairs = NULL, *dir = NULL, *stats = NULL, *state = NULL;
     char state_clusters[4400];
+    int64_t min_size = 0;
+    unsigned class_mask = ~0u;
     int c;
     html_title = NULL;
     optind = 1;
@@ -97,6 +143,15 @@ int cmd_report(int argc, char **argv)
         case 'M':
             if (cli_parse_i64(optarg, &html_members) || html_members < 0)
                 return cli_usage("report", "--html-members needs a count");
+            break;
+        case 'm':
+            if (cli_parse_i64(optarg, &min_size) || min_size < 1)
+                return cli_usage("report", "--min-size needs a count of at least 1");
+            break;
+        case 'K':
+            if (parse_classes(optarg, &class_mask))
+                return cli_usage("report", "--classes: a comma-separated list of class names or "
+                                           "numbers 1..%d (see --help)", SJ_TRIAGE_N_CLASSES - 1);
             break;
         case 'J': stats = optarg; break;
         case 'q': cli_quiet = 1; break;
@@ -133,6 +188,7 @@ int cmd_report(int argc, char **argv)
     sj_status st = case_view_load(&v, clusters, pairs);
     if (st)
         return cli_fail(st);
+    case_view_filter(&v, min_size, class_mask);
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         st = sj_fail(SJ_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
     if (!st && !v.has_meta)
@@ -147,6 +203,8 @@ int cmd_report(int argc, char **argv)
     if (!st)
         st = write_one(dir, "members.jsonl", case_write_members_jsonl, &v);
     if (!st)
+        st = write_one(dir, "unmatched.csv", case_write_unmatched_csv, &v);
+    if (!st)
         st = write_one(dir, "icse.csv", write_icse_listed, &v);
     if (!st)
         st = write_one(dir, "report.html", write_html, &v);
@@ -154,21 +212,21 @@ int cmd_report(int argc, char **argv)
     if (st) {
         rc = cli_fail(st);
     } else {
-        int64_t per[5] = {0};
-        for (int64_t r = 0; r < v.sum->n_ranked; r++)
-            per[v.sum->triage[v.sum->ranked[r]]]++;
-        cli_notice("report: %lld clusters listed (%lld candidate new victim, %lld unidentified-victim "
-                   "series, %lld cross-case, %lld known series) -> %s",
-                   (long long)v.sum->n_ranked, (long long)per[1], (long long)per[2],
-                   (long long)per[3], (long long)per[4], dir);
+        cli_notice("report: %lld listed (%lld unidentified victim, %lld candidate new series, "
+                   "%lld cross-case, %lld identified series, %lld not compared); %lld single "
+                   "uploads matched nothing (unmatched.csv) -> %s",
+                   (long long)v.n_entries, (long long)v.per_class[1], (long long)v.per_class[2],
+                   (long long)v.per_class[3], (long long)v.per_class[4], (long long)v.per_class[5],
+                   (long long)v.n_unmatched, dir);
         if (stats) {
             cli_json j;
             cli_json_begin(&j);
             cli_json_str(&j, "command", "report");
             cli_json_int(&j, "clusters", v.n_clusters);
-            cli_json_int(&j, "listed", v.sum->n_ranked);
-            for (int k = 1; k <= 4; k++)
-                cli_json_int(&j, sj_triage_name((sj_triage)k), per[k]);
+            cli_json_int(&j, "listed", v.n_entries);
+            for (int k = 1; k < SJ_TRIAGE_N_CLASSES; k++)
+                cli_json_int(&j, sj_triage_name((sj_triage)k), v.per_class[k]);
+            cli_json_int(&j, "unmatched", v.n_unmatched);
             cli_json_num(&j, "seconds", sj_now() - t0);
             rc = cli_json_write(&j, stats);
         }

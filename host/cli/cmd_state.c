@@ -2,70 +2,149 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "state.h"
+#include "h5util.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static void help(void)
 {
     printf("usage: simjoin state init DIR --kind pdq|bits:N [--threshold T]\n"
+           "       simjoin state init DIR [--kind K] [--threshold T] --corpus SHARDS.h5...\n"
            "       simjoin state info DIR\n"
            "       simjoin state verify DIR\n"
            "\n"
            "A state directory holds the corpus shards, the cluster state and a manifest\n"
            "(generation number and a SHA-256 per file) for `simjoin nightly`.\n"
            "  init     create an empty state (generation 0) for one hash kind and threshold\n"
-           "           (default 31 for pdq)\n"
+           "           (default 31 for pdq). With --corpus: import those shards as\n"
+           "           generation 1, their self-join clustered with stable ids, nothing\n"
+           "           marked new (the kind is read from the first shard when not given);\n"
+           "           the first night then reports only its own uploads as new\n"
            "  info     the generation, kind, threshold, files, hashes and batches\n"
            "  verify   check every file against its checksum; exit 1 naming the first bad one\n");
+}
+
+/* Import corpus shards as generation 1: one nightly run with nothing new. */
+static int import_corpus(const char *dir, char **corpus, int n_corpus)
+{
+    char **args = calloc((size_t)n_corpus + 8, sizeof *args);
+    if (!args)
+        return cli_fail(sj_fail(SJ_ERR_NOMEM, "out of memory"));
+    int n = 0;
+    args[n++] = "nightly";
+    args[n++] = "--state";
+    args[n++] = (char *)dir;
+    args[n++] = "--as-corpus";
+    if (cli_quiet)
+        args[n++] = "--quiet";
+    args[n++] = "--new";
+    for (int i = 0; i < n_corpus; i++)
+        args[n++] = corpus[i];
+    int rc = cmd_nightly(n, args);
+    free(args);
+    return rc;
 }
 
 static int state_init(const char *dir, int argc, char **argv)
 {
     static const struct option opts[] = {{"kind", required_argument, 0, 'k'},
                                          {"threshold", required_argument, 0, 't'},
+                                         {"corpus", required_argument, 0, 'c'},
+                                         {"quiet", no_argument, 0, 'q'},
                                          {0, 0, 0, 0}};
     const char *kind = NULL;
+    char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
+    int n_corpus = 0, rc = EXIT_OK;
     int64_t thr = -1;
     int c;
+    if (!corpus)
+        return cli_fail(sj_fail(SJ_ERR_NOMEM, "out of memory"));
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'k')
             kind = optarg;
         else if (c == 't' && !cli_parse_i64(optarg, &thr) && thr >= 0)
             ;
-        else
-            return cli_usage("state", "bad option for init");
+        else if (c == 'c') {
+            corpus[n_corpus++] = optarg;
+            while (optind < argc && argv[optind][0] != '-')
+                corpus[n_corpus++] = argv[optind++];
+        } else if (c == 'q')
+            cli_quiet = 1;
+        else {
+            rc = cli_usage("state", "bad option for init");
+            goto done;
+        }
     }
-    if (!kind)
-        return cli_usage("state", "init needs --kind");
+    if (optind < argc) {
+        rc = cli_usage("state", "unexpected argument '%s'", argv[optind]);
+        goto done;
+    }
     sj_manifest m;
     memset(&m, 0, sizeof m);
-    sj_status st = sj_hash_type_parse(kind, &m.type);
-    if (st)
-        return cli_fail(st);
-    if (!sj_hash_type_binary(m.type))
-        return cli_fail(sj_fail(SJ_ERR_UNSUPPORTED, "nightly states hold pdq or bits:N hashes; for %s "
-                                                    "use join, cluster and report", kind));
-    if (thr < 0 && m.type.kind != SJ_KIND_PDQ)
-        return cli_usage("state", "init needs --threshold for bits:N hashes");
+    sj_status st;
+    if (kind) {
+        if ((st = sj_hash_type_parse(kind, &m.type))) {
+            rc = cli_fail(st);
+            goto done;
+        }
+    } else if (n_corpus) { /* the corpus says what it holds */
+        hid_t f;
+        if ((st = sj_h5_open(corpus[0], &f))) {
+            rc = cli_fail(st);
+            goto done;
+        }
+        st = sj_h5_read_type(f, corpus[0], &m.type);
+        H5Fclose(f);
+        if (st) {
+            rc = cli_fail(st);
+            goto done;
+        }
+    } else {
+        rc = cli_usage("state", "init needs --kind (or --corpus)");
+        goto done;
+    }
+    char kind_text[24];
+    sj_hash_type_format(m.type, kind_text, sizeof kind_text);
+    if (!sj_hash_type_binary(m.type)) {
+        rc = cli_fail(sj_fail(SJ_ERR_UNSUPPORTED, "nightly states hold pdq or bits:N hashes; for %s "
+                                                  "use join, cluster and report", kind_text));
+        goto done;
+    }
+    if (thr < 0 && m.type.kind != SJ_KIND_PDQ) {
+        rc = cli_usage("state", "init needs --threshold for bits:N hashes");
+        goto done;
+    }
     m.threshold = thr < 0 ? 31 : (int32_t)thr;
     char path[4096];
     snprintf(path, sizeof path, "%s/manifest", dir);
     struct stat sb;
-    if (stat(path, &sb) == 0)
-        return cli_fail(sj_fail(SJ_ERR_ARG, "%s: a state already exists here", dir));
+    if (stat(path, &sb) == 0) {
+        rc = cli_fail(sj_fail(SJ_ERR_ARG, "%s: a state already exists here", dir));
+        goto done;
+    }
     const char *sub[] = {"", "/shards", "/clusters", "/reports"};
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s%s", dir, sub[i]);
-        if (mkdir(path, 0750) != 0 && errno != EEXIST)
-            return cli_fail(sj_fail(SJ_ERR_IO, "%s: cannot create: %s", path, strerror(errno)));
+        if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+            rc = cli_fail(sj_fail(SJ_ERR_IO, "%s: cannot create: %s", path, strerror(errno)));
+            goto done;
+        }
     }
-    if ((st = sj_manifest_commit(dir, &m)))
-        return cli_fail(st);
-    cli_notice("state: created %s (generation 0, %s, threshold %d)", dir, kind, m.threshold);
-    return EXIT_OK;
+    if ((st = sj_manifest_commit(dir, &m))) {
+        rc = cli_fail(st);
+        goto done;
+    }
+    cli_notice("state: created %s (generation 0, %s, threshold %d)", dir, kind_text, m.threshold);
+    if (n_corpus && (rc = import_corpus(dir, corpus, n_corpus)) != EXIT_OK)
+        cli_notice("state: %s stays at generation 0 (empty); `simjoin nightly --state %s "
+                   "--as-corpus --new ...` retries the import", dir, dir);
+done:
+    free(corpus);
+    return rc;
 }
 
 int cmd_state(int argc, char **argv)
@@ -87,17 +166,19 @@ int cmd_state(int argc, char **argv)
     if (st)
         return cli_fail(st);
     int rc = EXIT_OK;
+    char safe_dir[4 * 4096], safe_path[4096];
+    const char *shown_dir = cli_safe(dir, safe_dir, sizeof safe_dir);
     if (!strcmp(verb, "verify")) {
         if ((st = sj_manifest_verify(dir, &m)))
             rc = cli_fail(st);
         else
-            printf("%s: generation %lld, %lld files, all checksums match\n", dir,
+            printf("%s: generation %lld, %lld files, all checksums match\n", shown_dir,
                    (long long)m.generation, (long long)m.n_files);
     } else if (!strcmp(verb, "info")) {
         char kind[24];
         sj_hash_type_format(m.type, kind, sizeof kind);
         printf("%s: generation %lld, kind %s, threshold %d, %lld files, %lld batches, next cluster id %lld\n",
-               dir, (long long)m.generation, kind, m.threshold, (long long)m.n_files, (long long)m.n_batches,
+               shown_dir, (long long)m.generation, kind, m.threshold, (long long)m.n_files, (long long)m.n_batches,
                (long long)m.next_cluster);
         int64_t hashes = 0;
         for (int64_t i = 0; i < m.n_files; i++) {
@@ -107,7 +188,8 @@ int cmd_state(int argc, char **argv)
             uint32_t bytes;
             if (!strncmp(m.files[i].path, "shards/", 7) && !sj_shard_peek(full, &rows, &bytes))
                 hashes += rows;
-            printf("  %s  %.16s...\n", m.files[i].path, m.files[i].sha);
+            printf("  %s  %.16s...\n", cli_safe(m.files[i].path, safe_path, sizeof safe_path),
+                   m.files[i].sha);
         }
         printf("  corpus hashes: %lld\n", (long long)hashes);
     } else {

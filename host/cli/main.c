@@ -68,7 +68,8 @@ int main(int argc, char **argv)
 #ifndef SIMJOIN_HAVE_HDF5
     fprintf(stderr, "simjoin: this build has no HDF5 (configured with -DSIMJOIN_HDF5=OFF): only 'bench'\n");
 #endif
-    fprintf(stderr, "simjoin: unknown command '%s'\n\n", argv[1]);
+    char safe[1024];
+    fprintf(stderr, "simjoin: unknown command '%s'\n\n", cli_safe(argv[1], safe, sizeof safe));
     usage(stderr);
     return EXIT_USAGE;
 }

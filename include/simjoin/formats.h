@@ -8,6 +8,9 @@
 extern "C" {
 #endif
 
+/* exported API (see simjoin.h) */
+#pragma GCC visibility push(default)
+
 /* Everything a join produced, as stored in a pairs file. */
 typedef struct sj_join_result {
     sj_hash_type type;
@@ -49,6 +52,8 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
  * diameter_checked. */
 sj_status sj_clusters_check_diameter(sj_clusters *c, const sj_hashes *set, sj_metric m,
                                      int64_t max_size);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,9 @@
 extern "C" {
 #endif
 
+/* exported API (see simjoin.h) */
+#pragma GCC visibility push(default)
+
 typedef struct sj_gen_options {
     sj_hash_type type;
     int64_t n;                  /* hashes to make */
@@ -21,6 +24,11 @@ typedef struct sj_gen_options {
     double threshold;           /* the match threshold spreads are placed around
                                  * (31 for pdq, 31*bits/256 for bits:N, 100*D for
                                  * photodna and u8:D (l2sq), 0.05 for f32:D (cosine)) */
+    double low_quality_fraction; /* 0 (default): no /quality. Else every hash gets a quality:
+                                  * this share of series and of background images are smooth,
+                                  * base quality 10..49; the others 100 (70%) or 50..99; a
+                                  * member is its series' base +-5 (clipped to 0..100). The
+                                  * hashes are the same bytes as without qualities. */
 } sj_gen_options;
 
 void sj_gen_defaults(sj_hash_type type, int64_t n, uint64_t seed, sj_gen_options *out);
@@ -28,6 +36,8 @@ void sj_gen_defaults(sj_hash_type type, int64_t n, uint64_t seed, sj_gen_options
 /* Make the set; rows shuffled; /labels = series number, -1 for background
  * and degenerate rows. *out owned by caller. Multi-threaded. */
 sj_status sj_gen(const sj_gen_options *opt, sj_hashes **out);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

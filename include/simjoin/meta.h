@@ -15,6 +15,9 @@
 extern "C" {
 #endif
 
+/* exported API (see simjoin.h) */
+#pragma GCC visibility push(default)
+
 typedef enum sj_meta_text {
     SJ_META_SERIES = 0,   /* series name or id */
     SJ_META_CASE_ID = 1,  /* investigation / case reference */
@@ -95,14 +98,23 @@ int64_t sj_meta_table_find(const sj_meta_table *t, int64_t id);
 #define SJ_CASE_MULTI_SOURCE 4u    /* members from two or more sources */
 #define SJ_CASE_NEW_NO_SERIES 8u   /* new uploads in a cluster with no known series */
 
-/* Triage classes, in priority order (README "Triage report"). */
+/* Triage classes, in priority order (README "Triage report"). The class
+ * answers "which new uploads need a human first?" from the case metadata
+ * (series, case, victim flag) only; sources are provenance, never a reason.
+ * Only clusters of two or more hashes with at least one new upload are
+ * listed: a single unmatched upload is counted apart (n_unmatched). */
 typedef enum sj_triage {
     SJ_TRIAGE_NONE = 0,                 /* not listed */
-    SJ_TRIAGE_NEW_VICTIM = 1,           /* new uploads, no known series: candidate new victim */
-    SJ_TRIAGE_UNIDENTIFIED_SERIES = 2,  /* new uploads in a series whose victim is not identified */
-    SJ_TRIAGE_CROSS_CASE = 3,           /* links cases, sources or series */
-    SJ_TRIAGE_KNOWN_IDENTIFIED = 4      /* new uploads of series with identified victims */
+    SJ_TRIAGE_UNIDENTIFIED_VICTIM = 1,  /* new uploads matching known material whose victim is not
+                                         * identified: a series with no identified victim, or a
+                                         * corpus image without series not marked identified */
+    SJ_TRIAGE_NEW_SERIES = 2,           /* two or more new uploads matching nothing known */
+    SJ_TRIAGE_CROSS_CASE = 3,           /* new uploads linking two cases or two series */
+    SJ_TRIAGE_KNOWN_IDENTIFIED = 4,     /* new uploads of material whose victims are identified */
+    SJ_TRIAGE_NOT_COMPARED = 5          /* a new upload kept out of the join (degenerate, low
+                                         * quality): listed by `report`, never a cluster class */
 } sj_triage;
+#define SJ_TRIAGE_N_CLASSES 6
 
 const char *sj_triage_name(sj_triage t);
 /* Comma-separated names of the flags set in f ("merges_series,multi_case"). */
@@ -121,15 +133,21 @@ typedef struct sj_case_summary {
     int32_t **series, **cases, **sources; /* [cluster] -> sorted distinct codes, terminated by -1 */
     int64_t n_ranked;
     int64_t *ranked;                   /* [n_ranked] listed clusters, highest priority first */
+    int64_t n_unmatched;               /* new uploads alone in their cluster (not listed) */
 } sj_case_summary;
 
 /* Summarize clusters from membership (ids[n], cluster[n]: cluster number
  * 0..n_clusters-1, or negative for excluded/quarantined, which are left
  * out) and the metadata table t (ids missing from t count as corpus with
- * unknown metadata). Codes in series/cases/sources are t->meta's. */
+ * unknown metadata). min_distance[n_clusters] (NULL, or NaN / negative for
+ * unknown) is each cluster's smallest match distance, a tie-break of the
+ * order. Codes in series/cases/sources are t->meta's. */
 sj_status sj_case_summarize(const int64_t *ids, const int64_t *cluster, int64_t n,
-                            int64_t n_clusters, const sj_meta_table *t, sj_case_summary **out);
+                            int64_t n_clusters, const sj_meta_table *t, const double *min_distance,
+                            sj_case_summary **out);
 void sj_case_summary_free(sj_case_summary *s);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,10 @@
 extern "C" {
 #endif
 
+/* Everything declared here is the library's exported API (libsimjoin.so is
+ * built with hidden visibility; see README "C library"). */
+#pragma GCC visibility push(default)
+
 #define SIMJOIN_VERSION_MAJOR 0
 #define SIMJOIN_VERSION_MINOR 1
 #define SIMJOIN_VERSION_PATCH 0
@@ -152,9 +156,17 @@ int sj_base64_decode(const char *text, size_t len, uint8_t *out, size_t nbytes);
 /* Encode nbytes into 2*nbytes lower-case hex digits + NUL. */
 void sj_hex_encode(const uint8_t *in, size_t nbytes, char *out);
 
+/* How the bytes of a text input are read: UTF-8 (the default; text that is
+ * not well-formed UTF-8 is an error naming file:line and field), or
+ * converted from Windows-1252 or ISO-8859-1. */
+typedef enum sj_text_encoding { SJ_TEXT_UTF8 = 0, SJ_TEXT_CP1252, SJ_TEXT_LATIN1 } sj_text_encoding;
+/* "utf-8", "cp1252" or "latin1" (also utf8, windows-1252, iso-8859-1). */
+sj_status sj_text_encoding_parse(const char *name, sj_text_encoding *out);
+
 typedef struct sj_ingest_options {
     sj_hash_type type;
     int64_t first_id; /* id of the first bare-hash line (default 0) */
+    sj_text_encoding encoding; /* of every input file (default UTF-8) */
 } sj_ingest_options;
 
 /* Reads text hash lists into one hash set, remembering where each row came
@@ -169,7 +181,9 @@ typedef struct sj_ingest_options {
  * unknown columns are ignored (sj_ingest_ignored_columns) and every row
  * must have the header's number of fields. 
  * '#' comments, blank lines and CR line ends are accepted. Messages never
- * contain hash or id values, only positions. */
+ * contain hash or id values, only positions. A leading UTF-8 byte order mark
+ * is skipped; a line that is not UTF-8 is an error naming the field, unless
+ * opt->encoding converts it (cp1252, latin1). */
 typedef struct sj_ingest sj_ingest;
 
 sj_status sj_ingest_create(const sj_ingest_options *opt, sj_ingest **out);
@@ -246,6 +260,10 @@ sj_status sj_isa_parse(const char *text, sj_isa *out);
 int sj_isa_supported(sj_isa isa);
 /* The fastest supported ISA path. */
 sj_isa sj_isa_best(void);
+/* The name of the code path the cpu backend runs for kind t, metric m and
+ * isa: the popcount path (portable, popcnt, avx2, avx512) for binary kinds;
+ * portable, avx2 or avx512-vnni for vector kinds. */
+const char *sj_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa);
 /* 1 if the backend is compiled in (cpu and naive always are). */
 int sj_backend_available(sj_backend_kind b);
 /* 1 if this build has the CUDA backend (whether or not a GPU is present). */
@@ -391,6 +409,8 @@ sj_status sj_cluster(const int64_t *ids, int64_t n, const sj_pairs *pairs,
 sj_status sj_cluster_components(const int64_t *ids, int64_t n, const sj_pairs *pairs,
                                 sj_clusters **out);
 void sj_clusters_free(sj_clusters *c);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,9 @@
 extern "C" {
 #endif
 
+/* exported API (see simjoin.h) */
+#pragma GCC visibility push(default)
+
 /* Cluster-size classes reported per threshold (singletons counted apart). */
 #define SJ_SWEEP_SIZE_CLASSES 6
 extern const char *const sj_sweep_size_class_names[SJ_SWEEP_SIZE_CLASSES];
@@ -27,6 +30,10 @@ typedef struct sj_sweep_row {
     double precision, recall, f1;
     double b3_precision, b3_recall;
     double ari;           /* adjusted Rand index */
+    /* Recall over the hashes that were compared (the sweep's ids). The CLI
+     * scores the others over every labelled hash of the join, excluded
+     * ones as missed; here it equals recall. */
+    double recall_compared;
 } sj_sweep_row;
 
 typedef struct sj_sweep {
@@ -53,6 +60,8 @@ sj_status sj_sweep_run(const int64_t *ids, int64_t n, const int64_t *labels, con
                        const double *thresholds, int n_thr, const sj_cluster_options *o,
                        sj_sweep **out);
 void sj_sweep_free(sj_sweep *s);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

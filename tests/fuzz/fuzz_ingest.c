@@ -2,8 +2,11 @@
  * any bytes, read as a text file as pdq, bits:64, bits:96, photodna (hex and
  * base64), u8:5 and f32:3 (numbers), and as a .npy file as f32:3 and u8:5.
  * It must never crash, leak or read out of bounds; it either returns rows or
- * an error naming the file; f32 rows are always finite. */
+ * an error naming the file; f32 rows are always finite; metadata accepted
+ * (read as UTF-8, cp1252 or latin1 by the input's size) is always UTF-8. */
+#include "simjoin/meta.h"
 #include "simjoin/simjoin.h"
+#include "../../host/text_out.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *kinds[] = {"pdq", "bits:64", "bits:96", "photodna", "u8:5", "f32:3", "f32:3", "u8:5"};
     for (int k = 0; k < 8; k++) {
         const char *path = k >= 6 ? npy : text;
-        sj_ingest_options o = {.first_id = (int64_t)(size % 3 == 0 ? INT64_MAX - 2 : 0)};
+        sj_ingest_options o = {.first_id = (int64_t)(size % 3 == 0 ? INT64_MAX - 2 : 0),
+                               .encoding = (sj_text_encoding)(size / 3 % 3)};
         sj_hash_type_parse(kinds[k], &o.type);
         sj_ingest *ing;
         if (sj_ingest_create(&o, &ing))
@@ -47,6 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (!(x - x == 0)) /* NaN or Inf got through */
                     __builtin_trap();
             }
+            for (int64_t i = 0; h->meta && i < h->n; i++)
+                for (int f = 0; f < SJ_META_N_TEXT; f++) {
+                    const char *v = sj_meta_text_get(h->meta, i, (sj_meta_text)f);
+                    if (sj_utf8_check(v, strlen(v)) != strlen(v))
+                        __builtin_trap(); /* text that is not UTF-8 got through */
+                }
         }
         sj_hashes_free(h);
         sj_ingest_free(ing);

@@ -1,0 +1,15 @@
+# bundle_archive.cmake - merge static archives into one (GNU ar MRI script):
+#   cmake -DOUT=libsimjoin.a -DAR=ar "-DARCHIVES=a.a;b.a" -P bundle_archive.cmake
+get_filename_component(dir "${OUT}" DIRECTORY)
+file(MAKE_DIRECTORY "${dir}")
+set(script "create ${OUT}.tmp\n")
+foreach(a IN LISTS ARCHIVES)
+  string(APPEND script "addlib ${a}\n")
+endforeach()
+string(APPEND script "save\nend\n")
+file(WRITE "${OUT}.mri" "${script}")
+execute_process(COMMAND "${AR}" -M INPUT_FILE "${OUT}.mri" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "ar -M failed (${rc}) merging ${ARCHIVES}")
+endif()
+file(RENAME "${OUT}.tmp" "${OUT}")
