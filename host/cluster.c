@@ -336,7 +336,7 @@ sj_status sj_cluster(const int64_t *ids, int64_t n, const sj_pairs *pairs,
             if (core[i] || quar[i])
                 continue;
             int64_t best = -1;
-            int32_t best_d = 0;
+            double best_d = 0; /* a distance: fractional for vector kinds */
             for (int64_t t = g.start[i]; t < g.start[i + 1]; t++) {
                 int64_t e = g.adj_edge[t];
                 int64_t j = g.ea[e] == i ? g.eb[e] : g.ea[e];

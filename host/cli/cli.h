@@ -131,8 +131,17 @@ typedef struct cli_journal {
     int64_t n_units, cap_units;
     sj_pairs saved; /* their pairs */
     double last_sync;
+    uint64_t chain; /* the last record's check (the header's before the first) */
 } cli_journal;
-sj_status cli_journal_open(cli_journal *j, const char *out, const char *signature, int resume);
+/* What a resumed pair must satisfy: both ids among the join's (sorted,
+ * borrowed), a < b, a finite distance <= threshold. */
+typedef struct cli_journal_rule {
+    const int64_t *ids;
+    int64_t n_ids;
+    double threshold;
+} cli_journal_rule;
+sj_status cli_journal_open(cli_journal *j, const char *out, const char *signature, int resume,
+                           const cli_journal_rule *rule);
 int cli_journal_skip(void *user, int64_t unit);
 sj_status cli_journal_done(void *user, int64_t unit, const sj_pair *pairs, int64_t n);
 void cli_journal_close(cli_journal *j, int remove_it);

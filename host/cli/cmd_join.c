@@ -514,7 +514,8 @@ int cmd_join(int argc, char **argv)
         }
         char sig[65];
         sj_sha256_hex(&sh, sig);
-        if ((st = cli_journal_open(&journal, out, sig, resume)))
+        cli_journal_rule rule = {res.nodes, res.n_nodes, cfg.threshold};
+        if ((st = cli_journal_open(&journal, out, sig, resume, &rule)))
             goto sync;
         cfg.unit_skip = cli_journal_skip;
         cfg.unit_done = cli_journal_done;
