@@ -12,12 +12,16 @@
 #include "hamming_tile.h"
 #include "vector_tile.h"
 #include "test_util.h"
+#include "../host/gpu_plan.h"
 
 #include <math.h>
 #include <string.h>
 
 #ifndef SJ_MIN
 #define SJ_MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifndef SJ_MAX
+#define SJ_MAX(a, b) ((a) > (b) ? (a) : (b))
 #endif
 
 static int oracle(const uint32_t *a, const uint32_t *b, int words)
@@ -461,6 +465,159 @@ static void test_compaction(void)
     CHECK(n_written == total && dense, "redo with the reported count keeps every hit");
 }
 
+/* ---- the CUDA backends' size arithmetic (host/gpu_plan.h) ---- */
+
+/* Corpora beyond 2^32 rows on one device: every chunk fits a launch's uint32
+ * row indices, rounded up to the largest block (v2: 512 rows), and the chunks
+ * cover the corpus exactly. The old sizing (rows that fit the budget) made a
+ * 5e9-row chunk, which (uint32_t) cut to 705,032,704 rows. */
+static void test_chunk_rows(void)
+{
+    static const struct { int64_t rows, budget, row_bytes; } cases[] = {
+        {5000000000LL, 1LL << 40, 12}, {SJ_GPU_MAX_LAUNCH_ROWS, 1LL << 40, 36},
+        {SJ_GPU_MAX_LAUNCH_ROWS + 1, 1LL << 40, 36}, {(1LL << 32) + 7, 1LL << 44, 8},
+        {1000, 500 * 40, 36}, {10, 1, 36}, {1, 1LL << 40, 36}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const int64_t chunk = sj_gpu_chunk_rows(cases[k].rows, cases[k].budget, cases[k].row_bytes);
+        int ok = chunk >= 1 && chunk <= SJ_GPU_MAX_LAUNCH_ROWS && chunk <= cases[k].rows;
+        ok &= chunk == cases[k].rows || chunk == SJ_GPU_MAX_LAUNCH_ROWS ||
+              chunk == SJ_MAX(cases[k].budget / cases[k].row_bytes, 1);
+        int64_t covered = 0, launches = 0;
+        for (int64_t first = 0; first < cases[k].rows; first += chunk, launches++) {
+            const int64_t nc = SJ_MIN(chunk, cases[k].rows - first);
+            const uint32_t nc32 = (uint32_t)nc;
+            ok &= (int64_t)nc32 == nc;
+            /* the kernels' largest row index: whole blocks of 512 rows plus a
+             * thread's offset, and the grid size, in uint32 */
+            ok &= (uint64_t)sj_div_up_u32(nc32, 512) * 512 + 256 < (1ull << 32);
+            ok &= (uint64_t)sj_div_up_u32(nc32, SJ_V3_BLOCK_C) == ((uint64_t)nc + SJ_V3_BLOCK_C - 1) / SJ_V3_BLOCK_C;
+            covered += nc;
+        }
+        CHECK(ok && covered == cases[k].rows, "chunking %lld rows (budget %lld B, %lld B/row): %lld-row chunks, %lld launches",
+              (long long)cases[k].rows, (long long)cases[k].budget, (long long)cases[k].row_bytes,
+              (long long)chunk, (long long)launches);
+    }
+    CHECK(sj_gpu_chunk_rows(SJ_GPU_MAX_LAUNCH_ROWS + 1, 1LL << 40, 36) == SJ_GPU_MAX_LAUNCH_ROWS &&
+          sj_gpu_chunk_rows(SJ_GPU_MAX_LAUNCH_ROWS, 1LL << 40, 36) == SJ_GPU_MAX_LAUNCH_ROWS,
+          "the launch cap at its boundary");
+}
+
+/* Pinned staging: pieces of at most SJ_GPU_STAGE_BYTES cover a chunk as large
+ * as an H200's budget (~98 GB) exactly. */
+static void test_stage_rows(void)
+{
+    static const int64_t chunks[][2] = {{2700000000LL, 36}, {1, 36}, {1000, 36}, {5, 1LL << 26}};
+    for (size_t k = 0; k < sizeof chunks / sizeof *chunks; k++) {
+        const int64_t rows = chunks[k][0], rb = chunks[k][1];
+        const int64_t piece = sj_gpu_stage_rows(rows, rb);
+        int ok = piece >= 1 && piece <= rows && (piece * rb <= SJ_GPU_STAGE_BYTES || piece == 1);
+        ok &= piece == rows || piece * rb > SJ_GPU_STAGE_BYTES - rb; /* no smaller than needed */
+        CHECK(ok, "staging %lld rows of %lld B: pieces of %lld rows", (long long)rows, (long long)rb,
+              (long long)piece);
+    }
+}
+
+/* A fake launch for sj_gpu_redo_bounded: hits[q][c] of a piece are counted,
+ * and collected only when they fit the current buffer. */
+typedef struct fake_launch {
+    const uint8_t *hit; /* [nq][nc] */
+    int64_t nc;
+    uint64_t cap, max_cap_seen;
+    int *collected;     /* [nq][nc] */
+    int runs, lie;
+} fake_launch;
+
+static int fake_run(void *ctx, sj_gpu_piece p, uint64_t *count)
+{
+    fake_launch *f = ctx;
+    uint64_t n = 0;
+    f->runs++;
+    for (int64_t q = p.q; q < p.q + p.nq; q++)
+        for (int64_t c = p.c; c < p.c + p.nc; c++)
+            n += f->hit[q * f->nc + c];
+    if (f->lie && f->runs == 2)
+        n++; /* a device that reports a different count on the rerun */
+    *count = n;
+    if (n <= f->cap)
+        for (int64_t q = p.q; q < p.q + p.nq; q++)
+            for (int64_t c = p.c; c < p.c + p.nc; c++)
+                f->collected[q * f->nc + c] += f->hit[q * f->nc + c];
+    return 0;
+}
+
+static int fake_grow(void *ctx, uint64_t capacity)
+{
+    fake_launch *f = ctx;
+    f->cap = capacity;
+    f->max_cap_seen = SJ_MAX(f->max_cap_seen, capacity);
+    return 0;
+}
+
+/* Hit-buffer growth is capped: T = 128 on PDQ (half of all pairs) is split,
+ * not given a 5e11-byte buffer; every hit is collected once; one query row
+ * with more hits than the cap splits the corpus rows. */
+static void test_redo_bounded(void)
+{
+    CHECK(sj_gpu_grown_capacity(40000000000ull, SJ_GPU_MAX_HITS) == 0,
+          "T = 128 on PDQ (4e10 hits of one tile): split, not grown");
+    CHECK(sj_gpu_grown_capacity(1000, SJ_GPU_MAX_HITS) == 1250 &&
+          sj_gpu_grown_capacity(SJ_GPU_MAX_HITS, SJ_GPU_MAX_HITS) == SJ_GPU_MAX_HITS &&
+          sj_gpu_grown_capacity(SJ_GPU_MAX_HITS + 1, SJ_GPU_MAX_HITS) == 0,
+          "grown capacity at the cap's boundary");
+    enum { NQ = 97, NC = 131 };
+    static uint8_t hit[NQ * NC];
+    static int collected[NQ * NC];
+    for (int round = 0; round < 12; round++) {
+        uint64_t total = 0;
+        for (int q = 0; q < NQ; q++)
+            for (int c = 0; c < NC; c++) {
+                int dense = (round % 3 == 0) || (q == 5) || (q > 40 && q < 60 && c < 70);
+                hit[q * NC + c] = dense ? (t_rand() % 4 != 0) : (t_rand() % 50 == 0);
+                total += hit[q * NC + c];
+            }
+        memset(collected, 0, sizeof collected);
+        const uint64_t max_hits = round % 2 ? 40 : 300;
+        fake_launch f = {hit, NC, 8, 8, collected, 0, 0};
+        sj_gpu_piece whole = {0, NQ, 0, NC};
+        uint64_t count = 0, cap = f.cap;
+        fake_run(&f, whole, &count);
+        int rc = count > f.cap ? sj_gpu_redo_bounded(&f, whole, count, &cap, max_hits, fake_run, fake_grow)
+                               : 0;
+        int once = 1;
+        for (int i = 0; i < NQ * NC; i++)
+            once &= collected[i] == hit[i];
+        CHECK(rc == 0 && once && f.max_cap_seen <= max_hits && cap == f.cap,
+              "bounded redo round %d: %llu hits, buffer at most %llu of %llu, %d runs", round,
+              (unsigned long long)total, (unsigned long long)f.max_cap_seen,
+              (unsigned long long)max_hits, f.runs);
+    }
+    fake_launch liar = {hit, NC, 8, 8, collected, 0, 1};
+    sj_gpu_piece whole = {0, NQ, 0, NC};
+    uint64_t count = 0, cap = 8;
+    fake_run(&liar, whole, &count);
+    CHECK(sj_gpu_redo_bounded(&liar, whole, count, &cap, 1u << 20, fake_run, fake_grow) == -1,
+          "a rerun with a different count is an error, not a silent loss");
+}
+
+/* The l1 kernel's staged queries fit shared memory: 32 rows up to 48 KiB
+ * (u8:1536), fewer beyond the device's opt-in limit, none when one row
+ * cannot fit. */
+static void test_l1_block_queries(void)
+{
+    const uint64_t optin = 227 * 1024; /* H100/H200 */
+    int ok = 1;
+    for (int words = 1; words < 70000; words += words < 400 ? 1 : 97) {
+        const int n = sj_vt_l1_block_queries(words, optin);
+        ok &= n >= 0 && n <= SJ_VT_L1_QUERIES && (uint64_t)n * words * 4 <= optin;
+        ok &= n == SJ_VT_L1_QUERIES || (uint64_t)(n + 1) * words * 4 > optin;
+    }
+    CHECK(ok, "l1 staged queries never exceed shared memory");
+    CHECK(sj_vt_l1_block_queries(384, 48 * 1024) == 32 && sj_vt_l1_block_queries(385, 48 * 1024) == 31,
+          "u8:1536 fits 48 KiB with 32 queries; u8:1540 does not");
+    CHECK(sj_vt_l1_block_queries(385, optin) == 32 && sj_vt_l1_block_queries(59000, optin) == 0,
+          "opt-in: u8:1540 keeps 32 queries; a row beyond the limit is refused");
+}
+
 /* ---- vector kernels (vector_tile.h) ---- */
 
 static void test_vt_half(void)
@@ -576,6 +733,10 @@ int main(void)
     test_ptx_tables();
     test_v3_emulated();
     test_warp_append_partial();
+    test_chunk_rows();
+    test_stage_rows();
+    test_redo_bounded();
+    test_l1_block_queries();
     test_keep();
     test_compaction();
     test_vt_half();
