@@ -41,13 +41,23 @@ int sj_cuda_device_count(const char **reason)
             *reason = why;
         return 0;
     }
+    /* Compute capability from the device attributes: no context is created
+     * (cudaSetDevice + a probe would make one on every GPU, inside --gpus or
+     * not). The devices a join uses are probed when it opens. */
     int usable = 0;
-    for (int d = 0; d < n; d++)
-        if (cudaSetDevice(d) == cudaSuccess && sj_gpu_probe() == cudaSuccess)
+    for (int d = 0; d < n; d++) {
+        int major = 0, minor = 0;
+        if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, d) == cudaSuccess &&
+            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, d) == cudaSuccess &&
+            major * 100 + minor * 10 >= sj_gpu_min_arch())
             usable++;
+    }
     if (!usable && reason) {
-        snprintf(why, sizeof why, n ? "no device this build has code for (built for sm_90)"
-                                    : "no CUDA device");
+        if (n)
+            snprintf(why, sizeof why, "no device this build has code for (built for sm_%d)",
+                     sj_gpu_min_arch() / 10);
+        else
+            snprintf(why, sizeof why, "no CUDA device");
         *reason = why;
     }
     return usable;
@@ -180,6 +190,11 @@ static sj_status cuda_open(const sj_join_config *cfg, sj_hash_type type, void **
                 free(s);
                 return sj_fail(SJ_ERR_ARG, "--gpus: device %d does not exist (%d found)",
                                cfg->gpus[i], count);
+            }
+            if (cudaSetDevice(cfg->gpus[i]) != cudaSuccess || sj_gpu_probe() != cudaSuccess) {
+                free(s);
+                return sj_fail(SJ_ERR_NO_DEVICE, "--gpus: device %d cannot run this build's kernels",
+                               cfg->gpus[i]);
             }
             s->dev[s->n_dev++].id = cfg->gpus[i];
         }

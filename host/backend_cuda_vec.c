@@ -46,13 +46,29 @@ typedef struct blas_api {
     const char *(*status_string)(cublasStatus_t);
 } blas_api;
 
+static const char *const blas_names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so",
+                                         "/usr/local/cuda/lib64/libcublas.so.13",
+                                         "/usr/local/cuda/lib64/libcublas.so"};
+
+static void *blas_open(void)
+{
+    void *lib = NULL;
+    for (size_t i = 0; i < sizeof blas_names / sizeof *blas_names && !lib; i++)
+        lib = dlopen(blas_names[i], RTLD_NOW | RTLD_LOCAL);
+    return lib;
+}
+
+int sj_cuda_blas_loadable(void)
+{
+    void *lib = blas_open();
+    if (lib)
+        dlclose(lib);
+    return lib != NULL;
+}
+
 static sj_status blas_load(blas_api *b)
 {
-    static const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so",
-                                  "/usr/local/cuda/lib64/libcublas.so.13",
-                                  "/usr/local/cuda/lib64/libcublas.so"};
-    for (size_t i = 0; i < sizeof names / sizeof *names && !b->lib; i++)
-        b->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    b->lib = blas_open();
     if (!b->lib)
         return sj_fail(SJ_ERR_NO_DEVICE, "cuda: cuBLAS (libcublas.so) cannot be loaded: %s", dlerror());
     *(void **)&b->create = dlsym(b->lib, "cublasCreate_v2");

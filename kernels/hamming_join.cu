@@ -257,6 +257,16 @@ extern "C" int sj_gpu_probe(void)
     return cudaFuncGetAttributes(&attr, hamming_v3);
 }
 
+extern "C" int sj_gpu_min_arch(void)
+{
+#ifdef __CUDA_ARCH_LIST__
+    static const int archs[] = {__CUDA_ARCH_LIST__}; // ascending
+    return archs[0];
+#else
+    return 900;
+#endif
+}
+
 extern "C" const char *sj_gpu_error_string(int err)
 {
     return cudaGetErrorString((cudaError_t)err);

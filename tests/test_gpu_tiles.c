@@ -13,6 +13,7 @@
 #include "vector_tile.h"
 #include "test_util.h"
 #include "../host/gpu_plan.h"
+#include "../host/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -618,6 +619,30 @@ static void test_l1_block_queries(void)
           "opt-in: u8:1540 keeps 32 queries; a row beyond the limit is refused");
 }
 
+/* --backend auto: a GPU without cuBLAS still serves binary kinds; vector
+ * kinds go to the cpu with a notice instead of failing at open. */
+static void test_auto_choice(void)
+{
+    const char *why = "x";
+    CHECK(sj_backend_auto_choice(1, 0, 0, &why) == SJ_BACKEND_CPU && why && strstr(why, "cuBLAS"),
+          "vector kind, GPU, no cuBLAS: cpu with a notice");
+    CHECK(sj_backend_auto_choice(1, 1, 0, &why) == SJ_BACKEND_CUDA && !why,
+          "binary kind, GPU, no cuBLAS: cuda");
+    CHECK(sj_backend_auto_choice(2, 0, 1, &why) == SJ_BACKEND_CUDA && !why,
+          "vector kind, GPU, cuBLAS: cuda");
+    CHECK(sj_backend_auto_choice(0, 0, 1, &why) == SJ_BACKEND_CPU && !why, "no GPU: cpu");
+    /* and through the library: auto on this machine never resolves to a
+     * backend that cannot open for a vector kind */
+    sj_join_config cfg;
+    sj_join_config_defaults(&cfg);
+    sj_hash_type t;
+    sj_hash_type_parse("f32:64", &t);
+    const char *notice = NULL;
+    sj_backend_kind k = sj_backend_resolve_for(&cfg, t, &notice);
+    CHECK(k == SJ_BACKEND_CPU || (k == SJ_BACKEND_CUDA && sj_cuda_blas_loadable()),
+          "auto for f32:64 resolves to %s", sj_backend_name(k));
+}
+
 /* ---- vector kernels (vector_tile.h) ---- */
 
 static void test_vt_half(void)
@@ -737,6 +762,7 @@ int main(void)
     test_stage_rows();
     test_redo_bounded();
     test_l1_block_queries();
+    test_auto_choice();
     test_keep();
     test_compaction();
     test_vt_half();
