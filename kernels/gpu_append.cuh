@@ -26,11 +26,9 @@ __device__ __forceinline__ void sj_warp_append(bool keep, sj_gpu_hit hit, sj_gpu
     if (lane == leader)
         base = atomicAdd(count, (unsigned long long)sj_popc32(ballot));
     base = __shfl_sync(active, base, leader);
-    if (keep) {
-        const unsigned long long slot = base + sj_warp_slot(ballot, lane);
-        if (sj_slot_fits(slot, capacity))
-            hits[slot] = hit;
-    }
+    const uint64_t slot = sj_warp_append_slot(keep, ballot, lane, base, capacity);
+    if (slot != SJ_NO_SLOT)
+        hits[slot] = hit;
 }
 
 #endif

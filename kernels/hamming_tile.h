@@ -230,4 +230,17 @@ SJ_HD int sj_warp_leader(uint32_t ballot) { return sj_ffs32(ballot) - 1; }
  * with a buffer that large. */
 SJ_HD int sj_slot_fits(uint64_t slot, uint64_t capacity) { return slot < capacity; }
 
+/* Where lane `lane` writes its hit, given the warp's ballot and the base the
+ * leader reserved: base + (hit lanes below it), or SJ_NO_SLOT when it has no
+ * hit or the slot is past the capacity. */
+#define SJ_NO_SLOT (~(uint64_t)0)
+SJ_HD uint64_t sj_warp_append_slot(int keep, uint32_t ballot, int lane, uint64_t base,
+                                   uint64_t capacity)
+{
+    if (!keep)
+        return SJ_NO_SLOT;
+    const uint64_t slot = base + (uint64_t)sj_warp_slot(ballot, lane);
+    return sj_slot_fits(slot, capacity) ? slot : SJ_NO_SLOT;
+}
+
 #endif

@@ -173,12 +173,12 @@ static void test_ptx_tables(void)
 
 /* ---- an emulated warp: __ballot_sync / __shfl_sync / atomicAdd ----------
  * The sequence of gpu_append.cuh's sj_warp_append, lane by lane, for the
- * lanes of `active` (the warp's __activemask()): the ballot has the bits of
- * active lanes whose keep is set; the leader (sj_warp_leader) adds the
+ * lanes of `active` (the warp's __activemask()), with the primitives
+ * emulated and the rest the kernel's own functions: the ballot has the bits
+ * of active lanes whose keep is set; the leader (sj_warp_leader) adds the
  * ballot's popcount to the counter (atomicAdd returns the old value); every
  * active lane reads the leader's base (__shfl_sync from the leader, which
- * must be active); a kept lane writes at base + sj_warp_slot if
- * sj_slot_fits. */
+ * must be active); each lane writes where sj_warp_append_slot says. */
 static int g_shfl_from_inactive;
 
 static void emulate_warp_append(uint32_t active, const int keep[32], const sj_gpu_hit hit[32],
@@ -198,12 +198,10 @@ static void emulate_warp_append(uint32_t active, const int keep[32], const sj_gp
     for (int lane = 0; lane < 32; lane++) {
         if (!(active >> lane & 1u))
             continue; /* an inactive lane runs nothing */
-        const uint64_t base = leader_base;
-        if (keep[lane]) {
-            const uint64_t slot = base + (uint64_t)sj_warp_slot(ballot, lane);
-            if (sj_slot_fits(slot, capacity))
-                hits[slot] = hit[lane];
-        }
+        const uint64_t base = leader_base; /* __shfl_sync from the leader */
+        const uint64_t slot = sj_warp_append_slot(keep[lane], ballot, lane, base, capacity);
+        if (slot != SJ_NO_SLOT)
+            hits[slot] = hit[lane];
     }
 }
 
