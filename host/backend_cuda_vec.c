@@ -141,23 +141,31 @@ static sj_status to_device_rows(const cuda_vec_state *s, const uint8_t *rows, in
     return SJ_OK;
 }
 
-/* Copy rows to a device buffer (and their norms); dst must hold n rows. */
+/* Copy rows to a device buffer (and their norms); dst must hold n rows. The
+ * host side goes through one staging piece of at most SJ_GPU_STAGE_BYTES,
+ * not a converted copy of all n rows. */
 static sj_status to_device(cuda_vec_state *s, const uint8_t *rows, int64_t n, void *dst,
                            double *dst_norm)
 {
     sj_status st = SJ_OK;
-    void *h = malloc((size_t)SJ_MAX(n, 1) * s->row_bytes);
-    double *norm = calloc((size_t)SJ_MAX(n, 1), sizeof *norm);
+    const int64_t piece = sj_gpu_stage_rows(SJ_MAX(n, 1), (int64_t)s->row_bytes);
+    void *h = malloc((size_t)piece * s->row_bytes);
+    double *norm = calloc((size_t)piece, sizeof *norm);
     if (!h || !norm) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((st = to_device_rows(s, rows, n, h, norm)))
-        goto done;
-    CU(cudaMemcpyAsync(dst, h, (size_t)n * s->row_bytes, cudaMemcpyHostToDevice, s->stream));
-    if (dst_norm)
-        CU(cudaMemcpyAsync(dst_norm, norm, (size_t)n * sizeof *norm, cudaMemcpyHostToDevice, s->stream));
-    CU(cudaStreamSynchronize(s->stream)); /* h and norm are pageable and freed below */
+    for (int64_t off = 0; off < n; off += piece) {
+        const int64_t k = SJ_MIN(piece, n - off);
+        if ((st = to_device_rows(s, rows + (size_t)off * s->v.bytes, k, h, norm)))
+            goto done;
+        CU(cudaMemcpyAsync((char *)dst + (size_t)off * s->row_bytes, h, (size_t)k * s->row_bytes,
+                           cudaMemcpyHostToDevice, s->stream));
+        if (dst_norm)
+            CU(cudaMemcpyAsync(dst_norm + off, norm, (size_t)k * sizeof *norm,
+                               cudaMemcpyHostToDevice, s->stream));
+        CU(cudaStreamSynchronize(s->stream)); /* h and norm are pageable and reused */
+    }
 done:
     free(h);
     free(norm);
