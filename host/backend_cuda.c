@@ -352,14 +352,9 @@ done:
 static int lane_grow(void *ctx, uint64_t capacity)
 {
     lane_buf *l = ((lane_redo *)ctx)->l;
-    sj_status st = SJ_OK;
-    cudaFree(l->d_hits);
-    cudaFreeHost(l->h_hits);
-    l->d_hits = NULL, l->h_hits = NULL, l->cap = 0;
-    CU(cudaMalloc((void **)&l->d_hits, capacity * sizeof(sj_gpu_hit)));
-    CU(cudaMallocHost((void **)&l->h_hits, capacity * sizeof(sj_gpu_hit)));
-    l->cap = capacity;
-done:
+    sj_status st = sj_cuda_realloc_mirrored((void **)&l->d_hits, (void **)&l->h_hits,
+                                            capacity * sizeof(sj_gpu_hit));
+    l->cap = st ? 0 : capacity;
     return st;
 }
 

@@ -329,14 +329,9 @@ done:
 static int vec_grow(void *ctx, uint64_t capacity)
 {
     cuda_vec_state *s = ((vec_call *)ctx)->s;
-    sj_status st = SJ_OK;
-    cudaFree(s->d_hits);
-    cudaFreeHost(s->h_hits);
-    s->d_hits = NULL, s->h_hits = NULL, s->cap = 0;
-    CU(cudaMalloc((void **)&s->d_hits, capacity * sizeof(sj_gpu_hit)));
-    CU(cudaMallocHost((void **)&s->h_hits, capacity * sizeof(sj_gpu_hit)));
-    s->cap = capacity;
-done:
+    sj_status st = sj_cuda_realloc_mirrored((void **)&s->d_hits, (void **)&s->h_hits,
+                                            capacity * sizeof(sj_gpu_hit));
+    s->cap = st ? 0 : capacity;
     return st;
 }
 
