@@ -14,9 +14,16 @@
 
 #include <stdint.h>
 
+/* (tests/test_cuda_mock.c sets small values to reach every split) */
+#ifndef SJ_GPU_MAX_LAUNCH_ROWS
 #define SJ_GPU_MAX_LAUNCH_ROWS ((int64_t)1 << 31)
+#endif
+#ifndef SJ_GPU_STAGE_BYTES
 #define SJ_GPU_STAGE_BYTES ((int64_t)32 << 20) /* 32 MiB per pinned piece, two pieces */
+#endif
+#ifndef SJ_GPU_MAX_HITS
 #define SJ_GPU_MAX_HITS ((uint64_t)1 << 25)   /* 32 Mi hits = 384 MiB of sj_gpu_hit */
+#endif
 
 /* Rows per device chunk: all `rows` if they fit `budget_bytes` at
  * `row_bytes` each, never more than a launch can index, at least 1. */
