@@ -40,8 +40,11 @@ n_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 if (( n_gpus == 0 )); then
   echo "no GPU: the device steps (build for sm_90, test_cuda, timings) are skipped"
   if [[ -x "$B/tests/test_gpu_tiles" ]]; then
-    step "host-side GPU checks from $B (the emulated mma, warps and sizes)"
-    within 60 "$B/tests/test_gpu_tiles" | tail -1 || fail "test_gpu_tiles failed"
+    step "host-side GPU checks from $B (the emulated mma, warps and sizes; both backends on a mocked runtime)"
+    for t in test_gpu_tiles test_cuda_mock test_cuda_mock_vec; do
+      [[ -x "$B/tests/$t" ]] || continue
+      within 60 "$B/tests/$t" | tail -1 || fail "$t failed"
+    done
   else
     echo "no build at $B: nothing to run (B=build-dir to point at one)"
   fi
