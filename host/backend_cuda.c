@@ -23,7 +23,9 @@
 #include <omp.h>
 #endif
 
+#ifndef SUB_QUERIES /* (tests/test_cuda_mock.c sets a small one) */
 #define SUB_QUERIES 8192       /* queries per sub-tile (one kernel launch) */
+#endif
 #define DEFAULT_HITS (1 << 20) /* initial hit buffer per stream */
 #define MAX_DEVICES 16
 
@@ -404,8 +406,9 @@ static sj_status device_compare(cuda_state *s, cuda_device *d, const uint8_t *qu
             goto done;
         for (int64_t sq = 0; sq < nq; sq += SUB_QUERIES) {
             const int64_t n = SJ_MIN(SUB_QUERIES, nq - sq);
-            if (self && chunk_end <= q0 + sq + 1)
-                continue; /* every corpus row here precedes every query */
+            int64_t c_first, c_end; /* the corpus rows this launch needs */
+            if (!sj_gpu_launch_rows(chunk, chunk_end, lo, hi, self, q0 + sq, &c_first, &c_end))
+                continue; /* e.g. every corpus row here precedes every query */
             lane_buf *l = &d->lane[next];
             next ^= 1;
             if ((st = lane_collect(s, d, l)))
@@ -415,26 +418,17 @@ static sj_status device_compare(cuda_state *s, cuda_device *d, const uint8_t *qu
                                cudaMemcpyHostToDevice, l->stream));
             if (s->kernel == SJ_GPU_V3)
                 CU(sj_gpu_row_popc(l->d_queries, (uint32_t)n, s->words, l->d_qpopc, l->stream));
-            /* The launch covers the whole chunk; rows outside [lo, hi) are
-             * dropped on the host (only at range edges, which are rare). */
             l->tile = (sj_gpu_tile){
                 .queries = l->d_queries, .query_popc = l->d_qpopc, .nq = (uint32_t)n,
-                .q0 = q0 + sq, .corpus = d->d_corpus, .corpus_popc = d->d_cpopc,
-                .nc = (uint32_t)(chunk_end - chunk), .c0 = chunk, .words = s->words,
-                .threshold = s->cfg.threshold, .self = self};
+                .q0 = q0 + sq, .corpus = d->d_corpus + (size_t)(c_first - chunk) * s->words,
+                .corpus_popc = d->d_cpopc + (c_first - chunk), .nc = (uint32_t)(c_end - c_first),
+                .c0 = c_first, .words = s->words, .threshold = s->cfg.threshold, .self = self};
             if ((st = lane_launch(s, l)))
                 goto done;
         }
     }
     if (!(st = lane_collect(s, d, &d->lane[0])))
         st = lane_collect(s, d, &d->lane[1]);
-    if (!st && (lo > d->c_begin || hi < d->c_end)) { /* drop rows outside [c0, c1) */
-        int64_t k = 0;
-        for (int64_t i = 0; i < d->hits.n; i++)
-            if (d->hits.v[i].c >= lo && d->hits.v[i].c < hi)
-                d->hits.v[k++] = d->hits.v[i];
-        d->hits.n = k;
-    }
 done:
     return st;
 }

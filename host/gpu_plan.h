@@ -46,6 +46,22 @@ static inline int64_t sj_gpu_stage_rows(int64_t chunk_rows, int64_t row_bytes)
     return n < 1 ? 1 : n;
 }
 
+/* Corpus rows [*first, *end) that one launch needs out of a chunk [chunk,
+ * chunk_end) for queries from global row first_query on, when the call asks
+ * for corpus rows [lo, hi): the range clipped to [lo, hi), and in a
+ * self-join (pairs c > q only) starting after first_query, so that a
+ * self-join walks the triangle instead of the square. 0: nothing to launch. */
+static inline int sj_gpu_launch_rows(int64_t chunk, int64_t chunk_end, int64_t lo, int64_t hi,
+                                     int self, int64_t first_query, int64_t *first, int64_t *end)
+{
+    int64_t f = chunk > lo ? chunk : lo;
+    if (self && f < first_query + 1)
+        f = first_query + 1;
+    *first = f;
+    *end = chunk_end < hi ? chunk_end : hi;
+    return f < *end;
+}
+
 /* Capacity for a launch that reported `count` hits: a quarter of headroom,
  * at most max_hits; 0 when count itself is above max_hits (split instead). */
 static inline uint64_t sj_gpu_grown_capacity(uint64_t count, uint64_t max_hits)

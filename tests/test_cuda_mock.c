@@ -9,6 +9,7 @@
 #define SJ_GPU_MAX_LAUNCH_ROWS ((int64_t)300)
 #define SJ_GPU_STAGE_BYTES ((int64_t)4096)
 #define SJ_GPU_MAX_HITS ((uint64_t)2000)
+#define SUB_QUERIES 512
 
 /* The file under test, its external names renamed away from the library's. */
 #define sj_backend_cuda mock_backend_cuda
@@ -26,7 +27,7 @@
 #include "test_util.h"
 
 /* What the launches saw. */
-static int64_t g_launches, g_popc_bad;
+static int64_t g_launches, g_popc_bad, g_work; /* g_work: pairs launched */
 static uint32_t g_max_nc, g_max_nq;
 static unsigned long long g_max_capacity;
 
@@ -47,6 +48,7 @@ int mock_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out,
 int mock_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream)
 {
     g_launches++;
+    g_work += (int64_t)t->nq * t->nc;
     g_max_nc = SJ_MAX(g_max_nc, t->nc), g_max_nq = SJ_MAX(g_max_nq, t->nq);
     g_max_capacity = SJ_MAX(g_max_capacity, t->capacity);
     for (uint32_t q = 0; q < t->nq; q++) {
@@ -77,16 +79,19 @@ static int naive_distance(const uint8_t *a, const uint8_t *b, uint32_t bytes)
 }
 
 /* One compare() call through the backend against the naive loop: queries
- * rows [q0, q0 + nq) of qrows (global rows), corpus rows [c0, c1). */
+ * rows [q0, q0 + nq) of qrows (global rows), corpus rows [c0, c1). When
+ * max_work > 0, the launches may cover at most that many pairs (no tile
+ * redone): a self-join walks the triangle, a corpus range is not widened to
+ * whole chunks. */
 static void check_compare(const char *what, sj_join_config cfg, const uint8_t *qrows, int64_t q0,
                           int64_t nq, const uint8_t *corpus, int64_t n, int64_t c0, int64_t c1,
-                          int self)
+                          int self, int64_t max_work)
 {
     const uint32_t bytes = 32;
     sj_hash_type pdq = {SJ_KIND_PDQ, 256, 0};
     void *state = NULL;
     sj_hits out = {0};
-    g_launches = g_popc_bad = 0, g_max_nc = g_max_nq = 0, g_max_capacity = 0;
+    g_launches = g_popc_bad = g_work = 0, g_max_nc = g_max_nq = 0, g_max_capacity = 0;
     sj_status st = mock_backend_cuda.open(&cfg, pdq, &state);
     if (!st)
         st = mock_backend_cuda.load_corpus(state, corpus, n);
@@ -115,6 +120,9 @@ static void check_compare(const char *what, sj_join_config cfg, const uint8_t *q
     CHECK(g_max_nc <= SJ_GPU_MAX_LAUNCH_ROWS && g_max_capacity <= SJ_MAX(SJ_GPU_MAX_HITS, first_cap),
           "%s: launches of at most %u corpus rows, hit buffers of at most %llu (%lld launches)", what,
           g_max_nc, g_max_capacity, (long long)g_launches);
+    if (max_work > 0)
+        CHECK(g_work <= max_work, "%s: %lld pairs launched, at most %lld needed", what,
+              (long long)g_work, (long long)max_work);
     free(want);
     free(out.v);
 }
@@ -122,7 +130,7 @@ static void check_compare(const char *what, sj_join_config cfg, const uint8_t *q
 int main(void)
 {
     t_init_seed();
-    enum { N = 1500, NQ = 8400 };
+    enum { N = 1500, NQ = 2100 };
     const uint32_t bytes = 32;
     uint8_t *corpus = malloc((size_t)N * bytes), *queries = malloc((size_t)NQ * bytes);
     for (size_t i = 0; i < (size_t)N * bytes; i++)
@@ -148,21 +156,30 @@ int main(void)
         if (devices == 2)
             sj_gpu_list_parse("0,1", &c);
         char what[128];
-        c.threshold = 31; /* sparse: more than one query sub-tile (8192) */
-        snprintf(what, sizeof what, "%d device(s) cross T=31 %d x %d", devices, NQ, N);
-        check_compare(what, c, queries, 0, NQ, corpus, N, 0, N, 0);
+        c.threshold = 31; /* sparse: several query sub-tiles of 512 */
+        snprintf(what, sizeof what, "%d device(s) cross T=31 %d x %d", devices, (int)NQ, (int)N);
+        check_compare(what, c, queries, 0, NQ, corpus, N, 0, N, 0, 0);
         c.threshold = 128; /* half of all pairs: every tile overflows 2000 hits */
         snprintf(what, sizeof what, "%d device(s) cross T=128 400 x %d", devices, N);
-        check_compare(what, c, queries, 0, 400, corpus, N, 0, N, 0);
+        check_compare(what, c, queries, 0, 400, corpus, N, 0, N, 0, 0);
         snprintf(what, sizeof what, "%d device(s) self T=128 rows 500..1199", devices);
-        check_compare(what, c, corpus, 500, 700, corpus, N, 0, N, 1);
+        check_compare(what, c, corpus, 500, 700, corpus, N, 500, N, 1, 0);
         c.threshold = 40;
+        c.gpu_hit_capacity = 1 << 16; /* no redo: the launched work is the first pass */
         snprintf(what, sizeof what, "%d device(s) cross T=40 corpus rows 123..1300", devices);
-        check_compare(what, c, queries, 0, 600, corpus, N, 123, 1301, 0);
+        check_compare(what, c, queries, 0, 600, corpus, N, 123, 1301, 0, 600 * (1301 - 123));
         c.gpu_hit_capacity = 0; /* the default buffer, above the (tiny) cap */
         c.threshold = 128;
         snprintf(what, sizeof what, "%d device(s) self T=128 default capacity", devices);
-        check_compare(what, c, corpus, 0, N, corpus, N, 0, N, 1);
+        check_compare(what, c, corpus, 0, N, corpus, N, 0, N, 1, 0);
+        c.threshold = 31; /* a self-join block as the scheduler passes it (c0 = q0):
+                           * sub-tile k of 512 queries needs rows after its first */
+        c.gpu_hit_capacity = 1 << 16;
+        snprintf(what, sizeof what, "%d device(s) self T=31 rows 300..2099 (triangle)", devices);
+        int64_t need = 0;
+        for (int64_t sq = 300; sq < NQ; sq += SUB_QUERIES)
+            need += SJ_MIN(SUB_QUERIES, NQ - sq) * (NQ - (sq + 1));
+        check_compare(what, c, queries, 300, NQ - 300, queries, NQ, 300, NQ, 1, need);
     }
     free(corpus);
     free(queries);

@@ -501,6 +501,39 @@ static void test_chunk_rows(void)
           "the launch cap at its boundary");
 }
 
+/* The corpus rows a launch needs: clipped to the call's range, and in a
+ * self-join after the sub-tile's first query (every pair c > q of the
+ * sub-tile is inside); nothing when no row can pair. */
+static void test_launch_rows(void)
+{
+    int64_t f, e;
+    int ok = sj_gpu_launch_rows(0, 1000, 0, 1000, 0, 500, &f, &e) && f == 0 && e == 1000;
+    ok &= sj_gpu_launch_rows(0, 1000, 0, 1000, 1, 500, &f, &e) && f == 501 && e == 1000;
+    ok &= sj_gpu_launch_rows(0, 1000, 700, 900, 1, 500, &f, &e) && f == 700 && e == 900;
+    ok &= sj_gpu_launch_rows(1000, 2000, 0, 5000, 1, 500, &f, &e) && f == 1000 && e == 2000;
+    ok &= !sj_gpu_launch_rows(0, 1000, 0, 5000, 1, 999, &f, &e);  /* row 999 is the last: none after */
+    ok &= sj_gpu_launch_rows(0, 1000, 0, 5000, 1, 998, &f, &e) && f == 999 && e == 1000;
+    ok &= !sj_gpu_launch_rows(0, 1000, 1000, 5000, 0, 0, &f, &e); /* range past the chunk */
+    CHECK(ok, "launch corpus rows: clipped, triangle, empty");
+    /* exhaustive on small ranges against the pair rule itself */
+    int exact = 1;
+    for (int64_t chunk = 0; chunk < 6; chunk += 3)
+        for (int64_t lo = 0; lo < 8; lo++)
+            for (int64_t hi = lo; hi < 9; hi++)
+                for (int64_t fq = 0; fq < 9; fq++)
+                    for (int self = 0; self < 2; self++) {
+                        const int64_t chunk_end = chunk + 3, nq = 2; /* queries fq, fq + 1 */
+                        int any = sj_gpu_launch_rows(chunk, chunk_end, lo, hi, self, fq, &f, &e);
+                        for (int64_t c = chunk; c < chunk_end; c++)
+                            for (int64_t q = fq; q < fq + nq; q++) {
+                                const int needed = c >= lo && c < hi && (!self || c > q);
+                                exact &= !needed || (any && c >= f && c < e);
+                            }
+                        exact &= !any || (f >= SJ_MAX(chunk, lo) && e <= SJ_MIN(chunk_end, hi));
+                    }
+    CHECK(exact, "launch corpus rows cover every pair the rule keeps, within chunk and range");
+}
+
 /* Pinned staging: pieces of at most SJ_GPU_STAGE_BYTES cover a chunk as large
  * as an H200's budget (~98 GB) exactly. */
 static void test_stage_rows(void)
@@ -758,6 +791,7 @@ int main(void)
     test_warp_append_partial();
     test_chunk_rows();
     test_stage_rows();
+    test_launch_rows();
     test_redo_bounded();
     test_l1_block_queries();
     test_auto_choice();
