@@ -85,7 +85,7 @@ extern "C" int sj_gpu_vec_l1(const uint32_t *queries, const uint32_t *corpus, in
         return e;
     const int block_queries = sj_vt_l1_block_queries(words, (uint64_t)optin);
     if (block_queries == 0)
-        return cudaErrorInvalidValue; // one packed row exceeds the opt-in limit (D > ~optin bytes)
+        return cudaErrorInvalidValue; // a row above the opt-in limit (u8:D rows are <= 32 KiB)
     const size_t smem = (size_t)block_queries * words * sizeof(uint32_t);
     if (smem > kDefaultSmem &&
         (e = cudaFuncSetAttribute(vec_l1, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)))
