@@ -59,4 +59,26 @@ extern const sj_backend_ops sj_backend_cuda;  /* open() fails when not built */
 /* 1 if this build has the CUDA backend (whether or not a GPU is present). */
 int sj_cuda_compiled(void);
 
+/* 1 if cuBLAS can be loaded (the cuda backend's GEMM vector metrics need
+ * it); 0 in builds without CUDA. */
+int sj_cuda_blas_loadable(void);
+
+/* What SJ_BACKEND_AUTO runs: cuda when a GPU is usable, except for vector
+ * kinds when cuBLAS cannot be loaded; else cpu. *why (when not NULL) says
+ * why cuda was passed over for the vector kind. */
+static inline sj_backend_kind sj_backend_auto_choice(int usable_gpus, int binary_kind,
+                                                     int blas_loadable, const char **why)
+{
+    if (why)
+        *why = NULL;
+    if (usable_gpus <= 0)
+        return SJ_BACKEND_CPU;
+    if (!binary_kind && !blas_loadable) {
+        if (why)
+            *why = "cuBLAS (libcublas.so) cannot be loaded; vector kinds use the cpu backend";
+        return SJ_BACKEND_CPU;
+    }
+    return SJ_BACKEND_CUDA;
+}
+
 #endif

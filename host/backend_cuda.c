@@ -11,6 +11,7 @@
  * a failure becomes SJ_ERR_BACKEND naming the call, file and line. */
 #include "backend.h"
 #include "cuda_util.h"
+#include "gpu_plan.h"
 
 #include "../kernels/hamming_join.h"
 
@@ -22,7 +23,9 @@
 #include <omp.h>
 #endif
 
+#ifndef SUB_QUERIES /* (tests/test_cuda_mock.c sets a small one) */
 #define SUB_QUERIES 8192       /* queries per sub-tile (one kernel launch) */
+#endif
 #define DEFAULT_HITS (1 << 20) /* initial hit buffer per stream */
 #define MAX_DEVICES 16
 
@@ -40,13 +43,23 @@ int sj_cuda_device_count(const char **reason)
             *reason = why;
         return 0;
     }
+    /* Compute capability from the device attributes: no context is created
+     * (cudaSetDevice + a probe would make one on every GPU, inside --gpus or
+     * not). The devices a join uses are probed when it opens. */
     int usable = 0;
-    for (int d = 0; d < n; d++)
-        if (cudaSetDevice(d) == cudaSuccess && sj_gpu_probe() == cudaSuccess)
+    for (int d = 0; d < n; d++) {
+        int major = 0, minor = 0;
+        if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, d) == cudaSuccess &&
+            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, d) == cudaSuccess &&
+            major * 100 + minor * 10 >= sj_gpu_min_arch())
             usable++;
+    }
     if (!usable && reason) {
-        snprintf(why, sizeof why, n ? "no device this build has code for (built for sm_90)"
-                                    : "no CUDA device");
+        if (n)
+            snprintf(why, sizeof why, "no device this build has code for (built for sm_%d)",
+                     sj_gpu_min_arch() / 10);
+        else
+            snprintf(why, sizeof why, "no CUDA device");
         *reason = why;
     }
     return usable;
@@ -72,7 +85,9 @@ typedef struct cuda_device {
     int64_t loaded_chunk;         /* first row of the chunk on the device, -1 none */
     uint32_t *d_corpus;           /* [chunk_rows][words] */
     int32_t *d_cpopc;             /* [chunk_rows] */
-    uint32_t *h_chunk;            /* pinned staging for chunk uploads */
+    uint32_t *h_stage[2];         /* pinned [stage_rows][words] x 2: chunk uploads */
+    cudaEvent_t stage_done[2];    /* the upload from h_stage[i] has finished */
+    int64_t stage_rows;
     lane_buf lane[2];
     sj_hits hits;                 /* this device's hits for the current compare */
 } cuda_device;
@@ -143,7 +158,11 @@ static void cuda_close(void *state)
         lane_free(&d->lane[1]);
         cudaFree(d->d_corpus);
         cudaFree(d->d_cpopc);
-        cudaFreeHost(d->h_chunk);
+        for (int k = 0; k < 2; k++) {
+            cudaFreeHost(d->h_stage[k]);
+            if (d->stage_done[k])
+                cudaEventDestroy(d->stage_done[k]);
+        }
         free(d->hits.v);
     }
     free(s);
@@ -173,6 +192,11 @@ static sj_status cuda_open(const sj_join_config *cfg, sj_hash_type type, void **
                 free(s);
                 return sj_fail(SJ_ERR_ARG, "--gpus: device %d does not exist (%d found)",
                                cfg->gpus[i], count);
+            }
+            if (cudaSetDevice(cfg->gpus[i]) != cudaSuccess || sj_gpu_probe() != cudaSuccess) {
+                free(s);
+                return sj_fail(SJ_ERR_NO_DEVICE, "--gpus: device %d cannot run this build's kernels",
+                               cfg->gpus[i]);
             }
             s->dev[s->n_dev++].id = cfg->gpus[i];
         }
@@ -216,16 +240,21 @@ static sj_status cuda_load_corpus(void *state, const uint8_t *rows, int64_t n)
         CU(cudaMemGetInfo(&free_b, &total_b));
         int64_t budget = s->cfg.gpu_memory_limit > 0 ? s->cfg.gpu_memory_limit
                                                       : (int64_t)(free_b / 10 * 7);
-        int64_t rows_fit = SJ_MAX(budget / row_bytes, 1);
-        d->chunk_rows = SJ_MAX(SJ_MIN(d->c_end - d->c_begin, rows_fit), 1);
+        d->chunk_rows = sj_gpu_chunk_rows(d->c_end - d->c_begin, budget, row_bytes);
+        d->stage_rows = sj_gpu_stage_rows(d->chunk_rows, (int64_t)s->words * 4);
         d->loaded_chunk = -1;
         cudaFree(d->d_corpus);
         cudaFree(d->d_cpopc);
-        cudaFreeHost(d->h_chunk);
-        d->d_corpus = NULL, d->d_cpopc = NULL, d->h_chunk = NULL;
+        d->d_corpus = NULL, d->d_cpopc = NULL;
         CU(cudaMalloc((void **)&d->d_corpus, (size_t)d->chunk_rows * s->words * 4));
         CU(cudaMalloc((void **)&d->d_cpopc, (size_t)d->chunk_rows * 4));
-        CU(cudaMallocHost((void **)&d->h_chunk, (size_t)d->chunk_rows * s->words * 4));
+        for (int k = 0; k < 2; k++) {
+            cudaFreeHost(d->h_stage[k]);
+            d->h_stage[k] = NULL;
+            CU(cudaMallocHost((void **)&d->h_stage[k], (size_t)d->stage_rows * s->words * 4));
+            if (!d->stage_done[k])
+                CU(cudaEventCreateWithFlags(&d->stage_done[k], cudaEventDisableTiming));
+        }
     }
 done:
     return st;
@@ -242,9 +271,16 @@ static sj_status load_chunk(cuda_state *s, cuda_device *d, int64_t first)
     /* Both streams must be done with the previous chunk. */
     CU(cudaStreamSynchronize(d->lane[0].stream));
     CU(cudaStreamSynchronize(d->lane[1].stream));
-    pack_rows32(s->corpus + (size_t)first * bytes, n, bytes, s->words, d->h_chunk);
-    CU(cudaMemcpyAsync(d->d_corpus, d->h_chunk, (size_t)n * s->words * 4, cudaMemcpyHostToDevice,
-                       d->lane[0].stream));
+    /* Pack piece i into h_stage[i % 2] while piece i - 1 uploads. */
+    for (int64_t off = 0, i = 0; off < n; off += d->stage_rows, i++) {
+        const int64_t rows = SJ_MIN(d->stage_rows, n - off);
+        uint32_t *stage = d->h_stage[i % 2];
+        CU(cudaEventSynchronize(d->stage_done[i % 2]));
+        pack_rows32(s->corpus + (size_t)(first + off) * bytes, rows, bytes, s->words, stage);
+        CU(cudaMemcpyAsync(d->d_corpus + (size_t)off * s->words, stage,
+                           (size_t)rows * s->words * 4, cudaMemcpyHostToDevice, d->lane[0].stream));
+        CU(cudaEventRecord(d->stage_done[i % 2], d->lane[0].stream));
+    }
     CU(sj_gpu_row_popc(d->d_corpus, (uint32_t)n, s->words, d->d_cpopc, d->lane[0].stream));
     CU(cudaStreamSynchronize(d->lane[0].stream));
     d->loaded_chunk = first;
@@ -268,33 +304,11 @@ done:
     return st;
 }
 
-/* Wait for the lane's tile, redo it with a larger buffer if it overflowed,
- * and append its hits (as global rows) to d->hits. */
-static sj_status lane_collect(cuda_state *s, cuda_device *d, lane_buf *l)
+/* Copy the lane's `count` hits (count <= cap) back and append them, as
+ * global rows, to d->hits. */
+static sj_status lane_push_hits(cuda_device *d, lane_buf *l, unsigned long long count)
 {
     sj_status st = SJ_OK;
-    if (!l->busy)
-        return SJ_OK;
-    l->busy = 0;
-    CU(cudaStreamSynchronize(l->stream));
-    unsigned long long count = *l->h_count;
-    if (count > l->cap) { /* overflow: grow to the true count and redo */
-        cudaFree(l->d_hits);
-        cudaFreeHost(l->h_hits);
-        l->d_hits = NULL, l->h_hits = NULL;
-        l->cap = count + count / 4;
-        CU(cudaMalloc((void **)&l->d_hits, l->cap * sizeof(sj_gpu_hit)));
-        CU(cudaMallocHost((void **)&l->h_hits, l->cap * sizeof(sj_gpu_hit)));
-        if ((st = lane_launch(s, l)))
-            goto done;
-        l->busy = 0;
-        CU(cudaStreamSynchronize(l->stream));
-        count = *l->h_count;
-        if (count > l->cap) {
-            st = sj_fail(SJ_ERR_INTERNAL, "cuda: hit count changed on redo");
-            goto done;
-        }
-    }
     if (count) {
         CU(cudaMemcpyAsync(l->h_hits, l->d_hits, count * sizeof(sj_gpu_hit),
                            cudaMemcpyDeviceToHost, l->stream));
@@ -303,6 +317,72 @@ static sj_status lane_collect(cuda_state *s, cuda_device *d, lane_buf *l)
     for (unsigned long long k = 0; k < count && !st; k++)
         st = sj_hits_push(&d->hits, l->tile.q0 + l->h_hits[k].q, l->tile.c0 + l->h_hits[k].c,
                           l->h_hits[k].d);
+done:
+    return st;
+}
+
+/* An overflowed tile being redone in pieces (sj_gpu_redo_bounded). */
+typedef struct lane_redo {
+    cuda_state *s;
+    cuda_device *d;
+    lane_buf *l;
+    sj_gpu_tile whole; /* the tile as first launched */
+} lane_redo;
+
+static int lane_run_piece(void *ctx, sj_gpu_piece p, uint64_t *count)
+{
+    lane_redo *r = ctx;
+    lane_buf *l = r->l;
+    const size_t w = (size_t)r->whole.words;
+    sj_status st = SJ_OK;
+    l->tile = r->whole;
+    l->tile.queries += (size_t)p.q * w, l->tile.query_popc += p.q;
+    l->tile.nq = (uint32_t)p.nq, l->tile.q0 += p.q;
+    l->tile.corpus += (size_t)p.c * w, l->tile.corpus_popc += p.c;
+    l->tile.nc = (uint32_t)p.nc, l->tile.c0 += p.c;
+    if ((st = lane_launch(r->s, l)))
+        goto done;
+    l->busy = 0;
+    CU(cudaStreamSynchronize(l->stream));
+    *count = *l->h_count;
+    if (*count <= l->cap)
+        st = lane_push_hits(r->d, l, *count);
+done:
+    return st;
+}
+
+static int lane_grow(void *ctx, uint64_t capacity)
+{
+    lane_buf *l = ((lane_redo *)ctx)->l;
+    sj_status st = sj_cuda_realloc_mirrored((void **)&l->d_hits, (void **)&l->h_hits,
+                                            capacity * sizeof(sj_gpu_hit));
+    l->cap = st ? 0 : capacity;
+    return st;
+}
+
+/* Wait for the lane's tile and append its hits (as global rows) to d->hits.
+ * A tile that overflowed its buffer is redone with a larger one, never above
+ * SJ_GPU_MAX_HITS (or the configured capacity): beyond that, in pieces. */
+static sj_status lane_collect(cuda_state *s, cuda_device *d, lane_buf *l)
+{
+    sj_status st = SJ_OK;
+    if (!l->busy)
+        return SJ_OK;
+    l->busy = 0;
+    CU(cudaStreamSynchronize(l->stream));
+    const unsigned long long count = *l->h_count;
+    if (count <= l->cap)
+        return lane_push_hits(d, l, count);
+    lane_redo redo = {s, d, l, l->tile};
+    const sj_gpu_piece whole = {0, l->tile.nq, 0, l->tile.nc};
+    uint64_t cap = l->cap;
+    const uint64_t max_hits = SJ_MAX(SJ_GPU_MAX_HITS, (uint64_t)l->cap);
+    int rc = sj_gpu_redo_bounded(&redo, whole, count, &cap, max_hits, lane_run_piece, lane_grow);
+    l->tile = redo.whole;
+    if (rc == -1)
+        st = sj_fail(SJ_ERR_INTERNAL, "cuda: hit count changed on redo");
+    else
+        st = (sj_status)rc;
 done:
     return st;
 }
@@ -326,8 +406,9 @@ static sj_status device_compare(cuda_state *s, cuda_device *d, const uint8_t *qu
             goto done;
         for (int64_t sq = 0; sq < nq; sq += SUB_QUERIES) {
             const int64_t n = SJ_MIN(SUB_QUERIES, nq - sq);
-            if (self && chunk_end <= q0 + sq + 1)
-                continue; /* every corpus row here precedes every query */
+            int64_t c_first, c_end; /* the corpus rows this launch needs */
+            if (!sj_gpu_launch_rows(chunk, chunk_end, lo, hi, self, q0 + sq, &c_first, &c_end))
+                continue; /* e.g. every corpus row here precedes every query */
             lane_buf *l = &d->lane[next];
             next ^= 1;
             if ((st = lane_collect(s, d, l)))
@@ -337,26 +418,17 @@ static sj_status device_compare(cuda_state *s, cuda_device *d, const uint8_t *qu
                                cudaMemcpyHostToDevice, l->stream));
             if (s->kernel == SJ_GPU_V3)
                 CU(sj_gpu_row_popc(l->d_queries, (uint32_t)n, s->words, l->d_qpopc, l->stream));
-            /* The launch covers the whole chunk; rows outside [lo, hi) are
-             * dropped on the host (only at range edges, which are rare). */
             l->tile = (sj_gpu_tile){
                 .queries = l->d_queries, .query_popc = l->d_qpopc, .nq = (uint32_t)n,
-                .q0 = q0 + sq, .corpus = d->d_corpus, .corpus_popc = d->d_cpopc,
-                .nc = (uint32_t)(chunk_end - chunk), .c0 = chunk, .words = s->words,
-                .threshold = s->cfg.threshold, .self = self};
+                .q0 = q0 + sq, .corpus = d->d_corpus + (size_t)(c_first - chunk) * s->words,
+                .corpus_popc = d->d_cpopc + (c_first - chunk), .nc = (uint32_t)(c_end - c_first),
+                .c0 = c_first, .words = s->words, .threshold = s->cfg.threshold, .self = self};
             if ((st = lane_launch(s, l)))
                 goto done;
         }
     }
     if (!(st = lane_collect(s, d, &d->lane[0])))
         st = lane_collect(s, d, &d->lane[1]);
-    if (!st && (lo > d->c_begin || hi < d->c_end)) { /* drop rows outside [c0, c1) */
-        int64_t k = 0;
-        for (int64_t i = 0; i < d->hits.n; i++)
-            if (d->hits.v[i].c >= lo && d->hits.v[i].c < hi)
-                d->hits.v[k++] = d->hits.v[i];
-        d->hits.n = k;
-    }
 done:
     return st;
 }

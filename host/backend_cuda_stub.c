@@ -5,6 +5,8 @@
 int sj_cuda_compiled(void) { return 0; }
 int sj_cuda_compiled_in(void) { return 0; }
 
+int sj_cuda_blas_loadable(void) { return 0; }
+
 int sj_cuda_device_count(const char **reason)
 {
     if (reason)

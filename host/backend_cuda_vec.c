@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "vector.h"
 #include "cuda_util.h"
+#include "gpu_plan.h"
 
 #include "../kernels/vector_join.h"
 
@@ -45,13 +46,29 @@ typedef struct blas_api {
     const char *(*status_string)(cublasStatus_t);
 } blas_api;
 
+static const char *const blas_names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so",
+                                         "/usr/local/cuda/lib64/libcublas.so.13",
+                                         "/usr/local/cuda/lib64/libcublas.so"};
+
+static void *blas_open(void)
+{
+    void *lib = NULL;
+    for (size_t i = 0; i < sizeof blas_names / sizeof *blas_names && !lib; i++)
+        lib = dlopen(blas_names[i], RTLD_NOW | RTLD_LOCAL);
+    return lib;
+}
+
+int sj_cuda_blas_loadable(void)
+{
+    void *lib = blas_open();
+    if (lib)
+        dlclose(lib);
+    return lib != NULL;
+}
+
 static sj_status blas_load(blas_api *b)
 {
-    static const char *names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so",
-                                  "/usr/local/cuda/lib64/libcublas.so.13",
-                                  "/usr/local/cuda/lib64/libcublas.so"};
-    for (size_t i = 0; i < sizeof names / sizeof *names && !b->lib; i++)
-        b->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    b->lib = blas_open();
     if (!b->lib)
         return sj_fail(SJ_ERR_NO_DEVICE, "cuda: cuBLAS (libcublas.so) cannot be loaded: %s", dlerror());
     *(void **)&b->create = dlsym(b->lib, "cublasCreate_v2");
@@ -124,23 +141,31 @@ static sj_status to_device_rows(const cuda_vec_state *s, const uint8_t *rows, in
     return SJ_OK;
 }
 
-/* Copy rows to a device buffer (and their norms); dst must hold n rows. */
+/* Copy rows to a device buffer (and their norms); dst must hold n rows. The
+ * host side goes through one staging piece of at most SJ_GPU_STAGE_BYTES,
+ * not a converted copy of all n rows. */
 static sj_status to_device(cuda_vec_state *s, const uint8_t *rows, int64_t n, void *dst,
                            double *dst_norm)
 {
     sj_status st = SJ_OK;
-    void *h = malloc((size_t)SJ_MAX(n, 1) * s->row_bytes);
-    double *norm = calloc((size_t)SJ_MAX(n, 1), sizeof *norm);
+    const int64_t piece = sj_gpu_stage_rows(SJ_MAX(n, 1), (int64_t)s->row_bytes);
+    void *h = malloc((size_t)piece * s->row_bytes);
+    double *norm = calloc((size_t)piece, sizeof *norm);
     if (!h || !norm) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((st = to_device_rows(s, rows, n, h, norm)))
-        goto done;
-    CU(cudaMemcpyAsync(dst, h, (size_t)n * s->row_bytes, cudaMemcpyHostToDevice, s->stream));
-    if (dst_norm)
-        CU(cudaMemcpyAsync(dst_norm, norm, (size_t)n * sizeof *norm, cudaMemcpyHostToDevice, s->stream));
-    CU(cudaStreamSynchronize(s->stream)); /* h and norm are pageable and freed below */
+    for (int64_t off = 0; off < n; off += piece) {
+        const int64_t k = SJ_MIN(piece, n - off);
+        if ((st = to_device_rows(s, rows + (size_t)off * s->v.bytes, k, h, norm)))
+            goto done;
+        CU(cudaMemcpyAsync((char *)dst + (size_t)off * s->row_bytes, h, (size_t)k * s->row_bytes,
+                           cudaMemcpyHostToDevice, s->stream));
+        if (dst_norm)
+            CU(cudaMemcpyAsync(dst_norm + off, norm, (size_t)k * sizeof *norm,
+                               cudaMemcpyHostToDevice, s->stream));
+        CU(cudaStreamSynchronize(s->stream)); /* h and norm are pageable and reused */
+    }
 done:
     free(h);
     free(norm);
@@ -225,26 +250,28 @@ done:
     return st;
 }
 
-/* Enqueue every tile of queries [0, nq) (device rows, global rows from q0)
- * against corpus rows [c0, c1): GEMM + epilogue, or the l1 kernel. Hits land
- * in s->d_hits with q relative to the call and c relative to the chunk. */
-static sj_status enqueue_tiles(cuda_vec_state *s, int64_t q0, int64_t nq, int64_t c0, int64_t c1,
-                               int self)
+/* Enqueue every tile of the call's device queries [qoff, qoff + nq) (global
+ * rows from q0) against corpus rows [c0, c1): GEMM + epilogue, or the l1
+ * kernel. Hits land in s->d_hits with q relative to qoff and c relative to
+ * c0 (both below SJ_GPU_MAX_LAUNCH_ROWS: the caller splits larger calls). */
+static sj_status enqueue_tiles(cuda_vec_state *s, int64_t qoff, int64_t q0, int64_t nq,
+                               int64_t c0, int64_t c1, int self)
 {
     sj_status st = SJ_OK;
     const float one = 1.0f, zero = 0.0f;
     CU(cudaMemsetAsync(s->d_count, 0, sizeof *s->d_count, s->stream));
     for (int64_t qt = 0; qt < nq; qt += TILE_Q) {
         const uint32_t nqt = (uint32_t)SJ_MIN(TILE_Q, nq - qt);
-        const char *qdev = (const char *)s->d_queries + (size_t)qt * s->row_bytes;
+        const char *qdev = (const char *)s->d_queries + (size_t)(qoff + qt) * s->row_bytes;
         for (int64_t ct = c0; ct < c1; ct += TILE_C) {
             const uint32_t nct = (uint32_t)SJ_MIN(TILE_C, c1 - ct);
             if (self && ct + nct - 1 <= q0 + qt) /* every corpus row precedes every query */
                 continue;
             const char *cdev = (const char *)s->d_corpus + (size_t)ct * s->row_bytes;
-            sj_gpu_vec_tile t = {s->d_dots, TILE_C, s->d_qnorm + qt, s->d_cnorm + ct, nqt, nct,
-                                 q0 + qt, ct, (uint32_t)qt, (uint32_t)ct, self, (int)s->v.metric,
-                                 s->v.threshold, s->gamma, s->d_hits, s->d_count, s->cap};
+            sj_gpu_vec_tile t = {s->d_dots, TILE_C, s->d_qnorm + qoff + qt, s->d_cnorm + ct, nqt,
+                                 nct, q0 + qt, ct, (uint32_t)qt, (uint32_t)(ct - c0), self,
+                                 (int)s->v.metric, s->v.threshold, s->gamma, s->d_hits,
+                                 s->d_count, s->cap};
             if (s->v.metric == SJ_METRIC_L1) {
                 CU((cudaError_t)sj_gpu_vec_l1((const uint32_t *)qdev, (const uint32_t *)cdev,
                                               s->words, &t, s->stream));
@@ -259,6 +286,52 @@ static sj_status enqueue_tiles(cuda_vec_state *s, int64_t q0, int64_t nq, int64_
         }
     }
 done:
+    return st;
+}
+
+/* One compare() call whose queries are on the device, run in pieces
+ * (sj_gpu_piece: rows relative to the call's queries and to c0). */
+typedef struct vec_call {
+    cuda_vec_state *s;
+    const uint8_t *queries; /* host rows of the call */
+    int64_t q0, c0;
+    int self;
+    sj_hits *out;
+} vec_call;
+
+/* Run piece p; when its candidates fit the buffer, decide them into out. */
+static int vec_run_piece(void *ctx, sj_gpu_piece p, uint64_t *count)
+{
+    vec_call *k = ctx;
+    cuda_vec_state *s = k->s;
+    sj_status st = SJ_OK;
+    const int64_t c_first = k->c0 + p.c;
+    unsigned long long n = 0;
+    if ((st = enqueue_tiles(s, p.q, k->q0 + p.q, p.nq, c_first, c_first + p.nc, k->self)))
+        goto done;
+    CU(cudaMemcpyAsync(&n, s->d_count, sizeof n, cudaMemcpyDeviceToHost, s->stream));
+    CU(cudaStreamSynchronize(s->stream));
+    *count = n;
+    if (n > s->cap)
+        goto done;
+    CU(cudaMemcpyAsync(s->h_hits, s->d_hits, n * sizeof(sj_gpu_hit), cudaMemcpyDeviceToHost,
+                       s->stream));
+    CU(cudaStreamSynchronize(s->stream));
+    for (unsigned long long h = 0; h < n && !st; h++) {
+        const int64_t q = p.q + s->h_hits[h].q, c = c_first + s->h_hits[h].c;
+        st = sj_vec_decide(&s->v, k->queries + (size_t)q * s->v.bytes,
+                           s->rows + (size_t)c * s->v.bytes, k->q0 + q, c, k->out);
+    }
+done:
+    return st;
+}
+
+static int vec_grow(void *ctx, uint64_t capacity)
+{
+    cuda_vec_state *s = ((vec_call *)ctx)->s;
+    sj_status st = sj_cuda_realloc_mirrored((void **)&s->d_hits, (void **)&s->h_hits,
+                                            capacity * sizeof(sj_gpu_hit));
+    s->cap = st ? 0 : capacity;
     return st;
 }
 
@@ -277,30 +350,24 @@ static sj_status cuda_vec_compare(void *state, const uint8_t *queries, int64_t q
         CU(cudaMalloc((void **)&s->d_qnorm, (size_t)nq * sizeof(double)));
         s->q_cap = nq;
     }
-    if ((st = to_device(s, queries, nq, s->d_queries, s->d_qnorm)) ||
-        (st = enqueue_tiles(s, q0, nq, c0, c1, self)))
+    if ((st = to_device(s, queries, nq, s->d_queries, s->d_qnorm)))
         goto done;
-    unsigned long long count = 0;
-    CU(cudaMemcpyAsync(&count, s->d_count, sizeof count, cudaMemcpyDeviceToHost, s->stream));
-    CU(cudaStreamSynchronize(s->stream));
-    if (count > s->cap) { /* run the tiles again with room for every candidate */
-        cudaFree(s->d_hits);
-        cudaFreeHost(s->h_hits);
-        s->d_hits = NULL, s->h_hits = NULL;
-        s->cap = count + count / 4;
-        CU(cudaMalloc((void **)&s->d_hits, s->cap * sizeof(sj_gpu_hit)));
-        CU(cudaMallocHost((void **)&s->h_hits, s->cap * sizeof(sj_gpu_hit)));
-        if ((st = enqueue_tiles(s, q0, nq, c0, c1, self)))
-            goto done;
-    }
-    CU(cudaMemcpyAsync(s->h_hits, s->d_hits, count * sizeof(sj_gpu_hit), cudaMemcpyDeviceToHost,
-                       s->stream));
-    CU(cudaStreamSynchronize(s->stream));
-    for (unsigned long long k = 0; k < count && !st; k++) {
-        const int64_t q = s->h_hits[k].q, c = s->h_hits[k].c; /* call- and chunk-relative */
-        st = sj_vec_decide(&s->v, queries + (size_t)q * s->v.bytes, s->rows + (size_t)c * s->v.bytes,
-                           q0 + q, c, out);
-    }
+    /* Pieces of at most SJ_GPU_MAX_LAUNCH_ROWS rows, so that the hits' uint32
+     * rows hold them; a piece whose candidates overflow the buffer is redone
+     * with one at most SJ_GPU_MAX_HITS large, or in halves. */
+    vec_call call = {s, queries, q0, c0, self, out};
+    for (int64_t q = 0; q < nq && !st; q += SJ_GPU_MAX_LAUNCH_ROWS)
+        for (int64_t c = 0; c < c1 - c0 && !st; c += SJ_GPU_MAX_LAUNCH_ROWS) {
+            const sj_gpu_piece p = {q, SJ_MIN(SJ_GPU_MAX_LAUNCH_ROWS, nq - q), c,
+                                    SJ_MIN(SJ_GPU_MAX_LAUNCH_ROWS, c1 - c0 - c)};
+            uint64_t count = 0, cap = s->cap;
+            if ((st = (sj_status)vec_run_piece(&call, p, &count)) || count <= s->cap)
+                continue;
+            int rc = sj_gpu_redo_bounded(&call, p, count, &cap, SJ_MAX(SJ_GPU_MAX_HITS, s->cap),
+                                         vec_run_piece, vec_grow);
+            st = rc == -1 ? sj_fail(SJ_ERR_INTERNAL, "cuda: candidate count changed on redo")
+                          : (sj_status)rc;
+        }
 done:
     return st;
 }

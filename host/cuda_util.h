@@ -22,4 +22,18 @@ static inline sj_status sj_cuda_check(cudaError_t e, const char *call, const cha
             goto done;                                                                            \
     } while (0)
 
+/* Replace a device buffer and its pinned host mirror with new ones of
+ * `bytes` each (contents not kept); both NULL on failure. */
+static inline sj_status sj_cuda_realloc_mirrored(void **dev, void **host, size_t bytes)
+{
+    sj_status st = SJ_OK;
+    cudaFree(*dev);
+    cudaFreeHost(*host);
+    *dev = NULL, *host = NULL;
+    CU(cudaMalloc(dev, bytes));
+    CU(cudaMallocHost(host, bytes));
+done:
+    return st;
+}
+
 #endif

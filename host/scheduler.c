@@ -124,6 +124,19 @@ sj_backend_kind sj_backend_resolve(sj_backend_kind requested, const char **notic
     return SJ_BACKEND_CPU;
 }
 
+sj_backend_kind sj_backend_resolve_for(const sj_join_config *cfg, sj_hash_type type,
+                                       const char **notice)
+{
+    sj_backend_kind kind = sj_backend_resolve(cfg->backend, notice);
+    if (cfg->backend != SJ_BACKEND_AUTO || kind != SJ_BACKEND_CUDA || sj_hash_type_binary(type))
+        return kind;
+    const char *why = NULL;
+    kind = sj_backend_auto_choice(1, 0, sj_cuda_blas_loadable(), &why);
+    if (notice && why)
+        *notice = why;
+    return kind;
+}
+
 void sj_pairs_free(sj_pairs *p)
 {
     if (!p)
@@ -321,7 +334,7 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
     if (dih && !queries->dihedral && queries->n > 0)
         return sj_fail(SJ_ERR_ARG, "--dihedral: the %s have no dihedral hashes (/dihedral)",
                        self ? "inputs" : "queries");
-    sj_backend_kind kind = sj_backend_resolve(cfg->backend, NULL);
+    sj_backend_kind kind = sj_backend_resolve_for(cfg, corpus->type, NULL);
     const sj_backend_ops *ops = backend_ops_for(kind, corpus->type);
     if (!ops)
         return sj_fail(SJ_ERR_ARG, "unknown backend");

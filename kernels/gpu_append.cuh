@@ -8,24 +8,27 @@
 
 #include "hamming_tile.h"
 
+// Every lane of `active` (the lanes that call together; all 32 in today's
+// kernels, where lanes outside the tile call with keep = false) takes part.
+// tests/test_gpu_tiles.c runs this same sequence on an emulated warp with
+// partial masks (emulate_warp_append).
 __device__ __forceinline__ void sj_warp_append(bool keep, sj_gpu_hit hit, sj_gpu_hit *hits,
                                                unsigned long long *count,
                                                unsigned long long capacity)
 {
-    const unsigned ballot = __ballot_sync(0xffffffffu, keep);
+    const unsigned active = __activemask();
+    const unsigned ballot = __ballot_sync(active, keep);
     if (!ballot)
         return;
     const int lane = threadIdx.x & 31;
-    const int leader = __ffs(ballot) - 1;
+    const int leader = sj_warp_leader(ballot);
     unsigned long long base = 0;
     if (lane == leader)
-        base = atomicAdd(count, (unsigned long long)__popc(ballot));
-    base = __shfl_sync(0xffffffffu, base, leader);
-    if (keep) {
-        const unsigned long long slot = base + sj_warp_slot(ballot, lane);
-        if (sj_slot_fits(slot, capacity))
-            hits[slot] = hit;
-    }
+        base = atomicAdd(count, (unsigned long long)sj_popc32(ballot));
+    base = __shfl_sync(active, base, leader);
+    const uint64_t slot = sj_warp_append_slot(keep, ballot, lane, base, capacity);
+    if (slot != SJ_NO_SLOT)
+        hits[slot] = hit;
 }
 
 #endif

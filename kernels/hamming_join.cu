@@ -125,12 +125,14 @@ __global__ void __launch_bounds__(kThreads) hamming_v2(sj_gpu_tile t)
 
 // ---- v3: binary tensor cores ---------------------------------------------------
 // Block: 4 warps in 2 x 2; warp tile 32 queries (2 m-tiles of 16) x 32 corpus
-// rows (4 n-tiles of 8); block tile 64 x 64. k runs over 256-bit chunks.
-constexpr int kV3Warps = 4;
-constexpr int kV3M = 2;       // m-tiles (16 queries) per warp
-constexpr int kV3N = 4;       // n-tiles (8 corpus rows) per warp
-constexpr int kV3BlockQ = 2 * kV3M * 16;
-constexpr int kV3BlockC = 2 * kV3N * 8;
+// rows (4 n-tiles of 8); block tile 64 x 64. k runs over 256-bit chunks. The
+// tiling, loaders and epilogue are hamming_tile.h's (sj_v3_*), which
+// tests/test_gpu_tiles.c runs through an emulated mma from the PTX ISA.
+constexpr int kV3Warps = SJ_V3_WARPS;
+constexpr int kV3M = SJ_V3_M;
+constexpr int kV3N = SJ_V3_N;
+constexpr int kV3BlockQ = SJ_V3_BLOCK_Q;
+constexpr int kV3BlockC = SJ_V3_BLOCK_C;
 
 __device__ __forceinline__ void mma_and_popc(int (&acc)[4], const uint32_t (&a)[4],
                                              const uint32_t (&b)[2])
@@ -144,8 +146,8 @@ __device__ __forceinline__ void mma_and_popc(int (&acc)[4], const uint32_t (&a)[
 __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
 {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const uint32_t q_warp = blockIdx.y * kV3BlockQ + (warp >> 1) * (kV3M * 16);
-    const uint32_t c_warp = blockIdx.x * kV3BlockC + (warp & 1) * (kV3N * 8);
+    const uint32_t q_warp = sj_v3_warp_q(blockIdx.y, warp);
+    const uint32_t c_warp = sj_v3_warp_c(blockIdx.x, warp);
     const int words = t.words; // a multiple of 8
     int acc[kV3M][kV3N][4];
 #pragma unroll
@@ -159,18 +161,10 @@ __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
         uint32_t a[kV3M][4], b[kV3N][2];
 #pragma unroll
         for (int m = 0; m < kV3M; m++)
-#pragma unroll
-            for (int r = 0; r < 4; r++) {
-                const uint32_t row = min(q_warp + m * 16 + sj_mma_a_row(lane, r), t.nq - 1);
-                a[m][r] = __ldg(t.queries + (size_t)row * words + k + sj_mma_a_word(lane, r));
-            }
+            sj_v3_load_a(a[m], t.queries, q_warp + m * 16, t.nq, words, k, lane);
 #pragma unroll
         for (int n = 0; n < kV3N; n++)
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const uint32_t col = min(c_warp + n * 8 + sj_mma_b_col(lane, r), t.nc - 1);
-                b[n][r] = __ldg(t.corpus + (size_t)col * words + k + sj_mma_b_word(lane, r));
-            }
+            sj_v3_load_b(b[n], t.corpus, c_warp + n * 8, t.nc, words, k, lane);
 #pragma unroll
         for (int m = 0; m < kV3M; m++)
 #pragma unroll
@@ -184,11 +178,10 @@ __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
         for (int n = 0; n < kV3N; n++)
 #pragma unroll
             for (int r = 0; r < 4; r++) {
-                const uint32_t q = q_warp + m * 16 + sj_mma_c_row(lane, r);
-                const uint32_t c = c_warp + n * 8 + sj_mma_c_col(lane, r);
-                const int pq = t.query_popc[min(q, t.nq - 1)];
-                const int pc = t.corpus_popc[min(c, t.nc - 1)];
-                const int d = sj_hamming_from_and(pq, pc, acc[m][n][r]);
+                uint32_t q, c;
+                int d;
+                sj_v3_pair(q_warp + m * 16, c_warp + n * 8, lane, r, acc[m][n][r], t.query_popc,
+                           t.nq, t.corpus_popc, t.nc, &q, &c, &d);
                 warp_append(sj_tile_keep(t.q0, q, t.nq, t.c0, c, t.nc, t.self, d, t.threshold), q,
                             c, d, t);
             }
@@ -199,10 +192,7 @@ __global__ void row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *o
     const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n)
         return;
-    int p = 0;
-    for (int w = 0; w < words; w++)
-        p += __popc(rows[(size_t)i * words + w]);
-    out[i] = p;
+    out[i] = sj_row_popc(rows + (size_t)i * words, words);
 }
 
 // Launch v1 or v2 with the row width as a template argument.
@@ -211,7 +201,7 @@ cudaError_t launch_popc(sj_gpu_kernel k, const sj_gpu_tile &t, cudaStream_t s)
 {
     const size_t smem = (size_t)kQueryTile * (W ? W : t.words) * sizeof(uint32_t);
     const int per_block = k == SJ_GPU_V2 ? kThreads * kV2Rows : kThreads;
-    const dim3 grid((t.nc + per_block - 1) / per_block, (t.nq + kQueryTile - 1) / kQueryTile);
+    const dim3 grid(sj_div_up_u32(t.nc, per_block), sj_div_up_u32(t.nq, kQueryTile));
     if (k == SJ_GPU_V2 && W)
         hamming_v2<W ? W : 8><<<grid, kThreads, smem, s>>>(t);
     else
@@ -238,7 +228,7 @@ extern "C" int sj_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream
     if (t->nq == 0 || t->nc == 0)
         return cudaSuccess;
     if (k == SJ_GPU_V3) {
-        const dim3 grid((t->nc + kV3BlockC - 1) / kV3BlockC, (t->nq + kV3BlockQ - 1) / kV3BlockQ);
+        const dim3 grid(sj_div_up_u32(t->nc, kV3BlockC), sj_div_up_u32(t->nq, kV3BlockQ));
         hamming_v3<<<grid, kV3Warps * 32, 0, s>>>(*t);
         return cudaGetLastError();
     }
@@ -257,7 +247,7 @@ extern "C" int sj_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int3
 {
     if (n == 0)
         return cudaSuccess;
-    row_popc<<<(n + 255) / 256, 256, 0, (cudaStream_t)stream>>>(rows, n, words, out);
+    row_popc<<<sj_div_up_u32(n, 256), 256, 0, (cudaStream_t)stream>>>(rows, n, words, out);
     return cudaGetLastError();
 }
 
@@ -265,6 +255,16 @@ extern "C" int sj_gpu_probe(void)
 {
     cudaFuncAttributes attr;
     return cudaFuncGetAttributes(&attr, hamming_v3);
+}
+
+extern "C" int sj_gpu_min_arch(void)
+{
+#ifdef __CUDA_ARCH_LIST__
+    static const int archs[] = {__CUDA_ARCH_LIST__}; // ascending
+    return archs[0];
+#else
+    return 900;
+#endif
 }
 
 extern "C" const char *sj_gpu_error_string(int err)

@@ -58,6 +58,10 @@ int sj_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out, v
  * it), else the cudaError_t that says why not. */
 int sj_gpu_probe(void);
 
+/* The lowest architecture this build has code for, as __CUDA_ARCH__ (900:
+ * sm_90); its PTX also runs on later devices. */
+int sj_gpu_min_arch(void);
+
 /* Human-readable name of a cudaError_t. */
 const char *sj_gpu_error_string(int err);
 

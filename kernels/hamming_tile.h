@@ -9,6 +9,7 @@
 #ifndef SIMJOIN_HAMMING_TILE_H
 #define SIMJOIN_HAMMING_TILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __CUDACC__
@@ -35,6 +36,47 @@ SJ_HD int sj_popc32(uint32_t x)
 #else
     return __builtin_popcount(x);
 #endif
+}
+
+/* Position of the lowest set bit, 1-based; 0 for x == 0 (CUDA's __ffs). */
+SJ_HD int sj_ffs32(uint32_t x)
+{
+#ifdef __CUDA_ARCH__
+    return __ffs((int)x);
+#else
+    return __builtin_ffs((int)x);
+#endif
+}
+
+/* A read-only global load: __ldg on the device, a plain load on the host. */
+SJ_HD uint32_t sj_ldg_u32(const uint32_t *p)
+{
+#ifdef __CUDA_ARCH__
+    return __ldg(p);
+#else
+    return *p;
+#endif
+}
+
+SJ_HD uint32_t sj_min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* ceil(n / d) without the overflow of (n + d - 1) / d near 2^32. */
+SJ_HD uint32_t sj_div_up_u32(uint32_t n, uint32_t d) { return n / d + (n % d != 0); }
+
+/* Fully unrolled loops on the device (fragment arrays stay in registers). */
+#ifdef __CUDACC__
+#define SJ_UNROLL _Pragma("unroll")
+#else
+#define SJ_UNROLL
+#endif
+
+/* One-bit count of a row of `words` words (the v3 popc arrays). */
+SJ_HD int sj_row_popc(const uint32_t *row, int words)
+{
+    int p = 0;
+    for (int w = 0; w < words; w++)
+        p += sj_popc32(row[w]);
+    return p;
 }
 
 /* ---- v1: one pair, one popc per word ------------------------------------ */
@@ -109,6 +151,57 @@ SJ_HD int sj_hamming_from_and(int popc_a, int popc_b, int popc_and)
     return popc_a + popc_b - 2 * popc_and;
 }
 
+/* The v3 kernel's tiling: a block of SJ_V3_WARPS warps in 2 x 2 covers
+ * SJ_V3_BLOCK_Q queries x SJ_V3_BLOCK_C corpus rows; a warp covers
+ * SJ_V3_M m-tiles of 16 queries x SJ_V3_N n-tiles of 8 corpus rows. */
+#define SJ_V3_WARPS 4
+#define SJ_V3_M 2
+#define SJ_V3_N 4
+#define SJ_V3_BLOCK_Q (2 * SJ_V3_M * 16)
+#define SJ_V3_BLOCK_C (2 * SJ_V3_N * 8)
+
+/* First query and corpus row of warp `warp` of block (bx, by). */
+SJ_HD uint32_t sj_v3_warp_q(uint32_t by, int warp) { return by * SJ_V3_BLOCK_Q + (uint32_t)(warp >> 1) * (SJ_V3_M * 16); }
+SJ_HD uint32_t sj_v3_warp_c(uint32_t bx, int warp) { return bx * SJ_V3_BLOCK_C + (uint32_t)(warp & 1) * (SJ_V3_N * 8); }
+
+/* The v3 loaders, as the kernel runs them: lane `lane`'s A fragment of the
+ * m-tile whose first query is q_first (rows [nq][words]; rows past nq read
+ * row nq - 1 and are never reported), for the 256-bit chunk starting at word
+ * k; and its B fragment of the n-tile whose first corpus row is c_first. */
+SJ_HD void sj_v3_load_a(uint32_t a[4], const uint32_t *queries, uint32_t q_first, uint32_t nq,
+                        int words, int k, int lane)
+{
+    SJ_UNROLL
+    for (int r = 0; r < 4; r++) {
+        const uint32_t row = sj_min_u32(q_first + (uint32_t)sj_mma_a_row(lane, r), nq - 1);
+        a[r] = sj_ldg_u32(queries + (size_t)row * words + k + sj_mma_a_word(lane, r));
+    }
+}
+
+SJ_HD void sj_v3_load_b(uint32_t b[2], const uint32_t *corpus, uint32_t c_first, uint32_t nc,
+                        int words, int k, int lane)
+{
+    SJ_UNROLL
+    for (int r = 0; r < 2; r++) {
+        const uint32_t col = sj_min_u32(c_first + (uint32_t)sj_mma_b_col(lane, r), nc - 1);
+        b[r] = sj_ldg_u32(corpus + (size_t)col * words + k + sj_mma_b_word(lane, r));
+    }
+}
+
+/* The v3 epilogue for accumulator register r of lane `lane` of the tile at
+ * (q_first, c_first): the pair's launch rows *q, *c and Hamming distance *d
+ * from the AND count acc and the rows' one-bit counts. */
+SJ_HD void sj_v3_pair(uint32_t q_first, uint32_t c_first, int lane, int r, int acc,
+                      const int32_t *query_popc, uint32_t nq, const int32_t *corpus_popc,
+                      uint32_t nc, uint32_t *q, uint32_t *c, int *d)
+{
+    *q = q_first + (uint32_t)sj_mma_c_row(lane, r);
+    *c = c_first + (uint32_t)sj_mma_c_col(lane, r);
+    const int pq = query_popc[sj_min_u32(*q, nq - 1)];
+    const int pc = corpus_popc[sj_min_u32(*c, nc - 1)];
+    *d = sj_hamming_from_and(pq, pc, acc);
+}
+
 /* ---- the fused epilogue ----------------------------------------------------- */
 
 /* A pair (q, c) of the launch is reported when it is inside the tile, and in
@@ -129,9 +222,25 @@ SJ_HD int sj_warp_slot(uint32_t ballot, int lane)
     return sj_popc32(ballot & ((1u << lane) - 1u));
 }
 
+/* The lane that reserves the warp's slots: the lowest lane with a hit. */
+SJ_HD int sj_warp_leader(uint32_t ballot) { return sj_ffs32(ballot) - 1; }
+
 /* A hit is written only below the buffer's capacity; the counter always
  * advances, so the host sees the true count and redoes an overflowed tile
  * with a buffer that large. */
 SJ_HD int sj_slot_fits(uint64_t slot, uint64_t capacity) { return slot < capacity; }
+
+/* Where lane `lane` writes its hit, given the warp's ballot and the base the
+ * leader reserved: base + (hit lanes below it), or SJ_NO_SLOT when it has no
+ * hit or the slot is past the capacity. */
+#define SJ_NO_SLOT (~(uint64_t)0)
+SJ_HD uint64_t sj_warp_append_slot(int keep, uint32_t ballot, int lane, uint64_t base,
+                                   uint64_t capacity)
+{
+    if (!keep)
+        return SJ_NO_SLOT;
+    const uint64_t slot = base + (uint64_t)sj_warp_slot(ballot, lane);
+    return sj_slot_fits(slot, capacity) ? slot : SJ_NO_SLOT;
+}
 
 #endif

@@ -15,7 +15,8 @@
 namespace {
 
 constexpr int kEpiX = 128, kEpiY = 2; // 256 threads: 128 corpus rows x 2 queries
-constexpr int kL1Threads = 256, kL1Queries = 32;
+constexpr int kL1Threads = 256;
+constexpr size_t kDefaultSmem = 48 * 1024; // dynamic shared memory without an opt-in
 
 __global__ void __launch_bounds__(kEpiX * kEpiY) vec_epilogue(sj_gpu_vec_tile t)
 {
@@ -34,13 +35,13 @@ __global__ void __launch_bounds__(kEpiX * kEpiY) vec_epilogue(sj_gpu_vec_tile t)
 
 __global__ void __launch_bounds__(kL1Threads) vec_l1(const uint32_t *queries,
                                                      const uint32_t *corpus, int words,
-                                                     sj_gpu_vec_tile t)
+                                                     int block_queries, sj_gpu_vec_tile t)
 {
-    extern __shared__ uint32_t sq[]; // [kL1Queries][words]
+    extern __shared__ uint32_t sq[]; // [block_queries][words]
     const uint32_t c = blockIdx.x * kL1Threads + threadIdx.x;
-    const uint32_t q_first = blockIdx.y * kL1Queries;
-    const uint32_t n = min((uint32_t)kL1Queries, t.nq - q_first);
-    for (uint32_t i = threadIdx.x; i < (uint32_t)kL1Queries * words; i += blockDim.x) {
+    const uint32_t q_first = blockIdx.y * (uint32_t)block_queries;
+    const uint32_t n = min((uint32_t)block_queries, t.nq - q_first);
+    for (uint32_t i = threadIdx.x; i < (uint32_t)block_queries * words; i += blockDim.x) {
         const uint32_t r = i / words;
         sq[i] = r < n ? queries[(size_t)(q_first + r) * words + i % words] : 0u;
     }
@@ -64,7 +65,7 @@ extern "C" int sj_gpu_vec_epilogue(const sj_gpu_vec_tile *t, void *stream)
 {
     if (t->nq == 0 || t->nc == 0)
         return cudaSuccess;
-    const dim3 block(kEpiX, kEpiY), grid((t->nc + kEpiX - 1) / kEpiX, (t->nq + kEpiY - 1) / kEpiY);
+    const dim3 block(kEpiX, kEpiY), grid(sj_div_up_u32(t->nc, kEpiX), sj_div_up_u32(t->nq, kEpiY));
     vec_epilogue<<<grid, block, 0, (cudaStream_t)stream>>>(*t);
     return cudaGetLastError();
 }
@@ -74,8 +75,23 @@ extern "C" int sj_gpu_vec_l1(const uint32_t *queries, const uint32_t *corpus, in
 {
     if (t->nq == 0 || t->nc == 0)
         return cudaSuccess;
-    const dim3 grid((t->nc + kL1Threads - 1) / kL1Threads, (t->nq + kL1Queries - 1) / kL1Queries);
-    const size_t smem = (size_t)kL1Queries * words * sizeof(uint32_t);
-    vec_l1<<<grid, kL1Threads, smem, (cudaStream_t)stream>>>(queries, corpus, words, *t);
+    // u8:D with D > 1536 needs more than 48 KiB for 32 staged queries: opt in
+    // up to the device's limit, and stage fewer queries beyond it.
+    int dev = 0, optin = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess)
+        e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    if (e != cudaSuccess)
+        return e;
+    const int block_queries = sj_vt_l1_block_queries(words, (uint64_t)optin);
+    if (block_queries == 0)
+        return cudaErrorInvalidValue; // a row above the opt-in limit (u8:D rows are <= 32 KiB)
+    const size_t smem = (size_t)block_queries * words * sizeof(uint32_t);
+    if (smem > kDefaultSmem &&
+        (e = cudaFuncSetAttribute(vec_l1, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)))
+        return e;
+    const dim3 grid(sj_div_up_u32(t->nc, kL1Threads), sj_div_up_u32(t->nq, block_queries));
+    vec_l1<<<grid, kL1Threads, smem, (cudaStream_t)stream>>>(queries, corpus, words,
+                                                             block_queries, *t);
     return cudaGetLastError();
 }

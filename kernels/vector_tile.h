@@ -72,6 +72,17 @@ SJ_HD int sj_vt_sad4(uint32_t a, uint32_t b)
 #endif
 }
 
+/* Query rows a block of the l1 kernel stages in shared memory ([n][words]
+ * uint32): SJ_VT_L1_QUERIES, or fewer when that many rows of `words` words
+ * exceed smem_max bytes (the device's opt-in limit; above 48 KiB the launch
+ * opts in); 0 when not even one row fits (u8:D too wide for this kernel). */
+#define SJ_VT_L1_QUERIES 32
+SJ_HD int sj_vt_l1_block_queries(int words, uint64_t smem_max)
+{
+    const uint64_t n = words > 0 ? smem_max / ((uint64_t)words * 4u) : SJ_VT_L1_QUERIES;
+    return n > SJ_VT_L1_QUERIES ? SJ_VT_L1_QUERIES : (int)n;
+}
+
 /* IEEE fp16 bits of an integer 0..255 (exact: 11 significant bits). */
 SJ_HD uint16_t sj_vt_half_of_u8(uint32_t v)
 {

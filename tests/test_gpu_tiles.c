@@ -1,8 +1,10 @@
 /* test_gpu_tiles.c - the GPU kernels' tile logic (kernels/hamming_tile.h),
  * compiled for the host and checked against oracles written here: the v1 and
- * v2 distance functions, the v3 mma.m16n8k256 fragment layout (an emulated
- * warp must reproduce every pair's distance), the epilogue's keep rule at
- * the boundaries, and warp-aggregated compaction with overflow; and the vector
+ * v2 distance functions; the v3 kernel's own tiling, loaders and epilogue run
+ * through an mma.m16n8k256 .and.popc emulated from the PTX ISA's fragment
+ * tables, against a naive bit loop; the epilogue's keep rule at the
+ * boundaries; warp-aggregated compaction with overflow, and on an emulated
+ * warp (ballot, shuffle, atomics) with partial active masks; and the vector
  * kernels' arithmetic (kernels/vector_tile.h): uint8 -> fp16 bits, the
  * packed-byte L1 step, the candidate rule, and the error margin against an
  * emulated GPU dot product (TF32-rounded inputs, fp32 sums in a random order,
@@ -10,9 +12,18 @@
 #include "hamming_tile.h"
 #include "vector_tile.h"
 #include "test_util.h"
+#include "../host/gpu_plan.h"
+#include "../host/backend.h"
 
 #include <math.h>
 #include <string.h>
+
+#ifndef SJ_MIN
+#define SJ_MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifndef SJ_MAX
+#define SJ_MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
 
 static int oracle(const uint32_t *a, const uint32_t *b, int words)
 {
@@ -59,70 +70,325 @@ static void test_distances(void)
     CHECK(sj_tile_distance8_csa(a, b) == 256, "csa of complementary rows");
 }
 
-/* Emulate one warp's mma.m16n8k256.and.popc from its fragments: gather A and
- * B back from the lanes' registers using the layout functions, check every
- * element is held exactly once, multiply, then scatter C to the lanes. */
-static void test_mma_layout(void)
+/* ---- an emulated mma.sync.aligned.m16n8k256.row.col.s32.b1.b1.s32.and.popc ----
+ *
+ * Written from the PTX ISA's fragment tables (section 9.7.14.5.13 "Matrix
+ * Fragments for mma.m16n8k256", Figures 100-103; 9.7.13.4.13 in older
+ * releases), not from hamming_tile.h. For lane l, groupID g = l >> 2 and
+ * threadID_in_group t = l % 4; fragment element i is bit (i % 32) of the
+ * lane's register i / 32 ("elements low to high").
+ *   A (16 x 256, row): row = g      for i in [0,32) or [64,96), else g + 8
+ *                      col = t*32 + (i & 31), + 128 for i >= 64
+ *   B (256 x 8, col):  row = t*32 + (i & 31), + 128 for i >= 32;  col = g
+ *   C, D (16 x 8):     row = g for i < 2, else g + 8;  col = 2t + (i & 1)
+ * One rendering of the ISA text has "col = t*32 + i" for A's i < 64. Taken
+ * literally, a1 of lanes with t = 3 and a3 of lanes with t = 0 (both row
+ * g + 8) would hold the same columns 128..159; the (i & 0x1F) reading, which
+ * the m16n8k128 table (the same layout for k < 128) has, is the one-to-one
+ * map, and test_ptx_tables checks that it is.
+ * D[m][n] = C[m][n] + sum over k of (A[m][k] AND B[k][n]). */
+static void ptx_a_elem(int lane, int i, int *row, int *col)
 {
-    for (int round = 0; round < 50; round++) {
-        uint32_t A[16][8], B[8][8]; /* 16 query rows, 8 corpus rows, 256 bits each */
-        for (int i = 0; i < 16; i++)
-            random_words(A[i], 8, round % 4);
-        for (int j = 0; j < 8; j++)
-            random_words(B[j], 8, (round + 1) % 4);
-        if (round % 5 == 0) /* plant a near duplicate */
-            memcpy(B[3], A[round % 16], sizeof B[3]), B[3][2] ^= 0x5u;
-        /* fragments, as the kernel loads them */
-        uint32_t a[32][4], b[32][2];
-        int seen_a[16][8] = {{0}}, seen_b[8][8] = {{0}}, seen_c[16][8] = {{0}};
-        for (int lane = 0; lane < 32; lane++) {
-            for (int r = 0; r < 4; r++) {
-                int row = sj_mma_a_row(lane, r), word = sj_mma_a_word(lane, r);
-                a[lane][r] = A[row][word];
-                seen_a[row][word]++;
-            }
-            for (int r = 0; r < 2; r++) {
-                int col = sj_mma_b_col(lane, r), word = sj_mma_b_word(lane, r);
-                b[lane][r] = B[col][word];
-                seen_b[col][word]++;
-            }
+    const int g = lane >> 2, t = lane % 4;
+    *row = ((i >= 0 && i < 32) || (i >= 64 && i < 96)) ? g : g + 8;
+    *col = i < 64 ? t * 32 + (i & 0x1f) : t * 32 + (i & 0x1f) + 128;
+}
+
+static void ptx_b_elem(int lane, int i, int *row, int *col)
+{
+    const int g = lane >> 2, t = lane % 4;
+    *row = i < 32 ? t * 32 + (i & 0x1f) : t * 32 + (i & 0x1f) + 128;
+    *col = g;
+}
+
+static void ptx_c_elem(int lane, int i, int *row, int *col)
+{
+    const int g = lane >> 2, t = lane % 4;
+    *row = i < 2 ? g : g + 8;
+    *col = t * 2 + (i & 1);
+}
+
+/* One warp's instruction: registers a[lane][4], b[lane][2], c[lane][4] in,
+ * d[lane][4] out (d may be c). */
+static void emulate_mma_b1_and_popc(const uint32_t a[32][4], const uint32_t b[32][2],
+                                    const int32_t c[32][4], int32_t d[32][4])
+{
+    static uint8_t A[16][256], B[256][8];
+    int32_t C[16][8];
+    for (int lane = 0; lane < 32; lane++) {
+        for (int i = 0; i < 128; i++) {
+            int row, col;
+            ptx_a_elem(lane, i, &row, &col);
+            A[row][col] = (a[lane][i / 32] >> (i % 32)) & 1u;
         }
-        int once = 1;
-        for (int i = 0; i < 16; i++)
-            for (int w = 0; w < 8; w++)
-                once &= seen_a[i][w] == 1;
-        for (int j = 0; j < 8; j++)
-            for (int w = 0; w < 8; w++)
-                once &= seen_b[j][w] == 1;
-        CHECK(once, "every A and B word is held by exactly one lane register");
-        /* The hardware: C[i][j] = sum over k of popc(A[i][k] & B[j][k]), from
-         * whatever lane holds each word. Rebuild A and B from the fragments. */
-        uint32_t RA[16][8], RB[8][8];
-        for (int lane = 0; lane < 32; lane++) {
-            for (int r = 0; r < 4; r++)
-                RA[sj_mma_a_row(lane, r)][sj_mma_a_word(lane, r)] = a[lane][r];
-            for (int r = 0; r < 2; r++)
-                RB[sj_mma_b_col(lane, r)][sj_mma_b_word(lane, r)] = b[lane][r];
+        for (int i = 0; i < 64; i++) {
+            int row, col;
+            ptx_b_elem(lane, i, &row, &col);
+            B[row][col] = (b[lane][i / 32] >> (i % 32)) & 1u;
         }
-        int ok = 1;
-        for (int lane = 0; lane < 32; lane++)
-            for (int r = 0; r < 4; r++) {
-                int i = sj_mma_c_row(lane, r), j = sj_mma_c_col(lane, r);
-                seen_c[i][j]++;
-                int and_popc = 0;
-                for (int w = 0; w < 8; w++)
-                    and_popc += __builtin_popcount(RA[i][w] & RB[j][w]);
-                int pa = 0, pb = 0;
-                for (int w = 0; w < 8; w++)
-                    pa += __builtin_popcount(A[i][w]), pb += __builtin_popcount(B[j][w]);
-                ok &= sj_hamming_from_and(pa, pb, and_popc) == oracle(A[i], B[j], 8);
+        for (int i = 0; i < 4; i++) {
+            int row, col;
+            ptx_c_elem(lane, i, &row, &col);
+            C[row][col] = c[lane][i];
+        }
+    }
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 8; n++)
+            for (int k = 0; k < 256; k++)
+                C[m][n] += A[m][k] & B[k][n];
+    for (int lane = 0; lane < 32; lane++)
+        for (int i = 0; i < 4; i++) {
+            int row, col;
+            ptx_c_elem(lane, i, &row, &col);
+            d[lane][i] = C[row][col];
+        }
+}
+
+/* The transcription of the tables is itself one-to-one: every element of A,
+ * B and C belongs to exactly one (lane, element). */
+static void test_ptx_tables(void)
+{
+    static int seen_a[16][256], seen_b[256][8], seen_c[16][8];
+    int ok = 1;
+    for (int lane = 0; lane < 32; lane++) {
+        int row, col;
+        for (int i = 0; i < 128; i++)
+            ptx_a_elem(lane, i, &row, &col), ok &= row < 16 && col < 256, seen_a[row][col]++;
+        for (int i = 0; i < 64; i++)
+            ptx_b_elem(lane, i, &row, &col), ok &= row < 256 && col < 8, seen_b[row][col]++;
+        for (int i = 0; i < 4; i++)
+            ptx_c_elem(lane, i, &row, &col), ok &= row < 16 && col < 8, seen_c[row][col]++;
+    }
+    for (int k = 0; k < 256; k++) {
+        for (int m = 0; m < 16; m++)
+            ok &= seen_a[m][k] == 1;
+        for (int n = 0; n < 8; n++)
+            ok &= seen_b[k][n] == 1;
+    }
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 8; n++)
+            ok &= seen_c[m][n] == 1;
+    CHECK(ok, "the PTX fragment tables as transcribed cover A, B, C once each");
+}
+
+/* ---- an emulated warp: __ballot_sync / __shfl_sync / atomicAdd ----------
+ * The sequence of gpu_append.cuh's sj_warp_append, lane by lane, for the
+ * lanes of `active` (the warp's __activemask()), with the primitives
+ * emulated and the rest the kernel's own functions: the ballot has the bits
+ * of active lanes whose keep is set; the leader (sj_warp_leader) adds the
+ * ballot's popcount to the counter (atomicAdd returns the old value); every
+ * active lane reads the leader's base (__shfl_sync from the leader, which
+ * must be active); each lane writes where sj_warp_append_slot says. */
+static int g_shfl_from_inactive;
+
+static void emulate_warp_append(uint32_t active, const int keep[32], const sj_gpu_hit hit[32],
+                                sj_gpu_hit *hits, uint64_t *count, uint64_t capacity)
+{
+    uint32_t ballot = 0;
+    for (int lane = 0; lane < 32; lane++)
+        if ((active >> lane & 1u) && keep[lane])
+            ballot |= 1u << lane;
+    if (!ballot)
+        return;
+    const int leader = sj_warp_leader(ballot);
+    if (!(active >> leader & 1u))
+        g_shfl_from_inactive++;
+    uint64_t leader_base = *count;
+    *count += (uint64_t)sj_popc32(ballot);
+    for (int lane = 0; lane < 32; lane++) {
+        if (!(active >> lane & 1u))
+            continue; /* an inactive lane runs nothing */
+        const uint64_t base = leader_base; /* __shfl_sync from the leader */
+        const uint64_t slot = sj_warp_append_slot(keep[lane], ballot, lane, base, capacity);
+        if (slot != SJ_NO_SLOT)
+            hits[slot] = hit[lane];
+    }
+}
+
+/* One emulated v3 launch over queries [nq][words] and corpus [nc][words],
+ * block by block and warp by warp, with the kernel's own tiling
+ * (sj_v3_warp_*), loaders (sj_v3_load_*), epilogue (sj_v3_pair,
+ * sj_tile_keep) and the emulated instruction and append. Returns the count. */
+static uint64_t emulate_v3_launch(const uint32_t *queries, uint32_t nq, int64_t q0,
+                                  const uint32_t *corpus, uint32_t nc, int64_t c0, int words,
+                                  int self, int threshold, sj_gpu_hit *hits, uint64_t capacity)
+{
+    int32_t *qpopc = malloc(nq * sizeof *qpopc), *cpopc = malloc(nc * sizeof *cpopc);
+    for (uint32_t i = 0; i < nq; i++)
+        qpopc[i] = sj_row_popc(queries + (size_t)i * words, words);
+    for (uint32_t i = 0; i < nc; i++)
+        cpopc[i] = sj_row_popc(corpus + (size_t)i * words, words);
+    uint64_t count = 0;
+    static uint32_t a[SJ_V3_M][32][4], b[SJ_V3_N][32][2];
+    static int32_t acc[SJ_V3_M][SJ_V3_N][32][4];
+    for (uint32_t by = 0; by < sj_div_up_u32(nq, SJ_V3_BLOCK_Q); by++)
+        for (uint32_t bx = 0; bx < sj_div_up_u32(nc, SJ_V3_BLOCK_C); bx++)
+            for (int warp = 0; warp < SJ_V3_WARPS; warp++) {
+                const uint32_t q_warp = sj_v3_warp_q(by, warp), c_warp = sj_v3_warp_c(bx, warp);
+                memset(acc, 0, sizeof acc);
+                for (int k = 0; k < words; k += 8) {
+                    for (int lane = 0; lane < 32; lane++) {
+                        for (int m = 0; m < SJ_V3_M; m++)
+                            sj_v3_load_a(a[m][lane], queries, q_warp + m * 16, nq, words, k, lane);
+                        for (int n = 0; n < SJ_V3_N; n++)
+                            sj_v3_load_b(b[n][lane], corpus, c_warp + n * 8, nc, words, k, lane);
+                    }
+                    for (int m = 0; m < SJ_V3_M; m++)
+                        for (int n = 0; n < SJ_V3_N; n++)
+                            emulate_mma_b1_and_popc((const uint32_t(*)[4])a[m],
+                                                    (const uint32_t(*)[2])b[n],
+                                                    (const int32_t(*)[4])acc[m][n], acc[m][n]);
+                }
+                for (int m = 0; m < SJ_V3_M; m++)
+                    for (int n = 0; n < SJ_V3_N; n++)
+                        for (int r = 0; r < 4; r++) {
+                            int keep[32];
+                            sj_gpu_hit hit[32];
+                            for (int lane = 0; lane < 32; lane++) {
+                                uint32_t q, c;
+                                int d;
+                                sj_v3_pair(q_warp + m * 16, c_warp + n * 8, lane, r,
+                                           acc[m][n][lane][r], qpopc, nq, cpopc, nc, &q, &c, &d);
+                                keep[lane] = sj_tile_keep(q0, q, nq, c0, c, nc, self, d, threshold);
+                                hit[lane] = (sj_gpu_hit){q, c, d};
+                            }
+                            emulate_warp_append(0xffffffffu, keep, hit, hits, &count, capacity);
+                        }
             }
-        CHECK(ok, "v3 epilogue distances equal the oracle (round %d)", round);
-        int c_once = 1;
-        for (int i = 0; i < 16; i++)
-            for (int j = 0; j < 8; j++)
-                c_once &= seen_c[i][j] == 1;
-        CHECK(c_once, "every C element is held by exactly one lane register");
+    free(qpopc);
+    free(cpopc);
+    return count;
+}
+
+/* The v3 kernel, emulated, against a naive bit loop: every pair with
+ * d <= T exactly once with its distance, across ragged tile edges, widths of
+ * one to three 256-bit chunks, self and cross joins, and an overflowing hit
+ * buffer that still counts every hit. */
+static void test_v3_emulated(void)
+{
+    static const uint32_t sizes[][2] = {{1, 1}, {16, 8}, {17, 9}, {64, 64}, {65, 130}, {100, 37}};
+    static const int widths[] = {8, 16, 24};
+    int runs = 0;
+    for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++)
+        for (size_t wi = 0; wi < sizeof widths / sizeof *widths; wi++)
+            for (int self = 0; self < 2; self++) {
+                const int words = widths[wi];
+                uint32_t nq = sizes[z][0], nc = self ? nq : sizes[z][1];
+                uint32_t *Q = malloc((size_t)nq * words * 4), *C = malloc((size_t)nc * words * 4);
+                for (uint32_t i = 0; i < nq; i++)
+                    random_words(Q + (size_t)i * words, words, (int)((i + z) % 4));
+                for (uint32_t j = 0; j < nc; j++) {
+                    random_words(C + (size_t)j * words, words, (int)((j + wi) % 4));
+                    if (!self && j % 3 == 0) { /* near duplicates of a query */
+                        memcpy(C + (size_t)j * words, Q + (size_t)(j % nq) * words, (size_t)words * 4);
+                        C[(size_t)j * words + j % words] ^= (uint32_t)t_rand() & 0x00f0f00fu;
+                    }
+                }
+                if (self)
+                    memcpy(C, Q, (size_t)nq * words * 4);
+                const int T = (z + wi) % 2 ? 16 * words : 40; /* about half / near duplicates */
+                const int64_t q0 = self ? 0 : 1000, c0 = self ? 0 : 5000;
+                uint64_t want = 0;
+                int *expect = malloc((size_t)nq * nc * sizeof *expect);
+                for (uint32_t i = 0; i < nq; i++)
+                    for (uint32_t j = 0; j < nc; j++) {
+                        int d = oracle(Q + (size_t)i * words, C + (size_t)j * words, words);
+                        int in = d <= T && (!self || j > i);
+                        expect[(size_t)i * nc + j] = in ? d : -1;
+                        want += (uint64_t)in;
+                    }
+                const uint64_t cap = want + 8;
+                sj_gpu_hit *hits = malloc((size_t)cap * sizeof *hits);
+                uint64_t count = emulate_v3_launch(Q, nq, q0, C, nc, c0, words, self, T, hits, cap);
+                int ok = count == want;
+                int *seen = calloc((size_t)nq * nc, sizeof *seen);
+                for (uint64_t h = 0; h < count && h < cap; h++) {
+                    const sj_gpu_hit x = hits[h];
+                    if (x.q >= nq || x.c >= nc) {
+                        ok = 0;
+                        continue;
+                    }
+                    ok &= expect[(size_t)x.q * nc + x.c] == x.d;
+                    ok &= seen[(size_t)x.q * nc + x.c]++ == 0;
+                }
+                CHECK(ok, "emulated v3 %ux%u words=%d self=%d T=%d: %llu hits, naive %llu", nq, nc,
+                      words, self, T, (unsigned long long)count, (unsigned long long)want);
+                if (want > 4) { /* overflow: the true count, nothing past the buffer */
+                    sj_gpu_hit *small = malloc(4 * sizeof *small);
+                    uint64_t c2 = emulate_v3_launch(Q, nq, q0, C, nc, c0, words, self, T, small, 3);
+                    CHECK(c2 == want, "overflowed emulated launch counts every hit");
+                    free(small);
+                }
+                runs++;
+                free(seen), free(hits), free(expect), free(Q), free(C);
+            }
+    CHECK(runs == 36, "all emulated v3 launches ran");
+}
+
+/* The append on partial warps: whatever the active mask (lanes past a tile
+ * edge that have exited, one lane, none kept), across warps whose atomics
+ * land in a random order, no hit is lost or duplicated, an inactive lane
+ * never writes, a warp's hits are consecutive in lane order, and past the
+ * capacity nothing is written while the count stays true. */
+static void test_warp_append_partial(void)
+{
+    enum { WARPS = 64 };
+    static const uint32_t masks[] = {0xffffffffu, 0x0000ffffu, 0x00000001u, 0x80000000u,
+                                     0x7fffffffu, 0xaaaaaaaau, 0x0f0f0f00u};
+    for (int round = 0; round < 40; round++) {
+        uint32_t active[WARPS];
+        int keep[WARPS][32], order[WARPS];
+        sj_gpu_hit hit[WARPS][32];
+        uint64_t total = 0;
+        for (int w = 0; w < WARPS; w++) {
+            active[w] = w % 3 ? masks[(size_t)(w + round) % (sizeof masks / sizeof *masks)]
+                              : (uint32_t)t_rand();
+            for (int lane = 0; lane < 32; lane++) {
+                keep[w][lane] = round % 5 == 0 ? 1 : (int)(t_rand() % 3 == 0);
+                hit[w][lane] = (sj_gpu_hit){(uint32_t)w, (uint32_t)lane, w * 32 + lane};
+                total += (uint64_t)((active[w] >> lane & 1u) && keep[w][lane]);
+            }
+            order[w] = w;
+        }
+        for (int w = WARPS; w > 1; w--) { /* the order in which the warps' atomics land */
+            int j = (int)(t_rand() % (uint64_t)w), x = order[w - 1];
+            order[w - 1] = order[j], order[j] = x;
+        }
+        const uint64_t cap = round % 2 ? total : total / 2;
+        static sj_gpu_hit hits[WARPS * 32];
+        for (uint64_t i = 0; i < total; i++)
+            hits[i] = (sj_gpu_hit){0xffffffffu, 0xffffffffu, -1};
+        uint64_t count = 0;
+        g_shfl_from_inactive = 0;
+        for (int i = 0; i < WARPS; i++) {
+            const int w = order[i];
+            emulate_warp_append(active[w], keep[w], hit[w], hits, &count, cap);
+        }
+        int ok = count == total && g_shfl_from_inactive == 0;
+        static int written[WARPS][32];
+        memset(written, 0, sizeof written);
+        int prev_w = -1, prev_lane = -1;
+        for (uint64_t s = 0; s < SJ_MIN(count, cap); s++) {
+            const sj_gpu_hit x = hits[s];
+            if (x.q >= WARPS || x.c >= 32) {
+                ok = 0; /* a slot below the capacity left empty */
+                continue;
+            }
+            ok &= (active[x.q] >> x.c & 1u) && keep[x.q][x.c]; /* only active kept lanes */
+            ok &= written[x.q][x.c]++ == 0;                    /* once */
+            if ((int)x.q == prev_w)
+                ok &= (int)x.c > prev_lane; /* a warp's hits in lane order */
+            prev_w = (int)x.q, prev_lane = (int)x.c;
+        }
+        for (uint64_t s = cap; s < total; s++)
+            ok &= hits[s].q == 0xffffffffu; /* nothing past the capacity */
+        uint64_t n_written = 0;
+        for (int w = 0; w < WARPS; w++)
+            for (int lane = 0; lane < 32; lane++)
+                n_written += (uint64_t)written[w][lane];
+        ok &= n_written == SJ_MIN(total, cap);
+        CHECK(ok, "partial-warp append round %d: count %llu of %llu, cap %llu", round,
+              (unsigned long long)count, (unsigned long long)total, (unsigned long long)cap);
     }
 }
 
@@ -196,6 +462,216 @@ static void test_compaction(void)
     for (int i = 0; i < count; i++)
         dense &= slots[i] == 1;
     CHECK(n_written == total && dense, "redo with the reported count keeps every hit");
+}
+
+/* ---- the CUDA backends' size arithmetic (host/gpu_plan.h) ---- */
+
+/* Corpora beyond 2^32 rows on one device: every chunk fits a launch's uint32
+ * row indices, rounded up to the largest block (v2: 512 rows), and the chunks
+ * cover the corpus exactly. The old sizing (rows that fit the budget) made a
+ * 5e9-row chunk, which (uint32_t) cut to 705,032,704 rows. */
+static void test_chunk_rows(void)
+{
+    static const struct { int64_t rows, budget, row_bytes; } cases[] = {
+        {5000000000LL, 1LL << 40, 12}, {SJ_GPU_MAX_LAUNCH_ROWS, 1LL << 40, 36},
+        {SJ_GPU_MAX_LAUNCH_ROWS + 1, 1LL << 40, 36}, {(1LL << 32) + 7, 1LL << 44, 8},
+        {1000, 500 * 40, 36}, {10, 1, 36}, {1, 1LL << 40, 36}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        const int64_t chunk = sj_gpu_chunk_rows(cases[k].rows, cases[k].budget, cases[k].row_bytes);
+        int ok = chunk >= 1 && chunk <= SJ_GPU_MAX_LAUNCH_ROWS && chunk <= cases[k].rows;
+        ok &= chunk == cases[k].rows || chunk == SJ_GPU_MAX_LAUNCH_ROWS ||
+              chunk == SJ_MAX(cases[k].budget / cases[k].row_bytes, 1);
+        int64_t covered = 0, launches = 0;
+        for (int64_t first = 0; first < cases[k].rows; first += chunk, launches++) {
+            const int64_t nc = SJ_MIN(chunk, cases[k].rows - first);
+            const uint32_t nc32 = (uint32_t)nc;
+            ok &= (int64_t)nc32 == nc;
+            /* the kernels' largest row index: whole blocks of 512 rows plus a
+             * thread's offset, and the grid size, in uint32 */
+            ok &= (uint64_t)sj_div_up_u32(nc32, 512) * 512 + 256 < (1ull << 32);
+            ok &= (uint64_t)sj_div_up_u32(nc32, SJ_V3_BLOCK_C) == ((uint64_t)nc + SJ_V3_BLOCK_C - 1) / SJ_V3_BLOCK_C;
+            covered += nc;
+        }
+        CHECK(ok && covered == cases[k].rows, "chunking %lld rows (budget %lld B, %lld B/row): %lld-row chunks, %lld launches",
+              (long long)cases[k].rows, (long long)cases[k].budget, (long long)cases[k].row_bytes,
+              (long long)chunk, (long long)launches);
+    }
+    CHECK(sj_gpu_chunk_rows(SJ_GPU_MAX_LAUNCH_ROWS + 1, 1LL << 40, 36) == SJ_GPU_MAX_LAUNCH_ROWS &&
+          sj_gpu_chunk_rows(SJ_GPU_MAX_LAUNCH_ROWS, 1LL << 40, 36) == SJ_GPU_MAX_LAUNCH_ROWS,
+          "the launch cap at its boundary");
+}
+
+/* The corpus rows a launch needs: clipped to the call's range, and in a
+ * self-join after the sub-tile's first query (every pair c > q of the
+ * sub-tile is inside); nothing when no row can pair. */
+static void test_launch_rows(void)
+{
+    int64_t f, e;
+    int ok = sj_gpu_launch_rows(0, 1000, 0, 1000, 0, 500, &f, &e) && f == 0 && e == 1000;
+    ok &= sj_gpu_launch_rows(0, 1000, 0, 1000, 1, 500, &f, &e) && f == 501 && e == 1000;
+    ok &= sj_gpu_launch_rows(0, 1000, 700, 900, 1, 500, &f, &e) && f == 700 && e == 900;
+    ok &= sj_gpu_launch_rows(1000, 2000, 0, 5000, 1, 500, &f, &e) && f == 1000 && e == 2000;
+    ok &= !sj_gpu_launch_rows(0, 1000, 0, 5000, 1, 999, &f, &e);  /* row 999 is the last: none after */
+    ok &= sj_gpu_launch_rows(0, 1000, 0, 5000, 1, 998, &f, &e) && f == 999 && e == 1000;
+    ok &= !sj_gpu_launch_rows(0, 1000, 1000, 5000, 0, 0, &f, &e); /* range past the chunk */
+    CHECK(ok, "launch corpus rows: clipped, triangle, empty");
+    /* exhaustive on small ranges against the pair rule itself */
+    int exact = 1;
+    for (int64_t chunk = 0; chunk < 6; chunk += 3)
+        for (int64_t lo = 0; lo < 8; lo++)
+            for (int64_t hi = lo; hi < 9; hi++)
+                for (int64_t fq = 0; fq < 9; fq++)
+                    for (int self = 0; self < 2; self++) {
+                        const int64_t chunk_end = chunk + 3, nq = 2; /* queries fq, fq + 1 */
+                        int any = sj_gpu_launch_rows(chunk, chunk_end, lo, hi, self, fq, &f, &e);
+                        for (int64_t c = chunk; c < chunk_end; c++)
+                            for (int64_t q = fq; q < fq + nq; q++) {
+                                const int needed = c >= lo && c < hi && (!self || c > q);
+                                exact &= !needed || (any && c >= f && c < e);
+                            }
+                        exact &= !any || (f >= SJ_MAX(chunk, lo) && e <= SJ_MIN(chunk_end, hi));
+                    }
+    CHECK(exact, "launch corpus rows cover every pair the rule keeps, within chunk and range");
+}
+
+/* Pinned staging: pieces of at most SJ_GPU_STAGE_BYTES cover a chunk as large
+ * as an H200's budget (~98 GB) exactly. */
+static void test_stage_rows(void)
+{
+    static const int64_t chunks[][2] = {{2700000000LL, 36}, {1, 36}, {1000, 36}, {5, 1LL << 26}};
+    for (size_t k = 0; k < sizeof chunks / sizeof *chunks; k++) {
+        const int64_t rows = chunks[k][0], rb = chunks[k][1];
+        const int64_t piece = sj_gpu_stage_rows(rows, rb);
+        int ok = piece >= 1 && piece <= rows && (piece * rb <= SJ_GPU_STAGE_BYTES || piece == 1);
+        ok &= piece == rows || piece * rb > SJ_GPU_STAGE_BYTES - rb; /* no smaller than needed */
+        CHECK(ok, "staging %lld rows of %lld B: pieces of %lld rows", (long long)rows, (long long)rb,
+              (long long)piece);
+    }
+}
+
+/* A fake launch for sj_gpu_redo_bounded: hits[q][c] of a piece are counted,
+ * and collected only when they fit the current buffer. */
+typedef struct fake_launch {
+    const uint8_t *hit; /* [nq][nc] */
+    int64_t nc;
+    uint64_t cap, max_cap_seen;
+    int *collected;     /* [nq][nc] */
+    int runs, lie;
+} fake_launch;
+
+static int fake_run(void *ctx, sj_gpu_piece p, uint64_t *count)
+{
+    fake_launch *f = ctx;
+    uint64_t n = 0;
+    f->runs++;
+    for (int64_t q = p.q; q < p.q + p.nq; q++)
+        for (int64_t c = p.c; c < p.c + p.nc; c++)
+            n += f->hit[q * f->nc + c];
+    if (f->lie && f->runs == 2)
+        n++; /* a device that reports a different count on the rerun */
+    *count = n;
+    if (n <= f->cap)
+        for (int64_t q = p.q; q < p.q + p.nq; q++)
+            for (int64_t c = p.c; c < p.c + p.nc; c++)
+                f->collected[q * f->nc + c] += f->hit[q * f->nc + c];
+    return 0;
+}
+
+static int fake_grow(void *ctx, uint64_t capacity)
+{
+    fake_launch *f = ctx;
+    f->cap = capacity;
+    f->max_cap_seen = SJ_MAX(f->max_cap_seen, capacity);
+    return 0;
+}
+
+/* Hit-buffer growth is capped: T = 128 on PDQ (half of all pairs) is split,
+ * not given a 5e11-byte buffer; every hit is collected once; one query row
+ * with more hits than the cap splits the corpus rows. */
+static void test_redo_bounded(void)
+{
+    CHECK(sj_gpu_grown_capacity(40000000000ull, SJ_GPU_MAX_HITS) == 0,
+          "T = 128 on PDQ (4e10 hits of one tile): split, not grown");
+    CHECK(sj_gpu_grown_capacity(1000, SJ_GPU_MAX_HITS) == 1250 &&
+          sj_gpu_grown_capacity(SJ_GPU_MAX_HITS, SJ_GPU_MAX_HITS) == SJ_GPU_MAX_HITS &&
+          sj_gpu_grown_capacity(SJ_GPU_MAX_HITS + 1, SJ_GPU_MAX_HITS) == 0,
+          "grown capacity at the cap's boundary");
+    enum { NQ = 97, NC = 131 };
+    static uint8_t hit[NQ * NC];
+    static int collected[NQ * NC];
+    for (int round = 0; round < 12; round++) {
+        uint64_t total = 0;
+        for (int q = 0; q < NQ; q++)
+            for (int c = 0; c < NC; c++) {
+                int dense = (round % 3 == 0) || (q == 5) || (q > 40 && q < 60 && c < 70);
+                hit[q * NC + c] = dense ? (t_rand() % 4 != 0) : (t_rand() % 50 == 0);
+                total += hit[q * NC + c];
+            }
+        memset(collected, 0, sizeof collected);
+        const uint64_t max_hits = round % 2 ? 40 : 300;
+        fake_launch f = {hit, NC, 8, 8, collected, 0, 0};
+        sj_gpu_piece whole = {0, NQ, 0, NC};
+        uint64_t count = 0, cap = f.cap;
+        fake_run(&f, whole, &count);
+        int rc = count > f.cap ? sj_gpu_redo_bounded(&f, whole, count, &cap, max_hits, fake_run, fake_grow)
+                               : 0;
+        int once = 1;
+        for (int i = 0; i < NQ * NC; i++)
+            once &= collected[i] == hit[i];
+        CHECK(rc == 0 && once && f.max_cap_seen <= max_hits && cap == f.cap,
+              "bounded redo round %d: %llu hits, buffer at most %llu of %llu, %d runs", round,
+              (unsigned long long)total, (unsigned long long)f.max_cap_seen,
+              (unsigned long long)max_hits, f.runs);
+    }
+    fake_launch liar = {hit, NC, 8, 8, collected, 0, 1};
+    sj_gpu_piece whole = {0, NQ, 0, NC};
+    uint64_t count = 0, cap = 8;
+    fake_run(&liar, whole, &count);
+    CHECK(sj_gpu_redo_bounded(&liar, whole, count, &cap, 1u << 20, fake_run, fake_grow) == -1,
+          "a rerun with a different count is an error, not a silent loss");
+}
+
+/* The l1 kernel's staged queries fit shared memory: 32 rows up to 48 KiB
+ * (u8:1536), fewer beyond the device's opt-in limit, none when one row
+ * cannot fit. */
+static void test_l1_block_queries(void)
+{
+    const uint64_t optin = 227 * 1024; /* H100/H200 */
+    int ok = 1;
+    for (int words = 1; words < 70000; words += words < 400 ? 1 : 97) {
+        const int n = sj_vt_l1_block_queries(words, optin);
+        ok &= n >= 0 && n <= SJ_VT_L1_QUERIES && (uint64_t)n * words * 4 <= optin;
+        ok &= n == SJ_VT_L1_QUERIES || (uint64_t)(n + 1) * words * 4 > optin;
+    }
+    CHECK(ok, "l1 staged queries never exceed shared memory");
+    CHECK(sj_vt_l1_block_queries(384, 48 * 1024) == 32 && sj_vt_l1_block_queries(385, 48 * 1024) == 31,
+          "u8:1536 fits 48 KiB with 32 queries; u8:1540 does not");
+    CHECK(sj_vt_l1_block_queries(385, optin) == 32 && sj_vt_l1_block_queries(59000, optin) == 0,
+          "opt-in: u8:1540 keeps 32 queries; a row beyond the limit is refused");
+}
+
+/* --backend auto: a GPU without cuBLAS still serves binary kinds; vector
+ * kinds go to the cpu with a notice instead of failing at open. */
+static void test_auto_choice(void)
+{
+    const char *why = "x";
+    CHECK(sj_backend_auto_choice(1, 0, 0, &why) == SJ_BACKEND_CPU && why && strstr(why, "cuBLAS"),
+          "vector kind, GPU, no cuBLAS: cpu with a notice");
+    CHECK(sj_backend_auto_choice(1, 1, 0, &why) == SJ_BACKEND_CUDA && !why,
+          "binary kind, GPU, no cuBLAS: cuda");
+    CHECK(sj_backend_auto_choice(2, 0, 1, &why) == SJ_BACKEND_CUDA && !why,
+          "vector kind, GPU, cuBLAS: cuda");
+    CHECK(sj_backend_auto_choice(0, 0, 1, &why) == SJ_BACKEND_CPU && !why, "no GPU: cpu");
+    /* and through the library: auto on this machine never resolves to a
+     * backend that cannot open for a vector kind */
+    sj_join_config cfg;
+    sj_join_config_defaults(&cfg);
+    sj_hash_type t;
+    sj_hash_type_parse("f32:64", &t);
+    const char *notice = NULL;
+    sj_backend_kind k = sj_backend_resolve_for(&cfg, t, &notice);
+    CHECK(k == SJ_BACKEND_CPU || (k == SJ_BACKEND_CUDA && sj_cuda_blas_loadable()),
+          "auto for f32:64 resolves to %s", sj_backend_name(k));
 }
 
 /* ---- vector kernels (vector_tile.h) ---- */
@@ -310,7 +786,15 @@ int main(void)
 {
     t_init_seed();
     test_distances();
-    test_mma_layout();
+    test_ptx_tables();
+    test_v3_emulated();
+    test_warp_append_partial();
+    test_chunk_rows();
+    test_stage_rows();
+    test_launch_rows();
+    test_redo_bounded();
+    test_l1_block_queries();
+    test_auto_choice();
     test_keep();
     test_compaction();
     test_vt_half();

@@ -476,7 +476,7 @@ int cmd_join(int argc, char **argv)
     qsort(res.nodes, (size_t)res.n_nodes, sizeof *res.nodes, cmp_i64);
 
     const char *notice = NULL;
-    cfg.backend = sj_backend_resolve(cfg.backend, &notice);
+    cfg.backend = sj_backend_resolve_for(&cfg, corpus->type, &notice);
     if (notice)
         cli_notice("%s", notice);
     if (cfg.backend == SJ_BACKEND_CUDA && !sj_backend_available(SJ_BACKEND_CUDA)) {

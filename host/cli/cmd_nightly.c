@@ -631,7 +631,7 @@ int cmd_nightly(int argc, char **argv)
     cfg.threshold = m.threshold;
     cfg.threads = (int)threads;
     const char *notice = NULL;
-    cfg.backend = sj_backend_resolve(cfg.backend, &notice);
+    cfg.backend = sj_backend_resolve_for(&cfg, m.type, &notice);
     if (notice)
         cli_notice("%s", notice);
     /* Limits: explicit, or from the machine (a pair in memory as a hit, a

@@ -384,6 +384,11 @@ sj_status sj_join_cross(const sj_join_config *cfg, const sj_hashes *queries,
 /* The backend that SJ_BACKEND_AUTO resolves to on this machine, and a short
  * human-readable reason when it had to fall back (or NULL). */
 sj_backend_kind sj_backend_resolve(sj_backend_kind requested, const char **notice);
+/* The same for a join of hashes of `type` under cfg (cfg->backend): auto also
+ * falls back to cpu, with a notice, for vector kinds when cuBLAS cannot be
+ * loaded, instead of failing when the cuda backend opens. */
+sj_backend_kind sj_backend_resolve_for(const sj_join_config *cfg, sj_hash_type type,
+                                       const char **notice);
 
 /* ---- clustering ---------------------------------------------------------- */
 
