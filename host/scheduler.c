@@ -183,8 +183,9 @@ sj_status sj_pairs_canonicalize_min(sj_pairs *p)
 
 int sj_dihedral_inverse(int t)
 {
-    /* Transforms in the order of Meta's pdq-photo-hasher --dihedral: 0 none,
-     * 1 rotate 90, 2 rotate 180, 3 rotate 270, 4..7 the four flips. */
+    /* Transforms in the order of include/simjoin/image.h (Meta's): 0 none,
+     * 1 rotate 90, 2 rotate 180, 3 rotate 270, 4..7 the two flips and the
+     * two diagonal mirrors, each its own inverse. */
     static const int8_t inverse[SJ_DIHEDRAL] = {0, 3, 2, 1, 4, 5, 6, 7};
     return t >= 0 && t < SJ_DIHEDRAL ? inverse[t] : t;
 }
