@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """test_info_json.py SIMJOIN - `simjoin info --json` against h5py: every
 line is one valid JSON object whose attributes and dataset shapes are the
-file's own; a damaged shard is valid: false with an error, and exit 1."""
+file's own; a damaged shard is valid: false with an error, and exit 1.
+Then `--stats-json` of gen, ingest, export, sweep, merge and nightly: valid
+JSON whose counts agree with the files (h5py, the text written)."""
 import json
 import os
 import subprocess
@@ -56,6 +58,57 @@ with tempfile.TemporaryDirectory() as tmp:
     p = subprocess.run([SJ, "info", "--json", shard], capture_output=True, text=True)
     obj = json.loads(p.stdout)
     check(p.returncode == 1 and obj["valid"] is False and obj["error"], "a damaged shard: valid false, error, exit 1")
+
+with tempfile.TemporaryDirectory() as tmp:
+    def stats_of(*args):
+        path = os.path.join(tmp, "stats.json")
+        if os.path.exists(path):
+            os.unlink(path)
+        p = subprocess.run([SJ, *args, "--stats-json", path], capture_output=True, text=True)
+        if p.returncode != 0:
+            return {"error": p.stderr}
+        with open(path) as f:
+            return json.load(f)
+
+    c, q = os.path.join(tmp, "c.h5"), os.path.join(tmp, "q.h5")
+    js = stats_of("gen", "--quiet", "--n", "2000", "--queries", "100", "--seed", "9", "--out", c,
+                  "--queries-out", q)
+    with h5py.File(c, "r") as f:
+        check(js.get("command") == "gen" and js.get("hashes") == len(f["ids"]) == 2000
+              and js.get("queries") == 100, f"gen --stats-json: {js}")
+    lines = os.path.join(tmp, "list.txt")
+    with open(lines, "w") as f:
+        f.write("".join("%064x\n" % (i * 0x9e3779b97f4a7c15 + 7) for i in range(37)))
+    js = stats_of("ingest", "--quiet", "--kind", "pdq", "--in", lines, "--out", os.path.join(tmp, "l.h5"))
+    check(js.get("command") == "ingest" and js.get("hashes") == 37 and js.get("files") == 1,
+          f"ingest --stats-json: {js}")
+    pairs = os.path.join(tmp, "p.h5")
+    subprocess.run([SJ, "join", "--quiet", "--corpus", c, "--threshold", "31", "--out", pairs], check=True)
+    with h5py.File(pairs, "r") as f:
+        n_pairs = len(f["pairs/a"])
+    js = stats_of("export", pairs, "--format", "csv", "--out", os.path.join(tmp, "p.csv"))
+    with open(os.path.join(tmp, "p.csv")) as f:
+        rows = sum(1 for _ in f) - 1
+    check(js.get("command") == "export" and js.get("content") == "pairs" and rows == n_pairs,
+          f"export --stats-json: {js}")
+    js = stats_of("sweep", "--quiet", "--pairs", pairs, "--thresholds", "0:31:1", "--out",
+                  os.path.join(tmp, "sw.csv"))
+    check(js.get("command") == "sweep" and js.get("thresholds") == 32 and js.get("pairs") == n_pairs,
+          f"sweep --stats-json: {js}")
+    parts = []
+    for i in range(2):
+        parts.append(os.path.join(tmp, f"part{i}.h5"))
+        subprocess.run([SJ, "join", "--quiet", "--corpus", c, "--threshold", "31", "--part", f"{i}/2",
+                        "--out", parts[-1]], check=True)
+    js = stats_of("merge", "--quiet", *parts, "--out", os.path.join(tmp, "m.h5"))
+    check(js.get("command") == "merge" and js.get("parts") == 2 and js.get("pairs") == n_pairs,
+          f"merge --stats-json: {js}")
+    state = os.path.join(tmp, "state")
+    subprocess.run([SJ, "state", "init", state, "--kind", "pdq", "--threshold", "31"], check=True,
+                   capture_output=True)
+    js = stats_of("nightly", "--quiet", "--state", state, "--new", q)
+    check(js.get("command") == "nightly" and js.get("generation") == 1 and js.get("uploads") == 100,
+          f"nightly --stats-json: {js}")
 
 print(f"info_json: {'FAILED' if failed else 'all passed'}")
 sys.exit(1 if failed else 0)

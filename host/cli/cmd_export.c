@@ -11,6 +11,7 @@
 static void help(void)
 {
     printf("usage: simjoin export FILE.h5 --format csv|jsonl|icse [--out F] [--summary]\n"
+           "                      [--stats-json F]\n"
            "\n"
            "Writes a simjoin HDF5 file as text (stdout unless --out; --out files are\n"
            "written under a temporary name, renamed when complete, mode 0640):\n"
@@ -159,14 +160,30 @@ static sj_status export_shard(const char *path, cli_text *t, int jsonl)
     return SJ_OK;
 }
 
+/* --stats-json: what was exported and how long it took (EXIT_OK without it). */
+static int write_stats(const char *stats, const char *format, const char *content, double t0)
+{
+    if (!stats)
+        return EXIT_OK;
+    cli_json j;
+    cli_json_begin(&j);
+    cli_json_str(&j, "command", "export");
+    cli_json_str(&j, "format", format);
+    cli_json_str(&j, "content", content);
+    cli_json_num(&j, "seconds", sj_now() - t0);
+    return cli_json_write(&j, stats);
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const struct option opts[] = {{"format", required_argument, 0, 'f'},
                                          {"out", required_argument, 0, 'o'},
                                          {"summary", no_argument, 0, 's'},
+                                         {"stats-json", required_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *format = NULL, *out = NULL, *in = NULL;
+    const char *format = NULL, *out = NULL, *in = NULL, *stats = NULL;
+    const double t0 = sj_now();
     int summary = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -174,6 +191,7 @@ int cmd_export(int argc, char **argv)
         case 'f': format = optarg; break;
         case 'o': out = optarg; break;
         case 's': summary = 1; break;
+        case 'J': stats = optarg; break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage("export", "bad option");
         }
@@ -181,9 +199,9 @@ int cmd_export(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage("export", "give exactly one input file");
     in = argv[optind];
-    const char *outputs[] = {out};
+    const char *outputs[] = {out, stats};
     char *inputs[] = {(char *)in};
-    sj_status out_st = cli_check_outputs(outputs, 1, inputs, 1);
+    sj_status out_st = cli_check_outputs(outputs, 2, inputs, 1);
     if (out_st)
         return cli_fail(out_st);
     if (!format || (strcmp(format, "csv") && strcmp(format, "jsonl") && strcmp(format, "icse")))
@@ -198,7 +216,7 @@ int cmd_export(int argc, char **argv)
             st = cli_text_close(&t, 1);
         }
         case_view_free(&v);
-        return st ? cli_fail(st) : EXIT_OK;
+        return st ? cli_fail(st) : write_stats(stats, format, "clusters", t0);
     }
     hid_t file;
     sj_status st = sj_h5_open(in, &file);
@@ -245,5 +263,5 @@ int cmd_export(int argc, char **argv)
     sj_status st2 = cli_text_close(&t, st == SJ_OK);
     if (st || st2)
         return cli_fail(st ? st : st2);
-    return EXIT_OK;
+    return write_stats(stats, format, content[0] ? content : "shard", t0);
 }

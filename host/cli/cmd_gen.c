@@ -31,6 +31,7 @@ static void help(void)
            "  --threshold T           threshold the spreads are placed around (31 for pdq;\n"
            "                          100*D for photodna and u8:D; 0.05 for f32:D)\n"
            "  --first-id N            first id (default 0)\n"
+           "  --stats-json F          write the run's figures as JSON\n"
            "  --source NAME           source attribute of the shards\n"
            "  --low-quality F         write /quality: a share F of series and background\n"
            "                          images are smooth (base quality 10..49), the others\n"
@@ -59,9 +60,9 @@ int cmd_gen(int argc, char **argv)
         {"degenerate-fraction", required_argument, 0, 'D'},
         {"threshold", required_argument, 0, 't'},  {"first-id", required_argument, 0, 'f'},
         {"source", required_argument, 0, 'r'},     {"quiet", no_argument, 0, 'q'},
-        {"low-quality", required_argument, 0, 'L'},
+        {"low-quality", required_argument, 0, 'L'}, {"stats-json", required_argument, 0, 'J'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
-    const char *out = NULL, *qout = NULL, *kind = "pdq", *source = "";
+    const char *out = NULL, *qout = NULL, *kind = "pdq", *source = "", *stats = NULL;
     int64_t n = -1, nq = 0, seed = 1, first_id = 0;
     double thr = -1;
     double series = -1, chain = -1, degen = -1, low_quality = 0;
@@ -82,6 +83,7 @@ int cmd_gen(int argc, char **argv)
         case 'f': if (cli_parse_i64(optarg, &first_id)) return cli_usage("gen", "--first-id needs an integer from %lld to %lld (int64)", (long long)INT64_MIN, (long long)INT64_MAX); break;
         case 'r': source = optarg; break;
         case 'L': if (parse_frac(optarg, &low_quality)) return cli_usage("gen", "--low-quality needs 0..1"); break;
+        case 'J': stats = optarg; break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage("gen", "bad option");
@@ -98,8 +100,8 @@ int cmd_gen(int argc, char **argv)
                          (long long)first_id, (long long)(n + nq), (long long)INT64_MAX);
     if (cli_refuse_stdout("gen", "--out", out) || cli_refuse_stdout("gen", "--queries-out", qout))
         return EXIT_USAGE;
-    const char *outputs[] = {out, nq > 0 ? qout : NULL};
-    sj_status out_st = cli_check_outputs(outputs, 2, NULL, 0);
+    const char *outputs[] = {out, nq > 0 ? qout : NULL, stats};
+    sj_status out_st = cli_check_outputs(outputs, 3, NULL, 0);
     if (out_st)
         return cli_fail(out_st);
     sj_hash_type t;
@@ -134,5 +136,15 @@ int cmd_gen(int argc, char **argv)
         return cli_fail(st);
     cli_notice("gen: %lld hashes -> %s%s%s in %.1f s", (long long)n, out, nq ? ", queries -> " : "",
                nq ? qout : "", sj_now() - t0);
-    return EXIT_OK;
+    if (!stats)
+        return EXIT_OK;
+    cli_json j;
+    cli_json_begin(&j);
+    cli_json_str(&j, "command", "gen");
+    cli_json_str(&j, "kind", kind);
+    cli_json_int(&j, "hashes", n);
+    cli_json_int(&j, "queries", nq);
+    cli_json_int(&j, "seed", seed);
+    cli_json_num(&j, "seconds", sj_now() - t0);
+    return cli_json_write(&j, stats);
 }

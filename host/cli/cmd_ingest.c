@@ -9,7 +9,8 @@
 static void help(void)
 {
     printf("usage: simjoin ingest --kind pdq|bits:N|photodna|u8:D|f32:D --in FILE... --out SHARD.h5\n"
-           "                      [--source NAME] [--first-id N] [--shard-rows R] [--quiet]\n"
+           "                      [--source NAME] [--first-id N] [--shard-rows R] [--stats-json F]\n"
+           "                      [--quiet]\n"
            "\n"
            "Reads text hash lists and writes an HDF5 shard. Lines may be:\n"
            "  HEX                     a bare hash; ids are assigned from --first-id (0)\n"
@@ -34,6 +35,7 @@ static void help(void)
            "                    (converted to UTF-8); a leading byte order mark is skipped\n"
            "  --first-id N      first id for bare-hash lines (default 0)\n"
            "  --shard-rows R    at most R rows per shard\n"
+           "  --stats-json F    write the run's figures as JSON\n"
            "  --quiet           no summary line\n");
 }
 
@@ -68,8 +70,9 @@ int cmd_ingest(int argc, char **argv)
         {"out", required_argument, 0, 'o'},    {"source", required_argument, 0, 's'},
         {"first-id", required_argument, 0, 'f'}, {"shard-rows", required_argument, 0, 'r'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
-        {"encoding", required_argument, 0, 'e'}, {0, 0, 0, 0}};
-    const char *kind = NULL, *out = NULL, *source = "";
+        {"encoding", required_argument, 0, 'e'}, {"stats-json", required_argument, 0, 'J'},
+        {0, 0, 0, 0}};
+    const char *kind = NULL, *out = NULL, *source = "", *stats = NULL;
     int64_t first_id = 0, shard_rows = 0;
     sj_text_encoding encoding = SJ_TEXT_UTF8;
     char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
@@ -100,6 +103,7 @@ int cmd_ingest(int argc, char **argv)
                 return cli_usage("ingest", "--encoding takes utf-8, cp1252 or latin1");
             }
             break;
+        case 'J': stats = optarg; break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); free(inputs); return EXIT_OK;
         default: free(inputs); return cli_usage("ingest", "bad option");
@@ -133,6 +137,7 @@ int cmd_ingest(int argc, char **argv)
     sj_ingest *ing = NULL;
     sj_hashes *h = NULL;
     int rc = EXIT_OK;
+    const double t0 = sj_now();
     if ((st = sj_ingest_create(&io, &ing)))
         goto done;
     for (int i = 0; i < n_in && !st; i++)
@@ -141,8 +146,10 @@ int cmd_ingest(int argc, char **argv)
         goto done;
     if (*sj_ingest_ignored_columns(ing))
         cli_notice("ingest: columns not used (ignored): %s", sj_ingest_ignored_columns(ing));
+    const char *stats_out[] = {stats, out};
     if ((st = sj_hashes_set_source(h, source)) ||
-        (st = check_outputs(out, shard_rows, h->n, inputs, n_in)))
+        (st = check_outputs(out, shard_rows, h->n, inputs, n_in)) ||
+        (st = cli_check_outputs(stats_out, 2, inputs, n_in)))
         goto done;
     if (!shard_rows) {
         st = sj_shard_write(out, h, 0, h->n);
@@ -165,6 +172,18 @@ int cmd_ingest(int argc, char **argv)
         else
             cli_notice("ingest: %lld hashes from %d file(s) -> %lld shards", (long long)h->n,
                        n_in, (long long)n_shards);
+    }
+    if (!st && stats) {
+        cli_json j;
+        cli_json_begin(&j);
+        cli_json_str(&j, "command", "ingest");
+        cli_json_str(&j, "kind", kind);
+        cli_json_int(&j, "files", n_in);
+        cli_json_int(&j, "hashes", h->n);
+        cli_json_int(&j, "shards", shard_rows ? (h->n ? (h->n + shard_rows - 1) / shard_rows : 1) : 1);
+        cli_json_int(&j, "dihedral", h->dihedral != NULL);
+        cli_json_num(&j, "seconds", sj_now() - t0);
+        rc = cli_json_write(&j, stats);
     }
 done:
     if (st)

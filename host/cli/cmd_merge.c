@@ -8,7 +8,7 @@
 
 static void help(void)
 {
-    printf("usage: simjoin merge PART.h5... --out PAIRS.h5 [--quiet]\n"
+    printf("usage: simjoin merge PART.h5... --out PAIRS.h5 [--stats-json F] [--quiet]\n"
            "\n"
            "Checks that the files are parts 0..N-1 of one split join (same inputs,\n"
            "kind, threshold, hashes and exclusions; each part exactly once), then\n"
@@ -19,7 +19,8 @@ static void help(void)
            "  --max-pairs N      stop with an error past N pairs (0 or none: no limit)\n"
            "  --max-memory SIZE  stop before the pairs would exceed SIZE of memory (0 or\n"
            "                     none: no limit). Default: the pairs that fit in 3/4 of the\n"
-           "                     memory available and 9/10 of the free disk beside the output\n");
+           "                     memory available and 9/10 of the free disk beside the output\n"
+           "  --stats-json F     write the run's figures as JSON\n");
 }
 
 static int same_i64(const int64_t *a, const int64_t *b, int64_t n)
@@ -47,9 +48,11 @@ int cmd_merge(int argc, char **argv)
                                          {"max-pairs", required_argument, 0, 'M'},
                                          {"max-memory", required_argument, 0, 'X'},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"stats-json", required_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *out = NULL;
+    const char *out = NULL, *stats = NULL;
+    const double t0 = sj_now();
     int c;
     int64_t max_pairs = -1, max_memory = -1; /* -1: not given */
     cli_limits lim = {0, ""};
@@ -57,6 +60,7 @@ int cmd_merge(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
+        case 'J': stats = optarg; break;
         case 'q': cli_quiet = 1; break;
         case 'M':
             if (cli_parse_limit(optarg, 0, &max_pairs))
@@ -77,8 +81,8 @@ int cmd_merge(int argc, char **argv)
     int refused = cli_refuse_stdout("merge", "--out", out);
     if (refused)
         return refused;
-    const char *outputs[] = {out};
-    sj_status out_st = cli_check_outputs(outputs, 1, argv + optind, n_in);
+    const char *outputs[] = {out, stats};
+    sj_status out_st = cli_check_outputs(outputs, 2, argv + optind, n_in);
     if (out_st)
         return cli_fail(out_st);
     /* a pair: in the merged list, in the part being read, in the output
@@ -157,6 +161,15 @@ int cmd_merge(int argc, char **argv)
         rc = cli_fail(st);
     else
         cli_notice("merge: %d parts, %lld pairs -> %s", n_parts, (long long)all.pairs.n, out);
+    if (!st && stats) {
+        cli_json j;
+        cli_json_begin(&j);
+        cli_json_str(&j, "command", "merge");
+        cli_json_int(&j, "parts", n_parts);
+        cli_json_int(&j, "pairs", all.pairs.n);
+        cli_json_num(&j, "seconds", sj_now() - t0);
+        rc = cli_json_write(&j, stats);
+    }
     free(seen);
     sj_join_result_release(&all);
     sj_join_result_release(&part);

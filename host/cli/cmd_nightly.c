@@ -32,7 +32,8 @@
 static void help(void)
 {
     printf("usage: simjoin nightly --state DIR --new UPLOADS.h5... [--source NAME]\n"
-           "                       [--threshold T] [--backend B] [--threads N] [--quiet]\n"
+           "                       [--threshold T] [--backend B] [--threads N] [--stats-json F]\n"
+           "                       [--quiet]\n"
            "\n"
            "Joins the night's uploads against the corpus (new x corpus and new x new),\n"
            "updates the clusters with stable ids, appends the uploads to the corpus and\n"
@@ -65,7 +66,9 @@ static void help(void)
            "  --dihedral      flip- and rotation-aware: each upload's 8 dihedral hashes\n"
            "                  (shards hashed with --dihedral) against the corpus's canonical\n"
            "                  ones, as `join --dihedral`; the report gives each match's\n"
-           "                  transform\n");
+           "                  transform\n"
+           "  --stats-json F  write the night's figures as JSON (not when the batch was\n"
+           "                  already committed: nothing ran)\n");
 }
 
 /* Old cluster state: ids sorted, stable cluster (-1: excluded), rule. */
@@ -381,9 +384,10 @@ int cmd_nightly(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
         {"as-corpus", no_argument, 0, 'C'},      {"max-pairs", required_argument, 0, 'M'},
         {"max-memory", required_argument, 0, 'X'}, {"max-matches", required_argument, 0, 'K'},
-        {"dihedral", no_argument, 0, 'D'},
+        {"dihedral", no_argument, 0, 'D'},       {"stats-json", required_argument, 0, 'J'},
         {0, 0, 0, 0}};
-    const char *dir = NULL, *source = NULL;
+    const char *dir = NULL, *source = NULL, *stats = NULL;
+    const double t0 = sj_now();
     char **uploads_paths = calloc((size_t)argc + 1, sizeof(char *));
     int n_up = 0, c, rc = EXIT_OK, lock_fd = -1, as_corpus = 0;
     int64_t thr = -1, threads = 0, max_pairs = -1, max_memory = -1, max_matches = -1, n_q = 0;
@@ -432,6 +436,7 @@ int cmd_nightly(int argc, char **argv)
             }
             break;
         case 'q': cli_quiet = 1; break;
+        case 'J': stats = optarg; break;
         case 'C': as_corpus = 1; break;
         case 'M':
             if (cli_parse_limit(optarg, 0, &max_pairs)) {
@@ -477,8 +482,8 @@ int cmd_nightly(int argc, char **argv)
         }
         snprintf(manifest_path, sizeof manifest_path, "%s/manifest", dir);
         snprintf(lock, sizeof lock, "%s/lock", dir);
-        const char *outputs[] = {manifest_path, lock};
-        if (st || (st = cli_check_outputs(outputs, 2, uploads_paths, n_up)))
+        const char *outputs[] = {manifest_path, lock, stats};
+        if (st || (st = cli_check_outputs(outputs, 3, uploads_paths, n_up)))
             goto fail;
     }
     /* One run at a time. */
@@ -923,6 +928,21 @@ int cmd_nightly(int argc, char **argv)
                as_corpus ? "corpus hashes imported, none marked new" : "new hashes", excluded,
                (long long)pairs.n,
                (long long)cross, (long long)new_clusters, (long long)n_merges, dir, (long long)gen);
+    if (stats) {
+        cli_json j;
+        cli_json_begin(&j);
+        cli_json_str(&j, "command", "nightly");
+        cli_json_int(&j, "generation", gen);
+        cli_json_int(&j, "uploads", uploads->n + n_ex);
+        cli_json_int(&j, "excluded", n_ex);
+        cli_json_int(&j, "quarantined", n_q);
+        cli_json_int(&j, "new_matches", pairs.n);
+        cli_json_int(&j, "cross_database_matches", cross);
+        cli_json_int(&j, "new_clusters", new_clusters);
+        cli_json_int(&j, "merges", n_merges);
+        cli_json_num(&j, "seconds", sj_now() - t0);
+        rc = cli_json_write(&j, stats);
+    }
     goto done;
 fail:
     rc = cli_fail(st);

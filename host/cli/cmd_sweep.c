@@ -22,7 +22,7 @@ static void help(void)
     printf("usage: simjoin sweep --pairs PAIRS.h5 --thresholds LO:HI:STEP|T,T,... --out F.csv|F.json\n"
            "                     [--labels SHARD.h5...] [--plot F.png] [--hashes SHARD.h5...]\n"
            "                     [--linkage components|core:K|complete:D] [--max-matches K]\n"
-           "                     [--degree-ratio R] [--quiet]\n"
+           "                     [--degree-ratio R] [--stats-json F] [--quiet]\n"
            "\n"
            "From one join (at the largest threshold swept, or above), reports for every\n"
            "threshold: pairs, clusters, singletons, the largest cluster and clusters per\n"
@@ -423,8 +423,9 @@ int cmd_sweep(int argc, char **argv)
         {"plot", required_argument, 0, 'P'},       {"hashes", required_argument, 0, 'H'},
         {"linkage", required_argument, 0, 'L'},    {"max-matches", required_argument, 0, 'M'},
         {"degree-ratio", required_argument, 0, 'R'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
-    const char *pairs_path = NULL, *thr_text = NULL, *out = NULL, *png = NULL;
+        {"stats-json", required_argument, 0, 'J'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *pairs_path = NULL, *thr_text = NULL, *out = NULL, *png = NULL, *stats = NULL;
     char **label_paths = calloc((size_t)argc + 64, sizeof(char *));
     char **hash_paths = calloc((size_t)argc + 64, sizeof(char *));
     char linkage_text[MAX_LINKAGES][64];
@@ -473,6 +474,7 @@ int cmd_sweep(int argc, char **argv)
                 goto done;
             break;
         case 'q': cli_quiet = 1; break;
+        case 'J': stats = optarg; break;
         case 'h': help(); goto done;
         default: rc = cli_usage("sweep", "bad option"); goto done;
         }
@@ -489,11 +491,11 @@ int cmd_sweep(int argc, char **argv)
     histogram_path(out, hist, sizeof hist);
     const char *dot_out = strrchr(out, '.');
     int csv_out = strcmp(out, "-") && !(dot_out && !strcmp(dot_out, ".json"));
-    const char *outputs[] = {out, png, csv_out ? hist : NULL};
+    const char *outputs[] = {out, png, csv_out ? hist : NULL, stats};
     char *pairs_input[] = {(char *)pairs_path};
-    if ((st = cli_check_outputs(outputs, 3, pairs_input, 1)) ||
-        (st = cli_check_outputs(outputs, 3, label_paths, n_label)) ||
-        (st = cli_check_outputs(outputs, 3, hash_paths, n_hash)))
+    if ((st = cli_check_outputs(outputs, 4, pairs_input, 1)) ||
+        (st = cli_check_outputs(outputs, 4, label_paths, n_label)) ||
+        (st = cli_check_outputs(outputs, 4, hash_paths, n_hash)))
         goto fail;
     if (parse_thresholds(thr_text, &thr, &n_thr)) {
         rc = cli_usage("sweep", "bad --thresholds '%s' (LO:HI:STEP or a list)", thr_text);
@@ -511,7 +513,7 @@ int cmd_sweep(int argc, char **argv)
     }
     double t0 = sj_now();
     if ((st = sj_pairs_file_read(pairs_path, &res)) ||
-        (st = cli_check_outputs_vs_join(outputs, 3, &res)))
+        (st = cli_check_outputs_vs_join(outputs, 4, &res)))
         goto fail;
     for (int i = 0; i < n_thr; i++)
         if (thr[i] > res.threshold) {
@@ -626,6 +628,19 @@ int cmd_sweep(int argc, char **argv)
                n_thr, n_runs, (long long)res.pairs.n, (long long)res.n_nodes,
                runs[0].sw->incremental ? "one pass" : "clustered per threshold", scored,
                sj_now() - t0, out);
+    if (stats) {
+        cli_json j;
+        cli_json_begin(&j);
+        cli_json_str(&j, "command", "sweep");
+        cli_json_int(&j, "thresholds", n_thr);
+        cli_json_int(&j, "linkages", n_runs);
+        cli_json_int(&j, "pairs", res.pairs.n);
+        cli_json_int(&j, "hashes", res.n_nodes);
+        cli_json_int(&j, "labelled", labelled);
+        cli_json_int(&j, "excluded_labelled", excluded_labelled);
+        cli_json_num(&j, "seconds", sj_now() - t0);
+        rc = cli_json_write(&j, stats);
+    }
     goto done;
 fail:
     rc = cli_fail(st);
