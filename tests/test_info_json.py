@@ -110,5 +110,26 @@ with tempfile.TemporaryDirectory() as tmp:
     check(js.get("command") == "nightly" and js.get("generation") == 1 and js.get("uploads") == 100,
           f"nightly --stats-json: {js}")
 
+    # simjoin hash (when built with the image decoders): its figures, and an
+    # --out that is one of the images is refused with the image untouched.
+    if subprocess.run([SJ, "hash", "--help"], capture_output=True).returncode == 0:
+        imgs = os.path.join(tmp, "imgs")
+        os.mkdir(imgs)
+        for i in range(3):  # 1x1 white BMPs, written byte by byte
+            with open(os.path.join(imgs, f"i{i}.bmp"), "wb") as f:
+                f.write(b"BM" + (58).to_bytes(4, "little") + b"\0\0\0\0" + (54).to_bytes(4, "little")
+                        + (40).to_bytes(4, "little") + (1).to_bytes(4, "little") * 2
+                        + (1).to_bytes(2, "little") + (24).to_bytes(2, "little") + b"\0" * 24
+                        + bytes([255, 255, 255 - i, 0]))
+        js = stats_of("hash", "--quiet", "--kind", "pdq", "--out", os.path.join(tmp, "h.h5"), imgs)
+        check(js.get("command") == "hash" and js.get("files") == 3 and
+              js.get("hashed", 0) + js.get("failed", 0) == 3, f"hash --stats-json: {js}")
+        victim = os.path.join(imgs, "i0.bmp")
+        before = open(victim, "rb").read()
+        p = subprocess.run([SJ, "hash", "--quiet", "--kind", "pdq", "--out", victim, imgs],
+                           capture_output=True, text=True)
+        check(p.returncode == 1 and "the same file" in p.stderr and open(victim, "rb").read() == before,
+              "hash --out over one of its images is refused, the image untouched")
+
 print(f"info_json: {'FAILED' if failed else 'all passed'}")
 sys.exit(1 if failed else 0)

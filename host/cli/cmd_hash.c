@@ -11,7 +11,8 @@ static void help(void)
 {
     printf("usage: simjoin hash --kind pdq|phash|dhash --out SHARD.h5 PATH...\n"
            "                    [--dihedral] [--source NAME] [--first-id N] [--root DIR]\n"
-           "                    [--threads N] [--reduced-min-side N] [--times] [--quiet]\n"
+           "                    [--threads N] [--reduced-min-side N] [--times] [--stats-json F]\n"
+           "                    [--quiet]\n"
            "\n"
            "Hashes image files into a shard (README \"From images to hashes\"). PATH: a\n"
            "file, a directory (every file below it, recursively, in sorted order) or\n"
@@ -35,6 +36,7 @@ static void help(void)
            "                  while both sides stay >= N pixels (default 0: full size;\n"
            "                  it moves the hash by a few bits, README \"Reduced-size decoding\")\n"
            "  --times         print where the time went (decode, resize, DCT)\n"
+           "  --stats-json F  write the run's figures as JSON\n"
            "  --quiet         no progress line and no summary\n");
 }
 
@@ -67,9 +69,9 @@ int cmd_hash(int argc, char **argv)
         {"first-id", required_argument, 0, 'f'}, {"root", required_argument, 0, 'r'},
         {"threads", required_argument, 0, 't'},
         {"times", no_argument, 0, 'T'},          {"quiet", no_argument, 0, 'q'},
-        {"reduced-min-side", required_argument, 0, 'M'},
+        {"reduced-min-side", required_argument, 0, 'M'}, {"stats-json", required_argument, 0, 'J'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    const char *kind = NULL, *out = NULL, *source = "", *root = NULL;
+    const char *kind = NULL, *out = NULL, *source = "", *root = NULL, *stats = NULL;
     int64_t first_id = 0, threads = 0, min_side = 0;
     int show_times = 0, c;
     sj_image_options io;
@@ -89,6 +91,7 @@ int cmd_hash(int argc, char **argv)
             break;
         case 'T': show_times = 1; break;
         case 'q': cli_quiet = 1; break;
+        case 'J': stats = optarg; break;
         case 'f':
             if (cli_parse_i64(optarg, &first_id))
                 return cli_usage("hash", "--first-id needs an integer");
@@ -125,6 +128,7 @@ int cmd_hash(int argc, char **argv)
     sj_image_result *results = NULL;
     uint8_t (*dihedral)[8][32] = NULL;
     sj_image_set *set = NULL;
+    int rc_stats = EXIT_OK;
     sj_status st = sj_image_expand_inputs((const char *const *)(argv + optind), argc - optind,
                                           &paths, &n);
     if (st)
@@ -133,6 +137,9 @@ int cmd_hash(int argc, char **argv)
         sj_image_paths_free(paths, n);
         return cli_usage("hash", "--first-id too large for %lld files", (long long)n);
     }
+    const char *outputs[] = {out, stats}; /* never one of the images */
+    if ((st = cli_check_outputs(outputs, 2, paths, (int)SJ_MIN(n, INT32_MAX))))
+        goto done;
     results = calloc((size_t)SJ_MAX(n, 1), sizeof *results);
     if (io.dihedral)
         dihedral = calloc((size_t)SJ_MAX(n, 1), sizeof *dihedral);
@@ -169,10 +176,27 @@ int cmd_hash(int argc, char **argv)
     if (show_times)
         cli_notice("hash: thread-seconds: decode %.3f, resize %.3f, dct %.3f (wall %.3f s)",
                    times[0], times[1], times[2], elapsed);
+    if (stats) {
+        cli_json j;
+        cli_json_begin(&j);
+        cli_json_str(&j, "command", "hash");
+        cli_json_str(&j, "kind", sj_image_hash_name(io.kind));
+        cli_json_int(&j, "dihedral", io.dihedral);
+        cli_json_int(&j, "files", n);
+        cli_json_int(&j, "hashed", set->hashes->n);
+        cli_json_int(&j, "failed", set->n_failed);
+        cli_json_int(&j, "exact_duplicates", set->n_exact);
+        cli_json_int(&j, "bytes", bytes);
+        cli_json_num(&j, "seconds", elapsed);
+        cli_json_num(&j, "decode_thread_seconds", times[0]);
+        cli_json_num(&j, "resize_thread_seconds", times[1]);
+        cli_json_num(&j, "dct_thread_seconds", times[2]);
+        rc_stats = cli_json_write(&j, stats); /* prints its own error */
+    }
 done:
     sj_image_set_free(set);
     free(results);
     free(dihedral);
     sj_image_paths_free(paths, n);
-    return st ? cli_fail(st) : EXIT_OK;
+    return st ? cli_fail(st) : rc_stats;
 }
