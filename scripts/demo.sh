@@ -26,7 +26,7 @@ if "$SJ" hash --help >/dev/null 2>&1; then
   echo "== Images in: 50 generated files (6 pictures, edited copies, 2 non-images) -> PDQ + 8 dihedral hashes =="
   rm -rf "$OUT/images" && /usr/bin/python3 datasets/gen_images.py "$OUT/images" --n 6
   "$SJ" hash --kind pdq --dihedral --source demo-images --out "$OUT/images.h5" "$OUT/images"
-  "$SJ" join --corpus "$OUT/images.h5" --threshold 31 --out "$OUT/images-pairs.h5" --quiet
+  "$SJ" join --dihedral --corpus "$OUT/images.h5" --threshold 31 --out "$OUT/images-pairs.h5" --quiet
   "$SJ" cluster --pairs "$OUT/images-pairs.h5" --out "$OUT/images-clusters.h5"
   echo
 fi
