@@ -172,7 +172,8 @@ static int cmp_pair_min(const void *x, const void *y)
 
 sj_status sj_pairs_canonicalize_min(sj_pairs *p)
 {
-    qsort(p->v, (size_t)p->n, sizeof *p->v, cmp_pair_min);
+    if (p->n > 1)
+        qsort(p->v, (size_t)p->n, sizeof *p->v, cmp_pair_min);
     int64_t k = 0;
     for (int64_t i = 0; i < p->n; i++)
         if (k == 0 || p->v[i].a != p->v[k - 1].a || p->v[i].b != p->v[k - 1].b)
@@ -222,7 +223,8 @@ static void dihedral_reduce(sj_hits *h, int64_t from, int same_set, const int64_
         h->v[k] = h->v[i];
         h->v[k++].q = img * SJ_DIHEDRAL + (qids[img] < cids[c] ? t : sj_dihedral_inverse(t));
     }
-    qsort(h->v + from, (size_t)(k - from), sizeof *h->v, cmp_dihedral_hit);
+    if (k - from > 1) /* (h->v may be NULL when nothing was found) */
+        qsort(h->v + from, (size_t)(k - from), sizeof *h->v, cmp_dihedral_hit);
     int64_t m = from;
     for (int64_t i = from; i < k; i++)
         if (m == from || h->v[i].q / SJ_DIHEDRAL != h->v[m - 1].q / SJ_DIHEDRAL ||
