@@ -15,7 +15,8 @@ cmake -S . -B "$B" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug -DSIMJOIN_F
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 harnesses=(ingest shard)
 # the image loaders, when the build has them (simjoin hash)
-cmake --build "$B" --target help | grep -q fuzz_image && harnesses+=(image)
+targets=$(cmake --build "$B" --target help) # whole: grep -q on a pipe would SIGPIPE it (pipefail)
+grep -q fuzz_image <<<"$targets" && harnesses+=(image)
 cmake --build "$B" -j"$(nproc)" $(printf -- '--target fuzz_%s ' "${harnesses[@]}") >/dev/null
 status=0
 for h in "${harnesses[@]}"; do
