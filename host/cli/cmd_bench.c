@@ -203,7 +203,8 @@ int cmd_bench(int argc, char **argv)
         snprintf(ilist, sizeof ilist, "%s", isas);
     else if (vector) { /* the vector cpu paths: baseline code, AVX2+FMA, AVX-512 VNNI */
         snprintf(ilist, sizeof ilist, "portable%s", sj_isa_supported(SJ_ISA_AVX2) ? ",avx2" : "");
-        if (!strcmp(sj_cpu_path_name(type, metric, SJ_ISA_AVX512), "avx512-vnni"))
+        if (sj_isa_supported(SJ_ISA_AVX2) && /* an AVX-512 path of its own (VNNI, outer FMA) */
+            strcmp(sj_cpu_path_name(type, metric, SJ_ISA_AVX512), sj_cpu_path_name(type, metric, SJ_ISA_AVX2)))
             snprintf(ilist + strlen(ilist), sizeof ilist - strlen(ilist), ",avx512");
     }
     else {
