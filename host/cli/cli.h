@@ -44,6 +44,10 @@ typedef struct cli_progress {
 } cli_progress;
 void cli_progress_init(cli_progress *p, const char *what);
 void cli_progress_cb(void *user, int64_t done, int64_t total, int64_t pairs);
+/* For a command's own progress line: 1 when one is due (a terminal, not
+ * --quiet, 0.25 s since the last or the end), with the rate (items/s) and
+ * the ETA (s); the caller prints it. */
+int cli_progress_due(cli_progress *p, int64_t done, int64_t total, double *rate, double *eta);
 void cli_progress_end(cli_progress *p);
 
 /* Minimal JSON object writer for --stats-json (written atomically; strings

@@ -115,21 +115,30 @@ void cli_progress_init(cli_progress *p, const char *what)
     p->start = p->last = sj_now();
 }
 
+int cli_progress_due(cli_progress *p, int64_t done, int64_t total, double *rate, double *eta)
+{
+    if (cli_quiet || !isatty(STDERR_FILENO))
+        return 0;
+    double now = sj_now();
+    if (now - p->last < 0.25 && done < total)
+        return 0;
+    p->last = now;
+    double el = now - p->start;
+    *rate = el > 0 ? (double)done / el : 0;
+    *eta = *rate > 0 ? (double)(total - done) / *rate : 0;
+    p->shown = 1;
+    return 1;
+}
+
 void cli_progress_cb(void *user, int64_t done, int64_t total, int64_t pairs)
 {
     cli_progress *p = user;
-    if (cli_quiet || !isatty(STDERR_FILENO))
+    double rate, eta;
+    if (!cli_progress_due(p, done, total, &rate, &eta))
         return;
-    double now = sj_now();
-    if (now - p->last < 0.25 && done < total)
-        return;
-    p->last = now;
-    double el = now - p->start, rate = el > 0 ? (double)done / el : 0;
-    double eta = rate > 0 ? (double)(total - done) / rate : 0;
     fprintf(stderr, "\r%s: %5.1f%%  %.3g/%.3g comparisons  %.3g pairs/s  %lld hits  ETA %.0fs   ",
             p->what, total ? 100.0 * (double)done / (double)total : 100.0, (double)done,
             (double)total, rate, (long long)pairs, eta);
-    p->shown = 1;
 }
 
 void cli_progress_end(cli_progress *p)

@@ -40,25 +40,12 @@ static void help(void)
            "  --quiet         no progress line and no summary\n");
 }
 
-typedef struct hash_progress {
-    double start, last;
-    int shown;
-} hash_progress;
-
 static void on_progress(void *user, int64_t done, int64_t total)
 {
-    hash_progress *p = user;
-    if (cli_quiet || !isatty(STDERR_FILENO))
-        return;
-    double now = sj_now();
-    if (now - p->last < 0.25 && done < total)
-        return;
-    p->last = now;
-    double el = now - p->start, rate = el > 0 ? (double)done / el : 0;
-    double eta = rate > 0 ? (double)(total - done) / rate : 0;
-    fprintf(stderr, "\rhash: %lld/%lld files  %.1f files/s  ETA %.0fs   ", (long long)done,
-            (long long)total, rate, eta);
-    p->shown = 1;
+    double rate, eta;
+    if (cli_progress_due(user, done, total, &rate, &eta))
+        fprintf(stderr, "\rhash: %lld/%lld files  %.1f files/s  ETA %.0fs   ", (long long)done,
+                (long long)total, rate, eta);
 }
 
 int cmd_hash(int argc, char **argv)
@@ -147,7 +134,8 @@ int cmd_hash(int argc, char **argv)
         st = sj_fail(SJ_ERR_NOMEM, "out of memory for %lld files", (long long)n);
         goto done;
     }
-    hash_progress prog = {sj_now(), 0, 0};
+    cli_progress prog;
+    cli_progress_init(&prog, "hash");
     io.progress = on_progress;
     io.progress_user = &prog;
     double times[3] = {0, 0, 0};
@@ -155,8 +143,7 @@ int cmd_hash(int argc, char **argv)
     if ((st = sj_hash_images((const char *const *)paths, n, &io, results, dihedral, times)))
         goto done;
     double elapsed = sj_now() - t0;
-    if (prog.shown)
-        fputc('\n', stderr);
+    cli_progress_end(&prog);
     sj_image_set_options so = {.kind = io.kind, .first_id = first_id, .root = root, .source = source};
     if ((st = sj_image_set_build((const char *const *)paths, results,
                                  (const uint8_t(*)[8][32])dihedral, n, &so, &set)) ||
