@@ -158,26 +158,23 @@ sj_status sj_pairs_canonicalize(sj_pairs *p)
     return SJ_OK;
 }
 
-static int cmp_pair_min(const void *x, const void *y)
+/* 1 when pair x is nearer than y: smaller distance, then lower transform. */
+static int nearer(const sj_pair *x, const sj_pair *y)
 {
-    const sj_pair *a = x, *b = y;
-    if (a->a != b->a)
-        return a->a < b->a ? -1 : 1;
-    if (a->b != b->b)
-        return a->b < b->b ? -1 : 1;
-    if (a->distance != b->distance)
-        return a->distance < b->distance ? -1 : 1;
-    return (a->transform > b->transform) - (a->transform < b->transform);
+    return x->distance < y->distance || (x->distance == y->distance && x->transform < y->transform);
 }
 
 sj_status sj_pairs_canonicalize_min(sj_pairs *p)
 {
-    if (p->n > 1)
-        qsort(p->v, (size_t)p->n, sizeof *p->v, cmp_pair_min);
-    int64_t k = 0;
+    sj_status st = sj_pairs_sort(p->v, p->n); /* by (a, b), as sj_pairs_canonicalize */
+    if (st)
+        return st;
+    int64_t k = 0; /* one pair per (a, b): the nearest of its copies */
     for (int64_t i = 0; i < p->n; i++)
         if (k == 0 || p->v[i].a != p->v[k - 1].a || p->v[i].b != p->v[k - 1].b)
             p->v[k++] = p->v[i];
+        else if (nearer(&p->v[i], &p->v[k - 1]))
+            p->v[k - 1] = p->v[i];
     p->n = k;
     return SJ_OK;
 }
