@@ -44,7 +44,8 @@ void sj_csv_put_text(FILE *fp, const char *s, char delim);
 
 /* s[0..len) as a JSON string, quotes included: " and \ escaped, control
  * characters (U+0000..U+001F, DEL, U+0080..U+009F) and U+2028, U+2029 as
- * \uXXXX, each byte that is not UTF-8 as U+FFFD. */
+ * four-digit \u escapes (ESC is \u001b), each byte that is not UTF-8 as
+ * U+FFFD. */
 void sj_json_put_bytes(FILE *fp, const char *s, size_t len);
 /* The same for a NUL-ended string. */
 void sj_json_put_string(FILE *fp, const char *s);
