@@ -64,7 +64,6 @@ void sj_image_set_free(sj_image_set *s)
     if (!s)
         return;
     sj_hashes_free(s->hashes);
-    free(s->dihedral);
     for (int64_t i = 0; i < s->n_failed; i++) {
         free(s->failed_path[i]);
         free(s->failed_reason[i]);
@@ -113,7 +112,8 @@ sj_status sj_image_set_build(const char *const *paths, const sj_image_result *re
                         : sj_fail(SJ_ERR_NOMEM, "out of memory");
     if (!st)
         st = sj_meta_create(&s->hashes->meta);
-    if (!st && dihedral && !(s->dihedral = malloc((size_t)SJ_MAX(n_ok, 1) * sizeof *s->dihedral)))
+    if (!st && dihedral && n_ok == 0 && /* a set of no image still says it is dihedral */
+        !(s->hashes->dihedral = malloc((size_t)SJ_DIHEDRAL * sizeof *dihedral[0])))
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
     if (!st && n - n_ok > 0 &&
         (!(s->failed_path = calloc((size_t)(n - n_ok), sizeof *s->failed_path)) ||
@@ -141,8 +141,10 @@ sj_status sj_image_set_build(const char *const *paths, const sj_image_result *re
         hex_of(r->md5, 16, md5);
         hex_of(r->sha1, 20, sha1);
         int64_t row = s->hashes->n;
-        if ((st = sj_hashes_append(s->hashes, o->first_id + i, r->hash,
-                                   o->kind == SJ_IMAGE_PDQ ? r->quality : -1))) {
+        const int quality = o->kind == SJ_IMAGE_PDQ ? r->quality : -1;
+        if ((st = dihedral ? sj_hashes_append_dihedral(s->hashes, o->first_id + i, dihedral[i][0],
+                                                       quality) /* [0] is r->hash */
+                           : sj_hashes_append(s->hashes, o->first_id + i, r->hash, quality))) {
             free(rec);
             break;
         }
@@ -156,8 +158,6 @@ sj_status sj_image_set_build(const char *const *paths, const sj_image_result *re
         }
         free(rec);
         rows[row] = i;
-        if (s->dihedral)
-            memcpy(s->dihedral[row], dihedral[i], sizeof s->dihedral[row]);
     }
     /* Exact duplicates: rows sorted by (SHA-1, row); each run's first row is
      * the original of the others. */
@@ -222,14 +222,8 @@ sj_status sj_image_set_write(const char *path, const sj_image_set *s)
     if (st)
         return st;
     int64_t n = s->hashes->n;
-    if ((st = sj_shard_h5_write_rows(file, s->hashes, 0, n, path)))
+    if ((st = sj_shard_h5_write_rows(file, s->hashes, 0, n, path))) /* /dihedral too */
         goto fail;
-    if (s->dihedral) {
-        hsize_t dims[3] = {(hsize_t)n, 8, 32};
-        if ((st = sj_h5_attr_i64(file, "dihedral", 1, path)) || /* as sj_shard_write marks it */
-            (st = sj_h5_write(file, "dihedral", H5T_NATIVE_UINT8, 3, dims, s->dihedral, path)))
-            goto fail;
-    }
     hsize_t d1[1] = {(hsize_t)s->n_failed}, d2[2] = {(hsize_t)s->n_exact, 2};
     int64_t dummy = 0;
     if ((st = sj_h5_group(file, "failed", path, &g)) ||

@@ -163,9 +163,9 @@ typedef struct sj_image_set_options {
 
 /* The outcome of a run, ready to be written as a shard. */
 typedef struct sj_image_set {
-    sj_hashes *hashes;            /* hashed files in input order, with /quality (pdq) and
-                                   * /meta path, md5, sha1; owned */
-    uint8_t (*dihedral)[8][32];   /* [hashes->n] or NULL; owned */
+    sj_hashes *hashes;            /* hashed files in input order, with /quality (pdq),
+                                   * /meta path, md5, sha1 and, when asked for, the 8
+                                   * dihedral hashes (hashes->dihedral); owned */
     int64_t n_failed;
     char **failed_path, **failed_reason; /* [n_failed]; owned */
     int64_t *failed_id;           /* [n_failed]; owned */
