@@ -6,8 +6,9 @@ SJ=$1
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 fail=0 checks=0
-"$SJ" gen --quiet --n 30000 --queries 3000 --queries-out "$W/q.h5" --seed $RANDOM --out "$W/c.h5"
-"$SJ" gen --quiet --n 4000 --seed $RANDOM --first-id 900000000 --out "$W/small.h5"
+seed=${SIMJOIN_TEST_SEED:-$RANDOM}; echo "gen seed: $seed (rerun with SIMJOIN_TEST_SEED=$seed)"
+"$SJ" gen --quiet --n 30000 --queries 3000 --queries-out "$W/q.h5" --seed $seed --out "$W/c.h5"
+"$SJ" gen --quiet --n 4000 --seed $((seed + 1)) --first-id 900000000 --out "$W/small.h5"
 dump() { h5dump -d /pairs/a -d /pairs/b -d /pairs/distance -d /nodes/id -d /excluded/id "$1" | grep -v '^HDF5 "'; }
 run() { # run NAME ARGS... : join, cluster, dump
   local name=$1; shift

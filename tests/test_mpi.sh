@@ -21,7 +21,8 @@ same() { # same NAME A B
 ok() { checks=$((checks+1)); if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=$((fail+1)); fi; }
 
 "$SJ" ingest --quiet --kind pdq --in "$DATA/haystack.txt" --out "$W/hay.h5"
-"$SJ" gen --quiet --n 6000 --queries 700 --queries-out "$W/q.h5" --seed $RANDOM --out "$W/c.h5"
+seed=${SIMJOIN_TEST_SEED:-$RANDOM}; echo "gen seed: $seed (rerun with SIMJOIN_TEST_SEED=$seed)"
+"$SJ" gen --quiet --n 6000 --queries 700 --queries-out "$W/q.h5" --seed $seed --out "$W/c.h5"
 "$SJ" join --quiet --corpus "$W/hay.h5" --threshold 31 --out "$W/hay-1.h5"
 "$SJ" join --quiet --corpus "$W/c.h5" --queries "$W/q.h5" --self --threshold 40 --out "$W/cq-1.h5"
 "$SJ" join --quiet --corpus "$W/c.h5" --threshold 36 --out "$W/c-1.h5"

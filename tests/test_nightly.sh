@@ -18,7 +18,8 @@ dumpstate() { # the committed result: cluster state datasets and the last report
   cat "$1/reports/$g.json"
 }
 
-"$SJ" gen --quiet --n 6000 --seed $RANDOM --out "$W/all.h5"
+seed=${SIMJOIN_TEST_SEED:-$RANDOM}; echo "gen seed: $seed (rerun with SIMJOIN_TEST_SEED=$seed)"
+"$SJ" gen --quiet --n 6000 --seed $seed --out "$W/all.h5"
 "$PY" - "$W" <<'PYEOF'
 import sys, h5py
 w = sys.argv[1]
