@@ -23,7 +23,7 @@
  * f32 (cosine). */
 #include "simjoin/gen.h"
 
-#include "../host/internal.h"
+#include "core/internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-/* bench_sha256.c - MB/s of sj_sha256_file (host/sha256.c) on one file, best
+/* bench_sha256.c - MB/s of sj_sha256_file (host/core/sha256.c) on one file, best
  * of 3 reads from the page cache. BENCHMARKS.md "State checksums":
- *   cc -O3 -Ihost scripts/bench_sha256.c host/sha256.c -lcrypto -o /tmp/bench_sha256
+ *   cc -O3 -Ihost scripts/bench_sha256.c host/core/sha256.c -lcrypto -o /tmp/bench_sha256
  *   head -c 300000000 /dev/urandom > /tmp/blob && /tmp/bench_sha256 /tmp/blob */
 #include "sha256.h"
 

@@ -33,50 +33,50 @@ PY=$(command -v python3)
 
 MUTANTS=$(cat <<'EOF'
 # --- the match rule: distance <= T is a match
-match-scalar @@ host/hamming_cpu.c @@ test_backends @@ if (d <= T) { @@ if (d < T) {
-match-bitslice @@ host/hamming_bitslice.inc @@ test_backends|threatexchange @@ if (d <= T) @@ if (d < T)
-match-vector @@ host/vector.h @@ test_vectors|vectors_cli @@ return d <= v->threshold ? @@ return d < v->threshold ?
-match-l1 @@ host/vector_cpu.c @@ test_vectors|vectors_cli @@ if (d <= T) { @@ if (d < T) {
-match-naive @@ host/backend_naive.c @@ test_backends|test_vectors @@ if (d <= s->threshold) { @@ if (d < s->threshold) {
+match-scalar @@ host/join/hamming_cpu.c @@ test_backends @@ if (d <= T) { @@ if (d < T) {
+match-bitslice @@ host/join/hamming_bitslice.inc @@ test_backends|threatexchange @@ if (d <= T) @@ if (d < T)
+match-vector @@ host/join/vector.h @@ test_vectors|vectors_cli @@ return d <= v->threshold ? @@ return d < v->threshold ?
+match-l1 @@ host/join/vector_cpu.c @@ test_vectors|vectors_cli @@ if (d <= T) { @@ if (d < T) {
+match-naive @@ host/join/backend_naive.c @@ test_backends|test_vectors @@ if (d <= s->threshold) { @@ if (d < s->threshold) {
 # --- tiling and block edges
-tile-query-block @@ host/scheduler.c @@ test_backends|test_vectors|threatexchange @@ n = SJ_MIN(bs, q_hi - q0); @@ n = SJ_MIN(bs, q_hi - q0 - 1);
-tile-corpus-chunk @@ host/scheduler.c @@ test_backends|test_vectors|resume @@ const int64_t c_hi = SJ_MIN(c_lo + chunk, nc); @@ const int64_t c_hi = SJ_MIN(c_lo + chunk - 1, nc);
-tile-lane-edge @@ host/hamming_cpu.c @@ test_backends @@ if (c < c0 || c >= c1 || (self && c <= gq)) @@ if (c < c0 || c > c1 || (self && c <= gq))
-resume-unit-per-chunk @@ host/scheduler.c @@ resume @@ const int64_t unit = cfg->unit_offset + (c_lo / chunk) * nblocks + b; @@ const int64_t unit = cfg->unit_offset + b;
+tile-query-block @@ host/join/scheduler.c @@ test_backends|test_vectors|threatexchange @@ n = SJ_MIN(bs, q_hi - q0); @@ n = SJ_MIN(bs, q_hi - q0 - 1);
+tile-corpus-chunk @@ host/join/scheduler.c @@ test_backends|test_vectors|resume @@ const int64_t c_hi = SJ_MIN(c_lo + chunk, nc); @@ const int64_t c_hi = SJ_MIN(c_lo + chunk - 1, nc);
+tile-lane-edge @@ host/join/hamming_cpu.c @@ test_backends @@ if (c < c0 || c >= c1 || (self && c <= gq)) @@ if (c < c0 || c > c1 || (self && c <= gq))
+resume-unit-per-chunk @@ host/join/scheduler.c @@ resume @@ const int64_t unit = cfg->unit_offset + (c_lo / chunk) * nblocks + b; @@ const int64_t unit = cfg->unit_offset + b;
 # --- self-join order: only pairs a < b, never (i, i)
-self-lanes @@ host/hamming_cpu.c @@ test_backends @@ if (c < c0 || c >= c1 || (self && c <= gq)) @@ if (c < c0 || c >= c1 || (self && c < gq))
-self-scalar @@ host/hamming_cpu.c @@ test_backends @@ int64_t j = self ? SJ_MAX(t0, gq + 1) : t0; @@ int64_t j = self ? SJ_MAX(t0, gq) : t0;
-self-naive @@ host/backend_naive.c @@ test_backends|test_vectors @@ if (self && j <= q0 + i) @@ if (self && j < q0 + i)
+self-lanes @@ host/join/hamming_cpu.c @@ test_backends @@ if (c < c0 || c >= c1 || (self && c <= gq)) @@ if (c < c0 || c >= c1 || (self && c < gq))
+self-scalar @@ host/join/hamming_cpu.c @@ test_backends @@ int64_t j = self ? SJ_MAX(t0, gq + 1) : t0; @@ int64_t j = self ? SJ_MAX(t0, gq) : t0;
+self-naive @@ host/join/backend_naive.c @@ test_backends|test_vectors @@ if (self && j <= q0 + i) @@ if (self && j < q0 + i)
 # --- union-find and clustering
-uf-find @@ host/util.c @@ test_unit|test_rules|nightly|sweep @@ while (parent[x] != x) { @@ if (parent[x] != x) {
-components-edges @@ host/cluster.c @@ test_unit|test_rules @@ if (active[k]) @@ if (active[k] && k > 0)
-core-exact-k @@ host/cluster.c @@ test_rules @@ core[i] = deg >= o->core_k; @@ core[i] = deg > o->core_k;
-core-nearest @@ host/cluster.c @@ test_rules @@ if (best < 0 || g.ed[e] < best_d || @@ if (best < 0 || g.ed[e] > best_d ||
-core-tie-smaller-id @@ host/cluster.c @@ test_rules @@ (g.ed[e] == best_d && j < best)) @@ (g.ed[e] == best_d && j > best))
-core-int32-distance @@ host/cluster.c @@ test_rules @@ double best_d = 0; @@ int32_t best_d = 0;
-complete-edge-at-d @@ host/cluster.c @@ test_rules @@ if (ra == rb || g->ed[e] > o->complete_d) @@ if (ra == rb || g->ed[e] >= o->complete_d)
-complete-members-at-d @@ host/cluster.c @@ test_rules @@ row_of_node[y]) <= @@ row_of_node[y]) <
-complete-root @@ host/cluster.c @@ test_rules|test_unit @@ int64_t root = ra < rb ? ra : rb, other = ra < rb ? rb : ra; @@ int64_t root = ra > rb ? ra : rb, other = ra > rb ? rb : ra;
+uf-find @@ host/core/util.c @@ test_unit|test_rules|nightly|sweep @@ while (parent[x] != x) { @@ if (parent[x] != x) {
+components-edges @@ host/analysis/cluster.c @@ test_unit|test_rules @@ if (active[k]) @@ if (active[k] && k > 0)
+core-exact-k @@ host/analysis/cluster.c @@ test_rules @@ core[i] = deg >= o->core_k; @@ core[i] = deg > o->core_k;
+core-nearest @@ host/analysis/cluster.c @@ test_rules @@ if (best < 0 || g.ed[e] < best_d || @@ if (best < 0 || g.ed[e] > best_d ||
+core-tie-smaller-id @@ host/analysis/cluster.c @@ test_rules @@ (g.ed[e] == best_d && j < best)) @@ (g.ed[e] == best_d && j > best))
+core-int32-distance @@ host/analysis/cluster.c @@ test_rules @@ double best_d = 0; @@ int32_t best_d = 0;
+complete-edge-at-d @@ host/analysis/cluster.c @@ test_rules @@ if (ra == rb || g->ed[e] > o->complete_d) @@ if (ra == rb || g->ed[e] >= o->complete_d)
+complete-members-at-d @@ host/analysis/cluster.c @@ test_rules @@ row_of_node[y]) <= @@ row_of_node[y]) <
+complete-root @@ host/analysis/cluster.c @@ test_rules|test_unit @@ int64_t root = ra < rb ? ra : rb, other = ra < rb ? rb : ra; @@ int64_t root = ra > rb ? ra : rb, other = ra > rb ? rb : ra;
 # --- degenerate hashes
-band-upper @@ host/hashes.c @@ test_rules|test_unit @@ if (ones < o->min_ones || ones > o->max_ones) @@ if (ones < o->min_ones || ones >= o->max_ones)
-band-lower @@ host/hashes.c @@ test_rules|test_unit @@ if (ones < o->min_ones || ones > o->max_ones) @@ if (ones <= o->min_ones || ones > o->max_ones)
-band-default-max @@ host/hashes.c @@ test_rules|test_unit @@ o->max_ones = (int32_t)(t.bits - t.bits / 8); @@ o->max_ones = (int32_t)(t.bits - t.bits / 8 - 1);
-quality-min @@ host/hashes.c @@ test_unit @@ if (quality >= 0 && quality < o->min_quality) @@ if (quality >= 0 && quality <= o->min_quality)
+band-upper @@ host/core/hashes.c @@ test_rules|test_unit @@ if (ones < o->min_ones || ones > o->max_ones) @@ if (ones < o->min_ones || ones >= o->max_ones)
+band-lower @@ host/core/hashes.c @@ test_rules|test_unit @@ if (ones < o->min_ones || ones > o->max_ones) @@ if (ones <= o->min_ones || ones > o->max_ones)
+band-default-max @@ host/core/hashes.c @@ test_rules|test_unit @@ o->max_ones = (int32_t)(t.bits - t.bits / 8); @@ o->max_ones = (int32_t)(t.bits - t.bits / 8 - 1);
+quality-min @@ host/core/hashes.c @@ test_unit @@ if (quality >= 0 && quality < o->min_quality) @@ if (quality >= 0 && quality <= o->min_quality)
 # --- sweep metrics
-sweep-threshold @@ host/sweep.c @@ sweep @@ for (; e < p->m && p->ed[e] <= thr[t]; e++) { @@ for (; e < p->m && p->ed[e] < thr[t]; e++) {
-sweep-recall @@ host/sweep.c @@ sweep @@ r->recall = q->a > 0 ? q->tp / q->a : 1.0; @@ r->recall = q->a > 0 ? q->tp / q->p : 1.0;
-sweep-b3-recall @@ host/sweep.c @@ sweep @@ crossw += nx * (double)ny / (double)p->cls_size[l]; @@ crossw += nx * (double)ny;
-sweep-singletons @@ host/sweep.c @@ sweep @@ singletons -= (size[x] == 1) + (size[y] == 1); @@ singletons -= (size[x] == 1);
-sweep-pred-pairs @@ host/sweep.c @@ sweep @@ q.p += (double)size[x] * (double)size[y]; @@ q.p += (double)size[x] * (double)size[y] + 1;
+sweep-threshold @@ host/analysis/sweep.c @@ sweep @@ for (; e < p->m && p->ed[e] <= thr[t]; e++) { @@ for (; e < p->m && p->ed[e] < thr[t]; e++) {
+sweep-recall @@ host/analysis/sweep.c @@ sweep @@ r->recall = q->a > 0 ? q->tp / q->a : 1.0; @@ r->recall = q->a > 0 ? q->tp / q->p : 1.0;
+sweep-b3-recall @@ host/analysis/sweep.c @@ sweep @@ crossw += nx * (double)ny / (double)p->cls_size[l]; @@ crossw += nx * (double)ny;
+sweep-singletons @@ host/analysis/sweep.c @@ sweep @@ singletons -= (size[x] == 1) + (size[y] == 1); @@ singletons -= (size[x] == 1);
+sweep-pred-pairs @@ host/analysis/sweep.c @@ sweep @@ q.p += (double)size[x] * (double)size[y]; @@ q.p += (double)size[x] * (double)size[y] + 1;
 # --- nightly cluster ids
 nightly-smallest-id @@ host/cli/cmd_nightly.c @@ rules_cli|nightly @@ if (root_id[r] < 0 || nodes[i].old_cluster < root_id[r]) @@ if (root_id[r] < 0 || nodes[i].old_cluster > root_id[r])
 # --- triage order (README "Triage report")
-triage-class @@ host/meta.c @@ test_unit|test_rules @@ return a->triage < b->triage ? -1 : 1; @@ return a->triage > b->triage ? -1 : 1;
-triage-larger @@ host/meta.c @@ test_rules @@ return a->neg_size < b->neg_size ? -1 : 1; @@ return a->neg_size > b->neg_size ? -1 : 1;
-triage-more-sources @@ host/meta.c @@ test_rules @@ return a->neg_sources < b->neg_sources ? -1 : 1; @@ return a->neg_sources > b->neg_sources ? -1 : 1;
-triage-closer @@ host/meta.c @@ test_rules @@ return a->distance < b->distance ? -1 : 1; @@ return a->distance > b->distance ? -1 : 1;
-triage-unknown-last @@ host/meta.c @@ test_rules @@ isnan(d) || d < 0 ? INFINITY : d @@ isnan(d) || d < 0 ? -INFINITY : d
-triage-lower-number @@ host/meta.c @@ test_rules @@ return a->cluster < b->cluster ? -1 : a->cluster > b->cluster; @@ return a->cluster > b->cluster ? -1 : a->cluster < b->cluster;
+triage-class @@ host/io/meta.c @@ test_unit|test_rules @@ return a->triage < b->triage ? -1 : 1; @@ return a->triage > b->triage ? -1 : 1;
+triage-larger @@ host/io/meta.c @@ test_rules @@ return a->neg_size < b->neg_size ? -1 : 1; @@ return a->neg_size > b->neg_size ? -1 : 1;
+triage-more-sources @@ host/io/meta.c @@ test_rules @@ return a->neg_sources < b->neg_sources ? -1 : 1; @@ return a->neg_sources > b->neg_sources ? -1 : 1;
+triage-closer @@ host/io/meta.c @@ test_rules @@ return a->distance < b->distance ? -1 : 1; @@ return a->distance > b->distance ? -1 : 1;
+triage-unknown-last @@ host/io/meta.c @@ test_rules @@ isnan(d) || d < 0 ? INFINITY : d @@ isnan(d) || d < 0 ? -INFINITY : d
+triage-lower-number @@ host/io/meta.c @@ test_rules @@ return a->cluster < b->cluster ? -1 : a->cluster > b->cluster; @@ return a->cluster > b->cluster ? -1 : a->cluster < b->cluster;
 # --- the resume journal
 journal-checksum @@ host/cli/cli_journal.c @@ journal @@ if (check != record_check(j->chain, unit, n, pairs)) { @@ if (0) {
 journal-count-bound @@ host/cli/cli_journal.c @@ journal @@ if (n < 0 || (uint64_t)n > (uint64_t)left / sizeof(sj_pair)) { @@ if (n < 0) {
@@ -164,5 +164,5 @@ for s in "${stales[@]}"; do echo "stale: $s"; done
 [ $survived -eq 0 ] && [ $stale -eq 0 ]
 
 # Equivalent mutants, removed from the list (no output can change):
-# - sj_uf_find's path halving (host/util.c), `parent[x] = parent[parent[x]];`
+# - sj_uf_find's path halving (host/core/util.c), `parent[x] = parent[parent[x]];`
 #   -> `parent[x] = parent[x];`: later finds get slower, no root changes.

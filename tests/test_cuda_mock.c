@@ -1,9 +1,9 @@
-/* test_cuda_mock.c - host/backend_cuda.c itself, the Hamming backend's host
+/* test_cuda_mock.c - host/join/backend_cuda.c itself, the Hamming backend's host
  * scheduler (devices' corpus split, corpus chunks, pinned staging pieces,
  * query sub-tiles on two lanes, the bounded hit-buffer redo, range edges),
  * run on the host: the CUDA runtime is mocked (tests/mock_cuda/), a launch
  * is a plain loop over its tile with the kernels' keep rule and append
- * contract (the counter runs past the capacity), and host/gpu_plan.h's
+ * contract (the counter runs past the capacity), and host/join/gpu_plan.h's
  * limits are set tiny so that every split happens at small sizes. Pairs are
  * checked against a naive loop. No GPU, no CUDA toolkit needed. */
 #define SJ_GPU_MAX_LAUNCH_ROWS ((int64_t)300)
@@ -22,7 +22,7 @@
 #define sj_gpu_probe mock_gpu_probe
 #define sj_gpu_min_arch mock_gpu_min_arch
 #define sj_gpu_error_string mock_gpu_error_string
-#include "../host/backend_cuda.c"
+#include "../host/join/backend_cuda.c"
 
 #include "test_util.h"
 

@@ -1,9 +1,9 @@
-/* test_cuda_mock_vec.c - host/backend_cuda_vec.c itself on the host, like
+/* test_cuda_mock_vec.c - host/join/backend_cuda_vec.c itself on the host, like
  * test_cuda_mock.c for the Hamming backend: the CUDA runtime is mocked
  * (tests/mock_cuda/), cuBLAS is a mocked library behind dlopen/dlsym whose
  * GemmEx computes the column-major dot tile the backend asks for, and the
  * epilogue and l1 kernels are loops with the kernels' rules
- * (sj_vt_candidate, sj_vt_sad4) and append contract. host/gpu_plan.h's
+ * (sj_vt_candidate, sj_vt_sad4) and append contract. host/join/gpu_plan.h's
  * limits are tiny, so calls split into corpus and query pieces (hits
  * relative to a piece) and overflowing pieces are redone in halves. Pairs
  * and distances are checked against exact integer loops (u8 kinds). Also:
@@ -27,7 +27,7 @@ static void *mock_dlopen(const char *name, int flags);
 static void *mock_dlsym(void *lib, const char *name);
 static int mock_dlclose(void *lib);
 static char *mock_dlerror(void);
-#include "../host/backend_cuda_vec.c"
+#include "../host/join/backend_cuda_vec.c"
 
 #include "test_util.h"
 

@@ -12,8 +12,8 @@
 #include "hamming_tile.h"
 #include "vector_tile.h"
 #include "test_util.h"
-#include "../host/gpu_plan.h"
-#include "../host/backend.h"
+#include "../host/join/gpu_plan.h"
+#include "../host/join/backend.h"
 
 #include <math.h>
 #include <string.h>
@@ -464,7 +464,7 @@ static void test_compaction(void)
     CHECK(n_written == total && dense, "redo with the reported count keeps every hit");
 }
 
-/* ---- the CUDA backends' size arithmetic (host/gpu_plan.h) ---- */
+/* ---- the CUDA backends' size arithmetic (host/join/gpu_plan.h) ---- */
 
 /* Corpora beyond 2^32 rows on one device: every chunk fits a launch's uint32
  * row indices, rounded up to the largest block (v2: 512 rows), and the chunks

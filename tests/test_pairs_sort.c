@@ -1,8 +1,8 @@
-/* test_pairs_sort.c - the radix sort of pairs (host/pairs_sort.c) against
+/* test_pairs_sort.c - the radix sort of pairs (host/join/pairs_sort.c) against
  * qsort: sizes around the radix threshold and 0/1, ids that share high
  * bytes, negative ids, large ids, equal keys (stability is not observable
  * through sj_pairs_canonicalize, but the sorted keys must be identical). */
-#include "../host/internal.h"
+#include "../host/core/internal.h"
 #include "test_util.h"
 
 #include <string.h>

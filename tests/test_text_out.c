@@ -1,9 +1,9 @@
 /* test_text_out.c - the one CSV writer, JSON escaper, HTML escaper and
- * terminal escaper, and the UTF-8 checks and conversions (host/text_out.c),
+ * terminal escaper, and the UTF-8 checks and conversions (host/io/text_out.c),
  * against expectations built here from the rules (RFC 4180, OWASP's CSV
  * injection rule, RFC 8259, Unicode's well-formed UTF-8 table). */
 #define _POSIX_C_SOURCE 200809L
-#include "../host/text_out.h"
+#include "../host/io/text_out.h"
 #include "test_util.h"
 
 #include <string.h>

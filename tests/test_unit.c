@@ -5,7 +5,7 @@
 #include "simjoin/meta.h"
 #include "simjoin/simjoin.h"
 #include "test_util.h"
-#include "../host/sha256.h"
+#include "../host/core/sha256.h"
 
 #include <string.h>
 #include <unistd.h>

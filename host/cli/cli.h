@@ -4,7 +4,7 @@
 #ifndef SIMJOIN_CLI_H
 #define SIMJOIN_CLI_H
 
-#include "internal.h"
+#include "core/internal.h"
 #include "simjoin/formats.h"
 #include "simjoin/gen.h"
 

@@ -1,9 +1,9 @@
 /* cli_case.c - a clusters file seen as case data, and its writers (triage
  * CSV/JSONL, members CSV/JSONL, ICSE-style CSV, static HTML). */
 #define _POSIX_C_SOURCE 200809L
-#include "cli_case.h"
-#include "h5util.h"
-#include "text_out.h"
+#include "cli/cli_case.h"
+#include "io/h5util.h"
+#include "io/text_out.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #ifndef SIMJOIN_CLI_CASE_H
 #define SIMJOIN_CLI_CASE_H
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "simjoin/meta.h"
 
 /* One row of the triage list: a cluster, or an excluded new upload. */

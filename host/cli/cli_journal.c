@@ -29,8 +29,8 @@
  * run's (docs/bad-inputs.md). */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* flock */
-#include "cli.h"
-#include "sha256.h"
+#include "cli/cli.h"
+#include "core/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,7 +2,7 @@
  * parsing, the machine-derived default, and the message that says which
  * limit stopped a run and how to raise it. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <libgen.h>
 #include <stdlib.h>

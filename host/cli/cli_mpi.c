@@ -3,7 +3,7 @@
  * writes the one output file. Every rank passes the same agreement points, so
  * a failure on any rank fails the whole job, with its message, and nothing
  * is published. Built only when CMake finds MPI; otherwise one process. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <stdlib.h>
 #include <string.h>

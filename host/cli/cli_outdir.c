@@ -16,8 +16,8 @@
  * directory away. Temporary directories left by a crashed run (their process
  * gone) are removed by the next run. */
 #define _GNU_SOURCE /* renameat2 */
-#include "cli.h"
-#include "state.h" /* sj_fault_step */
+#include "cli/cli.h"
+#include "state/state.h" /* sj_fault_step */
 
 #include <dirent.h>
 #include <errno.h>

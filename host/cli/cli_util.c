@@ -1,8 +1,8 @@
 /* cli_util.c - errors, progress, JSON stats and text outputs for the CLI. */
 #define _XOPEN_SOURCE 700 /* realpath */
-#include "cli.h"
+#include "cli/cli.h"
 #include "simjoin/meta.h"
-#include "text_out.h"
+#include "io/text_out.h"
 
 #include <errno.h>
 #include <math.h>

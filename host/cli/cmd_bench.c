@@ -1,7 +1,7 @@
 /* cmd_bench.c - `simjoin bench`: every backend and ISA path on one join,
  * side by side, with agreement checks. A benchmark, not a test: it prints
  * figures, and fails only if two paths disagree. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* cmd_cluster.c - `simjoin cluster`: connected components of a pairs file. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* cmd_export.c - `simjoin export`: shard, pairs or clusters file -> CSV / JSON Lines. */
-#include "cli.h"
-#include "cli_case.h"
-#include "h5util.h"
-#include "text_out.h"
+#include "cli/cli.h"
+#include "cli/cli_case.h"
+#include "io/h5util.h"
+#include "io/text_out.h"
 
 #include <getopt.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* cmd_gen.c - `simjoin gen`: synthetic shards with ground-truth labels. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <stdlib.h>

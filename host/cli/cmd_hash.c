@@ -1,5 +1,5 @@
 /* cmd_hash.c - `simjoin hash`: image files -> shard (library: image_*.c). */
-#include "cli.h"
+#include "cli/cli.h"
 #include "simjoin/image.h"
 
 #include <getopt.h>

@@ -1,7 +1,7 @@
 /* cmd_info.c - `simjoin info`: what an HDF5 file holds (never ids or hashes). */
-#include "cli.h"
-#include "h5util.h"
-#include "text_out.h"
+#include "cli/cli.h"
+#include "io/h5util.h"
+#include "io/text_out.h"
 
 #include <getopt.h>
 #include <math.h>

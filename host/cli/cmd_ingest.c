@@ -1,6 +1,6 @@
 /* cmd_ingest.c - `simjoin ingest`: text hash lists -> shard(s). */
-#include "cli.h"
-#include "text_out.h"
+#include "cli/cli.h"
+#include "io/text_out.h"
 
 #include <getopt.h>
 #include <stdlib.h>

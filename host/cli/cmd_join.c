@@ -1,8 +1,8 @@
 /* cmd_join.c - `simjoin join`: all pairs within a Hamming threshold. */
-#include "cli.h"
+#include "cli/cli.h"
 #include "simjoin/meta.h"
 
-#include "sha256.h"
+#include "core/sha256.h"
 
 #include <getopt.h>
 #include <math.h>

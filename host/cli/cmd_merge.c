@@ -1,6 +1,6 @@
 /* cmd_merge.c - `simjoin merge`: the N outputs of `join --part i/N` into the
  * pairs file that one unsplit run would have written. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <stdlib.h>

@@ -12,12 +12,12 @@
  * next unused id, in the order of the clusters' smallest member ids. Ids are
  * never reused. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
+#include "cli/cli.h"
 #include "simjoin/meta.h"
-#include "h5util.h"
-#include "sha256.h"
-#include "state.h"
-#include "text_out.h"
+#include "io/h5util.h"
+#include "core/sha256.h"
+#include "state/state.h"
+#include "io/text_out.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* cmd_report.c - `simjoin report`: the triage list of a clusters file, as CSV,
  * JSON Lines, an ICSE-style CSV and one static HTML page. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli_case.h"
-#include "state.h"
+#include "cli/cli_case.h"
+#include "state/state.h"
 
 #include <errno.h>
 #include <getopt.h>

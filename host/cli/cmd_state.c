@@ -1,8 +1,8 @@
 /* cmd_state.c - `simjoin state init|info|verify DIR`. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
-#include "state.h"
-#include "h5util.h"
+#include "cli/cli.h"
+#include "state/state.h"
+#include "io/h5util.h"
 
 #include <errno.h>
 #include <getopt.h>

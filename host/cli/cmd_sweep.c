@@ -1,7 +1,7 @@
 /* cmd_sweep.c - `simjoin sweep`: every threshold from one join, scored
  * against ground truth, written as CSV or JSON, plotted on request. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli.h"
+#include "cli/cli.h"
 #include "simjoin/sweep.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* main.c - `simjoin <command> [options]`: git-style dispatch. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <string.h>
 

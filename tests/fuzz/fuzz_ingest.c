@@ -6,7 +6,7 @@
  * (read as UTF-8, cp1252 or latin1 by the input's size) is always UTF-8. */
 #include "simjoin/meta.h"
 #include "simjoin/simjoin.h"
-#include "../../host/text_out.h"
+#include "../../host/io/text_out.h"
 
 #include <stdio.h>
 #include <string.h>

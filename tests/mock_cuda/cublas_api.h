@@ -1,4 +1,4 @@
-/* mock_cuda/cublas_api.h - the cuBLAS types host/backend_cuda_vec.c names,
+/* mock_cuda/cublas_api.h - the cuBLAS types host/join/backend_cuda_vec.c names,
  * for tests/test_cuda_mock_vec.c (the entry points themselves come through
  * dlsym, which that test also mocks). */
 #ifndef SIMJOIN_MOCK_CUBLAS_API_H

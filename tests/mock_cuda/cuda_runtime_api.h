@@ -1,5 +1,5 @@
 /* mock_cuda/cuda_runtime_api.h - just enough of the CUDA runtime, on the
- * host, for tests/test_cuda_mock.c to run host/backend_cuda.c without a GPU:
+ * host, for tests/test_cuda_mock.c to run host/join/backend_cuda.c without a GPU:
  * "device" memory is host memory, copies and memsets happen at once, streams
  * and events are no-ops (so this checks the backend's arithmetic and
  * bookkeeping, not its concurrency). Everything is static: nothing here is

@@ -1,0 +1,202 @@
+/* util.c - growable arrays, atomic file replacement, small helpers. */
+#define _POSIX_C_SOURCE 200809L
+#include "core/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+sj_status sj_grow(void **buf, int64_t *cap, int64_t need, size_t elem_size)
+{
+    if (need <= *cap)
+        return SJ_OK;
+    int64_t ncap = *cap ? *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    void *p = realloc(*buf, (size_t)ncap * elem_size);
+    if (!p)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory growing an array to %lld elements",
+                       (long long)ncap);
+    *buf = p;
+    *cap = ncap;
+    return SJ_OK;
+}
+
+sj_status sj_atomic_begin(sj_atomic_file *f, const char *final_path)
+{
+    static _Atomic unsigned counter;
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    if (strlen(final_path) >= sizeof f->final_path - 64)
+        return sj_fail(SJ_ERR_ARG, "%s: path too long", final_path);
+    strcpy(f->final_path, final_path);
+    char dir_buf[4096], base_buf[4096];
+    strcpy(dir_buf, final_path);
+    strcpy(base_buf, final_path);
+    const char *dir = dirname(dir_buf);
+    const char *base = basename(base_buf);
+    /* 0640 & ~umask: the process umask still applies; world bits never set.
+     * O_EXCL: a file or symlink already at the temp name is never followed
+     * or truncated; the next name is tried. */
+    for (int attempt = 0; f->fd < 0 && attempt < 100; attempt++) {
+        snprintf(f->temp_path, sizeof f->temp_path, "%s/.%s.tmp.%ld.%u", dir, base, (long)getpid(),
+                 counter++);
+        f->fd = open(f->temp_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (f->fd < 0 && errno != EEXIST)
+            break;
+    }
+    if (f->fd < 0) {
+        sj_status st = sj_fail(SJ_ERR_IO, "%s: cannot create output: %s", final_path,
+                               strerror(errno));
+        f->temp_path[0] = 0;
+        return st;
+    }
+    return SJ_OK;
+}
+
+FILE *sj_atomic_stream(sj_atomic_file *f)
+{
+    int fd = dup(f->fd);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!fp) {
+        sj_fail(SJ_ERR_IO, "%s: cannot write: %s", f->final_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    return fp;
+}
+
+void sj_atomic_fd_path(const sj_atomic_file *f, char *buf, size_t size)
+{
+    snprintf(buf, size, "/dev/fd/%d", f->fd);
+    if (access(buf, F_OK) != 0) /* a system without /dev/fd: Linux's own */
+        snprintf(buf, size, "/proc/self/fd/%d", f->fd);
+}
+
+sj_status sj_atomic_commit(sj_atomic_file *f)
+{
+    int bad = fsync(f->fd) != 0;
+    bad |= close(f->fd) != 0;
+    f->fd = -1;
+    if (bad) {
+        sj_status st = sj_fail(SJ_ERR_IO, "%s: write error (disk full?): %s", f->final_path,
+                               strerror(errno));
+        sj_atomic_abort(f);
+        return st;
+    }
+    if (rename(f->temp_path, f->final_path) != 0) {
+        sj_status st = sj_fail(SJ_ERR_IO, "%s: cannot rename into place: %s", f->final_path,
+                               strerror(errno));
+        sj_atomic_abort(f);
+        return st;
+    }
+    f->temp_path[0] = 0;
+    char dir_buf[4096];
+    strcpy(dir_buf, f->final_path);
+    int dfd = open(dirname(dir_buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) { /* the rename itself survives a crash */
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return SJ_OK;
+}
+
+void sj_atomic_abort(sj_atomic_file *f)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
+    if (f->temp_path[0]) {
+        unlink(f->temp_path);
+        f->temp_path[0] = 0;
+    }
+}
+
+int sj_popcount_bytes(const uint8_t *p, size_t n)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += __builtin_popcount(p[i]);
+    return c;
+}
+
+double sj_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t id_hash(int64_t id)
+{
+    uint64_t x = (uint64_t)id * 0x9e3779b97f4a7c15ULL;
+    return x ^ (x >> 29);
+}
+
+sj_status sj_id_index_build(sj_id_index *ix, const int64_t *ids, int64_t n)
+{
+    uint64_t cap = 16;
+    while (cap < 2 * (uint64_t)n)
+        cap *= 2;
+    ix->mask = cap - 1;
+    ix->keys = malloc(cap * sizeof *ix->keys);
+    ix->vals = malloc(cap * sizeof *ix->vals);
+    if (!ix->keys || !ix->vals) {
+        sj_id_index_free(ix);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory indexing %lld ids", (long long)n);
+    }
+    memset(ix->vals, 0xff, cap * sizeof *ix->vals); /* all -1 */
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t h = id_hash(ids[i]) & ix->mask;
+        while (ix->vals[h] >= 0)
+            h = (h + 1) & ix->mask;
+        ix->keys[h] = ids[i];
+        ix->vals[h] = i;
+    }
+    return SJ_OK;
+}
+
+int64_t sj_id_index_find(const sj_id_index *ix, int64_t id)
+{
+    for (uint64_t h = id_hash(id) & ix->mask;; h = (h + 1) & ix->mask) {
+        if (ix->vals[h] < 0)
+            return -1;
+        if (ix->keys[h] == id)
+            return ix->vals[h];
+    }
+}
+
+void sj_id_index_free(sj_id_index *ix)
+{
+    free(ix->keys);
+    free(ix->vals);
+    ix->keys = ix->vals = NULL;
+}
+
+int64_t sj_search_i64(const int64_t *v, int64_t n, int64_t x)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo] == x ? lo : -1;
+}
+
+int64_t sj_uf_find(int64_t *parent, int64_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    return x;
+}
