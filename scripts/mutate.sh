@@ -78,17 +78,17 @@ triage-closer @@ host/io/meta.c @@ test_rules @@ return a->distance < b->distanc
 triage-unknown-last @@ host/io/meta.c @@ test_rules @@ isnan(d) || d < 0 ? INFINITY : d @@ isnan(d) || d < 0 ? -INFINITY : d
 triage-lower-number @@ host/io/meta.c @@ test_rules @@ return a->cluster < b->cluster ? -1 : a->cluster > b->cluster; @@ return a->cluster > b->cluster ? -1 : a->cluster < b->cluster;
 # --- the resume journal
-journal-checksum @@ host/cli/cli_journal.c @@ journal @@ if (check != record_check(j->chain, unit, n, pairs)) { @@ if (0) {
-journal-count-bound @@ host/cli/cli_journal.c @@ journal @@ if (n < 0 || (uint64_t)n > (uint64_t)left / sizeof(sj_pair)) { @@ if (n < 0) {
-journal-duplicate-unit @@ host/cli/cli_journal.c @@ journal @@ if (seen) { @@ if (0) {
-journal-pair-order @@ host/cli/cli_journal.c @@ journal @@ if (!(p[i].a < p[i].b)) @@ if (0)
-journal-pair-ids @@ host/cli/cli_journal.c @@ journal @@ if (sj_search_i64(rule->ids, rule->n_ids, p[i].a) < 0 || @@ if (0 &&
-journal-pair-distance @@ host/cli/cli_journal.c @@ journal @@ if (!isfinite(p[i].distance) || !(p[i].distance <= rule->threshold)) @@ if (!isfinite(p[i].distance))
-journal-pair-finite @@ host/cli/cli_journal.c @@ journal @@ if (!isfinite(p[i].distance) || !(p[i].distance <= rule->threshold)) @@ if (!(p[i].distance <= rule->threshold))
-journal-pair-at-t @@ host/cli/cli_journal.c @@ journal @@ !(p[i].distance <= rule->threshold)) @@ !(p[i].distance < rule->threshold))
-journal-nofollow @@ host/cli/cli_journal.c @@ journal @@ int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); @@ int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-journal-empty-file @@ host/cli/cli_journal.c @@ journal @@ if (existed && fstat(fd, &fs) == 0 && fs.st_size == 0) @@ if (0)
-journal-lock @@ host/cli/cli_journal.c @@ journal @@ flock(fd, LOCK_EX | LOCK_NB) != 0 @@ flock(fd, LOCK_SH | LOCK_NB) != 0
+journal-checksum @@ host/io/journal.c @@ journal @@ if (check != record_check(j->chain, unit, n, pairs)) { @@ if (0) {
+journal-count-bound @@ host/io/journal.c @@ journal @@ if (n < 0 || (uint64_t)n > (uint64_t)left / sizeof(sj_pair)) { @@ if (n < 0) {
+journal-duplicate-unit @@ host/io/journal.c @@ journal @@ if (seen) { @@ if (0) {
+journal-pair-order @@ host/io/journal.c @@ journal @@ if (!(p[i].a < p[i].b)) @@ if (0)
+journal-pair-ids @@ host/io/journal.c @@ journal @@ if (sj_search_i64(rule->ids, rule->n_ids, p[i].a) < 0 || @@ if (0 &&
+journal-pair-distance @@ host/io/journal.c @@ journal @@ if (!isfinite(p[i].distance) || !(p[i].distance <= rule->threshold)) @@ if (!isfinite(p[i].distance))
+journal-pair-finite @@ host/io/journal.c @@ journal @@ if (!isfinite(p[i].distance) || !(p[i].distance <= rule->threshold)) @@ if (!(p[i].distance <= rule->threshold))
+journal-pair-at-t @@ host/io/journal.c @@ journal @@ !(p[i].distance <= rule->threshold)) @@ !(p[i].distance < rule->threshold))
+journal-nofollow @@ host/io/journal.c @@ journal @@ int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); @@ int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+journal-empty-file @@ host/io/journal.c @@ journal @@ if (existed && fstat(fd, &fs) == 0 && fs.st_size == 0) @@ if (0)
+journal-lock @@ host/io/journal.c @@ journal @@ flock(fd, LOCK_EX | LOCK_NB) != 0 @@ flock(fd, LOCK_SH | LOCK_NB) != 0
 EOF
 )
 

@@ -1,5 +1,5 @@
 """journal_tool.py - reads and damages `join --resume` journals for
-test_journal.sh, written from the format in host/cli/cli_journal.c (not
+test_journal.sh, written from the format in host/io/journal.c (not
 from its code): a header line "simjoin-journal 2 SIG\\n", then records
 int64 unit, int64 n, n x (int64 a, int64 b, float64 distance, int32 transform,
 4 zero bytes), uint64 check,

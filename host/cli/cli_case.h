@@ -57,7 +57,7 @@ void case_view_filter(case_view *v, int64_t min_size, unsigned class_mask);
 const char *case_triage_rule(sj_triage t);
 
 /* Writers: listed clusters in triage order (write errors are caught when the
- * cli_text stream is closed). No hash is ever written. */
+ * sj_text_file stream is closed). No hash is ever written. */
 void case_write_triage_csv(FILE *fp, const case_view *v);
 void case_write_triage_jsonl(FILE *fp, const case_view *v);
 void case_write_members_csv(FILE *fp, const case_view *v);

@@ -104,22 +104,22 @@ int cmd_cluster(int argc, char **argv)
         goto done;
     const char *outputs[] = {out, stats};
     char *pairs_input[] = {(char *)pairs_path};
-    if ((st = cli_check_outputs(outputs, 2, pairs_input, 1)) ||
-        (st = cli_check_outputs(outputs, 2, hash_paths, n_hash)))
+    if ((st = sj_check_outputs(outputs, 2, pairs_input, 1)) ||
+        (st = sj_check_outputs(outputs, 2, hash_paths, n_hash)))
         goto fail;
     double t0 = sj_now();
-    if ((st = sj_pairs_file_read(pairs_path, &res)) || (st = cli_check_outputs_vs_join(outputs, 2, &res)))
+    if ((st = sj_pairs_file_read(pairs_path, &res)) || (st = sj_check_outputs_vs_join(outputs, 2, &res)))
         goto fail;
     /* The hashes: needed by complete linkage, used for true diameters. */
     int want_hashes = copt.linkage == SJ_LINK_COMPLETE || (!no_check && max_size > 1);
     if (want_hashes && !n_hash) { /* the join's inputs, checked against the join's checksums */
-        if ((st = cli_read_join_inputs(&res, &set)))
+        if ((st = sj_read_join_inputs(&res, &set)))
             goto fail;
     } else if (want_hashes) {
         int readable = 1;
         for (int i = 0; i < n_hash; i++)
             readable &= access(hash_paths[i], R_OK) == 0;
-        if (readable && (st = cli_read_shards(hash_paths, n_hash, &set, NULL)))
+        if (readable && (st = sj_read_shards(hash_paths, n_hash, &set, NULL)))
             goto fail;
     }
     int dihedral_missing = 0;
@@ -166,7 +166,7 @@ int cmd_cluster(int argc, char **argv)
     char linkage[64];
     sj_linkage_format(&copt, linkage, sizeof linkage);
     char excluded[256];
-    cli_excluded_text(res.excluded_rule, res.n_excluded, NULL, excluded, sizeof excluded);
+    sj_excluded_text(res.excluded_rule, res.n_excluded, NULL, excluded, sizeof excluded);
     cli_notice("cluster: %lld hashes, %lld pairs -> %lld clusters (%lld singletons, largest %lld; "
                "linkage %s), %s, %lld quarantined -> %s",
                (long long)cl->n_nodes, (long long)res.pairs.n, (long long)cl->n_clusters,

@@ -65,7 +65,7 @@ static void write_row(FILE *fp, int jsonl, column *cols, int nc, int64_t r)
     }
 }
 
-static sj_status export_columns(hid_t file, const char *path, column *cols, int nc, cli_text *t,
+static sj_status export_columns(hid_t file, const char *path, column *cols, int nc, sj_text_file *t,
                                 int jsonl)
 {
     int64_t n = -1;
@@ -102,7 +102,7 @@ static void write_meta(FILE *fp, const sj_meta *m, int64_t i, int jsonl)
         fprintf(fp, ",%s,%s", vi, of);
 }
 
-static sj_status export_shard(const char *path, cli_text *t, int jsonl)
+static sj_status export_shard(const char *path, sj_text_file *t, int jsonl)
 {
     sj_hashes *h;
     sj_status st = sj_shard_read(path, &h);
@@ -201,7 +201,7 @@ int cmd_export(int argc, char **argv)
     in = argv[optind];
     const char *outputs[] = {out, stats};
     char *inputs[] = {(char *)in};
-    sj_status out_st = cli_check_outputs(outputs, 2, inputs, 1);
+    sj_status out_st = sj_check_outputs(outputs, 2, inputs, 1);
     if (out_st)
         return cli_fail(out_st);
     if (!format || (strcmp(format, "csv") && strcmp(format, "jsonl") && strcmp(format, "icse")))
@@ -210,10 +210,10 @@ int cmd_export(int argc, char **argv)
     if (!strcmp(format, "icse")) { /* clusters files only */
         case_view v;
         sj_status st = case_view_load(&v, in, NULL);
-        cli_text t;
-        if (!st && !(st = cli_text_open(&t, out))) {
+        sj_text_file t;
+        if (!st && !(st = sj_text_open(&t, out))) {
             case_write_icse(t.fp, &v, 1);
-            st = cli_text_close(&t, 1);
+            st = sj_text_close(&t, 1);
         }
         case_view_free(&v);
         return st ? cli_fail(st) : write_stats(stats, format, "clusters", t0);
@@ -224,9 +224,9 @@ int cmd_export(int argc, char **argv)
         return cli_fail(st);
     char content[32];
     st = sj_h5_read_attr_str(file, "content", content, sizeof content, 0, in);
-    cli_text t;
+    sj_text_file t;
     if (!st)
-        st = cli_text_open(&t, out);
+        st = sj_text_open(&t, out);
     if (st) {
         H5Fclose(file);
         return cli_fail(st);
@@ -260,7 +260,7 @@ int cmd_export(int argc, char **argv)
     }
     if (file >= 0)
         H5Fclose(file);
-    sj_status st2 = cli_text_close(&t, st == SJ_OK);
+    sj_status st2 = sj_text_close(&t, st == SJ_OK);
     if (st || st2)
         return cli_fail(st ? st : st2);
     return write_stats(stats, format, content[0] ? content : "shard", t0);

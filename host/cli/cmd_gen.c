@@ -101,7 +101,7 @@ int cmd_gen(int argc, char **argv)
     if (cli_refuse_stdout("gen", "--out", out) || cli_refuse_stdout("gen", "--queries-out", qout))
         return EXIT_USAGE;
     const char *outputs[] = {out, nq > 0 ? qout : NULL, stats};
-    sj_status out_st = cli_check_outputs(outputs, 3, NULL, 0);
+    sj_status out_st = sj_check_outputs(outputs, 3, NULL, 0);
     if (out_st)
         return cli_fail(out_st);
     sj_hash_type t;

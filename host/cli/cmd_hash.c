@@ -125,7 +125,7 @@ int cmd_hash(int argc, char **argv)
         return cli_usage("hash", "--first-id too large for %lld files", (long long)n);
     }
     const char *outputs[] = {out, stats}; /* never one of the images */
-    if ((st = cli_check_outputs(outputs, 2, paths, (int)SJ_MIN(n, INT32_MAX))))
+    if ((st = sj_check_outputs(outputs, 2, paths, (int)SJ_MIN(n, INT32_MAX))))
         goto done;
     results = calloc((size_t)SJ_MAX(n, 1), sizeof *results);
     if (io.dihedral)

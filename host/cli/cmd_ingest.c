@@ -58,7 +58,7 @@ static sj_status check_outputs(const char *out, int64_t shard_rows, int64_t n, c
         if (shard_rows)
             shard_name(out, k, name, sizeof name);
         const char *outputs[] = {shard_rows ? name : out};
-        st = cli_check_outputs(outputs, 1, inputs, n_in);
+        st = sj_check_outputs(outputs, 1, inputs, n_in);
     }
     return st;
 }
@@ -149,7 +149,7 @@ int cmd_ingest(int argc, char **argv)
     const char *stats_out[] = {stats, out};
     if ((st = sj_hashes_set_source(h, source)) ||
         (st = check_outputs(out, shard_rows, h->n, inputs, n_in)) ||
-        (st = cli_check_outputs(stats_out, 2, inputs, n_in)))
+        (st = sj_check_outputs(stats_out, 2, inputs, n_in)))
         goto done;
     if (!shard_rows) {
         st = sj_shard_write(out, h, 0, h->n);

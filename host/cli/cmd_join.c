@@ -150,13 +150,13 @@ int cmd_join(int argc, char **argv)
     char **query_paths = calloc((size_t)argc + 1, sizeof(char *));
     int n_corpus = 0, n_queries = 0, self = 0, keep_degenerate = 0, cross_only = 0, resume = 0, c,
         rc = EXIT_OK;
-    cli_journal journal;
+    sj_journal journal;
     memset(&journal, 0, sizeof journal);
-    cli_sources srcs;
+    sj_sources srcs;
     memset(&srcs, 0, sizeof srcs);
     const char *out = NULL, *stats = NULL, *band = NULL;
     int64_t threads = 0, min_quality = -1, max_pairs = -1, comparisons = 0, max_memory = -1;
-    cli_limits lim = {0, ""}; /* the pair limit in force (-1 above: option not given) */
+    sj_pair_limit lim = {0, ""}; /* the pair limit in force (-1 above: option not given) */
     double threshold = NAN, min_similarity = NAN;
     double t_start = sj_now(), t_join = 0, join_s = 0;
     int rank = 0, ranks = 1;
@@ -291,8 +291,8 @@ int cmd_join(int argc, char **argv)
         goto done;
     {
         const char *outputs[] = {out, stats};
-        if ((st = cli_check_outputs(outputs, 2, corpus_paths, n_corpus)) ||
-            (st = cli_check_outputs(outputs, 2, query_paths, n_queries)))
+        if ((st = sj_check_outputs(outputs, 2, corpus_paths, n_corpus)) ||
+            (st = sj_check_outputs(outputs, 2, query_paths, n_queries)))
             goto sync;
     }
     if (ranks > 1 && cfg.part_count > 1) {
@@ -360,12 +360,12 @@ int cmd_join(int argc, char **argv)
     if (st)
         goto sync;
     /* Each input is recorded with its checksum, for cluster to check. */
-    if ((st = cli_read_shards_as(corpus_paths, n_corpus, &corpus, &srcs, &res, "corpus")))
+    if ((st = sj_read_shards_as(corpus_paths, n_corpus, &corpus, &srcs, &res, "corpus")))
         goto sync;
     if (n_queries &&
-        (st = cli_read_shards_as(query_paths, n_queries, &queries, &srcs, &res, "queries")))
+        (st = sj_read_shards_as(query_paths, n_queries, &queries, &srcs, &res, "queries")))
         goto sync;
-    cli_sources_finish(&srcs);
+    sj_sources_finish(&srcs);
     for (int k = 0; k < 2; k++) { /* dihedral hashes not compared: not kept */
         sj_hashes *h = k ? queries : corpus;
         if (h && h->dihedral && !(cfg.dihedral && (k == 1 || !queries))) {
@@ -378,7 +378,7 @@ int cmd_join(int argc, char **argv)
         /* memory: the inputs as loaded (hash, id, quality, label, node); a pair
          * held as a hit, then as a pair, then as output columns (72 bytes);
          * disk: a pair in the journal and in the output (48 bytes) */
-        if ((st = cli_limits_default(out, rows * ((int64_t)sj_hash_type_bytes(corpus->type) + 40),
+        if ((st = sj_pair_limit_default(out, rows * ((int64_t)sj_hash_type_bytes(corpus->type) + 40),
                                      72, 48, &lim)))
             goto sync;
     }
@@ -390,7 +390,7 @@ int cmd_join(int argc, char **argv)
                      query_paths[0], b, corpus_paths[0], a);
         goto sync;
     }
-    if ((st = cli_check_ids_across(corpus, queries)))
+    if ((st = sj_check_ids_across(corpus, queries)))
         goto sync;
     if ((st = sj_metric_check(corpus->type, &cfg.metric)))
         goto sync;
@@ -422,7 +422,7 @@ int cmd_join(int argc, char **argv)
         const uint8_t side[2] = {queries ? 0 : 1, 1}; /* a self-join: every hash is new */
         if ((st = sj_meta_table_build(sets, side, queries ? 2 : 1, &res.meta)))
             goto sync;
-        if ((st = cli_meta_fill_sources(res.meta, &srcs)))
+        if ((st = sj_meta_fill_sources(res.meta, &srcs)))
             goto sync;
     }
     /* Degenerate hashes: excluded and listed. */
@@ -514,11 +514,16 @@ int cmd_join(int argc, char **argv)
         }
         char sig[65];
         sj_sha256_hex(&sh, sig);
-        cli_journal_rule rule = {res.nodes, res.n_nodes, cfg.threshold};
-        if ((st = cli_journal_open(&journal, out, sig, resume, &rule)))
+        sj_journal_rule rule = {res.nodes, res.n_nodes, cfg.threshold};
+        if ((st = sj_journal_open(&journal, out, sig, resume, &rule)))
             goto sync;
-        cfg.unit_skip = cli_journal_skip;
-        cfg.unit_done = cli_journal_done;
+        char safe[4700];
+        if (journal.warning[0]) /* damage or tampering: said even under --quiet */
+            fprintf(stderr, "simjoin: warning: %s\n", cli_safe(journal.warning, safe, sizeof safe));
+        if (journal.notice[0])
+            cli_notice("%s", journal.notice);
+        cfg.unit_skip = sj_journal_skip;
+        cfg.unit_done = sj_journal_done;
         cfg.unit_user = &journal;
         if (journal.n_units)
             cli_notice("join: resuming: %lld work units already done (%lld pairs)",
@@ -546,7 +551,7 @@ int cmd_join(int argc, char **argv)
         res.pairs.v[res.pairs.n++] = journal.saved.v[i];
     }
     if ((st == SJ_ERR_LIMIT || (!st && res.pairs.n > lim.max_pairs)) && lim.max_pairs > 0)
-        st = cli_limit_exceeded("join", &lim, join_how);
+        st = sj_pair_limit_exceeded("join", &lim, join_how);
     const char *fail_rank = getenv("SIMJOIN_TEST_FAIL_RANK"); /* test hook: fault injection */
     if (!st && ranks > 1 && fail_rank && atoi(fail_rank) == rank)
         st = sj_fail(SJ_ERR_INTERNAL, "injected failure (SIMJOIN_TEST_FAIL_RANK=%d)", rank);
@@ -558,7 +563,7 @@ sync: /* every rank reaches this point, failed or not */
         int64_t local = res.pairs.n;
         st = cli_mpi_gather_pairs(&res.pairs, &bytes_sent);
         if (!st && rank == 0 && lim.max_pairs > 0 && res.pairs.n > lim.max_pairs) /* all ranks' */
-            st = cli_limit_exceeded("join", &lim, join_how);
+            st = sj_pair_limit_exceeded("join", &lim, join_how);
         if (cli_verbose || getenv("SIMJOIN_MPI_REPORT"))
             fprintf(stderr, "simjoin: rank %d of %d: %lld pairs, %lld bytes sent to rank 0\n", rank,
                     ranks, (long long)local, (long long)bytes_sent);
@@ -576,7 +581,7 @@ sync: /* every rank reaches this point, failed or not */
     if (rank == 0 && !st && cross_only) { /* drop pairs inside one source */
         int64_t k = 0;
         for (int64_t i = 0; i < res.pairs.n; i++)
-            if (cli_sources_of(&srcs, res.pairs.v[i].a) != cli_sources_of(&srcs, res.pairs.v[i].b))
+            if (sj_sources_of(&srcs, res.pairs.v[i].a) != sj_sources_of(&srcs, res.pairs.v[i].b))
                 res.pairs.v[k++] = res.pairs.v[i];
         res.pairs.n = k;
     }
@@ -585,7 +590,7 @@ sync: /* every rank reaches this point, failed or not */
     /* Provenance: each hash's source, carried into the pairs file. */
     res.cross_only = cross_only;
     res.dihedral = cfg.dihedral;
-    res.sources = cli_sources_names(&srcs);
+    res.sources = sj_sources_names(&srcs);
     res.node_source = malloc((size_t)SJ_MAX(res.n_nodes, 1) * sizeof *res.node_source);
     res.excluded_source = malloc((size_t)SJ_MAX(res.n_excluded, 1) * sizeof *res.excluded_source);
     if (!res.sources || !res.node_source || !res.excluded_source) {
@@ -593,9 +598,9 @@ sync: /* every rank reaches this point, failed or not */
         goto fail;
     }
     for (int64_t i = 0; i < res.n_nodes; i++)
-        res.node_source[i] = cli_sources_of(&srcs, res.nodes[i]);
+        res.node_source[i] = sj_sources_of(&srcs, res.nodes[i]);
     for (int64_t i = 0; i < res.n_excluded; i++)
-        res.excluded_source[i] = cli_sources_of(&srcs, res.excluded_id[i]);
+        res.excluded_source[i] = sj_sources_of(&srcs, res.excluded_id[i]);
     join_s = sj_now() - t_join;
     res.type = corpus->type;
     res.metric = cfg.metric;
@@ -615,7 +620,7 @@ sync: /* every rank reaches this point, failed or not */
         goto fail;
     double rate = join_s > 0 ? (double)comparisons / join_s : 0;
     char excluded[256];
-    cli_excluded_text(res.excluded_rule, res.n_excluded, &dopt, excluded, sizeof excluded);
+    sj_excluded_text(res.excluded_rule, res.n_excluded, &dopt, excluded, sizeof excluded);
     cli_notice("join: %lld hashes (%s), %lld pairs at %s <= %g%s "
                "in %.2f s (%.3g comparisons/s, %s) -> %s",
                (long long)res.n_nodes, excluded, (long long)res.pairs.n,
@@ -652,8 +657,8 @@ done:
     sj_hashes_free(queries);
     free(corpus_paths);
     free(query_paths);
-    cli_sources_free(&srcs);
-    cli_journal_close(&journal, 1); /* only a killed run leaves it, for --resume */
+    sj_sources_free(&srcs);
+    sj_journal_close(&journal, 1); /* only a killed run leaves it, for --resume */
     cli_mpi_finalize();
     return rc;
 }

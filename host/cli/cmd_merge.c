@@ -55,7 +55,7 @@ int cmd_merge(int argc, char **argv)
     const double t0 = sj_now();
     int c;
     int64_t max_pairs = -1, max_memory = -1; /* -1: not given */
-    cli_limits lim = {0, ""};
+    sj_pair_limit lim = {0, ""};
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -82,7 +82,7 @@ int cmd_merge(int argc, char **argv)
     if (refused)
         return refused;
     const char *outputs[] = {out, stats};
-    sj_status out_st = cli_check_outputs(outputs, 2, argv + optind, n_in);
+    sj_status out_st = sj_check_outputs(outputs, 2, argv + optind, n_in);
     if (out_st)
         return cli_fail(out_st);
     /* a pair: in the merged list, in the part being read, in the output
@@ -94,7 +94,7 @@ int cmd_merge(int argc, char **argv)
     } else if (max_memory > 0) {
         lim.max_pairs = max_memory / 72;
         snprintf(lim.why, sizeof lim.why, "the limit set by --max-memory %.1f MB", (double)max_memory / 1048576.0);
-    } else if (max_pairs < 0 && max_memory < 0 && (st = cli_limits_default(out, 0, 72, 24, &lim))) {
+    } else if (max_pairs < 0 && max_memory < 0 && (st = sj_pair_limit_default(out, 0, 72, 24, &lim))) {
         return cli_fail(st);
     }
     sj_join_result all, part;
@@ -142,7 +142,7 @@ int cmd_merge(int argc, char **argv)
             all.pairs.n += part.pairs.n;
         }
         if (lim.max_pairs > 0 && all.pairs.n > lim.max_pairs) {
-            st = cli_limit_exceeded("merge", &lim, "Set the limit with --max-pairs N or --max-memory SIZE "
+            st = sj_pair_limit_exceeded("merge", &lim, "Set the limit with --max-pairs N or --max-memory SIZE "
                                                    "(0 or none: no limit)");
             break;
         }

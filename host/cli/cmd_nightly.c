@@ -208,14 +208,14 @@ static const char nightly_how[] =
  * default limit the run stops instead. Quarantined uploads leave *uploads for
  * q_id/q_matches (caller arrays of (*uploads)->n). */
 static sj_status join_night(sj_join_config *cfg, sj_hashes **uploads, const sj_hashes *active,
-                            const cli_limits *lim, int fit, int64_t max_matches, sj_pairs *pairs,
+                            const sj_pair_limit *lim, int fit, int64_t max_matches, sj_pairs *pairs,
                             int64_t *q_id, int64_t *q_matches, int64_t *n_q, int *over_limit)
 {
     const int64_t n = (*uploads)->n;
     sj_status st = join_within(cfg, *uploads, active, lim->max_pairs, pairs);
     *over_limit = st == SJ_ERR_LIMIT && lim->max_pairs > 0;
     if (*over_limit && !fit && max_matches <= 0)
-        return cli_limit_exceeded("nightly", lim, nightly_how);
+        return sj_pair_limit_exceeded("nightly", lim, nightly_how);
     if ((st && !*over_limit) || (!st && max_matches <= 0))
         return st;
     int64_t *counts = calloc((size_t)SJ_MAX(n, 1), sizeof *counts), cap = max_matches;
@@ -252,7 +252,7 @@ static sj_status join_night(sj_join_config *cfg, sj_hashes **uploads, const sj_h
         goto done;
     if (*over_limit) { /* join again without them: it fits now */
         if ((st = join_within(cfg, *uploads, active, lim->max_pairs, pairs)) == SJ_ERR_LIMIT)
-            st = cli_limit_exceeded("nightly", lim, nightly_how);
+            st = sj_pair_limit_exceeded("nightly", lim, nightly_how);
     } else if (*n_q > before) { /* drop the pairs of the quarantined uploads */
         int64_t k = 0;
         for (int64_t p = 0; p < pairs->n; p++) {
@@ -324,7 +324,7 @@ static void remove_orphans(const char *dir, const sj_manifest *m)
 }
 
 static sj_status write_state_file(const char *path, const node *nodes, int64_t n,
-                                  const int64_t *cluster, const int64_t *rule, const cli_sources *srcs,
+                                  const int64_t *cluster, const int64_t *rule, const sj_sources *srcs,
                                   int64_t generation, const sj_meta_table *meta)
 {
     sj_atomic_file af;
@@ -334,14 +334,14 @@ static sj_status write_state_file(const char *path, const node *nodes, int64_t n
         return st;
     int64_t *ids = malloc((size_t)SJ_MAX(n, 1) * sizeof *ids);
     int32_t *src = malloc((size_t)SJ_MAX(n, 1) * sizeof *src);
-    char *names = cli_sources_names(srcs); /* the `sources` attribute, whole */
+    char *names = sj_sources_names(srcs); /* the `sources` attribute, whole */
     if (!ids || !src || !names) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto fail;
     }
     for (int64_t i = 0; i < n; i++) {
         ids[i] = nodes[i].id;
-        src[i] = cli_sources_of(srcs, nodes[i].id);
+        src[i] = sj_sources_of(srcs, nodes[i].id);
     }
     hsize_t d[1] = {(hsize_t)n};
     if ((st = sj_h5_attr_i64(f, "format_version", SJ_FORMAT_VERSION, path)) ||
@@ -369,9 +369,9 @@ fail:
     return st;
 }
 
-static const char *src_name(const cli_sources *s, int64_t id)
+static const char *src_name(const sj_sources *s, int64_t id)
 {
-    int32_t k = cli_sources_of(s, id);
+    int32_t k = sj_sources_of(s, id);
     return k >= 0 ? s->names[k] : "";
 }
 
@@ -392,13 +392,13 @@ int cmd_nightly(int argc, char **argv)
     int n_up = 0, c, rc = EXIT_OK, lock_fd = -1, as_corpus = 0;
     int64_t thr = -1, threads = 0, max_pairs = -1, max_memory = -1, max_matches = -1, n_q = 0;
     int64_t *q_id = NULL, *q_matches = NULL; /* quarantined uploads and their matches */
-    cli_limits lim = {0, ""};
+    sj_pair_limit lim = {0, ""};
     sj_join_config cfg;
     sj_join_config_defaults(&cfg);
     sj_manifest m, next;
     memset(&m, 0, sizeof m);
     memset(&next, 0, sizeof next);
-    cli_sources srcs;
+    sj_sources srcs;
     memset(&srcs, 0, sizeof srcs);
     old_state old;
     memset(&old, 0, sizeof old);
@@ -478,12 +478,12 @@ int cmd_nightly(int argc, char **argv)
         char sub[4200], manifest_path[4200], lock[4200];
         for (int s = 0; s < 3 && !st; s++) {
             snprintf(sub, sizeof sub, "%s/%s", dir, subs[s]);
-            st = cli_check_not_inside(sub, uploads_paths, n_up, "nightly writes and cleans up");
+            st = sj_check_not_inside(sub, uploads_paths, n_up, "nightly writes and cleans up");
         }
         snprintf(manifest_path, sizeof manifest_path, "%s/manifest", dir);
         snprintf(lock, sizeof lock, "%s/lock", dir);
         const char *outputs[] = {manifest_path, lock, stats};
-        if (st || (st = cli_check_outputs(outputs, 3, uploads_paths, n_up)))
+        if (st || (st = sj_check_outputs(outputs, 3, uploads_paths, n_up)))
             goto fail;
     }
     /* One run at a time. */
@@ -553,7 +553,7 @@ int cmd_nightly(int argc, char **argv)
             state_file = m.files[i].path;
     }
     st = oom ? sj_fail(SJ_ERR_NOMEM, "out of memory")
-         : n_shards ? cli_read_shards(shard_paths, n_shards, &corpus, &srcs) : SJ_OK;
+         : n_shards ? sj_read_shards(shard_paths, n_shards, &corpus, &srcs) : SJ_OK;
     for (int i = 0; i < n_shards; i++)
         free(shard_paths[i]);
     free(shard_paths);
@@ -588,16 +588,16 @@ int cmd_nightly(int argc, char **argv)
         }
         if (source && (st = sj_hashes_set_source(each[i], source)))
             goto fail;
-        if ((st = cli_sources_add(&srcs, each[i], uploads_paths[i])) ||
+        if ((st = sj_sources_add(&srcs, each[i], uploads_paths[i])) ||
             (st = sj_hashes_concat(uploads, each[i])))
             goto fail;
     }
-    cli_sources_finish(&srcs);
+    sj_sources_finish(&srcs);
     if (!cfg.dihedral) { /* kept in each upload's shard, not needed for the join */
         free(uploads->dihedral);
         uploads->dihedral = NULL;
     }
-    if ((st = cli_check_ids_across(corpus, uploads)))
+    if ((st = sj_check_ids_across(corpus, uploads)))
         goto fail;
 
     /* Case metadata of every hash, tonight's uploads marked new (before the
@@ -607,7 +607,7 @@ int cmd_nightly(int argc, char **argv)
         const uint8_t side[2] = {0, !as_corpus};
         if ((st = sj_meta_table_build(sets, side, 2, &meta)))
             goto fail;
-        if ((st = cli_meta_fill_sources(meta, &srcs)))
+        if ((st = sj_meta_fill_sources(meta, &srcs)))
             goto fail;
     }
     /* Exclusions: new degenerate hashes now; old ones as recorded. */
@@ -658,7 +658,7 @@ int cmd_nightly(int argc, char **argv)
                      (double)max_memory / 1048576.0);
         } else if (max_pairs < 0 && max_memory < 0) {
             snprintf(full, sizeof full, "%s/reports/report", dir);
-            if ((st = cli_limits_default(full, input_bytes, 72, 256, &lim)))
+            if ((st = sj_pair_limit_default(full, input_bytes, 72, 256, &lim)))
                 goto fail;
         }
     }
@@ -826,8 +826,8 @@ int cmd_nightly(int argc, char **argv)
         snprintf(rel, sizeof rel, "reports/g%06lld.%s", (long long)gen, kind ? "csv" : "json");
         snprintf(full, sizeof full, "%s/%s", dir, rel);
         sj_fault_step(kind ? "write csv report" : "write json report");
-        cli_text t;
-        if ((st = cli_text_open(&t, full)))
+        sj_text_file t;
+        if ((st = sj_text_open(&t, full)))
             goto fail;
         FILE *fp = t.fp;
         if (!kind)
@@ -904,7 +904,7 @@ int cmd_nightly(int argc, char **argv)
         }
         if (!kind)
             fprintf(fp, "\n  ]\n}\n");
-        if ((st = cli_text_close(&t, 1)))
+        if ((st = sj_text_close(&t, 1)))
             goto fail;
         if ((st = sj_manifest_add_file(&next, dir, rel)))
             goto fail;
@@ -921,7 +921,7 @@ int cmd_nightly(int argc, char **argv)
         unlink(full);
     }
     char excluded[256];
-    cli_excluded_text(ex_rule, n_ex, &dopt, excluded, sizeof excluded);
+    sj_excluded_text(ex_rule, n_ex, &dopt, excluded, sizeof excluded);
     cli_notice("nightly: generation %lld: %lld %s (%s), %lld new matches "
                "(%lld across databases), %lld new clusters, %lld merges -> %s/reports/g%06lld.json",
                (long long)gen, (long long)(uploads->n + n_ex),
@@ -958,7 +958,7 @@ done:
     sj_hashes_free(uploads);
     sj_pairs_free(&pairs);
     old_state_free(&old);
-    cli_sources_free(&srcs);
+    sj_sources_free(&srcs);
     sj_manifest_free(&m);
     sj_manifest_free(&next);
     free(nodes);

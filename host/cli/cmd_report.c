@@ -96,13 +96,13 @@ static sj_status write_one(const char *dir, const char *name, writer_fn fn, cons
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    cli_text t;
-    sj_status st = cli_text_open(&t, path);
+    sj_text_file t;
+    sj_status st = sj_text_open(&t, path);
     if (st)
         return st;
     fn(t.fp, v);
     sj_fault_step(name);
-    return cli_text_close(&t, 1);
+    return sj_text_close(&t, 1);
 }
 
 static void write_icse_listed(FILE *fp, const case_view *v) { case_write_icse(fp, v, 0); }
@@ -188,9 +188,9 @@ int cmd_report(int argc, char **argv)
         const char *outputs[] = {dir, stats};
         char *inputs[] = {(char *)clusters, (char *)pairs};
         char *in_dir[] = {(char *)clusters, (char *)pairs, (char *)stats};
-        sj_status out_st = cli_check_outputs(outputs, 2, inputs, 2);
+        sj_status out_st = sj_check_outputs(outputs, 2, inputs, 2);
         if (!out_st)
-            out_st = cli_check_not_inside(dir, in_dir, 3, "the report replaces as a whole");
+            out_st = sj_check_not_inside(dir, in_dir, 3, "the report replaces as a whole");
         if (out_st)
             return cli_fail(out_st);
     }
@@ -206,8 +206,8 @@ int cmd_report(int argc, char **argv)
     case_view_filter(&v, min_size, class_mask);
     /* Written into a new directory beside DIR, swapped in when complete. */
     const char *report_dir = dir;
-    cli_outdir outdir;
-    if (!st && !(st = cli_outdir_begin(&outdir, report_dir)))
+    sj_outdir outdir;
+    if (!st && !(st = sj_outdir_begin(&outdir, report_dir)))
         dir = outdir.temp;
     if (!st && !v.has_meta)
         cli_notice("report: %s carries no case metadata (a self-join without it): every hash "
@@ -226,10 +226,12 @@ int cmd_report(int argc, char **argv)
         st = write_one(dir, "icse.csv", write_icse_listed, &v);
     if (!st)
         st = write_one(dir, "report.html", write_html, &v);
-    if (!st)
-        st = cli_outdir_commit(&outdir);
-    else if (dir != report_dir)
-        cli_outdir_abort(&outdir);
+    if (!st) {
+        if (!(st = sj_outdir_commit(&outdir)) && outdir.notice[0]) /* commit aborts on failure */
+            cli_notice("%s", outdir.notice);
+    } else if (dir != report_dir) {
+        sj_outdir_abort(&outdir);
+    }
     dir = report_dir;
     int rc = EXIT_OK;
     if (st) {

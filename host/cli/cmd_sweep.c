@@ -190,8 +190,8 @@ static const char *const metric_names[N_METRICS] = {"precision", "recall", "f1",
 
 static sj_status write_csv(const char *out, const sweep_run *runs, int n_runs)
 {
-    cli_text t;
-    sj_status st = cli_text_open(&t, out);
+    sj_text_file t;
+    sj_status st = sj_text_open(&t, out);
     if (st)
         return st;
     fprintf(t.fp, "threshold,pairs,clusters,singletons,largest,quarantined");
@@ -219,18 +219,18 @@ static sj_status write_csv(const char *out, const sweep_run *runs, int n_runs)
             fprintf(t.fp, ",%s,%s\n", runs[u].linkage, row_mark(&runs[u], i));
         }
     }
-    st = cli_text_close(&t, 1);
+    st = sj_text_close(&t, 1);
     if (st || !out || !strcmp(out, "-"))
         return st;
     const sj_sweep *s = runs[0].sw; /* the histogram does not depend on the linkage */
     char hpath[4200];
     histogram_path(out, hpath, sizeof hpath);
-    if ((st = cli_text_open(&t, hpath)))
+    if ((st = sj_text_open(&t, hpath)))
         return st;
     fprintf(t.fp, "distance,pairs\n"); /* the lower edge of each bin */
     for (int k = 0; k < s->n_hist; k++)
         fprintf(t.fp, "%.12g,%lld\n", s->hist_lo + k * s->hist_width, (long long)s->histogram[k]);
-    return cli_text_close(&t, 1);
+    return sj_text_close(&t, 1);
 }
 
 static void json_threshold(FILE *fp, const char *key, const sweep_run *run, int i)
@@ -271,8 +271,8 @@ static void json_rows(FILE *fp, const sweep_run *run)
 static sj_status write_json(const char *out, const sweep_run *runs, int n_runs, double join_threshold,
                             int64_t labelled, int64_t excluded_labelled)
 {
-    cli_text t;
-    sj_status st = cli_text_open(&t, out);
+    sj_text_file t;
+    sj_status st = sj_text_open(&t, out);
     if (st)
         return st;
     const sj_sweep *s = runs[0].sw;
@@ -305,7 +305,7 @@ static sj_status write_json(const char *out, const sweep_run *runs, int n_runs, 
     for (int k = 0; k < s->n_hist; k++)
         fprintf(t.fp, "%s%lld", k ? ", " : "", (long long)s->histogram[k]);
     fprintf(t.fp, "]\n}\n");
-    return cli_text_close(&t, 1);
+    return sj_text_close(&t, 1);
 }
 
 /* plot_sweep.py: $SIMJOIN_PLOT_SCRIPT, else the installed copy beside the
@@ -493,9 +493,9 @@ int cmd_sweep(int argc, char **argv)
     int csv_out = strcmp(out, "-") && !(dot_out && !strcmp(dot_out, ".json"));
     const char *outputs[] = {out, png, csv_out ? hist : NULL, stats};
     char *pairs_input[] = {(char *)pairs_path};
-    if ((st = cli_check_outputs(outputs, 4, pairs_input, 1)) ||
-        (st = cli_check_outputs(outputs, 4, label_paths, n_label)) ||
-        (st = cli_check_outputs(outputs, 4, hash_paths, n_hash)))
+    if ((st = sj_check_outputs(outputs, 4, pairs_input, 1)) ||
+        (st = sj_check_outputs(outputs, 4, label_paths, n_label)) ||
+        (st = sj_check_outputs(outputs, 4, hash_paths, n_hash)))
         goto fail;
     if (parse_thresholds(thr_text, &thr, &n_thr)) {
         rc = cli_usage("sweep", "bad --thresholds '%s' (LO:HI:STEP or a list)", thr_text);
@@ -513,7 +513,7 @@ int cmd_sweep(int argc, char **argv)
     }
     double t0 = sj_now();
     if ((st = sj_pairs_file_read(pairs_path, &res)) ||
-        (st = cli_check_outputs_vs_join(outputs, 4, &res)))
+        (st = sj_check_outputs_vs_join(outputs, 4, &res)))
         goto fail;
     for (int i = 0; i < n_thr; i++)
         if (thr[i] > res.threshold) {
@@ -525,12 +525,12 @@ int cmd_sweep(int argc, char **argv)
      * linkage, the hashes. The join's inputs are found from the pairs
      * file's directory and checked against the join's checksums (NULL when
      * not readable here). */
-    if ((!n_label || (any_complete && !n_hash)) && (st = cli_read_join_inputs(&res, &inputs_set)))
+    if ((!n_label || (any_complete && !n_hash)) && (st = sj_read_join_inputs(&res, &inputs_set)))
         goto fail;
     if (!n_label && inputs_set && inputs_set->labels) {
         label_set = inputs_set;
         inputs_set = NULL;
-    } else if (n_label && (st = cli_read_shards(label_paths, n_label, &label_set, NULL))) {
+    } else if (n_label && (st = sj_read_shards(label_paths, n_label, &label_set, NULL))) {
         goto fail;
     }
     if (n_label && !label_set->labels) {
@@ -567,7 +567,7 @@ int cmd_sweep(int argc, char **argv)
     if (any_complete) {
         /* --hashes, else the join's inputs (read once, perhaps as label_set) */
         hashes = inputs_set ? inputs_set : n_label ? NULL : label_set;
-        if (n_hash && !(st = cli_read_shards(hash_paths, n_hash, &hash_set, NULL)))
+        if (n_hash && !(st = sj_read_shards(hash_paths, n_hash, &hash_set, NULL)))
             hashes = hash_set;
         if (!st && !hashes)
             st = sj_fail(SJ_ERR_ARG, "--linkage complete:D needs the hashes; the join's input "

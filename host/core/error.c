@@ -1,6 +1,8 @@
 /* error.c - status strings and the per-thread failure message. */
 #include "core/internal.h"
 
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 static _Thread_local char last_error[1024];
@@ -48,3 +50,17 @@ void sj_error_prefix(const char *fmt, ...)
 }
 
 const char *sj_version(void) { return SIMJOIN_VERSION_STRING; }
+
+#ifdef SIMJOIN_FAULT_INJECTION
+void sj_fault_step(const char *what)
+{
+    (void)what; /* the step's name, for a debugger */
+    static _Atomic long at = -2, count;
+    if (at == -2) {
+        const char *e = getenv("SIMJOIN_FAULT_AT");
+        at = e ? atol(e) : -1;
+    }
+    if (at > 0 && ++count == at)
+        raise(SIGKILL); /* as kill -9 would: no cleanup, nothing printed */
+}
+#endif

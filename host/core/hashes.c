@@ -563,3 +563,32 @@ sj_status sj_hashes_remove_degenerate(sj_hashes *h, const sj_degenerate_options 
     *n_excluded = ex;
     return SJ_OK;
 }
+
+void sj_excluded_text(const uint8_t *rule, int64_t n, const sj_degenerate_options *o, char *buf,
+                       size_t size)
+{
+    int64_t per[SJ_DEGEN_LOW_QUALITY + 1] = {0};
+    for (int64_t i = 0; i < n; i++)
+        per[rule[i] <= SJ_DEGEN_LOW_QUALITY ? rule[i] : 0]++;
+    size_t used = (size_t)snprintf(buf, size, "%lld excluded", (long long)n);
+    static const int order[3] = {SJ_DEGEN_LOW_QUALITY, SJ_DEGEN_BIT_BAND, SJ_DEGEN_ALL_ZERO};
+    int first = 1;
+    for (int k = 0; k < 3 && used < size; k++) {
+        int r = order[k];
+        if (!per[r])
+            continue;
+        char why[64];
+        if (r == SJ_DEGEN_LOW_QUALITY)
+            o ? snprintf(why, sizeof why, "quality < %d", (int)o->min_quality)
+              : snprintf(why, sizeof why, "low quality");
+        else if (r == SJ_DEGEN_BIT_BAND)
+            o ? snprintf(why, sizeof why, "one-bit count outside %d..%d", (int)o->min_ones,
+                         (int)o->max_ones)
+              : snprintf(why, sizeof why, "one-bit band");
+        else
+            snprintf(why, sizeof why, "all zero");
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld %s", first ? ": " : ", ",
+                                 (long long)per[r], why);
+        first = 0;
+    }
+}

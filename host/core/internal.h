@@ -91,4 +91,23 @@ double sj_now(void);
 sj_status sj_pairs_sort(sj_pair *v, int64_t n);
 void sj_pairs_sort_reference(sj_pair *v, int64_t n);
 
+/* "439 excluded: 412 quality < 50, 27 one-bit count outside 32..224" from
+ * the rules of n excluded hashes (o NULL: the rules without their limits). */
+void sj_excluded_text(const uint8_t *rule, int64_t n, const sj_degenerate_options *o, char *buf,
+                       size_t size);
+
+
+/* Fault injection for crash tests, compiled only into test builds
+ * (SIMJOIN_FAULT_INJECTION, on with SIMJOIN_BUILD_TESTS): when
+ * SIMJOIN_FAULT_AT=N is set, the N-th call kills the process (SIGKILL, no
+ * cleanup), as a crash would at that step. Elsewhere it does nothing. */
+#ifdef SIMJOIN_FAULT_INJECTION
+void sj_fault_step(const char *what);
+#else
+static inline void sj_fault_step(const char *what) { (void)what; }
+#endif
+
+/* "512M", "8G", "100k" or plain bytes (a B suffix allowed); 0 on success. */
+int sj_parse_size(const char *s, int64_t *out);
+
 #endif

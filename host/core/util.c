@@ -200,3 +200,25 @@ int64_t sj_uf_find(int64_t *parent, int64_t x)
     }
     return x;
 }
+
+int sj_parse_size(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return -1;
+    double mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024.0; end++; break;
+    case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v * mul > 9.0e18)
+        return -1;
+    *out = (int64_t)(v * mul);
+    return 0;
+}

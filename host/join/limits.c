@@ -8,8 +8,10 @@
  * on the disk beside the output, so that such a run stops with SJ_ERR_LIMIT
  * before it is killed. */
 #define _GNU_SOURCE
-#include "core/internal.h"
+#include "join/limits.h"
 
+#include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -194,4 +196,60 @@ sj_status sj_match_cap(const int64_t *counts, int64_t n, int64_t max_pairs, int6
     *cap = i == n ? (n ? s[n - 1] : 0) : i > 0 ? s[i - 1] : -1;
     free(s);
     return SJ_OK;
+}
+
+/* ---- the pair limit in force, and its message ---- */
+
+/* SIZE in readable units. */
+static void format_size(int64_t bytes, char *buf, size_t size)
+{
+    if (bytes >= ((int64_t)1 << 30))
+        snprintf(buf, size, "%.1f GB", (double)bytes / (1 << 30));
+    else
+        snprintf(buf, size, "%.1f MB", (double)bytes / (1 << 20));
+}
+
+/* An override of a detected size for tests and operators (SIMJOIN_MEMORY_AVAILABLE,
+ * SIMJOIN_DISK_FREE): the size it gives, or `detected`. */
+static int64_t size_override(const char *var, int64_t detected)
+{
+    const char *e = getenv(var);
+    int64_t v;
+    return e && *e && !sj_parse_size(e, &v) ? v : detected;
+}
+
+sj_status sj_pair_limit_default(const char *out_path, int64_t input_bytes, int64_t memory_per_pair,
+                             int64_t disk_per_pair, sj_pair_limit *l)
+{
+    char d[4096];
+    snprintf(d, sizeof d, "%s", out_path);
+    sj_resources r;
+    sj_status st = sj_resources_detect(dirname(d), &r);
+    if (st)
+        return st;
+    r.memory_available = size_override("SIMJOIN_MEMORY_AVAILABLE", r.memory_available);
+    r.disk_free = size_override("SIMJOIN_DISK_FREE", r.disk_free);
+    sj_limits lim;
+    if ((st = sj_default_limits(&r, input_bytes, memory_per_pair, disk_per_pair, &lim)))
+        return st;
+    l->max_pairs = lim.max_pairs;
+    char have[32], inputs[32];
+    if (lim.by_disk) {
+        format_size(r.disk_free, have, sizeof have);
+        snprintf(l->why, sizeof l->why,
+                 "the default limit: the pairs that fit in 9/10 of the %s free beside the output", have);
+    } else {
+        format_size(r.memory_available, have, sizeof have);
+        format_size(input_bytes, inputs, sizeof inputs);
+        snprintf(l->why, sizeof l->why,
+                 "the default limit: the pairs that fit in 3/4 of the %s of memory available, "
+                 "beside the inputs (%s)", have, inputs);
+    }
+    return SJ_OK;
+}
+
+sj_status sj_pair_limit_exceeded(const char *cmd, const sj_pair_limit *l, const char *how)
+{
+    return sj_fail(SJ_ERR_LIMIT, "%s: more than %lld pairs, %s; nothing was written. %s", cmd,
+                   (long long)l->max_pairs, l->why, how);
 }

@@ -5,25 +5,10 @@
 #include "core/sha256.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#ifdef SIMJOIN_FAULT_INJECTION
-void sj_fault_step(const char *what)
-{
-    (void)what; /* the step's name, for a debugger */
-    static _Atomic long at = -2, count;
-    if (at == -2) {
-        const char *e = getenv("SIMJOIN_FAULT_AT");
-        at = e ? atol(e) : -1;
-    }
-    if (at > 0 && ++count == at)
-        raise(SIGKILL); /* as kill -9 would: no cleanup, nothing printed */
-}
-#endif
 
 void sj_manifest_free(sj_manifest *m)
 {

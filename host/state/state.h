@@ -64,14 +64,5 @@ int64_t sj_state_name_generation(const char *rel);
 /* The generation that committed batch sha, or -1. */
 int64_t sj_manifest_find_batch(const sj_manifest *m, const char *sha);
 
-/* Fault injection for crash tests, compiled only into test builds
- * (SIMJOIN_FAULT_INJECTION, on with SIMJOIN_BUILD_TESTS): when
- * SIMJOIN_FAULT_AT=N is set, the N-th call kills the process (SIGKILL, no
- * cleanup), as a crash would at that step. Elsewhere it does nothing. */
-#ifdef SIMJOIN_FAULT_INJECTION
-void sj_fault_step(const char *what);
-#else
-static inline void sj_fault_step(const char *what) { (void)what; }
-#endif
 
 #endif

@@ -1,4 +1,4 @@
-/* cli_outdir.c - a directory output committed as a whole (`report --out DIR`).
+/* sj_outdir.c - a directory output committed as a whole (`report --out DIR`).
  *
  * The files are written into a new directory beside DIR (.NAME.tmp.PID.N,
  * 0750), which then takes DIR's place in one atomic step (renameat2 with
@@ -16,8 +16,7 @@
  * directory away. Temporary directories left by a crashed run (their process
  * gone) are removed by the next run. */
 #define _GNU_SOURCE /* renameat2 */
-#include "cli/cli.h"
-#include "state/state.h" /* sj_fault_step */
+#include "io/outputs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -164,7 +163,7 @@ static void remove_stale_temps(const char *parent, const char *base)
     closedir(d);
 }
 
-sj_status cli_outdir_begin(cli_outdir *d, const char *dir)
+sj_status sj_outdir_begin(sj_outdir *d, const char *dir)
 {
     static unsigned counter;
     memset(d, 0, sizeof *d);
@@ -223,7 +222,7 @@ sj_status cli_outdir_begin(cli_outdir *d, const char *dir)
 }
 
 /* The marker: the names of the report's files, one per line. */
-static sj_status write_marker(cli_outdir *d)
+static sj_status write_marker(sj_outdir *d)
 {
     char path[PATH_MAX + 64];
     if (snprintf(path, sizeof path, "%s/%s", d->temp, MARKER) >= (int)sizeof path)
@@ -231,24 +230,24 @@ static sj_status write_marker(cli_outdir *d)
     DIR *dd = opendir(d->temp);
     if (!dd)
         return sj_fail(SJ_ERR_IO, "%s: %s", d->temp, strerror(errno));
-    cli_text t;
-    sj_status st = cli_text_open(&t, path);
+    sj_text_file t;
+    sj_status st = sj_text_open(&t, path);
     if (!st) {
         struct dirent *e;
         while ((e = readdir(dd)))
             if (e->d_name[0] != '.')
                 fprintf(t.fp, "%s\n", e->d_name);
-        st = cli_text_close(&t, 1);
+        st = sj_text_close(&t, 1);
     }
     closedir(dd);
     return st;
 }
 
-sj_status cli_outdir_commit(cli_outdir *d)
+sj_status sj_outdir_commit(sj_outdir *d)
 {
     sj_status st = write_marker(d);
     if (st) {
-        cli_outdir_abort(d);
+        sj_outdir_abort(d);
         return st;
     }
     fsync_dir(d->temp);
@@ -257,13 +256,13 @@ sj_status cli_outdir_commit(cli_outdir *d)
         struct stat sb;
         if (stat(d->final, &sb) == 0 && rmdir(d->final) != 0) { /* it was empty at the start */
             st = sj_fail(SJ_ERR_IO, "%s: cannot replace it: %s", d->final, strerror(errno));
-            cli_outdir_abort(d);
+            sj_outdir_abort(d);
             return st;
         }
         if (rename(d->temp, d->final) != 0) {
             st = sj_fail(SJ_ERR_IO, "%s: cannot rename the report into place: %s", d->final,
                          strerror(errno));
-            cli_outdir_abort(d);
+            sj_outdir_abort(d);
             return st;
         }
     } else {
@@ -273,33 +272,34 @@ sj_status cli_outdir_commit(cli_outdir *d)
             (holds_report_only(d->prev, foreign, sizeof foreign) || remove_dir_files(d->prev) != 0)) {
             st = sj_fail(SJ_ERR_IO, "%s: cannot remove the report before the previous one: %s",
                          d->prev, strerror(errno));
-            cli_outdir_abort(d);
+            sj_outdir_abort(d);
             return st;
         }
         sj_fault_step("older previous report removed");
         if (renameat2(AT_FDCWD, d->temp, AT_FDCWD, d->final, RENAME_EXCHANGE) == 0) {
             sj_fault_step("report exchanged into place");
             if (rename(d->temp, d->prev) != 0) /* the new report is in place all the same */
-                cli_notice("report: the previous report stays at %s (cannot rename it to %s: %s)",
-                           d->temp, d->prev, strerror(errno));
+                snprintf(d->notice, sizeof d->notice,
+                         "report: the previous report stays at %s (cannot rename it to %s: %s)",
+                         d->temp, d->prev, strerror(errno));
         } else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
             if (rename(d->final, d->prev) != 0) {
                 st = sj_fail(SJ_ERR_IO, "%s: cannot move the previous report to %s: %s", d->final,
                              d->prev, strerror(errno));
-                cli_outdir_abort(d);
+                sj_outdir_abort(d);
                 return st;
             }
             sj_fault_step("previous report moved aside");
             if (rename(d->temp, d->final) != 0) {
                 st = sj_fail(SJ_ERR_IO, "%s: cannot rename the report into place (the previous "
                                         "one is %s): %s", d->final, d->prev, strerror(errno));
-                cli_outdir_abort(d);
+                sj_outdir_abort(d);
                 return st;
             }
         } else {
             st = sj_fail(SJ_ERR_IO, "%s: cannot exchange the report into place: %s", d->final,
                          strerror(errno));
-            cli_outdir_abort(d);
+            sj_outdir_abort(d);
             return st;
         }
     }
@@ -311,7 +311,7 @@ sj_status cli_outdir_commit(cli_outdir *d)
     return SJ_OK;
 }
 
-void cli_outdir_abort(cli_outdir *d)
+void sj_outdir_abort(sj_outdir *d)
 {
     if (d->temp[0])
         remove_dir_files(d->temp);

@@ -1,4 +1,4 @@
-/* cli_journal.c - progress journal for `simjoin join --resume`.
+/* sj_journal.c - progress journal for `simjoin join --resume`.
  *
  * Beside the output, .NAME.journal records each finished work unit (a query
  * block against a corpus chunk) with its pairs, appended and flushed as the
@@ -29,7 +29,7 @@
  * run's (docs/bad-inputs.md). */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* flock */
-#include "cli/cli.h"
+#include "io/journal.h"
 #include "core/sha256.h"
 
 #include <errno.h>
@@ -71,7 +71,7 @@ static uint64_t record_check(uint64_t prev, int64_t unit, int64_t n, const sj_pa
 }
 
 /* Why the pairs of a record cannot be the join's (NULL: they can). */
-static const char *pairs_invalid(const cli_journal_rule *rule, const sj_pair *p, int64_t n)
+static const char *pairs_invalid(const sj_journal_rule *rule, const sj_pair *p, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         if (!(p[i].a < p[i].b))
@@ -130,7 +130,7 @@ static sj_status open_locked(const char *path, int *fd_out, int *existed)
 }
 
 /* Reads the records after the header, keeping the valid ones (see the top). */
-static sj_status read_records(cli_journal *j, FILE *fp, off_t size, const cli_journal_rule *rule)
+static sj_status read_records(sj_journal *j, FILE *fp, off_t size, const sj_journal_rule *rule)
 {
     off_t good = ftello(fp);
     int64_t record = 0;
@@ -178,15 +178,15 @@ static sj_status read_records(cli_journal *j, FILE *fp, off_t size, const cli_jo
         good = ftello(fp);
     }
     if (why) /* damage or tampering: said even under --quiet */
-        fprintf(stderr, "simjoin: warning: join: %s: record %lld has %s; it and the records after it "
-                        "are ignored and their work is done again\n", j->path, (long long)record + 1, why);
+        snprintf(j->warning, sizeof j->warning, "join: %s: record %lld has %s; it and the records "
+                 "after it are ignored and their work is done again", j->path, (long long)record + 1, why);
     if (fflush(fp) != 0 || ftruncate(fileno(fp), good) != 0 || fseeko(fp, good, SEEK_SET) != 0)
         return sj_fail(SJ_ERR_IO, "%s: cannot trim the journal: %s", j->path, strerror(errno));
     return SJ_OK;
 }
 
-sj_status cli_journal_open(cli_journal *j, const char *out, const char *signature, int resume,
-                           const cli_journal_rule *rule)
+sj_status sj_journal_open(sj_journal *j, const char *out, const char *signature, int resume,
+                           const sj_journal_rule *rule)
 {
     memset(j, 0, sizeof *j);
     char d[4096], b[4096];
@@ -212,7 +212,8 @@ sj_status cli_journal_open(cli_journal *j, const char *out, const char *signatur
     if (existed && fstat(fd, &fs) == 0 && fs.st_size == 0)
         existed = 0; /* killed before its header was written: nothing done yet */
     if (resume && !existed)
-        cli_notice("join: no journal to resume from (%s); starting from the beginning", j->path);
+        snprintf(j->notice, sizeof j->notice,
+                 "join: no journal to resume from (%s); starting from the beginning", j->path);
     if (resume && existed) {
         char line[256];
         if (!fgets(line, sizeof line, fp) || strcmp(line, header) != 0) {
@@ -238,16 +239,16 @@ sj_status cli_journal_open(cli_journal *j, const char *out, const char *signatur
     return SJ_OK;
 }
 
-int cli_journal_skip(void *user, int64_t unit)
+int sj_journal_skip(void *user, int64_t unit)
 {
-    const cli_journal *j = user;
+    const sj_journal *j = user;
     return j->n_units > 0 &&
            bsearch(&unit, j->units, (size_t)j->n_units, sizeof *j->units, cmp_unit) != NULL;
 }
 
-sj_status cli_journal_done(void *user, int64_t unit, const sj_pair *given, int64_t n)
+sj_status sj_journal_done(void *user, int64_t unit, const sj_pair *given, int64_t n)
 {
-    cli_journal *j = user;
+    sj_journal *j = user;
     /* Copied field by field into zeroed memory: sj_pair's padding is not
      * the caller's to fill, and the bytes written and checked must be ours. */
     sj_pair *pairs = calloc((size_t)SJ_MAX(n, 1), sizeof *pairs);
@@ -275,7 +276,7 @@ sj_status cli_journal_done(void *user, int64_t unit, const sj_pair *given, int64
     return SJ_OK;
 }
 
-void cli_journal_close(cli_journal *j, int remove_it)
+void sj_journal_close(sj_journal *j, int remove_it)
 {
     if (j->fp && remove_it)
         unlink(j->path); /* while still locked: no other join can have taken it over */

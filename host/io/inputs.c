@@ -1,0 +1,243 @@
+/* inputs.c - reading a join's input shards: their rows' databases of origin
+ * (sources), ids unique across inputs, and the inputs a pairs file records
+ * read back and checked against their checksums. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "io/inputs.h"
+#include "simjoin/meta.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+sj_status sj_sources_add(sj_sources *s, const sj_hashes *h, const char *path)
+{
+    const char *source = h->source ? h->source : "";
+    int k = 0;
+    while (k < s->n && strcmp(s->names[k], source) != 0)
+        k++;
+    if (k == s->n) {
+        if (s->n == INT32_MAX)
+            return sj_fail(SJ_ERR_LIMIT, "%s: more than 2^31-1 distinct sources in one join", path);
+        char **names = realloc(s->names, (size_t)(s->n + 1) * sizeof *names);
+        if (!names)
+            return sj_fail(SJ_ERR_NOMEM, "out of memory");
+        s->names = names;
+        if (!(s->names[s->n] = strdup(source)))
+            return sj_fail(SJ_ERR_NOMEM, "out of memory");
+        s->n++;
+    }
+    sj_status st = sj_grow((void **)&s->ids, &s->cap, s->n_ids + h->n, sizeof *s->ids);
+    if (st)
+        return st;
+    int32_t *src = realloc(s->src, (size_t)s->cap * sizeof *src);
+    if (!src)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    s->src = src;
+    for (int64_t i = 0; i < h->n; i++) {
+        s->ids[s->n_ids] = h->ids[i];
+        s->src[s->n_ids++] = k;
+    }
+    return SJ_OK;
+}
+
+static int cmp_id_src(const void *x, const void *y)
+{
+    const int64_t *a = x, *b = y;
+    return a[0] < b[0] ? -1 : a[0] > b[0];
+}
+
+void sj_sources_finish(sj_sources *s)
+{
+    int64_t *tmp = malloc((size_t)SJ_MAX(s->n_ids, 1) * 2 * sizeof *tmp);
+    if (!tmp)
+        return;
+    for (int64_t i = 0; i < s->n_ids; i++)
+        tmp[2 * i] = s->ids[i], tmp[2 * i + 1] = s->src[i];
+    qsort(tmp, (size_t)s->n_ids, 2 * sizeof *tmp, cmp_id_src);
+    for (int64_t i = 0; i < s->n_ids; i++)
+        s->ids[i] = tmp[2 * i], s->src[i] = (int32_t)tmp[2 * i + 1];
+    free(tmp);
+}
+
+int32_t sj_sources_of(const sj_sources *s, int64_t id)
+{
+    int64_t k = sj_search_i64(s->ids, s->n_ids, id);
+    return k >= 0 ? s->src[k] : -1;
+}
+
+sj_status sj_meta_fill_sources(sj_meta_table *t, const sj_sources *s)
+{
+    sj_status st = SJ_OK;
+    for (int64_t i = 0; i < t->n && !st; i++) {
+        int32_t k = sj_sources_of(s, t->ids[i]);
+        if (k >= 0 && s->names[k][0] && !*sj_meta_text_get(t->meta, i, SJ_META_SOURCE))
+            st = sj_meta_set_text(t->meta, i, SJ_META_SOURCE, s->names[k]);
+    }
+    return st;
+}
+
+void sj_sources_free(sj_sources *s)
+{
+    for (int k = 0; k < s->n; k++)
+        free(s->names[k]);
+    free(s->names);
+    free(s->ids);
+    free(s->src);
+    s->names = NULL;
+    s->n = 0;
+    s->ids = NULL;
+    s->src = NULL;
+}
+
+char *sj_sources_names(const sj_sources *s)
+{
+    size_t len = 1;
+    for (int k = 0; k < s->n; k++)
+        len += strlen(s->names[k]) + 1;
+    char *buf = malloc(len), *p = buf;
+    for (int k = 0; buf && k < s->n; k++)
+        p += sprintf(p, "%s%s", k ? "\n" : "", s->names[k]);
+    if (buf)
+        *p = 0;
+    return buf;
+}
+
+/* ---- ids across inputs ---- */
+
+typedef struct id_in_set {
+    int64_t id;
+    int set;
+} id_in_set;
+
+static int cmp_id_in_set(const void *x, const void *y)
+{
+    const id_in_set *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Ids must be unique across corpus and queries (each already unique alone). */
+sj_status sj_check_ids_across(const sj_hashes *c, const sj_hashes *q)
+{
+    if (!q)
+        return sj_hashes_check_unique_ids(c, "corpus");
+    sj_status st = sj_hashes_check_unique_ids(c, "corpus");
+    if (st || (st = sj_hashes_check_unique_ids(q, "queries")))
+        return st;
+    int64_t n = c->n + q->n;
+    id_in_set *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
+    if (!v)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < c->n; i++)
+        v[i] = (id_in_set){c->ids[i], 0};
+    for (int64_t i = 0; i < q->n; i++)
+        v[c->n + i] = (id_in_set){q->ids[i], 1};
+    qsort(v, (size_t)n, sizeof *v, cmp_id_in_set);
+    int64_t clashes = 0;
+    for (int64_t i = 1; i < n; i++)
+        clashes += v[i].id == v[i - 1].id;
+    free(v);
+    if (clashes)
+        return sj_fail(SJ_ERR_DUPLICATE_ID,
+                       "%lld id(s) appear in both the corpus and the queries; ids must be unique "
+                       "across all inputs of a join", (long long)clashes);
+    return SJ_OK;
+}
+
+#ifdef SIMJOIN_HAVE_HDF5
+/* Record the shard just read as an input of r. */
+static sj_status record_input(sj_join_result *r, const char *role, const char *path,
+                              const sj_hashes *h)
+{
+    struct stat sb;
+    int known = stat(path, &sb) == 0;
+    char sum[65];
+    sj_hashes_checksum(h, sum);
+    return sj_join_result_add_input(r, role, path, known ? (int64_t)sb.st_size : -1,
+                                     known ? (int64_t)sb.st_mtime : -1, sum);
+}
+
+/* Read and concatenate shards; optionally record each as an input of `record`
+ * (with role), or check each against expect[i]'s checksum. */
+static sj_status read_shards(char **paths, int n, sj_hashes **out, sj_sources *sources,
+                             sj_join_result *record, const char *role, const sj_join_input *expect)
+{
+    *out = NULL;
+    sj_hashes *all = NULL;
+    for (int i = 0; i < n; i++) {
+        sj_hashes *h;
+        char sum[65] = "";
+        sj_status st = sj_shard_read(paths[i], &h);
+        if (!st && sources)
+            st = sj_sources_add(sources, h, paths[i]);
+        if (!st && record)
+            st = record_input(record, role, paths[i], h);
+        if (!st && expect && expect[i].checksum[0]) {
+            sj_hashes_checksum(h, sum);
+            if (strcmp(sum, expect[i].checksum) != 0)
+                st = sj_fail(SJ_ERR_MISMATCH, "%s: its hashes or ids are not those the join read "
+                                              "(checksum differs): the shard was changed or "
+                                              "replaced after the join; join again, or give the "
+                                              "right shard", paths[i]);
+        }
+        if (st) {
+            sj_hashes_free(h); /* NULL when the read failed */
+            sj_hashes_free(all);
+            return st;
+        }
+        if (!all) {
+            all = h;
+            continue;
+        }
+        if (all->type.kind != h->type.kind || all->type.bits != h->type.bits) {
+            char a[24], b[24];
+            sj_hash_type_format(all->type, a, sizeof a);
+            sj_hash_type_format(h->type, b, sizeof b);
+            sj_hashes_free(all);
+            sj_hashes_free(h);
+            return sj_fail(SJ_ERR_MISMATCH, "%s: hash kind %s differs from %s in %s", paths[i], b,
+                           a, paths[0]);
+        }
+        st = sj_hashes_concat(all, h);
+        sj_hashes_free(h);
+        if (st) {
+            sj_hashes_free(all);
+            return st;
+        }
+    }
+    *out = all;
+    return SJ_OK;
+}
+
+sj_status sj_read_shards(char **paths, int n, sj_hashes **out, sj_sources *sources)
+{
+    return read_shards(paths, n, out, sources, NULL, NULL, NULL);
+}
+
+sj_status sj_read_shards_as(char **paths, int n, sj_hashes **out, sj_sources *sources,
+                             sj_join_result *r, const char *role)
+{
+    return read_shards(paths, n, out, sources, r, role, NULL);
+}
+
+sj_status sj_read_join_inputs(const sj_join_result *r, sj_hashes **out)
+{
+    *out = NULL;
+    if (r->n_inputs > INT32_MAX)
+        return sj_fail(SJ_ERR_LIMIT, "more than 2^31-1 inputs");
+    char **paths = malloc((size_t)SJ_MAX(r->n_inputs, 1) * sizeof *paths);
+    if (!paths)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    int readable = 1;
+    for (int64_t i = 0; i < r->n_inputs; i++) {
+        paths[i] = r->inputs[i].path;
+        readable &= access(paths[i], R_OK) == 0;
+    }
+    sj_status st = readable ? read_shards(paths, (int)r->n_inputs, out, NULL, NULL, NULL, r->inputs)
+                            : SJ_OK;
+    free(paths);
+    return st;
+}
+#endif
