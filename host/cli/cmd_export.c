@@ -1,6 +1,6 @@
 /* cmd_export.c - `simjoin export`: shard, pairs or clusters file -> CSV / JSON Lines. */
 #include "cli/cli.h"
-#include "cli/cli_case.h"
+#include "analysis/case.h"
 #include "io/h5util.h"
 #include "io/text_out.h"
 
@@ -208,14 +208,14 @@ int cmd_export(int argc, char **argv)
         return cli_usage("export", "--format csv, jsonl or icse is required");
     int jsonl = !strcmp(format, "jsonl");
     if (!strcmp(format, "icse")) { /* clusters files only */
-        case_view v;
-        sj_status st = case_view_load(&v, in, NULL);
+        sj_case_view v;
+        sj_status st = sj_case_view_load(&v, in, NULL);
         sj_text_file t;
         if (!st && !(st = sj_text_open(&t, out))) {
-            case_write_icse(t.fp, &v, 1);
+            sj_case_write_icse(t.fp, &v, 1);
             st = sj_text_close(&t, 1);
         }
-        case_view_free(&v);
+        sj_case_view_free(&v);
         return st ? cli_fail(st) : write_stats(stats, format, "clusters", t0);
     }
     hid_t file;
