@@ -295,6 +295,17 @@ static int same_match(const char *id_text, const char *d_text, int64_t id, doubl
     return *id_text && strtoll(id_text, NULL, 10) == id && strtod(d_text, NULL) == d;
 }
 
+/* dir/name read as CSV, checked to hold want_rows rows after its header. */
+static void read_report_csv(const char *dir, const char *name, char delim, int64_t want_rows,
+                            rows *out)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    CHECK(read_csv(path, delim, out) == 0, "%s missing", path);
+    CHECK(out->n == want_rows + 1, "%s: %d rows, expected %lld + header", name, out->n,
+          (long long)want_rows);
+}
+
 static const char *class_name(int c) { return sj_triage_name((sj_triage)c); }
 
 /* The whole report of f in dir, written with pairs (nearest matches) and no filters. */
@@ -332,10 +343,7 @@ static void check_full_report(const fixture *f, const char *dir, const sj_report
     char path[4200];
     /* triage.csv: one row per listed entry, classes in order, larger first */
     rows t;
-    snprintf(path, sizeof path, "%s/triage.csv", dir);
-    CHECK(read_csv(path, ',', &t) == 0, "%s missing", path);
-    CHECK(t.n == want_listed + 1, "triage.csv: %d rows, expected %lld + header", t.n,
-          (long long)want_listed);
+    read_report_csv(dir, "triage.csv", ',', want_listed, &t);
     int c_rank = col(&t, "rank"), c_cl = col(&t, "cluster"), c_tr = col(&t, "triage"),
         c_size = col(&t, "size"), c_new = col(&t, "n_new"), c_known = col(&t, "n_known"),
         c_min = col(&t, "min_distance");
@@ -383,10 +391,7 @@ static void check_full_report(const fixture *f, const char *dir, const sj_report
 
     /* members.csv: every member of the listed entries, with nearest matches */
     rows m;
-    snprintf(path, sizeof path, "%s/members.csv", dir);
-    CHECK(read_csv(path, ',', &m) == 0, "%s missing", path);
-    CHECK(m.n == want_members + 1, "members.csv: %d rows, expected %lld + header", m.n,
-          (long long)want_members);
+    read_report_csv(dir, "members.csv", ',', want_members, &m);
     int c_id = col(&m, "id"), c_mcl = col(&m, "cluster"), c_nid = col(&m, "nearest_id"),
         c_nd = col(&m, "nearest_distance"), c_kid = col(&m, "nearest_known_id"),
         c_kd = col(&m, "nearest_known_distance"), c_isnew = col(&m, "new");
@@ -420,10 +425,7 @@ static void check_full_report(const fixture *f, const char *dir, const sj_report
 
     /* unmatched.csv: the new uploads alone in their cluster */
     rows u;
-    snprintf(path, sizeof path, "%s/unmatched.csv", dir);
-    CHECK(read_csv(path, ',', &u) == 0, "%s missing", path);
-    CHECK(u.n == want_unmatched + 1, "unmatched.csv: %d rows, expected %lld + header", u.n,
-          (long long)want_unmatched);
+    read_report_csv(dir, "unmatched.csv", ',', want_unmatched, &u);
     for (int j = 1; j < u.n; j++) {
         int i = index_of(f, strtoll(u.field[j][col(&u, "id")], NULL, 10));
         CHECK(i >= 0 && !f->excluded[i] && f->is_new[i] && f->comp_size[f->comp[i]] == 1,
@@ -437,9 +439,7 @@ static void check_full_report(const fixture *f, const char *dir, const sj_report
     snprintf(path, sizeof path, "%s/members.jsonl", dir);
     CHECK(count_lines(path) == want_members, "members.jsonl: %d lines", count_lines(path));
     rows ic;
-    snprintf(path, sizeof path, "%s/icse.csv", dir);
-    CHECK(read_csv(path, ';', &ic) == 0 && ic.n == want_members + 1,
-          "icse.csv: %d rows, expected %lld + header", ic.n, (long long)want_members);
+    read_report_csv(dir, "icse.csv", ';', want_members, &ic);
     rows_free(&ic);
     snprintf(path, sizeof path, "%s/report.html", dir);
     CHECK(count_lines(path) > 10, "report.html missing or short");
