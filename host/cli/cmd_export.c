@@ -1,6 +1,6 @@
 /* cmd_export.c - `simjoin export`: shard, pairs or clusters file -> CSV / JSON Lines. */
 #include "cli/cli.h"
-#include "cli/cli_case.h"
+#include "analysis/case.h"
 #include "io/h5util.h"
 #include "io/text_out.h"
 
@@ -29,25 +29,15 @@ static void help(void)
            "not a VICS-compliant file.\n");
 }
 
-/* A column read as int64 from the file. */
+/* A column of the file; its label is the dataset's name ("pairs/a": a). */
 typedef struct column {
     const char *name; /* dataset path */
-    const char *label;
+    int real;         /* 1: a distance, read as double into f; 0: int64 into v */
     int64_t *v;
-    int real;         /* 1: a distance, read as double into f */
     double *f;
 } column;
 
-static void write_header(FILE *fp, int jsonl, column *cols, int nc, const char *extra)
-{
-    if (jsonl)
-        return;
-    for (int i = 0; i < nc; i++)
-        fprintf(fp, "%s%s", i ? "," : "", cols[i].label);
-    if (extra)
-        fprintf(fp, ",%s", extra);
-    fputc('\n', fp);
-}
+static const char *column_label(const column *c) { return strrchr(c->name, '/') + 1; }
 
 static void write_row(FILE *fp, int jsonl, column *cols, int nc, int64_t r)
 {
@@ -55,7 +45,7 @@ static void write_row(FILE *fp, int jsonl, column *cols, int nc, int64_t r)
         fputc('{', fp);
     for (int i = 0; i < nc; i++) {
         if (jsonl)
-            fprintf(fp, "%s\"%s\":", i ? "," : "", cols[i].label);
+            fprintf(fp, "%s\"%s\":", i ? "," : "", column_label(&cols[i]));
         else if (i)
             fputc(',', fp);
         if (cols[i].real) /* integral distances print as integers; others round-trip */
@@ -63,6 +53,7 @@ static void write_row(FILE *fp, int jsonl, column *cols, int nc, int64_t r)
         else
             fprintf(fp, "%lld", (long long)cols[i].v[r]);
     }
+    fputs(jsonl ? "}\n" : "\n", fp);
 }
 
 static sj_status export_columns(hid_t file, const char *path, column *cols, int nc, sj_text_file *t,
@@ -73,13 +64,10 @@ static sj_status export_columns(hid_t file, const char *path, column *cols, int 
     for (int i = 0; i < nc && !st; i++)
         st = cols[i].real ? sj_h5_read_f64(file, cols[i].name, n, &cols[i].f, &n, path)
                           : sj_h5_read_i64(file, cols[i].name, n, &cols[i].v, &n, path);
-    if (!st) {
-        write_header(t->fp, jsonl, cols, nc, NULL);
-        for (int64_t r = 0; r < n; r++) {
-            write_row(t->fp, jsonl, cols, nc, r);
-            fputs(jsonl ? "}\n" : "\n", t->fp);
-        }
-    }
+    for (int i = 0; !st && !jsonl && i < nc; i++) /* the CSV header */
+        fprintf(t->fp, "%s%s", column_label(&cols[i]), i + 1 < nc ? "," : "\n");
+    for (int64_t r = 0; !st && r < n; r++)
+        write_row(t->fp, jsonl, cols, nc, r);
     for (int i = 0; i < nc; i++)
         free(cols[i].v), free(cols[i].f);
     return st;
@@ -208,14 +196,14 @@ int cmd_export(int argc, char **argv)
         return cli_usage("export", "--format csv, jsonl or icse is required");
     int jsonl = !strcmp(format, "jsonl");
     if (!strcmp(format, "icse")) { /* clusters files only */
-        case_view v;
-        sj_status st = case_view_load(&v, in, NULL);
+        sj_case_view v;
+        sj_status st = sj_case_view_load(&v, in, NULL);
         sj_text_file t;
         if (!st && !(st = sj_text_open(&t, out))) {
-            case_write_icse(t.fp, &v, 1);
+            sj_case_write_icse(t.fp, &v, 1);
             st = sj_text_close(&t, 1);
         }
-        case_view_free(&v);
+        sj_case_view_free(&v);
         return st ? cli_fail(st) : write_stats(stats, format, "clusters", t0);
     }
     hid_t file;
@@ -232,24 +220,19 @@ int cmd_export(int argc, char **argv)
         return cli_fail(st);
     }
     if (!strcmp(content, "pairs")) {
-        column cols[] = {{"pairs/a", "a", NULL, 0, NULL}, {"pairs/b", "b", NULL, 0, NULL},
-                         {"pairs/distance", "distance", NULL, 1, NULL},
-                         {"pairs/transform", "transform", NULL, 0, NULL}};
+        column cols[] = {{.name = "pairs/a"}, {.name = "pairs/b"},
+                         {.name = "pairs/distance", .real = 1}, {.name = "pairs/transform"}};
         sj_h5_info ti; /* join --dihedral: the transform of a nearest to b */
         if (!(st = sj_h5_inspect(file, "pairs/transform", &ti, in)))
             st = export_columns(file, in, cols, ti.exists ? 4 : 3, &t, jsonl);
     } else if (!strcmp(content, "clusters") && !summary) {
-        column cols[] = {{"clusters/id", "id", NULL, 0, NULL},
-                         {"clusters/cluster", "cluster", NULL, 0, NULL}};
+        column cols[] = {{.name = "clusters/id"}, {.name = "clusters/cluster"}};
         st = export_columns(file, in, cols, 2, &t, jsonl);
     } else if (!strcmp(content, "clusters")) {
-        column cols[] = {{"summary/cluster", "cluster", NULL, 0, NULL},
-                         {"summary/size", "size", NULL, 0, NULL},
-                         {"summary/edges", "edges", NULL, 0, NULL},
-                         {"summary/min_distance", "min_distance", NULL, 1, NULL},
-                         {"summary/max_edge", "max_edge", NULL, 1, NULL},
-                         {"summary/diameter", "diameter", NULL, 1, NULL},
-                         {"summary/diameter_checked", "diameter_checked", NULL, 0, NULL}};
+        column cols[] = {{.name = "summary/cluster"}, {.name = "summary/size"},
+                         {.name = "summary/edges"}, {.name = "summary/min_distance", .real = 1},
+                         {.name = "summary/max_edge", .real = 1}, {.name = "summary/diameter", .real = 1},
+                         {.name = "summary/diameter_checked"}};
         st = export_columns(file, in, cols, 7, &t, jsonl);
     } else if (!content[0]) {
         H5Fclose(file);

@@ -1,14 +1,13 @@
 /* cmd_report.c - `simjoin report`: the triage list of a clusters file, as CSV,
  * JSON Lines, an ICSE-style CSV and one static HTML page. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli/cli_case.h"
+#include "cli/cli.h"
+#include "simjoin/report.h"
 #include "state/state.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void help(void)
 {
@@ -37,7 +36,7 @@ static void help(void)
            "of that series, anywhere in the file, says yes.\n");
     for (int c = 1; c < SJ_TRIAGE_N_CLASSES; c++) { /* the rule wrapped under its name */
         printf("  %d %s\n", c, sj_triage_name((sj_triage)c));
-        const char *rule = case_triage_rule((sj_triage)c);
+        const char *rule = sj_triage_rule((sj_triage)c);
         while (*rule) {
             int len = (int)strlen(rule), cut = len;
             if (len > 72)
@@ -90,28 +89,21 @@ static int parse_classes(const char *list, unsigned *mask)
     return *mask ? 0 : -1;
 }
 
-typedef void (*writer_fn)(FILE *fp, const case_view *v);
-
-static sj_status write_one(const char *dir, const char *name, writer_fn fn, const case_view *v)
+/* --state DIR: the cluster state of the last committed nightly run, into buf. */
+static sj_status state_clusters(const char *state, char *buf, size_t size)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    sj_text_file t;
-    sj_status st = sj_text_open(&t, path);
+    sj_manifest m;
+    sj_status st = sj_manifest_read(state, &m);
     if (st)
         return st;
-    fn(t.fp, v);
-    sj_fault_step(name);
-    return sj_text_close(&t, 1);
-}
-
-static void write_icse_listed(FILE *fp, const case_view *v) { case_write_icse(fp, v, 0); }
-
-static const char *html_title;
-static int64_t html_clusters = 2000, html_members = 500;
-static void write_html(FILE *fp, const case_view *v)
-{
-    case_write_html(fp, v, html_title, html_clusters, html_members);
+    buf[0] = 0;
+    for (int64_t i = 0; i < m.n_files; i++)
+        if (!strncmp(m.files[i].path, "clusters/", 9))
+            snprintf(buf, size, "%s/%s", state, m.files[i].path);
+    sj_manifest_free(&m);
+    if (!buf[0])
+        return sj_fail(SJ_ERR_ARG, "%s: no nightly run has been committed yet", state);
+    return SJ_OK;
 }
 
 int cmd_report(int argc, char **argv)
@@ -124,34 +116,33 @@ int cmd_report(int argc, char **argv)
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
         {"min-size", required_argument, 0, 'm'},   {"classes", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    const char *clusters = NULL, *pairs = NULL, *dir = NULL, *stats = NULL, *state = NULL;
-    char state_clusters[4400];
-    int64_t min_size = 0;
-    unsigned class_mask = ~0u;
+    const char *clusters = NULL, *dir = NULL, *stats = NULL, *state = NULL;
+    char state_path[4400];
+    sj_report_options o;
+    sj_report_options_init(&o);
     int c;
-    html_title = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': clusters = optarg; break;
-        case 'p': pairs = optarg; break;
+        case 'p': o.pairs_path = optarg; break;
         case 'S': state = optarg; break;
         case 'o': dir = optarg; break;
-        case 'T': html_title = optarg; break;
+        case 'T': o.title = optarg; break;
         case 'C':
-            if (cli_parse_i64(optarg, &html_clusters) || html_clusters < 0)
+            if (cli_parse_i64(optarg, &o.html_clusters) || o.html_clusters < 0)
                 return cli_usage("report", "--html-clusters needs a count");
             break;
         case 'M':
-            if (cli_parse_i64(optarg, &html_members) || html_members < 0)
+            if (cli_parse_i64(optarg, &o.html_members) || o.html_members < 0)
                 return cli_usage("report", "--html-members needs a count");
             break;
         case 'm':
-            if (cli_parse_i64(optarg, &min_size) || min_size < 1)
+            if (cli_parse_i64(optarg, &o.min_size) || o.min_size < 1)
                 return cli_usage("report", "--min-size needs a count of at least 1");
             break;
         case 'K':
-            if (parse_classes(optarg, &class_mask))
+            if (parse_classes(optarg, &o.classes))
                 return cli_usage("report", "--classes: a comma-separated list of class names or "
                                            "numbers 1..%d (see --help)", SJ_TRIAGE_N_CLASSES - 1);
             break;
@@ -165,97 +156,45 @@ int cmd_report(int argc, char **argv)
         return cli_usage("report", "unexpected argument '%s'", argv[optind]);
     if (!!clusters + !!state != 1 || !dir)
         return cli_usage("report", "--out and one of --clusters or --state are required");
-    if (state && pairs)
+    if (state && o.pairs_path)
         return cli_usage("report", "--pairs goes with --clusters, not --state");
     if (!strcmp(dir, "-"))
         return cli_usage("report", "--out -: the report is a directory of files; give a directory");
-    if (state) { /* the cluster state of the last committed generation */
-        sj_manifest m;
-        sj_status st = sj_manifest_read(state, &m);
+    if (state) {
+        sj_status st = state_clusters(state, state_path, sizeof state_path);
         if (st)
             return cli_fail(st);
-        state_clusters[0] = 0;
-        for (int64_t i = 0; i < m.n_files; i++)
-            if (!strncmp(m.files[i].path, "clusters/", 9))
-                snprintf(state_clusters, sizeof state_clusters, "%s/%s", state, m.files[i].path);
-        sj_manifest_free(&m);
-        if (!state_clusters[0])
-            return cli_fail(sj_fail(SJ_ERR_ARG, "%s: no nightly run has been committed yet", state));
-        clusters = state_clusters;
+        clusters = state_path;
     }
-    /* The report never lands on its inputs: DIR is replaced as a whole. */
-    {
-        const char *outputs[] = {dir, stats};
-        char *inputs[] = {(char *)clusters, (char *)pairs};
-        char *in_dir[] = {(char *)clusters, (char *)pairs, (char *)stats};
-        sj_status out_st = sj_check_outputs(outputs, 2, inputs, 2);
-        if (!out_st)
-            out_st = sj_check_not_inside(dir, in_dir, 3, "the report replaces as a whole");
-        if (out_st)
-            return cli_fail(out_st);
-    }
-    if (!html_title) {
-        const char *slash = strrchr(clusters, '/');
-        html_title = slash ? slash + 1 : clusters;
-    }
+    const char *others[] = {stats}; /* checked with the report's outputs */
+    o.other_outputs = others;
+    o.n_other_outputs = 1;
     double t0 = sj_now();
-    case_view v;
-    sj_status st = case_view_load(&v, clusters, pairs);
+    sj_report_result r = {.struct_size = sizeof r};
+    sj_status st = sj_report_write(clusters, dir, &o, &r);
     if (st)
         return cli_fail(st);
-    case_view_filter(&v, min_size, class_mask);
-    /* Written into a new directory beside DIR, swapped in when complete. */
-    const char *report_dir = dir;
-    sj_outdir outdir;
-    if (!st && !(st = sj_outdir_begin(&outdir, report_dir)))
-        dir = outdir.temp;
-    if (!st && !v.has_meta)
+    if (!r.has_meta)
         cli_notice("report: %s carries no case metadata (a self-join without it): every hash "
                    "counts as a new upload", clusters);
-    if (!st)
-        st = write_one(dir, "triage.csv", case_write_triage_csv, &v);
-    if (!st)
-        st = write_one(dir, "triage.jsonl", case_write_triage_jsonl, &v);
-    if (!st)
-        st = write_one(dir, "members.csv", case_write_members_csv, &v);
-    if (!st)
-        st = write_one(dir, "members.jsonl", case_write_members_jsonl, &v);
-    if (!st)
-        st = write_one(dir, "unmatched.csv", case_write_unmatched_csv, &v);
-    if (!st)
-        st = write_one(dir, "icse.csv", write_icse_listed, &v);
-    if (!st)
-        st = write_one(dir, "report.html", write_html, &v);
-    if (!st) {
-        if (!(st = sj_outdir_commit(&outdir)) && outdir.notice[0]) /* commit aborts on failure */
-            cli_notice("%s", outdir.notice);
-    } else if (dir != report_dir) {
-        sj_outdir_abort(&outdir);
-    }
-    dir = report_dir;
-    int rc = EXIT_OK;
-    if (st) {
-        rc = cli_fail(st);
-    } else {
-        cli_notice("report: %lld listed (%lld unidentified victim, %lld candidate new series, "
-                   "%lld cross-case, %lld identified series, %lld not compared); %lld single "
-                   "uploads matched nothing (unmatched.csv) -> %s",
-                   (long long)v.n_entries, (long long)v.per_class[1], (long long)v.per_class[2],
-                   (long long)v.per_class[3], (long long)v.per_class[4], (long long)v.per_class[5],
-                   (long long)v.n_unmatched, dir);
-        if (stats) {
-            cli_json j;
-            cli_json_begin(&j);
-            cli_json_str(&j, "command", "report");
-            cli_json_int(&j, "clusters", v.n_clusters);
-            cli_json_int(&j, "listed", v.n_entries);
-            for (int k = 1; k < SJ_TRIAGE_N_CLASSES; k++)
-                cli_json_int(&j, sj_triage_name((sj_triage)k), v.per_class[k]);
-            cli_json_int(&j, "unmatched", v.n_unmatched);
-            cli_json_num(&j, "seconds", sj_now() - t0);
-            rc = cli_json_write(&j, stats);
-        }
-    }
-    case_view_free(&v);
-    return rc;
+    if (r.notice[0])
+        cli_notice("%s", r.notice);
+    cli_notice("report: %lld listed (%lld unidentified victim, %lld candidate new series, "
+               "%lld cross-case, %lld identified series, %lld not compared); %lld single "
+               "uploads matched nothing (unmatched.csv) -> %s",
+               (long long)r.listed, (long long)r.per_class[1], (long long)r.per_class[2],
+               (long long)r.per_class[3], (long long)r.per_class[4], (long long)r.per_class[5],
+               (long long)r.unmatched, dir);
+    if (!stats)
+        return EXIT_OK;
+    cli_json j;
+    cli_json_begin(&j);
+    cli_json_str(&j, "command", "report");
+    cli_json_int(&j, "clusters", r.clusters);
+    cli_json_int(&j, "listed", r.listed);
+    for (int k = 1; k < SJ_TRIAGE_N_CLASSES; k++)
+        cli_json_int(&j, sj_triage_name((sj_triage)k), r.per_class[k]);
+    cli_json_int(&j, "unmatched", r.unmatched);
+    cli_json_num(&j, "seconds", sj_now() - t0);
+    return cli_json_write(&j, stats);
 }

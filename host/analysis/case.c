@@ -1,7 +1,8 @@
-/* cli_case.c - a clusters file seen as case data, and its writers (triage
+/* case.c - a clusters file seen as case data, and its writers (triage
  * CSV/JSONL, members CSV/JSONL, ICSE-style CSV, static HTML). */
 #define _POSIX_C_SOURCE 200809L
-#include "cli/cli_case.h"
+#include "analysis/case.h"
+#include "simjoin/report.h"
 #include "io/h5util.h"
 #include "io/text_out.h"
 
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void case_view_free(case_view *v)
+void sj_case_view_free(sj_case_view *v)
 {
     free(v->ids);
     free(v->cluster);
@@ -41,7 +42,7 @@ static void closer(int64_t *id, double *dist, int64_t other, double d)
 
 /* Nearest match of every hash, and nearest known (corpus-side) match, from a
  * pairs file of the same join. */
-static sj_status load_nearest(case_view *v, const char *pairs_path)
+static sj_status load_nearest(sj_case_view *v, const char *pairs_path)
 {
     sj_join_result r;
     sj_join_result_init(&r);
@@ -78,7 +79,7 @@ static int cmp_i64(const void *x, const void *y)
 /* A nightly state numbers clusters by stable ids: number them 0..n-1 in
  * id order, keep the stable ids as labels, and count sizes (distances are
  * not kept in the state: -1). Excluded hashes have cluster -1 there. */
-static sj_status dense_clusters(case_view *v, const char *path)
+static sj_status dense_clusters(sj_case_view *v, const char *path)
 {
     int64_t *ids = malloc((size_t)SJ_MAX(v->n, 1) * sizeof *ids), n = 0;
     if (!ids)
@@ -112,7 +113,7 @@ static sj_status dense_clusters(case_view *v, const char *path)
 }
 
 /* The rule of each excluded hash of a clusters file (/excluded/id, /rule). */
-static sj_status read_excluded_rules(case_view *v, hid_t file, const char *path)
+static sj_status read_excluded_rules(sj_case_view *v, hid_t file, const char *path)
 {
     int64_t *ex_id = NULL, *ex_rule = NULL, ne = 0;
     sj_status st = SJ_OK;
@@ -136,14 +137,14 @@ done:
     return st;
 }
 
-static int is_new_upload(const case_view *v, int64_t i)
+static int is_new_upload(const sj_case_view *v, int64_t i)
 {
     return v->row[i] >= 0 && v->meta->is_new[v->row[i]];
 }
 
 /* The triage list (ranked clusters, then excluded uploads by rule and id)
  * and the unmatched uploads. */
-static sj_status build_entries(case_view *v)
+static sj_status build_entries(sj_case_view *v)
 {
     const sj_case_summary *s = v->sum;
     int64_t n_excluded = 0, n_alone = 0;
@@ -157,28 +158,28 @@ static sj_status build_entries(case_view *v)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     int64_t m = 0;
     for (int64_t r = 0; r < s->n_ranked; r++, m++)
-        v->entries[m] = (case_entry){m + 1, s->ranked[r], -1, s->triage[s->ranked[r]]};
+        v->entries[m] = (sj_case_entry){m + 1, s->ranked[r], -1, s->triage[s->ranked[r]]};
     for (int64_t rule = 0; rule <= SJ_DEGEN_LOW_QUALITY; rule++)
         for (int64_t i = 0; i < v->n; i++)
             if (v->cluster[i] == -1 && is_new_upload(v, i) && v->rule[i] == rule) {
-                v->entries[m] = (case_entry){m + 1, -1, i, SJ_TRIAGE_NOT_COMPARED};
+                v->entries[m] = (sj_case_entry){m + 1, -1, i, SJ_TRIAGE_NOT_COMPARED};
                 m++;
             }
     v->n_entries = m;
     for (int64_t i = 0; i < v->n; i++)
         if (v->cluster[i] >= 0 && v->size[v->cluster[i]] == 1 && is_new_upload(v, i))
             v->unmatched[v->n_unmatched++] = i;
-    case_view_filter(v, 0, ~0u);
+    sj_case_view_filter(v, 0, ~0u);
     return SJ_OK;
 }
 
-static int64_t entry_size(const case_view *v, const case_entry *e)
+static int64_t entry_size(const sj_case_view *v, const sj_case_entry *e)
 {
     return e->cluster >= 0 ? v->size[e->cluster] : 1;
 }
 
 /* The members of an entry: *count positions in ids. */
-static const int64_t *entry_members(const case_view *v, const case_entry *e, int64_t *count)
+static const int64_t *entry_members(const sj_case_view *v, const sj_case_entry *e, int64_t *count)
 {
     if (e->cluster < 0) {
         *count = 1;
@@ -188,12 +189,12 @@ static const int64_t *entry_members(const case_view *v, const case_entry *e, int
     return v->by_cluster + v->first[e->cluster];
 }
 
-void case_view_filter(case_view *v, int64_t min_size, unsigned class_mask)
+void sj_case_view_filter(sj_case_view *v, int64_t min_size, unsigned class_mask)
 {
     int64_t m = 0;
     memset(v->per_class, 0, sizeof v->per_class);
     for (int64_t j = 0; j < v->n_entries; j++) {
-        const case_entry *e = &v->entries[j];
+        const sj_case_entry *e = &v->entries[j];
         if (entry_size(v, e) < min_size || !(class_mask & (1u << e->triage)))
             continue;
         v->per_class[e->triage]++;
@@ -202,7 +203,7 @@ void case_view_filter(case_view *v, int64_t min_size, unsigned class_mask)
     v->n_entries = m;
 }
 
-sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
+sj_status sj_case_view_load(sj_case_view *v, const char *path, const char *pairs_path)
 {
     memset(v, 0, sizeof *v);
     hid_t file;
@@ -304,12 +305,12 @@ sj_status case_view_load(case_view *v, const char *path, const char *pairs_path)
 done:
     H5Fclose(file);
     if (st)
-        case_view_free(v);
+        sj_case_view_free(v);
     return st;
 }
 
 /* A cluster's distinct values as "a|b|c" into buf. */
-static void join_codes(const case_view *v, const int32_t *codes, char *buf, size_t size)
+static void join_codes(const sj_case_view *v, const int32_t *codes, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = 0;
@@ -318,7 +319,7 @@ static void join_codes(const case_view *v, const int32_t *codes, char *buf, size
                                  sj_meta_code_text(v->meta->meta, *c));
 }
 
-static void json_codes(FILE *fp, const case_view *v, const char *key, const int32_t *codes)
+static void json_codes(FILE *fp, const sj_case_view *v, const char *key, const int32_t *codes)
 {
     fprintf(fp, ",\"%s\":[", key);
     for (const int32_t *c = codes; *c >= 0; c++) {
@@ -329,7 +330,7 @@ static void json_codes(FILE *fp, const case_view *v, const char *key, const int3
     fputc(']', fp);
 }
 
-static const char *text_of(const case_view *v, int64_t i, sj_meta_text f)
+static const char *text_of(const sj_case_view *v, int64_t i, sj_meta_text f)
 {
     return sj_meta_text_get(v->meta->meta, v->row[i], f);
 }
@@ -385,7 +386,7 @@ typedef struct entry_row {
     double min_distance, diameter;
 } entry_row;
 
-static void entry_row_fill(const case_view *v, const case_entry *e, entry_row *w)
+static void entry_row_fill(const sj_case_view *v, const sj_case_entry *e, entry_row *w)
 {
     const sj_case_summary *s = v->sum;
     int64_t k = e->cluster;
@@ -416,7 +417,7 @@ static void entry_row_fill(const case_view *v, const case_entry *e, entry_row *w
              sj_degenerate_rule_name((sj_degenerate_rule)v->rule[i]));
 }
 
-void case_write_triage_csv(FILE *fp, const case_view *v)
+void sj_case_write_triage_csv(FILE *fp, const sj_case_view *v)
 {
     char buf[LIST_MAX];
     entry_row w;
@@ -424,7 +425,7 @@ void case_write_triage_csv(FILE *fp, const case_view *v)
           "victim_identified,offender_identified,n_cases,cases,n_sources,sources,flags,"
           "min_distance,diameter\n", fp);
     for (int64_t j = 0; j < v->n_entries; j++) {
-        const case_entry *e = &v->entries[j];
+        const sj_case_entry *e = &v->entries[j];
         entry_row_fill(v, e, &w);
         fprintf(fp, "%lld,%s,%s,%lld,%lld,%lld,%d,", (long long)e->rank, w.cluster,
                 sj_triage_name((sj_triage)e->triage), (long long)w.size, (long long)w.n_new,
@@ -446,11 +447,11 @@ void case_write_triage_csv(FILE *fp, const case_view *v)
     }
 }
 
-void case_write_triage_jsonl(FILE *fp, const case_view *v)
+void sj_case_write_triage_jsonl(FILE *fp, const sj_case_view *v)
 {
     entry_row w;
     for (int64_t j = 0; j < v->n_entries; j++) {
-        const case_entry *e = &v->entries[j];
+        const sj_case_entry *e = &v->entries[j];
         entry_row_fill(v, e, &w);
         fprintf(fp, "{\"rank\":%lld,\"cluster\":%s,\"triage\":\"%s\",\"size\":%lld,\"n_new\":%lld,"
                     "\"n_known\":%lld",
@@ -479,7 +480,7 @@ void case_write_triage_jsonl(FILE *fp, const case_view *v)
 static const char *const member_text_cols = "series,case_id,category,source,path,md5,sha1";
 
 /* One members.csv row; rank 0 is written empty (unmatched.csv). */
-static void member_csv_row(FILE *fp, const case_view *v, int64_t rank, const char *cluster,
+static void member_csv_row(FILE *fp, const sj_case_view *v, int64_t rank, const char *cluster,
                            const char *triage, int64_t i)
 {
     if (rank > 0)
@@ -503,12 +504,12 @@ static void members_csv_header(FILE *fp)
                 "nearest_distance,nearest_known_id,nearest_known_distance\n", member_text_cols);
 }
 
-void case_write_members_csv(FILE *fp, const case_view *v)
+void sj_case_write_members_csv(FILE *fp, const sj_case_view *v)
 {
     entry_row w;
     members_csv_header(fp);
     for (int64_t j = 0; j < v->n_entries; j++) {
-        const case_entry *e = &v->entries[j];
+        const sj_case_entry *e = &v->entries[j];
         int64_t count;
         const int64_t *mem = entry_members(v, e, &count);
         entry_row_fill(v, e, &w);
@@ -517,7 +518,7 @@ void case_write_members_csv(FILE *fp, const case_view *v)
     }
 }
 
-void case_write_unmatched_csv(FILE *fp, const case_view *v)
+void sj_case_write_unmatched_csv(FILE *fp, const sj_case_view *v)
 {
     char cluster[24];
     members_csv_header(fp);
@@ -528,11 +529,11 @@ void case_write_unmatched_csv(FILE *fp, const case_view *v)
     }
 }
 
-void case_write_members_jsonl(FILE *fp, const case_view *v)
+void sj_case_write_members_jsonl(FILE *fp, const sj_case_view *v)
 {
     entry_row w;
     for (int64_t j = 0; j < v->n_entries; j++) {
-        const case_entry *e = &v->entries[j];
+        const sj_case_entry *e = &v->entries[j];
         int64_t count;
         const int64_t *mem = entry_members(v, e, &count);
         entry_row_fill(v, e, &w);
@@ -561,7 +562,7 @@ void case_write_members_jsonl(FILE *fp, const case_view *v)
 static const char *icse_flag(int8_t v) { return v == SJ_META_YES ? "Yes" : v == SJ_META_NO ? "No" : ""; }
 
 /* One ICSE row of member i; e NULL for a cluster outside the triage list. */
-static void icse_row(FILE *fp, const case_view *v, const case_entry *e, const entry_row *w, int64_t i)
+static void icse_row(FILE *fp, const sj_case_view *v, const sj_case_entry *e, const entry_row *w, int64_t i)
 {
     fprintf(fp, "%lld;%s;%lld;", (long long)v->ids[i], w->cluster, (long long)w->size);
     if (e)
@@ -587,7 +588,7 @@ static void icse_row(FILE *fp, const case_view *v, const case_entry *e, const en
     fputs("\r\n", fp);
 }
 
-void case_write_icse(FILE *fp, const case_view *v, int all)
+void sj_case_write_icse(FILE *fp, const sj_case_view *v, int all)
 {
     entry_row w;
     fputs("Image ID;Cluster ID;Cluster size;Triage rank;Triage;New upload;Series name;"
@@ -598,7 +599,7 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
         return;
     /* The triage list in order, then (all) the other clusters by number. */
     for (int64_t j = 0; j < v->n_entries; j++) {
-        const case_entry *e = &v->entries[j];
+        const sj_case_entry *e = &v->entries[j];
         int64_t count;
         const int64_t *mem = entry_members(v, e, &count);
         entry_row_fill(v, e, &w);
@@ -610,7 +611,7 @@ void case_write_icse(FILE *fp, const case_view *v, int all)
     for (int64_t k = 0; all && k < v->n_clusters; k++) {
         if (listed[k])
             continue;
-        case_entry e = {0, k, -1, SJ_TRIAGE_NONE};
+        sj_case_entry e = {0, k, -1, SJ_TRIAGE_NONE};
         int64_t count;
         const int64_t *mem = entry_members(v, &e, &count);
         entry_row_fill(v, &e, &w);
@@ -666,7 +667,7 @@ static const char html_script[] =
     "});\n"
     "</script>\n";
 
-static void html_codes(FILE *fp, const case_view *v, const int32_t *codes)
+static void html_codes(FILE *fp, const sj_case_view *v, const int32_t *codes)
 {
     for (const int32_t *c = codes; *c >= 0; c++) {
         if (c != codes)
@@ -675,7 +676,7 @@ static void html_codes(FILE *fp, const case_view *v, const int32_t *codes)
     }
 }
 
-const char *case_triage_rule(sj_triage t)
+const char *sj_triage_rule(sj_triage t)
 {
     switch (t) {
     case SJ_TRIAGE_UNIDENTIFIED_VICTIM:
@@ -698,7 +699,7 @@ const char *case_triage_rule(sj_triage t)
 }
 
 /* One triage table row of entry e (its class is the section's). */
-static void html_entry_row(FILE *fp, const case_view *v, const case_entry *e)
+static void html_entry_row(FILE *fp, const sj_case_view *v, const sj_case_entry *e)
 {
     entry_row w;
     entry_row_fill(v, e, &w);
@@ -720,7 +721,7 @@ static void html_entry_row(FILE *fp, const case_view *v, const case_entry *e)
         fputs("</td><td data-n=\"-1\"></td><td data-n=\"-1\"></td></tr>\n", fp);
 }
 
-static void html_member_row(FILE *fp, const case_view *v, int64_t i)
+static void html_member_row(FILE *fp, const sj_case_view *v, int64_t i)
 {
     int is_new = is_new_upload(v, i);
     fprintf(fp, "<tr><td>%lld</td><td%s>%s</td><td>", (long long)v->ids[i],
@@ -749,7 +750,7 @@ static void html_member_row(FILE *fp, const case_view *v, int64_t i)
     fputs("</td></tr>\n", fp);
 }
 
-void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t max_clusters,
+void sj_case_write_html(FILE *fp, const sj_case_view *v, const char *title, int64_t max_clusters,
                      int64_t max_members)
 {
     fputs(html_head, fp);
@@ -770,7 +771,7 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
         fprintf(fp, "<tr class=\"t%d\"><td>%d</td><td><a href=\"#class-%d\">%s</a></td><td>%lld</td>"
                     "<td>%s</td></tr>\n",
                 c, c, c, sj_triage_name((sj_triage)c), (long long)v->per_class[c],
-                case_triage_rule((sj_triage)c));
+                sj_triage_rule((sj_triage)c));
     fprintf(fp, "<tr><td></td><td>unmatched</td><td>%lld</td><td>single new uploads that matched "
                 "nothing: not listed, see unmatched.csv</td></tr>\n",
             (long long)v->n_unmatched);
@@ -801,7 +802,7 @@ void case_write_html(FILE *fp, const case_view *v, const char *title, int64_t ma
                 (long long)(v->n_entries - shown));
     fputs("<h2>Members</h2>\n", fp);
     for (int64_t j = 0; j < shown; j++) {
-        const case_entry *e = &v->entries[j];
+        const sj_case_entry *e = &v->entries[j];
         int64_t count;
         const int64_t *mem = entry_members(v, e, &count);
         entry_row w;
