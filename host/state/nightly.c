@@ -1,8 +1,9 @@
-/* cmd_nightly.c - `simjoin nightly`: one night's uploads against the state.
+/* nightly.c - sj_nightly_run (simjoin/nightly.h): one night's uploads against
+ * the state.
  *
  * new x corpus and new x new are joined; clusters are updated with stable
  * ids; the uploads become corpus shards; a report is written; and the whole
- * is committed by replacing the manifest (see host/state.h). A run killed at
+ * is committed by replacing the manifest (see state/state.h). A run killed at
  * any point leaves the previous generation or the new one; rerunning a
  * committed batch does nothing.
  *
@@ -12,64 +13,26 @@
  * next unused id, in the order of the clusters' smallest member ids. Ids are
  * never reused. */
 #define _POSIX_C_SOURCE 200809L
-#include "cli/cli.h"
-#include "simjoin/meta.h"
-#include "io/h5util.h"
-#include "core/sha256.h"
 #include "state/state.h"
+#include "core/sha256.h"
+#include "io/h5util.h"
+#include "io/inputs.h"
+#include "io/outputs.h"
 #include "io/text_out.h"
+#include "join/limits.h"
+#include "simjoin/meta.h"
+#include "simjoin/nightly.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static void help(void)
-{
-    printf("usage: simjoin nightly --state DIR --new UPLOADS.h5... [--source NAME]\n"
-           "                       [--threshold T] [--backend B] [--threads N] [--stats-json F]\n"
-           "                       [--quiet]\n"
-           "\n"
-           "Joins the night's uploads against the corpus (new x corpus and new x new),\n"
-           "updates the clusters with stable ids, appends the uploads to the corpus and\n"
-           "writes DIR/reports/gNNNNNN.json and .csv: the new matches (with both\n"
-           "sources), the merges, the cross-database matches and the excluded hashes.\n"
-           "Commits by replacing DIR/manifest atomically. A batch already committed is\n"
-           "recognised (by the SHA-256 of its files) and nothing is done.\n"
-           "\n"
-           "Cluster ids: a cluster keeps its id as it grows; merged clusters take the\n"
-           "smallest of their ids; a cluster of new hashes gets the next unused id (in\n"
-           "order of smallest member id). Ids are never reused.\n"
-           "\n"
-           "  --source NAME   the database the uploads come from (default: each file's\n"
-           "                  source attribute)\n"
-           "  --threshold T   must equal the state's (set by `simjoin state init`)\n"
-           "  --as-corpus     the shards are known corpus: nothing is marked new (what\n"
-           "                  `simjoin state init DIR --corpus SHARDS...` runs)\n"
-           "  --max-pairs N   stop past N pairs (0 or none: no limit); --max-memory SIZE:\n"
-           "                  the pairs that fit in SIZE beside the inputs. Default: what fits\n"
-           "                  in 3/4 of the memory available and 9/10 of the free disk.\n"
-           "                  Past --max-pairs or --max-memory a batch is abnormal: the\n"
-           "                  uploads with the most matches are quarantined until the rest\n"
-           "                  fit (kept out of the clusters, listed in the report as\n"
-           "                  \"quarantined\"); the batch is committed with a warning. Past\n"
-           "                  the default limit (what this machine has) the run stops\n"
-           "                  instead, with nothing changed: the result never depends on\n"
-           "                  the machine\n"
-           "  --max-matches K quarantine an upload with more than K matches tonight\n"
-           "                  (default 1000, none with --as-corpus; 0 or none: no cap)\n"
-           "  --dihedral      flip- and rotation-aware: each upload's 8 dihedral hashes\n"
-           "                  (shards hashed with --dihedral) against the corpus's canonical\n"
-           "                  ones, as `join --dihedral`; the report gives each match's\n"
-           "                  transform\n"
-           "  --stats-json F  write the night's figures as JSON (not when the batch was\n"
-           "                  already committed: nothing ran)\n");
-}
 
 /* Old cluster state: ids sorted, stable cluster (-1: excluded), rule. */
 typedef struct old_state {
@@ -375,366 +338,386 @@ static const char *src_name(const sj_sources *s, int64_t id)
     return k >= 0 ? s->names[k] : "";
 }
 
-int cmd_nightly(int argc, char **argv)
+
+void sj_nightly_options_init(sj_nightly_options *o)
 {
-    static const struct option opts[] = {
-        {"state", required_argument, 0, 's'},    {"new", required_argument, 0, 'n'},
-        {"source", required_argument, 0, 'S'},   {"threshold", required_argument, 0, 't'},
-        {"backend", required_argument, 0, 'b'},  {"threads", required_argument, 0, 'j'},
-        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {"as-corpus", no_argument, 0, 'C'},      {"max-pairs", required_argument, 0, 'M'},
-        {"max-memory", required_argument, 0, 'X'}, {"max-matches", required_argument, 0, 'K'},
-        {"dihedral", no_argument, 0, 'D'},       {"stats-json", required_argument, 0, 'J'},
-        {0, 0, 0, 0}};
-    const char *dir = NULL, *source = NULL, *stats = NULL;
-    const double t0 = sj_now();
-    char **uploads_paths = calloc((size_t)argc + 1, sizeof(char *));
-    int n_up = 0, c, rc = EXIT_OK, lock_fd = -1, as_corpus = 0;
-    int64_t thr = -1, threads = 0, max_pairs = -1, max_memory = -1, max_matches = -1, n_q = 0;
-    int64_t *q_id = NULL, *q_matches = NULL; /* quarantined uploads and their matches */
-    sj_pair_limit lim = {0, ""};
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->threshold = -1;
+    o->backend = SJ_BACKEND_AUTO;
+    o->max_pairs = -1;
+    o->max_memory = -1;
+    o->max_matches = -1;
+}
+
+void sj_nightly_result_init(sj_nightly_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->size = sizeof *r;
+}
+
+/* The sizes of the first version of the two structs: a caller built against
+ * it passes these (fields added later start past them). */
+#define OPTIONS_V1_SIZE (offsetof(sj_nightly_options, user) + sizeof(void *))
+#define RESULT_V1_SIZE (offsetof(sj_nightly_result, report_csv) + sizeof(((sj_nightly_result *)0)->report_csv))
+
+/* One run: what it read, found and wrote; freed by night_free. */
+typedef struct night {
+    sj_nightly_options o; /* the caller's, with defaults for what it did not set */
+    int lock_fd;          /* DIR/lock, held for the run; -1 */
+    sj_manifest m;        /* the committed generation */
+    sj_manifest next;     /* the one this run commits */
+    char batch[65];       /* SHA-256 of the batch */
+    sj_sources srcs;      /* every row's source */
+    old_state old;        /* the committed cluster state */
+    sj_meta_table *meta;  /* case metadata of every hash */
+    sj_hashes *corpus;    /* every committed shard */
+    sj_hashes *active;    /* the corpus rows that are clustered (not excluded) */
+    sj_hashes *uploads;   /* tonight's rows that are joined */
+    sj_hashes **each;     /* [o.n_uploads] the uploads as read, one per file */
+    sj_degenerate_options dopt;
     sj_join_config cfg;
-    sj_join_config_defaults(&cfg);
-    sj_manifest m, next;
-    memset(&m, 0, sizeof m);
-    memset(&next, 0, sizeof next);
-    sj_sources srcs;
-    memset(&srcs, 0, sizeof srcs);
-    old_state old;
-    memset(&old, 0, sizeof old);
-    sj_meta_table *meta = NULL;
-    sj_hashes *corpus = NULL, *active = NULL, *uploads = NULL, **each = calloc((size_t)argc + 1, sizeof(sj_hashes *));
-    sj_pairs pairs = {0};
-    node *nodes = NULL;
-    int64_t *parent = NULL, *cluster = NULL, *rule = NULL, *ex_id = NULL, *root_id = NULL;
-    uint8_t *ex_rule = NULL, *retired = NULL;
+    sj_pairs pairs;       /* tonight's pairs */
+    int64_t *ex_id;       /* excluded uploads (degenerate, then quarantined) */
+    uint8_t *ex_rule;     /* and their sj_degenerate_rule */
+    int64_t n_ex;
+    int64_t *q_id, *q_matches, n_q; /* quarantined uploads and their matches */
+    node *nodes;          /* [n_nodes] every hash of the new generation, in id order */
+    int64_t n_nodes;
+    int64_t *cluster;     /* [n_nodes] stable cluster id, -1: excluded */
+    int64_t *rule;        /* [n_nodes] sj_degenerate_rule of an excluded hash, else 0 */
+    int64_t new_clusters, joined_existing;
+} night;
+
+static void night_free(night *nt)
+{
+    if (nt->lock_fd >= 0)
+        close(nt->lock_fd);
+    for (int i = 0; nt->each && i < nt->o.n_uploads; i++)
+        sj_hashes_free(nt->each[i]);
+    free(nt->each);
+    sj_meta_table_free(nt->meta);
+    sj_hashes_free(nt->corpus);
+    sj_hashes_free(nt->active);
+    sj_hashes_free(nt->uploads);
+    sj_pairs_free(&nt->pairs);
+    old_state_free(&nt->old);
+    sj_sources_free(&nt->srcs);
+    sj_manifest_free(&nt->m);
+    sj_manifest_free(&nt->next);
+    free(nt->nodes);
+    free(nt->cluster);
+    free(nt->rule);
+    free(nt->q_id);
+    free(nt->q_matches);
+    free(nt->ex_id);
+    free(nt->ex_rule);
+}
+
+/* A notice for the caller, if it asked for them. */
+static void notify(const sj_nightly_options *o, sj_nightly_notice_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void notify(const sj_nightly_options *o, sj_nightly_notice_level level, const char *fmt, ...)
+{
+    if (!o->notice)
+        return;
+    char msg[8800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    o->notice(o->user, level, msg);
+}
+
+/* The uploads are never files the run writes, removes or commits, nor the
+ * caller's outputs; then DIR is locked (one run at a time), its manifest
+ * read and verified, and the left-overs of an interrupted run removed. */
+static sj_status night_open(night *nt)
+{
+    const sj_nightly_options *o = &nt->o;
+    const char *dir = o->state_dir;
+    char *const *uploads = (char *const *)o->uploads;
     sj_status st = SJ_OK;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': dir = optarg; break;
-        case 'n':
-            uploads_paths[n_up++] = optarg;
-            while (optind < argc && argv[optind][0] != '-')
-                uploads_paths[n_up++] = argv[optind++];
-            break;
-        case 'S': source = optarg; break;
-        case 't':
-            if (cli_parse_i64(optarg, &thr) || thr < 0) {
-                rc = cli_usage("nightly", "--threshold needs an integer >= 0");
-                goto done;
-            }
-            break;
-        case 'b':
-            if ((st = sj_backend_parse(optarg, &cfg.backend)))
-                goto fail;
-            break;
-        case 'j':
-            if (cli_parse_i64(optarg, &threads) || threads < 1) {
-                rc = cli_usage("nightly", "--threads needs a positive integer");
-                goto done;
-            }
-            break;
-        case 'q': cli_quiet = 1; break;
-        case 'J': stats = optarg; break;
-        case 'C': as_corpus = 1; break;
-        case 'M':
-            if (cli_parse_limit(optarg, 0, &max_pairs)) {
-                rc = cli_usage("nightly", "--max-pairs needs a positive integer, or 0 or none for no limit");
-                goto done;
-            }
-            break;
-        case 'X':
-            if (cli_parse_limit(optarg, 1, &max_memory)) {
-                rc = cli_usage("nightly", "--max-memory needs a size of at least 1M (like 512M, 8G), "
-                                          "or 0 or none for no limit");
-                goto done;
-            }
-            break;
-        case 'K':
-            if (cli_parse_limit(optarg, 0, &max_matches)) {
-                rc = cli_usage("nightly", "--max-matches needs a positive integer, or 0 or none for no cap");
-                goto done;
-            }
-            break;
-        case 'D': cfg.dihedral = 1; break;
-        case 'h': help(); goto done;
-        default: rc = cli_usage("nightly", "bad option"); goto done;
-        }
-    }
-    if (max_matches < 0) /* seeding a state from a known corpus quarantines nothing */
-        max_matches = as_corpus ? 0 : 1000;
-    if (!dir || !n_up) {
-        rc = cli_usage("nightly", "--state and --new are required");
-        goto done;
-    }
-    if (source && sj_utf8_check(source, strlen(source)) < strlen(source)) {
-        rc = cli_usage("nightly", "--source is not valid UTF-8");
-        goto done;
-    }
-    /* The uploads are never files the run writes, removes or commits. */
     {
         const char *subs[] = {"shards", "clusters", "reports"};
         char sub[4200], manifest_path[4200], lock[4200];
         for (int s = 0; s < 3 && !st; s++) {
             snprintf(sub, sizeof sub, "%s/%s", dir, subs[s]);
-            st = sj_check_not_inside(sub, uploads_paths, n_up, "nightly writes and cleans up");
+            st = sj_check_not_inside(sub, uploads, o->n_uploads, "nightly writes and cleans up");
         }
         snprintf(manifest_path, sizeof manifest_path, "%s/manifest", dir);
         snprintf(lock, sizeof lock, "%s/lock", dir);
-        const char *outputs[] = {manifest_path, lock, stats};
-        if (st || (st = sj_check_outputs(outputs, 3, uploads_paths, n_up)))
-            goto fail;
+        const char **outputs = calloc((size_t)o->n_outputs + 2, sizeof *outputs);
+        if (!st && !outputs)
+            st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        if (!st) {
+            outputs[0] = manifest_path;
+            outputs[1] = lock;
+            for (int i = 0; i < o->n_outputs; i++)
+                outputs[2 + i] = o->outputs[i];
+            st = sj_check_outputs(outputs, o->n_outputs + 2, uploads, o->n_uploads);
+        }
+        free(outputs);
+        if (st)
+            return st;
     }
-    /* One run at a time. */
     char lock_path[4096];
     snprintf(lock_path, sizeof lock_path, "%s/lock", dir);
     struct stat dir_sb;
     errno = 0;
-    if (stat(dir, &dir_sb) != 0 || !S_ISDIR(dir_sb.st_mode)) {
-        st = sj_fail(SJ_ERR_IO, "%s: %s (create a state with `simjoin state init`)", dir,
-                     errno == ENOENT ? "no such directory" : errno ? strerror(errno) : "not a directory");
-        goto fail;
-    }
+    if (stat(dir, &dir_sb) != 0 || !S_ISDIR(dir_sb.st_mode))
+        return sj_fail(SJ_ERR_IO, "%s: %s (create a state with `simjoin state init`)", dir,
+                       errno == ENOENT ? "no such directory" : errno ? strerror(errno) : "not a directory");
     /* O_NOFOLLOW: a symlink planted at DIR/lock is refused, not followed. */
-    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (lock_fd < 0) {
-        st = sj_fail(SJ_ERR_IO, "%s: cannot open the lock file: %s", lock_path,
-                     errno == ELOOP ? "it is a symbolic link" : strerror(errno));
-        goto fail;
-    }
-    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        st = sj_fail(SJ_ERR_IO, "%s: cannot lock the state (another nightly run?)", dir);
-        goto fail;
-    }
-    if ((st = sj_manifest_read(dir, &m)) || (st = sj_manifest_verify(dir, &m)))
-        goto fail;
-    if (thr >= 0 && thr != m.threshold) {
-        st = sj_fail(SJ_ERR_ARG, "--threshold %lld differs from the state's threshold %d", (long long)thr,
-                     m.threshold);
-        goto fail;
-    }
-    remove_orphans(dir, &m);
+    nt->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (nt->lock_fd < 0)
+        return sj_fail(SJ_ERR_IO, "%s: cannot open the lock file: %s", lock_path,
+                       errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+    if (flock(nt->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return sj_fail(SJ_ERR_IO, "%s: cannot lock the state (another nightly run?)", dir);
+    if ((st = sj_manifest_read(dir, &nt->m)) || (st = sj_manifest_verify(dir, &nt->m)))
+        return st;
+    if (o->threshold >= 0 && o->threshold != nt->m.threshold)
+        return sj_fail(SJ_ERR_ARG, "--threshold %lld differs from the state's threshold %d",
+                       (long long)o->threshold, nt->m.threshold);
+    remove_orphans(dir, &nt->m);
+    return SJ_OK;
+}
 
-    /* The batch: the uploads' contents and the options that shape the result. */
+/* The batch: the uploads' contents and the options that shape the result. */
+static sj_status night_batch(night *nt)
+{
+    const sj_nightly_options *o = &nt->o;
     sj_sha256 bh;
     sj_sha256_init(&bh);
-    for (int i = 0; i < n_up; i++) {
+    for (int i = 0; i < o->n_uploads; i++) {
         char sha[65];
-        if (sj_sha256_file(uploads_paths[i], sha)) {
-            st = sj_fail(SJ_ERR_IO, "%s: cannot read: %s", uploads_paths[i], strerror(errno));
-            goto fail;
-        }
+        if (sj_sha256_file(o->uploads[i], sha))
+            return sj_fail(SJ_ERR_IO, "%s: cannot read: %s", o->uploads[i], strerror(errno));
         sj_sha256_update(&bh, sha, 64);
     }
-    sj_sha256_update(&bh, source ? source : "", strlen(source ? source : "") + 1);
-    if (cfg.dihedral)
+    const char *source = o->source ? o->source : "";
+    sj_sha256_update(&bh, source, strlen(source) + 1);
+    if (o->dihedral)
         sj_sha256_update(&bh, "dihedral", 8);
-    char batch[65];
-    sj_sha256_hex(&bh, batch);
-    int64_t done_gen = sj_manifest_find_batch(&m, batch);
-    if (done_gen >= 0) {
-        cli_notice("nightly: this batch was committed in generation %lld; nothing to do",
-                   (long long)done_gen);
-        goto done;
-    }
+    sj_sha256_hex(&bh, nt->batch);
+    return SJ_OK;
+}
 
-    /* The corpus (every committed shard) and the old cluster state. */
+/* The corpus (every committed shard), the old cluster state, the uploads
+ * (their sources kept, or o.source), the case metadata, the exclusions (new
+ * degenerate hashes now; old ones as recorded) and the active corpus. */
+static sj_status night_read(night *nt)
+{
+    const sj_nightly_options *o = &nt->o;
+    const sj_manifest *m = &nt->m;
+    const char *dir = o->state_dir;
     /* Every shard, however many (a fixed array once dropped those past 4,096). */
-    char **shard_paths = calloc((size_t)SJ_MAX(m.n_files, 1), sizeof *shard_paths);
+    char **shard_paths = calloc((size_t)SJ_MAX(m->n_files, 1), sizeof *shard_paths);
     int n_shards = 0, oom = !shard_paths;
     char full[4096 * 2];
     const char *state_file = NULL;
-    for (int64_t i = 0; !oom && i < m.n_files; i++) {
-        snprintf(full, sizeof full, "%s/%s", dir, m.files[i].path);
-        if (!strncmp(m.files[i].path, "shards/", 7))
+    for (int64_t i = 0; !oom && i < m->n_files; i++) {
+        snprintf(full, sizeof full, "%s/%s", dir, m->files[i].path);
+        if (!strncmp(m->files[i].path, "shards/", 7))
             oom = !(shard_paths[n_shards++] = strdup(full));
-        else if (!strncmp(m.files[i].path, "clusters/", 9))
-            state_file = m.files[i].path;
+        else if (!strncmp(m->files[i].path, "clusters/", 9))
+            state_file = m->files[i].path;
     }
-    st = oom ? sj_fail(SJ_ERR_NOMEM, "out of memory")
-         : n_shards ? sj_read_shards(shard_paths, n_shards, &corpus, &srcs) : SJ_OK;
+    sj_status st = oom ? sj_fail(SJ_ERR_NOMEM, "out of memory")
+                   : n_shards ? sj_read_shards(shard_paths, n_shards, &nt->corpus, &nt->srcs) : SJ_OK;
     for (int i = 0; i < n_shards; i++)
         free(shard_paths[i]);
     free(shard_paths);
     if (st)
-        goto fail;
-    if (!corpus && (st = sj_hashes_create(m.type, 0, &corpus)))
-        goto fail;
-    free(corpus->dihedral); /* the corpus side is compared by its canonical hashes only */
-    corpus->dihedral = NULL;
+        return st;
+    if (!nt->corpus && (st = sj_hashes_create(m->type, 0, &nt->corpus)))
+        return st;
+    free(nt->corpus->dihedral); /* the corpus side is compared by its canonical hashes only */
+    nt->corpus->dihedral = NULL;
     if (state_file) {
         snprintf(full, sizeof full, "%s/%s", dir, state_file);
-        if ((st = read_old_state(full, &old)))
-            goto fail;
+        if ((st = read_old_state(full, &nt->old)))
+            return st;
     }
-    /* The uploads, one shard each (their sources kept, or --source). */
-    if ((st = sj_hashes_create(m.type, 0, &uploads)))
-        goto fail;
-    for (int i = 0; i < n_up; i++) {
-        if ((st = sj_shard_read(uploads_paths[i], &each[i])))
-            goto fail;
-        if (each[i]->type.kind != m.type.kind || each[i]->type.bits != m.type.bits) {
+    /* The uploads, one shard each. */
+    if (!(nt->each = calloc((size_t)o->n_uploads, sizeof *nt->each)))
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    if ((st = sj_hashes_create(m->type, 0, &nt->uploads)))
+        return st;
+    for (int i = 0; i < o->n_uploads; i++) {
+        const char *path = o->uploads[i];
+        sj_hashes *h;
+        if ((st = sj_shard_read(path, &nt->each[i])))
+            return st;
+        h = nt->each[i];
+        if (h->type.kind != m->type.kind || h->type.bits != m->type.bits) {
             char a[24], b[24];
-            sj_hash_type_format(each[i]->type, a, sizeof a);
-            sj_hash_type_format(m.type, b, sizeof b);
-            st = sj_fail(SJ_ERR_MISMATCH, "%s: %s hashes, but the state holds %s", uploads_paths[i], a, b);
-            goto fail;
+            sj_hash_type_format(h->type, a, sizeof a);
+            sj_hash_type_format(m->type, b, sizeof b);
+            return sj_fail(SJ_ERR_MISMATCH, "%s: %s hashes, but the state holds %s", path, a, b);
         }
-        if (cfg.dihedral && !each[i]->dihedral && each[i]->n) {
-            st = sj_fail(SJ_ERR_FORMAT, "--dihedral: %s has no dihedral hashes (/dihedral); hash its "
-                                     "images with `simjoin hash --dihedral`", uploads_paths[i]);
-            goto fail;
-        }
-        if (source && (st = sj_hashes_set_source(each[i], source)))
-            goto fail;
-        if ((st = sj_sources_add(&srcs, each[i], uploads_paths[i])) ||
-            (st = sj_hashes_concat(uploads, each[i])))
-            goto fail;
+        if (o->dihedral && !h->dihedral && h->n)
+            return sj_fail(SJ_ERR_FORMAT, "--dihedral: %s has no dihedral hashes (/dihedral); hash its "
+                                          "images with `simjoin hash --dihedral`", path);
+        if (o->source && (st = sj_hashes_set_source(h, o->source)))
+            return st;
+        if ((st = sj_sources_add(&nt->srcs, h, path)) || (st = sj_hashes_concat(nt->uploads, h)))
+            return st;
     }
-    sj_sources_finish(&srcs);
-    if (!cfg.dihedral) { /* kept in each upload's shard, not needed for the join */
-        free(uploads->dihedral);
-        uploads->dihedral = NULL;
+    sj_sources_finish(&nt->srcs);
+    if (!o->dihedral) { /* kept in each upload's shard, not needed for the join */
+        free(nt->uploads->dihedral);
+        nt->uploads->dihedral = NULL;
     }
-    if ((st = sj_check_ids_across(corpus, uploads)))
-        goto fail;
+    if ((st = sj_check_ids_across(nt->corpus, nt->uploads)))
+        return st;
 
     /* Case metadata of every hash, tonight's uploads marked new (before the
      * degenerate ones are taken out): kept in the cluster state for `report`. */
-    {
-        const sj_hashes *sets[2] = {corpus, uploads};
-        const uint8_t side[2] = {0, !as_corpus};
-        if ((st = sj_meta_table_build(sets, side, 2, &meta)))
-            goto fail;
-        if ((st = sj_meta_fill_sources(meta, &srcs)))
-            goto fail;
-    }
+    const sj_hashes *sets[2] = {nt->corpus, nt->uploads};
+    const uint8_t side[2] = {0, !o->as_corpus};
+    if ((st = sj_meta_table_build(sets, side, 2, &nt->meta)) || (st = sj_meta_fill_sources(nt->meta, &nt->srcs)))
+        return st;
     /* Exclusions: new degenerate hashes now; old ones as recorded. */
-    sj_degenerate_options dopt;
-    sj_degenerate_defaults(m.type, &dopt);
-    ex_id = malloc((size_t)SJ_MAX(uploads->n, 1) * sizeof *ex_id);
-    ex_rule = malloc((size_t)SJ_MAX(uploads->n, 1));
-    int64_t n_ex = 0;
-    if (!ex_id || !ex_rule) {
-        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
-        goto fail;
+    sj_degenerate_defaults(m->type, &nt->dopt);
+    nt->ex_id = malloc((size_t)SJ_MAX(nt->uploads->n, 1) * sizeof *nt->ex_id);
+    nt->ex_rule = malloc((size_t)SJ_MAX(nt->uploads->n, 1));
+    if (!nt->ex_id || !nt->ex_rule)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    if ((st = sj_hashes_remove_degenerate(nt->uploads, &nt->dopt, nt->ex_id, nt->ex_rule, &nt->n_ex)))
+        return st;
+    if ((st = sj_hashes_create(m->type, SJ_MAX(nt->corpus->n, 1), &nt->active)))
+        return st;
+    const sj_hashes *c = nt->corpus;
+    for (int64_t i = 0; i < c->n; i++) {
+        int64_t k = sj_search_i64(nt->old.ids, nt->old.n, c->ids[i]);
+        if (k >= 0 && nt->old.cluster[k] >= 0 &&
+            (st = sj_hashes_append(nt->active, c->ids[i], c->hashes + (size_t)i * sj_hash_type_bytes(m->type), -1)))
+            return st;
     }
-    if ((st = sj_hashes_remove_degenerate(uploads, &dopt, ex_id, ex_rule, &n_ex)))
-        goto fail;
-    if ((st = sj_hashes_create(m.type, SJ_MAX(corpus->n, 1), &active)))
-        goto fail;
-    for (int64_t i = 0; i < corpus->n; i++) {
-        int64_t k = sj_search_i64(old.ids, old.n, corpus->ids[i]);
-        if (k >= 0 && old.cluster[k] >= 0 &&
-            (st = sj_hashes_append(active, corpus->ids[i],
-                                   corpus->hashes + (size_t)i * sj_hash_type_bytes(m.type), -1)))
-            goto fail;
-    }
+    return SJ_OK;
+}
 
-    /* The join: new x corpus and new x new. */
-    cfg.threshold = m.threshold;
-    cfg.threads = (int)threads;
+/* The join: new x corpus and new x new, within the limits; the uploads of
+ * an abnormal match count quarantined (excluded, with their rule). */
+static sj_status night_join(night *nt)
+{
+    const sj_nightly_options *o = &nt->o;
+    sj_join_config *cfg = &nt->cfg;
+    sj_status st;
+    sj_join_config_defaults(cfg);
+    cfg->threshold = nt->m.threshold;
+    cfg->threads = o->threads;
+    cfg->dihedral = o->dihedral;
+    cfg->backend = o->backend;
+    cfg->progress = o->progress;
+    cfg->progress_user = o->user;
     const char *notice = NULL;
-    cfg.backend = sj_backend_resolve_for(&cfg, m.type, &notice);
+    cfg->backend = sj_backend_resolve_for(cfg, nt->m.type, &notice);
     if (notice)
-        cli_notice("%s", notice);
+        notify(o, SJ_NIGHTLY_INFO, "%s", notice);
     /* Limits: explicit, or from the machine (a pair in memory as a hit, a
      * pair and a cluster edge: 72 bytes; on disk, in the two reports: 256). */
-    {
-        int64_t input_bytes = (corpus->n + uploads->n) * ((int64_t)sj_hash_type_bytes(m.type) + 40);
-        if (max_pairs > 0) {
-            lim.max_pairs = max_pairs;
-            snprintf(lim.why, sizeof lim.why, "the limit set by --max-pairs %lld", (long long)max_pairs);
-        } else if (max_memory > 0) {
-            if (input_bytes > max_memory / 2) {
-                st = sj_fail(SJ_ERR_LIMIT, "nightly: the corpus and the uploads need about %.1f MB in "
-                             "memory, more than half of --max-memory (%.1f MB); raise it",
-                             (double)input_bytes / 1048576.0, (double)max_memory / 1048576.0);
-                goto fail;
-            }
-            lim.max_pairs = (max_memory - input_bytes) / 72;
-            snprintf(lim.why, sizeof lim.why, "the limit set by --max-memory %.1f MB",
-                     (double)max_memory / 1048576.0);
-        } else if (max_pairs < 0 && max_memory < 0) {
-            snprintf(full, sizeof full, "%s/reports/report", dir);
-            if ((st = sj_pair_limit_default(full, input_bytes, 72, 256, &lim)))
-                goto fail;
-        }
+    sj_pair_limit lim = {0, ""};
+    const int64_t max_pairs = o->max_pairs, max_memory = o->max_memory;
+    int64_t input_bytes = (nt->corpus->n + nt->uploads->n) * ((int64_t)sj_hash_type_bytes(nt->m.type) + 40);
+    if (max_pairs > 0) {
+        lim.max_pairs = max_pairs;
+        snprintf(lim.why, sizeof lim.why, "the limit set by --max-pairs %lld", (long long)max_pairs);
+    } else if (max_memory > 0) {
+        if (input_bytes > max_memory / 2)
+            return sj_fail(SJ_ERR_LIMIT, "nightly: the corpus and the uploads need about %.1f MB in "
+                                         "memory, more than half of --max-memory (%.1f MB); raise it",
+                           (double)input_bytes / 1048576.0, (double)max_memory / 1048576.0);
+        lim.max_pairs = (max_memory - input_bytes) / 72;
+        snprintf(lim.why, sizeof lim.why, "the limit set by --max-memory %.1f MB", (double)max_memory / 1048576.0);
+    } else if (max_pairs < 0 && max_memory < 0) {
+        char full[4200];
+        snprintf(full, sizeof full, "%s/reports/report", o->state_dir);
+        if ((st = sj_pair_limit_default(full, input_bytes, 72, 256, &lim)))
+            return st;
     }
-    q_id = malloc((size_t)SJ_MAX(uploads->n, 1) * sizeof *q_id);
-    q_matches = malloc((size_t)SJ_MAX(uploads->n, 1) * sizeof *q_matches);
-    if (!q_id || !q_matches) {
-        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
+    const int64_t n_up = SJ_MAX(nt->uploads->n, 1);
+    nt->q_id = malloc((size_t)n_up * sizeof *nt->q_id);
+    nt->q_matches = malloc((size_t)n_up * sizeof *nt->q_matches);
+    if (!nt->q_id || !nt->q_matches)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
     int over_limit = 0;
-    if ((st = join_night(&cfg, &uploads, active, &lim, max_pairs > 0 || max_memory > 0, max_matches,
-                         &pairs, q_id, q_matches, &n_q, &over_limit)) ||
-        (st = cfg.dihedral ? sj_pairs_canonicalize_min(&pairs) : sj_pairs_canonicalize(&pairs)))
-        goto fail;
-    for (int64_t i = 0; i < n_q; i++) { /* quarantined: kept out like the excluded */
-        ex_id[n_ex] = q_id[i];
-        ex_rule[n_ex++] = SJ_DEGEN_QUARANTINED;
+    if ((st = join_night(cfg, &nt->uploads, nt->active, &lim, max_pairs > 0 || max_memory > 0, o->max_matches,
+                         &nt->pairs, nt->q_id, nt->q_matches, &nt->n_q, &over_limit)) ||
+        (st = cfg->dihedral ? sj_pairs_canonicalize_min(&nt->pairs) : sj_pairs_canonicalize(&nt->pairs)))
+        return st;
+    for (int64_t i = 0; i < nt->n_q; i++) { /* quarantined: kept out like the excluded */
+        nt->ex_id[nt->n_ex] = nt->q_id[i];
+        nt->ex_rule[nt->n_ex++] = SJ_DEGEN_QUARANTINED;
     }
-    if (n_q && over_limit && (max_pairs > 0 || max_memory > 0))
-        fprintf(stderr, "simjoin: warning: nightly: an abnormal batch: more than %lld pairs, %s; "
-                        "%lld uploads with the most matches are quarantined (kept out of the clusters, "
-                        "listed in the report)\n", (long long)lim.max_pairs, lim.why, (long long)n_q);
-    else if (n_q)
-        fprintf(stderr, "simjoin: warning: nightly: %lld uploads with more than %lld matches "
-                        "(--max-matches) are quarantined (kept out of the clusters, listed in the "
-                        "report)\n", (long long)n_q, (long long)max_matches);
+    if (nt->n_q && over_limit && (max_pairs > 0 || max_memory > 0))
+        notify(o, SJ_NIGHTLY_WARNING,
+               "nightly: an abnormal batch: more than %lld pairs, %s; %lld uploads with the most matches "
+               "are quarantined (kept out of the clusters, listed in the report)",
+               (long long)lim.max_pairs, lim.why, (long long)nt->n_q);
+    else if (nt->n_q)
+        notify(o, SJ_NIGHTLY_WARNING,
+               "nightly: %lld uploads with more than %lld matches (--max-matches) are quarantined "
+               "(kept out of the clusters, listed in the report)",
+               (long long)nt->n_q, (long long)o->max_matches);
+    return SJ_OK;
+}
 
-    /* Clusters: old clusters as sets, plus the night's pairs. */
-    const int64_t n_nodes = old.n + uploads->n + n_ex;
-    nodes = malloc((size_t)SJ_MAX(n_nodes, 1) * sizeof *nodes);
-    parent = malloc((size_t)SJ_MAX(n_nodes, 1) * sizeof *parent);
-    cluster = malloc((size_t)SJ_MAX(n_nodes, 1) * sizeof *cluster);
-    rule = calloc((size_t)SJ_MAX(n_nodes, 1), sizeof *rule);
-    root_id = malloc((size_t)SJ_MAX(n_nodes, 1) * sizeof *root_id);
-    if (!nodes || !parent || !cluster || !rule || !root_id) {
+static node *find_node(const night *nt, int64_t id)
+{
+    node key = {id, 0};
+    return bsearch(&key, nt->nodes, (size_t)nt->n_nodes, sizeof *nt->nodes, cmp_node);
+}
+
+/* Clusters: the old clusters as sets, plus the night's pairs; stable ids. */
+static sj_status night_cluster(night *nt)
+{
+    const old_state *old = &nt->old;
+    const int64_t n_nodes = old->n + nt->uploads->n + nt->n_ex;
+    sj_status st = SJ_OK;
+    nt->n_nodes = n_nodes;
+    nt->nodes = malloc((size_t)SJ_MAX(n_nodes, 1) * sizeof *nt->nodes);
+    nt->cluster = malloc((size_t)SJ_MAX(n_nodes, 1) * sizeof *nt->cluster);
+    nt->rule = calloc((size_t)SJ_MAX(n_nodes, 1), sizeof *nt->rule);
+    int64_t *parent = malloc((size_t)SJ_MAX(n_nodes, 1) * sizeof *parent);
+    int64_t *root_id = malloc((size_t)SJ_MAX(n_nodes, 1) * sizeof *root_id);
+    /* Old clusters: link each member to the first member seen of its id
+     * (nodes are in id order, so sort (cluster, node) pairs). */
+    int64_t *cp = malloc((size_t)SJ_MAX(n_nodes, 1) * 2 * sizeof *cp);
+    node *nodes = nt->nodes;
+    int64_t *cluster = nt->cluster, *rule = nt->rule;
+    if (!nodes || !cluster || !rule || !parent || !root_id || !cp) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
-        goto fail;
+        goto done;
     }
     int64_t k = 0;
-    for (int64_t i = 0; i < old.n; i++)
-        nodes[k++] = (node){old.ids[i], old.cluster[i] >= 0 ? old.cluster[i] : -2};
-    for (int64_t i = 0; i < uploads->n; i++)
-        nodes[k++] = (node){uploads->ids[i], -1};
-    for (int64_t i = 0; i < n_ex; i++)
-        nodes[k++] = (node){ex_id[i], -2};
+    for (int64_t i = 0; i < old->n; i++)
+        nodes[k++] = (node){old->ids[i], old->cluster[i] >= 0 ? old->cluster[i] : -2};
+    for (int64_t i = 0; i < nt->uploads->n; i++)
+        nodes[k++] = (node){nt->uploads->ids[i], -1};
+    for (int64_t i = 0; i < nt->n_ex; i++)
+        nodes[k++] = (node){nt->ex_id[i], -2};
     qsort(nodes, (size_t)n_nodes, sizeof *nodes, cmp_node);
     for (int64_t i = 0; i < n_nodes; i++) {
         parent[i] = i;
         rule[i] = 0;
     }
-    {
-        /* Old clusters: link each member to the first member seen of its id
-         * (nodes are in id order, so sort (cluster, node) pairs). */
-        int64_t *cp = malloc((size_t)SJ_MAX(n_nodes, 1) * 2 * sizeof *cp);
-        if (!cp) {
-            st = sj_fail(SJ_ERR_NOMEM, "out of memory");
-            goto fail;
+    int64_t nc = 0;
+    for (int64_t i = 0; i < n_nodes; i++)
+        if (nodes[i].old_cluster >= 0)
+            cp[2 * nc] = nodes[i].old_cluster, cp[2 * nc++ + 1] = i;
+    qsort(cp, (size_t)nc, 2 * sizeof *cp, cmp_i64p);
+    for (int64_t i = 1; i < nc; i++)
+        if (cp[2 * i] == cp[2 * (i - 1)]) {
+            int64_t a = sj_uf_find(parent, cp[2 * i + 1]), b = sj_uf_find(parent, cp[2 * (i - 1) + 1]);
+            if (a != b)
+                parent[SJ_MAX(a, b)] = SJ_MIN(a, b);
         }
-        int64_t nc = 0;
-        for (int64_t i = 0; i < n_nodes; i++)
-            if (nodes[i].old_cluster >= 0)
-                cp[2 * nc] = nodes[i].old_cluster, cp[2 * nc++ + 1] = i;
-        qsort(cp, (size_t)nc, 2 * sizeof *cp, cmp_i64p);
-        for (int64_t i = 1; i < nc; i++)
-            if (cp[2 * i] == cp[2 * (i - 1)]) {
-                int64_t a = sj_uf_find(parent, cp[2 * i + 1]), b = sj_uf_find(parent, cp[2 * (i - 1) + 1]);
-                if (a != b)
-                    parent[SJ_MAX(a, b)] = SJ_MIN(a, b);
-            }
-        free(cp);
-    }
-    for (int64_t p = 0; p < pairs.n; p++) {
-        node key = {pairs.v[p].a, 0}, key2 = {pairs.v[p].b, 0};
-        node *na = bsearch(&key, nodes, (size_t)n_nodes, sizeof *nodes, cmp_node);
-        node *nb = bsearch(&key2, nodes, (size_t)n_nodes, sizeof *nodes, cmp_node);
-        int64_t a = sj_uf_find(parent, na - nodes), b = sj_uf_find(parent, nb - nodes);
+    for (int64_t p = 0; p < nt->pairs.n; p++) {
+        int64_t a = sj_uf_find(parent, find_node(nt, nt->pairs.v[p].a) - nodes);
+        int64_t b = sj_uf_find(parent, find_node(nt, nt->pairs.v[p].b) - nodes);
         if (a != b)
             parent[SJ_MAX(a, b)] = SJ_MIN(a, b);
     }
@@ -748,8 +731,7 @@ int cmd_nightly(int argc, char **argv)
             if (root_id[r] < 0 || nodes[i].old_cluster < root_id[r])
                 root_id[r] = nodes[i].old_cluster;
         }
-    int64_t new_clusters = 0, joined_existing = 0;
-    next.next_cluster = m.next_cluster;
+    nt->next.next_cluster = nt->m.next_cluster;
     for (int64_t i = 0; i < n_nodes; i++) {
         if (nodes[i].old_cluster == -2) { /* excluded */
             cluster[i] = -1;
@@ -757,220 +739,254 @@ int cmd_nightly(int argc, char **argv)
         }
         int64_t r = sj_uf_find(parent, i);
         if (root_id[r] < 0) { /* first (smallest) member of an all-new component */
-            root_id[r] = next.next_cluster++;
-            new_clusters++;
+            root_id[r] = nt->next.next_cluster++;
+            nt->new_clusters++;
         }
         cluster[i] = root_id[r];
     }
     /* New hashes that joined an existing cluster. */
     for (int64_t i = 0; i < n_nodes; i++)
-        if (nodes[i].old_cluster == -1 && cluster[i] < m.next_cluster)
-            joined_existing++;
+        if (nodes[i].old_cluster == -1 && cluster[i] < nt->m.next_cluster)
+            nt->joined_existing++;
     /* Rules of excluded hashes: new ones from tonight, old ones as recorded. */
-    for (int64_t i = 0; i < n_ex; i++) {
-        node key = {ex_id[i], 0};
-        node *nx = bsearch(&key, nodes, (size_t)n_nodes, sizeof *nodes, cmp_node);
-        rule[nx - nodes] = ex_rule[i];
-    }
-    for (int64_t i = 0; i < old.n; i++)
-        if (old.cluster[i] < 0) {
-            node key = {old.ids[i], 0};
-            node *nx = bsearch(&key, nodes, (size_t)n_nodes, sizeof *nodes, cmp_node);
-            rule[nx - nodes] = old.rule[i];
-        }
+    for (int64_t i = 0; i < nt->n_ex; i++)
+        rule[find_node(nt, nt->ex_id[i]) - nodes] = nt->ex_rule[i];
+    for (int64_t i = 0; i < old->n; i++)
+        if (old->cluster[i] < 0)
+            rule[find_node(nt, old->ids[i]) - nodes] = old->rule[i];
+done:
+    free(parent);
+    free(root_id);
+    free(cp);
+    return st;
+}
 
-    /* Generation g+1: shards, cluster state, report; then the manifest. */
-    const int64_t gen = m.generation + 1;
-    next.generation = gen;
-    next.type = m.type;
-    next.threshold = m.threshold;
-    for (int64_t i = 0; i < m.n_files; i++) /* committed files keep their verified digests */
-        if (strncmp(m.files[i].path, "clusters/", 9) &&
-            (st = sj_manifest_add_entry(&next, m.files[i].path, m.files[i].sha)))
-            goto fail;
-    for (int64_t i = 0; i < m.n_batches; i++)
-        if ((st = sj_manifest_add_batch(&next, m.batches[i].sha, m.batches[i].generation)))
-            goto fail;
-    for (int i = 0; i < n_up; i++) {
-        char rel[256];
+/* The report at DIR/rel, JSON (kind 0) or CSV (kind 1): the quarantined
+ * (JSON only), the new matches, the merges (old ids retired into another,
+ * retired[n_nodes] from mark_retired) and the excluded. */
+static sj_status write_report(night *nt, int kind, const char *path, const uint8_t *retired, int64_t cross,
+                              int64_t *n_merges)
+{
+    const sj_pairs *pairs = &nt->pairs;
+    const node *nodes = nt->nodes;
+    const int64_t *cluster = nt->cluster;
+    const sj_sources *srcs = &nt->srcs;
+    sj_text_file t;
+    sj_status st = sj_text_open(&t, path);
+    if (st)
+        return st;
+    FILE *fp = t.fp;
+    if (!kind)
+        fprintf(fp, "{\n  \"generation\": %lld,\n  \"batch\": \"%s\",\n  \"threshold\": %d,\n"
+                    "  \"new_hashes\": %lld,\n  \"new_matches\": %lld,\n  \"cross_database_matches\": %lld,\n"
+                    "  \"new_clusters\": %lld,\n  \"new_hashes_in_existing_clusters\": %lld,\n"
+                    "  \"quarantined\": [",
+                (long long)nt->next.generation, nt->batch, nt->m.threshold, (long long)(nt->uploads->n + nt->n_ex),
+                (long long)pairs->n, (long long)cross, (long long)nt->new_clusters, (long long)nt->joined_existing);
+    else
+        fprintf(fp, "record,a,b,distance,source_a,source_b,cross_database,cluster,detail\n");
+    for (int64_t i = 0; !kind && i < nt->n_q; i++)
+        fprintf(fp, "%s\n    {\"id\": %lld, \"matches\": %lld}", i ? "," : "", (long long)nt->q_id[i],
+                (long long)nt->q_matches[i]);
+    if (!kind)
+        fprintf(fp, "%s],\n  \"matches\": [", nt->n_q ? "\n  " : "");
+    for (int64_t p = 0; p < pairs->n; p++) {
+        const sj_pair *v = &pairs->v[p];
+        const node *na = find_node(nt, v->a);
+        const char *sa = src_name(srcs, v->a), *sb = src_name(srcs, v->b);
+        int x = strcmp(sa, sb) != 0;
+        if (!kind) {
+            fprintf(fp, "%s\n    {\"a\": %lld, \"b\": %lld, \"distance\": %.17g, \"source_a\": ", p ? "," : "",
+                    (long long)v->a, (long long)v->b, v->distance);
+            sj_json_put_string(fp, sa);
+            fprintf(fp, ", \"source_b\": ");
+            sj_json_put_string(fp, sb);
+            fprintf(fp, ", \"cross_database\": %s, \"cluster\": %lld", x ? "true" : "false",
+                    (long long)cluster[na - nodes]);
+            if (nt->cfg.dihedral)
+                fprintf(fp, ", \"transform\": %d", (int)v->transform);
+            fputc('}', fp);
+        } else {
+            fprintf(fp, "match,%lld,%lld,%.17g,", (long long)v->a, (long long)v->b, v->distance);
+            sj_csv_put_text(fp, sa, ',');
+            fputc(',', fp);
+            sj_csv_put_text(fp, sb, ',');
+            fprintf(fp, ",%d,%lld,", x, (long long)cluster[na - nodes]);
+            if (nt->cfg.dihedral) /* the detail column */
+                fprintf(fp, "transform %d", (int)v->transform);
+            fputc('\n', fp);
+        }
+    }
+    if (!kind)
+        fprintf(fp, "\n  ],\n  \"merges\": [");
+    /* an old id whose members now carry another id was merged into it */
+    int first = 1;
+    *n_merges = 0;
+    for (int64_t i = 0; i < nt->n_nodes; i++) {
+        if (!retired[i]) /* each retired id once: at its smallest member */
+            continue;
+        ++*n_merges;
+        if (!kind)
+            fprintf(fp, "%s\n    {\"cluster\": %lld, \"merged\": %lld}", first ? "" : ",", (long long)cluster[i],
+                    (long long)nodes[i].old_cluster);
+        else
+            fprintf(fp, "merge,,,,,,,%lld,merged %lld\n", (long long)cluster[i], (long long)nodes[i].old_cluster);
+        first = 0;
+    }
+    if (!kind)
+        fprintf(fp, "\n  ],\n  \"excluded\": [");
+    for (int64_t i = 0; i < nt->n_ex; i++) {
+        const char *why = sj_degenerate_rule_name((sj_degenerate_rule)nt->ex_rule[i]);
+        if (!kind) {
+            fprintf(fp, "%s\n    {\"id\": %lld, \"rule\": \"%s\"}", i ? "," : "", (long long)nt->ex_id[i], why);
+        } else {
+            fprintf(fp, "excluded,%lld,,,", (long long)nt->ex_id[i]);
+            sj_csv_put_text(fp, src_name(srcs, nt->ex_id[i]), ',');
+            fprintf(fp, ",,,,%s\n", why);
+        }
+    }
+    if (!kind)
+        fprintf(fp, "\n  ]\n}\n");
+    return sj_text_close(&t, 1);
+}
+
+/* Generation g+1: the uploads as shards, the cluster state, the reports;
+ * then the manifest. The cross-database matches and merges go to *r. */
+static sj_status night_commit(night *nt, sj_nightly_result *r)
+{
+    const char *dir = nt->o.state_dir;
+    const sj_manifest *m = &nt->m;
+    sj_manifest *next = &nt->next;
+    const int64_t gen = m->generation + 1;
+    char rel[256], full[4096 * 2];
+    sj_status st;
+    next->generation = gen;
+    next->type = m->type;
+    next->threshold = m->threshold;
+    for (int64_t i = 0; i < m->n_files; i++) /* committed files keep their verified digests */
+        if (strncmp(m->files[i].path, "clusters/", 9) && (st = sj_manifest_add_entry(next, m->files[i].path, m->files[i].sha)))
+            return st;
+    for (int64_t i = 0; i < m->n_batches; i++)
+        if ((st = sj_manifest_add_batch(next, m->batches[i].sha, m->batches[i].generation)))
+            return st;
+    for (int i = 0; i < nt->o.n_uploads; i++) {
         snprintf(rel, sizeof rel, "shards/g%06lld-%d.h5", (long long)gen, i);
         snprintf(full, sizeof full, "%s/%s", dir, rel);
         sj_fault_step("write shard");
-        if ((st = sj_shard_write(full, each[i], 0, each[i]->n)))
-            goto fail;
+        if ((st = sj_shard_write(full, nt->each[i], 0, nt->each[i]->n)))
+            return st;
         sj_fault_step("shard written");
-        if ((st = sj_manifest_add_file(&next, dir, rel)))
-            goto fail;
+        if ((st = sj_manifest_add_file(next, dir, rel)))
+            return st;
     }
-    char rel[256];
     snprintf(rel, sizeof rel, "clusters/g%06lld.h5", (long long)gen);
     snprintf(full, sizeof full, "%s/%s", dir, rel);
     sj_fault_step("write cluster state");
-    if ((st = write_state_file(full, nodes, n_nodes, cluster, rule, &srcs, gen, meta)))
-        goto fail;
+    if ((st = write_state_file(full, nt->nodes, nt->n_nodes, nt->cluster, nt->rule, &nt->srcs, gen, nt->meta)))
+        return st;
     sj_fault_step("cluster state written");
-    if ((st = sj_manifest_add_file(&next, dir, rel)))
-        goto fail;
+    if ((st = sj_manifest_add_file(next, dir, rel)))
+        return st;
 
     /* The report: JSON and CSV. Merges: old ids retired into another. */
-    if (!(retired = malloc((size_t)SJ_MAX(n_nodes, 1)))) {
-        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
-        goto fail;
+    uint8_t *retired = malloc((size_t)SJ_MAX(nt->n_nodes, 1));
+    if (!retired)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    if ((st = mark_retired(nt->nodes, nt->n_nodes, nt->cluster, retired))) {
+        free(retired);
+        return st;
     }
-    if ((st = mark_retired(nodes, n_nodes, cluster, retired)))
-        goto fail;
-    int64_t cross = 0, n_merges = 0;
-    for (int64_t p = 0; p < pairs.n; p++)
-        cross += strcmp(src_name(&srcs, pairs.v[p].a), src_name(&srcs, pairs.v[p].b)) != 0;
+    r->cross_database_matches = 0;
+    for (int64_t p = 0; p < nt->pairs.n; p++)
+        r->cross_database_matches += strcmp(src_name(&nt->srcs, nt->pairs.v[p].a), src_name(&nt->srcs, nt->pairs.v[p].b)) != 0;
     for (int kind = 0; kind < 2 && !st; kind++) {
+        char *path = kind ? r->report_csv : r->report_json;
         snprintf(rel, sizeof rel, "reports/g%06lld.%s", (long long)gen, kind ? "csv" : "json");
-        snprintf(full, sizeof full, "%s/%s", dir, rel);
+        snprintf(path, sizeof r->report_json, "%s/%s", dir, rel);
         sj_fault_step(kind ? "write csv report" : "write json report");
-        sj_text_file t;
-        if ((st = sj_text_open(&t, full)))
-            goto fail;
-        FILE *fp = t.fp;
-        if (!kind)
-            fprintf(fp, "{\n  \"generation\": %lld,\n  \"batch\": \"%s\",\n  \"threshold\": %d,\n"
-                        "  \"new_hashes\": %lld,\n  \"new_matches\": %lld,\n  \"cross_database_matches\": %lld,\n"
-                        "  \"new_clusters\": %lld,\n  \"new_hashes_in_existing_clusters\": %lld,\n"
-                        "  \"quarantined\": [",
-                    (long long)gen, batch, m.threshold, (long long)(uploads->n + n_ex), (long long)pairs.n,
-                    (long long)cross, (long long)new_clusters, (long long)joined_existing);
-        else
-            fprintf(fp, "record,a,b,distance,source_a,source_b,cross_database,cluster,detail\n");
-        for (int64_t i = 0; !kind && i < n_q; i++)
-            fprintf(fp, "%s\n    {\"id\": %lld, \"matches\": %lld}", i ? "," : "", (long long)q_id[i],
-                    (long long)q_matches[i]);
-        if (!kind)
-            fprintf(fp, "%s],\n  \"matches\": [", n_q ? "\n  " : "");
-        for (int64_t p = 0; p < pairs.n; p++) {
-            node key = {pairs.v[p].a, 0};
-            node *na = bsearch(&key, nodes, (size_t)n_nodes, sizeof *nodes, cmp_node);
-            const char *sa = src_name(&srcs, pairs.v[p].a), *sb = src_name(&srcs, pairs.v[p].b);
-            int x = strcmp(sa, sb) != 0;
-            if (!kind) {
-                fprintf(fp, "%s\n    {\"a\": %lld, \"b\": %lld, \"distance\": %.17g, \"source_a\": ",
-                        p ? "," : "", (long long)pairs.v[p].a, (long long)pairs.v[p].b,
-                        pairs.v[p].distance);
-                sj_json_put_string(fp, sa);
-                fprintf(fp, ", \"source_b\": ");
-                sj_json_put_string(fp, sb);
-                fprintf(fp, ", \"cross_database\": %s, \"cluster\": %lld", x ? "true" : "false",
-                        (long long)cluster[na - nodes]);
-                if (cfg.dihedral)
-                    fprintf(fp, ", \"transform\": %d", (int)pairs.v[p].transform);
-                fputc('}', fp);
-            } else {
-                fprintf(fp, "match,%lld,%lld,%.17g,", (long long)pairs.v[p].a,
-                        (long long)pairs.v[p].b, pairs.v[p].distance);
-                sj_csv_put_text(fp, sa, ',');
-                fputc(',', fp);
-                sj_csv_put_text(fp, sb, ',');
-                fprintf(fp, ",%d,%lld,", x, (long long)cluster[na - nodes]);
-                if (cfg.dihedral) /* the detail column */
-                    fprintf(fp, "transform %d", (int)pairs.v[p].transform);
-                fputc('\n', fp);
-            }
-        }
-        if (!kind)
-            fprintf(fp, "\n  ],\n  \"merges\": [");
-        /* an old id whose members now carry another id was merged into it */
-        int first = 1;
-        n_merges = 0;
-        for (int64_t i = 0; i < n_nodes; i++) {
-            if (!retired[i]) /* each retired id once: at its smallest member */
-                continue;
-            n_merges++;
-            if (!kind)
-                fprintf(fp, "%s\n    {\"cluster\": %lld, \"merged\": %lld}", first ? "" : ",",
-                        (long long)cluster[i], (long long)nodes[i].old_cluster);
-            else
-                fprintf(fp, "merge,,,,,,,%lld,merged %lld\n", (long long)cluster[i],
-                        (long long)nodes[i].old_cluster);
-            first = 0;
-        }
-        if (!kind)
-            fprintf(fp, "\n  ],\n  \"excluded\": [");
-        for (int64_t i = 0; i < n_ex; i++) {
-            if (!kind)
-                fprintf(fp, "%s\n    {\"id\": %lld, \"rule\": \"%s\"}", i ? "," : "", (long long)ex_id[i],
-                        sj_degenerate_rule_name((sj_degenerate_rule)ex_rule[i]));
-            else {
-                fprintf(fp, "excluded,%lld,,,", (long long)ex_id[i]);
-                sj_csv_put_text(fp, src_name(&srcs, ex_id[i]), ',');
-                fprintf(fp, ",,,,%s\n", sj_degenerate_rule_name((sj_degenerate_rule)ex_rule[i]));
-            }
-        }
-        if (!kind)
-            fprintf(fp, "\n  ]\n}\n");
-        if ((st = sj_text_close(&t, 1)))
-            goto fail;
-        if ((st = sj_manifest_add_file(&next, dir, rel)))
-            goto fail;
+        if (!(st = write_report(nt, kind, path, retired, r->cross_database_matches, &r->merges)))
+            st = sj_manifest_add_file(next, dir, rel);
     }
-    if ((st = sj_manifest_add_batch(&next, batch, gen)))
-        goto fail;
-    if ((st = sj_manifest_commit(dir, &next)))
-        goto fail;
+    free(retired);
+    if (st || (st = sj_manifest_add_batch(next, nt->batch, gen)) || (st = sj_manifest_commit(dir, next)))
+        return st;
     /* The cluster state of two generations back is no longer needed (and
      * no committed manifest lists it). */
     snprintf(rel, sizeof rel, "clusters/g%06lld.h5", (long long)(gen - 2));
-    if (gen >= 3 && !manifest_lists(&next, rel) && !manifest_lists(&m, rel)) {
+    if (gen >= 3 && !manifest_lists(next, rel) && !manifest_lists(m, rel)) {
         snprintf(full, sizeof full, "%s/%s", dir, rel);
         unlink(full);
     }
-    char excluded[256];
-    sj_excluded_text(ex_rule, n_ex, &dopt, excluded, sizeof excluded);
-    cli_notice("nightly: generation %lld: %lld %s (%s), %lld new matches "
-               "(%lld across databases), %lld new clusters, %lld merges -> %s/reports/g%06lld.json",
-               (long long)gen, (long long)(uploads->n + n_ex),
-               as_corpus ? "corpus hashes imported, none marked new" : "new hashes", excluded,
-               (long long)pairs.n,
-               (long long)cross, (long long)new_clusters, (long long)n_merges, dir, (long long)gen);
-    if (stats) {
-        cli_json j;
-        cli_json_begin(&j);
-        cli_json_str(&j, "command", "nightly");
-        cli_json_int(&j, "generation", gen);
-        cli_json_int(&j, "uploads", uploads->n + n_ex);
-        cli_json_int(&j, "excluded", n_ex);
-        cli_json_int(&j, "quarantined", n_q);
-        cli_json_int(&j, "new_matches", pairs.n);
-        cli_json_int(&j, "cross_database_matches", cross);
-        cli_json_int(&j, "new_clusters", new_clusters);
-        cli_json_int(&j, "merges", n_merges);
-        cli_json_num(&j, "seconds", sj_now() - t0);
-        rc = cli_json_write(&j, stats);
+    return SJ_OK;
+}
+
+sj_status sj_nightly_run(const sj_nightly_options *o, sj_nightly_result *out)
+{
+    const double t0 = sj_now();
+    if (!o || !out)
+        return sj_fail(SJ_ERR_ARG, "nightly: no options or no result");
+    if (o->size < OPTIONS_V1_SIZE || out->size < RESULT_V1_SIZE)
+        return sj_fail(SJ_ERR_ARG, "nightly: the options or the result have no size (call "
+                                   "sj_nightly_options_init and sj_nightly_result_init)");
+    if (o->size > sizeof(sj_nightly_options))
+        return sj_fail(SJ_ERR_UNSUPPORTED, "nightly: the options are of a newer simjoin than this library (%s)",
+                       sj_version());
+    night nt;
+    memset(&nt, 0, sizeof nt);
+    nt.lock_fd = -1;
+    sj_nightly_options_init(&nt.o);
+    memcpy(&nt.o, o, o->size);
+    nt.o.size = sizeof nt.o;
+    sj_nightly_result r;
+    sj_nightly_result_init(&r);
+    sj_status st = SJ_OK;
+    if (!nt.o.state_dir || !nt.o.uploads || nt.o.n_uploads < 1 || nt.o.n_outputs < 0 ||
+        (nt.o.n_outputs && !nt.o.outputs)) {
+        st = sj_fail(SJ_ERR_ARG, "nightly: a state directory and at least one upload are required");
+        goto done;
     }
-    goto done;
-fail:
-    rc = cli_fail(st);
+    for (int i = 0; i < nt.o.n_uploads; i++)
+        if (!nt.o.uploads[i]) {
+            st = sj_fail(SJ_ERR_ARG, "nightly: upload %d has no path", i);
+            goto done;
+        }
+    if (nt.o.source && sj_utf8_check(nt.o.source, strlen(nt.o.source)) < strlen(nt.o.source)) {
+        st = sj_fail(SJ_ERR_ARG, "nightly: the source name is not valid UTF-8");
+        goto done;
+    }
+    if (nt.o.max_matches < 0) /* seeding a state from a known corpus quarantines nothing */
+        nt.o.max_matches = nt.o.as_corpus ? 0 : 1000;
+    if ((st = night_open(&nt)) || (st = night_batch(&nt)))
+        goto done;
+    memcpy(r.batch, nt.batch, sizeof r.batch);
+    r.type = nt.m.type;
+    r.threshold = nt.m.threshold;
+    int64_t done_gen = sj_manifest_find_batch(&nt.m, nt.batch);
+    if (done_gen >= 0) {
+        r.already_committed = 1;
+        r.generation = done_gen;
+        goto done;
+    }
+    if ((st = night_read(&nt)) || (st = night_join(&nt)) || (st = night_cluster(&nt)) ||
+        (st = night_commit(&nt, &r)))
+        goto done;
+    r.generation = nt.next.generation;
+    r.uploads = nt.uploads->n + nt.n_ex;
+    r.excluded = nt.n_ex;
+    for (int64_t i = 0; i < nt.n_ex; i++)
+        r.excluded_by_rule[nt.ex_rule[i] < SJ_NIGHTLY_RULES ? nt.ex_rule[i] : 0]++;
+    r.quarantined = nt.n_q;
+    r.new_matches = nt.pairs.n;
+    r.new_clusters = nt.new_clusters;
+    r.new_hashes_in_existing_clusters = nt.joined_existing;
+    sj_excluded_text(nt.ex_rule, nt.n_ex, &nt.dopt, r.excluded_text, sizeof r.excluded_text);
 done:
-    if (lock_fd >= 0)
-        close(lock_fd);
-    for (int i = 0; i < n_up; i++)
-        sj_hashes_free(each[i]);
-    free(each);
-    sj_meta_table_free(meta);
-    sj_hashes_free(corpus);
-    sj_hashes_free(active);
-    sj_hashes_free(uploads);
-    sj_pairs_free(&pairs);
-    old_state_free(&old);
-    sj_sources_free(&srcs);
-    sj_manifest_free(&m);
-    sj_manifest_free(&next);
-    free(nodes);
-    free(parent);
-    free(cluster);
-    free(rule);
-    free(root_id);
-    free(retired);
-    free(q_id);
-    free(q_matches);
-    free(ex_id);
-    free(ex_rule);
-    free(uploads_paths);
-    return rc;
+    night_free(&nt);
+    r.seconds = sj_now() - t0;
+    if (!st) { /* the caller's struct, as far as it goes */
+        size_t size = SJ_MIN(out->size, sizeof r);
+        r.size = out->size;
+        memcpy(out, &r, size);
+    }
+    return st;
 }
