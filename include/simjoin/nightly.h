@@ -127,7 +127,8 @@ void sj_nightly_result_init(sj_nightly_result *r);
  * same time fails with SJ_ERR_IO). Returns SJ_OK with r->already_committed
  * set when the batch was committed before. On failure the state is the
  * committed generation it was (left-overs of the run are removed by the next
- * one), and sj_last_error() names the file and the cause. r: caller's. */
+ * one), sj_last_error() names the file and the cause, and *r is left as it
+ * was. o and r: the caller's; nothing of them is kept after the call. */
 sj_status sj_nightly_run(const sj_nightly_options *o, sj_nightly_result *r);
 
 #pragma GCC visibility pop
