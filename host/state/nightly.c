@@ -900,11 +900,14 @@ static sj_status night_commit(night *nt, sj_nightly_result *r)
     for (int64_t p = 0; p < nt->pairs.n; p++)
         r->cross_database_matches += strcmp(src_name(&nt->srcs, nt->pairs.v[p].a), src_name(&nt->srcs, nt->pairs.v[p].b)) != 0;
     for (int kind = 0; kind < 2 && !st; kind++) {
-        char *path = kind ? r->report_csv : r->report_json;
         snprintf(rel, sizeof rel, "reports/g%06lld.%s", (long long)gen, kind ? "csv" : "json");
-        snprintf(path, sizeof r->report_json, "%s/%s", dir, rel);
+        snprintf(full, sizeof full, "%s/%s", dir, rel);
+        char *shown = kind ? r->report_csv : r->report_json; /* DIR < PATH_MAX: it fits */
+        size_t len = SJ_MIN(strlen(full), sizeof r->report_json - 1);
+        memcpy(shown, full, len);
+        shown[len] = 0;
         sj_fault_step(kind ? "write csv report" : "write json report");
-        if (!(st = write_report(nt, kind, path, retired, r->cross_database_matches, &r->merges)))
+        if (!(st = write_report(nt, kind, full, retired, r->cross_database_matches, &r->merges)))
             st = sj_manifest_add_file(next, dir, rel);
     }
     free(retired);
