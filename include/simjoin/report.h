@@ -77,9 +77,10 @@ typedef struct sj_report_result {
  * previous report as dir.prev. On failure dir is left as it was.
  * Refused (SJ_ERR_IO, before anything is read or written) when dir is one of
  * the inputs (clusters_path, o->pairs_path) or an input lies inside dir; the
- * same for o->other_outputs. Bad input files: SJ_ERR_FORMAT or SJ_ERR_MISMATCH
- * naming the file and row. o: NULL for the defaults. result: may be NULL.
- * Never prints. */
+ * same for o->other_outputs. An input that cannot be read or breaks its
+ * layout (SJ_ERR_IO, SJ_ERR_FORMAT), or a pairs file of another join
+ * (SJ_ERR_MISMATCH): the message names the file and the row. o: NULL for the
+ * defaults. result: may be NULL. Never prints. */
 sj_status sj_report_write(const char *clusters_path, const char *dir, const sj_report_options *o,
                           sj_report_result *result);
 
