@@ -3,8 +3,11 @@
 #include "simjoin/meta.h"
 
 #include "core/sha256.h"
+#include "io/pair_spill.h"
+#include "io/pairs_io.h"
 
 #include <getopt.h>
+#include <libgen.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -129,6 +132,12 @@ static int64_t part_comparisons(const sj_join_config *cfg, int64_t nq, int64_t n
     return (2 * nc - 1 - lo - hi) * (hi - lo) / 2;
 }
 
+/* --cross-only as a filter of the pairs spilled to disk: user is the sj_sources. */
+static int crosses_sources(void *user, const sj_pair *p)
+{
+    return sj_sources_of(user, p->a) != sj_sources_of(user, p->b);
+}
+
 int cmd_join(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -152,6 +161,9 @@ int cmd_join(int argc, char **argv)
         rc = EXIT_OK;
     sj_journal journal;
     memset(&journal, 0, sizeof journal);
+    sj_pair_spill *spill = NULL; /* --max-memory: the pairs' sink, runs on disk */
+    int spilled = 0;
+    int64_t n_spilled = 0;
     sj_sources srcs;
     memset(&srcs, 0, sizeof srcs);
     const char *out = NULL, *stats = NULL, *band = NULL;
@@ -317,6 +329,7 @@ int cmd_join(int argc, char **argv)
      * the corpus chunks and the pairs share the rest. Checked from the shard
      * headers, before anything is read. */
     int64_t input_bytes = 0;
+    sj_memory_plan plan = {0};
     if (max_memory > 0) {
         for (int i = 0; i < n_corpus + n_queries && !st; i++) {
             int64_t rows;
@@ -335,11 +348,14 @@ int cmd_join(int argc, char **argv)
                          (double)input_bytes / 1048576.0, (double)max_memory / 1048576.0);
         if (st)
             goto sync;
-        int64_t rest = max_memory - input_bytes;
-        cfg.max_memory = rest / 2;                      /* the backend's corpus chunks */
-        int64_t pair_cap = rest / 2 / (2 * (int64_t)sizeof(sj_pair)); /* hits, then pairs */
-        if (max_pairs <= 0 || max_pairs > pair_cap) {
-            lim.max_pairs = pair_cap;
+        if ((st = sj_memory_plan_make(max_memory, input_bytes, &plan)))
+            goto sync;
+        cfg.max_memory = plan.backend_bytes; /* the backend's corpus chunks */
+        if (ranks == 1) { /* pairs beyond the budget go to sorted runs on disk */
+            if ((st = sj_pair_limit_spill(out, &lim)))
+                goto sync;
+        } else if (max_pairs <= 0 || max_pairs > plan.pairs_in_memory) { /* rank 0 gathers them */
+            lim.max_pairs = plan.pairs_in_memory;
             snprintf(lim.why, sizeof lim.why, "the limit set by --max-memory %.1f MB (the pairs' "
                      "share of it)", (double)max_memory / 1048576.0);
         }
@@ -529,6 +545,18 @@ int cmd_join(int argc, char **argv)
             cli_notice("join: resuming: %lld work units already done (%lld pairs)",
                        (long long)journal.n_units, (long long)journal.saved.n);
     }
+    if (plan.run_pairs > 0 && ranks == 1) { /* --max-memory: pairs through sorted runs */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", out);
+        sj_pair_spill_options so = {.dir = dirname(dir), .run_pairs = plan.run_pairs,
+                                    .merge_bytes = plan.merge_bytes, .dihedral = cfg.dihedral,
+                                    .keep = cross_only ? crosses_sources : NULL, .keep_user = &srcs};
+        if ((st = sj_pair_spill_create(&so, &spill)) ||
+            (st = sj_pair_spill_add(spill, journal.saved.v, journal.saved.n)))
+            goto sync;
+        sj_pairs_free(&journal.saved); /* resumed pairs: in the sink now */
+        sj_pair_spill_attach(spill, &cfg);
+    }
     t_join = sj_now();
     if (!queries) {
         comparisons = part_comparisons(&cfg, corpus->n, corpus->n, 1);
@@ -550,8 +578,11 @@ int cmd_join(int argc, char **argv)
             break;
         res.pairs.v[res.pairs.n++] = journal.saved.v[i];
     }
-    if ((st == SJ_ERR_LIMIT || (!st && res.pairs.n > lim.max_pairs)) && lim.max_pairs > 0)
+    int64_t found = spill ? sj_pair_spill_added(spill) : res.pairs.n;
+    if ((st == SJ_ERR_LIMIT || (!st && found > lim.max_pairs)) && lim.max_pairs > 0)
         st = sj_pair_limit_exceeded("join", &lim, join_how);
+    if (!st && spill) /* nothing spilled: the pairs come back to res.pairs */
+        st = sj_pair_spill_finish(spill, &res.pairs, &spilled, &n_spilled);
     const char *fail_rank = getenv("SIMJOIN_TEST_FAIL_RANK"); /* test hook: fault injection */
     if (!st && ranks > 1 && fail_rank && atoi(fail_rank) == rank)
         st = sj_fail(SJ_ERR_INTERNAL, "injected failure (SIMJOIN_TEST_FAIL_RANK=%d)", rank);
@@ -614,8 +645,10 @@ sync: /* every rank reaches this point, failed or not */
         snprintf(res.backend, sizeof res.backend, "%s", sj_backend_name(cfg.backend));
     if (cfg.part_count > 1 && ranks == 1)
         snprintf(res.part, sizeof res.part, "%d/%d", cfg.part_index, cfg.part_count);
+    sj_pair_source merged = {n_spilled, sj_pair_spill_read, spill};
     if (rank == 0)
-        st = sj_pairs_file_write(out, &res);
+        st = spilled ? sj_pairs_file_write_stream(out, &res, &merged) : sj_pairs_file_write(out, &res);
+    const int64_t n_pairs = spilled ? n_spilled : res.pairs.n;
     if ((st = cli_mpi_agree(st)))
         goto fail;
     double rate = join_s > 0 ? (double)comparisons / join_s : 0;
@@ -623,7 +656,7 @@ sync: /* every rank reaches this point, failed or not */
     sj_excluded_text(res.excluded_rule, res.n_excluded, &dopt, excluded, sizeof excluded);
     cli_notice("join: %lld hashes (%s), %lld pairs at %s <= %g%s "
                "in %.2f s (%.3g comparisons/s, %s) -> %s",
-               (long long)res.n_nodes, excluded, (long long)res.pairs.n,
+               (long long)res.n_nodes, excluded, (long long)n_pairs,
                sj_metric_name(cfg.metric), cfg.threshold, cfg.dihedral ? " over 8 transforms" : "",
                join_s, rate, res.backend, out);
     if (stats && rank == 0) {
@@ -640,7 +673,8 @@ sync: /* every rank reaches this point, failed or not */
         cli_json_int(&j, "queries", queries ? queries->n : 0);
         cli_json_int(&j, "excluded", res.n_excluded);
         cli_json_int(&j, "comparisons", comparisons);
-        cli_json_int(&j, "pairs", res.pairs.n);
+        cli_json_int(&j, "pairs", n_pairs);
+        cli_json_int(&j, "spilled_runs", spill ? sj_pair_spill_runs(spill) : 0);
         if (cfg.dihedral)
             cli_json_int(&j, "dihedral", 1);
         cli_json_num(&j, "join_seconds", join_s);
@@ -652,6 +686,7 @@ sync: /* every rank reaches this point, failed or not */
 fail:
     rc = cli_fail(st);
 done:
+    sj_pair_spill_free(spill); /* its runs go with their descriptors */
     sj_join_result_release(&res);
     sj_hashes_free(corpus);
     sj_hashes_free(queries);

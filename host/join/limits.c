@@ -248,6 +248,37 @@ sj_status sj_pair_limit_default(const char *out_path, int64_t input_bytes, int64
     return SJ_OK;
 }
 
+sj_status sj_memory_plan_make(int64_t max_memory, int64_t input_bytes, sj_memory_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    int64_t rest = max_memory - input_bytes;
+    if (max_memory < 1 || input_bytes < 0 || rest < 1)
+        return sj_fail(SJ_ERR_ARG, "sj_memory_plan_make: the inputs leave no memory");
+    p->backend_bytes = rest / 4;
+    p->run_pairs = SJ_MAX((rest - p->backend_bytes) / SJ_PAIR_PEAK_BYTES, 1);
+    p->merge_bytes = rest / 2;
+    p->pairs_in_memory = SJ_MAX(rest / SJ_PAIR_PEAK_BYTES, 1);
+    return SJ_OK;
+}
+
+sj_status sj_pair_limit_spill(const char *out_path, sj_pair_limit *l)
+{
+    char d[4096];
+    snprintf(d, sizeof d, "%s", out_path);
+    sj_resources r;
+    sj_status st = sj_resources_detect(dirname(d), &r);
+    if (st)
+        return st;
+    r.disk_free = size_override("SIMJOIN_DISK_FREE", r.disk_free);
+    l->max_pairs = r.disk_free >= 0 ? SJ_MAX(r.disk_free / 10 * 9 / SJ_SPILL_DISK_PER_PAIR, 1) : 0;
+    char have[32];
+    format_size(SJ_MAX(r.disk_free, 0), have, sizeof have);
+    snprintf(l->why, sizeof l->why,
+             "the limit of a join that spills its pairs (--max-memory): those that fit in 9/10 of "
+             "the %s free beside the output", have);
+    return SJ_OK;
+}
+
 sj_status sj_pair_limit_exceeded(const char *cmd, const sj_pair_limit *l, const char *how)
 {
     return sj_fail(SJ_ERR_LIMIT, "%s: more than %lld pairs, %s; nothing was written. %s", cmd,
