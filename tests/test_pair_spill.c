@@ -194,8 +194,15 @@ static void duplicate_across_runs(void)
     sj_pair_spill_free(s);
 }
 
-/* sj_pair_spill_attach: the journal's unit_done still runs, first. */
+/* sj_pair_spill_attach: the journal's unit_done still runs, first, and its
+ * unit_skip still answers, with its own user. */
 static int64_t chained_pairs;
+static int skip_odd(void *user, int64_t unit)
+{
+    CHECK(user == &chained_pairs, "chained skip user\n");
+    return (int)(unit & 1);
+}
+
 static sj_status count_pairs(void *user, int64_t unit, const sj_pair *pairs, int64_t n)
 {
     (void)unit;
@@ -211,6 +218,7 @@ static void attach_chain(void)
     sj_join_config_defaults(&cfg);
     cfg.unit_done = count_pairs;
     cfg.unit_user = &chained_pairs;
+    cfg.unit_skip = skip_odd;
     sj_pair_spill_options o = {.dir = dir, .run_pairs = 10};
     sj_pair_spill *s = NULL;
     CHECK(sj_pair_spill_create(&o, &s) == SJ_OK, "create\n");
@@ -221,6 +229,14 @@ static void attach_chain(void)
               sj_pair_spill_added(s) == 3,
           "a unit reaches the journal (%lld) and the sink (%lld)\n", (long long)chained_pairs,
           (long long)sj_pair_spill_added(s));
+    CHECK(cfg.unit_skip(cfg.unit_user, 3) == 1 && cfg.unit_skip(cfg.unit_user, 4) == 0,
+          "the journal's unit_skip still decides\n");
+    cfg.unit_skip = NULL; /* none before: nothing is skipped */
+    sj_pair_spill *s2 = NULL;
+    CHECK(sj_pair_spill_create(&o, &s2) == SJ_OK, "create\n");
+    sj_pair_spill_attach(s2, &cfg);
+    CHECK(cfg.unit_skip && cfg.unit_skip(cfg.unit_user, 3) == 0, "no unit_skip before: none skipped\n");
+    sj_pair_spill_free(s2);
     sj_pair_spill_free(s);
 }
 

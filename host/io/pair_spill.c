@@ -40,7 +40,8 @@ struct sj_pair_spill {
     int64_t n_runs, cap_runs, runs_written, added;
     run_merge merge;     /* after sj_pair_spill_finish */
     int finished;
-    sj_unit_done_fn chained_done; /* unit_done set before sj_pair_spill_attach */
+    sj_unit_skip_fn chained_skip; /* unit_skip and unit_done set before */
+    sj_unit_done_fn chained_done; /* sj_pair_spill_attach, and their user */
     void *chained_user;
 };
 
@@ -375,10 +376,18 @@ static sj_status spill_unit_done(void *user, int64_t unit, const sj_pair *pairs,
     return st ? st : sj_pair_spill_add(s, pairs, n);
 }
 
+static int spill_unit_skip(void *user, int64_t unit)
+{
+    sj_pair_spill *s = user;
+    return s->chained_skip && s->chained_skip(s->chained_user, unit);
+}
+
 void sj_pair_spill_attach(sj_pair_spill *s, sj_join_config *cfg)
 {
+    s->chained_skip = cfg->unit_skip;
     s->chained_done = cfg->unit_done;
     s->chained_user = cfg->unit_user;
+    cfg->unit_skip = spill_unit_skip;
     cfg->unit_done = spill_unit_done;
     cfg->unit_user = s;
     cfg->unit_only = 1;

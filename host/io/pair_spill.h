@@ -48,7 +48,8 @@ void sj_pair_spill_free(sj_pair_spill *s);
 sj_status sj_pair_spill_add(sj_pair_spill *s, const sj_pair *p, int64_t n);
 
 /* Chain the sink into a join: cfg->unit_done becomes a call of the one set
- * before (the journal's, if any) and then sj_pair_spill_add; cfg->unit_only
+ * before (the journal's, if any) and then sj_pair_spill_add; cfg->unit_skip
+ * still asks the one set before (both get the old unit_user); cfg->unit_only
  * is set, so the scheduler keeps no pairs of its own. */
 void sj_pair_spill_attach(sj_pair_spill *s, sj_join_config *cfg);
 
