@@ -54,8 +54,10 @@ static void help(void)
            "  --max-pairs N        stop with an error past N pairs (0 or none: no limit)\n"
            "  --max-memory SIZE    keep the run within SIZE of memory (e.g. 4G): refuse inputs\n"
            "                       that do not fit, compare the corpus in chunks that do, and\n"
-           "                       stop with an error before the pairs would exceed it (0 or\n"
-           "                       none: no limit). Without either option the pairs are capped\n"
+           "                       sort the pairs that do not fit in runs on disk beside the\n"
+           "                       output, merged into the same file (0 or none: no limit;\n"
+           "                       under mpirun: stop with an error instead). Without either\n"
+           "                       option the pairs are capped\n"
            "                       at what fits in 3/4 of the memory available beside the\n"
            "                       inputs and in 9/10 of the free disk beside the output\n"
            "  --part I/N           join only part I (0-based) of N of the query x corpus grid,\n"
@@ -392,10 +394,10 @@ int cmd_join(int argc, char **argv)
     if (max_pairs < 0 && max_memory < 0) { /* neither option: limits from the machine */
         int64_t rows = corpus->n + (queries ? queries->n : 0);
         /* memory: the inputs as loaded (hash, id, quality, label, node); a pair
-         * held as a hit, then as a pair, then as output columns (72 bytes);
+         * at its peak (SJ_PAIR_PEAK_BYTES: itself and the sort's copy);
          * disk: a pair in the journal and in the output (48 bytes) */
         if ((st = sj_pair_limit_default(out, rows * ((int64_t)sj_hash_type_bytes(corpus->type) + 40),
-                                     72, 48, &lim)))
+                                     SJ_PAIR_PEAK_BYTES, 48, &lim)))
             goto sync;
     }
     if (queries && (queries->type.kind != corpus->type.kind || queries->type.bits != corpus->type.bits)) {
