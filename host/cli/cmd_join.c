@@ -510,6 +510,15 @@ int cmd_join(int argc, char **argv)
     cli_progress_init(&prog, "join");
     cfg.progress = cli_progress_cb;
     cfg.progress_user = &prog;
+    if (plan.run_pairs > 0 && ranks == 1) { /* --max-memory: pairs through sorted runs */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", out);
+        sj_pair_spill_options so = {.dir = dirname(dir), .run_pairs = plan.run_pairs,
+                                    .merge_bytes = plan.merge_bytes, .dihedral = cfg.dihedral,
+                                    .keep = cross_only ? crosses_sources : NULL, .keep_user = &srcs};
+        if ((st = sj_pair_spill_create(&so, &spill)))
+            goto sync;
+    }
     /* The journal: one per output, for this exact join (inputs and options). */
     if (ranks == 1) {
         char sig_text[1024];
@@ -532,7 +541,8 @@ int cmd_join(int argc, char **argv)
         }
         char sig[65];
         sj_sha256_hex(&sh, sig);
-        sj_journal_rule rule = {res.nodes, res.n_nodes, cfg.threshold};
+        sj_journal_rule rule = {res.nodes, res.n_nodes, cfg.threshold,
+                                spill ? sj_pair_spill_add_unit : NULL, spill}; /* resumed pairs */
         if ((st = sj_journal_open(&journal, out, sig, resume, &rule)))
             goto sync;
         char safe[4700];
@@ -545,20 +555,10 @@ int cmd_join(int argc, char **argv)
         cfg.unit_user = &journal;
         if (journal.n_units)
             cli_notice("join: resuming: %lld work units already done (%lld pairs)",
-                       (long long)journal.n_units, (long long)journal.saved.n);
+                       (long long)journal.n_units, (long long)(journal.saved.n + journal.restored));
     }
-    if (plan.run_pairs > 0 && ranks == 1) { /* --max-memory: pairs through sorted runs */
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", out);
-        sj_pair_spill_options so = {.dir = dirname(dir), .run_pairs = plan.run_pairs,
-                                    .merge_bytes = plan.merge_bytes, .dihedral = cfg.dihedral,
-                                    .keep = cross_only ? crosses_sources : NULL, .keep_user = &srcs};
-        if ((st = sj_pair_spill_create(&so, &spill)) ||
-            (st = sj_pair_spill_add(spill, journal.saved.v, journal.saved.n)))
-            goto sync;
-        sj_pairs_free(&journal.saved); /* resumed pairs: in the sink now */
+    if (spill) /* after the journal's: it still sees every unit first */
         sj_pair_spill_attach(spill, &cfg);
-    }
     t_join = sj_now();
     if (!queries) {
         comparisons = part_comparisons(&cfg, corpus->n, corpus->n, 1);

@@ -369,6 +369,12 @@ sj_status sj_pair_spill_add(sj_pair_spill *s, const sj_pair *p, int64_t n)
     return SJ_OK;
 }
 
+sj_status sj_pair_spill_add_unit(void *spill, int64_t unit, const sj_pair *p, int64_t n)
+{
+    (void)unit;
+    return sj_pair_spill_add(spill, p, n);
+}
+
 static sj_status spill_unit_done(void *user, int64_t unit, const sj_pair *pairs, int64_t n)
 {
     sj_pair_spill *s = user;

@@ -47,6 +47,11 @@ void sj_pair_spill_free(sj_pair_spill *s);
  * buffer fills. */
 sj_status sj_pair_spill_add(sj_pair_spill *s, const sj_pair *p, int64_t n);
 
+/* sj_pair_spill_add as an sj_unit_done_fn (spill: the sink; unit unused),
+ * for the journal's restore (journal.h): a resumed join's pairs go straight
+ * to the sink as the journal is read. */
+sj_status sj_pair_spill_add_unit(void *spill, int64_t unit, const sj_pair *p, int64_t n);
+
 /* Chain the sink into a join: cfg->unit_done becomes a call of the one set
  * before (the journal's, if any) and then sj_pair_spill_add; cfg->unit_skip
  * still asks the one set before (both get the old unit_user); cfg->unit_only
