@@ -570,7 +570,7 @@ int cmd_join(int argc, char **argv)
             comparisons += part_comparisons(&cfg, queries->n, queries->n, 1);
             cfg.unit_offset = (int64_t)1 << 40; /* the second join's units */
             if (lim.max_pairs > 0) /* what the first join left of the limit */
-                cfg.max_pairs = SJ_MAX(lim.max_pairs - res.pairs.n, 1);
+                cfg.max_pairs = SJ_MAX(lim.max_pairs - (spill ? sj_pair_spill_added(spill) : res.pairs.n), 1);
             st = sj_join_self(&cfg, queries, &res.pairs);
         }
     }
