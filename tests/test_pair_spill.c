@@ -194,6 +194,27 @@ static void duplicate_across_runs(void)
     sj_pair_spill_free(s);
 }
 
+/* Nothing spilled: the pairs are appended to what the caller already holds. */
+static void appended_in_memory(void)
+{
+    sj_pair_spill_options o = {.dir = dir, .run_pairs = 10};
+    sj_pair_spill *s = NULL;
+    sj_pair p[3] = {{1, 2, 0, 0}, {1, 3, 0, 0}, {2, 3, 0, 0}};
+    sj_pairs mem = {0};
+    mem.v = malloc(4 * sizeof *mem.v);
+    mem.capacity = 4;
+    mem.v[mem.n++] = (sj_pair){7, 8, 1, 0};
+    int spilled = -1;
+    int64_t n_out = 0;
+    CHECK(sj_pair_spill_create(&o, &s) == SJ_OK && sj_pair_spill_add(s, p, 3) == SJ_OK &&
+              sj_pair_spill_finish(s, &mem, &spilled, &n_out) == SJ_OK,
+          "finish: %s\n", sj_last_error());
+    CHECK(!spilled && mem.n == 4 && n_out == 4 && mem.v[0].a == 7 && same_pairs(mem.v + 1, p, 3),
+          "appended after the caller's pair: %lld pairs\n", (long long)mem.n);
+    sj_pair_spill_free(s);
+    sj_pairs_free(&mem);
+}
+
 /* sj_pair_spill_attach: the journal's unit_done still runs, first, and its
  * unit_skip still answers, with its own user. */
 static int64_t chained_pairs;
@@ -310,6 +331,7 @@ int main(void)
     const spill_case filtered = {"keep filter", 3000, 3000, 0, 0, 0, 1, 0};
     run_case(&filtered);
     duplicate_across_runs();
+    appended_in_memory();
     attach_chain();
     CHECK(sj_pair_spill_create(&(sj_pair_spill_options){.dir = dir, .run_pairs = 0}, &(sj_pair_spill *){0}) ==
               SJ_ERR_ARG,

@@ -411,6 +411,13 @@ sj_status sj_pair_spill_finish(sj_pair_spill *s, sj_pairs *in_memory, int *spill
     if (s->finished)
         return sj_fail(SJ_ERR_ARG, "sj_pair_spill_finish: called twice");
     s->finished = 1;
+    if (!s->n_runs && !in_memory->n) { /* everything fitted: the buffer itself goes back */
+        sj_pairs_free(in_memory);
+        *in_memory = s->buf;
+        memset(&s->buf, 0, sizeof s->buf);
+        *n_out = in_memory->n;
+        return SJ_OK;
+    }
     if (!s->n_runs) { /* everything fitted: the caller goes on in memory */
         if ((st = sj_grow((void **)&in_memory->v, &in_memory->capacity,
                           SJ_MAX(in_memory->n + s->buf.n, 1), sizeof *in_memory->v)))
