@@ -3,8 +3,11 @@
 #include "simjoin/meta.h"
 
 #include "core/sha256.h"
+#include "io/pair_spill.h"
+#include "io/pairs_io.h"
 
 #include <getopt.h>
+#include <libgen.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -51,8 +54,10 @@ static void help(void)
            "  --max-pairs N        stop with an error past N pairs (0 or none: no limit)\n"
            "  --max-memory SIZE    keep the run within SIZE of memory (e.g. 4G): refuse inputs\n"
            "                       that do not fit, compare the corpus in chunks that do, and\n"
-           "                       stop with an error before the pairs would exceed it (0 or\n"
-           "                       none: no limit). Without either option the pairs are capped\n"
+           "                       sort the pairs that do not fit in runs on disk beside the\n"
+           "                       output, merged into the same file (0 or none: no limit;\n"
+           "                       under mpirun: stop with an error instead). Without either\n"
+           "                       option the pairs are capped\n"
            "                       at what fits in 3/4 of the memory available beside the\n"
            "                       inputs and in 9/10 of the free disk beside the output\n"
            "  --part I/N           join only part I (0-based) of N of the query x corpus grid,\n"
@@ -129,6 +134,12 @@ static int64_t part_comparisons(const sj_join_config *cfg, int64_t nq, int64_t n
     return (2 * nc - 1 - lo - hi) * (hi - lo) / 2;
 }
 
+/* --cross-only as a filter of the pairs spilled to disk: user is the sj_sources. */
+static int crosses_sources(void *user, const sj_pair *p)
+{
+    return sj_sources_of(user, p->a) != sj_sources_of(user, p->b);
+}
+
 int cmd_join(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -152,6 +163,9 @@ int cmd_join(int argc, char **argv)
         rc = EXIT_OK;
     sj_journal journal;
     memset(&journal, 0, sizeof journal);
+    sj_pair_spill *spill = NULL; /* --max-memory: the pairs' sink, runs on disk */
+    int spilled = 0;
+    int64_t n_spilled = 0;
     sj_sources srcs;
     memset(&srcs, 0, sizeof srcs);
     const char *out = NULL, *stats = NULL, *band = NULL;
@@ -317,6 +331,7 @@ int cmd_join(int argc, char **argv)
      * the corpus chunks and the pairs share the rest. Checked from the shard
      * headers, before anything is read. */
     int64_t input_bytes = 0;
+    sj_memory_plan plan = {0};
     if (max_memory > 0) {
         for (int i = 0; i < n_corpus + n_queries && !st; i++) {
             int64_t rows;
@@ -335,11 +350,14 @@ int cmd_join(int argc, char **argv)
                          (double)input_bytes / 1048576.0, (double)max_memory / 1048576.0);
         if (st)
             goto sync;
-        int64_t rest = max_memory - input_bytes;
-        cfg.max_memory = rest / 2;                      /* the backend's corpus chunks */
-        int64_t pair_cap = rest / 2 / (2 * (int64_t)sizeof(sj_pair)); /* hits, then pairs */
-        if (max_pairs <= 0 || max_pairs > pair_cap) {
-            lim.max_pairs = pair_cap;
+        if ((st = sj_memory_plan_make(max_memory, input_bytes, &plan)))
+            goto sync;
+        cfg.max_memory = plan.backend_bytes; /* the backend's corpus chunks */
+        if (ranks == 1) { /* pairs beyond the budget go to sorted runs on disk */
+            if ((st = sj_pair_limit_spill(out, &lim)))
+                goto sync;
+        } else if (max_pairs <= 0 || max_pairs > plan.pairs_in_memory) { /* rank 0 gathers them */
+            lim.max_pairs = plan.pairs_in_memory;
             snprintf(lim.why, sizeof lim.why, "the limit set by --max-memory %.1f MB (the pairs' "
                      "share of it)", (double)max_memory / 1048576.0);
         }
@@ -376,10 +394,10 @@ int cmd_join(int argc, char **argv)
     if (max_pairs < 0 && max_memory < 0) { /* neither option: limits from the machine */
         int64_t rows = corpus->n + (queries ? queries->n : 0);
         /* memory: the inputs as loaded (hash, id, quality, label, node); a pair
-         * held as a hit, then as a pair, then as output columns (72 bytes);
+         * at its peak (SJ_PAIR_PEAK_BYTES: itself and the sort's copy);
          * disk: a pair in the journal and in the output (48 bytes) */
         if ((st = sj_pair_limit_default(out, rows * ((int64_t)sj_hash_type_bytes(corpus->type) + 40),
-                                     72, 48, &lim)))
+                                     SJ_PAIR_PEAK_BYTES, 48, &lim)))
             goto sync;
     }
     if (queries && (queries->type.kind != corpus->type.kind || queries->type.bits != corpus->type.bits)) {
@@ -492,6 +510,15 @@ int cmd_join(int argc, char **argv)
     cli_progress_init(&prog, "join");
     cfg.progress = cli_progress_cb;
     cfg.progress_user = &prog;
+    if (plan.run_pairs > 0 && ranks == 1) { /* --max-memory: pairs through sorted runs */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", out);
+        sj_pair_spill_options so = {.dir = dirname(dir), .run_pairs = plan.run_pairs,
+                                    .merge_bytes = plan.merge_bytes, .dihedral = cfg.dihedral,
+                                    .keep = cross_only ? crosses_sources : NULL, .keep_user = &srcs};
+        if ((st = sj_pair_spill_create(&so, &spill)))
+            goto sync;
+    }
     /* The journal: one per output, for this exact join (inputs and options). */
     if (ranks == 1) {
         char sig_text[1024];
@@ -514,7 +541,8 @@ int cmd_join(int argc, char **argv)
         }
         char sig[65];
         sj_sha256_hex(&sh, sig);
-        sj_journal_rule rule = {res.nodes, res.n_nodes, cfg.threshold};
+        sj_journal_rule rule = {res.nodes, res.n_nodes, cfg.threshold,
+                                spill ? sj_pair_spill_add_unit : NULL, spill}; /* resumed pairs */
         if ((st = sj_journal_open(&journal, out, sig, resume, &rule)))
             goto sync;
         char safe[4700];
@@ -527,8 +555,10 @@ int cmd_join(int argc, char **argv)
         cfg.unit_user = &journal;
         if (journal.n_units)
             cli_notice("join: resuming: %lld work units already done (%lld pairs)",
-                       (long long)journal.n_units, (long long)journal.saved.n);
+                       (long long)journal.n_units, (long long)(journal.saved.n + journal.restored));
     }
+    if (spill) /* after the journal's: it still sees every unit first */
+        sj_pair_spill_attach(spill, &cfg);
     t_join = sj_now();
     if (!queries) {
         comparisons = part_comparisons(&cfg, corpus->n, corpus->n, 1);
@@ -540,7 +570,7 @@ int cmd_join(int argc, char **argv)
             comparisons += part_comparisons(&cfg, queries->n, queries->n, 1);
             cfg.unit_offset = (int64_t)1 << 40; /* the second join's units */
             if (lim.max_pairs > 0) /* what the first join left of the limit */
-                cfg.max_pairs = SJ_MAX(lim.max_pairs - res.pairs.n, 1);
+                cfg.max_pairs = SJ_MAX(lim.max_pairs - (spill ? sj_pair_spill_added(spill) : res.pairs.n), 1);
             st = sj_join_self(&cfg, queries, &res.pairs);
         }
     }
@@ -550,8 +580,11 @@ int cmd_join(int argc, char **argv)
             break;
         res.pairs.v[res.pairs.n++] = journal.saved.v[i];
     }
-    if ((st == SJ_ERR_LIMIT || (!st && res.pairs.n > lim.max_pairs)) && lim.max_pairs > 0)
+    int64_t found = spill ? sj_pair_spill_added(spill) : res.pairs.n;
+    if ((st == SJ_ERR_LIMIT || (!st && found > lim.max_pairs)) && lim.max_pairs > 0)
         st = sj_pair_limit_exceeded("join", &lim, join_how);
+    if (!st && spill) /* nothing spilled: the pairs come back to res.pairs */
+        st = sj_pair_spill_finish(spill, &res.pairs, &spilled, &n_spilled);
     const char *fail_rank = getenv("SIMJOIN_TEST_FAIL_RANK"); /* test hook: fault injection */
     if (!st && ranks > 1 && fail_rank && atoi(fail_rank) == rank)
         st = sj_fail(SJ_ERR_INTERNAL, "injected failure (SIMJOIN_TEST_FAIL_RANK=%d)", rank);
@@ -614,8 +647,10 @@ sync: /* every rank reaches this point, failed or not */
         snprintf(res.backend, sizeof res.backend, "%s", sj_backend_name(cfg.backend));
     if (cfg.part_count > 1 && ranks == 1)
         snprintf(res.part, sizeof res.part, "%d/%d", cfg.part_index, cfg.part_count);
+    sj_pair_source merged = {n_spilled, sj_pair_spill_read, spill};
     if (rank == 0)
-        st = sj_pairs_file_write(out, &res);
+        st = spilled ? sj_pairs_file_write_stream(out, &res, &merged) : sj_pairs_file_write(out, &res);
+    const int64_t n_pairs = spilled ? n_spilled : res.pairs.n;
     if ((st = cli_mpi_agree(st)))
         goto fail;
     double rate = join_s > 0 ? (double)comparisons / join_s : 0;
@@ -623,7 +658,7 @@ sync: /* every rank reaches this point, failed or not */
     sj_excluded_text(res.excluded_rule, res.n_excluded, &dopt, excluded, sizeof excluded);
     cli_notice("join: %lld hashes (%s), %lld pairs at %s <= %g%s "
                "in %.2f s (%.3g comparisons/s, %s) -> %s",
-               (long long)res.n_nodes, excluded, (long long)res.pairs.n,
+               (long long)res.n_nodes, excluded, (long long)n_pairs,
                sj_metric_name(cfg.metric), cfg.threshold, cfg.dihedral ? " over 8 transforms" : "",
                join_s, rate, res.backend, out);
     if (stats && rank == 0) {
@@ -640,7 +675,8 @@ sync: /* every rank reaches this point, failed or not */
         cli_json_int(&j, "queries", queries ? queries->n : 0);
         cli_json_int(&j, "excluded", res.n_excluded);
         cli_json_int(&j, "comparisons", comparisons);
-        cli_json_int(&j, "pairs", res.pairs.n);
+        cli_json_int(&j, "pairs", n_pairs);
+        cli_json_int(&j, "spilled_runs", spill ? sj_pair_spill_runs(spill) : 0);
         if (cfg.dihedral)
             cli_json_int(&j, "dihedral", 1);
         cli_json_num(&j, "join_seconds", join_s);
@@ -652,6 +688,7 @@ sync: /* every rank reaches this point, failed or not */
 fail:
     rc = cli_fail(st);
 done:
+    sj_pair_spill_free(spill); /* its runs go with their descriptors */
     sj_join_result_release(&res);
     sj_hashes_free(corpus);
     sj_hashes_free(queries);

@@ -107,11 +107,12 @@ sj_status sj_h5_group(hid_t loc, const char *name, const char *path, hid_t *grou
     return SJ_OK;
 }
 
-sj_status sj_h5_write(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t *dims,
-                      const void *data, const char *path)
+sj_status sj_h5_create_dataset(hid_t loc, const char *name, hid_t memtype, int rank,
+                               const hsize_t *dims, hid_t *dset, const char *path)
 {
     sj_status st = SJ_OK;
-    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+    *dset = H5I_INVALID_HID;
     space = H5Screate_simple(rank, dims, NULL);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (space < 0 || dcpl < 0) {
@@ -135,23 +136,50 @@ sj_status sj_h5_write(hid_t loc, const char *name, hid_t memtype, int rank, cons
         filetype = H5T_IEEE_F32LE;
     else if (H5Tequal(memtype, H5T_NATIVE_DOUBLE) > 0)
         filetype = H5T_IEEE_F64LE;
-    dset = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (dset < 0) {
+    *dset = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (*dset < 0)
         st = sj_fail(SJ_ERR_IO, "%s: cannot create dataset %s", path, name);
-        goto done;
-    }
+done:
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
+    return st;
+}
+
+sj_status sj_h5_write_rows(hid_t dset, hid_t memtype, int64_t first, int64_t count, const void *data,
+                           const char *name, const char *path)
+{
+    if (count <= 0)
+        return SJ_OK;
+    sj_status st = SJ_OK;
+    hsize_t start[1] = {(hsize_t)first}, len[1] = {(hsize_t)count};
+    hid_t file_space = H5Dget_space(dset), mem_space = H5Screate_simple(1, len, NULL);
+    if (file_space < 0 || mem_space < 0 ||
+        H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, len, NULL) < 0 ||
+        H5Dwrite(dset, memtype, mem_space, file_space, H5P_DEFAULT, data) < 0)
+        st = sj_fail(SJ_ERR_IO, "%s: cannot write rows %lld..%lld of dataset %s (disk full?)", path,
+                     (long long)first, (long long)(first + count - 1), name);
+    if (mem_space >= 0)
+        H5Sclose(mem_space);
+    if (file_space >= 0)
+        H5Sclose(file_space);
+    return st;
+}
+
+sj_status sj_h5_write(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t *dims,
+                      const void *data, const char *path)
+{
+    hid_t dset;
+    sj_status st = sj_h5_create_dataset(loc, name, memtype, rank, dims, &dset, path);
+    if (st)
+        return st;
     int64_t total = 1;
     for (int i = 0; i < rank; i++)
         total *= (int64_t)dims[i];
     if (total > 0 && H5Dwrite(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         st = sj_fail(SJ_ERR_IO, "%s: cannot write dataset %s (disk full?)", path, name);
-done:
-    if (dset >= 0)
-        H5Dclose(dset);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (space >= 0)
-        H5Sclose(space);
+    H5Dclose(dset);
     return st;
 }
 

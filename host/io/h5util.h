@@ -28,6 +28,14 @@ sj_status sj_h5_group(hid_t loc, const char *name, const char *path, hid_t *grou
 sj_status sj_h5_write(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t *dims,
                       const void *data, const char *path);
 
+/* sj_h5_write in pieces: create the dataset (contiguous, fixed dims, the
+ * little-endian file type of memtype; *dset open, closed by the caller),
+ * then write rows [first, first+count) of a 1-D one from data (memtype). */
+sj_status sj_h5_create_dataset(hid_t loc, const char *name, hid_t memtype, int rank,
+                               const hsize_t *dims, hid_t *dset, const char *path);
+sj_status sj_h5_write_rows(hid_t dset, hid_t memtype, int64_t first, int64_t count, const void *data,
+                           const char *name, const char *path);
+
 sj_status sj_h5_attr_str(hid_t loc, const char *name, const char *value, const char *path);
 sj_status sj_h5_attr_i64(hid_t loc, const char *name, int64_t value, const char *path);
 sj_status sj_h5_attr_f64(hid_t loc, const char *name, double value, const char *path);

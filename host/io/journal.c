@@ -173,7 +173,13 @@ static sj_status read_records(sj_journal *j, FILE *fp, off_t size, const sj_jour
             k--;
         }
         j->units[k] = unit;
-        j->saved.n += n;
+        if (rule->restore) { /* handed on: the buffer is reused for the next record */
+            if ((st = rule->restore(rule->restore_user, unit, pairs, n)))
+                return st;
+            j->restored += n;
+        } else {
+            j->saved.n += n;
+        }
         j->chain = check;
         good = ftello(fp);
     }

@@ -20,6 +20,7 @@
  *               path holds a newline; read when /inputs is absent) */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "io/h5util.h"
+#include "io/pairs_io.h"
 #include "core/sha256.h"
 #include "simjoin/formats.h"
 #include "simjoin/meta.h"
@@ -336,41 +337,98 @@ static sj_status write_excluded(hid_t file, const sj_join_result *r, const char 
     return st;
 }
 
-sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
+/* The pair columns /pairs/{a,b,distance[,transform]} of src->n rows, filled
+ * piece by piece from src (so no column is ever held whole). */
+static sj_status write_pair_columns(hid_t g, const sj_join_result *r, const sj_pair_source *src,
+                                    const char *path)
+{
+    enum { PIECE = 16384 }; /* pairs per piece: about 1 MB of buffers */
+    static const char *const names[4] = {"a", "b", "distance", "transform"};
+    const int n_cols = r->dihedral ? 4 : 3, whole = integral(r);
+    const hid_t types[4] = {H5T_NATIVE_INT64, H5T_NATIVE_INT64,
+                            whole ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE, H5T_NATIVE_UINT8};
+    hid_t dset[4] = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID};
+    sj_pair *piece = malloc(PIECE * sizeof *piece);
+    int64_t *a = malloc(PIECE * sizeof *a), *b = malloc(PIECE * sizeof *b);
+    double *d = malloc(PIECE * sizeof *d);
+    int32_t *d32 = malloc(PIECE * sizeof *d32);
+    uint8_t *tr = malloc(PIECE);
+    const void *cols[4] = {a, b, whole ? (const void *)d32 : (const void *)d, tr};
+    hsize_t dims[1] = {(hsize_t)src->n};
+    sj_status st = SJ_OK;
+    if (!piece || !a || !b || !d || !d32 || !tr) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
+        goto done;
+    }
+    for (int c = 0; c < n_cols && !st; c++)
+        st = sj_h5_create_dataset(g, names[c], types[c], 1, dims, &dset[c], path);
+    int64_t done = 0, got = PIECE;
+    while (!st && got == PIECE) {
+        if ((st = src->read(src->user, piece, PIECE, &got)))
+            break;
+        if (got > src->n - done) {
+            st = sj_fail(SJ_ERR_INTERNAL, "%s: more pairs than the %lld announced", path, (long long)src->n);
+            break;
+        }
+        for (int64_t i = 0; i < got; i++) {
+            a[i] = piece[i].a;
+            b[i] = piece[i].b;
+            d[i] = piece[i].distance;
+            d32[i] = (int32_t)piece[i].distance; /* integral metrics: exact integers below 2^31 */
+            tr[i] = (uint8_t)piece[i].transform;
+        }
+        for (int c = 0; c < n_cols && !st; c++)
+            st = sj_h5_write_rows(dset[c], types[c], done, got, cols[c], names[c], path);
+        done += got;
+    }
+    if (!st && done != src->n)
+        st = sj_fail(SJ_ERR_INTERNAL, "%s: %lld pairs written of the %lld announced", path,
+                     (long long)done, (long long)src->n);
+done:
+    for (int c = 0; c < 4; c++)
+        if (dset[c] >= 0)
+            H5Dclose(dset[c]);
+    free(piece);
+    free(a);
+    free(b);
+    free(d);
+    free(d32);
+    free(tr);
+    return st;
+}
+
+/* The pairs of an sj_pairs, as an sj_pair_source. */
+typedef struct array_reader {
+    const sj_pairs *pairs;
+    int64_t at;
+} array_reader;
+
+static sj_status array_read(void *user, sj_pair *buf, int64_t cap, int64_t *got)
+{
+    array_reader *ar = user;
+    *got = SJ_MIN(cap, ar->pairs->n - ar->at);
+    if (*got > 0)
+        memcpy(buf, ar->pairs->v + ar->at, (size_t)*got * sizeof *buf);
+    ar->at += *got;
+    return SJ_OK;
+}
+
+sj_status sj_pairs_file_write_stream(const char *path, const sj_join_result *r,
+                                     const sj_pair_source *src)
 {
     sj_atomic_file af;
     hid_t file;
     sj_status st = sj_h5_create(path, &af, &file);
     if (st)
         return st;
-    int64_t n = r->pairs.n;
-    int64_t *a = malloc((size_t)SJ_MAX(n, 1) * sizeof *a);
-    int64_t *b = malloc((size_t)SJ_MAX(n, 1) * sizeof *b);
-    double *d = malloc((size_t)SJ_MAX(n, 1) * sizeof *d);
     hid_t g = H5I_INVALID_HID;
-    uint8_t *tr = r->dihedral ? malloc((size_t)SJ_MAX(n, 1)) : NULL;
-    if (!a || !b || !d || (r->dihedral && !tr)) {
-        st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
-        goto fail;
-    }
-    for (int64_t i = 0; tr && i < n; i++)
-        tr[i] = (uint8_t)r->pairs.v[i].transform;
-    for (int64_t i = 0; i < n; i++) {
-        a[i] = r->pairs.v[i].a;
-        b[i] = r->pairs.v[i].b;
-        d[i] = r->pairs.v[i].distance;
-    }
-    hsize_t dp[1] = {(hsize_t)n}, dn[1] = {(hsize_t)r->n_nodes};
+    hsize_t dn[1] = {(hsize_t)r->n_nodes};
     if ((st = write_common_attrs(file, "pairs", r, path)) ||
-        (st = sj_h5_attr_i64(file, "n_pairs", n, path)) ||
+        (st = sj_h5_attr_i64(file, "n_pairs", src->n, path)) ||
         (st = sj_h5_attr_str(file, "part", r->part, path)) ||
+        (r->dihedral && (st = sj_h5_attr_i64(file, "dihedral", 1, path))) ||
         (st = sj_h5_group(file, "pairs", path, &g)) ||
-        (st = sj_h5_write(g, "a", H5T_NATIVE_INT64, 1, dp, a, path)) ||
-        (st = sj_h5_write(g, "b", H5T_NATIVE_INT64, 1, dp, b, path)) ||
-        (st = sj_h5_write_distances(g, "distance", d, n, integral(r), path)))
-        goto fail;
-    if (tr && ((st = sj_h5_attr_i64(file, "dihedral", 1, path)) ||
-               (st = sj_h5_write(g, "transform", H5T_NATIVE_UINT8, 1, dp, tr, path))))
+        (st = write_pair_columns(g, r, src, path)))
         goto fail;
     H5Gclose(g);
     g = H5I_INVALID_HID;
@@ -384,20 +442,19 @@ sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
         goto fail;
     if (r->meta && (st = sj_meta_table_h5_write(file, r->meta, path)))
         goto fail;
-    free(a);
-    free(b);
-    free(d);
-    free(tr);
     return sj_h5_commit(file, &af);
 fail:
     if (g >= 0)
         H5Gclose(g);
-    free(a);
-    free(b);
-    free(d);
-    free(tr);
     sj_h5_abort(file, &af);
     return st;
+}
+
+sj_status sj_pairs_file_write(const char *path, const sj_join_result *r)
+{
+    array_reader ar = {&r->pairs, 0};
+    sj_pair_source src = {r->pairs.n, array_read, &ar};
+    return sj_pairs_file_write_stream(path, r, &src);
 }
 
 /* An optional int32 column of n rows (older files have none: *out = NULL). */

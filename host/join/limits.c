@@ -218,17 +218,27 @@ static int64_t size_override(const char *var, int64_t detected)
     return e && *e && !sj_parse_size(e, &v) ? v : detected;
 }
 
-sj_status sj_pair_limit_default(const char *out_path, int64_t input_bytes, int64_t memory_per_pair,
-                             int64_t disk_per_pair, sj_pair_limit *l)
+/* The machine as seen for an output at out_path (its directory's disk), or
+ * as SIMJOIN_MEMORY_AVAILABLE / SIMJOIN_DISK_FREE say. */
+static sj_status resources_beside(const char *out_path, sj_resources *r)
 {
     char d[4096];
     snprintf(d, sizeof d, "%s", out_path);
-    sj_resources r;
-    sj_status st = sj_resources_detect(dirname(d), &r);
+    sj_status st = sj_resources_detect(dirname(d), r);
     if (st)
         return st;
-    r.memory_available = size_override("SIMJOIN_MEMORY_AVAILABLE", r.memory_available);
-    r.disk_free = size_override("SIMJOIN_DISK_FREE", r.disk_free);
+    r->memory_available = size_override("SIMJOIN_MEMORY_AVAILABLE", r->memory_available);
+    r->disk_free = size_override("SIMJOIN_DISK_FREE", r->disk_free);
+    return SJ_OK;
+}
+
+sj_status sj_pair_limit_default(const char *out_path, int64_t input_bytes, int64_t memory_per_pair,
+                             int64_t disk_per_pair, sj_pair_limit *l)
+{
+    sj_resources r;
+    sj_status st = resources_beside(out_path, &r);
+    if (st)
+        return st;
     sj_limits lim;
     if ((st = sj_default_limits(&r, input_bytes, memory_per_pair, disk_per_pair, &lim)))
         return st;
@@ -245,6 +255,34 @@ sj_status sj_pair_limit_default(const char *out_path, int64_t input_bytes, int64
                  "the default limit: the pairs that fit in 3/4 of the %s of memory available, "
                  "beside the inputs (%s)", have, inputs);
     }
+    return SJ_OK;
+}
+
+sj_status sj_memory_plan_make(int64_t max_memory, int64_t input_bytes, sj_memory_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    int64_t rest = max_memory - input_bytes;
+    if (max_memory < 1 || input_bytes < 0 || rest < 1)
+        return sj_fail(SJ_ERR_ARG, "sj_memory_plan_make: the inputs leave no memory");
+    p->backend_bytes = rest / 4;
+    p->run_pairs = SJ_MAX((rest - p->backend_bytes) / SJ_PAIR_PEAK_BYTES, 1);
+    p->merge_bytes = rest / 2;
+    p->pairs_in_memory = SJ_MAX(rest / SJ_PAIR_PEAK_BYTES, 1);
+    return SJ_OK;
+}
+
+sj_status sj_pair_limit_spill(const char *out_path, sj_pair_limit *l)
+{
+    sj_resources r;
+    sj_status st = resources_beside(out_path, &r);
+    if (st)
+        return st;
+    l->max_pairs = r.disk_free >= 0 ? SJ_MAX(r.disk_free / 10 * 9 / SJ_SPILL_DISK_PER_PAIR, 1) : 0;
+    char have[32];
+    format_size(SJ_MAX(r.disk_free, 0), have, sizeof have);
+    snprintf(l->why, sizeof l->why,
+             "the limit of a join that spills its pairs (--max-memory): those that fit in 9/10 of "
+             "the %s free beside the output", have);
     return SJ_OK;
 }
 
