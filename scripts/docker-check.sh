@@ -55,6 +55,13 @@ run gen --n 400 --seed 5 --out /data/corpus.h5 --quiet
 # --keep-degenerate: every pair at distance <= 31 counts, as in the loop below.
 run join --corpus /data/corpus.h5 --threshold 31 --keep-degenerate --backend cpu --out /data/pairs.h5 --quiet
 run join --corpus /data/corpus.h5 --threshold 31 --keep-degenerate --backend faiss --out /data/pairs-faiss.h5 --quiet
+case " $* " in
+  *PLOT=1*) run sweep --pairs /data/pairs.h5 --thresholds 10:31:3 --labels /data/corpus.h5 \
+                --out /data/sweep.csv --plot /data/sweep.png --quiet
+            [ "$(head -c 8 "$work/sweep.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] ||
+              fail "sweep --plot wrote no PNG"
+            log "sweep --plot wrote a PNG" ;;
+esac
 for f in pairs pairs-faiss; do
   mode=$(stat -c %a "$work/$f.h5")
   [ "$mode" = 640 ] || fail "$f.h5 has mode $mode, not 640"
