@@ -15,6 +15,7 @@
 #
 # Environment: BUILD_DIR (build), JOBS (nproc), SIMJOIN_CUDA (auto: ON when
 # nvcc is found; set OFF to build without CUDA).
+# SIMJOIN_DEPS_ONLY=1 stops after the packages and FAISS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -86,6 +87,9 @@ if [ "${SIMJOIN_NO_FAISS:-0}" != 1 ] && ! { [ -f "$FAISS_STAMP" ] && [ "$(cat "$
      install -D -m 0644 "$h" "$FAISS_PREFIX/include/faiss/c_api/$h"; done)
   echo "$FAISS_WANT" > "$FAISS_STAMP"
 fi
+
+# SIMJOIN_DEPS_ONLY=1: packages and FAISS only (the Dockerfile caches them in a layer of their own).
+if [ "${SIMJOIN_DEPS_ONLY:-0}" = 1 ]; then log "dependencies ready (SIMJOIN_DEPS_ONLY=1: simjoin not built)"; exit 0; fi
 
 # ---- simjoin --------------------------------------------------------------------
 cmake_args=(-DCMAKE_BUILD_TYPE=Release)
