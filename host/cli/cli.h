@@ -11,6 +11,7 @@
 #include "join/limits.h"
 #include "simjoin/formats.h"
 #include "simjoin/gen.h"
+#include "simjoin/job.h"
 
 #include <stdio.h>
 
@@ -81,6 +82,9 @@ int cli_mpi_init(int *argc, char ***argv, int *rank, int *size);
 void cli_mpi_finalize(void);
 sj_status cli_mpi_agree(sj_status st);
 sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent);
+/* A join job's hooks (sj_join_job.collective) over the two above, and the
+ * rank's part of the join and GPU in cfg. */
+void cli_mpi_collective(sj_job_collective *c, sj_join_config *cfg, int rank, int ranks);
 int cli_mpi_built(void);
 /* After cli_mpi_init: refuse (SJ_ERR_UNSUPPORTED, naming `srun --mpi=pmix`) a join
  * that Slurm started as several tasks which are not MPI ranks. */
