@@ -67,6 +67,7 @@ void cli_json_begin(cli_json *j);
 void cli_json_str(cli_json *j, const char *key, const char *value);
 void cli_json_num(cli_json *j, const char *key, double value);
 void cli_json_int(cli_json *j, const char *key, int64_t value);
+void cli_json_bool(cli_json *j, const char *key, int value);
 int cli_json_write(cli_json *j, const char *path); /* 0 or exit code */
 
 /* The clustering guards shared by `cluster` and `sweep`: --linkage (L),

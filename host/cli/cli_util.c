@@ -169,6 +169,12 @@ void cli_json_int(cli_json *j, const char *key, int64_t value)
         fprintf(j->fp, "%lld", (long long)value);
 }
 
+void cli_json_bool(cli_json *j, const char *key, int value)
+{
+    if (json_key(j, key))
+        fputs(value ? "true" : "false", j->fp);
+}
+
 int cli_json_write(cli_json *j, const char *path)
 {
     if (!j->fp)
