@@ -110,6 +110,13 @@ with tempfile.TemporaryDirectory() as tmp:
     js = stats_of("nightly", "--quiet", "--state", state, "--new", q)
     check(js.get("command") == "nightly" and js.get("generation") == 1 and js.get("uploads") == 100,
           f"nightly --stats-json: {js}")
+    # bench: every cpu path timed, all agreeing with each other and the naive loop
+    js = stats_of("bench", "--quiet", "--corpus", "3000", "--queries", "60", "--backends", "cpu",
+                  "--naive-queries", "10")
+    paths = [k for k in js if k.startswith("cpu/")]
+    check(js.get("command") == "bench" and js.get("corpus") == 3000 and js.get("queries") == 60
+          and js.get("agree") == 1 and js.get("naive", 0) > 0 and paths
+          and all(js[k] > 0 for k in paths), f"bench --stats-json: {js}")
     # state: the manifest's figures; corpus hashes from the shards themselves (h5py)
     with open(os.path.join(state, "manifest")) as f:
         listed = [ln.split()[1] for ln in f if ln.startswith("file ")]

@@ -91,6 +91,14 @@ int cli_mpi_built(void);
  * that Slurm started as several tasks which are not MPI ranks. */
 sj_status cli_mpi_check_launch(int ranks);
 
+/* sweep --plot (cli_plot.c): draw the sweep JSON at json as the PNG png
+ * (temp file + rename), with scripts/plot_sweep.py. */
+sj_status cli_plot_sweep(const char *json, const char *png);
+
+/* A repeatable input list: "--corpus a b c" appends optarg and the
+ * following non-option words of argv to list (sized argc + 1), counted in *n. */
+void cli_take_list(int argc, char **argv, const char **list, int *n);
+
 /* HDF5 outputs need a file: EXIT_USAGE (message naming option) when path is
  * "-", else EXIT_OK. */
 int cli_refuse_stdout(const char *cmd, const char *option, const char *path);

@@ -69,14 +69,6 @@ static void help(void)
            "                       never hashes or ids\n");
 }
 
-/* Append an input list: "--corpus a b c" takes the following non-option words. */
-static void take_list(int argc, char **argv, const char **list, int *n)
-{
-    list[(*n)++] = optarg;
-    while (optind < argc && argv[optind][0] != '-')
-        list[(*n)++] = argv[optind++];
-}
-
 /* "I/N" (--part) or "LO:HI" (--bit-band): two integers around sep; 0 on success. */
 static int parse_two(const char *text, char sep, int64_t *x, int64_t *y)
 {
@@ -127,7 +119,7 @@ static int run(sj_join_job *job, const char *stats, double t_start)
     cli_json j;
     cli_json_begin(&j);
     cli_json_str(&j, "command", "join");
-    cli_json_int(&j, "ranks", job->collective.ranks);
+    cli_json_int(&j, "ranks", SJ_MAX(job->collective.ranks, 1));
     cli_json_int(&j, "resumed_units", r.resumed_units);
     cli_json_str(&j, "part", r.part);
     cli_json_str(&j, "backend", r.backend);
@@ -149,20 +141,19 @@ static int run(sj_join_job *job, const char *stats, double t_start)
 int cmd_join(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"corpus", required_argument, 0, 'c'},     {"queries", required_argument, 0, 'Q'},
-        {"self", no_argument, 0, 'S'},             {"threshold", required_argument, 0, 't'},
-        {"out", required_argument, 0, 'o'},        {"backend", required_argument, 0, 'b'},
-        {"isa", required_argument, 0, 'I'},        {"threads", required_argument, 0, 'j'},
+        {"corpus", required_argument, 0, 'c'}, {"queries", required_argument, 0, 'Q'},
+        {"self", no_argument, 0, 'S'}, {"threshold", required_argument, 0, 't'},
+        {"out", required_argument, 0, 'o'}, {"backend", required_argument, 0, 'b'},
+        {"isa", required_argument, 0, 'I'}, {"threads", required_argument, 0, 'j'},
         {"min-quality", required_argument, 0, 'm'}, {"bit-band", required_argument, 0, 'B'},
-        {"keep-degenerate", no_argument, 0, 'K'},  {"max-pairs", required_argument, 0, 'M'},
+        {"keep-degenerate", no_argument, 0, 'K'}, {"max-pairs", required_argument, 0, 'M'},
         {"stats-json", required_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
-        {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
-        {"kernel", required_argument, 0, 'k'},     {"gpus", required_argument, 0, 'g'},
-        {"part", required_argument, 0, 'P'},      {"max-memory", required_argument, 0, 'X'},
-        {"cross-only", no_argument, 0, 'C'},      {"resume", no_argument, 0, 'U'},
-        {"metric", required_argument, 0, 'e'},    {"min-similarity", required_argument, 0, 'y'},
-        {"dihedral", no_argument, 0, 'D'},
-        {0, 0, 0, 0}};
+        {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
+        {"kernel", required_argument, 0, 'k'}, {"gpus", required_argument, 0, 'g'},
+        {"part", required_argument, 0, 'P'}, {"max-memory", required_argument, 0, 'X'},
+        {"cross-only", no_argument, 0, 'C'}, {"resume", no_argument, 0, 'U'},
+        {"metric", required_argument, 0, 'e'}, {"min-similarity", required_argument, 0, 'y'},
+        {"dihedral", no_argument, 0, 'D'}, {0, 0, 0, 0}};
     const char **corpus = calloc((size_t)argc + 1, sizeof(char *));
     const char **queries = calloc((size_t)argc + 1, sizeof(char *));
     const char *stats = NULL;
@@ -189,8 +180,8 @@ int cmd_join(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': take_list(argc, argv, corpus, &job.n_corpus); break;
-        case 'Q': take_list(argc, argv, queries, &job.n_queries); break;
+        case 'c': cli_take_list(argc, argv, corpus, &job.n_corpus); break;
+        case 'Q': cli_take_list(argc, argv, queries, &job.n_queries); break;
         case 'S': job.self_queries = 1; break;
         case 'C': job.cross_only = 1; break;
         case 'U': job.resume = 1; break;
@@ -250,19 +241,15 @@ int cmd_join(int argc, char **argv)
         if (rc)
             goto done;
     }
-    if (optind < argc) {
+    if (optind < argc)
         rc = cli_usage("join", "unexpected argument '%s'", argv[optind]);
-        goto done;
-    }
-    if (!job.n_corpus || !job.out) {
+    else if (!job.n_corpus || !job.out)
         rc = cli_usage("join", "--corpus and --out are required");
-        goto done;
-    }
-    if (job.self_queries && !job.n_queries) {
+    else if (job.self_queries && !job.n_queries)
         rc = cli_usage("join", "--self needs --queries (without --queries the corpus is self-joined)");
-        goto done;
-    }
-    if ((rc = cli_refuse_stdout("join", "--out", job.out)))
+    else
+        rc = cli_refuse_stdout("join", "--out", job.out);
+    if (rc)
         goto done;
     const char *outputs[] = {job.out, stats};
     if ((st = sj_check_outputs(outputs, 2, (char *const *)corpus, job.n_corpus)) ||
