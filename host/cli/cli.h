@@ -83,6 +83,9 @@ int cli_mpi_init(int *argc, char ***argv, int *rank, int *size);
 void cli_mpi_finalize(void);
 sj_status cli_mpi_agree(sj_status st);
 sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent);
+/* cli_mpi_init, then this rank's cli_rank and quiet, and the Slurm launch
+ * check: EXIT_OK, or the exit code after the message. */
+int cli_mpi_start(int *argc, char ***argv, int *rank, int *ranks);
 /* A join job's hooks (sj_join_job.collective) over the two above, and the
  * rank's part of the join and GPU in cfg. */
 void cli_mpi_collective(sj_job_collective *c, sj_join_config *cfg, int rank, int ranks);

@@ -122,6 +122,19 @@ sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent)
 int cli_mpi_built(void) { return 0; }
 #endif
 
+int cli_mpi_start(int *argc, char ***argv, int *rank, int *ranks)
+{
+    if (cli_mpi_init(argc, argv, rank, ranks)) {
+        fprintf(stderr, "simjoin: error: MPI_Init failed\n");
+        return EXIT_RUNTIME;
+    }
+    cli_rank = *rank;
+    if (*rank)
+        cli_quiet = 1; /* rank 0 speaks for the job */
+    sj_status st = cli_mpi_check_launch(*ranks);
+    return st ? cli_fail(st) : EXIT_OK;
+}
+
 /* The job's hooks (simjoin/job.h) over the functions above. The test hook
  * SIMJOIN_TEST_FAIL_RANK=R fails rank R at the first agreement point, once
  * its part of the join is done (fault injection for test_mpi.sh). */

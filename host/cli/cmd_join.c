@@ -168,15 +168,8 @@ int cmd_join(int argc, char **argv)
     job.queries = queries;
     job.config = &cfg;
     sj_status st = SJ_OK;
-    if (cli_mpi_init(&argc, &argv, &rank, &ranks)) {
-        fprintf(stderr, "simjoin: error: MPI_Init failed\n");
-        return EXIT_RUNTIME;
-    }
-    cli_rank = rank;
-    if (rank)
-        cli_quiet = 1; /* rank 0 speaks for the job */
-    if ((st = cli_mpi_check_launch(ranks)))
-        goto fail;
+    if ((rc = cli_mpi_start(&argc, &argv, &rank, &ranks)))
+        goto done;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {

@@ -54,21 +54,6 @@ static int import_corpus(const char *dir, char **corpus, int n_corpus)
     return rc;
 }
 
-/* Hashes in the state's corpus shards (from their headers). */
-static int64_t corpus_hashes(const char *dir, const sj_manifest *m)
-{
-    int64_t hashes = 0;
-    for (int64_t i = 0; i < m->n_files; i++) {
-        char full[4096];
-        snprintf(full, sizeof full, "%s/%s", dir, m->files[i].path);
-        int64_t rows = 0;
-        uint32_t bytes;
-        if (!strncmp(m->files[i].path, "shards/", 7) && !sj_shard_peek(full, &rows, &bytes))
-            hashes += rows;
-    }
-    return hashes;
-}
-
 /* The state's figures as one JSON object, to path ("-": stdout): for
  * --stats-json and --json. verify: valid, with the error when not. */
 static int state_json(const char *dir, const char *verb, const sj_manifest *m, const sj_status *verified,
@@ -88,7 +73,7 @@ static int state_json(const char *dir, const char *verb, const sj_manifest *m, c
     cli_json_int(&j, "files", m->n_files);
     cli_json_int(&j, "batches", m->n_batches);
     cli_json_int(&j, "next_cluster", m->next_cluster);
-    cli_json_int(&j, "corpus_hashes", corpus_hashes(dir, m));
+    cli_json_int(&j, "corpus_hashes", sj_manifest_corpus_hashes(dir, m));
     if (verified) {
         cli_json_bool(&j, "valid", !*verified);
         if (*verified)
@@ -271,7 +256,7 @@ int cmd_state(int argc, char **argv)
         for (int64_t i = 0; i < m.n_files; i++)
             printf("  %s  %.16s...\n", cli_safe(m.files[i].path, safe_path, sizeof safe_path),
                    m.files[i].sha);
-        printf("  corpus hashes: %lld\n", (long long)corpus_hashes(dir, &m));
+        printf("  corpus hashes: %lld\n", (long long)sj_manifest_corpus_hashes(dir, &m));
     }
     if (rc == EXIT_OK && stats)
         rc = state_json(dir, verb, &m, verify ? &st : NULL, stats);
