@@ -3,9 +3,13 @@
  * against a naive double loop; degenerate hashes excluded; the journal gone
  * after the run; options misused after reading flagged as usage errors; and
  * the ABI guard: structs not set up by their _init are refused with
- * SJ_ERR_ARG. The library prints nothing: its messages go to the callback. */
+ * SJ_ERR_ARG. The library prints nothing: its messages go to the callback.
+ * Also sj_bench_run_all (simjoin/bench.h): paths that agree, reported one by
+ * one. */
+#include "simjoin/bench.h"
 #include "simjoin/formats.h"
 #include "simjoin/job.h"
+#include "simjoin/sweep.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -51,6 +55,36 @@ static int hamming(const uint8_t *a, const uint8_t *b)
 }
 
 static int ones(const uint8_t *a) { return hamming(a, (const uint8_t[BYTES]){0}); }
+
+static int bench_runs;
+static void count_run(void *user, const sj_bench_run *r)
+{
+    (void)user;
+    bench_runs += !r->skipped[0];
+}
+
+/* sj_bench_run_all: two paths timed, agreeing with each other and the naive loop. */
+static void check_bench(void)
+{
+    sj_bench_options o;
+    sj_bench_options_init(&o);
+    o.corpus = 500, o.queries = 20, o.naive_queries = 5;
+    o.backends = "cpu,naive", o.isas = "portable";
+    o.on_run = count_run;
+    sj_bench_result *res = malloc(sizeof *res);
+    CHECK(sj_bench_run_all(&o, res) == SJ_OK, "bench: %s", sj_last_error());
+    CHECK(res->n_runs == 2 && bench_runs == 2, "bench: %d runs, %d reported", res->n_runs, bench_runs);
+    CHECK(!res->disagree && res->naive_ok && res->naive_rate > 0, "bench: paths disagree");
+    CHECK(res->runs[0].pairs == res->runs[1].pairs && res->runs[0].pairs > 0, "bench: pairs %lld, %lld",
+          (long long)res->runs[0].pairs, (long long)res->runs[1].pairs);
+    o.struct_size = 0;
+    CHECK(sj_bench_run_all(&o, res) == SJ_ERR_ARG, "bench: options without struct_size were used");
+    free(res);
+    sj_sweep_table_options so;
+    memset(&so, 0, sizeof so);
+    sj_sweep_table *t = NULL;
+    CHECK(sj_sweep_table_run(&so, &t) == SJ_ERR_ARG && !t, "sweep table: options without struct_size");
+}
 
 static int messages;
 static void count_message(void *user, sj_job_message_level level, const char *text)
@@ -168,6 +202,7 @@ int main(void)
     CHECK(sj_pairs_file_read(cpath, &zero) == SJ_ERR_ARG, "an uninitialised sj_join_result was read into");
     CHECK(access(out, F_OK) != 0, "a refused job wrote its output");
 
+    check_bench();
     sj_pairs_free(&pairs);
     sj_hashes_free(c);
     sj_hashes_free(q);
