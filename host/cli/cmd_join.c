@@ -92,11 +92,11 @@ static void on_message(void *user, sj_job_message_level level, const char *text)
 }
 
 /* One library call; its figures on stderr and in --stats-json. */
-static int run(sj_join_job *job, const char *stats, double t_start)
+static int run(sj_join_job *job, sj_join_config *cfg, const char *stats, double t_start)
 {
     cli_progress prog;
     cli_progress_init(&prog, "join");
-    sj_join_config *cfg = (sj_join_config *)job->config;
+    job->config = cfg;
     cfg->progress = cli_progress_cb;
     cfg->progress_user = &prog;
     job->message = on_message;
@@ -256,7 +256,7 @@ int cmd_join(int argc, char **argv)
     }
     if (ranks > 1)
         cli_mpi_collective(&job.collective, &cfg, rank, ranks);
-    rc = run(&job, stats, t_start);
+    rc = run(&job, &cfg, stats, t_start);
     goto done;
 fail:
     rc = cli_fail(st);
