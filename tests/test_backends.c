@@ -123,7 +123,7 @@ static void run_case(const path *paths, int np, sj_hash_type t, int T, int64_t n
              * of about 300 rows (--max-memory) */
             const int threads = run == 1 ? 1 : 2;
             sj_join_config cfg;
-            sj_join_config_defaults(&cfg);
+            sj_join_config_init(&cfg);
             cfg.threshold = T;
             cfg.backend = paths[p].backend;
             cfg.isa = paths[p].isa;

@@ -211,7 +211,7 @@ int main(int argc, char **argv)
         t_init_seed();
         standin = 1;
         sj_join_config cfg;
-        sj_join_config_defaults(&cfg);
+        sj_join_config_init(&cfg);
         test_dihedral(cfg);
         if (!strcmp(getenv("SIMJOIN_TEST_STANDIN"), "dihedral")) /* the dihedral cases alone */
             return t_finish("test_cuda (dihedral cases, naive standing in for cuda)");
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
     const int64_t sizes[][2] = {{1, 1}, {7, 255}, {64, 257}, {8191, 1000}, {8193, 513}, {300, 70000}};
     for (int kernel = 1; kernel <= 3; kernel++) {
         sj_join_config cfg;
-        sj_join_config_defaults(&cfg);
+        sj_join_config_init(&cfg);
         cfg.gpu_kernel = kernel;
         for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
             sj_hash_type t = {widths[w].bits == 256 ? SJ_KIND_PDQ : SJ_KIND_BITS, widths[w].bits};
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
     }
     /* the vector path does not depend on the Hamming kernel: once */
     sj_join_config vcfg;
-    sj_join_config_defaults(&vcfg);
+    sj_join_config_init(&vcfg);
     test_vectors(vcfg);
     return t_finish("test_cuda");
 }

@@ -146,7 +146,7 @@ int main(void)
         }
     }
     sj_join_config cfg;
-    sj_join_config_defaults(&cfg);
+    sj_join_config_init(&cfg);
     cfg.gpu_kernel = 3;
     cfg.gpu_hit_capacity = 64;
     cfg.gpu_memory_limit = 700 * 36; /* chunks of 700 rows, capped to 300 a launch */

@@ -153,7 +153,7 @@ static void check(const char *what, sj_metric metric, double T, const uint8_t *q
     sj_hash_type t;
     sj_hash_type_parse("u8:16", &t);
     sj_join_config cfg;
-    sj_join_config_defaults(&cfg);
+    sj_join_config_init(&cfg);
     cfg.metric = metric, cfg.threshold = T, cfg.gpu_hit_capacity = hit_capacity;
     void *state = NULL;
     sj_hits out = {0};
@@ -217,7 +217,7 @@ int main(void)
     sj_hash_type t;
     sj_hash_type_parse("u8:16", &t);
     sj_join_config cfg;
-    sj_join_config_defaults(&cfg);
+    sj_join_config_init(&cfg);
     cfg.metric = SJ_METRIC_L2SQ;
     void *state = NULL;
     sj_status st = mock_backend_cuda_vec.open(&cfg, t, &state);

@@ -183,7 +183,7 @@ static int backends(sj_join_config *out)
             printf("note: --isa %s not supported here; not tested\n", sj_isa_name(isas[k]));
             continue;
         }
-        sj_join_config_defaults(&out[n]);
+        sj_join_config_init(&out[n]);
         out[n].backend = SJ_BACKEND_CPU;
         out[n++].isa = isas[k];
     }
@@ -193,7 +193,7 @@ static int backends(sj_join_config *out)
             printf("note: backend %s not available here; not tested\n", sj_backend_name(others[k]));
             continue;
         }
-        sj_join_config_defaults(&out[n]);
+        sj_join_config_init(&out[n]);
         out[n++].backend = others[k];
     }
     for (int i = 0; i < n; i++)
@@ -280,7 +280,7 @@ static void test_flipped_copy(void)
     memcpy(eight + 4 * 32, c->hashes + 7 * 32, 32);
     sj_hashes_append_dihedral(q, 1, eight, -1); /* id 1 < 107: transform 4 as is */
     sj_join_config cfg;
-    sj_join_config_defaults(&cfg);
+    sj_join_config_init(&cfg);
     cfg.backend = SJ_BACKEND_CPU;
     sj_pairs plain = {0}, dih = {0};
     CHECK(sj_join_cross(&cfg, q, c, &plain) == SJ_OK && plain.n == 0,

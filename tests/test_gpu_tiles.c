@@ -665,7 +665,7 @@ static void test_auto_choice(void)
     /* and through the library: auto on this machine never resolves to a
      * backend that cannot open for a vector kind */
     sj_join_config cfg;
-    sj_join_config_defaults(&cfg);
+    sj_join_config_init(&cfg);
     sj_hash_type t;
     sj_hash_type_parse("f32:64", &t);
     const char *notice = NULL;

@@ -2,8 +2,9 @@
 """test_info_json.py SIMJOIN - `simjoin info --json` against h5py: every
 line is one valid JSON object whose attributes and dataset shapes are the
 file's own; a damaged shard is valid: false with an error, and exit 1.
-Then `--stats-json` of gen, ingest, export, sweep, merge and nightly: valid
-JSON whose counts agree with the files (h5py, the text written)."""
+Then `--stats-json` of gen, ingest, export, sweep, merge, nightly and state:
+valid JSON whose counts agree with the files (h5py, the text written), and
+`state info|verify --json` (a damaged state: valid false, exit 1)."""
 import json
 import os
 import subprocess
@@ -109,6 +110,47 @@ with tempfile.TemporaryDirectory() as tmp:
     js = stats_of("nightly", "--quiet", "--state", state, "--new", q)
     check(js.get("command") == "nightly" and js.get("generation") == 1 and js.get("uploads") == 100,
           f"nightly --stats-json: {js}")
+    # bench: every cpu path timed, all agreeing with each other and the naive loop
+    js = stats_of("bench", "--quiet", "--corpus", "3000", "--queries", "60", "--backends", "cpu",
+                  "--naive-queries", "10")
+    paths = [k for k in js if k.startswith("cpu/")]
+    check(js.get("command") == "bench" and js.get("corpus") == 3000 and js.get("queries") == 60
+          and js.get("agree") == 1 and js.get("naive", 0) > 0 and paths
+          and all(js[k] > 0 for k in paths), f"bench --stats-json: {js}")
+    # state: the manifest's figures; corpus hashes from the shards themselves (h5py)
+    with open(os.path.join(state, "manifest")) as f:
+        listed = [ln.split()[1] for ln in f if ln.startswith("file ")]
+    shard_rows = 0
+    for name in os.listdir(os.path.join(state, "shards")):
+        with h5py.File(os.path.join(state, "shards", name), "r") as f:
+            shard_rows += len(f["ids"])
+    for verb in ("info", "verify"):
+        js = stats_of("state", verb, state)
+        p = subprocess.run([SJ, "state", verb, state, "--json"], capture_output=True, text=True)
+        try:
+            out = json.loads(p.stdout)
+        except ValueError:
+            out = {"stdout": p.stdout, "stderr": p.stderr}
+        for what, obj in (("--stats-json", js), ("--json", out)):
+            check(obj.get("command") == "state" and obj.get("verb") == verb and obj.get("generation") == 1
+                  and obj.get("kind") == "pdq" and obj.get("threshold") == 31
+                  and obj.get("corpus_hashes") == shard_rows == 100 and obj.get("files", -1) >= 1,
+                  f"state {verb} {what}: {obj}")
+        check(verb == "info" or out.get("valid") is True, f"state verify --json: valid ({out})")
+    check(len(listed) == out.get("files") >= 1, "state --json: files as the manifest lists them")
+    js = stats_of("state", "init", os.path.join(tmp, "state2"), "--kind", "bits:64", "--threshold", "9")
+    check(js.get("verb") == "init" and js.get("generation") == 0 and js.get("kind") == "bits:64"
+          and js.get("threshold") == 9 and js.get("files") == 0, f"state init --stats-json: {js}")
+    victim = os.path.join(state, "shards", sorted(os.listdir(os.path.join(state, "shards")))[0])
+    with open(victim, "r+b") as f:  # damage one byte near the end
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 0xFF]))
+    p = subprocess.run([SJ, "state", "verify", state, "--json"], capture_output=True, text=True)
+    out = json.loads(p.stdout) if p.stdout.strip() else {}
+    check(p.returncode == 1 and out.get("valid") is False and os.path.basename(victim) in out.get("error", ""),
+          f"state verify --json on a damaged shard: valid false, the file named, exit 1 ({out})")
 
     # simjoin hash (when built with the image decoders): its figures, and an
     # --out that is one of the images is refused with the image untouched.

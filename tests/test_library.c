@@ -34,7 +34,7 @@ static void join_keeps_thread_count(sj_backend_kind backend, const char *name)
     }
     sj_hashes *set = random_set(200);
     sj_join_config cfg;
-    sj_join_config_defaults(&cfg);
+    sj_join_config_init(&cfg);
     cfg.threshold = 20;
     cfg.backend = backend;
     cfg.threads = 1;

@@ -83,7 +83,7 @@ static void test_count_matches(void)
         sj_hashes_append(i < 300 ? q : c, i < 300 ? i : 1000 + i, h, -1);
     }
     sj_join_config cfg;
-    sj_join_config_defaults(&cfg);
+    sj_join_config_init(&cfg);
     cfg.threshold = 20;
     cfg.backend = SJ_BACKEND_CPU;
     cfg.max_pairs = 1; /* not used by the count */

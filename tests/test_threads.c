@@ -58,7 +58,7 @@ static void *run_job(void *arg)
         st = sj_ingest_finish(ing, &j->h);
     sj_ingest_free(ing);
     sj_join_config cfg;
-    sj_join_config_defaults(&cfg);
+    sj_join_config_init(&cfg);
     cfg.threshold = 31;
     cfg.backend = SJ_BACKEND_CPU;
     step(j);

@@ -118,7 +118,7 @@ static void compare_backends(sj_hash_type t, sj_metric m, const sj_hashes *q, co
                 !sj_isa_supported(isa[variant]))
                 continue;
             sj_join_config cfg;
-            sj_join_config_defaults(&cfg);
+            sj_join_config_init(&cfg);
             cfg.backend = backends[b];
             cfg.metric = m;
             cfg.threshold = T;
@@ -192,7 +192,7 @@ static void test_zero_vector(void)
         if (!sj_backend_available(backends[b]))
             continue;
         sj_join_config cfg;
-        sj_join_config_defaults(&cfg);
+        sj_join_config_init(&cfg);
         cfg.backend = backends[b];
         cfg.metric = SJ_METRIC_COSINE;
         cfg.threshold = 0.5;

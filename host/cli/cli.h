@@ -11,6 +11,7 @@
 #include "join/limits.h"
 #include "simjoin/formats.h"
 #include "simjoin/gen.h"
+#include "simjoin/job.h"
 
 #include <stdio.h>
 
@@ -66,6 +67,7 @@ void cli_json_begin(cli_json *j);
 void cli_json_str(cli_json *j, const char *key, const char *value);
 void cli_json_num(cli_json *j, const char *key, double value);
 void cli_json_int(cli_json *j, const char *key, int64_t value);
+void cli_json_bool(cli_json *j, const char *key, int value);
 int cli_json_write(cli_json *j, const char *path); /* 0 or exit code */
 
 /* The clustering guards shared by `cluster` and `sweep`: --linkage (L),
@@ -81,10 +83,24 @@ int cli_mpi_init(int *argc, char ***argv, int *rank, int *size);
 void cli_mpi_finalize(void);
 sj_status cli_mpi_agree(sj_status st);
 sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent);
+/* cli_mpi_init, then this rank's cli_rank and quiet, and the Slurm launch
+ * check: EXIT_OK, or the exit code after the message. */
+int cli_mpi_start(int *argc, char ***argv, int *rank, int *ranks);
+/* A join job's hooks (sj_join_job.collective) over the two above, and the
+ * rank's part of the join and GPU in cfg. */
+void cli_mpi_collective(sj_job_collective *c, sj_join_config *cfg, int rank, int ranks);
 int cli_mpi_built(void);
 /* After cli_mpi_init: refuse (SJ_ERR_UNSUPPORTED, naming `srun --mpi=pmix`) a join
  * that Slurm started as several tasks which are not MPI ranks. */
 sj_status cli_mpi_check_launch(int ranks);
+
+/* sweep --plot (cli_plot.c): draw the sweep JSON at json as the PNG png
+ * (temp file + rename), with scripts/plot_sweep.py. */
+sj_status cli_plot_sweep(const char *json, const char *png);
+
+/* A repeatable input list: "--corpus a b c" appends optarg and the
+ * following non-option words of argv to list (sized argc + 1), counted in *n. */
+void cli_take_list(int argc, char **argv, const char **list, int *n);
 
 /* HDF5 outputs need a file: EXIT_USAGE (message naming option) when path is
  * "-", else EXIT_OK. */

@@ -122,6 +122,62 @@ sj_status cli_mpi_gather_pairs(sj_pairs *pairs, int64_t *bytes_sent)
 int cli_mpi_built(void) { return 0; }
 #endif
 
+int cli_mpi_start(int *argc, char ***argv, int *rank, int *ranks)
+{
+    if (cli_mpi_init(argc, argv, rank, ranks)) {
+        fprintf(stderr, "simjoin: error: MPI_Init failed\n");
+        return EXIT_RUNTIME;
+    }
+    cli_rank = *rank;
+    if (*rank)
+        cli_quiet = 1; /* rank 0 speaks for the job */
+    sj_status st = cli_mpi_check_launch(*ranks);
+    return st ? cli_fail(st) : EXIT_OK;
+}
+
+/* The job's hooks (simjoin/job.h) over the functions above. The test hook
+ * SIMJOIN_TEST_FAIL_RANK=R fails rank R at the first agreement point, once
+ * its part of the join is done (fault injection for test_mpi.sh). */
+static int job_agreements;
+static sj_status job_agree(void *user, sj_status st)
+{
+    int rank = *(const int *)user;
+    const char *fail_rank = getenv("SIMJOIN_TEST_FAIL_RANK");
+    if (job_agreements++ == 0 && !st && fail_rank && atoi(fail_rank) == rank)
+        st = sj_fail(SJ_ERR_INTERNAL, "injected failure (SIMJOIN_TEST_FAIL_RANK=%d)", rank);
+    return cli_mpi_agree(st);
+}
+
+static sj_status job_gather(void *user, sj_pairs *pairs, int64_t *bytes_sent)
+{
+    (void)user;
+    return cli_mpi_gather_pairs(pairs, bytes_sent);
+}
+
+void cli_mpi_collective(sj_job_collective *c, sj_join_config *cfg, int rank, int ranks)
+{
+    static int the_rank;
+    the_rank = rank;
+    job_agreements = 0;
+    c->rank = rank;
+    c->ranks = ranks;
+    c->agree = job_agree;
+    c->gather_pairs = job_gather;
+    c->user = &the_rank;
+    cfg->part_index = rank;
+    cfg->part_count = ranks;
+    /* One GPU per rank: the node-local rank picks a device among those
+     * visible (a scheduler that binds one GPU per task shows just one). */
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (!local)
+        local = getenv("SLURM_LOCALID");
+    int visible = sj_cuda_device_count(NULL);
+    if (cfg->n_gpus == 0 && local && visible > 0) {
+        cfg->n_gpus = 1;
+        cfg->gpus[0] = atoi(local) % visible;
+    }
+}
+
 /* A Slurm step's task count: SLURM_STEP_NUM_TASKS inside srun, else SLURM_NTASKS. */
 static long slurm_tasks(void)
 {

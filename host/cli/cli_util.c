@@ -5,6 +5,7 @@
 #include "io/text_out.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -64,16 +65,7 @@ void cli_notice(const char *fmt, ...)
 
 const char *cli_safe(const char *s, char *buf, size_t size) { return sj_term_escape(buf, size, s); }
 
-int cli_parse_f64(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v))
-        return 1;
-    *out = v;
-    return 0;
-}
+int cli_parse_f64(const char *s, double *out) { return sj_parse_f64(s, out); }
 
 int cli_parse_i64(const char *s, int64_t *out)
 {
@@ -169,6 +161,12 @@ void cli_json_int(cli_json *j, const char *key, int64_t value)
         fprintf(j->fp, "%lld", (long long)value);
 }
 
+void cli_json_bool(cli_json *j, const char *key, int value)
+{
+    if (json_key(j, key))
+        fputs(value ? "true" : "false", j->fp);
+}
+
 int cli_json_write(cli_json *j, const char *path)
 {
     if (!j->fp)
@@ -207,6 +205,13 @@ int cli_guard_option(int opt, const char *arg, sj_cluster_options *o, const char
     default:
         return -1;
     }
+}
+
+void cli_take_list(int argc, char **argv, const char **list, int *n)
+{
+    list[(*n)++] = optarg;
+    while (optind < argc && argv[optind][0] != '-')
+        list[(*n)++] = argv[optind++];
 }
 
 int cli_refuse_stdout(const char *cmd, const char *option, const char *path)

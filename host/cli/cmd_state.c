@@ -12,10 +12,10 @@
 
 static void help(void)
 {
-    printf("usage: simjoin state init DIR --kind pdq|bits:N [--threshold T]\n"
+    printf("usage: simjoin state init DIR --kind pdq|bits:N [--threshold T] [--stats-json F]\n"
            "       simjoin state init DIR [--kind K] [--threshold T] --corpus SHARDS.h5...\n"
-           "       simjoin state info DIR\n"
-           "       simjoin state verify DIR\n"
+           "       simjoin state info DIR [--json] [--stats-json F]\n"
+           "       simjoin state verify DIR [--json] [--stats-json F]\n"
            "\n"
            "A state directory holds the corpus shards, the cluster state and a manifest\n"
            "(generation number and a SHA-256 per file) for `simjoin nightly`.\n"
@@ -27,7 +27,10 @@ static void help(void)
            "  info     the generation, kind, threshold, files, hashes and batches\n"
            "  verify   check every file against its checksum; exit 1 naming the first bad one\n"
            "           (the manifest itself is checked by every command: its own checksum,\n"
-           "           its generation against the files and batches it lists)\n");
+           "           its generation against the files and batches it lists)\n"
+           "  --json        info, verify: the figures as one JSON object on stdout instead\n"
+           "                of the text (verify: valid true or false, with the error)\n"
+           "  --stats-json F  write the figures (generation, files, batches, hashes) as JSON\n");
 }
 
 /* Import corpus shards as generation 1: one nightly run with nothing new. */
@@ -51,14 +54,55 @@ static int import_corpus(const char *dir, char **corpus, int n_corpus)
     return rc;
 }
 
+/* The state's figures as one JSON object, to path ("-": stdout): for
+ * --stats-json and --json. verify: valid, with the error when not. */
+static int state_json(const char *dir, const char *verb, const sj_manifest *m, const sj_status *verified,
+                      const char *path)
+{
+    char kind[24] = "";
+    if (m->type.kind)
+        sj_hash_type_format(m->type, kind, sizeof kind);
+    cli_json j;
+    cli_json_begin(&j);
+    cli_json_str(&j, "command", "state");
+    cli_json_str(&j, "verb", verb);
+    cli_json_str(&j, "dir", dir);
+    cli_json_int(&j, "generation", m->generation);
+    cli_json_str(&j, "kind", kind);
+    cli_json_int(&j, "threshold", m->threshold);
+    cli_json_int(&j, "files", m->n_files);
+    cli_json_int(&j, "batches", m->n_batches);
+    cli_json_int(&j, "next_cluster", m->next_cluster);
+    cli_json_int(&j, "corpus_hashes", sj_manifest_corpus_hashes(dir, m));
+    if (verified) {
+        cli_json_bool(&j, "valid", !*verified);
+        if (*verified)
+            cli_json_str(&j, "error", sj_last_error());
+    }
+    return cli_json_write(&j, path);
+}
+
+/* init --stats-json: the state as created (and imported). */
+static int init_stats(const char *dir, const char *path)
+{
+    sj_manifest m;
+    sj_status st = sj_manifest_read(dir, &m);
+    if (st)
+        return cli_fail(st);
+    int rc = state_json(dir, "init", &m, NULL, path);
+    sj_manifest_free(&m);
+    return rc;
+}
+
 static int state_init(const char *dir, int argc, char **argv)
 {
     static const struct option opts[] = {{"kind", required_argument, 0, 'k'},
                                          {"threshold", required_argument, 0, 't'},
                                          {"corpus", required_argument, 0, 'c'},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"stats-json", required_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
-    const char *kind = NULL;
+    const char *kind = NULL, *stats = NULL;
     char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
     int n_corpus = 0, rc = EXIT_OK;
     int64_t thr = -1;
@@ -76,6 +120,8 @@ static int state_init(const char *dir, int argc, char **argv)
                 corpus[n_corpus++] = argv[optind++];
         } else if (c == 'q')
             cli_quiet = 1;
+        else if (c == 'J')
+            stats = optarg;
         else {
             rc = cli_usage("state", "bad option for init");
             goto done;
@@ -144,6 +190,8 @@ static int state_init(const char *dir, int argc, char **argv)
     if (n_corpus && (rc = import_corpus(dir, corpus, n_corpus)) != EXIT_OK)
         cli_notice("state: %s stays at generation 0 (empty); `simjoin nightly --state %s "
                    "--as-corpus --new ...` retries the import", dir, dir);
+    if (rc == EXIT_OK && stats)
+        rc = init_stats(dir, stats);
 done:
     free(corpus);
     return rc;
@@ -161,42 +209,57 @@ int cmd_state(int argc, char **argv)
     optind = 3;
     if (!strcmp(verb, "init"))
         return state_init(dir, argc, argv);
-    if (argc > 3)
-        return cli_usage("state", "unexpected argument '%s'", argv[3]);
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'},
+                                         {"stats-json", required_argument, 0, 'J'},
+                                         {0, 0, 0, 0}};
+    const char *stats = NULL;
+    int c, json = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = 1;
+        else if (c == 'J')
+            stats = optarg;
+        else
+            return cli_usage("state", "bad option for %s", verb);
+    }
+    if (optind < argc)
+        return cli_usage("state", "unexpected argument '%s'", argv[optind]);
+    if (strcmp(verb, "verify") && strcmp(verb, "info"))
+        return cli_usage("state", "unknown verb '%s' (init, info, verify)", verb);
     sj_manifest m;
     sj_status st = sj_manifest_read(dir, &m);
+    if (st && json && !strcmp(verb, "verify")) { /* a manifest that fails its own check */
+        memset(&m, 0, sizeof m);
+        state_json(dir, verb, &m, &st, "-");
+    }
     if (st)
         return cli_fail(st);
     int rc = EXIT_OK;
     char safe_dir[4 * 4096], safe_path[4096];
     const char *shown_dir = cli_safe(dir, safe_dir, sizeof safe_dir);
-    if (!strcmp(verb, "verify")) {
-        if ((st = sj_manifest_verify(dir, &m)))
-            rc = cli_fail(st);
-        else
-            printf("%s: generation %lld, %lld files, all checksums match\n", shown_dir,
-                   (long long)m.generation, (long long)m.n_files);
-    } else if (!strcmp(verb, "info")) {
+    int verify = !strcmp(verb, "verify");
+    if (verify)
+        st = sj_manifest_verify(dir, &m);
+    if (json)
+        rc = state_json(dir, verb, &m, verify ? &st : NULL, "-");
+    if (verify && st) {
+        rc = cli_fail(st);
+    } else if (verify && !json) {
+        printf("%s: generation %lld, %lld files, all checksums match\n", shown_dir,
+               (long long)m.generation, (long long)m.n_files);
+    } else if (!json) {
         char kind[24];
         sj_hash_type_format(m.type, kind, sizeof kind);
         printf("%s: generation %lld, kind %s, threshold %d, %lld files, %lld batches, next cluster id %lld\n",
                shown_dir, (long long)m.generation, kind, m.threshold, (long long)m.n_files, (long long)m.n_batches,
                (long long)m.next_cluster);
-        int64_t hashes = 0;
-        for (int64_t i = 0; i < m.n_files; i++) {
-            char full[4096];
-            snprintf(full, sizeof full, "%s/%s", dir, m.files[i].path);
-            int64_t rows = 0;
-            uint32_t bytes;
-            if (!strncmp(m.files[i].path, "shards/", 7) && !sj_shard_peek(full, &rows, &bytes))
-                hashes += rows;
+        for (int64_t i = 0; i < m.n_files; i++)
             printf("  %s  %.16s...\n", cli_safe(m.files[i].path, safe_path, sizeof safe_path),
                    m.files[i].sha);
-        }
-        printf("  corpus hashes: %lld\n", (long long)hashes);
-    } else {
-        rc = cli_usage("state", "unknown verb '%s' (init, info, verify)", verb);
+        printf("  corpus hashes: %lld\n", (long long)sj_manifest_corpus_hashes(dir, &m));
     }
+    if (rc == EXIT_OK && stats)
+        rc = state_json(dir, verb, &m, verify ? &st : NULL, stats);
     sj_manifest_free(&m);
     return rc;
 }

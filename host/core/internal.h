@@ -109,5 +109,7 @@ static inline void sj_fault_step(const char *what) { (void)what; }
 
 /* "512M", "8G", "100k" or plain bytes (a B suffix allowed); 0 on success. */
 int sj_parse_size(const char *s, int64_t *out);
+/* A whole-string finite number; 0 on success (*out untouched otherwise). */
+int sj_parse_f64(const char *s, double *out);
 
 #endif

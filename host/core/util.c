@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -199,6 +200,17 @@ int64_t sj_uf_find(int64_t *parent, int64_t x)
         x = parent[x];
     }
     return x;
+}
+
+int sj_parse_f64(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return 1;
+    *out = v;
+    return 0;
 }
 
 int sj_parse_size(const char *s, int64_t *out)

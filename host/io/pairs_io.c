@@ -31,7 +31,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sj_join_result_init(sj_join_result *r) { memset(r, 0, sizeof *r); }
+void sj_join_result_init(sj_join_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->struct_size = sizeof *r;
+}
+
+/* README "C library": a result of another size is another library's. */
+static sj_status check_result_size(const sj_join_result *r, const char *fn)
+{
+    if (r->struct_size == sizeof *r)
+        return SJ_OK;
+    return sj_fail(SJ_ERR_ARG, "%s: sj_join_result has struct_size %u, but this library's is %zu "
+                               "(set it up with sj_join_result_init)", fn, r->struct_size, sizeof *r);
+}
 
 void sj_hashes_checksum(const sj_hashes *h, char out[65])
 {
@@ -418,7 +431,9 @@ sj_status sj_pairs_file_write_stream(const char *path, const sj_join_result *r,
 {
     sj_atomic_file af;
     hid_t file;
-    sj_status st = sj_h5_create(path, &af, &file);
+    sj_status st = check_result_size(r, "sj_pairs_file_write");
+    if (!st)
+        st = sj_h5_create(path, &af, &file);
     if (st)
         return st;
     hid_t g = H5I_INVALID_HID;
@@ -485,7 +500,9 @@ static sj_status read_sources(hid_t file, const char *name, int64_t n, int32_t *
 sj_status sj_pairs_file_read(const char *path, sj_join_result *r)
 {
     hid_t file;
-    sj_status st = sj_h5_open(path, &file);
+    sj_status st = check_result_size(r, "sj_pairs_file_read");
+    if (!st)
+        st = sj_h5_open(path, &file);
     if (st)
         return st;
     int64_t *a = NULL, *b = NULL, *tr = NULL, n = 0, nb = 0, nd = 0;

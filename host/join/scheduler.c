@@ -16,13 +16,16 @@
 #include <omp.h>
 #endif
 
-void sj_join_config_defaults(sj_join_config *cfg)
+void sj_join_config_init(sj_join_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
     cfg->threshold = 31;
     cfg->backend = SJ_BACKEND_AUTO;
     cfg->isa = SJ_ISA_AUTO;
 }
+
+void sj_join_config_defaults(sj_join_config *cfg) { sj_join_config_init(cfg); }
 
 sj_status sj_gpu_kernel_parse(const char *text, int *out)
 {
@@ -494,6 +497,10 @@ static sj_status run_join(const sj_join_config *cfg, const sj_hashes *queries,
 static sj_status run_join_restoring_threads(const sj_join_config *cfg, const sj_hashes *queries,
                                             const sj_hashes *corpus, int self, sj_pairs *out)
 {
+    if (cfg->struct_size != sizeof *cfg) /* README "C library": ABI policy */
+        return sj_fail(SJ_ERR_ARG, "sj_join_config: struct_size %u, but this library's is %zu "
+                                   "(set the config up with sj_join_config_init)",
+                       cfg->struct_size, sizeof *cfg);
 #ifdef _OPENMP
     const int caller_threads = omp_get_max_threads();
 #endif

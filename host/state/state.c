@@ -234,3 +234,17 @@ sj_status sj_manifest_verify(const char *dir, const sj_manifest *m)
     }
     return SJ_OK;
 }
+
+int64_t sj_manifest_corpus_hashes(const char *dir, const sj_manifest *m)
+{
+    int64_t hashes = 0;
+    for (int64_t i = 0; i < m->n_files; i++) {
+        char full[4096];
+        snprintf(full, sizeof full, "%s/%s", dir, m->files[i].path);
+        int64_t rows = 0;
+        uint32_t bytes;
+        if (!strncmp(m->files[i].path, "shards/", 7) && !sj_shard_peek(full, &rows, &bytes))
+            hashes += rows;
+    }
+    return hashes;
+}

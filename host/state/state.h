@@ -63,6 +63,9 @@ sj_status sj_manifest_verify(const char *dir, const sj_manifest *m);
 int64_t sj_state_name_generation(const char *rel);
 /* The generation that committed batch sha, or -1. */
 int64_t sj_manifest_find_batch(const sj_manifest *m, const char *sha);
+/* Hashes in the state's corpus shards (shards/, from their headers; a shard
+ * that cannot be read counts 0). */
+int64_t sj_manifest_corpus_hashes(const char *dir, const sj_manifest *m);
 
 
 #endif

@@ -25,8 +25,11 @@ typedef struct sj_join_input {
  * little-endian), rows in order: what a join saw of a shard. */
 void sj_hashes_checksum(const sj_hashes *h, char out[65]);
 
-/* Everything a join produced, as stored in a pairs file. */
+/* Everything a join produced, as stored in a pairs file. Set up with
+ * sj_join_result_init: the struct may gain fields (README "C library"). */
 typedef struct sj_join_result {
+    uint32_t struct_size; /* sizeof(sj_join_result), set by sj_join_result_init; reading or
+                           * writing a pairs file with another size fails with SJ_ERR_ARG */
     sj_hash_type type;
     sj_metric metric;
     double threshold;
@@ -52,7 +55,7 @@ typedef struct sj_join_result {
                            * /pairs/transform (pairs.v[].transform) */
 } sj_join_result;
 
-void sj_join_result_init(sj_join_result *r);
+void sj_join_result_init(sj_join_result *r); /* empty, with struct_size */
 void sj_join_result_release(sj_join_result *r); /* frees arrays, keeps the struct */
 /* Append an input (path and role copied; size, mtime -1 and checksum "" when unknown). */
 sj_status sj_join_result_add_input(sj_join_result *r, const char *role, const char *path,

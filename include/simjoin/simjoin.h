@@ -325,7 +325,11 @@ typedef void (*sj_progress_fn)(void *user, int64_t done, int64_t total, int64_t 
 typedef int (*sj_unit_skip_fn)(void *user, int64_t unit);
 typedef sj_status (*sj_unit_done_fn)(void *user, int64_t unit, const sj_pair *pairs, int64_t n);
 
+/* Set up with sj_join_config_init, then change what differs: the struct may
+ * gain fields (README "C library", ABI policy), which the init sets. */
 typedef struct sj_join_config {
+    uint32_t struct_size;     /* sizeof(sj_join_config), set by sj_join_config_init;
+                               * a join given another size fails with SJ_ERR_ARG */
     double threshold;         /* a pair matches when distance <= threshold */
     sj_metric metric;         /* SJ_METRIC_DEFAULT: the kind's default */
     sj_backend_kind backend;
@@ -371,6 +375,9 @@ sj_status sj_gpu_kernel_parse(const char *text, int *out);
 /* Parse a device list "0,1,3" into cfg->gpus / cfg->n_gpus. */
 sj_status sj_gpu_list_parse(const char *text, sj_join_config *cfg);
 
+/* The defaults (threshold 31, backend and isa auto, the rest 0) and struct_size. */
+void sj_join_config_init(sj_join_config *cfg);
+/* The same as sj_join_config_init (its older name). */
 void sj_join_config_defaults(sj_join_config *cfg);
 
 /* All pairs (i < j) within `set` with distance <= threshold, appended to out

@@ -32,7 +32,7 @@ int main(void)
     for (int i = 0; i < N; i++)
         if (sj_hashes_append(set, 1000 + i, rows[i], -1))
             goto fail;
-    sj_join_config_defaults(&cfg);
+    sj_join_config_init(&cfg);
     cfg.threshold = T;
     cfg.backend = SJ_BACKEND_CPU;
     if (sj_join_self(&cfg, set, &pairs))

@@ -139,7 +139,7 @@ class _View:
 
 def _config(threshold, metric, backend, threads, max_pairs):
     cfg = ffi.new("sj_join_config *")
-    lib.sj_join_config_defaults(cfg)
+    lib.sj_join_config_init(cfg)
     if not np.isfinite(threshold):
         raise ValueError("threshold must be a finite number")
     cfg.threshold = float(threshold)

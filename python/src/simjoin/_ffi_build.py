@@ -67,7 +67,7 @@ const char *sj_meta_text_get(const sj_meta *m, int64_t row, sj_meta_text f);
 int8_t sj_meta_victim(const sj_meta *m, int64_t row);
 int8_t sj_meta_offender(const sj_meta *m, int64_t row);
 
-void sj_join_config_defaults(sj_join_config *cfg);
+void sj_join_config_init(sj_join_config *cfg);
 sj_status sj_join_self(const sj_join_config *cfg, const sj_hashes *set, sj_pairs *out);
 sj_status sj_join_cross(const sj_join_config *cfg, const sj_hashes *queries,
                         const sj_hashes *corpus, sj_pairs *out);
