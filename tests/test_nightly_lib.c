@@ -328,15 +328,15 @@ int main(void)
         sj_nightly_result_init(&r);
         const char *up[1] = {pa};
         o.state_dir = state, o.uploads = up, o.n_uploads = 1;
-        o.size = 8;
+        o.struct_size = 8;
         CHECK(sj_nightly_run(&o, &r) == SJ_ERR_ARG, "options without a size accepted");
-        o.size = sizeof o + 8;
+        o.struct_size = sizeof o + 8;
         CHECK(sj_nightly_run(&o, &r) == SJ_ERR_UNSUPPORTED, "options of a newer version accepted");
-        o.size = sizeof o;
-        r.size = 0;
+        o.struct_size = sizeof o;
+        r.struct_size = 0;
         CHECK(sj_nightly_run(&o, &r) == SJ_ERR_ARG, "a result without a size accepted");
         o.n_uploads = 0;
-        r.size = sizeof r;
+        r.struct_size = sizeof r;
         CHECK(sj_nightly_run(&o, &r) == SJ_ERR_ARG, "a run with no uploads accepted");
     }
 

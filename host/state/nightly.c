@@ -342,7 +342,7 @@ static const char *src_name(const sj_sources *s, int64_t id)
 void sj_nightly_options_init(sj_nightly_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->size = sizeof *o;
+    o->struct_size = sizeof *o;
     o->threshold = -1;
     o->backend = SJ_BACKEND_AUTO;
     o->max_pairs = -1;
@@ -353,7 +353,7 @@ void sj_nightly_options_init(sj_nightly_options *o)
 void sj_nightly_result_init(sj_nightly_result *r)
 {
     memset(r, 0, sizeof *r);
-    r->size = sizeof *r;
+    r->struct_size = sizeof *r;
 }
 
 /* The sizes of the first version of the two structs: a caller built against
@@ -928,18 +928,18 @@ sj_status sj_nightly_run(const sj_nightly_options *o, sj_nightly_result *out)
     const double t0 = sj_now();
     if (!o || !out)
         return sj_fail(SJ_ERR_ARG, "nightly: no options or no result");
-    if (o->size < OPTIONS_V1_SIZE || out->size < RESULT_V1_SIZE)
+    if (o->struct_size < OPTIONS_V1_SIZE || out->struct_size < RESULT_V1_SIZE)
         return sj_fail(SJ_ERR_ARG, "nightly: the options or the result have no size (call "
                                    "sj_nightly_options_init and sj_nightly_result_init)");
-    if (o->size > sizeof(sj_nightly_options))
+    if (o->struct_size > sizeof(sj_nightly_options))
         return sj_fail(SJ_ERR_UNSUPPORTED, "nightly: the options are of a newer simjoin than this library (%s)",
                        sj_version());
     night nt;
     memset(&nt, 0, sizeof nt);
     nt.lock_fd = -1;
     sj_nightly_options_init(&nt.o);
-    memcpy(&nt.o, o, o->size);
-    nt.o.size = sizeof nt.o;
+    memcpy(&nt.o, o, o->struct_size);
+    nt.o.struct_size = sizeof nt.o;
     sj_nightly_result r;
     sj_nightly_result_init(&r);
     sj_status st = SJ_OK;
@@ -987,8 +987,8 @@ done:
     night_free(&nt);
     r.seconds = sj_now() - t0;
     if (!st) { /* the caller's struct, as far as it goes */
-        size_t size = SJ_MIN(out->size, sizeof r);
-        r.size = out->size;
+        size_t size = SJ_MIN((size_t)out->struct_size, sizeof r);
+        r.struct_size = out->struct_size;
         memcpy(out, &r, size);
     }
     return st;

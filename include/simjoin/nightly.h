@@ -46,10 +46,10 @@ typedef enum sj_nightly_notice_level {
 typedef void (*sj_nightly_notice_fn)(void *user, sj_nightly_notice_level level, const char *message);
 
 /* The options of one run. ABI: call sj_nightly_options_init first (it sets
- * size and every default); fields added later go at the end, and a caller
- * built against an older header (a smaller size) gets their defaults. */
+ * struct_size and every default); fields added later go at the end, and a caller
+ * built against an older header (a smaller struct_size) gets their defaults. */
 typedef struct sj_nightly_options {
-    size_t size;               /* sizeof(sj_nightly_options), set by sj_nightly_options_init */
+    uint32_t struct_size;      /* sizeof(sj_nightly_options), set by sj_nightly_options_init */
     const char *state_dir;     /* the state directory; required */
     const char *const *uploads; /* [n_uploads] upload shard paths (one batch); required.
                                 * Borrowed for the call */
@@ -91,11 +91,11 @@ void sj_nightly_options_init(sj_nightly_options *o);
  * SJ_DEGEN_QUARANTINED). */
 #define SJ_NIGHTLY_RULES 5
 
-/* What a run did. ABI: set size (sj_nightly_result_init does) before the
- * call; the library fills only the first size bytes. All counts are of
+/* What a run did. ABI: set struct_size (sj_nightly_result_init does) before
+ * the call; the library fills only the first struct_size bytes. All counts are of
  * hashes or pairs, for this night. */
 typedef struct sj_nightly_result {
-    size_t size;                   /* sizeof(sj_nightly_result), set by the caller */
+    uint32_t struct_size;          /* sizeof(sj_nightly_result), set by the caller */
     int already_committed;         /* 1: this batch (the same upload contents, source and
                                     * dihedral option) was committed before, in
                                     * `generation`; nothing was done and the counts are 0 */
