@@ -92,12 +92,6 @@ typedef struct id_origin {
     int set;
 } id_origin;
 
-static int cmp_i64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return a < b ? -1 : a > b;
-}
-
 static int cmp_excl(const void *x, const void *y)
 {
     const id_origin *a = x, *b = y; /* set holds the rule here */
@@ -473,7 +467,8 @@ int cmd_join(int argc, char **argv)
         res.nodes[res.n_nodes++] = corpus->ids[i];
     for (int64_t i = 0; queries && i < queries->n; i++)
         res.nodes[res.n_nodes++] = queries->ids[i];
-    qsort(res.nodes, (size_t)res.n_nodes, sizeof *res.nodes, cmp_i64);
+    if ((st = sj_sort_by_id(res.nodes, res.n_nodes, sizeof *res.nodes)))
+        goto sync;
 
     const char *notice = NULL;
     cfg.backend = sj_backend_resolve_for(&cfg, corpus->type, &notice);
@@ -597,10 +592,8 @@ sync: /* every rank reaches this point, failed or not */
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    for (int64_t i = 0; i < res.n_nodes; i++)
-        res.node_source[i] = sj_sources_of(&srcs, res.nodes[i]);
-    for (int64_t i = 0; i < res.n_excluded; i++)
-        res.excluded_source[i] = sj_sources_of(&srcs, res.excluded_id[i]);
+    sj_sources_of_each(&srcs, res.nodes, res.n_nodes, res.node_source);
+    sj_sources_of_each(&srcs, res.excluded_id, res.n_excluded, res.excluded_source);
     join_s = sj_now() - t_join;
     res.type = corpus->type;
     res.metric = cfg.metric;

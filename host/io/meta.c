@@ -260,12 +260,6 @@ typedef struct table_row {
     int64_t row;
 } table_row;
 
-static int cmp_table_row(const void *x, const void *y)
-{
-    const table_row *a = x, *b = y;
-    return a->id < b->id ? -1 : a->id > b->id;
-}
-
 sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_new, int n_sets,
                               sj_meta_table **out)
 {
@@ -287,7 +281,8 @@ sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_ne
     for (int k = 0; k < n_sets; k++)
         for (int64_t i = 0; sets[k] && i < sets[k]->n; i++)
             rows[m++] = (table_row){sets[k]->ids[i], k, i};
-    qsort(rows, (size_t)n, sizeof *rows, cmp_table_row);
+    if ((st = sj_sort_by_id(rows, n, sizeof *rows)) || (st = reserve(t->meta, n)))
+        goto fail;
     for (int64_t i = 0; i < n; i++) {
         const sj_hashes *h = sets[rows[i].set];
         if (i > 0 && rows[i].id == rows[i - 1].id) {
