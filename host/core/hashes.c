@@ -360,7 +360,10 @@ int sj_cmp_id_row(const void *x, const void *y)
 
 sj_status sj_hashes_check_unique_ids(const sj_hashes *h, const char *what)
 {
-    if (h->n < 2)
+    int64_t k = 1;
+    while (k < h->n && h->ids[k - 1] < h->ids[k])
+        k++;
+    if (k >= h->n) /* strictly ascending (or n < 2): unique */
         return SJ_OK;
     sj_id_row *v = malloc((size_t)h->n * sizeof *v);
     if (!v)

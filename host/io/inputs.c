@@ -45,6 +45,11 @@ sj_status sj_sources_add(sj_sources *s, const sj_hashes *h, const char *path)
 
 void sj_sources_finish(sj_sources *s)
 {
+    int64_t k = 1;
+    while (k < s->n_ids && s->ids[k - 1] <= s->ids[k])
+        k++;
+    if (k >= s->n_ids) /* the shards came in id order: sorted already */
+        return;
     int64_t *tmp = malloc((size_t)SJ_MAX(s->n_ids, 1) * 2 * sizeof *tmp);
     if (!tmp)
         return;
@@ -134,6 +139,44 @@ typedef struct id_in_set {
     int set;
 } id_in_set;
 
+static int ids_ascend(const int64_t *ids, int64_t n)
+{
+    int64_t k = 1;
+    while (k < n && ids[k - 1] < ids[k])
+        k++;
+    return k >= n;
+}
+
+/* Ids in both c and q (each unique alone): one merge walk when both ascend
+ * (shards in id order), else the union sorted; -1 out of memory. */
+static int64_t count_shared_ids(const sj_hashes *c, const sj_hashes *q)
+{
+    int64_t clashes = 0, n = c->n + q->n;
+    if (ids_ascend(c->ids, c->n) && ids_ascend(q->ids, q->n)) {
+        for (int64_t ci = 0, qi = 0; ci < c->n && qi < q->n;) {
+            clashes += c->ids[ci] == q->ids[qi];
+            if (c->ids[ci] < q->ids[qi])
+                ci++;
+            else
+                qi++;
+        }
+        return clashes;
+    }
+    id_in_set *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
+    if (!v)
+        return -1;
+    for (int64_t i = 0; i < c->n; i++)
+        v[i] = (id_in_set){c->ids[i], 0};
+    for (int64_t i = 0; i < q->n; i++)
+        v[c->n + i] = (id_in_set){q->ids[i], 1};
+    if (sj_sort_by_id(v, n, sizeof *v))
+        clashes = -1;
+    for (int64_t i = 1; clashes >= 0 && i < n; i++)
+        clashes += v[i].id == v[i - 1].id;
+    free(v);
+    return clashes;
+}
+
 /* Ids must be unique across corpus and queries (each already unique alone). */
 sj_status sj_check_ids_across(const sj_hashes *c, const sj_hashes *q)
 {
@@ -142,22 +185,9 @@ sj_status sj_check_ids_across(const sj_hashes *c, const sj_hashes *q)
     sj_status st = sj_hashes_check_unique_ids(c, "corpus");
     if (st || (st = sj_hashes_check_unique_ids(q, "queries")))
         return st;
-    int64_t n = c->n + q->n;
-    id_in_set *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
-    if (!v)
+    int64_t clashes = count_shared_ids(c, q);
+    if (clashes < 0)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < c->n; i++)
-        v[i] = (id_in_set){c->ids[i], 0};
-    for (int64_t i = 0; i < q->n; i++)
-        v[c->n + i] = (id_in_set){q->ids[i], 1};
-    if (sj_sort_by_id(v, n, sizeof *v)) {
-        free(v);
-        return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    }
-    int64_t clashes = 0;
-    for (int64_t i = 1; i < n; i++)
-        clashes += v[i].id == v[i - 1].id;
-    free(v);
     if (clashes)
         return sj_fail(SJ_ERR_DUPLICATE_ID,
                        "%lld id(s) appear in both the corpus and the queries; ids must be unique "

@@ -23,21 +23,19 @@ static sj_status write_text(hid_t g, const sj_meta *m, int64_t first, int64_t co
         return sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
     for (int32_t c = 0; c < n_codes; c++)
         len[c] = strlen(sj_meta_code_text(m, c));
-    for (int64_t i = first; i < first + count; i++) {
-        int32_t c = sj_meta_text_code(m, i, f);
-        if (c >= 0)
-            width = SJ_MAX(width, len[c] + 1);
-    }
+    const int32_t *code = sj_meta_text_column(m, f);
+    int64_t rows = sj_meta_rows(m); /* rows past m's: none */
+    for (int64_t i = first; code && i < first + count && i < rows; i++)
+        if (code[i] >= 0)
+            width = SJ_MAX(width, len[code[i]] + 1);
     char *buf = calloc((size_t)SJ_MAX(count, 1), width);
     if (!buf) {
         free(len);
         return sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
     }
-    for (int64_t i = 0; i < count; i++) {
-        int32_t c = sj_meta_text_code(m, first + i, f);
-        if (c >= 0)
-            memcpy(buf + (size_t)i * width, sj_meta_code_text(m, c), len[c]);
-    }
+    for (int64_t i = 0; code && i < count && first + i < rows; i++)
+        if (code[first + i] >= 0)
+            memcpy(buf + (size_t)i * width, sj_meta_code_text(m, code[first + i]), len[code[first + i]]);
     sj_status st = sj_h5_write_strings(g, sj_meta_text_name(f), buf, count, width, path);
     free(buf);
     free(len);
