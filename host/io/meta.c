@@ -305,11 +305,13 @@ sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_ne
         }
         t->ids[i] = rows[i].id;
         t->is_new[i] = is_new[rows[i].set];
-        if (h->meta && (st = sj_meta_append_row(t->meta, h->meta, rows[i].row)))
-            goto fail;
-        if (!h->meta && (st = append_unknown(t->meta, i + 1)))
+        /* rows without metadata: appended in runs, before the next with */
+        if (h->meta && ((st = append_unknown(t->meta, i)) ||
+                        (st = sj_meta_append_row(t->meta, h->meta, rows[i].row))))
             goto fail;
     }
+    if ((st = append_unknown(t->meta, n)))
+        goto fail;
     t->n = n;
     free(rows);
     *out = t;
