@@ -360,15 +360,17 @@ int sj_cmp_id_row(const void *x, const void *y)
 
 sj_status sj_hashes_check_unique_ids(const sj_hashes *h, const char *what)
 {
-    if (h->n < 2)
+    int64_t k = 1;
+    while (k < h->n && h->ids[k - 1] < h->ids[k])
+        k++;
+    if (k >= h->n) /* strictly ascending (or n < 2): unique */
         return SJ_OK;
     sj_id_row *v = malloc((size_t)h->n * sizeof *v);
     if (!v)
         return sj_fail(SJ_ERR_NOMEM, "out of memory checking ids");
     for (int64_t i = 0; i < h->n; i++)
         v[i] = (sj_id_row){h->ids[i], i};
-    qsort(v, (size_t)h->n, sizeof *v, sj_cmp_id_row);
-    sj_status st = SJ_OK;
+    sj_status st = sj_sort_by_id(v, h->n, sizeof *v); /* by (id, row): stable */
     for (int64_t i = 1; i < h->n; i++) {
         if (v[i].id == v[i - 1].id) {
             /* Rows, not ids, in the message: ids are sensitive. */

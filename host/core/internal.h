@@ -80,6 +80,13 @@ sj_status sj_hashes_ensure_meta(sj_hashes *h);
 /* Give h a labels array (earlier rows: -1, no series). */
 sj_status sj_hashes_ensure_labels(sj_hashes *h);
 
+/* Sort n records of `size` bytes (at least 8, 8-aligned) by the int64
+ * at their start, stably: ties keep their order, so rows numbered in input
+ * order come out by (id, row), as sj_cmp_id_row sorts them. Returns at once
+ * when the keys already ascend (shards are usually written in id order);
+ * else an LSD radix sort over the key bytes that differ. SJ_ERR_NOMEM only. */
+sj_status sj_sort_by_id(void *rows, int64_t n, size_t size);
+
 /* Popcount of a byte string. */
 int sj_popcount_bytes(const uint8_t *p, size_t n);
 

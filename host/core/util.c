@@ -119,12 +119,81 @@ void sj_atomic_abort(sj_atomic_file *f)
     }
 }
 
+/* Bits set in a word, without the POPCNT instruction (the library is built
+ * for the baseline ISA, where __builtin_popcount is a libgcc call). */
+static inline int popcount64(uint64_t x)
+{
+    x -= (x >> 1) & UINT64_C(0x5555555555555555);
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+    return (int)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
 int sj_popcount_bytes(const uint8_t *p, size_t n)
 {
     int c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += __builtin_popcount(p[i]);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        c += popcount64(w);
+    }
+    for (; i < n; i++)
+        c += popcount64(p[i]);
     return c;
+}
+
+static inline uint64_t sort_key(const unsigned char *rec)
+{
+    int64_t id;
+    memcpy(&id, rec, sizeof id);
+    return (uint64_t)id ^ (UINT64_C(1) << 63); /* negative ids first */
+}
+
+sj_status sj_sort_by_id(void *rows, int64_t n, size_t size)
+{
+    unsigned char *v = rows;
+    int64_t i = 1;
+    while (i < n && sort_key(v + (size_t)(i - 1) * size) <= sort_key(v + (size_t)i * size))
+        i++;
+    if (i >= n) /* already in order (or n < 2) */
+        return SJ_OK;
+    int64_t (*count)[256] = calloc(8, sizeof *count);
+    unsigned char *tmp = malloc((size_t)n * size);
+    if (!count || !tmp) {
+        free(count);
+        free(tmp);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory sorting %lld ids", (long long)n);
+    }
+    for (i = 0; i < n; i++) { /* all 8 histograms in one pass */
+        uint64_t k = sort_key(v + (size_t)i * size);
+        for (int pos = 0; pos < 8; pos++)
+            count[pos][(k >> (8 * pos)) & 0xff]++;
+    }
+    unsigned char *src = v, *dst = tmp;
+    for (int pos = 0; pos < 8; pos++) {
+        int64_t *c = count[pos];
+        if (c[(sort_key(src) >> (8 * pos)) & 0xff] == n)
+            continue; /* every key has the same byte here */
+        int64_t sum = 0;
+        for (int d = 0; d < 256; d++) { /* counts -> first slot of each digit */
+            int64_t k = c[d];
+            c[d] = sum;
+            sum += k;
+        }
+        for (i = 0; i < n; i++) {
+            const unsigned char *r = src + (size_t)i * size;
+            memcpy(dst + (size_t)c[(sort_key(r) >> (8 * pos)) & 0xff]++ * size, r, size);
+        }
+        unsigned char *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, (size_t)n * size);
+    free(tmp);
+    free(count);
+    return SJ_OK;
 }
 
 double sj_now(void)

@@ -43,20 +43,22 @@ sj_status sj_sources_add(sj_sources *s, const sj_hashes *h, const char *path)
     return SJ_OK;
 }
 
-static int cmp_id_src(const void *x, const void *y)
-{
-    const int64_t *a = x, *b = y;
-    return a[0] < b[0] ? -1 : a[0] > b[0];
-}
-
 void sj_sources_finish(sj_sources *s)
 {
+    int64_t k = 1;
+    while (k < s->n_ids && s->ids[k - 1] <= s->ids[k])
+        k++;
+    if (k >= s->n_ids) /* the shards came in id order: sorted already */
+        return;
     int64_t *tmp = malloc((size_t)SJ_MAX(s->n_ids, 1) * 2 * sizeof *tmp);
     if (!tmp)
         return;
     for (int64_t i = 0; i < s->n_ids; i++)
         tmp[2 * i] = s->ids[i], tmp[2 * i + 1] = s->src[i];
-    qsort(tmp, (size_t)s->n_ids, 2 * sizeof *tmp, cmp_id_src);
+    if (sj_sort_by_id(tmp, s->n_ids, 2 * sizeof *tmp)) {
+        free(tmp);
+        return;
+    }
     for (int64_t i = 0; i < s->n_ids; i++)
         s->ids[i] = tmp[2 * i], s->src[i] = (int32_t)tmp[2 * i + 1];
     free(tmp);
@@ -68,14 +70,39 @@ int32_t sj_sources_of(const sj_sources *s, int64_t id)
     return k >= 0 ? s->src[k] : -1;
 }
 
+void sj_sources_of_each(const sj_sources *s, const int64_t *ids, int64_t n, int32_t *out)
+{
+    int64_t j = 0; /* s->ids[j] is the first >= ids[i] while the ids ascend */
+    for (int64_t i = 0; i < n; i++) {
+        if (i > 0 && ids[i] < ids[i - 1]) { /* not ascending: search the rest */
+            for (; i < n; i++)
+                out[i] = sj_sources_of(s, ids[i]);
+            return;
+        }
+        while (j < s->n_ids && s->ids[j] < ids[i])
+            j++;
+        out[i] = j < s->n_ids && s->ids[j] == ids[i] ? s->src[j] : -1;
+    }
+}
+
 sj_status sj_meta_fill_sources(sj_meta_table *t, const sj_sources *s)
 {
+    int named = 0;
+    for (int k = 0; k < s->n; k++)
+        named |= s->names[k][0] != 0;
+    if (!named) /* no source has a name: nothing to fill */
+        return SJ_OK;
+    int32_t *src = malloc((size_t)SJ_MAX(t->n, 1) * sizeof *src);
+    if (!src)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    sj_sources_of_each(s, t->ids, t->n, src);
     sj_status st = SJ_OK;
     for (int64_t i = 0; i < t->n && !st; i++) {
-        int32_t k = sj_sources_of(s, t->ids[i]);
+        int32_t k = src[i];
         if (k >= 0 && s->names[k][0] && !*sj_meta_text_get(t->meta, i, SJ_META_SOURCE))
             st = sj_meta_set_text(t->meta, i, SJ_META_SOURCE, s->names[k]);
     }
+    free(src);
     return st;
 }
 
@@ -112,10 +139,42 @@ typedef struct id_in_set {
     int set;
 } id_in_set;
 
-static int cmp_id_in_set(const void *x, const void *y)
+static int ids_ascend(const int64_t *ids, int64_t n)
 {
-    const id_in_set *a = x, *b = y;
-    return a->id < b->id ? -1 : a->id > b->id;
+    int64_t k = 1;
+    while (k < n && ids[k - 1] < ids[k])
+        k++;
+    return k >= n;
+}
+
+/* Ids in both c and q (each unique alone): one merge walk when both ascend
+ * (shards in id order), else the union sorted; -1 out of memory. */
+static int64_t count_shared_ids(const sj_hashes *c, const sj_hashes *q)
+{
+    int64_t clashes = 0, n = c->n + q->n;
+    if (ids_ascend(c->ids, c->n) && ids_ascend(q->ids, q->n)) {
+        for (int64_t ci = 0, qi = 0; ci < c->n && qi < q->n;) {
+            clashes += c->ids[ci] == q->ids[qi];
+            if (c->ids[ci] < q->ids[qi])
+                ci++;
+            else
+                qi++;
+        }
+        return clashes;
+    }
+    id_in_set *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
+    if (!v)
+        return -1;
+    for (int64_t i = 0; i < c->n; i++)
+        v[i] = (id_in_set){c->ids[i], 0};
+    for (int64_t i = 0; i < q->n; i++)
+        v[c->n + i] = (id_in_set){q->ids[i], 1};
+    if (sj_sort_by_id(v, n, sizeof *v))
+        clashes = -1;
+    for (int64_t i = 1; clashes >= 0 && i < n; i++)
+        clashes += v[i].id == v[i - 1].id;
+    free(v);
+    return clashes;
 }
 
 /* Ids must be unique across corpus and queries (each already unique alone). */
@@ -126,19 +185,9 @@ sj_status sj_check_ids_across(const sj_hashes *c, const sj_hashes *q)
     sj_status st = sj_hashes_check_unique_ids(c, "corpus");
     if (st || (st = sj_hashes_check_unique_ids(q, "queries")))
         return st;
-    int64_t n = c->n + q->n;
-    id_in_set *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
-    if (!v)
+    int64_t clashes = count_shared_ids(c, q);
+    if (clashes < 0)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < c->n; i++)
-        v[i] = (id_in_set){c->ids[i], 0};
-    for (int64_t i = 0; i < q->n; i++)
-        v[c->n + i] = (id_in_set){q->ids[i], 1};
-    qsort(v, (size_t)n, sizeof *v, cmp_id_in_set);
-    int64_t clashes = 0;
-    for (int64_t i = 1; i < n; i++)
-        clashes += v[i].id == v[i - 1].id;
-    free(v);
     if (clashes)
         return sj_fail(SJ_ERR_DUPLICATE_ID,
                        "%lld id(s) appear in both the corpus and the queries; ids must be unique "

@@ -18,6 +18,9 @@ typedef struct sj_sources {
 sj_status sj_sources_add(sj_sources *s, const sj_hashes *h, const char *path);
 void sj_sources_finish(sj_sources *s);
 int32_t sj_sources_of(const sj_sources *s, int64_t id); /* -1 if unknown */
+/* out[i] = sj_sources_of(s, ids[i]) for ids[n]; one merge walk when the ids
+ * ascend (a join's nodes, excluded ids, metadata index), else a search each. */
+void sj_sources_of_each(const sj_sources *s, const int64_t *ids, int64_t n, int32_t *out);
 void sj_sources_free(sj_sources *s);
 /* Rows of t with no source of their own get their shard's (by id). */
 struct sj_meta_table;

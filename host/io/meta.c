@@ -172,23 +172,32 @@ sj_status sj_meta_append(sj_meta *m, const char *const text[SJ_META_N_TEXT], int
     return SJ_OK;
 }
 
+/* Append rows up to n, all unknown. */
+static sj_status append_unknown(sj_meta *m, int64_t n)
+{
+    sj_status st = reserve(m, n);
+    if (st || n <= m->n)
+        return st;
+    for (int f = 0; f < SJ_META_N_TEXT; f++)
+        for (int64_t i = m->n; i < n; i++)
+            m->text[f][i] = -1;
+    memset(m->victim + m->n, SJ_META_UNKNOWN, (size_t)(n - m->n));
+    memset(m->offender + m->n, SJ_META_UNKNOWN, (size_t)(n - m->n));
+    m->n = n;
+    return SJ_OK;
+}
+
 sj_status sj_meta_append_row(sj_meta *m, const sj_meta *src, int64_t row)
 {
     if (!src)
-        return sj_meta_append(m, NULL, SJ_META_UNKNOWN, SJ_META_UNKNOWN);
+        return append_unknown(m, m->n + 1);
     const char *text[SJ_META_N_TEXT];
     for (int f = 0; f < SJ_META_N_TEXT; f++)
         text[f] = sj_meta_text_get(src, row, (sj_meta_text)f);
     return sj_meta_append(m, text, src->victim[row], src->offender[row]);
 }
 
-sj_status sj_meta_pad(sj_meta *m, int64_t n)
-{
-    sj_status st = SJ_OK;
-    while (!st && m->n < n)
-        st = sj_meta_append_row(m, NULL, 0);
-    return st;
-}
+sj_status sj_meta_pad(sj_meta *m, int64_t n) { return append_unknown(m, n); }
 
 const char *sj_meta_text_get(const sj_meta *m, int64_t row, sj_meta_text f)
 {
@@ -199,6 +208,11 @@ const char *sj_meta_text_get(const sj_meta *m, int64_t row, sj_meta_text f)
 int32_t sj_meta_text_code(const sj_meta *m, int64_t row, sj_meta_text f)
 {
     return m && row >= 0 && row < m->n ? m->text[f][row] : -1;
+}
+
+const int32_t *sj_meta_text_column(const sj_meta *m, sj_meta_text f)
+{
+    return m ? m->text[f] : NULL;
 }
 
 int32_t sj_meta_text_count(const sj_meta *m) { return m ? (int32_t)m->n_strings : 0; }
@@ -260,12 +274,6 @@ typedef struct table_row {
     int64_t row;
 } table_row;
 
-static int cmp_table_row(const void *x, const void *y)
-{
-    const table_row *a = x, *b = y;
-    return a->id < b->id ? -1 : a->id > b->id;
-}
-
 sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_new, int n_sets,
                               sj_meta_table **out)
 {
@@ -287,7 +295,8 @@ sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_ne
     for (int k = 0; k < n_sets; k++)
         for (int64_t i = 0; sets[k] && i < sets[k]->n; i++)
             rows[m++] = (table_row){sets[k]->ids[i], k, i};
-    qsort(rows, (size_t)n, sizeof *rows, cmp_table_row);
+    if ((st = sj_sort_by_id(rows, n, sizeof *rows)) || (st = reserve(t->meta, n)))
+        goto fail;
     for (int64_t i = 0; i < n; i++) {
         const sj_hashes *h = sets[rows[i].set];
         if (i > 0 && rows[i].id == rows[i - 1].id) {
@@ -296,9 +305,13 @@ sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_ne
         }
         t->ids[i] = rows[i].id;
         t->is_new[i] = is_new[rows[i].set];
-        if ((st = sj_meta_append_row(t->meta, h->meta, h->meta ? rows[i].row : 0)))
+        /* rows without metadata: appended in runs, before the next with */
+        if (h->meta && ((st = append_unknown(t->meta, i)) ||
+                        (st = sj_meta_append_row(t->meta, h->meta, rows[i].row))))
             goto fail;
     }
+    if ((st = append_unknown(t->meta, n)))
+        goto fail;
     t->n = n;
     free(rows);
     *out = t;

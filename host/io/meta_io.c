@@ -16,17 +16,29 @@
 static sj_status write_text(hid_t g, const sj_meta *m, int64_t first, int64_t count,
                             sj_meta_text f, const char *path)
 {
-    size_t width = 1;
-    for (int64_t i = first; i < first + count; i++)
-        width = SJ_MAX(width, strlen(sj_meta_text_get(m, i, f)) + 1);
-    char *buf = calloc((size_t)SJ_MAX(count, 1), width);
-    if (!buf)
+    /* The distinct strings' lengths once (rows hold codes; -1: ""). */
+    int32_t n_codes = sj_meta_text_count(m);
+    size_t *len = malloc((size_t)SJ_MAX(n_codes, 1) * sizeof *len), width = 1;
+    if (!len)
         return sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
-    for (int64_t i = 0; i < count; i++)
-        memcpy(buf + (size_t)i * width, sj_meta_text_get(m, first + i, f),
-               strlen(sj_meta_text_get(m, first + i, f)));
+    for (int32_t c = 0; c < n_codes; c++)
+        len[c] = strlen(sj_meta_code_text(m, c));
+    const int32_t *code = sj_meta_text_column(m, f);
+    int64_t rows = sj_meta_rows(m); /* rows past m's: none */
+    for (int64_t i = first; code && i < first + count && i < rows; i++)
+        if (code[i] >= 0)
+            width = SJ_MAX(width, len[code[i]] + 1);
+    char *buf = calloc((size_t)SJ_MAX(count, 1), width);
+    if (!buf) {
+        free(len);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    for (int64_t i = 0; code && i < count && first + i < rows; i++)
+        if (code[first + i] >= 0)
+            memcpy(buf + (size_t)i * width, sj_meta_code_text(m, code[first + i]), len[code[first + i]]);
     sj_status st = sj_h5_write_strings(g, sj_meta_text_name(f), buf, count, width, path);
     free(buf);
+    free(len);
     return st;
 }
 

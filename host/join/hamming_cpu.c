@@ -229,24 +229,26 @@ emit_lanes(unsigned mask, const uint64_t *dist, int G, int64_t g, int64_t gq, in
 #define BS_TARGET __attribute__((target("avx2,popcnt")))
 #include "join/hamming_bitslice.inc"
 
-/* AVX-512 VPOPCNTDQ: 8 rows per group, one vpopcntq per word. */
+/* AVX-512 VPOPCNTDQ: 8 rows per group, one vpopcntq per word; qb[w]: the
+ * query's word w in every lane. */
 __attribute__((target("avx512f,avx512vpopcntdq"))) static inline __m512i
-dist_avx512(const uint64_t *qi, const uint64_t *grp, int w0, int w1)
+dist_avx512(const __m512i *qb, const uint64_t *grp, int w0, int w1)
 {
     __m512i d = _mm512_setzero_si512();
     for (int w = w0; w < w1; w++) {
-        __m512i x = _mm512_xor_si512(_mm512_set1_epi64((long long)qi[w]),
-                                     _mm512_load_si512((const void *)(grp + w * 8)));
+        __m512i x = _mm512_xor_si512(qb[w], _mm512_load_si512((const void *)(grp + w * 8)));
         d = _mm512_add_epi64(d, _mm512_popcnt_epi64(x));
     }
     return d;
 }
 
-__attribute__((target("avx512f,avx512vpopcntdq"))) static sj_status
-block_avx512(const sj_packed_corpus *pc, const uint64_t *q, int64_t q0, int64_t nq, int64_t c0,
-             int64_t c1, int32_t T, int self, sj_hits *out)
+/* W: words per row. Inlined with W = 4 (PDQ) as a constant, the word loops
+ * unroll and the query's broadcasts stay in registers across its groups. */
+__attribute__((target("avx512f,avx512vpopcntdq"), always_inline)) static inline sj_status
+block_avx512_body(const sj_packed_corpus *pc, const uint64_t *q, int64_t q0, int64_t nq, int64_t c0,
+                  int64_t c1, int32_t T, int self, sj_hits *out, const int W)
 {
-    const int W = pc->words, G = 8, P = (W + 1) / 2;
+    const int G = 8, P = (W + 1) / 2;
     const int64_t tile = tile_rows(W, G);
     const __m512i thr = _mm512_set1_epi64(T);
     for (int64_t t0 = c0 - c0 % G; t0 < c1; t0 += tile) {
@@ -255,12 +257,16 @@ block_avx512(const sj_packed_corpus *pc, const uint64_t *q, int64_t q0, int64_t 
             const uint64_t *qi = q + i * W;
             const int64_t gq = q0 + i;
             int64_t first = self ? SJ_MAX(t0, gq + 1) : SJ_MAX(t0, c0);
+            __m512i qb[W];
+            for (int w = 0; w < W; w++)
+                qb[w] = _mm512_set1_epi64((long long)qi[w]);
+            const uint64_t *words = pc->w; /* loaded once: out's writes cannot move it */
             for (int64_t g = first / G; g * G < t1; g++) {
-                const uint64_t *grp = pc->w + g * (int64_t)W * G;
-                __m512i d = dist_avx512(qi, grp, 0, P);
+                const uint64_t *grp = words + g * (int64_t)W * G;
+                __m512i d = dist_avx512(qb, grp, 0, P);
                 if (!_mm512_cmple_epu64_mask(d, thr))
                     continue;
-                d = _mm512_add_epi64(d, dist_avx512(qi, grp, P, W));
+                d = _mm512_add_epi64(d, dist_avx512(qb, grp, P, W));
                 unsigned hit = _mm512_cmple_epu64_mask(d, thr);
                 if (hit) {
                     uint64_t dist[8];
@@ -273,6 +279,15 @@ block_avx512(const sj_packed_corpus *pc, const uint64_t *q, int64_t q0, int64_t 
         }
     }
     return SJ_OK;
+}
+
+__attribute__((target("avx512f,avx512vpopcntdq"))) static sj_status
+block_avx512(const sj_packed_corpus *pc, const uint64_t *q, int64_t q0, int64_t nq, int64_t c0,
+             int64_t c1, int32_t T, int self, sj_hits *out)
+{
+    if (pc->words == 4)
+        return block_avx512_body(pc, q, q0, nq, c0, c1, T, self, out, 4);
+    return block_avx512_body(pc, q, q0, nq, c0, c1, T, self, out, pc->words);
 }
 #endif /* SJ_X86 */
 

@@ -96,12 +96,6 @@ static const char *input_path(const job_run *r, int i)
     return i < r->n_corpus ? r->corpus_paths[i] : r->query_paths[i - r->n_corpus];
 }
 
-static int cmp_i64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return a < b ? -1 : a > b;
-}
-
 typedef struct id_rule {
     int64_t id;
     int rule;
@@ -321,8 +315,7 @@ static sj_status prepare_rows(job_run *r)
         res->nodes[res->n_nodes++] = corpus->ids[i];
     for (int64_t i = 0; queries && i < queries->n; i++)
         res->nodes[res->n_nodes++] = queries->ids[i];
-    qsort(res->nodes, (size_t)res->n_nodes, sizeof *res->nodes, cmp_i64);
-    return SJ_OK;
+    return sj_sort_by_id(res->nodes, res->n_nodes, sizeof *res->nodes);
 }
 
 /* The journal: one per output, for this exact join (inputs and options),
@@ -504,10 +497,8 @@ static sj_status describe(job_run *r)
     res->excluded_source = malloc((size_t)SJ_MAX(res->n_excluded, 1) * sizeof *res->excluded_source);
     if (!res->sources || !res->node_source || !res->excluded_source)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < res->n_nodes; i++)
-        res->node_source[i] = sj_sources_of(&r->srcs, res->nodes[i]);
-    for (int64_t i = 0; i < res->n_excluded; i++)
-        res->excluded_source[i] = sj_sources_of(&r->srcs, res->excluded_id[i]);
+    sj_sources_of_each(&r->srcs, res->nodes, res->n_nodes, res->node_source);
+    sj_sources_of_each(&r->srcs, res->excluded_id, res->n_excluded, res->excluded_source);
     res->type = r->corpus->type;
     res->metric = cfg->metric;
     res->threshold = cfg->threshold;

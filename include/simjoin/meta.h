@@ -69,6 +69,8 @@ sj_status sj_meta_pad(sj_meta *m, int64_t n);
 const char *sj_meta_text_get(const sj_meta *m, int64_t row, sj_meta_text f);
 /* Row `row`'s interned text number (equal numbers: equal text), -1 none. */
 int32_t sj_meta_text_code(const sj_meta *m, int64_t row, sj_meta_text f);
+/* Every row's code of field f ([sj_meta_rows(m)]; NULL when m is NULL). */
+const int32_t *sj_meta_text_column(const sj_meta *m, sj_meta_text f);
 /* Number of distinct text values held (codes are 0..n-1). */
 int32_t sj_meta_text_count(const sj_meta *m);
 /* The text of a code. */
