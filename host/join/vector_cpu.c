@@ -125,7 +125,7 @@ tiles_body(const vec_state *s, const float *qf, const double *qn, const float *q
                     approx = 1.0f - dot;
                     margin = gc + gi * nb * qa + u8 * (1.0f + aT);
                 }
-                const v8si maybe = approx <= Tf + margin;
+                const v8si maybe = ~(approx > Tf + margin); /* NaN (float overflow): a candidate */
                 v8si m = maybe | __builtin_shufflevector(maybe, maybe, 4, 5, 6, 7, 0, 1, 2, 3);
                 m |= __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
                 m |= __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
