@@ -278,6 +278,10 @@ int main(void)
     run_kind("f32:300", SJ_METRIC_L2SQ, 385, 50);
     run_kind("f32:33", SJ_METRIC_IP, 129, 200);
     run_kind("f32:17", SJ_METRIC_COSINE, 70, 101);
+    /* More queries than one prepared batch (4096), more corpus groups than
+     * one call hands out (4096 x 48 rows: several groups a unit). */
+    run_kind("f32:3", SJ_METRIC_L2SQ, 4097, 70);
+    run_kind("f32:2", SJ_METRIC_L2SQ, 2, 4096 * 48 + 100);
     test_huge_values(SJ_METRIC_L2SQ);
     test_huge_values(SJ_METRIC_IP);
     test_zero_vector();

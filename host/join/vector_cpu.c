@@ -707,22 +707,24 @@ static sj_status run_part(const vec_state *s, const vec_queries *vq, int64_t qa,
                : tiles_base(s, qf, vq->qn + qa, vq->qnf + qa, qrows, q0, nq, c0, c1, vq->self, out);
 }
 
-/* The queries against corpus rows [c0, c1): the threads first prepare the
- * queries (QUERY_BLOCK rows at a time), then take corpus units in turn (GEMM
- * groups, prepared on first use, or CORPUS_BLOCK rows), each against every
- * chunk of queries. The hits go to out in unit order, as one thread would
- * find them. */
-static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, int64_t nq,
-                             int64_t c0, int64_t c1, int self, sj_hits *out)
+/* Queries prepared at once (8 MiB of packed rows at D = 512), and corpus
+ * units a call hands out at most. */
+enum { QUERY_BATCH = 4096, MAX_UNITS = 4096 };
+
+/* A batch of queries against corpus rows [c0, c1): the threads first prepare
+ * the queries (QUERY_BLOCK rows at a time), then take corpus units in turn
+ * (GEMM groups, prepared on first use, or CORPUS_BLOCK rows; several of them
+ * a unit past MAX_UNITS), each against every chunk of queries. The hits go
+ * to out in unit order, as one thread would find them. */
+static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0, int64_t nq,
+                               int64_t c0, int64_t c1, int self, sj_hits *out)
 {
-    vec_state *s = state;
-    if (nq <= 0 || c0 >= c1)
-        return SJ_OK;
     const int64_t D = s->v.dim, blocks = (nq + QUERY_BLOCK - 1) / QUERY_BLOCK;
     const size_t nq_pad = (size_t)blocks * QUERY_BLOCK;
     const int l1 = s->v.metric == SJ_METRIC_L1, gemm = s->gemm && !s->use_vnni && !l1;
     vec_queries vq = {.rows = queries, .q0 = q0, .nq = nq, .self = self};
-    const int64_t unit = gemm ? GEMM_GROUP : CORPUS_BLOCK;
+    const int64_t base = gemm ? GEMM_GROUP : CORPUS_BLOCK;
+    const int64_t unit = base * (((c1 - c0 + base - 1) / base + MAX_UNITS - 1) / MAX_UNITS);
     const int64_t u0 = c0 / unit, units = (c1 + unit - 1) / unit - u0;
     const int64_t mr = gemm ? gemm_panel(s) : 1;
     const int64_t chunk = gemm ? SJ_MAX(mr, GEMM_CHUNK_BYTES / (4 * D) / mr * mr) : 256;
@@ -771,10 +773,12 @@ static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, in
             if (atomic_load(&failed))
                 continue;
             const int64_t g = u0 + u, lo = SJ_MAX(c0, g * unit), hi = SJ_MIN(c1, (g + 1) * unit);
-            if (gemm && !s->ready[g] && s->gemm == 16)
-                gemm_prepare_avx512(s, g);
-            else if (gemm && !s->ready[g])
-                gemm_prepare_avx2(s, g);
+            for (int64_t grp = lo / GEMM_GROUP; gemm && grp <= (hi - 1) / GEMM_GROUP; grp++) {
+                if (!s->ready[grp] && s->gemm == 16)
+                    gemm_prepare_avx512(s, grp);
+                else if (!s->ready[grp])
+                    gemm_prepare_avx2(s, grp);
+            }
             const int64_t first = h->n;
             for (int64_t qa = 0; qa < nq && !st; qa += chunk) {
                 if (self && hi - 1 <= q0 + qa)
@@ -814,6 +818,17 @@ static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, in
     free(vq.qs);
     free(vq.qsq);
     return err;
+}
+
+static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, int64_t nq,
+                             int64_t c0, int64_t c1, int self, sj_hits *out)
+{
+    vec_state *s = state;
+    sj_status st = SJ_OK;
+    for (int64_t b = 0; b < nq && c0 < c1 && !st; b += QUERY_BATCH)
+        st = compare_batch(s, queries + (size_t)b * s->v.bytes, q0 + b, SJ_MIN(QUERY_BATCH, nq - b),
+                           c0, c1, self, out);
+    return st;
 }
 
 static void vec_close(void *state)
