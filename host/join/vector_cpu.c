@@ -486,11 +486,13 @@ static int gemm_width(sj_hash_type t, sj_metric m, sj_isa isa)
 const char *sj_vec_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa)
 {
     __builtin_cpu_init();
-    int gemm = gemm_width(t, m, isa);
+    const int gemm = gemm_width(t, m, isa), avx2 = avx2_applies(isa);
+    if (m == SJ_METRIC_L1) /* the byte loop, AVX2 or baseline */
+        return avx2 ? "avx2" : "portable";
     return vnni_applies(t, m, isa) ? "avx512-vnni"
            : gemm == 16            ? "avx512"
            : gemm == 8             ? "avx2"
-           : avx2_applies(isa)     ? "avx2-8x1"
+           : avx2                  ? "avx2-8x1"
                                    : "portable";
 }
 
