@@ -78,6 +78,7 @@ def main():
             for i in threadpool_info() if i["user_api"] == "blas"]
     print(f"bench_peers: {a.kind} {metric}, {a.queries} x {a.corpus}, T = {T:g}, threads = {a.threads}")
     print(f"  CPU: {cpu}; faiss {faiss.__version__}; numpy {np.__version__}; BLAS: {', '.join(blas)}")
+    print("  load average (1, 5, 15 min) at the start: %.2f %.2f %.2f" % os.getloadavg())
 
     tmp = tempfile.mkdtemp(prefix="bench-peers-")
     c_path, q_path, p_path = (os.path.join(tmp, n) for n in ("c.h5", "q.h5", "p.h5"))
@@ -173,6 +174,7 @@ def main():
 
     results[f"numpy {np.__version__} + BLAS"] = best_of(run_numpy)
 
+    print("  load average at the end: %.2f %.2f %.2f" % os.getloadavg())
     ref = results["simjoin (whole process)"][1]
     base = results[f"simjoin {path} (join)"][0]
     print(f"  {'path':34} {'seconds':>8} {'pairs/s':>10} {'simjoin join vs':>16}  pairs (same as simjoin?)")

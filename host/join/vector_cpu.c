@@ -1,24 +1,28 @@
 /* vector_cpu.c - our CPU path for vector kinds (photodna, u8:D, f32:D).
  *
- * l2sq, cosine, ip: rows as float [n][ld] (ld = D rounded up to 8, zero
- * padded); an 8 x 1 register block of dot products (eight queries against
- * one corpus row: 8 accumulators of 8 floats) over a corpus block that stays
- * in L2; the approximate distances of the block are held against T + margin
- * in one vector compare and the candidates are decided by the reference
- * (vector.h). l1 on uint8 is exact in int32 and needs no recheck.
- * One body, compiled twice: for AVX2+FMA and for the baseline, picked at run
- * time (--isa portable forces the baseline). compare() is thread-safe.
- *
- * l2sq on uint8 rows (photodna, u8:D) with AVX-512 VNNI: exact integer dot
- * products, no margin and no recheck (u8_l2sq_vnni below). */
+ * l2sq, cosine, ip with AVX2 or AVX-512: a GEMM of queries against corpus
+ * rows with the candidate test fused onto each finished tile (gemm_* below);
+ * the candidates within the proven margin of T are decided by the reference
+ * (vector.h). The baseline ISA (--isa portable) runs an 8 x 1 register
+ * block of dot products over a converted corpus (tiles_body). l1 on uint8 is
+ * exact in int32 and needs no recheck. l2sq on uint8 rows (photodna, u8:D)
+ * with AVX-512 VNNI: exact integer dot products, no margin and no recheck
+ * (u8_l2sq_vnni). Each path is picked at run time (sj_vec_cpu_path_name).
+ * compare() splits its block over the threads itself (parallel_calls = 0):
+ * the threads take corpus row groups in turn, each against every query. */
 #include "join/vector.h"
 
 #include <immintrin.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* The 32-byte vectors only cross always_inline boundaries: no ABI is involved. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,13 +30,14 @@ typedef float v8sf __attribute__((vector_size(32)));
 
 typedef struct vec_state {
     sj_vec_join v;
-    int ld;              /* floats per converted row */
+    int ld;              /* floats per converted row (8 x 1 tiles, query conversion) */
     int use_avx2;
+    int threads;         /* OpenMP threads of compare() */
     const uint8_t *rows; /* corpus rows [n, bytes], borrowed until close */
     int64_t n;
-    float *f;            /* [n + 1][ld] converted corpus; row n is zeros; owned */
-    double *norm;        /* [n] |row|; owned */
-    float *normf;        /* [n] the same in float, for the vector test; owned */
+    float *f;            /* 8 x 1 tiles: [n + 1][ld] converted corpus; row n is zeros; owned */
+    double *norm;        /* [n] |row| (GEMM: made per group, see gemm_prepare); owned */
+    float *normf;        /* 8 x 1 tiles: [n] the same in float, for the vector test; owned */
     /* AVX-512 VNNI path (u8 kinds, l2sq): the corpus interleaved in groups
      * of 16 rows, [groups][steps][16 rows][4 bytes], steps = ceil(D / 4),
      * zero padded; per row |c|^2 and 128 * sum(c), [groups * 16]. Owned. */
@@ -40,11 +45,13 @@ typedef struct vec_state {
     int steps;
     uint8_t *ilv;
     int32_t *csq, *csum128;
-    /* Outer-product float path (AVX-512; AVX2 with --outer, see below): the
-     * converted corpus interleaved [groups][D][16] floats, zero rows past n;
-     * norm and normf then have groups * 16 entries (zero past n). Owned. */
-    int outer;   /* 0 off, 8 or 16: floats per vector of the path */
-    float *ilvf;
+    /* GEMM path (float metrics on AVX2 or AVX-512; gemm_* below). */
+    int gemm;            /* 0 off, 16 (AVX-512) or 8 (AVX2): floats per vector */
+    const float *cf;     /* [n][D] corpus rows as float: the input rows (f32, 4-aligned) or cf_own */
+    float *cf_own;       /* [n][D] u8 rows converted or misaligned f32 rows copied, per group; owned */
+    float *hc;           /* [n] the candidate test's corpus terms (gemm_term); owned */
+    uint8_t *ready;      /* [groups] 1 once a group's cf_own rows, norms and terms are made; owned */
+    float *zero_row;     /* [D] zeros: the rows of a strip past the corpus range; owned */
 } vec_state;
 
 enum { CORPUS_BLOCK = 512 }; /* rows: 512 x 144 floats = 288 KiB, in L2 */
@@ -118,7 +125,7 @@ tiles_body(const vec_state *s, const float *qf, const double *qn, const float *q
                     approx = 1.0f - dot;
                     margin = gc + gi * nb * qa + u8 * (1.0f + aT);
                 }
-                const v8si maybe = approx <= Tf + margin;
+                const v8si maybe = ~(approx > Tf + margin); /* NaN (float overflow): a candidate */
                 v8si m = maybe | __builtin_shufflevector(maybe, maybe, 4, 5, 6, 7, 0, 1, 2, 3);
                 m |= __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
                 m |= __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
@@ -172,128 +179,237 @@ l1_body(const vec_state *s, const uint8_t *qrows, int64_t q0, int64_t nq, int64_
 }
 
 
-/* ---- float dot products as outer products ----------------------------------
- * The corpus is interleaved in groups of 16 rows, [groups][D][16] floats: for
- * dimension k one 64-byte line holds component k of 16 rows. R queries each
- * broadcast their component k into a multiply-add with that line, so every
- * accumulator lane is one (query, corpus row) dot product, summed in
- * dimension order: no horizontal sums, one load of the corpus per R queries.
- * The margin (any summation order) and the reference decide the candidates,
- * as in tiles_body. W floats per vector (16: AVX-512, 8: AVX2), 16 / W
- * vectors a group, R queries a block (accumulators: R * 16 / W). */
-#define OUTER_FN(NAME, TARGET, W, R)                                                              \
-    __attribute__((target(TARGET))) static sj_status NAME(                                       \
-        const vec_state *s, const float *qf, const double *qn, const float *qnf,                \
-        const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0, int64_t c1, int self,          \
-        sj_hits *out)                                                                            \
+/* ---- float dot products as a GEMM ------------------------------------------
+ * A tile is MV vectors of W queries (a panel of MR = MV W queries) against
+ * GEMM_ROWS corpus rows. The queries are packed once per call, [panel][D][MR]
+ * floats (zero padded), so that one load gives component k of W queries; the
+ * corpus rows are read as they are (row-major; f32 rows are not copied) and
+ * component k of each of the tile's rows is broadcast into a multiply-add
+ * with those vectors. Every accumulator lane is one (query, corpus row) dot
+ * product summed in dimension order and complete after the k loop, so the
+ * candidate test runs on the finished tile, in registers:
+ *   dot >= hq[q] + hc[c]   (float; gemm_term)
+ * keeps every pair whose approximate distance is within the margin of T;
+ * those lanes get the double-precision test and the reference, as in
+ * tiles_body. AVX-512: 4 x 16 queries x 6 rows (24 accumulators, 4 query
+ * vectors and a broadcast: 29 of 32 registers); AVX2: 2 x 8 x 6 (12 + 2 + 1
+ * of 16). Cosine: the queries are unit vectors and the corpus rows are not;
+ * the test is dot >= (1 - T - margin) |c| and the recheck takes dot / |c|
+ * (the error bound of vector.h still holds: |c| is exact in double to far
+ * below the margin's factor 2, and the rows are not rounded at all).
+ *
+ * Blocking: the threads take groups of GEMM_GROUP corpus rows in turn; a
+ * group runs against the queries in chunks that stay in L2 (chunk x D x 4
+ * bytes <= GEMM_CHUNK_BYTES: 256 queries at D = 512), a strip of GEMM_ROWS
+ * rows against each panel of the chunk (the panel streams from L2, the
+ * strip's rows from L1 after its first panel). Each corpus row is read from
+ * memory once per call; a group's norms and test terms are made the first
+ * time the group is used (gemm_prepare), so load_corpus makes no pass over
+ * the corpus. */
+enum { GEMM_ROWS = 6, GEMM_GROUP = 48, GEMM_MAX_MV = 4, GEMM_CHUNK_BYTES = 512 * 1024 };
+
+/* The queries of one compare() call as every path needs them ([nq_pad] rows,
+ * nq_pad a multiple of QUERY_BLOCK; zero padding). Owned by vec_compare. */
+typedef struct vec_queries {
+    const uint8_t *rows; /* [nq, bytes]: the caller's */
+    int64_t q0, nq;      /* rows q0 .. q0 + nq - 1 of the query set */
+    int self;
+    double *qn;          /* [nq_pad] |row| (float paths) */
+    float *qf, *qnf;     /* 8 x 1 tiles: [nq_pad][ld] converted rows, [nq_pad] norms */
+    float *qp, *hq;      /* GEMM: [nq_pad / MR][D][MR] packed rows; [nq_pad] test terms, +inf past nq */
+    int8_t *qs;          /* VNNI: [nq_pad][steps * 4] rows shifted to s8 */
+    int32_t *qsq;        /* VNNI: [nq_pad] |row|^2 */
+} vec_queries;
+
+enum { QUERY_BLOCK = 64 }; /* rows a thread prepares at a time: one AVX-512 panel */
+
+/* A term of the GEMM path's candidate test dot >= hq + hc, for a row of norm
+ * `norm` (a query's, or a corpus row's when !query). The double test keeps
+ * approx <= T + margin (vector.h); with margin <= g (|q|^2 + |c|^2) / 2 (ip;
+ * twice that for l2sq) or g (cosine), that holds only if
+ *   cosine: dot >= (1 - T - g) |c|            (hq = 0)
+ *   ip:     dot >= 1 - T - g |q|^2/2 - g |c|^2/2
+ *   l2sq:   dot >= ((1 - g) |q|^2 - T) / 2 + (1 - g) |c|^2 / 2.
+ * Each term is lowered by 4u of itself and rounded down to float, so that
+ * the float sum hq + hc (one rounding, at most u of |hq| + |hc|) stays at or
+ * below the exact one: the test keeps every pair the double test keeps.
+ * Terms beyond 1e37 become -inf (every pair a candidate: no float overflow). */
+static float gemm_term(const sj_vec_join *v, double norm, int query)
+{
+    const double T = v->threshold, g = v->gamma, sq = norm * norm;
+    double x;
+    if (v->metric == SJ_METRIC_COSINE)
+        x = query ? 0.0 : (1.0 - T - g) * norm;
+    else if (v->metric == SJ_METRIC_IP)
+        x = query ? 1.0 - T - 0.5 * g * sq : -0.5 * g * sq;
+    else
+        x = query ? 0.5 * ((1.0 - g) * sq - T) : 0.5 * (1.0 - g) * sq;
+    x -= ldexp(fabs(x), -22);
+    if (!(fabs(x) < 1e37))
+        return -INFINITY;
+    const float f = (float)x;
+    return (double)f > x ? nextafterf(f, -INFINITY) : f;
+}
+
+/* The tile's lanes that pass the float test (dots [GEMM_ROWS][lanes]: row
+ * j + n, query p + r): the double test and the reference decide them. */
+static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, const float *dots,
+                                 int lanes, int64_t p, int64_t j, int64_t c1, sj_hits *out)
+{
+    const double T = s->v.threshold;
+    const int cosine = s->v.metric == SJ_METRIC_COSINE;
+    for (int n = 0; n < GEMM_ROWS && j + n < c1; n++) {
+        const int64_t c = j + n;
+        for (int r = 0; r < lanes && p + r < vq->nq; r++) {
+            const int64_t q = p + r;
+            const float dot = dots[n * lanes + r], bound = vq->hq[q] + s->hc[c];
+            if (dot < bound || (vq->self && c <= vq->q0 + q))
+                continue;
+            const double nc = s->norm[c], dd = cosine ? (double)dot / nc : (double)dot;
+            if (sj_vec_approx(&s->v, dd, vq->qn[q], nc) > T + sj_vec_margin(&s->v, vq->qn[q], nc))
+                continue;
+            sj_status st = sj_vec_decide(&s->v, vq->rows + (size_t)q * s->v.bytes,
+                                         s->rows + (size_t)c * s->v.bytes, vq->q0 + q, c, out);
+            if (st)
+                return st;
+        }
+    }
+    return SJ_OK;
+}
+
+/* One tile of MVC query vectors (the panel at qp) against the strip row[],
+ * inside GEMM_FN: the k loop, then the fused test; candidate lanes go to
+ * gemm_candidates. */
+#define GEMM_TILE(MVC)                                                                            \
+    do {                                                                                         \
+        vf acc[MVC][GEMM_ROWS];                                                                  \
+        _Pragma("GCC unroll 4") for (int m = 0; m < (MVC); m++)                                  \
+            _Pragma("GCC unroll 6") for (int n = 0; n < GEMM_ROWS; n++) acc[m][n] = (vf){0};     \
+        for (int64_t k = 0; k < D; k++) {                                                        \
+            vf a[MVC];                                                                           \
+            _Pragma("GCC unroll 4") for (int m = 0; m < (MVC); m++)                              \
+                memcpy(&a[m], qp + k * MR + m * LANES, sizeof a[m]);                               \
+            _Pragma("GCC unroll 6") for (int n = 0; n < GEMM_ROWS; n++) {                        \
+                const float x = row[n][k];                                                       \
+                _Pragma("GCC unroll 4") for (int m = 0; m < (MVC); m++) acc[m][n] += a[m] * x;   \
+            }                                                                                    \
+        }                                                                                        \
+        vi cand = (vi){0};                                                                       \
+        _Pragma("GCC unroll 4") for (int m = 0; m < (MVC); m++) {                                \
+            vf h;                                                                                \
+            memcpy(&h, vq->hq + p + m * LANES, sizeof h);                                          \
+            _Pragma("GCC unroll 6") for (int n = 0; n < GEMM_ROWS; n++)                          \
+                cand |= ~(acc[m][n] < h + hc[n]); /* NaN: a candidate */                         \
+        }                                                                                        \
+        int any = 0;                                                                             \
+        for (int l = 0; l < LANES; l++)                                                            \
+            any |= cand[l];                                                                      \
+        if (any) {                                                                               \
+            float dots[GEMM_ROWS * (MVC) * LANES];                                                 \
+            for (int n = 0; n < GEMM_ROWS; n++)                                                  \
+                for (int m = 0; m < (MVC); m++)                                                  \
+                    memcpy(dots + ((size_t)n * (MVC) + (size_t)m) * LANES, &acc[m][n], sizeof(vf)); \
+            sj_status st = gemm_candidates(s, vq, dots, (MVC) * LANES, p, j, c1, out);             \
+            if (st)                                                                              \
+                return st;                                                                       \
+        }                                                                                        \
+    } while (0)
+
+/* Queries [qa, qb) of vq (local rows; qa a multiple of MR) against corpus
+ * rows [c0, c1), whose group is prepared. */
+#define GEMM_FN(NAME, TARGET, W, MV)                                                              \
+    __attribute__((target(TARGET))) static sj_status NAME(const vec_state *s,                   \
+                                                          const vec_queries *vq, int64_t qa,     \
+                                                          int64_t qb, int64_t c0, int64_t c1,    \
+                                                          sj_hits *out)                          \
     {                                                                                            \
         typedef float vf __attribute__((vector_size(4 * (W))));                                 \
         typedef int vi __attribute__((vector_size(4 * (W))));                                   \
-        enum { VPG = 16 / (W) };                                                                 \
-        const int ld = s->ld, metric = (int)s->v.metric;                                         \
+        enum { MR = (MV) * (W), LANES = (W) };                                                   \
         const int64_t D = s->v.dim;                                                              \
-        const double T = s->v.threshold;                                                         \
-        const float Tf = (float)T, g = (float)s->v.gamma, u8 = 8.0f / 16777216.0f,             \
-                    aT = Tf < 0 ? -Tf : Tf;                                                      \
-        const float gc = metric == SJ_METRIC_COSINE ? g : 0.0f, gi = g - gc;                    \
-        const int64_t g_end = (c1 + 15) / 16;                                                    \
-        for (int64_t gb = c0 / 16; gb < g_end; gb += CORPUS_BLOCK / 16) {                        \
-            const int64_t gb_end = SJ_MIN(gb + CORPUS_BLOCK / 16, g_end);                        \
-            for (int64_t i = 0; i < nq; i += (R)) {                                              \
-                const float *a = qf + (size_t)i * (size_t)ld;                                    \
-                for (int64_t grp = gb; grp < gb_end; grp++) {                                    \
-                    const int64_t first = grp * 16;                                              \
-                    if (self && first + 15 <= q0 + i)                                            \
-                        continue;                                                                \
-                    vf acc[R][VPG];                                                              \
-                    _Pragma("GCC unroll 16") for (int r = 0; r < (R); r++)                       \
-                        _Pragma("GCC unroll 2") for (int v = 0; v < VPG; v++) acc[r][v] = (vf){0}; \
-                    const float *cg = s->ilvf + (size_t)grp * (size_t)D * 16;                    \
-                    for (int64_t k = 0; k < D; k++) {                                            \
-                        vf c[VPG];                                                               \
-                        _Pragma("GCC unroll 2") for (int v = 0; v < VPG; v++)                    \
-                            memcpy(&c[v], cg + k * 16 + v * (W), sizeof c[v]);                   \
-                        _Pragma("GCC unroll 16") for (int r = 0; r < (R); r++) {                 \
-                            const float x = a[(size_t)r * (size_t)ld + (size_t)k];               \
-                            _Pragma("GCC unroll 2") for (int v = 0; v < VPG; v++)                \
-                                acc[r][v] += c[v] * x;                                           \
-                        }                                                                        \
-                    }                                                                            \
-                    for (int v = 0; v < VPG; v++) {                                              \
-                        const int64_t base = first + v * (W);                                    \
-                        vf nb;                                                                   \
-                        memcpy(&nb, s->normf + base, sizeof nb);                                 \
-                        for (int r = 0; r < (R) && i + r < nq; r++) {                            \
-                            const int64_t q = i + r;                                             \
-                            const float qa = qnf[q];                                             \
-                            vf approx, margin;                                                   \
-                            if (metric == SJ_METRIC_L2SQ) {                                      \
-                                const vf mag = qa * qa + nb * nb;                                \
-                                approx = mag - 2.0f * acc[r][v];                                 \
-                                margin = 2.0f * g * qa * nb + u8 * (mag + aT);                   \
-                            } else {                                                             \
-                                approx = 1.0f - acc[r][v];                                       \
-                                margin = gc + gi * qa * nb + u8 * (1.0f + aT);                   \
-                            }                                                                    \
-                            const vi maybe = approx <= Tf + margin;                              \
-                            vi any = maybe;                                                      \
-                            int hit = 0;                                                         \
-                            for (int l = 0; l < (W); l++)                                        \
-                                hit |= any[l];                                                   \
-                            if (!hit)                                                            \
-                                continue;                                                        \
-                            for (int l = 0; l < (W); l++) {                                      \
-                                const int64_t j = base + l;                                      \
-                                if (!maybe[l] || j < c0 || j >= c1 || (self && j <= q0 + q))     \
-                                    continue;                                                    \
-                                double d = sj_vec_approx(&s->v, (double)acc[r][v][l], qn[q],     \
-                                                         s->norm[j]);                            \
-                                if (d > T + sj_vec_margin(&s->v, qn[q], s->norm[j]))             \
-                                    continue;                                                    \
-                                sj_status st = sj_vec_decide(&s->v, qrows + (size_t)q * s->v.bytes, \
-                                                             s->rows + (size_t)j * s->v.bytes,   \
-                                                             q0 + q, j, out);                    \
-                                if (st)                                                          \
-                                    return st;                                                   \
-                            }                                                                    \
-                        }                                                                        \
-                    }                                                                            \
-                }                                                                                \
+        for (int64_t j = c0; j < c1; j += GEMM_ROWS) {                                           \
+            const float *row[GEMM_ROWS];                                                         \
+            float hc[GEMM_ROWS];                                                                 \
+            for (int n = 0; n < GEMM_ROWS; n++) { /* rows past c1: zeros, never candidates */    \
+                row[n] = j + n < c1 ? s->cf + (size_t)(j + n) * (size_t)D : s->zero_row;         \
+                hc[n] = j + n < c1 ? s->hc[j + n] : INFINITY;                                    \
+            }                                                                                    \
+            const int64_t last = SJ_MIN(j + GEMM_ROWS, c1) - 1;                                  \
+            for (int64_t p = qa; p < qb; p += MR) {                                              \
+                if (vq->self && last <= vq->q0 + p)                                              \
+                    continue; /* no row of the strip comes after a query of the panel */         \
+                const float *qp = vq->qp + (size_t)p * (size_t)D;                                \
+                const int64_t mv = SJ_MIN((MV), (qb - p + (W) - 1) / (W));                       \
+                if (mv == (MV))                                                                  \
+                    GEMM_TILE(MV);                                                               \
+                else if ((MV) > 3 && mv == 3)                                                    \
+                    GEMM_TILE(3);                                                                \
+                else if ((MV) > 2 && mv == 2)                                                    \
+                    GEMM_TILE(2);                                                                \
+                else                                                                             \
+                    GEMM_TILE(1);                                                                \
             }                                                                                    \
         }                                                                                        \
         return SJ_OK;                                                                            \
     }
 
-OUTER_FN(outer_avx512, "avx512f", 16, 16)
-OUTER_FN(outer_avx2, "avx2,fma", 8, 6)
+GEMM_FN(gemm_avx512, "avx512f", 16, 4)
+GEMM_FN(gemm_avx2, "avx2,fma", 8, 2)
 
-/* The interleaved float corpus (s->rows, s->n set): 16 rows at a time
- * through sj_vec_to_float. */
-static sj_status outer_load(vec_state *s)
+/* Rows of group g as float (when not the input's own), their norms and
+ * test terms; once per load (s->ready). */
+static inline __attribute__((always_inline)) void gemm_prepare_body(vec_state *s, int64_t g)
 {
-    const int64_t groups = (s->n + 15) / 16;
-    const size_t D = s->v.dim;
-    s->ilvf = aligned_alloc(64, (size_t)SJ_MAX(groups, 1) * D * 16 * sizeof(float) + 64);
-    s->norm = calloc((size_t)SJ_MAX(groups, 1) * 16, sizeof *s->norm);
-    s->normf = calloc((size_t)SJ_MAX(groups, 1) * 16, sizeof *s->normf);
-    float *buf = malloc((size_t)16 * (size_t)s->ld * sizeof *buf);
-    if (!s->ilvf || !s->norm || !s->normf || !buf) {
-        free(buf);
+    const int64_t D = s->v.dim, first = g * GEMM_GROUP, end = SJ_MIN(first + GEMM_GROUP, s->n);
+    for (int64_t j = first; j < end; j++) {
+        const uint8_t *src = s->rows + (size_t)j * s->v.bytes;
+        if (s->cf_own) {
+            float *dst = s->cf_own + (size_t)j * (size_t)D;
+            if (s->v.type.kind == SJ_KIND_F32)
+                memcpy(dst, src, (size_t)D * sizeof *dst);
+            else
+                for (int64_t k = 0; k < D; k++)
+                    dst[k] = (float)src[k];
+        }
+        const float *x = s->cf + (size_t)j * (size_t)D;
+        double part[8] = {0}; /* the sum of squares in 8 interleaved parts */
+        int64_t k = 0;
+        for (; k + 8 <= D; k += 8)
+            for (int l = 0; l < 8; l++)
+                part[l] += (double)x[k + l] * (double)x[k + l];
+        for (; k < D; k++)
+            part[0] += (double)x[k] * (double)x[k];
+        const double sq = ((part[0] + part[1]) + (part[2] + part[3])) +
+                          ((part[4] + part[5]) + (part[6] + part[7]));
+        s->norm[j] = sqrt(sq);
+        s->hc[j] = gemm_term(&s->v, s->norm[j], 0);
+    }
+    s->ready[g] = 1;
+}
+
+__attribute__((target("avx512f"))) static void gemm_prepare_avx512(vec_state *s, int64_t g)
+{
+    gemm_prepare_body(s, g);
+}
+
+__attribute__((target("avx2,fma"))) static void gemm_prepare_avx2(vec_state *s, int64_t g)
+{
+    gemm_prepare_body(s, g);
+}
+
+/* The GEMM path's corpus state (s->rows, s->n set): no pass over the rows. */
+static sj_status gemm_load(vec_state *s)
+{
+    const int64_t groups = (s->n + GEMM_GROUP - 1) / GEMM_GROUP, D = s->v.dim;
+    const int own = s->v.type.kind != SJ_KIND_F32 || ((uintptr_t)s->rows & 3u);
+    s->norm = calloc((size_t)SJ_MAX(s->n, 1), sizeof *s->norm);
+    s->hc = calloc((size_t)SJ_MAX(s->n, 1), sizeof *s->hc);
+    s->ready = calloc((size_t)SJ_MAX(groups, 1), 1);
+    s->zero_row = calloc((size_t)D, sizeof *s->zero_row);
+    s->cf_own = own ? malloc((size_t)SJ_MAX(s->n, 1) * (size_t)D * sizeof *s->cf_own) : NULL;
+    if (!s->norm || !s->hc || !s->ready || !s->zero_row || (own && !s->cf_own))
         return sj_fail(SJ_ERR_NOMEM, "out of memory for %lld vectors", (long long)s->n);
-    }
-    for (int64_t grp = 0; grp < groups; grp++) {
-        const int64_t first = grp * 16, rows = SJ_MIN(16, s->n - first);
-        memset(buf, 0, (size_t)16 * (size_t)s->ld * sizeof *buf);
-        sj_vec_to_float(&s->v, s->rows + (size_t)first * s->v.bytes, rows, s->ld, buf,
-                        s->norm + first);
-        float *dst = s->ilvf + (size_t)grp * D * 16;
-        for (size_t k = 0; k < D; k++)
-            for (int l = 0; l < 16; l++)
-                dst[k * 16 + (size_t)l] = buf[(size_t)l * (size_t)s->ld + k];
-    }
-    for (int64_t j = 0; j < s->n; j++)
-        s->normf[j] = (float)s->norm[j];
-    free(buf);
+    s->cf = own ? s->cf_own : (const float *)(const void *)s->rows;
     return SJ_OK;
 }
 
@@ -349,30 +465,34 @@ static int avx2_applies(sj_isa isa)
     return isa != SJ_ISA_PORTABLE && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* The outer-product float path's vector width for (t, m, isa), 0 for none:
- * AVX-512 for every float metric but l1 where the CPU has it (and the u8
- * kinds do not take VNNI). SIMJOIN_VEC_OUTER=8 forces the AVX2 build of it
- * and =0 turns it off (for A/B measurements; BENCHMARKS.md). */
-static int outer_width(sj_hash_type t, sj_metric m, sj_isa isa)
+/* The GEMM path's vector width for (t, m, isa), 0 for none: every float
+ * metric but l1 (and not the u8 kinds VNNI takes); AVX-512 where the CPU has
+ * it and isa is auto or avx512, else AVX2+FMA where isa is auto or avx2.
+ * SIMJOIN_VEC_OUTER=8 forces the AVX2 build and =0 turns the path off (the
+ * 8 x 1 tiles run instead), for tests and A/B measurements (BENCHMARKS.md). */
+static int gemm_width(sj_hash_type t, sj_metric m, sj_isa isa)
 {
     if (m == SJ_METRIC_L1 || vnni_applies(t, m, isa))
         return 0;
     const char *force = getenv("SIMJOIN_VEC_OUTER");
-    if (force && (!strcmp(force, "0") || (!strcmp(force, "8") && !avx2_applies(isa))))
+    if (force && !strcmp(force, "0"))
         return 0;
-    if (force && !strcmp(force, "8"))
-        return 8;
-    return (isa == SJ_ISA_AUTO || isa == SJ_ISA_AVX512) && __builtin_cpu_supports("avx512f") ? 16 : 0;
+    const int force8 = force && !strcmp(force, "8");
+    if (!force8 && (isa == SJ_ISA_AUTO || isa == SJ_ISA_AVX512) && __builtin_cpu_supports("avx512f"))
+        return 16;
+    return (force8 || isa == SJ_ISA_AUTO || isa == SJ_ISA_AVX2) && avx2_applies(isa) ? 8 : 0;
 }
 
 const char *sj_vec_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa)
 {
     __builtin_cpu_init();
-    int outer = outer_width(t, m, isa);
+    const int gemm = gemm_width(t, m, isa), avx2 = avx2_applies(isa);
+    if (m == SJ_METRIC_L1) /* the byte loop, AVX2 or baseline */
+        return avx2 ? "avx2" : "portable";
     return vnni_applies(t, m, isa) ? "avx512-vnni"
-           : outer == 16           ? "avx512"
-           : outer == 8            ? "avx2-outer"
-           : avx2_applies(isa)     ? "avx2"
+           : gemm == 16            ? "avx512"
+           : gemm == 8             ? "avx2"
+           : avx2                  ? "avx2-8x1"
                                    : "portable";
 }
 
@@ -403,27 +523,13 @@ static sj_status vnni_load(vec_state *s)
     return SJ_OK;
 }
 
+/* Queries qs [nq rounded up to 16][steps * 4] (s8, zero padded) with |q|^2
+ * in qsq, rows q0 .. q0 + nq - 1, against corpus rows [c0, c1). */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static sj_status
-u8_l2sq_vnni(const vec_state *s, const uint8_t *qrows, int64_t q0, int64_t nq, int64_t c0,
-             int64_t c1, int self, sj_hits *out)
+u8_l2sq_vnni(const vec_state *s, const int8_t *qs, const int32_t *qsq, int64_t q0, int64_t nq,
+             int64_t c0, int64_t c1, int self, sj_hits *out)
 {
-    const uint32_t D = s->v.dim;
     const int steps = s->steps;
-    const int64_t nq_pad = (nq + VNNI_QUERIES - 1) / VNNI_QUERIES * VNNI_QUERIES;
-    /* Queries as s8 [nq_pad][4 steps] (q ^ 0x80 = q - 128; padding 0), |q|^2. */
-    int8_t *qs = calloc((size_t)SJ_MAX(nq_pad, 1) * (size_t)steps * 4, 1);
-    int32_t *qsq = calloc((size_t)SJ_MAX(nq_pad, 1), sizeof *qsq);
-    if (!qs || !qsq) {
-        free(qs);
-        free(qsq);
-        return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    }
-    for (int64_t q = 0; q < nq; q++)
-        for (uint32_t k = 0; k < D; k++) {
-            uint8_t x = qrows[(size_t)q * D + k];
-            qs[(size_t)q * (size_t)steps * 4 + k] = (int8_t)(x ^ 0x80);
-            qsq[q] += (int32_t)x * x;
-        }
     const double T = s->v.threshold;
     const __m512i t = _mm512_set1_epi32(T >= 2147483647.0 ? 2147483647 : (int32_t)floor(T));
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -475,8 +581,6 @@ u8_l2sq_vnni(const vec_state *s, const uint8_t *qrows, int64_t q0, int64_t nq, i
             }
         }
     }
-    free(qs);
-    free(qsq);
     return st;
 }
 
@@ -490,34 +594,47 @@ static sj_status vec_open(const sj_join_config *cfg, sj_hash_type type, void **s
     __builtin_cpu_init();
     s->use_avx2 = avx2_applies(cfg->isa);
     s->use_vnni = vnni_applies(type, s->v.metric, cfg->isa);
-    s->outer = outer_width(type, s->v.metric, cfg->isa);
+    s->gemm = gemm_width(type, s->v.metric, cfg->isa);
     s->steps = (int)((type.dim + 3) / 4);
+    s->threads = cfg->threads > 0 ? cfg->threads : 1;
+#ifdef _OPENMP
+    if (cfg->threads <= 0)
+        s->threads = omp_get_max_threads();
+#endif
     *state = s;
     return SJ_OK;
 }
 
-static sj_status vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
+static void vec_free_corpus(vec_state *s)
 {
-    vec_state *s = state;
     free(s->f);
     free(s->norm);
     free(s->normf);
     free(s->ilv);
     free(s->csq);
     free(s->csum128);
-    free(s->ilvf);
+    free(s->cf_own);
+    free(s->hc);
+    free(s->ready);
+    free(s->zero_row);
     s->f = NULL, s->norm = NULL, s->normf = NULL, s->ilv = NULL, s->csq = NULL, s->csum128 = NULL;
-    s->ilvf = NULL;
+    s->cf = NULL, s->cf_own = NULL, s->hc = NULL, s->ready = NULL, s->zero_row = NULL;
+}
+
+static sj_status vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
+{
+    vec_state *s = state;
+    vec_free_corpus(s);
     s->rows = rows;
     s->n = n;
     if (s->use_vnni && n > INT32_MAX - 16)
         s->use_vnni = 0; /* lanes hold int32 row numbers: the float path takes it */
     if (s->use_vnni)
         return vnni_load(s);
-    if (s->outer)
-        return outer_load(s);
     if (s->v.metric == SJ_METRIC_L1)
         return SJ_OK;
+    if (s->gemm)
+        return gemm_load(s);
     s->f = malloc(((size_t)n + 1) * (size_t)s->ld * sizeof *s->f);
     s->norm = malloc((size_t)SJ_MAX(n, 1) * sizeof *s->norm);
     s->normf = malloc((size_t)SJ_MAX(n, 1) * sizeof *s->normf);
@@ -530,34 +647,189 @@ static sj_status vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
     return SJ_OK;
 }
 
+/* Queries per panel of the GEMM path (MV W). */
+enum { GEMM512_MV = 4, GEMM2_MV = 2 };
+static int gemm_panel(const vec_state *s)
+{
+    return s->gemm == 16 ? GEMM512_MV * 16 : GEMM2_MV * 8;
+}
+
+/* Query rows [b, b + QUERY_BLOCK) of vq as the state's path needs them; tmp
+ * holds QUERY_BLOCK converted rows (GEMM). */
+static void prepare_queries(const vec_state *s, vec_queries *vq, int64_t b, float *tmp)
+{
+    const int64_t n = SJ_MIN(QUERY_BLOCK, vq->nq - b), D = s->v.dim, ld = s->ld;
+    const uint8_t *rows = vq->rows + (size_t)b * s->v.bytes;
+    if (s->use_vnni) {
+        for (int64_t q = 0; q < n; q++)
+            for (int64_t k = 0; k < D; k++) {
+                const uint8_t x = rows[(size_t)q * (size_t)D + (size_t)k];
+                vq->qs[(size_t)(b + q) * (size_t)s->steps * 4 + (size_t)k] = (int8_t)(x ^ 0x80);
+                vq->qsq[b + q] += (int32_t)x * x;
+            }
+    } else if (s->v.metric == SJ_METRIC_L1) {
+        return;
+    } else if (s->gemm) {
+        const int mr = gemm_panel(s);
+        sj_vec_to_float(&s->v, rows, n, (int)ld, tmp, vq->qn + b);
+        for (int64_t r = 0; r < QUERY_BLOCK; r++)
+            vq->hq[b + r] = r < n ? gemm_term(&s->v, vq->qn[b + r], 1) : INFINITY;
+        for (int64_t p = 0; p < QUERY_BLOCK; p += mr) { /* panels [D][mr] */
+            float *dst = vq->qp + (size_t)(b + p) * (size_t)D;
+            for (int64_t k = 0; k < D; k++)
+                for (int r = 0; r < mr; r++)
+                    dst[k * mr + r] = p + r < n ? tmp[(size_t)(p + r) * (size_t)ld + (size_t)k] : 0.0f;
+        }
+    } else {
+        sj_vec_to_float(&s->v, rows, n, (int)ld, vq->qf + (size_t)b * (size_t)ld, vq->qn + b);
+        for (int64_t r = 0; r < n; r++)
+            vq->qnf[b + r] = (float)vq->qn[b + r];
+    }
+}
+
+/* Query rows [qa, qb) of vq (local; qa a multiple of the chunk) against
+ * corpus rows [c0, c1) on the state's path. */
+static sj_status run_part(const vec_state *s, const vec_queries *vq, int64_t qa, int64_t qb,
+                          int64_t c0, int64_t c1, sj_hits *out)
+{
+    const int64_t q0 = vq->q0 + qa, nq = qb - qa;
+    const uint8_t *qrows = vq->rows + (size_t)qa * s->v.bytes;
+    if (s->use_vnni)
+        return u8_l2sq_vnni(s, vq->qs + (size_t)qa * (size_t)s->steps * 4, vq->qsq + qa, q0, nq, c0,
+                            c1, vq->self, out);
+    if (s->v.metric == SJ_METRIC_L1)
+        return s->use_avx2 ? l1_avx2(s, qrows, q0, nq, c0, c1, vq->self, out)
+                           : l1_base(s, qrows, q0, nq, c0, c1, vq->self, out);
+    if (s->gemm)
+        return s->gemm == 16 ? gemm_avx512(s, vq, qa, qb, c0, c1, out)
+                             : gemm_avx2(s, vq, qa, qb, c0, c1, out);
+    const float *qf = vq->qf + (size_t)qa * (size_t)s->ld;
+    return s->use_avx2
+               ? tiles_avx2(s, qf, vq->qn + qa, vq->qnf + qa, qrows, q0, nq, c0, c1, vq->self, out)
+               : tiles_base(s, qf, vq->qn + qa, vq->qnf + qa, qrows, q0, nq, c0, c1, vq->self, out);
+}
+
+/* Queries prepared at once (8 MiB of packed rows at D = 512), and corpus
+ * units a call hands out at most. */
+enum { QUERY_BATCH = 4096, MAX_UNITS = 4096 };
+
+/* A batch of queries against corpus rows [c0, c1): the threads first prepare
+ * the queries (QUERY_BLOCK rows at a time), then take corpus units in turn
+ * (GEMM groups, prepared on first use, or CORPUS_BLOCK rows; several of them
+ * a unit past MAX_UNITS), each against every chunk of queries. The hits go
+ * to out in unit order, as one thread would find them. */
+static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0, int64_t nq,
+                               int64_t c0, int64_t c1, int self, sj_hits *out)
+{
+    const int64_t D = s->v.dim, blocks = (nq + QUERY_BLOCK - 1) / QUERY_BLOCK;
+    const size_t nq_pad = (size_t)blocks * QUERY_BLOCK;
+    const int l1 = s->v.metric == SJ_METRIC_L1, gemm = s->gemm && !s->use_vnni && !l1;
+    vec_queries vq = {.rows = queries, .q0 = q0, .nq = nq, .self = self};
+    const int64_t base = gemm ? GEMM_GROUP : CORPUS_BLOCK;
+    const int64_t unit = base * (((c1 - c0 + base - 1) / base + MAX_UNITS - 1) / MAX_UNITS);
+    const int64_t u0 = c0 / unit, units = (c1 + unit - 1) / unit - u0;
+    const int64_t mr = gemm ? gemm_panel(s) : 1;
+    const int64_t chunk = gemm ? SJ_MAX(mr, GEMM_CHUNK_BYTES / (4 * D) / mr * mr) : 256;
+    int64_t(*run)[3] = calloc((size_t)units, sizeof *run); /* thread, first hit, end */
+    sj_hits *mine = calloc((size_t)s->threads, sizeof *mine);
+    int nomem = !run || !mine;
+    if (s->use_vnni) {
+        vq.qs = calloc(nq_pad * (size_t)s->steps * 4, 1);
+        vq.qsq = calloc(nq_pad, sizeof *vq.qsq);
+        nomem |= !vq.qs || !vq.qsq;
+    } else if (!l1) {
+        vq.qn = calloc(nq_pad, sizeof *vq.qn);
+        nomem |= !vq.qn;
+        if (gemm) {
+            vq.qp = malloc(nq_pad * (size_t)D * sizeof *vq.qp);
+            vq.hq = malloc(nq_pad * sizeof *vq.hq);
+            nomem |= !vq.qp || !vq.hq;
+        } else {
+            vq.qf = calloc(nq_pad * (size_t)s->ld, sizeof *vq.qf);
+            vq.qnf = calloc(nq_pad, sizeof *vq.qnf);
+            nomem |= !vq.qf || !vq.qnf;
+        }
+    }
+    _Atomic int failed = nomem;
+    sj_status err = nomem ? SJ_ERR_NOMEM : SJ_OK;
+    char msg[1024] = "out of memory";
+#pragma omp parallel num_threads(s->threads)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        sj_hits *h = mine ? &mine[tid] : NULL;
+        float *tmp = gemm ? malloc((size_t)QUERY_BLOCK * (size_t)s->ld * sizeof *tmp) : NULL;
+        sj_status st = gemm && !tmp ? sj_fail(SJ_ERR_NOMEM, "out of memory") : SJ_OK;
+        if (st && !atomic_exchange(&failed, 1)) {
+            err = st;
+            snprintf(msg, sizeof msg, "%s", sj_last_error());
+        }
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < blocks; b++)
+            if (!atomic_load(&failed))
+                prepare_queries(s, &vq, b * QUERY_BLOCK, tmp);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t u = 0; u < units; u++) {
+            if (atomic_load(&failed))
+                continue;
+            const int64_t g = u0 + u, lo = SJ_MAX(c0, g * unit), hi = SJ_MIN(c1, (g + 1) * unit);
+            for (int64_t grp = lo / GEMM_GROUP; gemm && grp <= (hi - 1) / GEMM_GROUP; grp++) {
+                if (!s->ready[grp] && s->gemm == 16)
+                    gemm_prepare_avx512(s, grp);
+                else if (!s->ready[grp])
+                    gemm_prepare_avx2(s, grp);
+            }
+            const int64_t first = h->n;
+            for (int64_t qa = 0; qa < nq && !st; qa += chunk) {
+                if (self && hi - 1 <= q0 + qa)
+                    break; /* no row of the unit comes after a query of this chunk or later */
+                st = run_part(s, &vq, qa, SJ_MIN(qa + chunk, nq), lo, hi, h);
+            }
+            run[u][0] = tid, run[u][1] = first, run[u][2] = h->n;
+            if (st && !atomic_exchange(&failed, 1)) {
+                err = st;
+                snprintf(msg, sizeof msg, "%s", sj_last_error());
+            }
+        }
+        free(tmp);
+    }
+    int64_t total = 0;
+    for (int64_t u = 0; !err && u < units; u++)
+        total += run[u][2] - run[u][1];
+    if (!err && total > 0 && out->n + total > out->cap)
+        err = sj_grow((void **)&out->v, &out->cap, out->n + total, sizeof *out->v);
+    else if (err)
+        err = sj_fail(err, "%s", msg);
+    for (int64_t u = 0; !err && u < units; u++) {
+        const int64_t k = run[u][2] - run[u][1];
+        if (k > 0)
+            memcpy(out->v + out->n, mine[run[u][0]].v + run[u][1], (size_t)k * sizeof *out->v);
+        out->n += k;
+    }
+    for (int t = 0; mine && t < s->threads; t++)
+        free(mine[t].v);
+    free(mine);
+    free(run);
+    free(vq.qn);
+    free(vq.qf);
+    free(vq.qnf);
+    free(vq.qp);
+    free(vq.hq);
+    free(vq.qs);
+    free(vq.qsq);
+    return err;
+}
+
 static sj_status vec_compare(void *state, const uint8_t *queries, int64_t q0, int64_t nq,
                              int64_t c0, int64_t c1, int self, sj_hits *out)
 {
-    const vec_state *s = state;
+    vec_state *s = state;
     sj_status st = SJ_OK;
-    if (s->use_vnni)
-        return u8_l2sq_vnni(s, queries, q0, nq, c0, c1, self, out);
-    if (s->v.metric == SJ_METRIC_L1)
-        return s->use_avx2 ? l1_avx2(s, queries, q0, nq, c0, c1, self, out)
-                           : l1_base(s, queries, q0, nq, c0, c1, self, out);
-    const int64_t nq_pad = (nq + 47) / 48 * 48; /* whole blocks of 8, 16 or 6 queries */
-    float *qf = calloc((size_t)SJ_MAX(nq_pad, 8) * (size_t)s->ld, sizeof *qf);
-    double *qn = malloc((size_t)SJ_MAX(nq, 1) * sizeof *qn);
-    float *qnf = calloc((size_t)SJ_MAX(nq_pad, 8), sizeof *qnf);
-    if (!qf || !qn || !qnf)
-        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
-    else {
-        sj_vec_to_float(&s->v, queries, nq, s->ld, qf, qn);
-        for (int64_t i = 0; i < nq; i++)
-            qnf[i] = (float)qn[i];
-        st = s->outer == 16 ? outer_avx512(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out)
-             : s->outer == 8 ? outer_avx2(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out)
-             : s->use_avx2   ? tiles_avx2(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out)
-                             : tiles_base(s, qf, qn, qnf, queries, q0, nq, c0, c1, self, out);
-    }
-    free(qf);
-    free(qn);
-    free(qnf);
+    for (int64_t b = 0; b < nq && c0 < c1 && !st; b += QUERY_BATCH)
+        st = compare_batch(s, queries + (size_t)b * s->v.bytes, q0 + b, SJ_MIN(QUERY_BATCH, nq - b),
+                           c0, c1, self, out);
     return st;
 }
 
@@ -566,19 +838,13 @@ static void vec_close(void *state)
     vec_state *s = state;
     if (!s)
         return;
-    free(s->f);
-    free(s->norm);
-    free(s->normf);
-    free(s->ilv);
-    free(s->csq);
-    free(s->csum128);
-    free(s->ilvf);
+    vec_free_corpus(s);
     free(s);
 }
 
 const sj_backend_ops sj_backend_cpu_vec = {
     /* .name           = */ "cpu",
-    /* .parallel_calls = */ 1,
+    /* .parallel_calls = */ 0,
     /* .open           = */ vec_open,
     /* .load_corpus    = */ vec_load_corpus,
     /* .compare        = */ vec_compare,
