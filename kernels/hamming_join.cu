@@ -143,12 +143,21 @@ __device__ __forceinline__ void mma_and_popc(int (&acc)[4], const uint32_t (&a)[
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+// W: row words known at compile time (8: PDQ's 256 bits, one k-step and no
+// loop); 0: read t.words (a multiple of 8).
+template <int W>
 __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
 {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t q_warp = sj_v3_warp_q(blockIdx.y, warp);
     const uint32_t c_warp = sj_v3_warp_c(blockIdx.x, warp);
-    const int words = t.words; // a multiple of 8
+    const int words = W ? W : t.words;
+    const uint32_t *__restrict__ queries = t.queries;
+    const uint32_t *__restrict__ corpus = t.corpus;
+    // The lane's 12 popcounts, loaded once, before the loop hides their latency.
+    sj_v3_lane_popc popc;
+    sj_v3_load_popc(&popc, t.query_popc, q_warp, t.nq, t.corpus_popc, c_warp, t.nc, t.threshold,
+                    lane);
     int acc[kV3M][kV3N][4];
 #pragma unroll
     for (int m = 0; m < kV3M; m++)
@@ -157,21 +166,26 @@ __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
 #pragma unroll
             for (int r = 0; r < 4; r++)
                 acc[m][n][r] = 0;
+#pragma unroll(W ? W / 8 : 1)
     for (int k = 0; k < words; k += 8) {
         uint32_t a[kV3M][4], b[kV3N][2];
 #pragma unroll
         for (int m = 0; m < kV3M; m++)
-            sj_v3_load_a(a[m], t.queries, q_warp + m * 16, t.nq, words, k, lane);
+            sj_v3_load_a(a[m], queries, q_warp + m * 16, t.nq, words, k, lane);
 #pragma unroll
         for (int n = 0; n < kV3N; n++)
-            sj_v3_load_b(b[n], t.corpus, c_warp + n * 8, t.nc, words, k, lane);
+            sj_v3_load_b(b[n], corpus, c_warp + n * 8, t.nc, words, k, lane);
 #pragma unroll
         for (int m = 0; m < kV3M; m++)
 #pragma unroll
             for (int n = 0; n < kV3N; n++)
                 mma_and_popc(acc[m][n], a[m], b[n]);
     }
-    // Epilogue: Hamming from the AND counts, threshold, compaction.
+    // Epilogue: one vote for the warp's 1,024 candidates (mma.sync.aligned
+    // ran on the whole warp, so all 32 lanes are here); only a warp with a
+    // candidate within T runs the exact rule and the append.
+    if (!__any_sync(0xffffffffu, sj_v3_lane_any(acc, &popc)))
+        return;
 #pragma unroll
     for (int m = 0; m < kV3M; m++)
 #pragma unroll
@@ -180,8 +194,8 @@ __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
             for (int r = 0; r < 4; r++) {
                 uint32_t q, c;
                 int d;
-                sj_v3_pair(q_warp + m * 16, c_warp + n * 8, lane, r, acc[m][n][r], t.query_popc,
-                           t.nq, t.corpus_popc, t.nc, &q, &c, &d);
+                sj_v3_pair(q_warp, c_warp, lane, m, n, r, acc[m][n][r], &popc, t.threshold, &q,
+                           &c, &d);
                 warp_append(sj_tile_keep(t.q0, q, t.nq, t.c0, c, t.nc, t.self, d, t.threshold), q,
                             c, d, t);
             }
@@ -229,7 +243,10 @@ extern "C" int sj_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream
         return cudaSuccess;
     if (k == SJ_GPU_V3) {
         const dim3 grid(sj_div_up_u32(t->nc, kV3BlockC), sj_div_up_u32(t->nq, kV3BlockQ));
-        hamming_v3<<<grid, kV3Warps * 32, 0, s>>>(*t);
+        if (t->words == 8)
+            hamming_v3<8><<<grid, kV3Warps * 32, 0, s>>>(*t);
+        else
+            hamming_v3<0><<<grid, kV3Warps * 32, 0, s>>>(*t);
         return cudaGetLastError();
     }
     switch (t->words) {
@@ -254,7 +271,7 @@ extern "C" int sj_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int3
 extern "C" int sj_gpu_probe(void)
 {
     cudaFuncAttributes attr;
-    return cudaFuncGetAttributes(&attr, hamming_v3);
+    return cudaFuncGetAttributes(&attr, hamming_v3<0>);
 }
 
 extern "C" int sj_gpu_min_arch(void)
