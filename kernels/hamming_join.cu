@@ -158,6 +158,16 @@ __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
     sj_v3_lane_popc popc;
     sj_v3_load_popc(&popc, t.query_popc, q_warp, t.nq, t.corpus_popc, c_warp, t.nc, t.threshold,
                     lane);
+    // The lane's row pointers (word pairs of chunk 0), computed once.
+    const uint32_t *a_rows[kV3M][2], *b_cols[kV3N];
+#pragma unroll
+    for (int m = 0; m < kV3M; m++)
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+            a_rows[m][h] = sj_v3_a_ptr(queries, q_warp + m * 16, t.nq, words, lane, h);
+#pragma unroll
+    for (int n = 0; n < kV3N; n++)
+        b_cols[n] = sj_v3_b_ptr(corpus, c_warp + n * 8, t.nc, words, lane);
     int acc[kV3M][kV3N][4];
 #pragma unroll
     for (int m = 0; m < kV3M; m++)
@@ -166,15 +176,23 @@ __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
 #pragma unroll
             for (int r = 0; r < 4; r++)
                 acc[m][n][r] = 0;
-#pragma unroll(W ? W / 8 : 1)
+#pragma unroll(W ? W / 8 : 4)
     for (int k = 0; k < words; k += 8) {
         uint32_t a[kV3M][4], b[kV3N][2];
 #pragma unroll
         for (int m = 0; m < kV3M; m++)
-            sj_v3_load_a(a[m], queries, q_warp + m * 16, t.nq, words, k, lane);
+            sj_v3_load_a(a[m], a_rows[m]);
 #pragma unroll
         for (int n = 0; n < kV3N; n++)
-            sj_v3_load_b(b[n], corpus, c_warp + n * 8, t.nc, words, k, lane);
+            sj_v3_load_b(b[n], b_cols[n]);
+#pragma unroll
+        for (int m = 0; m < kV3M; m++)
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+                a_rows[m][h] += 8;
+#pragma unroll
+        for (int n = 0; n < kV3N; n++)
+            b_cols[n] += 8;
 #pragma unroll
         for (int m = 0; m < kV3M; m++)
 #pragma unroll

@@ -187,29 +187,45 @@ SJ_HD void sj_ldg_u32x2(const uint32_t *p, uint32_t *lo, uint32_t *hi)
 #endif
 }
 
-/* Lane `lane`'s A fragment of the m-tile whose first query is q_first (rows
- * [nq][words]; rows past nq read row nq - 1 and are never reported), for the
- * 256-bit chunk starting at word k: registers r and r + 2 (logical words tig
- * and tig + 4 of one row) from one 64-bit load. */
-SJ_HD void sj_v3_load_a(uint32_t a[4], const uint32_t *queries, uint32_t q_first, uint32_t nq,
-                        int words, int k, int lane)
+/* Lane `lane`'s pointer into query rows [nq][words] for its A fragment of
+ * the m-tile whose first query is q_first: row group (half 0) or group + 8
+ * (half 1), at its word pair of chunk 0; rows past nq read row nq - 1 and
+ * are never reported. Computed once per lane and advanced by 8 words a
+ * chunk. */
+SJ_HD const uint32_t *sj_v3_a_ptr(const uint32_t *queries, uint32_t q_first, uint32_t nq, int words,
+                                  int lane, int half)
+{
+    const uint32_t row = sj_min_u32(q_first + (uint32_t)sj_mma_a_row(lane, half), nq - 1);
+    return queries + (size_t)row * words + sj_v3_data_word(sj_mma_a_word(lane, half));
+}
+
+/* The same for its B fragment of the n-tile whose first corpus row is c_first. */
+SJ_HD const uint32_t *sj_v3_b_ptr(const uint32_t *corpus, uint32_t c_first, uint32_t nc, int words,
+                                  int lane)
+{
+    const uint32_t col = sj_min_u32(c_first + (uint32_t)sj_mma_b_col(lane, 0), nc - 1);
+    return corpus + (size_t)col * words + sj_v3_data_word(sj_mma_b_word(lane, 0));
+}
+
+/* The A fragment at rows[] (the lane's pointers advanced to the chunk):
+ * registers h and h + 2 (logical words tig and tig + 4 of row half h),
+ * adjacent in memory but read as two 32-bit loads:
+ * mma wants a0..a3 in four consecutive registers, rows g, g + 8, g, g + 8,
+ * so a 64-bit load of (a0, a2) would cost register moves instead. */
+SJ_HD void sj_v3_load_a(uint32_t a[4], const uint32_t *const rows[2])
 {
     SJ_UNROLL
-    for (int r = 0; r < 2; r++) {
-        const uint32_t row = sj_min_u32(q_first + (uint32_t)sj_mma_a_row(lane, r), nq - 1);
-        sj_ldg_u32x2(queries + (size_t)row * words + k + sj_v3_data_word(sj_mma_a_word(lane, r)),
-                     &a[r], &a[r + 2]);
+    for (int h = 0; h < 2; h++) {
+        a[h] = sj_ldg_u32(rows[h]);
+        a[h + 2] = sj_ldg_u32(rows[h] + 1);
     }
 }
 
-/* Its B fragment of the n-tile whose first corpus row is c_first: both
- * registers from one 64-bit load. */
-SJ_HD void sj_v3_load_b(uint32_t b[2], const uint32_t *corpus, uint32_t c_first, uint32_t nc,
-                        int words, int k, int lane)
+/* The B fragment at col (advanced to the chunk): both registers from one
+ * 64-bit load, already in the order mma wants. */
+SJ_HD void sj_v3_load_b(uint32_t b[2], const uint32_t *col)
 {
-    const uint32_t col = sj_min_u32(c_first + (uint32_t)sj_mma_b_col(lane, 0), nc - 1);
-    sj_ldg_u32x2(corpus + (size_t)col * words + k + sj_v3_data_word(sj_mma_b_word(lane, 0)), &b[0],
-                 &b[1]);
+    sj_ldg_u32x2(col, &b[0], &b[1]);
 }
 
 /* ---- the v3 epilogue ----------------------------------------------------------

@@ -207,7 +207,8 @@ static void emulate_warp_append(uint32_t active, const int keep[32], const sj_gp
 
 /* One emulated v3 launch over queries [nq][words] and corpus [nc][words],
  * block by block and warp by warp, with the kernel's own tiling
- * (sj_v3_warp_*), loaders (sj_v3_load_*, 64-bit word pairs), popcounts
+ * (sj_v3_warp_*), row pointers and loaders (sj_v3_*_ptr, sj_v3_load_*; B
+ * as 64-bit word pairs), popcounts
  * loaded once per lane (sj_v3_load_popc), the warp's one vote over all its
  * candidates (sj_v3_lane_any, then __any_sync emulated as an OR over the 32
  * lanes), and only then the exact rule (sj_v3_pair, sj_tile_keep) and the
@@ -236,11 +237,15 @@ static uint64_t emulate_v3_launch_votes(const uint32_t *queries, uint32_t nq, in
                     sj_v3_load_popc(&popc[lane], qpopc, q_warp, nq, cpopc, c_warp, nc, threshold, lane);
                 memset(acc, 0, sizeof acc);
                 for (int k = 0; k < words; k += 8) {
-                    for (int lane = 0; lane < 32; lane++) {
-                        for (int m = 0; m < SJ_V3_M; m++)
-                            sj_v3_load_a(a[m][lane], queries, q_warp + m * 16, nq, words, k, lane);
+                    for (int lane = 0; lane < 32; lane++) { /* the kernel advances these by 8 a chunk */
+                        for (int m = 0; m < SJ_V3_M; m++) {
+                            const uint32_t *rows[2];
+                            for (int h = 0; h < 2; h++)
+                                rows[h] = sj_v3_a_ptr(queries, q_warp + m * 16, nq, words, lane, h) + k;
+                            sj_v3_load_a(a[m][lane], rows);
+                        }
                         for (int n = 0; n < SJ_V3_N; n++)
-                            sj_v3_load_b(b[n][lane], corpus, c_warp + n * 8, nc, words, k, lane);
+                            sj_v3_load_b(b[n][lane], sj_v3_b_ptr(corpus, c_warp + n * 8, nc, words, lane) + k);
                     }
                     for (int m = 0; m < SJ_V3_M; m++)
                         for (int n = 0; n < SJ_V3_N; n++)
@@ -479,9 +484,9 @@ static void test_v3_vote(void)
     CHECK(ok, "one pair at d == T anywhere in the tile keeps exactly its warp");
 }
 
-/* The loaders' 64-bit pairs: registers r and r + 2 of A (r and r + 1 of B)
- * are adjacent data words, 8-byte aligned, and over a chunk's 8 words the
- * data order is a permutation shared by A and B. */
+/* The word order: registers r and r + 2 of A (r and r + 1 of B: one 64-bit
+ * load) are adjacent data words, the pair 8-byte aligned, and over a
+ * chunk's 8 words the data order is a permutation shared by A and B. */
 static void test_v3_word_pairs(void)
 {
     int ok = 1, seen[8] = {0};
