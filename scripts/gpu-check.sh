@@ -35,6 +35,20 @@ within() {
 }
 fail() { echo "gpu-check: $*" | tee -a "$OUT/verdict.txt"; exit 1; }
 
+# The v3 kernels compiled on their own for sm_90 and counted from their SASS
+# (the offline figures of BENCHMARKS.md); needs nvcc and nvdisasm.
+sass_counts() {
+  local nvcc; nvcc=$(command -v nvcc || true)
+  if [[ -n "$nvcc" ]] && { [[ -n "${NVDISASM:-}" ]] || command -v nvdisasm >/dev/null ||
+                           [[ -x "$(dirname "$nvcc")/nvdisasm" ]]; }; then
+    step "v3 SASS counts (compile check of the kernels on their own; scripts/sass_counts.sh)"
+    within 90 scripts/sass_counts.sh -r hamming_v3 kernels/hamming_join.cu 2>&1 | tee "$OUT/sass.txt" |
+      grep -E "^==|ptxas|per 8 MMA|per candidate|from entry" || fail "the v3 kernels do not compile on their own"
+  else
+    echo "no nvdisasm: the SASS counts are skipped (NVDISASM=path to point at one)"
+  fi
+}
+
 step "device"
 n_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 if (( n_gpus == 0 )); then
@@ -48,6 +62,7 @@ if (( n_gpus == 0 )); then
   else
     echo "no build at $B: nothing to run (B=build-dir to point at one)"
   fi
+  sass_counts
   step "done (no GPU)"
   exit 0
 fi
@@ -63,6 +78,7 @@ if ! within 60 cmake -S . -B "$B" "${common[@]}" >"$OUT/configure.log" 2>&1; the
 fi
 within 180 cmake --build "$B" -j"$JOBS" >"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; fail "build failed"; }
 grep -A2 "Function properties" "$OUT/build.log" | grep -E "spill" | sort | uniq -c | sed 's/^/  ptxas: /'
+sass_counts
 
 step "GPU tests against the CPU backend (test_vectors runs once inside test_cuda)"
 within 120 ctest --test-dir "$B" -R "test_cuda|test_gpu_tiles" --output-on-failure 2>&1 | tee "$OUT/ctest.log" | tail -15

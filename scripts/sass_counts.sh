@@ -9,8 +9,9 @@
 #                  nvcc -arch=sm_ARCH -O3 -cubin -Xptxas -v
 #   -a ARCH        default 90 (H100/H200)
 #   -r REGEX       only kernels whose mangled name matches (default: all)
-# Needs nvcc (PATH or /usr/local/cuda/bin) and nvdisasm (PATH, $NVDISASM,
-# or the PyPI wheel nvidia-cuda-nvdisasm in a venv: see BENCHMARKS.md).
+# Needs nvcc (PATH or /usr/local/cuda/bin) and nvdisasm (PATH, next to nvcc,
+# or $NVDISASM, e.g. from the PyPI wheel nvidia-cuda-nvdisasm in a venv:
+# see BENCHMARKS.md).
 #
 # For each kernel it prints: ptxas registers/spills/shared memory; static
 # counts of the whole function by class; for the loop that holds the MMAs
@@ -32,7 +33,7 @@ shift $((OPTIND - 1))
 files=("$@")
 (( ${#files[@]} )) || files=(kernels/hamming_join.cu kernels/vector_join.cu)
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-ND=${NVDISASM:-$(command -v nvdisasm || ls /work/wt/gpu-venv/lib/python3*/site-packages/nvidia/cu*/bin/nvdisasm 2>/dev/null | head -1 || true)}
+ND=${NVDISASM:-$(command -v nvdisasm || echo "$(dirname "$NVCC")/nvdisasm")}
 [[ -x "$NVCC" ]] || { echo "sass_counts: no nvcc" >&2; exit 2; }
 [[ -n "$ND" && -x "$ND" ]] || { echo "sass_counts: no nvdisasm (set NVDISASM)" >&2; exit 2; }
 DIR=${SASS_DIR:-/tmp/simjoin-sass}
