@@ -143,9 +143,39 @@ __device__ __forceinline__ void mma_and_popc(int (&acc)[4], const uint32_t (&a)[
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+// mma.m16n8k32 .s8: C[16][8] += A[16][32 int8] B[32 int8][8]. In 32-bit
+// words its fragments are m16n8k256 .b1's (a lane's A words tig and tig + 4
+// of rows group and group + 8; B words tig and tig + 4 of column group; the
+// same C), so the v3 loaders and epilogue serve both (test_gpu_tiles
+// emulates each from its own PTX table).
+__device__ __forceinline__ void mma_s8_dot(int (&acc)[4], const uint32_t (&a)[4],
+                                           const uint32_t (&b)[2])
+{
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+enum { kOpAndPopc = 0, kOpS8Dot = 1 };
+
+template <int OP>
+__device__ __forceinline__ void mma_tile(int (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2])
+{
+    if (OP == kOpS8Dot)
+        mma_s8_dot(acc, a, b);
+    else
+        mma_and_popc(acc, a, b);
+}
+
 // W: row words known at compile time (8: PDQ's 256 bits, one k-step and no
 // loop); 0: read t.words (a multiple of 8).
-template <int W>
+// OP kOpAndPopc: Hamming, acc = |q and c|, the popc arrays hold |q|, |c|.
+// OP kOpS8Dot: l2sq of uint8 rows shifted to int8 (x - 128: differences and
+// so l2sq do not change), acc = <q, c>, the "popc" arrays hold |q|^2, |c|^2
+// of the shifted rows, so d = |q|^2 + |c|^2 - 2 acc, the same formula and the
+// same first test; exact in int32 (sj_vt_s8_max_dim).
+template <int W, int OP = kOpAndPopc>
 __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
 {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -197,7 +227,7 @@ __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
         for (int m = 0; m < kV3M; m++)
 #pragma unroll
             for (int n = 0; n < kV3N; n++)
-                mma_and_popc(acc[m][n], a[m], b[n]);
+                mma_tile<OP>(acc[m][n], a[m], b[n]);
     }
     // Epilogue: one vote for the warp's 1,024 candidates (mma.sync.aligned
     // ran on the whole warp, so all 32 lanes are here); only a warp with a
@@ -275,6 +305,16 @@ extern "C" int sj_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream
     case 32: return launch_popc<32>(k, *t, s);
     default: return launch_popc<0>(k, *t, s);
     }
+}
+
+extern "C" int sj_gpu_launch_l2sq_s8(const sj_gpu_tile *t, void *stream)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    if (t->nq == 0 || t->nc == 0)
+        return cudaSuccess;
+    const dim3 grid(sj_div_up_u32(t->nc, kV3BlockC), sj_div_up_u32(t->nq, kV3BlockQ));
+    hamming_v3<0, kOpS8Dot><<<grid, kV3Warps * 32, 0, s>>>(*t);
+    return cudaGetLastError();
 }
 
 extern "C" int sj_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out,

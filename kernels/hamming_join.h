@@ -51,6 +51,14 @@ int sj_gpu_row_words(sj_gpu_kernel k, uint32_t bits);
  * cudaError_t (0 on success) from the launch itself. */
 int sj_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream);
 
+/* l2sq of uint8 rows on int8 tensor cores (mma.m16n8k32 .s8), with v3's
+ * tiling, loaders and epilogue: queries and corpus are rows shifted to int8
+ * (sj_vt_s8_pack_row: [n][words], words a multiple of 8), query_popc and
+ * corpus_popc their squared norms, threshold an int32 (sj_vt_s8_threshold);
+ * hits carry the exact l2sq. Not yet called by host/join/backend_cuda_vec.c
+ * (which still runs the fp16 GEMM and its epilogue for uint8 kinds). */
+int sj_gpu_launch_l2sq_s8(const sj_gpu_tile *t, void *stream);
+
 /* out[i] = one-bit count of rows[i] ([n][words]), on `stream`. */
 int sj_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out, void *stream);
 

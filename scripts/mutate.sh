@@ -94,6 +94,8 @@ gpu-v3-within @@ kernels/hamming_tile.h @@ test_gpu_tiles|test_cuda_mock @@ retu
 gpu-v3-vote @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ any |= sj_v3_within( @@ any = sj_v3_within(
 gpu-v3-word-order @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ return (logical_word & 3) * 2 + (logical_word >> 2); @@ return logical_word;
 gpu-v3-b-pair @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ sj_ldg_u32x2(col, &b[0], &b[1]); @@ sj_ldg_u32x2(col, &b[1], &b[0]);
+gpu-s8-shift @@ kernels/vector_tile.h @@ test_gpu_tiles @@ (uint32_t)(uint8_t)(x[i] ^ 0x80u) @@ (uint32_t)(uint8_t)(x[i])
+gpu-s8-threshold @@ kernels/vector_tile.h @@ test_gpu_tiles @@ return (int32_t)T; /* truncation @@ return (int32_t)T - 1; /* truncation
 EOF
 )
 

@@ -214,16 +214,17 @@ static void emulate_warp_append(uint32_t active, const int keep[32], const sj_gp
  * lanes), and only then the exact rule (sj_v3_pair, sj_tile_keep) and the
  * emulated append. Returns the count; *warps_voted_out (if not NULL) counts
  * the warps whose vote skipped the append. */
-static uint64_t emulate_v3_launch_votes(const uint32_t *queries, uint32_t nq, int64_t q0,
-                                        const uint32_t *corpus, uint32_t nc, int64_t c0, int words,
-                                        int self, int threshold, sj_gpu_hit *hits, uint64_t capacity,
-                                        uint64_t *warps_voted_out)
+typedef void (*emulated_mma)(const uint32_t a[32][4], const uint32_t b[32][2],
+                             const int32_t c[32][4], int32_t d[32][4]);
+
+/* The launch with a given instruction and row "norms" (qpopc [nq], cpopc
+ * [nc]: one-bit counts for .and.popc, squared norms for .s8). */
+static uint64_t emulate_v3_core(const uint32_t *queries, uint32_t nq, int64_t q0,
+                                const uint32_t *corpus, uint32_t nc, int64_t c0, int words,
+                                int self, int threshold, sj_gpu_hit *hits, uint64_t capacity,
+                                uint64_t *warps_voted_out, emulated_mma mma, const int32_t *qpopc,
+                                const int32_t *cpopc)
 {
-    int32_t *qpopc = malloc(nq * sizeof *qpopc), *cpopc = malloc(nc * sizeof *cpopc);
-    for (uint32_t i = 0; i < nq; i++)
-        qpopc[i] = sj_row_popc(queries + (size_t)i * words, words);
-    for (uint32_t i = 0; i < nc; i++)
-        cpopc[i] = sj_row_popc(corpus + (size_t)i * words, words);
     uint64_t count = 0;
     static uint32_t a[SJ_V3_M][32][4], b[SJ_V3_N][32][2];
     static int32_t acc[SJ_V3_M][SJ_V3_N][32][4];
@@ -249,9 +250,8 @@ static uint64_t emulate_v3_launch_votes(const uint32_t *queries, uint32_t nq, in
                     }
                     for (int m = 0; m < SJ_V3_M; m++)
                         for (int n = 0; n < SJ_V3_N; n++)
-                            emulate_mma_b1_and_popc((const uint32_t(*)[4])a[m],
-                                                    (const uint32_t(*)[2])b[n],
-                                                    (const int32_t(*)[4])acc[m][n], acc[m][n]);
+                            mma((const uint32_t(*)[4])a[m], (const uint32_t(*)[2])b[n],
+                                (const int32_t(*)[4])acc[m][n], acc[m][n]);
                 }
                 int any = 0; /* __any_sync(0xffffffff, sj_v3_lane_any(...)) */
                 for (int lane = 0; lane < 32; lane++) {
@@ -282,6 +282,21 @@ static uint64_t emulate_v3_launch_votes(const uint32_t *queries, uint32_t nq, in
                             emulate_warp_append(0xffffffffu, keep, hit, hits, &count, capacity);
                         }
             }
+    return count;
+}
+
+static uint64_t emulate_v3_launch_votes(const uint32_t *queries, uint32_t nq, int64_t q0,
+                                        const uint32_t *corpus, uint32_t nc, int64_t c0, int words,
+                                        int self, int threshold, sj_gpu_hit *hits, uint64_t capacity,
+                                        uint64_t *warps_voted_out)
+{
+    int32_t *qpopc = malloc(nq * sizeof *qpopc), *cpopc = malloc(nc * sizeof *cpopc);
+    for (uint32_t i = 0; i < nq; i++)
+        qpopc[i] = sj_row_popc(queries + (size_t)i * words, words);
+    for (uint32_t i = 0; i < nc; i++)
+        cpopc[i] = sj_row_popc(corpus + (size_t)i * words, words);
+    uint64_t count = emulate_v3_core(queries, nq, q0, corpus, nc, c0, words, self, threshold, hits,
+                                     capacity, warps_voted_out, emulate_mma_b1_and_popc, qpopc, cpopc);
     free(qpopc);
     free(cpopc);
     return count;
@@ -503,6 +518,161 @@ static void test_v3_word_pairs(void)
         ok &= lo % 2 == 0 && sj_v3_data_word(sj_mma_b_word(lane, 1)) == lo + 1;
     }
     CHECK(ok, "v3 word pairs: adjacent, aligned, one permutation for A and B");
+}
+
+/* ---- an emulated mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 ----
+ *
+ * From the PTX ISA's fragment tables for mma.m16n8k32 with .s8/.u8
+ * (9.7.14.5.10, Figures 88-90 in PTX ISA 9.x), not from hamming_tile.h.
+ * Fragment element i is byte i % 4 of register i / 4, a signed int8.
+ *   A (16 x 32, row): row = g for 0 <= i < 4 or 8 <= i < 12, else g + 8
+ *                     col = t*4 + (i & 3), + 16 for i >= 8
+ *   B (32 x 8, col):  row = t*4 + (i & 3), + 16 for i >= 4;  col = g
+ *   C, D (16 x 8):    as m16n8k256 (ptx_c_elem)
+ * D[m][n] = C[m][n] + sum over k of A[m][k] * B[k][n]. */
+static void ptx_s8_a_elem(int lane, int i, int *row, int *col)
+{
+    const int g = lane >> 2, t = lane % 4;
+    *row = ((i >= 0 && i < 4) || (i >= 8 && i < 12)) ? g : g + 8;
+    *col = t * 4 + (i & 3) + (i >= 8 ? 16 : 0);
+}
+
+static void ptx_s8_b_elem(int lane, int i, int *row, int *col)
+{
+    const int g = lane >> 2, t = lane % 4;
+    *row = t * 4 + (i & 3) + (i >= 4 ? 16 : 0);
+    *col = g;
+}
+
+static int s8_byte(uint32_t reg, int i) { return (int)(int8_t)(uint8_t)(reg >> (8 * (i % 4))); }
+
+static void emulate_mma_s8(const uint32_t a[32][4], const uint32_t b[32][2], const int32_t c[32][4],
+                           int32_t d[32][4])
+{
+    static int A[16][32], B[32][8];
+    int32_t C[16][8];
+    for (int lane = 0; lane < 32; lane++) {
+        for (int i = 0; i < 16; i++) {
+            int row, col;
+            ptx_s8_a_elem(lane, i, &row, &col);
+            A[row][col] = s8_byte(a[lane][i / 4], i);
+        }
+        for (int i = 0; i < 8; i++) {
+            int row, col;
+            ptx_s8_b_elem(lane, i, &row, &col);
+            B[row][col] = s8_byte(b[lane][i / 4], i);
+        }
+        for (int i = 0; i < 4; i++) {
+            int row, col;
+            ptx_c_elem(lane, i, &row, &col);
+            C[row][col] = c[lane][i];
+        }
+    }
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 8; n++)
+            for (int k = 0; k < 32; k++)
+                C[m][n] += A[m][k] * B[k][n];
+    for (int lane = 0; lane < 32; lane++)
+        for (int i = 0; i < 4; i++) {
+            int row, col;
+            ptx_c_elem(lane, i, &row, &col);
+            d[lane][i] = C[row][col];
+        }
+}
+
+/* The s8 table as transcribed covers A and B once each. */
+static void test_ptx_s8_tables(void)
+{
+    static int seen_a[16][32], seen_b[32][8];
+    int ok = 1;
+    for (int lane = 0; lane < 32; lane++) {
+        int row, col;
+        for (int i = 0; i < 16; i++)
+            ptx_s8_a_elem(lane, i, &row, &col), ok &= row < 16 && col < 32, seen_a[row][col]++;
+        for (int i = 0; i < 8; i++)
+            ptx_s8_b_elem(lane, i, &row, &col), ok &= row < 32 && col < 8, seen_b[row][col]++;
+    }
+    for (int k = 0; k < 32; k++) {
+        for (int m = 0; m < 16; m++)
+            ok &= seen_a[m][k] == 1;
+        for (int n = 0; n < 8; n++)
+            ok &= seen_b[k][n] == 1;
+    }
+    CHECK(ok, "the PTX m16n8k32 .s8 tables as transcribed cover A and B once each");
+}
+
+/* uint8 l2sq through the v3 kernel with the .s8 instruction, emulated: rows
+ * packed by sj_vt_s8_pack_row (x - 128), their squared norms, the shared
+ * loaders and epilogue, against l2sq of the original rows in a plain loop;
+ * corpus rows at l2sq T - 1, T, T + 1 of a query (d == T is a match), T of
+ * 0 and fractional T, dimensions across the 32-byte k (1, 31, 32, 33, 144
+ * photodna, 200), values at 0 and 255, self and cross. */
+static void test_s8_l2sq_emulated(void)
+{
+    static const uint32_t dims[] = {1, 31, 32, 33, 144, 200};
+    enum { NQ = 35, NC = 70 };
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+        for (int self = 0; self < 2; self++)
+            for (int tk = 0; tk < 3; tk++) {
+                const uint32_t D = dims[di];
+                const int words = sj_vt_s8_row_words(D);
+                static uint8_t X[NQ][200], Y[NC][200];
+                for (int i = 0; i < NQ; i++)
+                    for (uint32_t k = 0; k < D; k++)
+                        X[i][k] = i % 5 == 0 ? 255 : i % 5 == 1 ? 0 : (uint8_t)t_rand();
+                /* the corpus: near copies of queries, one component moved */
+                for (int j = 0; j < NC; j++) {
+                    memcpy(Y[j], X[j % NQ], D);
+                    const uint32_t k = (uint32_t)t_rand() % D;
+                    const int step = 1 + (int)(t_rand() % 4) + (j % 3 == 0 ? 0 : 30);
+                    Y[j][k] = (uint8_t)(Y[j][k] >= 128 ? Y[j][k] - step : Y[j][k] + step);
+                }
+                const uint8_t (*Qr)[200] = self ? (const uint8_t (*)[200])Y : (const uint8_t (*)[200])X;
+                const uint32_t nq = self ? NC : NQ;
+                /* T: an l2sq that occurs, exactly (tk 0), plus 0.5 (tk 1), or 0 (tk 2) */
+                int64_t some = 0;
+                for (uint32_t k = 0; k < D; k++)
+                    some += ((int64_t)Qr[1][k] - Y[1 % NC][k]) * ((int64_t)Qr[1][k] - Y[1 % NC][k]);
+                if (self)
+                    some = 16;
+                const double T = tk == 2 ? 0.0 : (double)some + (tk == 1 ? 0.5 : 0.0);
+                const int32_t Ti = sj_vt_s8_threshold(T, D);
+                uint32_t *Qw = malloc((size_t)nq * words * 4), *Cw = malloc((size_t)NC * words * 4);
+                int32_t *qn = malloc(nq * sizeof *qn), *cn = malloc(NC * sizeof *cn);
+                for (uint32_t i = 0; i < nq; i++)
+                    qn[i] = sj_vt_s8_pack_row(Qr[i], D, Qw + (size_t)i * words, words);
+                for (int j = 0; j < NC; j++)
+                    cn[j] = sj_vt_s8_pack_row(Y[j], D, Cw + (size_t)j * words, words);
+                uint64_t want = 0, at_t = 0;
+                static int expect[NC][NC];
+                for (uint32_t i = 0; i < nq; i++)
+                    for (int j = 0; j < NC; j++) {
+                        int64_t d = 0;
+                        for (uint32_t k = 0; k < D; k++)
+                            d += ((int64_t)Qr[i][k] - Y[j][k]) * ((int64_t)Qr[i][k] - Y[j][k]);
+                        const int in = (double)d <= T && (!self || (uint32_t)j > i);
+                        expect[i][j] = in ? (int)d : -1;
+                        want += (uint64_t)in;
+                        at_t += in && (double)d == floor(T);
+                    }
+                sj_gpu_hit *hits = malloc((size_t)(want + 8) * sizeof *hits);
+                const uint64_t count = emulate_v3_core(Qw, nq, 0, Cw, NC, 0, words, self, Ti, hits,
+                                                       want + 8, NULL, emulate_mma_s8, qn, cn);
+                int ok = count == want;
+                for (uint64_t h = 0; h < count && h < want + 8 && ok; h++) {
+                    const sj_gpu_hit x = hits[h];
+                    ok = x.q < nq && x.c < NC && expect[x.q][x.c] == x.d;
+                    if (ok)
+                        expect[x.q][x.c] = -2; /* once */
+                }
+                CHECK(ok && (tk == 2 || self || at_t > 0),
+                      "s8 l2sq D=%u self=%d T=%g: %llu hits, plain loop %llu (%llu at d == T)", D, self,
+                      T, (unsigned long long)count, (unsigned long long)want, (unsigned long long)at_t);
+                free(hits), free(Qw), free(Cw), free(qn), free(cn);
+            }
+    CHECK(sj_vt_s8_threshold(-1, 144) == -1 && sj_vt_s8_threshold(NAN, 144) == -1 &&
+          sj_vt_s8_threshold(10.99, 144) == 10 && sj_vt_s8_threshold(1e300, 144) == 65025 * 144,
+          "int32 thresholds: below 0, NaN, fractional, above the largest l2sq");
 }
 
 /* The append on partial warps: whatever the active mask (lanes past a tile
@@ -972,6 +1142,8 @@ int main(void)
     test_v3_word_pairs();
     test_v3_epilogue_boundary();
     test_v3_vote();
+    test_ptx_s8_tables();
+    test_s8_l2sq_emulated();
     test_warp_append_partial();
     test_chunk_rows();
     test_stage_rows();
