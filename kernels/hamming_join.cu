@@ -21,7 +21,7 @@ constexpr int kV2Rows = 2;       // v2 corpus rows per thread
 __device__ __forceinline__ void warp_append(bool keep, uint32_t q, uint32_t c, int d,
                                             const sj_gpu_tile &t)
 {
-    sj_warp_append(keep, sj_gpu_hit{q, c, d}, t.hits, t.count, t.capacity);
+    sj_warp_append(keep, sj_gpu_hit{t.hit_q + q, t.hit_c + c, d}, t.hits, t.count, t.capacity);
 }
 
 // Stage queries [q_first, q_first + kQueryTile) into shared memory [kQueryTile][words].
