@@ -96,6 +96,7 @@ gpu-v3-word-order @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ return (logical
 gpu-v3-b-pair @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ sj_ldg_u32x2(col, &b[0], &b[1]); @@ sj_ldg_u32x2(col, &b[1], &b[0]);
 gpu-s8-shift @@ kernels/vector_tile.h @@ test_gpu_tiles @@ (uint32_t)(uint8_t)(x[i] ^ 0x80u) @@ (uint32_t)(uint8_t)(x[i])
 gpu-s8-threshold @@ kernels/vector_tile.h @@ test_gpu_tiles @@ return (int32_t)T; /* truncation @@ return (int32_t)T - 1; /* truncation
+gpu-s8-hit-q @@ host/join/backend_cuda_vec.c @@ test_cuda_mock_vec @@ .hit_q = (uint32_t)qt, @@ .hit_q = 0,
 EOF
 )
 
