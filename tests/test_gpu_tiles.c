@@ -523,7 +523,7 @@ static void test_v3_word_pairs(void)
 /* ---- an emulated mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 ----
  *
  * From the PTX ISA's fragment tables for mma.m16n8k32 with .s8/.u8
- * (9.7.14.5.10, Figures 88-90 in PTX ISA 9.x), not from hamming_tile.h.
+ * (9.7.14.5.10 in PTX ISA 9.x, from Figure 88 on), not from hamming_tile.h.
  * Fragment element i is byte i % 4 of register i / 4, a signed int8.
  *   A (16 x 32, row): row = g for 0 <= i < 4 or 8 <= i < 12, else g + 8
  *                     col = t*4 + (i & 3), + 16 for i >= 8
