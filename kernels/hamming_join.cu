@@ -175,8 +175,12 @@ __device__ __forceinline__ void mma_tile(int (&acc)[4], const uint32_t (&a)[4], 
 // so l2sq do not change), acc = <q, c>, the "popc" arrays hold |q|^2, |c|^2
 // of the shifted rows, so d = |q|^2 + |c|^2 - 2 acc, the same formula and the
 // same first test; exact in int32 (sj_vt_s8_max_dim).
+// Launch bounds: at least 8 blocks an SM for v3<8> (at most 64 registers;
+// with no minimum, ptxas gave it 56 registers and a 24-byte spill around the
+// append's atomics); no minimum (0) for the wider kernels (78 registers, no
+// spill; a minimum of 1 or 4 gave them 134 or 124 and a longer loop).
 template <int W, int OP = kOpAndPopc>
-__global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
+__global__ void __launch_bounds__(kV3Warps * 32, W == 8 ? 8 : 0) hamming_v3(sj_gpu_tile t)
 {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t q_warp = sj_v3_warp_q(blockIdx.y, warp);
