@@ -5,7 +5,9 @@
 # checks its pairs against the naive CPU reference (bench --naive-queries,
 # non-zero exit on a disagreement). Covers v1 (templated and generic widths),
 # the v2 -> v1 fallback above 1024 bits, the 6,144-bit edge and two devices
-# when present. Capped at 6 minutes in all (each step has its own timeout
+# when present. Also compiles the v3 kernels (binary and int8) on their own
+# and prints their SASS counts (scripts/sass_counts.sh), GPU or not, when
+# nvdisasm is found. Capped at 6 minutes in all (each step has its own timeout
 # within what is left), so that it can run twice in a 15-minute lease.
 #
 #   device run:  bash scripts/gpu-check.sh        (results and logs under $OUT)
