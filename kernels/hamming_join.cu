@@ -21,7 +21,7 @@ constexpr int kV2Rows = 2;       // v2 corpus rows per thread
 __device__ __forceinline__ void warp_append(bool keep, uint32_t q, uint32_t c, int d,
                                             const sj_gpu_tile &t)
 {
-    sj_warp_append(keep, sj_gpu_hit{q, c, d}, t.hits, t.count, t.capacity);
+    sj_warp_append(keep, sj_gpu_hit{t.hit_q + q, t.hit_c + c, d}, t.hits, t.count, t.capacity);
 }
 
 // Stage queries [q_first, q_first + kQueryTile) into shared memory [kQueryTile][words].
@@ -143,12 +143,65 @@ __device__ __forceinline__ void mma_and_popc(int (&acc)[4], const uint32_t (&a)[
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-__global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
+// mma.m16n8k32 .s8: C[16][8] += A[16][32 int8] B[32 int8][8]. In 32-bit
+// words its fragments are m16n8k256 .b1's (a lane's A words tig and tig + 4
+// of rows group and group + 8; B words tig and tig + 4 of column group; the
+// same C), so the v3 loaders and epilogue serve both (test_gpu_tiles
+// emulates each from its own PTX table).
+__device__ __forceinline__ void mma_s8_dot(int (&acc)[4], const uint32_t (&a)[4],
+                                           const uint32_t (&b)[2])
+{
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+enum { kOpAndPopc = 0, kOpS8Dot = 1 };
+
+template <int OP>
+__device__ __forceinline__ void mma_tile(int (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2])
+{
+    if (OP == kOpS8Dot)
+        mma_s8_dot(acc, a, b);
+    else
+        mma_and_popc(acc, a, b);
+}
+
+// W: row words known at compile time (8: PDQ's 256 bits, one k-step and no
+// loop); 0: read t.words (a multiple of 8).
+// OP kOpAndPopc: Hamming, acc = |q and c|, the popc arrays hold |q|, |c|.
+// OP kOpS8Dot: l2sq of uint8 rows shifted to int8 (x - 128: differences and
+// so l2sq do not change), acc = <q, c>, the "popc" arrays hold |q|^2, |c|^2
+// of the shifted rows, so d = |q|^2 + |c|^2 - 2 acc, the same formula and the
+// same first test; exact in int32 (sj_vt_s8_max_dim).
+// Launch bounds: at least 8 blocks an SM for v3<8> (at most 64 registers;
+// with no minimum, ptxas gave it 56 registers and a 24-byte spill around the
+// append's atomics); no minimum (0) for the wider kernels (78 registers, no
+// spill; a minimum of 1 or 4 gave them 134 or 124 and a longer loop).
+template <int W, int OP = kOpAndPopc>
+__global__ void __launch_bounds__(kV3Warps * 32, W == 8 ? 8 : 0) hamming_v3(sj_gpu_tile t)
 {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const uint32_t q_warp = sj_v3_warp_q(blockIdx.y, warp);
     const uint32_t c_warp = sj_v3_warp_c(blockIdx.x, warp);
-    const int words = t.words; // a multiple of 8
+    const int words = W ? W : t.words;
+    const uint32_t *__restrict__ queries = t.queries;
+    const uint32_t *__restrict__ corpus = t.corpus;
+    // The lane's 12 popcounts, loaded once, before the loop hides their latency.
+    sj_v3_lane_popc popc;
+    sj_v3_load_popc(&popc, t.query_popc, q_warp, t.nq, t.corpus_popc, c_warp, t.nc, t.threshold,
+                    lane);
+    // The lane's row pointers (word pairs of chunk 0), computed once.
+    const uint32_t *a_rows[kV3M][2], *b_cols[kV3N];
+#pragma unroll
+    for (int m = 0; m < kV3M; m++)
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+            a_rows[m][h] = sj_v3_a_ptr(queries, q_warp + m * 16, t.nq, words, lane, h);
+#pragma unroll
+    for (int n = 0; n < kV3N; n++)
+        b_cols[n] = sj_v3_b_ptr(corpus, c_warp + n * 8, t.nc, words, lane);
     int acc[kV3M][kV3N][4];
 #pragma unroll
     for (int m = 0; m < kV3M; m++)
@@ -157,21 +210,34 @@ __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
 #pragma unroll
             for (int r = 0; r < 4; r++)
                 acc[m][n][r] = 0;
+#pragma unroll(W ? W / 8 : 4)
     for (int k = 0; k < words; k += 8) {
         uint32_t a[kV3M][4], b[kV3N][2];
 #pragma unroll
         for (int m = 0; m < kV3M; m++)
-            sj_v3_load_a(a[m], t.queries, q_warp + m * 16, t.nq, words, k, lane);
+            sj_v3_load_a(a[m], a_rows[m]);
 #pragma unroll
         for (int n = 0; n < kV3N; n++)
-            sj_v3_load_b(b[n], t.corpus, c_warp + n * 8, t.nc, words, k, lane);
+            sj_v3_load_b(b[n], b_cols[n]);
+#pragma unroll
+        for (int m = 0; m < kV3M; m++)
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+                a_rows[m][h] += 8;
+#pragma unroll
+        for (int n = 0; n < kV3N; n++)
+            b_cols[n] += 8;
 #pragma unroll
         for (int m = 0; m < kV3M; m++)
 #pragma unroll
             for (int n = 0; n < kV3N; n++)
-                mma_and_popc(acc[m][n], a[m], b[n]);
+                mma_tile<OP>(acc[m][n], a[m], b[n]);
     }
-    // Epilogue: Hamming from the AND counts, threshold, compaction.
+    // Epilogue: one vote for the warp's 1,024 candidates (mma.sync.aligned
+    // ran on the whole warp, so all 32 lanes are here); only a warp with a
+    // candidate within T runs the exact rule and the append.
+    if (!__any_sync(0xffffffffu, sj_v3_lane_any(acc, &popc)))
+        return;
 #pragma unroll
     for (int m = 0; m < kV3M; m++)
 #pragma unroll
@@ -180,8 +246,8 @@ __global__ void __launch_bounds__(kV3Warps * 32) hamming_v3(sj_gpu_tile t)
             for (int r = 0; r < 4; r++) {
                 uint32_t q, c;
                 int d;
-                sj_v3_pair(q_warp + m * 16, c_warp + n * 8, lane, r, acc[m][n][r], t.query_popc,
-                           t.nq, t.corpus_popc, t.nc, &q, &c, &d);
+                sj_v3_pair(q_warp, c_warp, lane, m, n, r, acc[m][n][r], &popc, t.threshold, &q,
+                           &c, &d);
                 warp_append(sj_tile_keep(t.q0, q, t.nq, t.c0, c, t.nc, t.self, d, t.threshold), q,
                             c, d, t);
             }
@@ -229,7 +295,10 @@ extern "C" int sj_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream
         return cudaSuccess;
     if (k == SJ_GPU_V3) {
         const dim3 grid(sj_div_up_u32(t->nc, kV3BlockC), sj_div_up_u32(t->nq, kV3BlockQ));
-        hamming_v3<<<grid, kV3Warps * 32, 0, s>>>(*t);
+        if (t->words == 8)
+            hamming_v3<8><<<grid, kV3Warps * 32, 0, s>>>(*t);
+        else
+            hamming_v3<0><<<grid, kV3Warps * 32, 0, s>>>(*t);
         return cudaGetLastError();
     }
     switch (t->words) {
@@ -240,6 +309,16 @@ extern "C" int sj_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream
     case 32: return launch_popc<32>(k, *t, s);
     default: return launch_popc<0>(k, *t, s);
     }
+}
+
+extern "C" int sj_gpu_launch_l2sq_s8(const sj_gpu_tile *t, void *stream)
+{
+    cudaStream_t s = (cudaStream_t)stream;
+    if (t->nq == 0 || t->nc == 0)
+        return cudaSuccess;
+    const dim3 grid(sj_div_up_u32(t->nc, kV3BlockC), sj_div_up_u32(t->nq, kV3BlockQ));
+    hamming_v3<0, kOpS8Dot><<<grid, kV3Warps * 32, 0, s>>>(*t);
+    return cudaGetLastError();
 }
 
 extern "C" int sj_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out,
@@ -254,7 +333,7 @@ extern "C" int sj_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int3
 extern "C" int sj_gpu_probe(void)
 {
     cudaFuncAttributes attr;
-    return cudaFuncGetAttributes(&attr, hamming_v3);
+    return cudaFuncGetAttributes(&attr, hamming_v3<0>);
 }
 
 extern "C" int sj_gpu_min_arch(void)

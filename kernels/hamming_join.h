@@ -42,6 +42,8 @@ typedef struct sj_gpu_tile {
     sj_gpu_hit *hits;           /* device [capacity] */
     unsigned long long *count;  /* device counter; may end above capacity */
     unsigned long long capacity;
+    uint32_t hit_q, hit_c;      /* added to every hit's q and c, so that tiles can share one
+                                 * buffer (vector kinds; 0 in the Hamming backend) */
 } sj_gpu_tile;
 
 /* Padded row stride (uint32 words) that kernel k reads for `bits`-bit hashes. */
@@ -50,6 +52,14 @@ int sj_gpu_row_words(sj_gpu_kernel k, uint32_t bits);
 /* Launch kernel k for tile t on `stream` (a cudaStream_t). Returns a
  * cudaError_t (0 on success) from the launch itself. */
 int sj_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream);
+
+/* l2sq of uint8 rows on int8 tensor cores (mma.m16n8k32 .s8), with v3's
+ * tiling, loaders and epilogue: queries and corpus are rows shifted to int8
+ * (sj_vt_s8_pack_row: [n][words], words a multiple of 8), query_popc and
+ * corpus_popc their squared norms, threshold an int32 (sj_vt_s8_threshold);
+ * hits carry the exact l2sq. host/join/backend_cuda_vec.c runs uint8 l2sq
+ * through it (other metrics of uint8 kinds through the fp16 GEMM). */
+int sj_gpu_launch_l2sq_s8(const sj_gpu_tile *t, void *stream);
 
 /* out[i] = one-bit count of rows[i] ([n][words]), on `stream`. */
 int sj_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out, void *stream);

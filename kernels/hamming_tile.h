@@ -164,42 +164,150 @@ SJ_HD int sj_hamming_from_and(int popc_a, int popc_b, int popc_and)
 SJ_HD uint32_t sj_v3_warp_q(uint32_t by, int warp) { return by * SJ_V3_BLOCK_Q + (uint32_t)(warp >> 1) * (SJ_V3_M * 16); }
 SJ_HD uint32_t sj_v3_warp_c(uint32_t bx, int warp) { return bx * SJ_V3_BLOCK_C + (uint32_t)(warp & 1) * (SJ_V3_N * 8); }
 
-/* The v3 loaders, as the kernel runs them: lane `lane`'s A fragment of the
- * m-tile whose first query is q_first (rows [nq][words]; rows past nq read
- * row nq - 1 and are never reported), for the 256-bit chunk starting at word
- * k; and its B fragment of the n-tile whose first corpus row is c_first. */
-SJ_HD void sj_v3_load_a(uint32_t a[4], const uint32_t *queries, uint32_t q_first, uint32_t nq,
-                        int words, int k, int lane)
+/* The v3 loaders read each lane's two words of a row as one 64-bit load.
+ * The instruction sums over k, so any order of the 256 k-bits that A and B
+ * share gives the same counts: a chunk's logical word w (the PTX layout's,
+ * sj_mma_*_word) is read from data word sj_v3_data_word(w), which puts a
+ * lane's logical words tig and tig + 4 at data words 2 tig and 2 tig + 1,
+ * adjacent. Rows are zero padded to 8 words and k is a multiple of 8, so the
+ * pair is 8-byte aligned. */
+SJ_HD int sj_v3_data_word(int logical_word) { return (logical_word & 3) * 2 + (logical_word >> 2); }
+
+/* Two adjacent words p[0], p[1] (p 8-byte aligned): one read-only 64-bit
+ * load on the device, two plain loads on the host. */
+SJ_HD void sj_ldg_u32x2(const uint32_t *p, uint32_t *lo, uint32_t *hi)
+{
+#ifdef __CUDA_ARCH__
+    const uint2 v = __ldg((const uint2 *)p);
+    *lo = v.x;
+    *hi = v.y;
+#else
+    *lo = p[0];
+    *hi = p[1];
+#endif
+}
+
+/* Lane `lane`'s pointer into query rows [nq][words] for its A fragment of
+ * the m-tile whose first query is q_first: row group (half 0) or group + 8
+ * (half 1), at its word pair of chunk 0; rows past nq read row nq - 1 and
+ * are never reported. Computed once per lane and advanced by 8 words a
+ * chunk. */
+SJ_HD const uint32_t *sj_v3_a_ptr(const uint32_t *queries, uint32_t q_first, uint32_t nq, int words,
+                                  int lane, int half)
+{
+    const uint32_t row = sj_min_u32(q_first + (uint32_t)sj_mma_a_row(lane, half), nq - 1);
+    return queries + (size_t)row * words + sj_v3_data_word(sj_mma_a_word(lane, half));
+}
+
+/* The same for its B fragment of the n-tile whose first corpus row is c_first. */
+SJ_HD const uint32_t *sj_v3_b_ptr(const uint32_t *corpus, uint32_t c_first, uint32_t nc, int words,
+                                  int lane)
+{
+    const uint32_t col = sj_min_u32(c_first + (uint32_t)sj_mma_b_col(lane, 0), nc - 1);
+    return corpus + (size_t)col * words + sj_v3_data_word(sj_mma_b_word(lane, 0));
+}
+
+/* The A fragment at rows[] (the lane's pointers advanced to the chunk):
+ * registers h and h + 2 (logical words tig and tig + 4 of row half h),
+ * adjacent in memory but read as two 32-bit loads:
+ * mma wants a0..a3 in four consecutive registers, rows g, g + 8, g, g + 8,
+ * so a 64-bit load of (a0, a2) would cost register moves instead. */
+SJ_HD void sj_v3_load_a(uint32_t a[4], const uint32_t *const rows[2])
 {
     SJ_UNROLL
-    for (int r = 0; r < 4; r++) {
-        const uint32_t row = sj_min_u32(q_first + (uint32_t)sj_mma_a_row(lane, r), nq - 1);
-        a[r] = sj_ldg_u32(queries + (size_t)row * words + k + sj_mma_a_word(lane, r));
+    for (int h = 0; h < 2; h++) {
+        a[h] = sj_ldg_u32(rows[h]);
+        a[h + 2] = sj_ldg_u32(rows[h] + 1);
     }
 }
 
-SJ_HD void sj_v3_load_b(uint32_t b[2], const uint32_t *corpus, uint32_t c_first, uint32_t nc,
-                        int words, int k, int lane)
+/* The B fragment at col (advanced to the chunk): both registers from one
+ * 64-bit load, already in the order mma wants. */
+SJ_HD void sj_v3_load_b(uint32_t b[2], const uint32_t *col)
 {
-    SJ_UNROLL
-    for (int r = 0; r < 2; r++) {
-        const uint32_t col = sj_min_u32(c_first + (uint32_t)sj_mma_b_col(lane, r), nc - 1);
-        b[r] = sj_ldg_u32(corpus + (size_t)col * words + k + sj_mma_b_word(lane, r));
-    }
+    sj_ldg_u32x2(col, &b[0], &b[1]);
 }
 
-/* The v3 epilogue for accumulator register r of lane `lane` of the tile at
- * (q_first, c_first): the pair's launch rows *q, *c and Hamming distance *d
- * from the AND count acc and the rows' one-bit counts. */
-SJ_HD void sj_v3_pair(uint32_t q_first, uint32_t c_first, int lane, int r, int acc,
-                      const int32_t *query_popc, uint32_t nq, const int32_t *corpus_popc,
-                      uint32_t nc, uint32_t *q, uint32_t *c, int *d)
+/* ---- the v3 epilogue ----------------------------------------------------------
+ * With the AND count acc of a pair, Hamming d = pq + pc - 2 acc, so
+ *     d <= T  <=>  2 acc - pc >= pq - T.
+ * A lane's accumulators cover SJ_V3_M * 2 query rows and SJ_V3_N * 2 corpus
+ * columns; their one-bit counts are loaded once per lane (12 loads for 32
+ * candidates), the query side with T already subtracted, so each candidate
+ * costs a shift-add and a compare. One vote per warp over all candidates
+ * (sj_v3_lane_any, then __any_sync) decides whether the exact rule
+ * (sj_v3_pair, sj_tile_keep) and the append run at all: rows past the tile
+ * and the self-join order may pass the first test; they are dropped by the
+ * second. */
+typedef struct sj_v3_lane_popc {
+    int32_t q_minus_t[SJ_V3_M][2]; /* pq - T of the lane's rows group, group + 8 of each m-tile */
+    int32_t c[SJ_V3_N][2];         /* pc of its columns 2 tig, 2 tig + 1 of each n-tile */
+} sj_v3_lane_popc;
+
+SJ_HD int32_t sj_ldg_i32(const int32_t *p)
 {
-    *q = q_first + (uint32_t)sj_mma_c_row(lane, r);
-    *c = c_first + (uint32_t)sj_mma_c_col(lane, r);
-    const int pq = query_popc[sj_min_u32(*q, nq - 1)];
-    const int pc = corpus_popc[sj_min_u32(*c, nc - 1)];
-    *d = sj_hamming_from_and(pq, pc, acc);
+#ifdef __CUDA_ARCH__
+    return __ldg(p);
+#else
+    return *p;
+#endif
+}
+
+/* Accumulator register r of an m16n8 tile: which of the lane's two rows
+ * (r >> 1: group, group + 8) and two columns (r & 1: 2 tig, 2 tig + 1). */
+SJ_HD int sj_v3_acc_row_half(int r) { return r >> 1; }
+SJ_HD int sj_v3_acc_col_half(int r) { return r & 1; }
+
+/* The lane's popcounts for the warp tile at (q_warp, c_warp); rows past nq
+ * or nc read the last row (never reported). */
+SJ_HD void sj_v3_load_popc(sj_v3_lane_popc *p, const int32_t *query_popc, uint32_t q_warp,
+                           uint32_t nq, const int32_t *corpus_popc, uint32_t c_warp, uint32_t nc,
+                           int threshold, int lane)
+{
+    SJ_UNROLL
+    for (int m = 0; m < SJ_V3_M; m++)
+        SJ_UNROLL
+        for (int h = 0; h < 2; h++) {
+            const uint32_t q = q_warp + (uint32_t)(m * 16 + sj_mma_c_row(lane, 2 * h));
+            p->q_minus_t[m][h] = sj_ldg_i32(query_popc + sj_min_u32(q, nq - 1)) - threshold;
+        }
+    SJ_UNROLL
+    for (int n = 0; n < SJ_V3_N; n++)
+        SJ_UNROLL
+        for (int j = 0; j < 2; j++) {
+            const uint32_t c = c_warp + (uint32_t)(n * 8 + sj_mma_c_col(lane, j));
+            p->c[n][j] = sj_ldg_i32(corpus_popc + sj_min_u32(c, nc - 1));
+        }
+}
+
+/* The first test of a candidate: Hamming <= T from its AND count. */
+SJ_HD int sj_v3_within(int acc, int32_t q_minus_t, int32_t pc) { return 2 * acc - pc >= q_minus_t; }
+
+/* Whether any of the lane's candidates passes the first test. */
+SJ_HD int sj_v3_lane_any(int acc[SJ_V3_M][SJ_V3_N][4], const sj_v3_lane_popc *p)
+{
+    int any = 0;
+    SJ_UNROLL
+    for (int m = 0; m < SJ_V3_M; m++)
+        SJ_UNROLL
+        for (int n = 0; n < SJ_V3_N; n++)
+            SJ_UNROLL
+            for (int r = 0; r < 4; r++)
+                any |= sj_v3_within(acc[m][n][r], p->q_minus_t[m][sj_v3_acc_row_half(r)],
+                                    p->c[n][sj_v3_acc_col_half(r)]);
+    return any;
+}
+
+/* Accumulator register r of m-tile m, n-tile n of lane `lane`: the pair's
+ * launch rows *q, *c and its Hamming distance *d, from the lane's loaded
+ * popcounts (no second load). */
+SJ_HD void sj_v3_pair(uint32_t q_warp, uint32_t c_warp, int lane, int m, int n, int r, int acc,
+                      const sj_v3_lane_popc *p, int threshold, uint32_t *q, uint32_t *c, int *d)
+{
+    *q = q_warp + (uint32_t)(m * 16 + sj_mma_c_row(lane, r));
+    *c = c_warp + (uint32_t)(n * 8 + sj_mma_c_col(lane, r));
+    const int pq = p->q_minus_t[m][sj_v3_acc_row_half(r)] + threshold;
+    *d = sj_hamming_from_and(pq, p->c[n][sj_v3_acc_col_half(r)], acc);
 }
 
 /* ---- the fused epilogue ----------------------------------------------------- */

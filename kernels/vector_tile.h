@@ -83,6 +83,47 @@ SJ_HD int sj_vt_l1_block_queries(int words, uint64_t smem_max)
     return n > SJ_VT_L1_QUERIES ? SJ_VT_L1_QUERIES : (int)n;
 }
 
+/* ---- uint8 l2sq on int8 tensor cores (sj_gpu_launch_l2sq_s8) ----
+ * x - 128 fits int8 and differences do not change, so
+ *   l2sq(a, b) = |a'|^2 + |b'|^2 - 2 <a', b'>,  a' = a - 128,
+ * every term an integer. In int32: |a'|^2 <= 16384 D and the kernel's
+ * first test forms 2 <a', b'> - |b'|^2 (>= -49152 D) and |a'|^2 - T, so
+ * dimensions up to sj_vt_s8_max_dim keep all of them exact. */
+#define SJ_VT_S8_MAX_DIM 32768
+SJ_HD int sj_vt_s8_max_dim(void) { return SJ_VT_S8_MAX_DIM; }
+
+/* Words per int8 row: dim rounded up to 32 bytes (the k of one mma). */
+SJ_HD int sj_vt_s8_row_words(uint32_t dim) { return (int)((dim + 31) / 32 * 8); }
+
+/* Row x[dim] of uint8 as int8 x - 128 (the byte x ^ 0x80) in out[words],
+ * zero padded (a zero adds nothing to a dot product or a norm); returns
+ * |x - 128|^2. */
+SJ_HD int32_t sj_vt_s8_pack_row(const uint8_t *x, uint32_t dim, uint32_t *out, int words)
+{
+    int32_t norm = 0;
+    for (int w = 0; w < words; w++)
+        out[w] = 0;
+    for (uint32_t i = 0; i < dim; i++) {
+        const int v = (int)x[i] - 128;
+        norm += v * v;
+        out[i / 4] |= (uint32_t)(uint8_t)(x[i] ^ 0x80u) << (8 * (i % 4));
+    }
+    return norm;
+}
+
+/* The int32 threshold of an l2sq threshold T: l2sq is an integer, so
+ * d <= T is d <= floor(T); below 0 nothing matches (-1), above the largest
+ * l2sq of dim components (65025 dim) everything does. */
+SJ_HD int32_t sj_vt_s8_threshold(double T, uint32_t dim)
+{
+    const double top = 65025.0 * (double)dim;
+    if (!(T >= 0))
+        return -1; /* negative, or NaN */
+    if (T >= top)
+        return (int32_t)top;
+    return (int32_t)T; /* truncation is floor for T >= 0 */
+}
+
 /* IEEE fp16 bits of an integer 0..255 (exact: 11 significant bits). */
 SJ_HD uint16_t sj_vt_half_of_u8(uint32_t v)
 {

@@ -5,7 +5,9 @@
 # checks its pairs against the naive CPU reference (bench --naive-queries,
 # non-zero exit on a disagreement). Covers v1 (templated and generic widths),
 # the v2 -> v1 fallback above 1024 bits, the 6,144-bit edge and two devices
-# when present. Capped at 6 minutes in all (each step has its own timeout
+# when present. Also compiles the v3 kernels (binary and int8) on their own
+# and prints their SASS counts (scripts/sass_counts.sh), GPU or not, when
+# nvdisasm is found. Capped at 6 minutes in all (each step has its own timeout
 # within what is left), so that it can run twice in a 15-minute lease.
 #
 #   device run:  bash scripts/gpu-check.sh        (results and logs under $OUT)
@@ -35,6 +37,20 @@ within() {
 }
 fail() { echo "gpu-check: $*" | tee -a "$OUT/verdict.txt"; exit 1; }
 
+# The v3 kernels compiled on their own for sm_90 and counted from their SASS
+# (the offline figures of BENCHMARKS.md); needs nvcc and nvdisasm.
+sass_counts() {
+  local nvcc; nvcc=$(command -v nvcc || true)
+  if [[ -n "$nvcc" ]] && { [[ -n "${NVDISASM:-}" ]] || command -v nvdisasm >/dev/null ||
+                           [[ -x "$(dirname "$nvcc")/nvdisasm" ]]; }; then
+    step "v3 SASS counts (compile check of the kernels on their own; scripts/sass_counts.sh)"
+    within 90 scripts/sass_counts.sh -r hamming_v3 kernels/hamming_join.cu 2>&1 | tee "$OUT/sass.txt" |
+      grep -E "^==|ptxas|per 8 MMA|per candidate|from entry" || fail "the v3 kernels do not compile on their own"
+  else
+    echo "no nvdisasm: the SASS counts are skipped (NVDISASM=path to point at one)"
+  fi
+}
+
 step "device"
 n_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
 if (( n_gpus == 0 )); then
@@ -48,6 +64,7 @@ if (( n_gpus == 0 )); then
   else
     echo "no build at $B: nothing to run (B=build-dir to point at one)"
   fi
+  sass_counts
   step "done (no GPU)"
   exit 0
 fi
@@ -63,6 +80,7 @@ if ! within 60 cmake -S . -B "$B" "${common[@]}" >"$OUT/configure.log" 2>&1; the
 fi
 within 180 cmake --build "$B" -j"$JOBS" >"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; fail "build failed"; }
 grep -A2 "Function properties" "$OUT/build.log" | grep -E "spill" | sort | uniq -c | sed 's/^/  ptxas: /'
+sass_counts
 
 step "GPU tests against the CPU backend (test_vectors runs once inside test_cuda)"
 within 120 ctest --test-dir "$B" -R "test_cuda|test_gpu_tiles" --output-on-failure 2>&1 | tee "$OUT/ctest.log" | tail -15
@@ -118,7 +136,7 @@ for k, v in gpu.items():
     if k.startswith("cuda/"):
         print(f"{k:10} {v:10.3g} {100*v/4.8e11:14.1f}% {100*v/3.9e12:17.1f}% {v/best_cpu:7.0f}x")
 print(f"{'cpu best':10} {best_cpu:10.3g}   (16 host cores)   agree with naive cpu: {gpu.get('agree')}")
-for kind, dim, ceil, name in (("photodna", 144, 989e12, "fp16"), ("f32", 512, 495e12, "TF32")):
+for kind, dim, ceil, name in (("photodna", 144, 1979e12, "int8"), ("f32", 512, 495e12, "TF32")):
     try:
         c = json.load(open(sys.argv[1].replace("bench-cpu", f"bench-cpu-{kind}")))
         g = json.load(open(sys.argv[2].replace("bench-gpu", f"bench-gpu-{kind}")))

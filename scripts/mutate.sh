@@ -89,6 +89,14 @@ journal-pair-at-t @@ host/io/journal.c @@ journal @@ !(p[i].distance <= rule->th
 journal-nofollow @@ host/io/journal.c @@ journal @@ int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); @@ int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 journal-empty-file @@ host/io/journal.c @@ journal @@ if (existed && fstat(fd, &fs) == 0 && fs.st_size == 0) @@ if (0)
 journal-lock @@ host/io/journal.c @@ journal @@ flock(fd, LOCK_EX | LOCK_NB) != 0 @@ flock(fd, LOCK_SH | LOCK_NB) != 0
+# --- GPU v3 epilogue and loaders (kernels/hamming_tile.h, run on the host by the emulated mma)
+gpu-v3-within @@ kernels/hamming_tile.h @@ test_gpu_tiles|test_cuda_mock @@ return 2 * acc - pc >= q_minus_t; @@ return 2 * acc - pc > q_minus_t;
+gpu-v3-vote @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ any |= sj_v3_within( @@ any = sj_v3_within(
+gpu-v3-word-order @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ return (logical_word & 3) * 2 + (logical_word >> 2); @@ return logical_word;
+gpu-v3-b-pair @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ sj_ldg_u32x2(col, &b[0], &b[1]); @@ sj_ldg_u32x2(col, &b[1], &b[0]);
+gpu-s8-shift @@ kernels/vector_tile.h @@ test_gpu_tiles @@ (uint32_t)(uint8_t)(x[i] ^ 0x80u) @@ (uint32_t)(uint8_t)(x[i])
+gpu-s8-threshold @@ kernels/vector_tile.h @@ test_gpu_tiles @@ return (int32_t)T; /* truncation @@ return (int32_t)T - 1; /* truncation
+gpu-s8-hit-q @@ host/join/backend_cuda_vec.c @@ test_cuda_mock_vec @@ .hit_q = (uint32_t)qt, @@ .hit_q = 0,
 EOF
 )
 

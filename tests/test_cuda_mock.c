@@ -44,7 +44,9 @@ int mock_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out,
 }
 
 /* Every pair of the tile; v3's popcount arrays must match its rows (they are
- * offset with the rows when a tile is redone in pieces). */
+ * offset with the rows when a tile is redone in pieces), and v3 pairs pass
+ * through its epilogue's test (hamming_tile.h's sj_v3_within) and distance
+ * from the AND count. */
 int mock_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream)
 {
     g_launches++;
@@ -59,7 +61,15 @@ int mock_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream)
             const uint32_t *cr = t->corpus + (size_t)c * t->words;
             if (k == SJ_GPU_V3 && q == 0)
                 g_popc_bad += t->corpus_popc[c] != sj_row_popc(cr, t->words);
-            const int d = sj_tile_distance(qr, cr, t->words);
+            int d = sj_tile_distance(qr, cr, t->words);
+            if (k == SJ_GPU_V3) { /* v3's epilogue: the AND count, its first test, then d */
+                int and_count = 0;
+                for (int w = 0; w < t->words; w++)
+                    and_count += sj_popc32(qr[w] & cr[w]);
+                if (!sj_v3_within(and_count, t->query_popc[q] - t->threshold, t->corpus_popc[c]))
+                    continue;
+                d = sj_hamming_from_and(t->query_popc[q], t->corpus_popc[c], and_count);
+            }
             if (!sj_tile_keep(t->q0, q, t->nq, t->c0, c, t->nc, t->self, d, t->threshold))
                 continue;
             const unsigned long long slot = (*t->count)++;

@@ -2,8 +2,9 @@
  * test_cuda_mock.c for the Hamming backend: the CUDA runtime is mocked
  * (tests/mock_cuda/), cuBLAS is a mocked library behind dlopen/dlsym whose
  * GemmEx computes the column-major dot tile the backend asks for, and the
- * epilogue and l1 kernels are loops with the kernels' rules
- * (sj_vt_candidate, sj_vt_sad4) and append contract. host/join/gpu_plan.h's
+ * epilogue, l1 and int8 l2sq kernels are loops with the kernels' rules
+ * (sj_vt_candidate, sj_vt_sad4; for int8 the v3 epilogue's sj_v3_within on
+ * rows packed by sj_vt_s8_pack_row) and append contract. host/join/gpu_plan.h's
  * limits are tiny, so calls split into corpus and query pieces (hits
  * relative to a piece) and overflowing pieces are redone in halves. Pairs
  * and distances are checked against exact integer loops (u8 kinds). Also:
@@ -12,6 +13,9 @@
 #define SJ_GPU_MAX_LAUNCH_ROWS ((int64_t)1500)
 #define SJ_GPU_STAGE_BYTES ((int64_t)4096)
 #define SJ_GPU_MAX_HITS ((uint64_t)3000)
+#define SJ_GPU_S8_MAX_DIM 16 /* u8:16 l2sq takes the int8 kernel, u8:24 the fp16 GEMM */
+#define SJ_GPU_VEC_TILE_Q 384  /* several tiles a piece, ragged */
+#define SJ_GPU_VEC_TILE_C 640
 
 #include <dlfcn.h> /* the real declarations first; the file under test gets the mocks */
 #define dlopen mock_dlopen
@@ -23,6 +27,7 @@
 #define sj_cuda_blas_loadable mock_cuda_blas_loadable
 #define sj_gpu_vec_epilogue mock_gpu_vec_epilogue
 #define sj_gpu_vec_l1 mock_gpu_vec_l1
+#define sj_gpu_launch_l2sq_s8 mock_gpu_launch_l2sq_s8
 static void *mock_dlopen(const char *name, int flags);
 static void *mock_dlsym(void *lib, const char *name);
 static int mock_dlclose(void *lib);
@@ -34,7 +39,7 @@ static char *mock_dlerror(void);
 #include <math.h>
 
 static int g_blas_present = 1, g_lib;
-static int64_t g_launches;
+static int64_t g_launches, g_s8_launches, g_s8_norm_bad;
 static uint32_t g_max_nc, g_max_nq;
 static unsigned long long g_max_capacity;
 
@@ -134,6 +139,41 @@ int mock_gpu_vec_l1(const uint32_t *queries, const uint32_t *corpus, int words,
     return 0;
 }
 
+/* The int8 l2sq kernel: every pair of the tile, the dot product of the
+ * packed int8 rows, the v3 epilogue's first test and exact distance, the
+ * keep rule; squared norms must match their rows (offset with the tiles). */
+int mock_gpu_launch_l2sq_s8(const sj_gpu_tile *t, void *stream)
+{
+    g_launches++, g_s8_launches++;
+    g_max_nc = SJ_MAX(g_max_nc, t->nc), g_max_nq = SJ_MAX(g_max_nq, t->nq);
+    g_max_capacity = SJ_MAX(g_max_capacity, t->capacity);
+    for (uint32_t q = 0; q < t->nq; q++) {
+        const uint32_t *qr = t->queries + (size_t)q * t->words;
+        int32_t qn = 0;
+        for (int b = 0; b < 4 * t->words; b++)
+            qn += (int8_t)(qr[b / 4] >> (8 * (b % 4))) * (int8_t)(qr[b / 4] >> (8 * (b % 4)));
+        g_s8_norm_bad += qn != t->query_popc[q];
+        for (uint32_t c = 0; c < t->nc; c++) {
+            const uint32_t *cr = t->corpus + (size_t)c * t->words;
+            int32_t dot = 0, cn = 0;
+            for (int b = 0; b < 4 * t->words; b++) {
+                const int x = (int8_t)(qr[b / 4] >> (8 * (b % 4))), y = (int8_t)(cr[b / 4] >> (8 * (b % 4)));
+                dot += x * y, cn += y * y;
+            }
+            g_s8_norm_bad += cn != t->corpus_popc[c];
+            if (!sj_v3_within(dot, t->query_popc[q] - t->threshold, t->corpus_popc[c]))
+                continue;
+            const int d = sj_hamming_from_and(t->query_popc[q], t->corpus_popc[c], dot);
+            if (!sj_tile_keep(t->q0, q, t->nq, t->c0, c, t->nc, t->self, d, t->threshold))
+                continue;
+            const unsigned long long slot = (*t->count)++;
+            if (sj_slot_fits(slot, t->capacity))
+                t->hits[slot] = (sj_gpu_hit){t->hit_q + q, t->hit_c + c, d};
+        }
+    }
+    return 0;
+}
+
 /* Exact distance of u8 rows: l2sq or l1. */
 static double exact(sj_metric m, const uint8_t *a, const uint8_t *b, uint32_t dim)
 {
@@ -145,19 +185,20 @@ static double exact(sj_metric m, const uint8_t *a, const uint8_t *b, uint32_t di
     return (double)s;
 }
 
-static void check(const char *what, sj_metric metric, double T, const uint8_t *qrows, int64_t q0,
-                  int64_t nq, const uint8_t *corpus, int64_t n, int64_t c0, int64_t c1, int self,
-                  int64_t hit_capacity)
+static void check(const char *what, uint32_t D, sj_metric metric, double T, const uint8_t *qrows,
+                  int64_t q0, int64_t nq, const uint8_t *corpus, int64_t n, int64_t c0, int64_t c1,
+                  int self, int64_t hit_capacity)
 {
-    enum { D = 16 };
+    char kind[32];
+    snprintf(kind, sizeof kind, "u8:%u", D);
     sj_hash_type t;
-    sj_hash_type_parse("u8:16", &t);
+    sj_hash_type_parse(kind, &t);
     sj_join_config cfg;
     sj_join_config_init(&cfg);
     cfg.metric = metric, cfg.threshold = T, cfg.gpu_hit_capacity = hit_capacity;
     void *state = NULL;
     sj_hits out = {0};
-    g_launches = 0, g_max_nc = g_max_nq = 0, g_max_capacity = 0;
+    g_launches = g_s8_launches = g_s8_norm_bad = 0, g_max_nc = g_max_nq = 0, g_max_capacity = 0;
     sj_status st = mock_backend_cuda_vec.open(&cfg, t, &state);
     if (!st)
         st = mock_backend_cuda_vec.load_corpus(state, corpus, n);
@@ -181,8 +222,10 @@ static void check(const char *what, sj_metric metric, double T, const uint8_t *q
             want[q * n + c] = -2;
     }
     const uint64_t first_cap = hit_capacity > 0 ? (uint64_t)hit_capacity : DEFAULT_HITS;
-    CHECK(ok, "%s: %lld pairs, exact %lld (%s)", what, (long long)out.n, (long long)n_want,
-          st ? sj_last_error() : "ok");
+    const int want_s8 = metric == SJ_METRIC_L2SQ && D <= SJ_GPU_S8_MAX_DIM;
+    CHECK(ok && g_s8_norm_bad == 0 && (g_s8_launches > 0) == want_s8,
+          "%s (u8:%u): %lld pairs, exact %lld (%s), %lld int8 launches", what, D, (long long)out.n,
+          (long long)n_want, st ? sj_last_error() : "ok", (long long)g_s8_launches);
     CHECK(g_max_nc <= SJ_GPU_MAX_LAUNCH_ROWS && g_max_capacity <= SJ_MAX(SJ_GPU_MAX_HITS, first_cap),
           "%s: tiles of at most %u corpus rows, candidate buffers of at most %llu (%lld launches)",
           what, g_max_nc, g_max_capacity, (long long)g_launches);
@@ -190,28 +233,43 @@ static void check(const char *what, sj_metric metric, double T, const uint8_t *q
     free(out.v);
 }
 
+/* Rows [n][D] around 8 centres (pairs at all distances). */
+static uint8_t *clustered_rows(int64_t n, uint32_t D, const uint8_t *centre /* [8][D] */)
+{
+    uint8_t *rows = malloc((size_t)n * D);
+    for (int64_t i = 0; i < n; i++) {
+        const int k = (int)(t_rand() % 8);
+        for (uint32_t j = 0; j < D; j++)
+            rows[(size_t)i * D + j] = (uint8_t)(centre[k * D + j] + (int)(t_rand() % 21) - 10);
+    }
+    return rows;
+}
+
 int main(void)
 {
     t_init_seed();
-    enum { N = 3500, NQ = 1700, D = 16 };
-    uint8_t *corpus = malloc((size_t)N * D), *queries = malloc((size_t)NQ * D);
-    uint8_t centre[8][D];
-    for (int k = 0; k < 8; k++)
-        for (int j = 0; j < D; j++)
-            centre[k][j] = (uint8_t)(t_rand() % 200 + 20);
-    for (int64_t i = 0; i < N + NQ; i++) {
-        uint8_t *r = i < N ? corpus + (size_t)i * D : queries + (size_t)(i - N) * D;
-        const int k = (int)(t_rand() % 8);
-        for (int j = 0; j < D; j++)
-            r[j] = (uint8_t)(centre[k][j] + (int)(t_rand() % 21) - 10);
-    }
-    /* corpus 3500 rows = 3 pieces of <= 1500; queries 1700 = 2 pieces */
-    check("l2sq cross 1700 x 3500", SJ_METRIC_L2SQ, 16 * 40.0, queries, 0, NQ, corpus, N, 0, N, 0, 64);
-    check("l2sq cross corpus rows 700..3199", SJ_METRIC_L2SQ, 16 * 30.0, queries, 0, 600, corpus, N,
+    enum { N = 3500, NQ = 1700, D = 16, D2 = 24 };
+    uint8_t centre[8 * D2];
+    for (int k = 0; k < 8 * D2; k++)
+        centre[k] = (uint8_t)(t_rand() % 200 + 20);
+    uint8_t *corpus = clustered_rows(N, D, centre), *queries = clustered_rows(NQ, D, centre);
+    /* corpus 3500 rows = 3 pieces of <= 1500; queries 1700 = 2 pieces; u8:16
+     * l2sq runs the int8 kernel */
+    check("l2sq cross 1700 x 3500", D, SJ_METRIC_L2SQ, 16 * 40.0, queries, 0, NQ, corpus, N, 0, N, 0, 64);
+    check("l2sq cross corpus rows 700..3199", D, SJ_METRIC_L2SQ, 16 * 30.0, queries, 0, 600, corpus, N,
           700, 3200, 0, 64);
-    check("l2sq self rows 1000..2699", SJ_METRIC_L2SQ, 16 * 40.0, corpus, 1000, 1700, corpus, N, 0, N, 1, 0);
-    check("l1 cross 1700 x 3500", SJ_METRIC_L1, 16 * 5.0, queries, 0, NQ, corpus, N, 0, N, 0, 64);
-    check("l1 self all rows", SJ_METRIC_L1, 16 * 4.0, corpus, 0, N, corpus, N, 0, N, 1, 64);
+    check("l2sq self rows 1000..2699", D, SJ_METRIC_L2SQ, 16 * 40.0, corpus, 1000, 1700, corpus, N, 0, N, 1, 0);
+    check("l2sq at a fractional T", D, SJ_METRIC_L2SQ, 16 * 40.0 + 0.5, queries, 0, 500, corpus, N, 0, N, 0, 64);
+    check("l1 cross 1700 x 3500", D, SJ_METRIC_L1, 16 * 5.0, queries, 0, NQ, corpus, N, 0, N, 0, 64);
+    check("l1 self all rows", D, SJ_METRIC_L1, 16 * 4.0, corpus, 0, N, corpus, N, 0, N, 1, 64);
+    /* u8:24 l2sq (above the int8 limit set here): the fp16 GEMM and epilogue */
+    uint8_t *corpus2 = clustered_rows(N, D2, centre), *queries2 = clustered_rows(700, D2, centre);
+    check("l2sq cross 700 x 3500 (fp16 GEMM)", D2, SJ_METRIC_L2SQ, 24 * 40.0, queries2, 0, 700,
+          corpus2, N, 0, N, 0, 64);
+    check("l2sq self rows 1000..2199 (fp16 GEMM)", D2, SJ_METRIC_L2SQ, 24 * 40.0, corpus2, 1000, 1200,
+          corpus2, N, 0, N, 1, 0);
+    free(corpus2);
+    free(queries2);
     /* cuBLAS missing: a clear error from open (auto does not pick cuda then) */
     g_blas_present = 0;
     sj_hash_type t;

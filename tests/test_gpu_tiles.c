@@ -207,37 +207,64 @@ static void emulate_warp_append(uint32_t active, const int keep[32], const sj_gp
 
 /* One emulated v3 launch over queries [nq][words] and corpus [nc][words],
  * block by block and warp by warp, with the kernel's own tiling
- * (sj_v3_warp_*), loaders (sj_v3_load_*), epilogue (sj_v3_pair,
- * sj_tile_keep) and the emulated instruction and append. Returns the count. */
-static uint64_t emulate_v3_launch(const uint32_t *queries, uint32_t nq, int64_t q0,
-                                  const uint32_t *corpus, uint32_t nc, int64_t c0, int words,
-                                  int self, int threshold, sj_gpu_hit *hits, uint64_t capacity)
+ * (sj_v3_warp_*), row pointers and loaders (sj_v3_*_ptr, sj_v3_load_*; B
+ * as 64-bit word pairs), popcounts
+ * loaded once per lane (sj_v3_load_popc), the warp's one vote over all its
+ * candidates (sj_v3_lane_any, then __any_sync emulated as an OR over the 32
+ * lanes), and only then the exact rule (sj_v3_pair, sj_tile_keep) and the
+ * emulated append. Returns the count; *warps_voted_out (if not NULL) counts
+ * the warps whose vote skipped the append. */
+typedef void (*emulated_mma)(const uint32_t a[32][4], const uint32_t b[32][2],
+                             const int32_t c[32][4], int32_t d[32][4]);
+
+/* The launch with a given instruction and row "norms" (qpopc [nq], cpopc
+ * [nc]: one-bit counts for .and.popc, squared norms for .s8). */
+static uint64_t emulate_v3_core(const uint32_t *queries, uint32_t nq, int64_t q0,
+                                const uint32_t *corpus, uint32_t nc, int64_t c0, int words,
+                                int self, int threshold, sj_gpu_hit *hits, uint64_t capacity,
+                                uint64_t *warps_voted_out, emulated_mma mma, const int32_t *qpopc,
+                                const int32_t *cpopc)
 {
-    int32_t *qpopc = malloc(nq * sizeof *qpopc), *cpopc = malloc(nc * sizeof *cpopc);
-    for (uint32_t i = 0; i < nq; i++)
-        qpopc[i] = sj_row_popc(queries + (size_t)i * words, words);
-    for (uint32_t i = 0; i < nc; i++)
-        cpopc[i] = sj_row_popc(corpus + (size_t)i * words, words);
     uint64_t count = 0;
     static uint32_t a[SJ_V3_M][32][4], b[SJ_V3_N][32][2];
     static int32_t acc[SJ_V3_M][SJ_V3_N][32][4];
+    static sj_v3_lane_popc popc[32];
+    static int lane_acc[32][SJ_V3_M][SJ_V3_N][4]; /* a lane's registers, as the kernel holds them */
     for (uint32_t by = 0; by < sj_div_up_u32(nq, SJ_V3_BLOCK_Q); by++)
         for (uint32_t bx = 0; bx < sj_div_up_u32(nc, SJ_V3_BLOCK_C); bx++)
             for (int warp = 0; warp < SJ_V3_WARPS; warp++) {
                 const uint32_t q_warp = sj_v3_warp_q(by, warp), c_warp = sj_v3_warp_c(bx, warp);
+                for (int lane = 0; lane < 32; lane++)
+                    sj_v3_load_popc(&popc[lane], qpopc, q_warp, nq, cpopc, c_warp, nc, threshold, lane);
                 memset(acc, 0, sizeof acc);
                 for (int k = 0; k < words; k += 8) {
-                    for (int lane = 0; lane < 32; lane++) {
-                        for (int m = 0; m < SJ_V3_M; m++)
-                            sj_v3_load_a(a[m][lane], queries, q_warp + m * 16, nq, words, k, lane);
+                    for (int lane = 0; lane < 32; lane++) { /* the kernel advances these by 8 a chunk */
+                        for (int m = 0; m < SJ_V3_M; m++) {
+                            const uint32_t *rows[2];
+                            for (int h = 0; h < 2; h++)
+                                rows[h] = sj_v3_a_ptr(queries, q_warp + m * 16, nq, words, lane, h) + k;
+                            sj_v3_load_a(a[m][lane], rows);
+                        }
                         for (int n = 0; n < SJ_V3_N; n++)
-                            sj_v3_load_b(b[n][lane], corpus, c_warp + n * 8, nc, words, k, lane);
+                            sj_v3_load_b(b[n][lane], sj_v3_b_ptr(corpus, c_warp + n * 8, nc, words, lane) + k);
                     }
                     for (int m = 0; m < SJ_V3_M; m++)
                         for (int n = 0; n < SJ_V3_N; n++)
-                            emulate_mma_b1_and_popc((const uint32_t(*)[4])a[m],
-                                                    (const uint32_t(*)[2])b[n],
-                                                    (const int32_t(*)[4])acc[m][n], acc[m][n]);
+                            mma((const uint32_t(*)[4])a[m], (const uint32_t(*)[2])b[n],
+                                (const int32_t(*)[4])acc[m][n], acc[m][n]);
+                }
+                int any = 0; /* __any_sync(0xffffffff, sj_v3_lane_any(...)) */
+                for (int lane = 0; lane < 32; lane++) {
+                    for (int m = 0; m < SJ_V3_M; m++)
+                        for (int n = 0; n < SJ_V3_N; n++)
+                            for (int r = 0; r < 4; r++)
+                                lane_acc[lane][m][n][r] = acc[m][n][lane][r];
+                    any |= sj_v3_lane_any(lane_acc[lane], &popc[lane]);
+                }
+                if (!any) {
+                    if (warps_voted_out)
+                        ++*warps_voted_out;
+                    continue;
                 }
                 for (int m = 0; m < SJ_V3_M; m++)
                     for (int n = 0; n < SJ_V3_N; n++)
@@ -247,17 +274,81 @@ static uint64_t emulate_v3_launch(const uint32_t *queries, uint32_t nq, int64_t 
                             for (int lane = 0; lane < 32; lane++) {
                                 uint32_t q, c;
                                 int d;
-                                sj_v3_pair(q_warp + m * 16, c_warp + n * 8, lane, r,
-                                           acc[m][n][lane][r], qpopc, nq, cpopc, nc, &q, &c, &d);
+                                sj_v3_pair(q_warp, c_warp, lane, m, n, r, lane_acc[lane][m][n][r],
+                                           &popc[lane], threshold, &q, &c, &d);
                                 keep[lane] = sj_tile_keep(q0, q, nq, c0, c, nc, self, d, threshold);
                                 hit[lane] = (sj_gpu_hit){q, c, d};
                             }
                             emulate_warp_append(0xffffffffu, keep, hit, hits, &count, capacity);
                         }
             }
+    return count;
+}
+
+static uint64_t emulate_v3_launch_votes(const uint32_t *queries, uint32_t nq, int64_t q0,
+                                        const uint32_t *corpus, uint32_t nc, int64_t c0, int words,
+                                        int self, int threshold, sj_gpu_hit *hits, uint64_t capacity,
+                                        uint64_t *warps_voted_out)
+{
+    int32_t *qpopc = malloc(nq * sizeof *qpopc), *cpopc = malloc(nc * sizeof *cpopc);
+    for (uint32_t i = 0; i < nq; i++)
+        qpopc[i] = sj_row_popc(queries + (size_t)i * words, words);
+    for (uint32_t i = 0; i < nc; i++)
+        cpopc[i] = sj_row_popc(corpus + (size_t)i * words, words);
+    uint64_t count = emulate_v3_core(queries, nq, q0, corpus, nc, c0, words, self, threshold, hits,
+                                     capacity, warps_voted_out, emulate_mma_b1_and_popc, qpopc, cpopc);
     free(qpopc);
     free(cpopc);
     return count;
+}
+
+static uint64_t emulate_v3_launch(const uint32_t *queries, uint32_t nq, int64_t q0,
+                                  const uint32_t *corpus, uint32_t nc, int64_t c0, int words,
+                                  int self, int threshold, sj_gpu_hit *hits, uint64_t capacity)
+{
+    return emulate_v3_launch_votes(queries, nq, q0, corpus, nc, c0, words, self, threshold, hits,
+                                   capacity, NULL);
+}
+
+/* One emulated v3 launch against the naive bit loop: every pair with d <= T
+ * exactly once with its distance, and with a buffer of 3 the true count and
+ * nothing past it. Returns 1 when all holds. */
+static int check_v3_launch(const uint32_t *Q, uint32_t nq, const uint32_t *C, uint32_t nc,
+                           int words, int self, int T, uint64_t *n_pairs)
+{
+    const int64_t q0 = self ? 0 : 1000, c0 = self ? 0 : 5000;
+    uint64_t want = 0;
+    int *expect = malloc((size_t)nq * nc * sizeof *expect);
+    for (uint32_t i = 0; i < nq; i++)
+        for (uint32_t j = 0; j < nc; j++) {
+            int d = oracle(Q + (size_t)i * words, C + (size_t)j * words, words);
+            int in = d <= T && (!self || j > i);
+            expect[(size_t)i * nc + j] = in ? d : -1;
+            want += (uint64_t)in;
+        }
+    const uint64_t cap = want + 8;
+    sj_gpu_hit *hits = malloc((size_t)cap * sizeof *hits);
+    uint64_t count = emulate_v3_launch(Q, nq, q0, C, nc, c0, words, self, T, hits, cap);
+    int ok = count == want;
+    int *seen = calloc((size_t)nq * nc, sizeof *seen);
+    for (uint64_t h = 0; h < count && h < cap; h++) {
+        const sj_gpu_hit x = hits[h];
+        if (x.q >= nq || x.c >= nc) {
+            ok = 0;
+            continue;
+        }
+        ok &= expect[(size_t)x.q * nc + x.c] == x.d;
+        ok &= seen[(size_t)x.q * nc + x.c]++ == 0;
+    }
+    if (want > 4) { /* overflow: the true count, nothing past the buffer */
+        sj_gpu_hit small[4];
+        small[3] = (sj_gpu_hit){0xffffffffu, 0xffffffffu, -1};
+        uint64_t c2 = emulate_v3_launch(Q, nq, q0, C, nc, c0, words, self, T, small, 3);
+        ok &= c2 == want && small[3].q == 0xffffffffu;
+    }
+    *n_pairs = want;
+    free(seen), free(hits), free(expect);
+    return ok;
 }
 
 /* The v3 kernel, emulated, against a naive bit loop: every pair with
@@ -287,42 +378,301 @@ static void test_v3_emulated(void)
                 if (self)
                     memcpy(C, Q, (size_t)nq * words * 4);
                 const int T = (z + wi) % 2 ? 16 * words : 40; /* about half / near duplicates */
-                const int64_t q0 = self ? 0 : 1000, c0 = self ? 0 : 5000;
                 uint64_t want = 0;
-                int *expect = malloc((size_t)nq * nc * sizeof *expect);
-                for (uint32_t i = 0; i < nq; i++)
-                    for (uint32_t j = 0; j < nc; j++) {
-                        int d = oracle(Q + (size_t)i * words, C + (size_t)j * words, words);
-                        int in = d <= T && (!self || j > i);
-                        expect[(size_t)i * nc + j] = in ? d : -1;
-                        want += (uint64_t)in;
-                    }
-                const uint64_t cap = want + 8;
-                sj_gpu_hit *hits = malloc((size_t)cap * sizeof *hits);
-                uint64_t count = emulate_v3_launch(Q, nq, q0, C, nc, c0, words, self, T, hits, cap);
-                int ok = count == want;
-                int *seen = calloc((size_t)nq * nc, sizeof *seen);
-                for (uint64_t h = 0; h < count && h < cap; h++) {
-                    const sj_gpu_hit x = hits[h];
-                    if (x.q >= nq || x.c >= nc) {
-                        ok = 0;
-                        continue;
-                    }
-                    ok &= expect[(size_t)x.q * nc + x.c] == x.d;
-                    ok &= seen[(size_t)x.q * nc + x.c]++ == 0;
-                }
-                CHECK(ok, "emulated v3 %ux%u words=%d self=%d T=%d: %llu hits, naive %llu", nq, nc,
-                      words, self, T, (unsigned long long)count, (unsigned long long)want);
-                if (want > 4) { /* overflow: the true count, nothing past the buffer */
-                    sj_gpu_hit *small = malloc(4 * sizeof *small);
-                    uint64_t c2 = emulate_v3_launch(Q, nq, q0, C, nc, c0, words, self, T, small, 3);
-                    CHECK(c2 == want, "overflowed emulated launch counts every hit");
-                    free(small);
-                }
+                int ok = check_v3_launch(Q, nq, C, nc, words, self, T, &want);
+                CHECK(ok, "emulated v3 %ux%u words=%d self=%d T=%d: naive %llu pairs", nq, nc,
+                      words, self, T, (unsigned long long)want);
                 runs++;
-                free(seen), free(hits), free(expect), free(Q), free(C);
+                free(Q), free(C);
             }
     CHECK(runs == 36, "all emulated v3 launches ran");
+}
+
+/* Flip exactly `d` distinct bits of a row of `words` words. */
+static void flip_bits(uint32_t *row, int words, int d)
+{
+    const int bits = words * 32;
+    uint8_t *taken = calloc((size_t)bits, 1);
+    for (int f = 0; f < d; f++) {
+        int i;
+        do
+            i = (int)(t_rand() % (uint64_t)bits);
+        while (taken[i]);
+        taken[i] = 1;
+        row[i / 32] ^= 1u << (i % 32);
+    }
+    free(taken);
+}
+
+/* The v3 epilogue at its boundaries, through the emulated kernel: corpus rows
+ * at distance exactly T - 1, T and T + 1 of a query (d == T is a match,
+ * T + 1 is not), for T = 0 (only identical rows), 1, 31, 128, 255 and 256
+ * (every pair of 256 bits, complementary rows included), with all-zero and
+ * all-one rows whose popcounts are the extremes; one and two 256-bit chunks,
+ * cross and self. */
+static void test_v3_epilogue_boundary(void)
+{
+    static const int thresholds[] = {0, 1, 31, 128, 255, 256, 511, 512};
+    for (int words = 8; words <= 16; words += 8)
+        for (size_t ti = 0; ti < sizeof thresholds / sizeof *thresholds; ti++)
+            for (int self = 0; self < 2; self++) {
+                const int T = thresholds[ti], bits = words * 32;
+                if (T > bits)
+                    continue;
+                enum { NQ = 37, NC = 70 };
+                static uint32_t Q[NQ * 16], C[NC * 16];
+                for (int i = 0; i < NQ; i++)
+                    random_words(Q + i * words, words, i % 7 == 0 ? 0 : i % 7 == 1 ? 2 : 1);
+                int at_t = 0;
+                for (int j = 0; j < NC; j++) {
+                    uint32_t *row = C + j * words;
+                    const int d = T - 1 + j % 3; /* T - 1, T, T + 1 */
+                    memcpy(row, Q + (j % NQ) * words, (size_t)words * 4);
+                    if (d < 0 || d > bits) {
+                        random_words(row, words, 1);
+                        continue;
+                    }
+                    if (d == bits)
+                        for (int w = 0; w < words; w++)
+                            row[w] = ~row[w];
+                    else
+                        flip_bits(row, words, d);
+                    at_t += d == T;
+                }
+                const uint32_t nq = self ? NC : NQ;
+                uint64_t want = 0;
+                int ok = check_v3_launch(self ? C : Q, nq, C, NC, words, self, T, &want);
+                CHECK(ok && (self || (at_t > 0 && want >= (uint64_t)at_t)),
+                      "v3 epilogue boundary words=%d T=%d self=%d: %llu pairs, %d built at d == T",
+                      words, T, self, (unsigned long long)want, at_t);
+            }
+}
+
+/* The first test against its definition, exhaustively over 256-bit rows:
+ * for every popcount pair, every possible AND count and the thresholds of
+ * the boundary test, sj_v3_within says exactly d <= T. */
+static void test_v3_within(void)
+{
+    static const int thresholds[] = {0, 1, 2, 31, 32, 127, 128, 255, 256};
+    int ok = 1;
+    long checked = 0;
+    for (int pq = 0; pq <= 256; pq++)
+        for (int pc = 0; pc <= 256; pc += 1 + (pq % 3))
+            for (int acc = SJ_MAX(0, pq + pc - 256); acc <= SJ_MIN(pq, pc); acc++)
+                for (size_t ti = 0; ti < sizeof thresholds / sizeof *thresholds; ti++) {
+                    const int T = thresholds[ti];
+                    const int d = pq + pc - 2 * acc;
+                    ok &= sj_v3_within(acc, pq - T, pc) == (d <= T);
+                    ok &= sj_hamming_from_and(pq, pc, acc) == d;
+                    checked++;
+                }
+    CHECK(ok, "2 acc - pc >= pq - T is d <= T (%ld cases)", checked);
+}
+
+/* The warp's vote: a tile with no pair within T is voted out before any
+ * append; a single pair at d == T in any one lane's registers keeps its
+ * warp. */
+static void test_v3_vote(void)
+{
+    enum { N = 64, W = 8 };
+    static uint32_t Q[N * W], C[N * W];
+    random_words(Q, N * W, 1);
+    random_words(C, N * W, 1); /* random pairs: d near 128, none within T = 1 */
+    sj_gpu_hit hits[8];
+    uint64_t voted_out = 0;
+    uint64_t n = emulate_v3_launch_votes(Q, N, 0, C, N, 0, W, 0, 1, hits, 8, &voted_out);
+    CHECK(n == 0 && voted_out == SJ_V3_WARPS, "no pair within T: all %d warps voted out (%llu)",
+          SJ_V3_WARPS, (unsigned long long)voted_out);
+    int ok = 1;
+    for (int q = 0; q < N; q += 5) { /* one pair (q, c) at d == T = 1 */
+        const int c = (q * 7) % N;
+        uint32_t saved[W];
+        memcpy(saved, C + c * W, W * 4);
+        memcpy(C + c * W, Q + q * W, W * 4);
+        C[c * W + q % W] ^= 1u << (q % 32);
+        voted_out = 0;
+        n = emulate_v3_launch_votes(Q, N, 0, C, N, 0, W, 0, 1, hits, 8, &voted_out);
+        ok &= n == 1 && hits[0].q == (uint32_t)q && hits[0].c == (uint32_t)c && hits[0].d == 1;
+        ok &= voted_out == SJ_V3_WARPS - 1;
+        memcpy(C + c * W, saved, W * 4);
+    }
+    CHECK(ok, "one pair at d == T anywhere in the tile keeps exactly its warp");
+}
+
+/* The word order: registers r and r + 2 of A (r and r + 1 of B: one 64-bit
+ * load) are adjacent data words, the pair 8-byte aligned, and over a
+ * chunk's 8 words the data order is a permutation shared by A and B. */
+static void test_v3_word_pairs(void)
+{
+    int ok = 1, seen[8] = {0};
+    for (int w = 0; w < 8; w++)
+        seen[sj_v3_data_word(w)]++;
+    for (int w = 0; w < 8; w++)
+        ok &= seen[w] == 1;
+    for (int lane = 0; lane < 32; lane++) {
+        for (int r = 0; r < 2; r++) {
+            const int lo = sj_v3_data_word(sj_mma_a_word(lane, r));
+            ok &= lo % 2 == 0 && sj_v3_data_word(sj_mma_a_word(lane, r + 2)) == lo + 1;
+        }
+        const int lo = sj_v3_data_word(sj_mma_b_word(lane, 0));
+        ok &= lo % 2 == 0 && sj_v3_data_word(sj_mma_b_word(lane, 1)) == lo + 1;
+    }
+    CHECK(ok, "v3 word pairs: adjacent, aligned, one permutation for A and B");
+}
+
+/* ---- an emulated mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 ----
+ *
+ * From the PTX ISA's fragment tables for mma.m16n8k32 with .s8/.u8
+ * (9.7.14.5.10 in PTX ISA 9.x, from Figure 88 on), not from hamming_tile.h.
+ * Fragment element i is byte i % 4 of register i / 4, a signed int8.
+ *   A (16 x 32, row): row = g for 0 <= i < 4 or 8 <= i < 12, else g + 8
+ *                     col = t*4 + (i & 3), + 16 for i >= 8
+ *   B (32 x 8, col):  row = t*4 + (i & 3), + 16 for i >= 4;  col = g
+ *   C, D (16 x 8):    as m16n8k256 (ptx_c_elem)
+ * D[m][n] = C[m][n] + sum over k of A[m][k] * B[k][n]. */
+static void ptx_s8_a_elem(int lane, int i, int *row, int *col)
+{
+    const int g = lane >> 2, t = lane % 4;
+    *row = ((i >= 0 && i < 4) || (i >= 8 && i < 12)) ? g : g + 8;
+    *col = t * 4 + (i & 3) + (i >= 8 ? 16 : 0);
+}
+
+static void ptx_s8_b_elem(int lane, int i, int *row, int *col)
+{
+    const int g = lane >> 2, t = lane % 4;
+    *row = t * 4 + (i & 3) + (i >= 4 ? 16 : 0);
+    *col = g;
+}
+
+static int s8_byte(uint32_t reg, int i) { return (int)(int8_t)(uint8_t)(reg >> (8 * (i % 4))); }
+
+static void emulate_mma_s8(const uint32_t a[32][4], const uint32_t b[32][2], const int32_t c[32][4],
+                           int32_t d[32][4])
+{
+    static int A[16][32], B[32][8];
+    int32_t C[16][8];
+    for (int lane = 0; lane < 32; lane++) {
+        for (int i = 0; i < 16; i++) {
+            int row, col;
+            ptx_s8_a_elem(lane, i, &row, &col);
+            A[row][col] = s8_byte(a[lane][i / 4], i);
+        }
+        for (int i = 0; i < 8; i++) {
+            int row, col;
+            ptx_s8_b_elem(lane, i, &row, &col);
+            B[row][col] = s8_byte(b[lane][i / 4], i);
+        }
+        for (int i = 0; i < 4; i++) {
+            int row, col;
+            ptx_c_elem(lane, i, &row, &col);
+            C[row][col] = c[lane][i];
+        }
+    }
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 8; n++)
+            for (int k = 0; k < 32; k++)
+                C[m][n] += A[m][k] * B[k][n];
+    for (int lane = 0; lane < 32; lane++)
+        for (int i = 0; i < 4; i++) {
+            int row, col;
+            ptx_c_elem(lane, i, &row, &col);
+            d[lane][i] = C[row][col];
+        }
+}
+
+/* The s8 table as transcribed covers A and B once each. */
+static void test_ptx_s8_tables(void)
+{
+    static int seen_a[16][32], seen_b[32][8];
+    int ok = 1;
+    for (int lane = 0; lane < 32; lane++) {
+        int row, col;
+        for (int i = 0; i < 16; i++)
+            ptx_s8_a_elem(lane, i, &row, &col), ok &= row < 16 && col < 32, seen_a[row][col]++;
+        for (int i = 0; i < 8; i++)
+            ptx_s8_b_elem(lane, i, &row, &col), ok &= row < 32 && col < 8, seen_b[row][col]++;
+    }
+    for (int k = 0; k < 32; k++) {
+        for (int m = 0; m < 16; m++)
+            ok &= seen_a[m][k] == 1;
+        for (int n = 0; n < 8; n++)
+            ok &= seen_b[k][n] == 1;
+    }
+    CHECK(ok, "the PTX m16n8k32 .s8 tables as transcribed cover A and B once each");
+}
+
+/* uint8 l2sq through the v3 kernel with the .s8 instruction, emulated: rows
+ * packed by sj_vt_s8_pack_row (x - 128), their squared norms, the shared
+ * loaders and epilogue, against l2sq of the original rows in a plain loop;
+ * corpus rows at l2sq T - 1, T, T + 1 of a query (d == T is a match), T of
+ * 0 and fractional T, dimensions across the 32-byte k (1, 31, 32, 33, 144
+ * photodna, 200), values at 0 and 255, self and cross. */
+static void test_s8_l2sq_emulated(void)
+{
+    static const uint32_t dims[] = {1, 31, 32, 33, 144, 200};
+    enum { NQ = 35, NC = 70 };
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+        for (int self = 0; self < 2; self++)
+            for (int tk = 0; tk < 3; tk++) {
+                const uint32_t D = dims[di];
+                const int words = sj_vt_s8_row_words(D);
+                static uint8_t X[NQ][200], Y[NC][200];
+                for (int i = 0; i < NQ; i++)
+                    for (uint32_t k = 0; k < D; k++)
+                        X[i][k] = i % 5 == 0 ? 255 : i % 5 == 1 ? 0 : (uint8_t)t_rand();
+                /* the corpus: near copies of queries, one component moved */
+                for (int j = 0; j < NC; j++) {
+                    memcpy(Y[j], X[j % NQ], D);
+                    const uint32_t k = (uint32_t)t_rand() % D;
+                    const int step = 1 + (int)(t_rand() % 4) + (j % 3 == 0 ? 0 : 30);
+                    Y[j][k] = (uint8_t)(Y[j][k] >= 128 ? Y[j][k] - step : Y[j][k] + step);
+                }
+                const uint8_t (*Qr)[200] = self ? (const uint8_t (*)[200])Y : (const uint8_t (*)[200])X;
+                const uint32_t nq = self ? NC : NQ;
+                /* T: an l2sq that occurs, exactly (tk 0), plus 0.5 (tk 1), or 0 (tk 2) */
+                int64_t some = 0;
+                for (uint32_t k = 0; k < D; k++)
+                    some += ((int64_t)Qr[1][k] - Y[1 % NC][k]) * ((int64_t)Qr[1][k] - Y[1 % NC][k]);
+                if (self)
+                    some = 16;
+                const double T = tk == 2 ? 0.0 : (double)some + (tk == 1 ? 0.5 : 0.0);
+                const int32_t Ti = sj_vt_s8_threshold(T, D);
+                uint32_t *Qw = malloc((size_t)nq * words * 4), *Cw = malloc((size_t)NC * words * 4);
+                int32_t *qn = malloc(nq * sizeof *qn), *cn = malloc(NC * sizeof *cn);
+                for (uint32_t i = 0; i < nq; i++)
+                    qn[i] = sj_vt_s8_pack_row(Qr[i], D, Qw + (size_t)i * words, words);
+                for (int j = 0; j < NC; j++)
+                    cn[j] = sj_vt_s8_pack_row(Y[j], D, Cw + (size_t)j * words, words);
+                uint64_t want = 0, at_t = 0;
+                static int expect[NC][NC];
+                for (uint32_t i = 0; i < nq; i++)
+                    for (int j = 0; j < NC; j++) {
+                        int64_t d = 0;
+                        for (uint32_t k = 0; k < D; k++)
+                            d += ((int64_t)Qr[i][k] - Y[j][k]) * ((int64_t)Qr[i][k] - Y[j][k]);
+                        const int in = (double)d <= T && (!self || (uint32_t)j > i);
+                        expect[i][j] = in ? (int)d : -1;
+                        want += (uint64_t)in;
+                        at_t += in && (double)d == floor(T);
+                    }
+                sj_gpu_hit *hits = malloc((size_t)(want + 8) * sizeof *hits);
+                const uint64_t count = emulate_v3_core(Qw, nq, 0, Cw, NC, 0, words, self, Ti, hits,
+                                                       want + 8, NULL, emulate_mma_s8, qn, cn);
+                int ok = count == want;
+                for (uint64_t h = 0; h < count && h < want + 8 && ok; h++) {
+                    const sj_gpu_hit x = hits[h];
+                    ok = x.q < nq && x.c < NC && expect[x.q][x.c] == x.d;
+                    if (ok)
+                        expect[x.q][x.c] = -2; /* once */
+                }
+                CHECK(ok && (tk == 2 || self || at_t > 0),
+                      "s8 l2sq D=%u self=%d T=%g: %llu hits, plain loop %llu (%llu at d == T)", D, self,
+                      T, (unsigned long long)count, (unsigned long long)want, (unsigned long long)at_t);
+                free(hits), free(Qw), free(Cw), free(qn), free(cn);
+            }
+    CHECK(sj_vt_s8_threshold(-1, 144) == -1 && sj_vt_s8_threshold(NAN, 144) == -1 &&
+          sj_vt_s8_threshold(10.99, 144) == 10 && sj_vt_s8_threshold(1e300, 144) == 65025 * 144,
+          "int32 thresholds: below 0, NaN, fractional, above the largest l2sq");
 }
 
 /* The append on partial warps: whatever the active mask (lanes past a tile
@@ -788,6 +1138,12 @@ int main(void)
     test_distances();
     test_ptx_tables();
     test_v3_emulated();
+    test_v3_within();
+    test_v3_word_pairs();
+    test_v3_epilogue_boundary();
+    test_v3_vote();
+    test_ptx_s8_tables();
+    test_s8_l2sq_emulated();
     test_warp_append_partial();
     test_chunk_rows();
     test_stage_rows();

@@ -10,6 +10,10 @@
  * row sets are column-major ld x n matrices, so A is transposed, B is not),
  * 32 MiB that stay in the H200's 50 MiB L2; the epilogue kernel
  * (kernels/vector_join.cu) appends the candidates within the margin of T.
+ * l2sq of uint8 kinds (photodna, u8:D up to SJ_GPU_S8_MAX_DIM): no GEMM and
+ * no dot tile: rows shifted to int8 (x - 128) go through one fused kernel on
+ * int8 tensor cores (sj_gpu_launch_l2sq_s8, mma.m16n8k32 .s8) whose
+ * epilogue thresholds the exact integer l2sq and appends the pairs.
  * l1: the packed-byte kernel, exact. All tiles of one compare() call go into
  * the stream back to back (GEMM k+1 waits for epilogue k in stream order, so
  * one dots buffer serves) and share one candidate buffer; the host waits
@@ -24,6 +28,7 @@
 #include "join/cuda_util.h"
 #include "join/gpu_plan.h"
 
+#include "hamming_join.h" /* sj_gpu_launch_l2sq_s8 */
 #include "vector_join.h"
 
 #include <cublas_api.h>
@@ -31,7 +36,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TILE_Q = 2048, TILE_C = 4096, DEFAULT_HITS = 1 << 20 };
+/* Queries x corpus rows of one GEMM tile or int8 launch (tests set them small). */
+#ifndef SJ_GPU_VEC_TILE_Q
+#define SJ_GPU_VEC_TILE_Q 2048
+#endif
+#ifndef SJ_GPU_VEC_TILE_C
+#define SJ_GPU_VEC_TILE_C 4096
+#endif
+enum { TILE_Q = SJ_GPU_VEC_TILE_Q, TILE_C = SJ_GPU_VEC_TILE_C, DEFAULT_HITS = 1 << 20 };
+
+/* uint8 l2sq of at most this many components runs on int8 tensor cores. */
+#ifndef SJ_GPU_S8_MAX_DIM
+#define SJ_GPU_S8_MAX_DIM SJ_VT_S8_MAX_DIM
+#endif
 
 /* The cuBLAS entry points we use, resolved at run time. */
 typedef struct blas_api {
@@ -99,7 +116,9 @@ typedef struct cuda_vec_state {
     double gamma;          /* the device GEMM's margin factor */
     int ld;                /* components per device row (GEMM kinds) */
     int half;              /* 1: fp16 rows (uint8 kinds), 0: fp32 */
-    int words;             /* l1: uint32 words per packed row */
+    int words;             /* l1, s8: uint32 words per packed row */
+    int s8;                /* 1: uint8 l2sq on int8 tensor cores (rows x - 128) */
+    int32_t s8_threshold;  /* s8: T as an integer (sj_vt_s8_threshold) */
     size_t row_bytes;      /* device bytes per row */
     blas_api blas;
     cublasHandle_t handle;
@@ -110,6 +129,7 @@ typedef struct cuda_vec_state {
     double *d_cnorm;       /* [n] */
     void *d_queries;       /* [q_cap][row] */
     double *d_qnorm;       /* [q_cap] */
+    int32_t *d_cnorm2, *d_qnorm2; /* s8: |row - 128|^2 of corpus [n], queries [q_cap] */
     int64_t q_cap;
     float *d_dots;         /* [TILE_Q][TILE_C] */
     sj_gpu_hit *d_hits, *h_hits;
@@ -117,10 +137,17 @@ typedef struct cuda_vec_state {
 } cuda_vec_state;
 
 /* Host rows -> device layout in out[n][row_bytes] (packed bytes for l1,
- * fp16 or fp32 components otherwise), norms in norm[n]. */
+ * int8 x - 128 for s8, fp16 or fp32 components otherwise), norms in norm[n]
+ * (s8: squared norms of the int8 rows in norm2[n]). */
 static sj_status to_device_rows(const cuda_vec_state *s, const uint8_t *rows, int64_t n, void *out,
-                                double *norm)
+                                double *norm, int32_t *norm2)
 {
+    if (s->s8) {
+        for (int64_t i = 0; i < n; i++)
+            norm2[i] = sj_vt_s8_pack_row(rows + (size_t)i * s->v.bytes, s->v.bytes,
+                                         (uint32_t *)out + (size_t)i * s->words, s->words);
+        return SJ_OK;
+    }
     if (s->v.metric == SJ_METRIC_L1) {
         uint32_t *w = out;
         memset(w, 0, (size_t)n * s->row_bytes);
@@ -145,30 +172,35 @@ static sj_status to_device_rows(const cuda_vec_state *s, const uint8_t *rows, in
  * host side goes through one staging piece of at most SJ_GPU_STAGE_BYTES,
  * not a converted copy of all n rows. */
 static sj_status to_device(cuda_vec_state *s, const uint8_t *rows, int64_t n, void *dst,
-                           double *dst_norm)
+                           double *dst_norm, int32_t *dst_norm2)
 {
     sj_status st = SJ_OK;
     const int64_t piece = sj_gpu_stage_rows(SJ_MAX(n, 1), (int64_t)s->row_bytes);
     void *h = malloc((size_t)piece * s->row_bytes);
     double *norm = calloc((size_t)piece, sizeof *norm);
-    if (!h || !norm) {
+    int32_t *norm2 = calloc((size_t)piece, sizeof *norm2);
+    if (!h || !norm || !norm2) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (int64_t off = 0; off < n; off += piece) {
         const int64_t k = SJ_MIN(piece, n - off);
-        if ((st = to_device_rows(s, rows + (size_t)off * s->v.bytes, k, h, norm)))
+        if ((st = to_device_rows(s, rows + (size_t)off * s->v.bytes, k, h, norm, norm2)))
             goto done;
         CU(cudaMemcpyAsync((char *)dst + (size_t)off * s->row_bytes, h, (size_t)k * s->row_bytes,
                            cudaMemcpyHostToDevice, s->stream));
         if (dst_norm)
             CU(cudaMemcpyAsync(dst_norm + off, norm, (size_t)k * sizeof *norm,
                                cudaMemcpyHostToDevice, s->stream));
+        if (dst_norm2 && s->s8)
+            CU(cudaMemcpyAsync(dst_norm2 + off, norm2, (size_t)k * sizeof *norm2,
+                               cudaMemcpyHostToDevice, s->stream));
         CU(cudaStreamSynchronize(s->stream)); /* h and norm are pageable and reused */
     }
 done:
     free(h);
     free(norm);
+    free(norm2);
     return st;
 }
 
@@ -181,6 +213,8 @@ static void cuda_vec_close(void *state)
     cudaFree(s->d_cnorm);
     cudaFree(s->d_queries);
     cudaFree(s->d_qnorm);
+    cudaFree(s->d_cnorm2);
+    cudaFree(s->d_qnorm2);
     cudaFree(s->d_dots);
     cudaFree(s->d_hits);
     cudaFree(s->d_count);
@@ -206,9 +240,11 @@ static sj_status cuda_vec_open(const sj_join_config *cfg, sj_hash_type type, voi
     sj_vec_join_init(&s->v, cfg, type);
     s->half = type.kind != SJ_KIND_F32;
     s->ld = (int)((type.dim + 7) / 8 * 8);
-    s->words = (int)((type.dim + 3) / 4);
-    s->row_bytes = s->v.metric == SJ_METRIC_L1 ? (size_t)s->words * 4
-                                               : (size_t)s->ld * (s->half ? 2 : 4);
+    s->s8 = s->half && s->v.metric == SJ_METRIC_L2SQ && type.dim <= SJ_GPU_S8_MAX_DIM;
+    s->s8_threshold = sj_vt_s8_threshold(s->v.threshold, type.dim);
+    s->words = s->s8 ? sj_vt_s8_row_words(type.dim) : (int)((type.dim + 3) / 4);
+    s->row_bytes = s->v.metric == SJ_METRIC_L1 || s->s8 ? (size_t)s->words * 4
+                                                        : (size_t)s->ld * (s->half ? 2 : 4);
     /* fp16 inputs are exact; f32 may go through TF32 (10-bit fractions), and
      * tensor cores may truncate rather than round: a unit of 2^-10. */
     s->gamma = sj_vt_gamma(type.dim, s->half ? 0.0 : 1.0 / 1024.0);
@@ -240,12 +276,15 @@ static sj_status cuda_vec_load_corpus(void *state, const uint8_t *rows, int64_t 
     sj_status st = SJ_OK;
     cudaFree(s->d_corpus);
     cudaFree(s->d_cnorm);
-    s->d_corpus = NULL, s->d_cnorm = NULL;
+    cudaFree(s->d_cnorm2);
+    s->d_corpus = NULL, s->d_cnorm = NULL, s->d_cnorm2 = NULL;
     s->rows = rows;
     s->n = n;
     CU(cudaMalloc(&s->d_corpus, (size_t)SJ_MAX(n, 1) * s->row_bytes));
     CU(cudaMalloc((void **)&s->d_cnorm, (size_t)SJ_MAX(n, 1) * sizeof(double)));
-    st = to_device(s, rows, n, s->d_corpus, s->d_cnorm);
+    if (s->s8)
+        CU(cudaMalloc((void **)&s->d_cnorm2, (size_t)SJ_MAX(n, 1) * sizeof(int32_t)));
+    st = to_device(s, rows, n, s->d_corpus, s->d_cnorm, s->d_cnorm2);
 done:
     return st;
 }
@@ -272,6 +311,17 @@ static sj_status enqueue_tiles(cuda_vec_state *s, int64_t qoff, int64_t q0, int6
                                  nct, q0 + qt, ct, (uint32_t)qt, (uint32_t)(ct - c0), self,
                                  (int)s->v.metric, s->v.threshold, s->gamma, s->d_hits,
                                  s->d_count, s->cap};
+            if (s->s8) { /* one fused kernel, exact: no dot tile */
+                const sj_gpu_tile h = {
+                    .queries = (const uint32_t *)qdev, .query_popc = s->d_qnorm2 + qoff + qt,
+                    .nq = nqt, .q0 = q0 + qt, .corpus = (const uint32_t *)cdev,
+                    .corpus_popc = s->d_cnorm2 + ct, .nc = nct, .c0 = ct, .words = s->words,
+                    .threshold = s->s8_threshold, .self = self, .hits = s->d_hits,
+                    .count = s->d_count, .capacity = s->cap, .hit_q = (uint32_t)qt,
+                    .hit_c = (uint32_t)(ct - c0)};
+                CU((cudaError_t)sj_gpu_launch_l2sq_s8(&h, s->stream));
+                continue;
+            }
             if (s->v.metric == SJ_METRIC_L1) {
                 CU((cudaError_t)sj_gpu_vec_l1((const uint32_t *)qdev, (const uint32_t *)cdev,
                                               s->words, &t, s->stream));
@@ -345,12 +395,15 @@ static sj_status cuda_vec_compare(void *state, const uint8_t *queries, int64_t q
     if (nq > s->q_cap) {
         cudaFree(s->d_queries);
         cudaFree(s->d_qnorm);
-        s->d_queries = NULL, s->d_qnorm = NULL, s->q_cap = 0;
+        cudaFree(s->d_qnorm2);
+        s->d_queries = NULL, s->d_qnorm = NULL, s->d_qnorm2 = NULL, s->q_cap = 0;
         CU(cudaMalloc(&s->d_queries, (size_t)nq * s->row_bytes));
         CU(cudaMalloc((void **)&s->d_qnorm, (size_t)nq * sizeof(double)));
+        if (s->s8)
+            CU(cudaMalloc((void **)&s->d_qnorm2, (size_t)nq * sizeof(int32_t)));
         s->q_cap = nq;
     }
-    if ((st = to_device(s, queries, nq, s->d_queries, s->d_qnorm)))
+    if ((st = to_device(s, queries, nq, s->d_queries, s->d_qnorm, s->d_qnorm2)))
         goto done;
     /* Pieces of at most SJ_GPU_MAX_LAUNCH_ROWS rows, so that the hits' uint32
      * rows hold them; a piece whose candidates overflow the buffer is redone
