@@ -10,6 +10,26 @@ trap 'rm -rf "$W"' EXIT
 fail=0 checks=0
 ok() { checks=$((checks+1)); if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=$((fail+1)); fi; }
 dump() { h5dump -d /pairs/a -d /pairs/b -d /pairs/distance -d /nodes/id "$1" | tail -n +2; }
+# kill_midway OUT DELAY_MS JOIN_ARGS...: start a join writing OUT, wait until
+# its journal holds a finished unit, then DELAY_MS more, and kill -9 it. On a
+# loaded machine the run may finish first: then it is run again with half the
+# delay (up to 6 times), so the kill always lands with work done and left.
+kill_midway() {
+  local out=$1 delay=$2 journal tries pid; shift 2
+  journal="$(dirname "$out")/.$(basename "$out").journal"
+  for tries in 1 2 3 4 5 6; do
+    rm -f "$out" "$journal"
+    "$SJ" join "$@" --out "$out" & pid=$!
+    for _ in $(seq 3000); do # until a unit is in the journal (or the run ended)
+      [ "$(stat -c %s "$journal" 2>/dev/null || echo 0)" -gt 100 ] && break
+      kill -0 $pid 2>/dev/null || break; sleep 0.01
+    done
+    sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
+    if kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null; return 0; fi
+    wait $pid 2>/dev/null; delay=$((delay / 2))
+  done
+  echo "kill_midway: the join always finished before the kill"; return 1
+}
 seed=${SIMJOIN_TEST_SEED:-$RANDOM}; echo "gen seed: $seed (rerun with SIMJOIN_TEST_SEED=$seed)"
 "$SJ" gen --quiet --n 100000 --queries 3000 --queries-out "$W/q.h5" --seed $seed --out "$W/c.h5"
 # the corpus self-join: about 5e9 comparisons, a few seconds on one thread
@@ -17,9 +37,7 @@ args=(--quiet --threads 1 --corpus "$W/c.h5" --threshold 31)
 "$SJ" join "${args[@]}" --out "$W/ref.h5"
 dump "$W/ref.h5" > "$W/ref.txt"
 for i in 1 2 3; do
-  rm -f "$W/out.h5" "$W/.out.h5.journal"
-  "$SJ" join "${args[@]}" --out "$W/out.h5" & pid=$!
-  sleep "0.$(( RANDOM % 8 + 2 ))"; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  kill_midway "$W/out.h5" $(( RANDOM % 500 )) "${args[@]}"
   if [ $i = 3 ]; then # and once more, during the resume
     "$SJ" join "${args[@]}" --out "$W/out.h5" --resume & pid=$!
     sleep 0.3; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
@@ -68,13 +86,7 @@ t0=$(date +%s%N)
 run_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 ok "the chunked join equals the join without chunks" "cmp -s <(dump \"$W/mchunk.h5\") <(dump \"$W/mref.h5\")"
 for i in 1 2; do
-  rm -f "$W/mout.h5" "$W/.mout.h5.journal"
-  "$SJ" join "${margs[@]}" --max-memory 16M --out "$W/mout.h5" & pid=$!
-  sleep "$(( run_ms * i / 3 / 1000 )).$(printf %03d $(( run_ms * i / 3 % 1000 )))"
-  for _ in $(seq 500); do # and once a unit is in the journal (a slow machine)
-    [ "$(stat -c %s "$W/.mout.h5.journal" 2>/dev/null || echo 0)" -gt 100 ] && break; sleep 0.01
-  done
-  kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  kill_midway "$W/mout.h5" $(( run_ms * i / 3 )) "${margs[@]}" --max-memory 16M
   "$SJ" join "${margs[@]}" --max-memory 16M --out "$W/mout.h5" --resume --stats-json "$W/ms$i.json"
   ok "several chunks, killed at $i/3 of the run and resumed: equals the uninterrupted run" \
      "grep -q '\"resumed_units\": [1-9]' \"$W/ms$i.json\" && cmp -s <(dump \"$W/mout.h5\") <(dump \"$W/mref.h5\")"
