@@ -27,11 +27,8 @@ RUN if [ "$CUDA" = 1 ]; then \
       apt-get update && apt-get install -y --no-install-recommends nvidia-cuda-toolkit; \
     fi
 COPY . .
-# CUDA 11.8's cublas_api.h, included from C, wants CUBLASAPI defined (as
-# cublas_v2.h defines it, empty for C); CUDA 12's defines it itself.
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSIMJOIN_BUILD_TESTS=OFF \
       -DSIMJOIN_CUDA=$([ "$CUDA" = 1 ] && echo ON || echo OFF) \
-      $([ "$CUDA" = 1 ] && echo -DCMAKE_C_FLAGS=-DCUBLASAPI=) \
       -DSIMJOIN_FAISS_ROOT=/src/build/_deps/faiss -DCMAKE_INSTALL_PREFIX=/opt/simjoin && \
     cmake --build build -j"$(nproc)" && cmake --install build
 # The runtime packages are the ones the installed binary and library link

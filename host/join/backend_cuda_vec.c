@@ -31,7 +31,7 @@
 #include "hamming_join.h" /* sj_gpu_launch_l2sq_s8 */
 #include "vector_join.h"
 
-#include <cublas_api.h>
+#include <cublas_v2.h> /* defines CUBLASAPI (CUDA 11 needs it) before cublas_api.h */
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
