@@ -184,13 +184,14 @@ static void read_state(const char *path, int64_t *cluster_of)
 
 /* ---- the runs ---- */
 
-static int n_info, n_warning, n_progress;
+static int n_info, n_warning, n_progress, n_created;
 static int64_t last_done, last_total;
 
 static void on_notice(void *user, sj_nightly_notice_level level, const char *message)
 {
     CHECK(user == &n_info, "user pointer not passed");
     CHECK(strchr(message, '\n') == NULL, "a notice of more than one line: %s", message);
+    n_created += strncmp(message, "state: created ", 15) == 0;
     if (level == SJ_NIGHTLY_WARNING)
         n_warning++;
     else
@@ -205,29 +206,47 @@ static void on_progress(void *user, int64_t done, int64_t total, int64_t pairs)
     last_total = total;
 }
 
-/* sj_nightly_run with stdout and stderr sent to a file: the bytes printed. */
+/* stdout and stderr sent to a file while the library runs: quiet_begin,
+ * the call, quiet_end (the bytes printed). */
+typedef struct quiet {
+    char path[32];
+    int fd, out, err;
+} quiet;
+
+static void quiet_begin(quiet *q)
+{
+    snprintf(q->path, sizeof q->path, "/tmp/sj_nightly_out_XXXXXX");
+    q->fd = mkstemp(q->path);
+    CHECK(q->fd >= 0, "mkstemp");
+    fflush(stdout);
+    fflush(stderr);
+    q->out = dup(1);
+    q->err = dup(2);
+    dup2(q->fd, 1);
+    dup2(q->fd, 2);
+}
+
+static long quiet_end(quiet *q)
+{
+    fflush(stdout);
+    fflush(stderr);
+    dup2(q->out, 1);
+    dup2(q->err, 2);
+    close(q->out);
+    close(q->err);
+    struct stat sb;
+    fstat(q->fd, &sb);
+    close(q->fd);
+    unlink(q->path);
+    return (long)sb.st_size;
+}
+
 static sj_status run_quietly(const sj_nightly_options *o, sj_nightly_result *r, long *printed)
 {
-    char path[] = "/tmp/sj_nightly_out_XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0, "mkstemp");
-    fflush(stdout);
-    fflush(stderr);
-    int out = dup(1), err = dup(2);
-    dup2(fd, 1);
-    dup2(fd, 2);
+    quiet q;
+    quiet_begin(&q);
     sj_status st = sj_nightly_run(o, r);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(out, 1);
-    dup2(err, 2);
-    close(out);
-    close(err);
-    struct stat sb;
-    fstat(fd, &sb);
-    close(fd);
-    unlink(path);
-    *printed = (long)sb.st_size;
+    *printed = quiet_end(&q);
     return st;
 }
 
@@ -248,6 +267,98 @@ static sj_status night(const char *state, const char *upload, sj_nightly_result 
     sj_status st = run_quietly(&o, r, &printed);
     CHECK(printed == 0, "sj_nightly_run printed %ld bytes", printed);
     return st;
+}
+
+/* sj_state_init on dir with the kind given (NULL: the corpus's), nothing
+ * printed. */
+static sj_status init_state(const char *dir, const char *kind, int64_t threshold, const char *const *corpus,
+                            int n_corpus, sj_state_init_result *r)
+{
+    sj_state_init_options o;
+    sj_state_init_options_init(&o);
+    o.state_dir = dir;
+    if (kind)
+        CHECK(sj_hash_type_parse(kind, &o.type) == SJ_OK, "parse %s", kind);
+    o.threshold = threshold;
+    o.corpus = corpus;
+    o.n_corpus = n_corpus;
+    o.notice = on_notice;
+    o.progress = on_progress;
+    o.user = &n_info;
+    sj_state_init_result_init(r);
+    quiet q;
+    quiet_begin(&q);
+    sj_status st = sj_state_init(&o, r);
+    long printed = quiet_end(&q);
+    CHECK(printed == 0, "sj_state_init printed %ld bytes", printed);
+    return st;
+}
+
+static int64_t manifest_generation(const char *dir, int64_t *corpus_hashes)
+{
+    sj_manifest m;
+    memset(&m, 0, sizeof m);
+    CHECK(sj_manifest_read(dir, &m) == SJ_OK, "manifest of %s: %s", dir, sj_last_error());
+    int64_t g = m.generation;
+    if (corpus_hashes)
+        *corpus_hashes = sj_manifest_corpus_hashes(dir, &m);
+    sj_manifest_free(&m);
+    return g;
+}
+
+/* sj_state_init: a state seeded with night 1's shard (its kind read from
+ * it), against the rows this test wrote; an existing state, a vector kind
+ * and bits:N without a threshold refused with nothing made; a failed import
+ * leaves generation 0. */
+static void test_state_init(const char *tmp, const char *pa)
+{
+    char dir[256], path[512];
+    int64_t rows_a = 0, hashes = -1;
+    for (int64_t i = 0; i < n_all; i++)
+        rows_a += all_night[i] == 1;
+    const char *corpus[1] = {pa};
+    sj_state_init_result r;
+    umask(022);
+    snprintf(dir, sizeof dir, "%s/seeded", tmp);
+    n_created = 0;
+    CHECK(init_state(dir, NULL, -1, corpus, 1, &r) == SJ_OK, "state init --corpus: %s", sj_last_error());
+    CHECK(r.created == 1 && r.type.kind == SJ_KIND_PDQ && r.threshold == 31 && n_created == 1,
+          "state init: created %d, kind %d, threshold %d, %d created notices", r.created, (int)r.type.kind,
+          r.threshold, n_created);
+    CHECK(r.import.generation == 1 && r.import.uploads == rows_a && r.import.already_committed == 0,
+          "the import: generation %lld, %lld hashes, the test wrote %lld", (long long)r.import.generation,
+          (long long)r.import.uploads, (long long)rows_a);
+    CHECK(manifest_generation(dir, &hashes) == 1 && hashes == rows_a,
+          "the seeded manifest: corpus of %lld hashes, the test wrote %lld", (long long)hashes, (long long)rows_a);
+    const char *sub[] = {"", "/shards", "/clusters", "/reports"};
+    for (int i = 0; i < 4; i++) {
+        struct stat sb;
+        snprintf(path, sizeof path, "%s%s", dir, sub[i]);
+        CHECK(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 0777) == 0750,
+              "%s: not a directory of mode 0750 (%o)", path, (unsigned)(sb.st_mode & 0777));
+    }
+    CHECK(init_state(dir, "pdq", -1, NULL, 0, &r) == SJ_ERR_ARG && r.created == 0 &&
+          strstr(sj_last_error(), "already exists"), "an existing state: %s", sj_last_error());
+    CHECK(manifest_generation(dir, NULL) == 1, "the refused init changed the state");
+
+    snprintf(dir, sizeof dir, "%s/vectors", tmp);
+    CHECK(init_state(dir, "u8:16", -1, NULL, 0, &r) == SJ_ERR_UNSUPPORTED && r.created == 0,
+          "a u8:16 state: %s", sj_last_error());
+    CHECK(access(dir, F_OK) != 0, "the refused u8:16 init made %s", dir);
+    CHECK(init_state(dir, "bits:64", -1, NULL, 0, &r) == SJ_ERR_ARG && r.type.kind == SJ_KIND_BITS &&
+          r.created == 0, "bits:64 without a threshold: %s", sj_last_error());
+    CHECK(access(dir, F_OK) != 0, "the refused bits:64 init made %s", dir);
+
+    snprintf(dir, sizeof dir, "%s/empty", tmp);
+    CHECK(init_state(dir, "bits:64", 9, NULL, 0, &r) == SJ_OK && r.created == 1 && r.threshold == 9 &&
+          r.import.generation == 0 && manifest_generation(dir, NULL) == 0, "an empty bits:64 state: %s",
+          sj_last_error());
+    snprintf(dir, sizeof dir, "%s/unimported", tmp);
+    snprintf(path, sizeof path, "%s/missing.h5", tmp);
+    corpus[0] = path;
+    CHECK(init_state(dir, "pdq", -1, corpus, 1, &r) != SJ_OK && r.created == 1 &&
+          strstr(sj_last_error(), "missing.h5"), "a missing corpus shard: %s", sj_last_error());
+    CHECK(manifest_generation(dir, NULL) == 0, "the failed import left no generation 0");
 }
 
 static int64_t cluster1[MAX_ID], cluster2[MAX_ID];
@@ -467,6 +578,8 @@ int main(void)
            "%lld joined existing, %lld excluded\n", (long long)n_o1, (long long)n_o2, (long long)cross,
            (long long)expect_merges, (long long)expect_new, (long long)expect_joined, (long long)deg_b);
     CHECK(expect_merges >= 2 && expect_joined > 0, "the nights have no merges or no growth: the checks above are vacuous");
+
+    test_state_init(tmp, pa);
 
     /* The same batch again: recognised, nothing done. */
     CHECK(night(state, pb, &r3) == SJ_OK, "night 2 again: %s", sj_last_error());

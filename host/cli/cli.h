@@ -113,6 +113,12 @@ int cmd_hash(int argc, char **argv); /* cmd_hash.c, when built with image suppor
 int cmd_merge(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_nightly(int argc, char **argv);
+/* cmd_nightly.c, shared with `state init --corpus`: the library's notices
+ * (sj_nightly_notice_fn: info as cli_notice, warnings always) and the
+ * summary line of a run. */
+#include "simjoin/nightly.h"
+void cli_nightly_notice(void *user, sj_nightly_notice_level level, const char *message);
+void cli_nightly_summary(const sj_nightly_result *r, int as_corpus);
 
 int cmd_gen(int argc, char **argv);
 int cmd_join(int argc, char **argv);

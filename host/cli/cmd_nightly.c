@@ -54,12 +54,22 @@ static void help(void)
 
 /* The library's notices: informational ones as cli_notice (not with
  * --quiet), warnings always. */
-static void print_notice(void *user, sj_nightly_notice_level level, const char *message)
+void cli_nightly_notice(void *user, sj_nightly_notice_level level, const char *message)
 {
     if (level == SJ_NIGHTLY_WARNING)
         fprintf(stderr, "simjoin: warning: %s\n", message);
     else
         cli_notice("%s", message);
+}
+
+void cli_nightly_summary(const sj_nightly_result *r, int as_corpus)
+{
+    cli_notice("nightly: generation %lld: %lld %s (%s), %lld new matches "
+               "(%lld across databases), %lld new clusters, %lld merges -> %s",
+               (long long)r->generation, (long long)r->uploads,
+               as_corpus ? "corpus hashes imported, none marked new" : "new hashes", r->excluded_text,
+               (long long)r->new_matches, (long long)r->cross_database_matches, (long long)r->new_clusters,
+               (long long)r->merges, r->report_json);
 }
 
 static int write_stats(const char *path, const sj_nightly_result *r)
@@ -96,7 +106,7 @@ int cmd_nightly(int argc, char **argv)
     int64_t threads = 0;
     sj_nightly_options o;
     sj_nightly_options_init(&o);
-    o.notice = print_notice;
+    o.notice = cli_nightly_notice;
     sj_status st;
     if (!uploads)
         return cli_fail(sj_fail(SJ_ERR_NOMEM, "out of memory"));
@@ -178,12 +188,7 @@ int cmd_nightly(int argc, char **argv)
         cli_notice("nightly: this batch was committed in generation %lld; nothing to do", (long long)r.generation);
         goto done;
     }
-    cli_notice("nightly: generation %lld: %lld %s (%s), %lld new matches "
-               "(%lld across databases), %lld new clusters, %lld merges -> %s",
-               (long long)r.generation, (long long)r.uploads,
-               o.as_corpus ? "corpus hashes imported, none marked new" : "new hashes", r.excluded_text,
-               (long long)r.new_matches, (long long)r.cross_database_matches, (long long)r.new_clusters,
-               (long long)r.merges, r.report_json);
+    cli_nightly_summary(&r, o.as_corpus);
     if (stats)
         rc = write_stats(stats, &r);
 done:

@@ -2,13 +2,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli/cli.h"
 #include "state/state.h"
-#include "io/h5util.h"
+#include "simjoin/nightly.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void help(void)
 {
@@ -31,27 +29,6 @@ static void help(void)
            "  --json        info, verify: the figures as one JSON object on stdout instead\n"
            "                of the text (verify: valid true or false, with the error)\n"
            "  --stats-json F  write the figures (generation, files, batches, hashes) as JSON\n");
-}
-
-/* Import corpus shards as generation 1: one nightly run with nothing new. */
-static int import_corpus(const char *dir, char **corpus, int n_corpus)
-{
-    char **args = calloc((size_t)n_corpus + 8, sizeof *args);
-    if (!args)
-        return cli_fail(sj_fail(SJ_ERR_NOMEM, "out of memory"));
-    int n = 0;
-    args[n++] = "nightly";
-    args[n++] = "--state";
-    args[n++] = (char *)dir;
-    args[n++] = "--as-corpus";
-    if (cli_quiet)
-        args[n++] = "--quiet";
-    args[n++] = "--new";
-    for (int i = 0; i < n_corpus; i++)
-        args[n++] = corpus[i];
-    int rc = cmd_nightly(n, args);
-    free(args);
-    return rc;
 }
 
 /* The state's figures as one JSON object, to path ("-": stdout): for
@@ -103,21 +80,23 @@ static int state_init(const char *dir, int argc, char **argv)
                                          {"stats-json", required_argument, 0, 'J'},
                                          {0, 0, 0, 0}};
     const char *kind = NULL, *stats = NULL;
-    char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
-    int n_corpus = 0, rc = EXIT_OK;
-    int64_t thr = -1;
-    int c;
+    const char **corpus = calloc((size_t)argc + 1, sizeof *corpus);
+    int rc = EXIT_OK, c;
+    sj_state_init_options o;
+    sj_state_init_options_init(&o);
+    o.state_dir = dir;
+    o.notice = cli_nightly_notice;
     if (!corpus)
         return cli_fail(sj_fail(SJ_ERR_NOMEM, "out of memory"));
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'k')
             kind = optarg;
-        else if (c == 't' && !cli_parse_i64(optarg, &thr) && thr >= 0)
+        else if (c == 't' && !cli_parse_i64(optarg, &o.threshold) && o.threshold >= 0)
             ;
         else if (c == 'c') {
-            corpus[n_corpus++] = optarg;
+            corpus[o.n_corpus++] = optarg;
             while (optind < argc && argv[optind][0] != '-')
-                corpus[n_corpus++] = argv[optind++];
+                corpus[o.n_corpus++] = argv[optind++];
         } else if (c == 'q')
             cli_quiet = 1;
         else if (c == 'J')
@@ -127,70 +106,31 @@ static int state_init(const char *dir, int argc, char **argv)
             goto done;
         }
     }
-    if (optind < argc) {
-        rc = cli_usage("state", "unexpected argument '%s'", argv[optind]);
-        goto done;
-    }
-    sj_manifest m;
-    memset(&m, 0, sizeof m);
+    o.corpus = corpus;
     sj_status st;
-    if (kind) {
-        if ((st = sj_hash_type_parse(kind, &m.type))) {
-            rc = cli_fail(st);
-            goto done;
-        }
-    } else if (n_corpus) { /* the corpus says what it holds */
-        hid_t f;
-        if ((st = sj_h5_open(corpus[0], &f))) {
-            rc = cli_fail(st);
-            goto done;
-        }
-        st = sj_h5_read_type(f, corpus[0], &m.type);
-        H5Fclose(f);
-        if (st) {
-            rc = cli_fail(st);
-            goto done;
-        }
-    } else {
-        rc = cli_usage("state", "init needs --kind (or --corpus)");
-        goto done;
-    }
-    char kind_text[24];
-    sj_hash_type_format(m.type, kind_text, sizeof kind_text);
-    if (!sj_hash_type_binary(m.type)) {
-        rc = cli_fail(sj_fail(SJ_ERR_UNSUPPORTED, "nightly states hold pdq or bits:N hashes; for %s "
-                                                  "use join, cluster and report", kind_text));
-        goto done;
-    }
-    if (thr < 0 && m.type.kind != SJ_KIND_PDQ) {
-        rc = cli_usage("state", "init needs --threshold for bits:N hashes");
-        goto done;
-    }
-    m.threshold = thr < 0 ? 31 : (int32_t)thr;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/manifest", dir);
-    struct stat sb;
-    if (stat(path, &sb) == 0) {
-        rc = cli_fail(sj_fail(SJ_ERR_ARG, "%s: a state already exists here", dir));
-        goto done;
-    }
-    const char *sub[] = {"", "/shards", "/clusters", "/reports"};
-    for (int i = 0; i < 4; i++) {
-        snprintf(path, sizeof path, "%s%s", dir, sub[i]);
-        if (mkdir(path, 0750) != 0 && errno != EEXIST) {
-            rc = cli_fail(sj_fail(SJ_ERR_IO, "%s: cannot create: %s", path, strerror(errno)));
-            goto done;
-        }
-    }
-    if ((st = sj_manifest_commit(dir, &m))) {
+    if (optind < argc)
+        rc = cli_usage("state", "unexpected argument '%s'", argv[optind]);
+    else if (kind && (st = sj_hash_type_parse(kind, &o.type)))
         rc = cli_fail(st);
+    else if (!kind && !o.n_corpus)
+        rc = cli_usage("state", "init needs --kind (or --corpus)");
+    if (rc != EXIT_OK)
+        goto done;
+    sj_state_init_result r;
+    sj_state_init_result_init(&r);
+    if ((st = sj_state_init(&o, &r))) {
+        if (st == SJ_ERR_ARG && r.type.kind == SJ_KIND_BITS && o.threshold < 0)
+            rc = cli_usage("state", "init needs --threshold for bits:N hashes");
+        else
+            rc = cli_fail(st);
+        if (r.created) /* the import failed */
+            cli_notice("state: %s stays at generation 0 (empty); `simjoin nightly --state %s "
+                       "--as-corpus --new ...` retries the import", dir, dir);
         goto done;
     }
-    cli_notice("state: created %s (generation 0, %s, threshold %d)", dir, kind_text, m.threshold);
-    if (n_corpus && (rc = import_corpus(dir, corpus, n_corpus)) != EXIT_OK)
-        cli_notice("state: %s stays at generation 0 (empty); `simjoin nightly --state %s "
-                   "--as-corpus --new ...` retries the import", dir, dir);
-    if (rc == EXIT_OK && stats)
+    if (o.n_corpus)
+        cli_nightly_summary(&r.import, 1);
+    if (stats)
         rc = init_stats(dir, stats);
 done:
     free(corpus);

@@ -993,3 +993,88 @@ done:
     }
     return st;
 }
+
+void sj_state_init_options_init(sj_state_init_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->threshold = -1;
+}
+
+void sj_state_init_result_init(sj_state_init_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->struct_size = sizeof *r;
+    sj_nightly_result_init(&r->import);
+}
+
+/* The kind of an init: the one given, or corpus[0]'s. */
+static sj_status init_type(const sj_state_init_options *o, sj_hash_type *type)
+{
+    if (o->type.kind) {
+        *type = o->type;
+        return SJ_OK;
+    }
+    if (o->n_corpus < 1)
+        return sj_fail(SJ_ERR_ARG, "state init needs a kind or a corpus");
+    hid_t f;
+    sj_status st = sj_h5_open(o->corpus[0], &f);
+    if (st)
+        return st;
+    st = sj_h5_read_type(f, o->corpus[0], type);
+    H5Fclose(f);
+    return st;
+}
+
+sj_status sj_state_init(const sj_state_init_options *opts, sj_state_init_result *out)
+{
+    if (!opts || !out || opts->struct_size != sizeof *opts || out->struct_size != sizeof *out)
+        return sj_fail(SJ_ERR_ARG, "state init: no options or result, or not of this library's size (call "
+                                   "sj_state_init_options_init and sj_state_init_result_init)");
+    const sj_state_init_options *o = opts;
+    if (!o->state_dir || o->n_corpus < 0 || (o->n_corpus && !o->corpus))
+        return sj_fail(SJ_ERR_ARG, "state init: no state directory, or no corpus paths");
+    sj_nightly_options no; /* the import's, and where the notices go */
+    sj_nightly_options_init(&no);
+    no.state_dir = o->state_dir;
+    no.uploads = o->corpus;
+    no.n_uploads = o->n_corpus;
+    no.as_corpus = 1;
+    no.notice = o->notice;
+    no.progress = o->progress;
+    no.user = o->user;
+    sj_manifest m;
+    memset(&m, 0, sizeof m);
+    sj_status st = init_type(o, &m.type);
+    if (st)
+        return st;
+    out->type = m.type;
+    char kind[24];
+    sj_hash_type_format(m.type, kind, sizeof kind);
+    if (!sj_hash_type_binary(m.type))
+        return sj_fail(SJ_ERR_UNSUPPORTED, "nightly states hold pdq or bits:N hashes; for %s "
+                                           "use join, cluster and report", kind);
+    if (o->threshold < 0 && m.type.kind != SJ_KIND_PDQ)
+        return sj_fail(SJ_ERR_ARG, "state init needs a threshold for bits:N hashes");
+    if (o->threshold > INT32_MAX)
+        return sj_fail(SJ_ERR_ARG, "state init: threshold %lld is too large", (long long)o->threshold);
+    m.threshold = o->threshold < 0 ? 31 : (int32_t)o->threshold;
+    out->threshold = m.threshold;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest", o->state_dir);
+    struct stat sb;
+    if (stat(path, &sb) == 0)
+        return sj_fail(SJ_ERR_ARG, "%s: a state already exists here", o->state_dir);
+    const char *sub[] = {"", "/shards", "/clusters", "/reports"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s%s", o->state_dir, sub[i]);
+        if (mkdir(path, 0750) != 0 && errno != EEXIST)
+            return sj_fail(SJ_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    }
+    if ((st = sj_manifest_commit(o->state_dir, &m)))
+        return st;
+    out->created = 1;
+    notify(&no, SJ_NIGHTLY_INFO, "state: created %s (generation 0, %s, threshold %d)", o->state_dir, kind,
+           m.threshold);
+    return o->n_corpus ? sj_nightly_run(&no, &out->import) : SJ_OK;
+}

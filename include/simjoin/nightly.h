@@ -131,6 +131,49 @@ void sj_nightly_result_init(sj_nightly_result *r);
  * was. o and r: the caller's; nothing of them is kept after the call. */
 sj_status sj_nightly_run(const sj_nightly_options *o, sj_nightly_result *r);
 
+/* Creating a state directory (what `simjoin state init` runs). ABI as
+ * sj_nightly_options: call sj_state_init_options_init first. */
+typedef struct sj_state_init_options {
+    uint32_t struct_size;      /* sizeof(sj_state_init_options), set by the init function */
+    const char *state_dir;     /* the directory to create (or an existing one without a
+                                * manifest); required */
+    sj_hash_type type;         /* pdq or bits:N; kind 0 (default): the type of corpus[0] */
+    int64_t threshold;         /* -1 (default): 31 for pdq; required (>= 0) for bits:N */
+    const char *const *corpus; /* [n_corpus] shard paths imported as generation 1; may be
+                                * NULL with n_corpus 0 (an empty state). Borrowed */
+    int n_corpus;
+    sj_nightly_notice_fn notice; /* optional: "state: created ..." and the import's notices */
+    sj_progress_fn progress;   /* optional: the import's progress (sj_nightly_options) */
+    void *user;                /* passed to notice and progress */
+} sj_state_init_options;
+
+void sj_state_init_options_init(sj_state_init_options *o);
+
+/* What sj_state_init did. ABI: sj_state_init_result_init first. */
+typedef struct sj_state_init_result {
+    uint32_t struct_size;      /* sizeof(sj_state_init_result), set by the init function */
+    sj_hash_type type;         /* the kind, set as soon as known (also on failure: a
+                                * SJ_ERR_ARG with type bits:N is a missing threshold) */
+    int threshold;             /* the state's threshold */
+    int created;               /* 1: DIR/manifest (generation 0) was committed, also when
+                                * the import failed after it */
+    sj_nightly_result import;  /* with a corpus: the import (generation 1, nothing new) */
+} sj_state_init_result;
+
+void sj_state_init_result_init(sj_state_init_result *r);
+
+/* Create a state: checks the kind (pdq or bits:N; others SJ_ERR_UNSUPPORTED)
+ * and threshold, refuses a directory that holds a manifest (SJ_ERR_ARG),
+ * makes DIR, DIR/shards, DIR/clusters and DIR/reports (mode 0750; existing
+ * ones are kept), commits an empty manifest (generation 0) and notices
+ * "state: created DIR (generation 0, KIND, threshold T)". With a corpus it
+ * then runs sj_nightly_run with as_corpus on it (generation 1: the shards'
+ * self-join clustered, nothing marked new). On failure before the manifest
+ * nothing is committed (r->created 0); when the import fails the state stays
+ * at generation 0 (r->created 1) and a nightly run with as_corpus on the same
+ * shards retries it. sj_last_error() names the file and the cause. */
+sj_status sj_state_init(const sj_state_init_options *o, sj_state_init_result *r);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus
