@@ -37,6 +37,14 @@ rc=$(run --python "$W/no-such-python" "${tiny[@]}")
 expect "missing python" 1 "$rc" "no-such-python' (not found or not executable)" "$W/err"
 rc=$(SIMJOIN_BENCH_PEERS_SCRIPT="$W/no-such-script.py" run --python "$PY" "${tiny[@]}")
 expect "missing script" 1 "$rc" "cannot read .*no-such-script.py: No such file" "$W/err"
+# What runs: python script simjoin, the options as given, --kind, --te-scanner.
+printf '#!/bin/sh\n[ "$1" = -c ] && { echo ok; exit 0; }\necho "$@"\n' >"$W/argv-python"
+chmod +x "$W/argv-python"
+touch "$W/te-driver" && chmod +x "$W/te-driver"
+rc=$(run --python "$W/argv-python" --corpus=9 --seed -3 --te-scanner "$W/te-driver" --threads 2 --metric l2sq)
+want="$(cd "$(dirname "$0")/.." && pwd)/scripts/bench_peers.py $(realpath "$SJ") --corpus 9 --seed -3 --threads 2 --metric l2sq --kind pdq --te-scanner $W/te-driver"
+[ "$rc" = 0 ] && [ "$(cat "$W/out")" = "$want" ] && ok "arguments passed through" ||
+  { bad "arguments passed through: exit $rc"; echo "got:  $(cat "$W/out")"; echo "want: $want"; }
 rc=$(run --backends cpu "${tiny[@]}")
 expect "bench's own options refused" 2 "$rc" "peers takes --kind" "$W/err"
 rc=$(run --kind bits:64 "${tiny[@]}")
