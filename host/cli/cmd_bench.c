@@ -17,9 +17,9 @@ static void help(void)
            "                     [--naive-queries K] [--repeat R] [--stats-json FILE]\n"
            "                     [--kernel LIST] [--gpus LIST] [--series-fraction F]\n"
            "                     [--dihedral]\n"
-           "       simjoin bench --peers [--python PY] [--te-scanner PATH] [--kind K] [--metric M]\n"
-           "                     [--corpus N] [--queries M] [--threshold T] [--threads N] [--seed S]\n"
-           "                     [--repeat R]\n"
+           "       simjoin bench --peers [--python PY] [--te-scanner PATH] [--kind K]\n"
+           "                     [--metric M] [--corpus N] [--queries M] [--threshold T]\n"
+           "                     [--threads N] [--seed S] [--repeat R]\n"
            "\n"
            "Generates M queries and N corpus hashes (simjoin gen data), joins them with\n"
            "every listed backend (cpu once per ISA path), checks that all results are\n"
@@ -40,11 +40,12 @@ static void help(void)
            "  --dihedral   binary kinds: also time each path with join --dihedral (each\n"
            "               query's hash plus 7 unrelated transforms) and print its cost\n"
            "               against the plain join of the same path\n"
-           "  --peers      run scripts/bench_peers.py instead: this binary beside the faiss-cpu\n"
-           "               wheel, numpy + BLAS and (pdq) ThreatExchange's flat scanner on the same\n"
-           "               rows: the ratios, and whether each found the same pairs. --python: a\n"
-           "               benchmark venv's (else $SIMJOIN_BENCH_PYTHON, else python3; faiss, numpy,\n"
-           "               h5py); --te-scanner: build_te_scanner.sh's folder (else $SIMJOIN_TE_SCANNER)\n");
+           "  --peers      run scripts/bench_peers.py instead: this binary beside the\n"
+           "               faiss-cpu wheel, numpy + BLAS and (pdq) ThreatExchange's flat\n"
+           "               scanner on the same rows: ratios, and whether all found the same\n"
+           "               pairs. --python: a benchmark venv's (else $SIMJOIN_BENCH_PYTHON,\n"
+           "               else python3; needs faiss, numpy, h5py); --te-scanner: the folder\n"
+           "               scripts/build_te_scanner.sh built (else $SIMJOIN_TE_SCANNER)\n");
 }
 
 /* What the callbacks print with: the options and the kind as given. */
