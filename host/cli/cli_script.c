@@ -85,11 +85,14 @@ static int check_python(const char *py, const char *kind)
                     pdq ? NULL : "threadpoolctl", NULL};
     char out[512];
     int rc = run_program(argv, out, sizeof out);
-    out[strcspn(out, "\n")] = 0;
-    if (rc == 0 && strcmp(out, "ok") == 0)
+    size_t len = strlen(out);
+    while (len && out[len - 1] == '\n')
+        out[--len] = 0;
+    const char *last = strrchr(out, '\n') ? strrchr(out, '\n') + 1 : out; /* after what imports print */
+    if (rc == 0 && strcmp(last, "ok") == 0)
         return EXIT_OK;
-    if (rc == 0 && out[0])
-        sj_fail(SJ_ERR_UNSUPPORTED, "bench --peers: %s cannot import %s", py, out);
+    if (rc == 0 && last[0])
+        sj_fail(SJ_ERR_UNSUPPORTED, "bench --peers: %s cannot import %s", py, last);
     else
         sj_fail(SJ_ERR_UNSUPPORTED, "bench --peers: cannot run Python '%s' (%s)", py,
                 rc == 127 ? "not found or not executable" : "it failed");
