@@ -18,6 +18,8 @@
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [TE_GIT_DIR]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
+# te_flat_driver.cpp lies beside this script (scripts/, or share/simjoin/ installed)
+driver=$(cd "$(dirname "$0")" && pwd)/te_flat_driver.cpp
 out=$(realpath -m "$1")
 case "$out/" in
 "$here"/*) echo "$0: BUILD_DIR must be outside the repository ($here)" >&2; exit 2 ;;
@@ -40,7 +42,7 @@ git --git-dir="$te" rev-parse "$rev" > "$out/src/REVISION"
 
 # flat.h includes <pdq/cpp/...>, so src/ is the include root.
 $CXX -O3 -march=native -std=c++17 -Wall -I"$out/src" \
-    "$here/scripts/te_flat_driver.cpp" \
+    "$driver" \
     "$out/src/pdq/cpp/common/pdqhashtypes.cpp" "$out/src/pdq/cpp/common/pdqhamming.cpp" \
     -pthread -o "$out/te_flat_driver"
 simd=$(echo | $CXX -march=native -dM -E - | grep -c __AVX512VPOPCNTDQ__ || true)

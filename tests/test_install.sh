@@ -24,6 +24,18 @@ for f in bin/simjoin lib/libsimjoin.a lib/pkgconfig/simjoin.pc lib/cmake/simjoin
          share/simjoin/plot_sweep.py share/bash-completion/completions/simjoin; do
   [ -e "$P/$f" ] || fail "not installed: $f"
 done
+# bench --peers: its script and the TE scanner's recipe, found by the installed
+# binary (a stand-in Python that passes the import check and prints its argv).
+for f in bench_peers.py build_te_scanner.sh te_flat_driver.cpp; do
+  [ -e "$P/share/simjoin/$f" ] || fail "not installed: share/simjoin/$f"
+done
+printf '#!/bin/sh\n[ "$1" = -c ] && { echo ok; exit 0; }\necho "$@"\n' >"$tmp/argv-python"
+chmod +x "$tmp/argv-python"
+got=$("$P/bin/simjoin" bench --peers --python "$tmp/argv-python" --te-scanner "" --kind photodna)
+case "$got" in
+"$P/bin/../share/simjoin/bench_peers.py $P/bin/simjoin --kind photodna") ;;
+*) fail "installed bench --peers ran: $got" ;;
+esac
 soname=$(ls "$P"/lib/libsimjoin.so.[0-9]* | head -1)
 [ -n "$soname" ] || fail "no libsimjoin.so.MAJOR"
 if command -v help2man >/dev/null; then

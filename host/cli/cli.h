@@ -97,6 +97,17 @@ sj_status cli_mpi_check_launch(int ranks);
 /* sweep --plot (cli_plot.c): draw the sweep JSON at json as the PNG png
  * (temp file + rename), with scripts/plot_sweep.py. */
 sj_status cli_plot_sweep(const char *json, const char *png);
+/* Scripts (cli_script.c): name (e.g. "plot_sweep.py") installed beside the
+ * binary (BINDIR/../DATADIR/simjoin/), else in the source tree's scripts/;
+ * the path, in buf[size]. */
+const char *cli_find_script(const char *name, char *buf, size_t size);
+/* bench --peers: 1 when argv (bench's) asks for it. cli_bench_peers parses
+ * argv, checks the Python (--python, else $SIMJOIN_BENCH_PYTHON, else
+ * python3) imports what scripts/bench_peers.py needs, and runs it on this
+ * binary with the options passed through; help prints bench's --help. An
+ * exit code. */
+int cli_bench_peers_wanted(int argc, char **argv);
+int cli_bench_peers(int argc, char **argv, void (*help)(void));
 
 /* A repeatable input list: "--corpus a b c" appends optarg and the
  * following non-option words of argv to list (sized argc + 1), counted in *n. */

@@ -10,33 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef SIMJOIN_SOURCE_DIR
-#define SIMJOIN_SOURCE_DIR "."
-#endif
-
-/* plot_sweep.py: $SIMJOIN_PLOT_SCRIPT, else the installed copy beside the
- * binary (BINDIR/../DATADIR/simjoin/), else the source tree it was built from. */
+/* plot_sweep.py: $SIMJOIN_PLOT_SCRIPT, else where cli_find_script finds it. */
 static const char *plot_script(char *buf, size_t size)
 {
     const char *env = getenv("SIMJOIN_PLOT_SCRIPT");
-    if (env)
-        return env;
-#ifdef SIMJOIN_REL_DATADIR
-    char exe[2048];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0; /* the binary's directory: PREFIX/BINDIR */
-            snprintf(buf, size, "%s/../%s/plot_sweep.py", exe, SIMJOIN_REL_DATADIR);
-            if (access(buf, R_OK) == 0)
-                return buf;
-        }
-    }
-#endif
-    snprintf(buf, size, "%s/scripts/plot_sweep.py", SIMJOIN_SOURCE_DIR);
-    return buf;
+    return env ? env : cli_find_script("plot_sweep.py", buf, size);
 }
 
 /* Run scripts/plot_sweep.py on the JSON to make the PNG; the script writes

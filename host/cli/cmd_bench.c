@@ -17,6 +17,9 @@ static void help(void)
            "                     [--naive-queries K] [--repeat R] [--stats-json FILE]\n"
            "                     [--kernel LIST] [--gpus LIST] [--series-fraction F]\n"
            "                     [--dihedral]\n"
+           "       simjoin bench --peers [--python PY] [--te-scanner PATH] [--kind K]\n"
+           "                     [--metric M] [--corpus N] [--queries M] [--threshold T]\n"
+           "                     [--threads N] [--seed S] [--repeat R]\n"
            "\n"
            "Generates M queries and N corpus hashes (simjoin gen data), joins them with\n"
            "every listed backend (cpu once per ISA path), checks that all results are\n"
@@ -36,7 +39,13 @@ static void help(void)
            "            the data in near-duplicate series; lower it for huge joins)\n"
            "  --dihedral   binary kinds: also time each path with join --dihedral (each\n"
            "               query's hash plus 7 unrelated transforms) and print its cost\n"
-           "               against the plain join of the same path\n");
+           "               against the plain join of the same path\n"
+           "  --peers      run scripts/bench_peers.py instead: this binary beside the\n"
+           "               faiss-cpu wheel, numpy + BLAS and (pdq) ThreatExchange's flat\n"
+           "               scanner on the same rows: ratios, and whether all found the same\n"
+           "               pairs. --python: a benchmark venv's (else $SIMJOIN_BENCH_PYTHON,\n"
+           "               else python3; needs faiss, numpy, h5py); --te-scanner: the folder\n"
+           "               scripts/build_te_scanner.sh built (else $SIMJOIN_TE_SCANNER)\n");
 }
 
 /* What the callbacks print with: the options and the kind as given. */
@@ -174,6 +183,8 @@ int cmd_bench(int argc, char **argv)
     int64_t threads = 0, seed = 7, repeat = 1;
     sj_bench_options o;
     sj_bench_options_init(&o);
+    if (cli_bench_peers_wanted(argc, argv)) /* bench_peers.py's run instead (cli_script.c) */
+        return cli_bench_peers(argc, argv, help);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
