@@ -69,7 +69,7 @@ sweep-b3-recall @@ host/analysis/sweep.c @@ sweep @@ crossw += nx * (double)ny /
 sweep-singletons @@ host/analysis/sweep.c @@ sweep @@ singletons -= (size[x] == 1) + (size[y] == 1); @@ singletons -= (size[x] == 1);
 sweep-pred-pairs @@ host/analysis/sweep.c @@ sweep @@ q.p += (double)size[x] * (double)size[y]; @@ q.p += (double)size[x] * (double)size[y] + 1;
 # --- nightly cluster ids
-nightly-smallest-id @@ host/cli/cmd_nightly.c @@ rules_cli|nightly @@ if (root_id[r] < 0 || nodes[i].old_cluster < root_id[r]) @@ if (root_id[r] < 0 || nodes[i].old_cluster > root_id[r])
+nightly-smallest-id @@ host/state/nightly.c @@ rules_cli|nightly @@ if (root_id[r] < 0 || nodes[i].old_cluster < root_id[r]) @@ if (root_id[r] < 0 || nodes[i].old_cluster > root_id[r])
 # --- triage order (README "Triage report")
 triage-class @@ host/io/meta.c @@ test_unit|test_rules @@ return a->triage < b->triage ? -1 : 1; @@ return a->triage > b->triage ? -1 : 1;
 triage-larger @@ host/io/meta.c @@ test_rules @@ return a->neg_size < b->neg_size ? -1 : 1; @@ return a->neg_size > b->neg_size ? -1 : 1;
