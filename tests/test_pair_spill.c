@@ -48,7 +48,8 @@ static int cmp_ab(const void *x, const void *y)
  * distance then the lowest transform. Returns the new count. */
 static int64_t oracle(sj_pair *v, int64_t n, int dihedral)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_ab);
+    if (n > 0) /* qsort of a NULL array is undefined even for 0 rows */
+        qsort(v, (size_t)n, sizeof *v, cmp_ab);
     if (!dihedral)
         return n;
     int64_t k = 0;

@@ -492,8 +492,11 @@ static sj_status night_batch(night *nt)
     sj_sha256_init(&bh);
     for (int i = 0; i < o->n_uploads; i++) {
         char sha[65];
-        if (sj_sha256_file(o->uploads[i], sha))
-            return sj_fail(SJ_ERR_IO, "%s: cannot read: %s", o->uploads[i], strerror(errno));
+        if (sj_sha256_file(o->uploads[i], sha)) {
+            int e = errno;
+            sj_sha256_hex(&bh, sha); /* frees the digest's context */
+            return sj_fail(SJ_ERR_IO, "%s: cannot read: %s", o->uploads[i], strerror(e));
+        }
         sj_sha256_update(&bh, sha, 64);
     }
     const char *source = o->source ? o->source : "";
