@@ -116,7 +116,7 @@ const char *sj_sweep_row_mark(const sj_sweep_linkage *run, int i)
     return f && j ? "best_f1|largest_jump" : f ? "best_f1" : j ? "largest_jump" : "";
 }
 
-static void fmt_metric(char *buf, size_t size, double v)
+void sj_sweep_metric_text(double v, char *buf, size_t size)
 {
     if (isnan(v))
         snprintf(buf, size, "%s", "");
@@ -166,7 +166,7 @@ static sj_status write_csv(const char *out, const sj_sweep_linkage *runs, int n_
             row_metrics(r, m);
             for (int k = 0; k < N_METRICS; k++) {
                 char b[32];
-                fmt_metric(b, sizeof b, m[k]);
+                sj_sweep_metric_text(m[k], b, sizeof b);
                 fprintf(t.fp, ",%s", b);
             }
             fprintf(t.fp, ",%s,%s\n", runs[u].linkage, sj_sweep_row_mark(&runs[u], i));

@@ -47,14 +47,6 @@ static void help(void)
            "least doubling (ties: the lower), where chaining starts.\n");
 }
 
-static void fmt_metric(char *buf, size_t size, double v)
-{
-    if (isnan(v))
-        snprintf(buf, size, "%s", "");
-    else
-        snprintf(buf, size, "%.6f", v);
-}
-
 /* The table on stderr (unless --quiet): one block per linkage. */
 static void print_table(const sj_sweep_linkage *runs, int n_runs)
 {
@@ -68,10 +60,10 @@ static void print_table(const sj_sweep_linkage *runs, int n_runs)
         for (int i = 0; i < s->n_rows; i++) {
             const sj_sweep_row *r = &s->rows[i];
             char p[32], rc[32], rcmp[32], f[32];
-            fmt_metric(p, sizeof p, r->precision);
-            fmt_metric(rc, sizeof rc, r->recall);
-            fmt_metric(rcmp, sizeof rcmp, r->recall_compared);
-            fmt_metric(f, sizeof f, r->f1);
+            sj_sweep_metric_text(r->precision, p, sizeof p);
+            sj_sweep_metric_text(r->recall, rc, sizeof rc);
+            sj_sweep_metric_text(r->recall_compared, rcmp, sizeof rcmp);
+            sj_sweep_metric_text(r->f1, f, sizeof f);
             fprintf(stderr, "%10.6g %10lld %9lld %8lld %9s %9s %16s %7s  %s\n", r->threshold,
                     (long long)r->pairs, (long long)r->clusters, (long long)r->largest, p, rc, rcmp,
                     f, sj_sweep_row_mark(&runs[u], i));

@@ -115,6 +115,8 @@ void sj_sweep_table_free(sj_sweep_table *t);
 sj_status sj_sweep_table_write(const sj_sweep_table *t, const char *path, int json);
 /* F.csv -> F.histogram.csv */
 void sj_sweep_histogram_path(const char *out, char *buf, size_t size);
+/* A metric as the tables print it: "%.6f", or "" for NaN (no value). */
+void sj_sweep_metric_text(double v, char *buf, size_t size);
 /* "best_f1", "largest_jump", both joined by '|', or "" for row i of run. */
 const char *sj_sweep_row_mark(const sj_sweep_linkage *run, int i);
 /* "LO:HI:STEP" (inclusive, thresholds rounded to 12 significant digits) or
