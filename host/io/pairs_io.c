@@ -707,7 +707,7 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
     int32_t *nsrc = calloc((size_t)SJ_MAX(c->n_clusters, 1), sizeof *nsrc);
     if (!ids || !cl || !num || !qid || !qmatches || !src || !cs || !nsrc) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
-        goto fail;
+        goto done;
     }
     for (int64_t i = 0, j = 0, k = 0; k < total; k++) {
         if (j >= r->n_excluded || (i < c->n_nodes && c->ids[i] < r->excluded_id[j])) {
@@ -759,7 +759,7 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
         (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dn, ids, path)) ||
         (st = sj_h5_write(g, "cluster", H5T_NATIVE_INT64, 1, dn, cl, path)) ||
         (st = sj_h5_write(g, "source", H5T_NATIVE_INT32, 1, dn, src, path)))
-        goto fail;
+        goto done;
     H5Gclose(g);
     g = H5I_INVALID_HID;
     if ((st = sj_h5_group(file, "summary", path, &g)) ||
@@ -773,28 +773,18 @@ sj_status sj_clusters_file_write(const char *path, const sj_clusters *c, const s
         (st = sj_h5_write(g, "diameter_checked", H5T_NATIVE_UINT8, 1, dc, c->diameter_checked,
                           path)) ||
         (st = sj_h5_write(g, "n_sources", H5T_NATIVE_INT32, 1, dc, nsrc, path)))
-        goto fail;
+        goto done;
     H5Gclose(g);
     g = H5I_INVALID_HID;
     if (r->meta && ((st = sj_meta_table_h5_write(file, r->meta, path)) ||
                     (st = write_case_summary(file, ids, cl, total, c->n_clusters, r->meta,
                                                        c->min_distance, path))))
-        goto fail;
+        goto done;
     if ((st = write_excluded(file, r, path)) || (st = sj_h5_group(file, "quarantined", path, &g)) ||
         (st = sj_h5_write(g, "id", H5T_NATIVE_INT64, 1, dq, qid, path)) ||
         (st = sj_h5_write(g, "matches", H5T_NATIVE_INT64, 1, dq, qmatches, path)))
-        goto fail;
-    H5Gclose(g);
-    free(ids);
-    free(cl);
-    free(num);
-    free(qid);
-    free(qmatches);
-    free(src);
-    free(cs);
-    free(nsrc);
-    return sj_h5_commit(file, &af);
-fail:
+        goto done;
+done: /* st says which: the file is committed or abandoned after the buffers go */
     if (g >= 0)
         H5Gclose(g);
     free(ids);
@@ -805,6 +795,9 @@ fail:
     free(src);
     free(cs);
     free(nsrc);
-    sj_h5_abort(file, &af);
-    return st;
+    if (st) {
+        sj_h5_abort(file, &af);
+        return st;
+    }
+    return sj_h5_commit(file, &af);
 }
