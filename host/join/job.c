@@ -478,7 +478,7 @@ static sj_status finish_pairs(job_run *r)
     if (!st && r->job->cross_only) {
         int64_t k = 0;
         for (int64_t i = 0; i < p->n; i++)
-            if (sj_sources_of(&r->srcs, p->v[i].a) != sj_sources_of(&r->srcs, p->v[i].b))
+            if (crosses_sources(&r->srcs, &p->v[i]))
                 p->v[k++] = p->v[i];
         p->n = k;
     }
