@@ -1,7 +1,8 @@
 /* test_cuda_mock.c - host/join/backend_cuda.c itself, the Hamming backend's host
  * scheduler (devices' corpus split, corpus chunks, pinned staging pieces,
  * query sub-tiles on two lanes, the bounded hit-buffer redo, range edges),
- * run on the host: the CUDA runtime is mocked (tests/mock_cuda/), a launch
+ * run on the host with 1 to 4 emulated devices (each call's corpus rows split
+ * between them by work): the CUDA runtime is mocked (tests/mock_cuda/), a launch
  * is a plain loop over its tile with the kernels' keep rule and append
  * contract (the counter runs past the capacity), and host/join/gpu_plan.h's
  * limits are set tiny so that every split happens at small sizes. Pairs are
@@ -26,10 +27,34 @@
 
 #include "test_util.h"
 
-/* What the launches saw. */
-static int64_t g_launches, g_popc_bad, g_work; /* g_work: pairs launched */
+/* What the launches saw, per device (each device runs on one host thread at
+ * a time, so these need no lock); g_*: summed over devices by tally(). */
+enum { MOCK_MAX_DEVICES = 4 };
+static int64_t dev_launches[MOCK_MAX_DEVICES], dev_popc_bad[MOCK_MAX_DEVICES];
+static int64_t dev_work[MOCK_MAX_DEVICES]; /* pairs launched */
+static uint32_t dev_max_nc[MOCK_MAX_DEVICES], dev_max_nq[MOCK_MAX_DEVICES];
+static unsigned long long dev_max_capacity[MOCK_MAX_DEVICES];
+static int64_t g_launches, g_popc_bad, g_work;
+static int64_t g_critical; /* sum over compare() calls of the busiest device's pairs */
 static uint32_t g_max_nc, g_max_nq;
 static unsigned long long g_max_capacity;
+
+static void tally_reset(void)
+{
+    memset(dev_launches, 0, sizeof dev_launches), memset(dev_popc_bad, 0, sizeof dev_popc_bad);
+    memset(dev_work, 0, sizeof dev_work), memset(dev_max_nc, 0, sizeof dev_max_nc);
+    memset(dev_max_nq, 0, sizeof dev_max_nq), memset(dev_max_capacity, 0, sizeof dev_max_capacity);
+}
+
+static void tally(void)
+{
+    g_launches = g_popc_bad = g_work = 0, g_max_nc = g_max_nq = 0, g_max_capacity = 0;
+    for (int i = 0; i < MOCK_MAX_DEVICES; i++) {
+        g_launches += dev_launches[i], g_popc_bad += dev_popc_bad[i], g_work += dev_work[i];
+        g_max_nc = SJ_MAX(g_max_nc, dev_max_nc[i]), g_max_nq = SJ_MAX(g_max_nq, dev_max_nq[i]);
+        g_max_capacity = SJ_MAX(g_max_capacity, dev_max_capacity[i]);
+    }
+}
 
 int mock_gpu_row_words(sj_gpu_kernel k, uint32_t bits) { (void)k; return SJ_GPU_ROW_WORDS(bits); }
 int mock_gpu_probe(void) { return 0; }
@@ -49,18 +74,19 @@ int mock_gpu_row_popc(const uint32_t *rows, uint32_t n, int words, int32_t *out,
  * from the AND count. */
 int mock_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream)
 {
-    g_launches++;
-    g_work += (int64_t)t->nq * t->nc;
-    g_max_nc = SJ_MAX(g_max_nc, t->nc), g_max_nq = SJ_MAX(g_max_nq, t->nq);
-    g_max_capacity = SJ_MAX(g_max_capacity, t->capacity);
+    const int dev = mock_current; /* the device the launch went to */
+    dev_launches[dev]++;
+    dev_work[dev] += (int64_t)t->nq * t->nc;
+    dev_max_nc[dev] = SJ_MAX(dev_max_nc[dev], t->nc), dev_max_nq[dev] = SJ_MAX(dev_max_nq[dev], t->nq);
+    dev_max_capacity[dev] = SJ_MAX(dev_max_capacity[dev], t->capacity);
     for (uint32_t q = 0; q < t->nq; q++) {
         const uint32_t *qr = t->queries + (size_t)q * t->words;
         if (k == SJ_GPU_V3)
-            g_popc_bad += t->query_popc[q] != sj_row_popc(qr, t->words);
+            dev_popc_bad[dev] += t->query_popc[q] != sj_row_popc(qr, t->words);
         for (uint32_t c = 0; c < t->nc; c++) {
             const uint32_t *cr = t->corpus + (size_t)c * t->words;
             if (k == SJ_GPU_V3 && q == 0)
-                g_popc_bad += t->corpus_popc[c] != sj_row_popc(cr, t->words);
+                dev_popc_bad[dev] += t->corpus_popc[c] != sj_row_popc(cr, t->words);
             int d = sj_tile_distance(qr, cr, t->words);
             if (k == SJ_GPU_V3) { /* v3's epilogue: the AND count, its first test, then d */
                 int and_count = 0;
@@ -88,27 +114,53 @@ static int naive_distance(const uint8_t *a, const uint8_t *b, uint32_t bytes)
     return d;
 }
 
-/* One compare() call through the backend against the naive loop: queries
- * rows [q0, q0 + nq) of qrows (global rows), corpus rows [c0, c1). When
- * max_work > 0, the launches may cover at most that many pairs (no tile
- * redone): a self-join walks the triangle, a corpus range is not widened to
- * whole chunks. */
-static void check_compare(const char *what, sj_join_config cfg, const uint8_t *qrows, int64_t q0,
-                          int64_t nq, const uint8_t *corpus, int64_t n, int64_t c0, int64_t c1,
-                          int self, int64_t max_work)
+/* Pairs launched per device in the last check_join: the largest and
+ * smallest share of the devices in use, and their mean. */
+static void work_spread(int devices, int64_t *max, int64_t *min, double *mean)
+{
+    *max = 0, *min = INT64_MAX, *mean = 0;
+    for (int i = 0; i < devices; i++) {
+        *max = SJ_MAX(*max, dev_work[i]), *min = SJ_MIN(*min, dev_work[i]);
+        *mean += (double)dev_work[i] / devices;
+    }
+}
+
+/* Queries rows [q0, q0 + nq) of qrows (global rows) against corpus rows
+ * [c0, c1) through the backend, in compare() calls of `block` queries as the
+ * scheduler makes them (0: one call; a self-join block starts its corpus
+ * rows at its first query), against the naive loop. When max_work > 0, the
+ * launches may cover at most that many pairs (no tile redone): a self-join
+ * walks the triangle, a corpus range is not widened to whole chunks. The
+ * pairs launched per device are left in dev_work. */
+static void check_join(const char *what, sj_join_config cfg, const uint8_t *qrows, int64_t q0,
+                       int64_t nq, const uint8_t *corpus, int64_t n, int64_t c0, int64_t c1,
+                       int self, int64_t max_work, int64_t block)
 {
     const uint32_t bytes = 32;
     sj_hash_type pdq = {SJ_KIND_PDQ, 256, 0};
     void *state = NULL;
     sj_hits out = {0};
-    g_launches = g_popc_bad = g_work = 0, g_max_nc = g_max_nq = 0, g_max_capacity = 0;
+    tally_reset();
     sj_status st = mock_backend_cuda.open(&cfg, pdq, &state);
     if (!st)
         st = mock_backend_cuda.load_corpus(state, corpus, n);
-    if (!st)
-        st = mock_backend_cuda.compare(state, qrows + (size_t)q0 * bytes, q0, nq, c0, c1, self, &out);
+    if (block <= 0)
+        block = SJ_MAX(nq, 1);
+    g_critical = 0;
+    for (int64_t qb = q0; qb < q0 + nq && !st; qb += block) {
+        const int64_t c_from = self ? SJ_MAX(c0, qb) : c0;
+        int64_t before[MOCK_MAX_DEVICES], busiest = 0;
+        memcpy(before, dev_work, sizeof before);
+        if (c_from < c1)
+            st = mock_backend_cuda.compare(state, qrows + (size_t)qb * bytes, qb,
+                                           SJ_MIN(block, q0 + nq - qb), c_from, c1, self, &out);
+        for (int i = 0; i < MOCK_MAX_DEVICES; i++)
+            busiest = SJ_MAX(busiest, dev_work[i] - before[i]);
+        g_critical += busiest; /* a call waits for its busiest device */
+    }
     mock_backend_cuda.close(state);
-    int *want = malloc((size_t)nq * (size_t)n * sizeof *want);
+    tally();
+    int *want = malloc((size_t)SJ_MAX(nq * n, 1) * sizeof *want);
     int64_t n_want = 0;
     for (int64_t q = 0; q < nq; q++)
         for (int64_t c = 0; c < n; c++) {
@@ -137,6 +189,122 @@ static void check_compare(const char *what, sj_join_config cfg, const uint8_t *q
     free(out.v);
 }
 
+static void check_compare(const char *what, sj_join_config cfg, const uint8_t *qrows, int64_t q0,
+                          int64_t nq, const uint8_t *corpus, int64_t n, int64_t c0, int64_t c1,
+                          int self, int64_t max_work)
+{
+    check_join(what, cfg, qrows, q0, nq, corpus, n, c0, c1, self, max_work, 0);
+}
+
+/* --gpus 0,1,..,devices-1 */
+static void use_devices(int devices, sj_join_config *cfg)
+{
+    char list[64] = "";
+    for (int i = 0; i < devices; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", i);
+    sj_gpu_list_parse(list, cfg);
+}
+
+/* Edge sizes on `devices` devices, self and cross: no rows, one, fewer rows
+ * than devices, a query sub-tile (SUB_QUERIES) and a launch's corpus rows
+ * (SJ_GPU_MAX_LAUNCH_ROWS) +- 1; resident, and streamed through windows of
+ * 700 and of 37 rows. */
+static void check_edges(int devices, sj_join_config cfg, const uint8_t *queries,
+                        const uint8_t *corpus)
+{
+    const int64_t sizes[] = {0, 1, devices - 1, devices + 1, SJ_GPU_MAX_LAUNCH_ROWS - 1,
+                             SJ_GPU_MAX_LAUNCH_ROWS + 1, SUB_QUERIES - 1, SUB_QUERIES,
+                             SUB_QUERIES + 1, 701};
+    const int64_t limits[] = {1 << 30, 700 * 36, 37 * 36}; /* device bytes for the corpus */
+    use_devices(devices, &cfg);
+    cfg.threshold = 128; /* half of all pairs: redone tiles too */
+    for (size_t l = 0; l < sizeof limits / sizeof *limits; l++)
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            const int64_t n = sizes[k];
+            char what[160];
+            cfg.gpu_memory_limit = limits[l];
+            snprintf(what, sizeof what, "%d devices, %lld-byte limit: self %lld rows", devices,
+                     (long long)limits[l], (long long)n);
+            check_compare(what, cfg, corpus, 0, n, corpus, n, 0, n, 1, 0);
+            snprintf(what, sizeof what, "%d devices, %lld-byte limit: cross %lld x %lld", devices,
+                     (long long)limits[l], (long long)n, (long long)sizes[(k + 3) % 10]);
+            check_compare(what, cfg, queries, 0, n, corpus, sizes[(k + 3) % 10], 0,
+                          sizes[(k + 3) % 10], 0, 0);
+        }
+}
+
+/* Work balance: the pairs launched on each device of a self-join of
+ * 2,100 rows (one call, and in calls of 256 queries as the scheduler makes
+ * them for a block-parallel backend) and of a cross join differ by at most
+ * 10% of their mean, and so do the busiest device's pairs per call, summed
+ * over the calls (each call waits for all devices). The old split (rows evenly, once) gave the device
+ * with the last rows of a self-join 2.3x (two devices) to 3.9x (four) the
+ * pairs of the first, and fails this. */
+static void check_balance(int devices, sj_join_config cfg, const uint8_t *queries, int64_t nq,
+                          const uint8_t *corpus, int64_t n)
+{
+    use_devices(devices, &cfg);
+    cfg.threshold = 31;
+    cfg.gpu_hit_capacity = 1 << 16; /* no redo: the launched work is the first pass */
+    const int64_t limits[] = {1 << 30, 300 * 36}; /* resident; streamed */
+    for (size_t l = 0; l < 2; l++) {
+        cfg.gpu_memory_limit = limits[l];
+        for (int kind = 0; kind < 3; kind++) {
+            char what[160];
+            const int self = kind < 2;
+            const int64_t block = kind == 1 ? 256 : 0;
+            snprintf(what, sizeof what, "%d devices, %s: %s", devices,
+                     l ? "streamed" : "resident",
+                     kind == 0 ? "self-join, one call" : kind == 1 ? "self-join, calls of 256" : "cross join");
+            if (self)
+                check_join(what, cfg, queries, 0, nq, queries, nq, 0, nq, 1, 0, block);
+            else
+                check_join(what, cfg, queries, 0, nq, corpus, n, 0, n, 0, 0, block);
+            int64_t max, min;
+            double mean;
+            work_spread(devices, &max, &min, &mean);
+            CHECK(max - min <= mean / 10, "%s: pairs launched per device %lld..%lld (mean %.0f)",
+                  what, (long long)min, (long long)max, mean);
+            CHECK(g_critical <= mean * 1.1, "%s: the calls' busiest devices launched %lld pairs, "
+                  "the mean device %.0f", what, (long long)g_critical, mean);
+            printf("%s: pairs launched per device %lld..%lld (spread %.2f%% of the mean), "
+                   "busiest per call %.3f x the mean\n", what, (long long)min, (long long)max,
+                   100.0 * (double)(max - min) / SJ_MAX(mean, 1), (double)g_critical / SJ_MAX(mean, 1));
+        }
+    }
+}
+
+/* --gpus: the devices outside the list are never made current (no context
+ * on them), a device that does not exist is refused. */
+static void check_device_list(void)
+{
+    sj_join_config cfg;
+    sj_join_config_init(&cfg);
+    sj_hash_type pdq = {SJ_KIND_PDQ, 256, 0};
+    void *state = NULL;
+    mock_devices = 4;
+    mock_devices_set = 0;
+    int ok = mock_cuda_device_count(NULL) == 4 && mock_devices_set == 0;
+    sj_gpu_list_parse("1,3", &cfg);
+    uint8_t rows[64 * 32];
+    for (size_t i = 0; i < sizeof rows; i++)
+        rows[i] = (uint8_t)t_rand();
+    sj_hits out = {0};
+    ok &= mock_backend_cuda.open(&cfg, pdq, &state) == SJ_OK;
+    ok &= ok && mock_backend_cuda.load_corpus(state, rows, 64) == SJ_OK;
+    ok &= ok && mock_backend_cuda.compare(state, rows, 0, 64, 0, 64, 1, &out) == SJ_OK;
+    mock_backend_cuda.close(state);
+    free(out.v);
+    CHECK(ok && mock_devices_set == (1u << 1 | 1u << 3),
+          "--gpus 1,3 of 4: devices made current %#x, want 0xa", mock_devices_set);
+    sj_gpu_list_parse("0,4", &cfg);
+    state = NULL;
+    const sj_status st = mock_backend_cuda.open(&cfg, pdq, &state);
+    mock_backend_cuda.close(state);
+    CHECK(st == SJ_ERR_ARG && strstr(sj_last_error(), "device 4 does not exist"),
+          "--gpus 0,4 of 4 is refused: %s", sj_last_error());
+}
+
 int main(void)
 {
     t_init_seed();
@@ -160,11 +328,11 @@ int main(void)
     cfg.gpu_kernel = 3;
     cfg.gpu_hit_capacity = 64;
     cfg.gpu_memory_limit = 700 * 36; /* chunks of 700 rows, capped to 300 a launch */
-    for (int devices = 1; devices <= 2; devices++) {
+    for (int devices = 1; devices <= MOCK_MAX_DEVICES; devices++) {
         mock_devices = devices;
         sj_join_config c = cfg;
-        if (devices == 2)
-            sj_gpu_list_parse("0,1", &c);
+        if (devices > 1)
+            use_devices(devices, &c);
         char what[128];
         c.threshold = 31; /* sparse: several query sub-tiles of 512 */
         snprintf(what, sizeof what, "%d device(s) cross T=31 %d x %d", devices, (int)NQ, (int)N);
@@ -191,6 +359,12 @@ int main(void)
             need += SJ_MIN(SUB_QUERIES, NQ - sq) * (NQ - (sq + 1));
         check_compare(what, c, queries, 300, NQ - 300, queries, NQ, 300, NQ, 1, need);
     }
+    for (int devices = 2; devices <= MOCK_MAX_DEVICES; devices++) {
+        mock_devices = devices;
+        check_edges(devices, cfg, queries, corpus);
+        check_balance(devices, cfg, queries, NQ, corpus, N);
+    }
+    check_device_list();
     free(corpus);
     free(queries);
     return t_finish("test_cuda_mock");

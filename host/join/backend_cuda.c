@@ -1,9 +1,27 @@
 /* backend_cuda.c - the CUDA backend: a host scheduler that feeds the GPU
  * Hamming kernels (kernels/hamming_join.cu).
  *
- * Per device: a slice of the corpus (the corpus is split evenly between the
- * devices of --gpus), resident when it fits in the memory budget and
- * otherwise streamed chunk by chunk for each query block; two streams, each
+ * Several devices (--gpus) split each compare() call by work, not by rows.
+ * Every device may hold any corpus row: the whole corpus, resident, when it
+ * fits the per-device budget (up to ~2.7e9 PDQ rows on an H200), else a
+ * window of as many rows as fit, streamed. Each call's corpus range goes to
+ * the devices in pieces of equal launched pairs (gpu_plan.h,
+ * sj_gpu_split_work), so the devices finish a call together although the
+ * call waits for all of them. Why not the alternatives:
+ *   - rows split evenly once (as before): a self-join walks the triangle, so
+ *     the device with the last rows did ~3x the pairs of the first (two
+ *     devices), and a query block deep in the triangle left the first idle;
+ *   - fixed ranges of equal triangle share (~n sqrt(i/k)): equal over the
+ *     whole join, but each call still waits for its busiest device (~74% of
+ *     ideal on two devices), and it needs self/cross before the first call;
+ *   - whole query blocks from a free list of devices: balanced only with
+ *     many blocks, while the scheduler sends few large ones (65536 queries).
+ * The cost: a corpus larger than one device's budget but within k budgets
+ * is streamed (each device uploads about its share per call, as a chunked
+ * corpus did before) where an even split kept it resident. Pairs do not
+ * depend on the split: the scheduler sorts them at the end.
+ *
+ * Per device: two streams, each
  * with its own pinned query buffer, hit buffer and counter, so that the H2D
  * copy of one query sub-tile, the kernel of the other and the D2H copy of
  * hits overlap. A sub-tile whose hits overflow its buffer is redone with a
@@ -80,10 +98,9 @@ typedef struct lane_buf {
 
 typedef struct cuda_device {
     int id;
-    int64_t c_begin, c_end;       /* corpus rows of this device */
-    int64_t chunk_rows;           /* rows per corpus chunk on the device */
-    int64_t loaded_chunk;         /* first row of the chunk on the device, -1 none */
-    uint32_t *d_corpus;           /* [chunk_rows][words] */
+    int64_t chunk_rows;           /* corpus rows the device holds at once */
+    int64_t win_first, win_end;   /* corpus rows [win_first, win_end) resident; -1: none */
+    uint32_t *d_corpus;           /* [chunk_rows][words]: rows win_first.. */
     int32_t *d_cpopc;             /* [chunk_rows] */
     uint32_t *h_stage[2];         /* pinned [stage_rows][words] x 2: chunk uploads */
     cudaEvent_t stage_done[2];    /* the upload from h_stage[i] has finished */
@@ -209,7 +226,7 @@ static sj_status cuda_open(const sj_join_config *cfg, sj_hash_type type, void **
                                                        : DEFAULT_HITS;
     sj_status st = SJ_OK;
     for (int i = 0; i < s->n_dev && !st; i++) {
-        s->dev[i].loaded_chunk = -1;
+        s->dev[i].win_first = s->dev[i].win_end = -1;
         if ((st = sj_cuda_check(cudaSetDevice(s->dev[i].id), "cudaSetDevice", __FILE__, __LINE__)))
             break;
         if (!(st = lane_alloc(&s->dev[i].lane[0], s->words, cap)))
@@ -223,7 +240,8 @@ static sj_status cuda_open(const sj_join_config *cfg, sj_hash_type type, void **
     return SJ_OK;
 }
 
-/* Split the corpus between devices and size each device's chunk. */
+/* Size each device's corpus window: all n rows when they fit its budget.
+ * Rows are uploaded by compare(), as the devices' shares need them. */
 static sj_status cuda_load_corpus(void *state, const uint8_t *rows, int64_t n)
 {
     cuda_state *s = state;
@@ -233,16 +251,14 @@ static sj_status cuda_load_corpus(void *state, const uint8_t *rows, int64_t n)
     sj_status st = SJ_OK;
     for (int i = 0; i < s->n_dev; i++) {
         cuda_device *d = &s->dev[i];
-        d->c_begin = n * i / s->n_dev;
-        d->c_end = n * (i + 1) / s->n_dev;
         CU(cudaSetDevice(d->id));
         size_t free_b = 0, total_b = 0;
         CU(cudaMemGetInfo(&free_b, &total_b));
         int64_t budget = s->cfg.gpu_memory_limit > 0 ? s->cfg.gpu_memory_limit
                                                       : (int64_t)(free_b / 10 * 7);
-        d->chunk_rows = sj_gpu_chunk_rows(d->c_end - d->c_begin, budget, row_bytes);
+        d->chunk_rows = sj_gpu_chunk_rows(n, budget, row_bytes);
         d->stage_rows = sj_gpu_stage_rows(d->chunk_rows, (int64_t)s->words * 4);
-        d->loaded_chunk = -1;
+        d->win_first = d->win_end = -1;
         cudaFree(d->d_corpus);
         cudaFree(d->d_cpopc);
         d->d_corpus = NULL, d->d_cpopc = NULL;
@@ -260,14 +276,18 @@ done:
     return st;
 }
 
-/* Make corpus rows [first, first + chunk_rows) of device d resident. */
-static sj_status load_chunk(cuda_state *s, cuda_device *d, int64_t first)
+/* Make corpus row `row` resident on device d, with as many rows after it as
+ * fit: the window starts at `row`, or earlier so that it ends at the last
+ * row (then a corpus that fits is loaded once, whole, and kept). */
+static sj_status load_window(cuda_state *s, cuda_device *d, int64_t row)
 {
-    if (d->loaded_chunk == first)
+    if (row >= d->win_first && row < d->win_end)
         return SJ_OK;
     sj_status st = SJ_OK;
-    const int64_t n = SJ_MIN(d->chunk_rows, d->c_end - first);
+    const int64_t first = SJ_MIN(row, SJ_MAX(s->nc - d->chunk_rows, 0));
+    const int64_t n = SJ_MIN(d->chunk_rows, s->nc - first);
     const uint32_t bytes = sj_hash_type_bytes(s->type);
+    d->win_first = d->win_end = -1; /* until the upload below is complete */
     /* Both streams must be done with the previous chunk. */
     CU(cudaStreamSynchronize(d->lane[0].stream));
     CU(cudaStreamSynchronize(d->lane[1].stream));
@@ -283,7 +303,7 @@ static sj_status load_chunk(cuda_state *s, cuda_device *d, int64_t first)
     }
     CU(sj_gpu_row_popc(d->d_corpus, (uint32_t)n, s->words, d->d_cpopc, d->lane[0].stream));
     CU(cudaStreamSynchronize(d->lane[0].stream));
-    d->loaded_chunk = first;
+    d->win_first = first, d->win_end = first + n;
 done:
     return st;
 }
@@ -387,27 +407,27 @@ done:
     return st;
 }
 
-/* All queries of the block against this device's corpus rows in [c0, c1). */
+/* All queries of the block against corpus rows [lo, hi), this device's share
+ * of the call, window by window. */
 static sj_status device_compare(cuda_state *s, cuda_device *d, const uint8_t *queries,
-                                int64_t q0, int64_t nq, int64_t c0, int64_t c1, int self)
+                                int64_t q0, int64_t nq, int64_t lo, int64_t hi, int self)
 {
     sj_status st = SJ_OK;
     const uint32_t bytes = sj_hash_type_bytes(s->type);
     d->hits.n = 0;
+    if (sj_gpu_work_before(lo, hi, q0, nq, SUB_QUERIES, self, hi) == 0)
+        return SJ_OK; /* no share: the device is left alone */
     CU(cudaSetDevice(d->id));
-    const int64_t lo = SJ_MAX(c0, d->c_begin), hi = SJ_MIN(c1, d->c_end);
     int next = 0;
-    for (int64_t chunk = d->c_begin; chunk < d->c_end && lo < hi; chunk += d->chunk_rows) {
-        const int64_t chunk_end = SJ_MIN(chunk + d->chunk_rows, d->c_end);
-        if (chunk_end <= lo || chunk >= hi)
-            continue;
+    for (int64_t piece = lo, piece_end; piece < hi; piece = piece_end) {
         if ((st = lane_collect(s, d, &d->lane[0])) || (st = lane_collect(s, d, &d->lane[1])) ||
-            (st = load_chunk(s, d, chunk)))
+            (st = load_window(s, d, piece)))
             goto done;
+        piece_end = SJ_MIN(d->win_end, hi);
         for (int64_t sq = 0; sq < nq; sq += SUB_QUERIES) {
             const int64_t n = SJ_MIN(SUB_QUERIES, nq - sq);
             int64_t c_first, c_end; /* the corpus rows this launch needs */
-            if (!sj_gpu_launch_rows(chunk, chunk_end, lo, hi, self, q0 + sq, &c_first, &c_end))
+            if (!sj_gpu_launch_rows(piece, piece_end, lo, hi, self, q0 + sq, &c_first, &c_end))
                 continue; /* e.g. every corpus row here precedes every query */
             lane_buf *l = &d->lane[next];
             next ^= 1;
@@ -418,10 +438,11 @@ static sj_status device_compare(cuda_state *s, cuda_device *d, const uint8_t *qu
                                cudaMemcpyHostToDevice, l->stream));
             if (s->kernel == SJ_GPU_V3)
                 CU(sj_gpu_row_popc(l->d_queries, (uint32_t)n, s->words, l->d_qpopc, l->stream));
+            const int64_t off = c_first - d->win_first; /* row in the window */
             l->tile = (sj_gpu_tile){
                 .queries = l->d_queries, .query_popc = l->d_qpopc, .nq = (uint32_t)n,
-                .q0 = q0 + sq, .corpus = d->d_corpus + (size_t)(c_first - chunk) * s->words,
-                .corpus_popc = d->d_cpopc + (c_first - chunk), .nc = (uint32_t)(c_end - c_first),
+                .q0 = q0 + sq, .corpus = d->d_corpus + (size_t)off * s->words,
+                .corpus_popc = d->d_cpopc + off, .nc = (uint32_t)(c_end - c_first),
                 .c0 = c_first, .words = s->words, .threshold = s->cfg.threshold, .self = self};
             if ((st = lane_launch(s, l)))
                 goto done;
@@ -439,10 +460,12 @@ static sj_status cuda_compare(void *state, const uint8_t *queries, int64_t q0, i
     cuda_state *s = state;
     sj_status st = SJ_OK, dev_st[MAX_DEVICES] = {SJ_OK};
     char msg[MAX_DEVICES][512];
+    int64_t bound[MAX_DEVICES + 1]; /* device i: corpus rows [bound[i], bound[i + 1]) */
+    sj_gpu_split_work(SJ_MAX(c0, 0), SJ_MIN(c1, s->nc), q0, nq, SUB_QUERIES, self, s->n_dev, bound);
     /* One host thread per device: their transfers and kernels overlap. */
 #pragma omp parallel for num_threads(s->n_dev) schedule(static, 1)
     for (int i = 0; i < s->n_dev; i++) {
-        dev_st[i] = device_compare(s, &s->dev[i], queries, q0, nq, c0, c1, self);
+        dev_st[i] = device_compare(s, &s->dev[i], queries, q0, nq, bound[i], bound[i + 1], self);
         if (dev_st[i])
             snprintf(msg[i], sizeof msg[i], "%s", sj_last_error());
     }

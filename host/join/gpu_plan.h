@@ -6,6 +6,8 @@
  *     stay below 2^32;
  *   - corpus chunks are uploaded through two pinned staging pieces of at most
  *     SJ_GPU_STAGE_BYTES, not one pinned buffer as large as the chunk;
+ *   - several devices share each call's corpus rows by launched pairs
+ *     (sj_gpu_split_work), not by rows;
  *   - a hit buffer grows to at most SJ_GPU_MAX_HITS; a launch with more hits
  *     is redone in halves (queries first, then corpus rows) until each piece
  *     fits (sj_gpu_redo_bounded). */
@@ -60,6 +62,53 @@ static inline int sj_gpu_launch_rows(int64_t chunk, int64_t chunk_end, int64_t l
     *first = f;
     *end = chunk_end < hi ? chunk_end : hi;
     return f < *end;
+}
+
+/* Pairs launched for corpus rows [lo, x) of one compare() call: queries
+ * [q0, q0 + nq) go in sub-tiles of `sub` rows, each against corpus rows
+ * [lo, hi), in a self-join only those after its first query
+ * (sj_gpu_launch_rows). nq x (hi - lo) stays below 2^63. */
+static inline int64_t sj_gpu_work_before(int64_t lo, int64_t hi, int64_t q0, int64_t nq,
+                                         int64_t sub, int self, int64_t x)
+{
+    int64_t work = 0;
+    if (x > hi)
+        x = hi;
+    for (int64_t sq = 0; sq < nq; sq += sub) {
+        const int64_t n = nq - sq < sub ? nq - sq : sub;
+        const int64_t first = self && lo < q0 + sq + 1 ? q0 + sq + 1 : lo;
+        if (x > first)
+            work += n * (x - first);
+    }
+    return work;
+}
+
+/* Split one call's corpus rows [lo, hi) between k devices by work, not by
+ * rows: device i gets [bound[i], bound[i + 1]) (bound[0] = lo, bound[k] =
+ * hi), the first rows whose launched pairs (sj_gpu_work_before) reach i/k of
+ * the call's. A corpus row adds at most nq pairs, so every share is within
+ * nq pairs of total / k. A self-join's boundaries crowd toward hi, where a
+ * row pairs with more of the block's queries. */
+static inline void sj_gpu_split_work(int64_t lo, int64_t hi, int64_t q0, int64_t nq, int64_t sub,
+                                     int self, int k, int64_t *bound)
+{
+    if (hi < lo)
+        hi = lo;
+    const int64_t total = sj_gpu_work_before(lo, hi, q0, nq, sub, self, hi);
+    bound[0] = lo;
+    bound[k] = hi;
+    for (int i = 1; i < k; i++) {
+        const int64_t target = total / k * i + total % k * i / k; /* total * i / k, no overflow */
+        int64_t a = bound[i - 1], b = hi; /* the first x in [a, b] with work >= target */
+        while (a < b) {
+            const int64_t mid = a + (b - a) / 2;
+            if (sj_gpu_work_before(lo, hi, q0, nq, sub, self, mid) < target)
+                a = mid + 1;
+            else
+                b = mid;
+        }
+        bound[i] = a;
+    }
 }
 
 /* Capacity for a launch that reported `count` hits: a quarter of headroom,

@@ -28,6 +28,7 @@ static int mock_devices = 1;                  /* what cudaGetDeviceCount reports
 static size_t mock_free_bytes = (size_t)1 << 30;
 static _Thread_local int mock_current;
 static size_t mock_max_pinned, mock_max_device; /* largest single allocations */
+static unsigned mock_devices_set;              /* bit d: cudaSetDevice(d) was called */
 
 static inline const char *cudaGetErrorString(cudaError_t e) { return e ? "mock cuda error" : "no error"; }
 static inline cudaError_t cudaGetDeviceCount(int *n) { *n = mock_devices; return cudaSuccess; }
@@ -36,6 +37,7 @@ static inline cudaError_t cudaSetDevice(int d)
     if (d < 0 || d >= mock_devices)
         return cudaErrorInvalidDevice;
     mock_current = d;
+    __atomic_fetch_or(&mock_devices_set, 1u << d, __ATOMIC_RELAXED);
     return cudaSuccess;
 }
 static inline cudaError_t cudaDeviceGetAttribute(int *v, enum cudaDeviceAttr a, int d)
