@@ -884,6 +884,53 @@ static void test_launch_rows(void)
     CHECK(exact, "launch corpus rows cover every pair the rule keeps, within chunk and range");
 }
 
+/* Devices' shares of one call (sj_gpu_split_work): on small ranges against
+ * per-row pair counts taken from the launch rule itself, the shares cover
+ * [lo, hi) in order and each is within one row's pairs (<= nq) of total / k;
+ * on a 10^9-row self-join block the first device takes a few more rows (its
+ * first 65536 rows pair with fewer of the block's queries). */
+static void test_split_work(void)
+{
+    int ok = 1;
+    for (int k = 1; k <= 5; k++)
+        for (int64_t lo = 0; lo < 12; lo += 5)
+            for (int64_t hi = lo; hi < 40; hi += 7)
+                for (int64_t q0 = 0; q0 < 30; q0 += 9)
+                    for (int64_t nq = 0; nq < 20; nq += 6)
+                        for (int self = 0; self < 2; self++) {
+                            const int64_t sub = 4;
+                            int64_t bound[6], total = 0, row_work[40] = {0};
+                            sj_gpu_split_work(lo, hi, q0, nq, sub, self, k, bound);
+                            for (int64_t sq = 0; sq < nq; sq += sub) {
+                                int64_t f, e;
+                                if (sj_gpu_launch_rows(lo, hi, lo, hi, self, q0 + sq, &f, &e))
+                                    for (int64_t c = f; c < e; c++)
+                                        row_work[c] += SJ_MIN(sub, nq - sq);
+                            }
+                            for (int64_t c = lo; c < hi; c++)
+                                total += row_work[c];
+                            ok &= bound[0] == lo && bound[k] == hi;
+                            for (int i = 0; i < k; i++) {
+                                int64_t share = 0;
+                                for (int64_t c = bound[i]; c < bound[i + 1]; c++)
+                                    share += row_work[c];
+                                ok &= bound[i] <= bound[i + 1];
+                                ok &= share * k <= total + (int64_t)k * nq && share * k >= total - (int64_t)k * nq;
+                                ok &= sj_gpu_work_before(lo, hi, q0, nq, sub, self, bound[i + 1]) -
+                                          sj_gpu_work_before(lo, hi, q0, nq, sub, self, bound[i]) == share;
+                            }
+                        }
+    CHECK(ok, "split by work: shares in order, each within nq pairs of total / k");
+    /* 10^9 rows, the first block of 65536 queries, two devices */
+    int64_t b[3];
+    sj_gpu_split_work(0, 1000000000, 0, 65536, 8192, 1, 2, b);
+    const int64_t w0 = sj_gpu_work_before(0, b[2], 0, 65536, 8192, 1, b[1]);
+    const int64_t w = sj_gpu_work_before(0, b[2], 0, 65536, 8192, 1, b[2]);
+    CHECK(b[1] > 500000000 && b[1] < 500000000 + 65536 && w0 * 2 - w <= 65536 && w - w0 * 2 <= 65536,
+          "a 10^9-row block on 2 devices: boundary %lld, shares %lld and %lld", (long long)b[1],
+          (long long)w0, (long long)(w - w0));
+}
+
 /* Pinned staging: pieces of at most SJ_GPU_STAGE_BYTES cover a chunk as large
  * as an H200's budget (~98 GB) exactly. */
 static void test_stage_rows(void)
@@ -1148,6 +1195,7 @@ int main(void)
     test_chunk_rows();
     test_stage_rows();
     test_launch_rows();
+    test_split_work();
     test_redo_bounded();
     test_l1_block_queries();
     test_auto_choice();
