@@ -5,7 +5,7 @@
 # checks its pairs against the naive CPU reference (bench --naive-queries,
 # non-zero exit on a disagreement). Covers v1 (templated and generic widths),
 # the v2 -> v1 fallback above 1024 bits, the 6,144-bit edge and two devices
-# when present. Also compiles the v3 kernels (binary and int8) on their own
+# when present (each alone and both, with each device's busy seconds). Also compiles the v3 kernels (binary and int8) on their own
 # and prints their SASS counts (scripts/sass_counts.sh), GPU or not, when
 # nvdisasm is found. Capped at 6 minutes in all (each step has its own timeout
 # within what is left), so that it can run twice in a 15-minute lease.
@@ -107,11 +107,65 @@ within 45 "$B/simjoin" bench --backends cpu --corpus 10000000 --queries 2000 --s
 step "GPU kernels v1 v2 v3 (10^7 corpus, 2x10^5 queries)"
 bench_gpu gpu 100 --backends cuda --kernel v1,v2,v3 --corpus 10000000 --queries 200000
 
+# Two devices: each alone, then both, on the same join; pairs checked against
+# the CPU (bench: 20 queries against the naive loop; join: the whole
+# self-join against --backend cpu). During the two-device runs nvidia-smi
+# samples each device every 100 ms: its busy seconds show whether the work
+# split (by pairs, per call: backend_cuda.c) keeps both equally busy.
+# sample_start FILE: sampler in the background (pid in $sampler).
+sample_start() {
+  nvidia-smi --query-gpu=index,utilization.gpu --format=csv,noheader,nounits -lms 100 >"$1" 2>/dev/null &
+  sampler=$!
+  trap 'kill "$sampler" 2>/dev/null' EXIT # a failed run (fail exits) stops it too
+}
+# sample_stop FILE NAME: stop the sampler, print busy seconds per device.
+sample_stop() {
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+  awk -F', *' -v name="$2" '$1 ~ /^[0-9]+$/ { n[$1]++; if ($2 > 0) busy[$1]++; u[$1] += $2 }
+    END { for (d in n) printf "  %s: device %s busy %.1f s (utilization > 0 in %d of %d samples, mean %.0f%%)\n",
+                                name, d, busy[d] / 10, busy[d], n[d], u[d] / n[d] }' "$1" | sort
+}
 if (( n_gpus >= 2 )); then
-  step "two devices"
-  bench_gpu gpu2 60 --backends cuda --kernel v3 --gpus 0,1 --corpus 10000000 --queries 200000
+  step "two devices: cross join on device 0, device 1, both (pairs checked against the naive CPU)"
+  for g in 0 1 0,1; do
+    [[ $g == 0,1 ]] && sample_start "$OUT/util-cross.csv"
+    bench_gpu "gpu-dev${g/,/+}" 40 --backends cuda --kernel v3 --gpus "$g" --corpus 5000000 --queries 200000
+    [[ $g == 0,1 ]] && sample_stop "$OUT/util-cross.csv" "cross, --gpus 0,1"
+  done
+  python3 - "$OUT" <<'PY' | tee "$OUT/two-devices.txt"
+import json, sys
+r = {}
+for g in ("0", "1", "0+1"):
+    try: r[g] = json.load(open(f"{sys.argv[1]}/bench-gpu-dev{g}.json")).get("cuda/v3", 0)
+    except Exception as e: r[g] = 0
+for g, v in r.items(): print(f"  cross --gpus {g.replace('+', ','):4} {v:10.3g} pairs/s")
+best = max(r["0"], r["1"])
+if best: print(f"  two devices / the faster one: {r['0+1'] / best:.2f}x (ideal 2x)")
+PY
+  if "$B/simjoin" join --help >/dev/null 2>&1; then
+    step "two devices: self-join of 10^6 (device 0, both, cpu; pairs compared in full)"
+    W=$(mktemp -d) # inputs, outputs and their CSVs (large): not under $OUT
+    within 30 "$B/simjoin" gen --quiet --n 1000000 --seed 7 --series-fraction 0.01 --out "$W/self.h5" ||
+      fail "gen failed"
+    for run in "cuda0 --backend cuda --gpus 0" "cuda01 --backend cuda --gpus 0,1" "cpu --backend cpu"; do
+      set -- $run; name=$1; shift
+      [[ $name == cuda01 ]] && sample_start "$OUT/util-self.csv"
+      within 60 "$B/simjoin" join --quiet --corpus "$W/self.h5" --threshold 31 "$@" \
+        --out "$W/self-$name.h5" --stats-json "$OUT/self-$name.json" || fail "self-join $name failed"
+      [[ $name == cuda01 ]] && sample_stop "$OUT/util-self.csv" "self, --gpus 0,1"
+      "$B/simjoin" export "$W/self-$name.h5" --format csv >"$W/self-$name.csv" || fail "export $name failed"
+      printf '  self %-7s %s s in the join\n' "$name" \
+        "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["join_seconds"])' "$OUT/self-$name.json")"
+    done
+    cmp -s "$W/self-cpu.csv" "$W/self-cuda01.csv" && cmp -s "$W/self-cpu.csv" "$W/self-cuda0.csv" ||
+      fail "two devices: self-join pairs differ from the CPU (kept in $W)"
+    echo "  self-join pairs: cuda --gpus 0, cuda --gpus 0,1 and cpu identical ($(wc -l <"$W/self-cpu.csv") lines)"
+    rm -rf "$W"
+  else
+    echo "no join command (built without HDF5): the two-device self-join is checked by test_cuda only"
+  fi
 else
-  echo "one device: the two-device run is skipped"
+  echo "one device: the two-device runs are skipped"
 fi
 
 for v in "photodna l2sq 2000000 50000" "f32:512 cosine 1000000 20000"; do

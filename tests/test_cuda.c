@@ -279,6 +279,10 @@ int main(int argc, char **argv)
             two.threshold = 31;
             sj_gpu_list_parse("0,1", &two);
             compare("two devices", two, q, c);
+            compare("two devices self", two, NULL, c); /* split by work along the triangle */
+            two.gpu_memory_limit = 500 * 40;            /* each device streams windows */
+            compare("two devices streamed cross", two, q, c);
+            compare("two devices streamed self", two, NULL, c);
         } else {
             printf("note: one device; the two-device case is not run\n");
         }
