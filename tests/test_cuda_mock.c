@@ -106,11 +106,19 @@ int mock_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream)
     return 0;
 }
 
+/* Bits set in each byte value, counted bit by bit (a plain build has no
+ * popcount instruction: __builtin_popcount per byte was most of the test's
+ * time). */
+static uint8_t byte_bits[256];
+
 static int naive_distance(const uint8_t *a, const uint8_t *b, uint32_t bytes)
 {
+    if (!byte_bits[255])
+        for (int v = 1; v < 256; v++)
+            byte_bits[v] = (uint8_t)((v & 1) + byte_bits[v >> 1]);
     int d = 0;
     for (uint32_t i = 0; i < bytes; i++)
-        d += __builtin_popcount((unsigned)(a[i] ^ b[i]));
+        d += byte_bits[a[i] ^ b[i]];
     return d;
 }
 
@@ -208,14 +216,14 @@ static void use_devices(int devices, sj_join_config *cfg)
 /* Edge sizes on `devices` devices, self and cross: no rows, one, fewer rows
  * than devices, a query sub-tile (SUB_QUERIES) and a launch's corpus rows
  * (SJ_GPU_MAX_LAUNCH_ROWS) +- 1; resident, and streamed through windows of
- * 700 and of 37 rows. */
+ * 37 rows. */
 static void check_edges(int devices, sj_join_config cfg, const uint8_t *queries,
                         const uint8_t *corpus)
 {
     const int64_t sizes[] = {0, 1, devices - 1, devices + 1, SJ_GPU_MAX_LAUNCH_ROWS - 1,
                              SJ_GPU_MAX_LAUNCH_ROWS + 1, SUB_QUERIES - 1, SUB_QUERIES,
                              SUB_QUERIES + 1, 701};
-    const int64_t limits[] = {1 << 30, 700 * 36, 37 * 36}; /* device bytes for the corpus */
+    const int64_t limits[] = {1 << 30, 37 * 36}; /* device bytes for the corpus */
     use_devices(devices, &cfg);
     cfg.threshold = 128; /* half of all pairs: redone tiles too */
     for (size_t l = 0; l < sizeof limits / sizeof *limits; l++)
@@ -233,33 +241,38 @@ static void check_edges(int devices, sj_join_config cfg, const uint8_t *queries,
         }
 }
 
-/* Work balance: the pairs launched on each device of a self-join of
- * 2,100 rows (one call, and in calls of 256 queries as the scheduler makes
- * them for a block-parallel backend) and of a cross join differ by at most
- * 10% of their mean, and so do the busiest device's pairs per call, summed
- * over the calls (each call waits for all devices). The old split (rows evenly, once) gave the device
- * with the last rows of a self-join 2.3x (two devices) to 3.9x (four) the
- * pairs of the first, and fails this. */
+/* Work balance: the pairs launched on each device of a self-join of 2,100
+ * rows (one call, and in calls of 256 queries as the scheduler makes them
+ * for a large join; resident and streamed) and of a 600 x 1,500 cross join
+ * differ by at most 10% of their mean, and so do the busiest device's pairs
+ * per call, summed over the calls (each call waits for all devices); one
+ * call launches no more than the triangle needs. The old split (rows
+ * evenly, once) gave the device with the last rows of a self-join 2.3x (two
+ * devices) to 3.9x (four) the pairs of the first, and fails this. */
 static void check_balance(int devices, sj_join_config cfg, const uint8_t *queries, int64_t nq,
                           const uint8_t *corpus, int64_t n)
 {
     use_devices(devices, &cfg);
+    cfg.gpu_kernel = 1; /* the split does not depend on it; v1's mock is the cheapest */
     cfg.threshold = 31;
     cfg.gpu_hit_capacity = 1 << 16; /* no redo: the launched work is the first pass */
     const int64_t limits[] = {1 << 30, 300 * 36}; /* resident; streamed */
     for (size_t l = 0; l < 2; l++) {
         cfg.gpu_memory_limit = limits[l];
-        for (int kind = 0; kind < 3; kind++) {
+        for (int kind = 0; kind < (l ? 2 : 3); kind++) {
             char what[160];
             const int self = kind < 2;
             const int64_t block = kind == 1 ? 256 : 0;
             snprintf(what, sizeof what, "%d devices, %s: %s", devices,
                      l ? "streamed" : "resident",
                      kind == 0 ? "self-join, one call" : kind == 1 ? "self-join, calls of 256" : "cross join");
+            int64_t need = 0; /* one call: sub-tile k needs the rows after its first */
+            for (int64_t sq = 0; sq < nq && block == 0; sq += SUB_QUERIES)
+                need += SJ_MIN(SUB_QUERIES, nq - sq) * (nq - (sq + 1));
             if (self)
-                check_join(what, cfg, queries, 0, nq, queries, nq, 0, nq, 1, 0, block);
+                check_join(what, cfg, queries, 0, nq, queries, nq, 0, nq, 1, need, block);
             else
-                check_join(what, cfg, queries, 0, nq, corpus, n, 0, n, 0, 0, block);
+                check_join(what, cfg, queries, 0, 600, corpus, n, 0, n, 0, 0, block);
             int64_t max, min;
             double mean;
             work_spread(devices, &max, &min, &mean);
@@ -328,7 +341,7 @@ int main(void)
     cfg.gpu_kernel = 3;
     cfg.gpu_hit_capacity = 64;
     cfg.gpu_memory_limit = 700 * 36; /* chunks of 700 rows, capped to 300 a launch */
-    for (int devices = 1; devices <= MOCK_MAX_DEVICES; devices++) {
+    for (int devices = 1; devices <= 2; devices++) { /* 2 to 4: check_edges, check_balance */
         mock_devices = devices;
         sj_join_config c = cfg;
         if (devices > 1)
