@@ -57,7 +57,8 @@ static void tally(void)
 }
 
 int mock_gpu_row_words(sj_gpu_kernel k, uint32_t bits) { (void)k; return SJ_GPU_ROW_WORDS(bits); }
-int mock_gpu_probe(void) { return 0; }
+static int g_probe_fails; /* 1: every device fails sj_gpu_probe */
+int mock_gpu_probe(void) { return g_probe_fails; }
 int mock_gpu_min_arch(void) { return 900; }
 const char *mock_gpu_error_string(int err) { return err ? "mock error" : "no error"; }
 
@@ -316,6 +317,18 @@ static void check_device_list(void)
     mock_backend_cuda.close(state);
     CHECK(st == SJ_ERR_ARG && strstr(sj_last_error(), "device 4 does not exist"),
           "--gpus 0,4 of 4 is refused: %s", sj_last_error());
+    g_probe_fails = 1; /* no device can run the kernels: refused, not a join with no devices */
+    cfg.n_gpus = 0;
+    state = NULL;
+    const sj_status none = mock_backend_cuda.open(&cfg, pdq, &state);
+    mock_backend_cuda.close(state);
+    sj_gpu_list_parse("2", &cfg);
+    state = NULL;
+    const sj_status listed = mock_backend_cuda.open(&cfg, pdq, &state);
+    mock_backend_cuda.close(state);
+    g_probe_fails = 0;
+    CHECK(none == SJ_ERR_NO_DEVICE && listed == SJ_ERR_NO_DEVICE,
+          "no device passes the probe: open fails (%d, %d)", none, listed);
 }
 
 int main(void)

@@ -3,8 +3,8 @@
  *
  * Several devices (--gpus) split each compare() call by work, not by rows.
  * Every device may hold any corpus row: the whole corpus, resident, when it
- * fits the per-device budget (up to ~2.7e9 PDQ rows on an H200), else a
- * window of as many rows as fit, streamed. Each call's corpus range goes to
+ * fits the per-device budget and a launch's 2^31 rows (an H200's budget
+ * holds ~2.7e9 PDQ rows), else a window of as many rows as fit, streamed. Each call's corpus range goes to
  * the devices in pieces of equal launched pairs (gpu_plan.h,
  * sj_gpu_split_work), so the devices finish a call together although the
  * call waits for all of them. Why not the alternatives:
@@ -221,6 +221,10 @@ static sj_status cuda_open(const sj_join_config *cfg, sj_hash_type type, void **
         for (int i = 0; i < count && s->n_dev < MAX_DEVICES; i++)
             if (cudaSetDevice(i) == cudaSuccess && sj_gpu_probe() == cudaSuccess)
                 s->dev[s->n_dev++].id = i;
+    }
+    if (s->n_dev == 0) { /* every device failed its probe: a join would find nothing */
+        free(s);
+        return sj_fail(SJ_ERR_NO_DEVICE, "--backend cuda: no device can run this build's kernels");
     }
     unsigned long long cap = cfg->gpu_hit_capacity > 0 ? (unsigned long long)cfg->gpu_hit_capacity
                                                        : DEFAULT_HITS;
