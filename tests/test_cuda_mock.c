@@ -1,9 +1,9 @@
 /* test_cuda_mock.c - host/join/backend_cuda.c itself, the Hamming backend's host
- * scheduler (devices' corpus split, corpus chunks, pinned staging pieces,
- * query sub-tiles on two lanes, the bounded hit-buffer redo, range edges),
- * run on the host with 1 to 4 emulated devices (each call's corpus rows split
- * between them by work): the CUDA runtime is mocked (tests/mock_cuda/), a launch
- * is a plain loop over its tile with the kernels' keep rule and append
+ * scheduler (each call's corpus rows split between devices by work, corpus
+ * windows, pinned staging pieces, query sub-tiles on two lanes, the bounded
+ * hit-buffer redo, range edges), run on the host with 1 to 4 emulated
+ * devices: the CUDA runtime is mocked (tests/mock_cuda/), a launch is a
+ * plain loop over its tile with the kernels' keep rule and append
  * contract (the counter runs past the capacity), and host/join/gpu_plan.h's
  * limits are set tiny so that every split happens at small sizes. Pairs are
  * checked against a naive loop. No GPU, no CUDA toolkit needed. */
@@ -266,7 +266,9 @@ static void check_balance(int devices, sj_join_config cfg, const uint8_t *querie
             const int64_t block = kind == 1 ? 256 : 0;
             snprintf(what, sizeof what, "%d devices, %s: %s", devices,
                      l ? "streamed" : "resident",
-                     kind == 0 ? "self-join, one call" : kind == 1 ? "self-join, calls of 256" : "cross join");
+                     kind == 0   ? "self-join, one call"
+                     : kind == 1 ? "self-join, calls of 256"
+                                 : "cross join");
             int64_t need = 0; /* one call: sub-tile k needs the rows after its first */
             for (int64_t sq = 0; sq < nq && block == 0; sq += SUB_QUERIES)
                 need += SJ_MIN(SUB_QUERIES, nq - sq) * (nq - (sq + 1));
@@ -283,7 +285,8 @@ static void check_balance(int devices, sj_join_config cfg, const uint8_t *querie
                   "the mean device %.0f", what, (long long)g_critical, mean);
             printf("%s: pairs launched per device %lld..%lld (spread %.2f%% of the mean), "
                    "busiest per call %.3f x the mean\n", what, (long long)min, (long long)max,
-                   100.0 * (double)(max - min) / SJ_MAX(mean, 1), (double)g_critical / SJ_MAX(mean, 1));
+                   100.0 * (double)(max - min) / SJ_MAX(mean, 1),
+                   (double)g_critical / SJ_MAX(mean, 1));
         }
     }
 }

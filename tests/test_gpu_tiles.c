@@ -915,7 +915,8 @@ static void test_split_work(void)
                                 for (int64_t c = bound[i]; c < bound[i + 1]; c++)
                                     share += row_work[c];
                                 ok &= bound[i] <= bound[i + 1];
-                                ok &= share * k <= total + (int64_t)k * nq && share * k >= total - (int64_t)k * nq;
+                                ok &= share * k <= total + (int64_t)k * nq &&
+                                      share * k >= total - (int64_t)k * nq;
                                 ok &= sj_gpu_work_before(lo, hi, q0, nq, sub, self, bound[i + 1]) -
                                           sj_gpu_work_before(lo, hi, q0, nq, sub, self, bound[i]) == share;
                             }
@@ -926,7 +927,8 @@ static void test_split_work(void)
     sj_gpu_split_work(0, 1000000000, 0, 65536, 8192, 1, 2, b);
     const int64_t w0 = sj_gpu_work_before(0, b[2], 0, 65536, 8192, 1, b[1]);
     const int64_t w = sj_gpu_work_before(0, b[2], 0, 65536, 8192, 1, b[2]);
-    CHECK(b[1] > 500000000 && b[1] < 500000000 + 65536 && w0 * 2 - w <= 65536 && w - w0 * 2 <= 65536,
+    CHECK(b[1] > 500000000 && b[1] < 500000000 + 65536 && w0 * 2 - w <= 65536 &&
+              w - w0 * 2 <= 65536,
           "a 10^9-row block on 2 devices: boundary %lld, shares %lld and %lld", (long long)b[1],
           (long long)w0, (long long)(w - w0));
 }

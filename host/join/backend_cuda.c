@@ -4,10 +4,10 @@
  * Several devices (--gpus) split each compare() call by work, not by rows.
  * Every device may hold any corpus row: the whole corpus, resident, when it
  * fits the per-device budget and a launch's 2^31 rows (an H200's budget
- * holds ~2.7e9 PDQ rows), else a window of as many rows as fit, streamed. Each call's corpus range goes to
- * the devices in pieces of equal launched pairs (gpu_plan.h,
- * sj_gpu_split_work), so the devices finish a call together although the
- * call waits for all of them. Why not the alternatives:
+ * holds ~2.7e9 PDQ rows), else a window of as many rows as fit, streamed.
+ * Each call's corpus range goes to the devices in pieces of equal launched
+ * pairs (gpu_plan.h, sj_gpu_split_work), so the devices finish a call
+ * together although the call waits for all of them. Why not the alternatives:
  *   - rows split evenly once (as before): a self-join walks the triangle, so
  *     the device with the last rows did ~3x the pairs of the first (two
  *     devices), and a query block deep in the triangle left the first idle;
@@ -21,12 +21,12 @@
  * corpus did before) where an even split kept it resident. Pairs do not
  * depend on the split: the scheduler sorts them at the end.
  *
- * Per device: two streams, each
- * with its own pinned query buffer, hit buffer and counter, so that the H2D
- * copy of one query sub-tile, the kernel of the other and the D2H copy of
- * hits overlap. A sub-tile whose hits overflow its buffer is redone with a
- * buffer large enough: no pair is ever dropped. Every CUDA call is checked;
- * a failure becomes SJ_ERR_BACKEND naming the call, file and line. */
+ * Per device: two streams, each with its own pinned query buffer, hit
+ * buffer and counter, so that the H2D copy of one query sub-tile, the kernel
+ * of the other and the D2H copy of hits overlap. A sub-tile whose hits
+ * overflow its buffer is redone with a buffer large enough: no pair is ever
+ * dropped. Every CUDA call is checked; a failure becomes SJ_ERR_BACKEND
+ * naming the call, file and line. */
 #include "join/backend.h"
 #include "join/cuda_util.h"
 #include "join/gpu_plan.h"
