@@ -5,7 +5,7 @@
 # checks its pairs against the naive CPU reference (bench --naive-queries,
 # non-zero exit on a disagreement). Covers v1 (templated and generic widths),
 # the v2 -> v1 fallback above 1024 bits, the 6,144-bit edge and two devices
-# when present (each alone and both, with each device's busy seconds). Also compiles the v3 kernels (binary and int8) on their own
+# when present. Also compiles the v3 kernels (binary and int8) on their own
 # and prints their SASS counts (scripts/sass_counts.sh), GPU or not, when
 # nvdisasm is found. Capped at 6 minutes in all (each step has its own timeout
 # within what is left), so that it can run twice in a 15-minute lease.
@@ -165,7 +165,7 @@ PY
     echo "no join command (built without HDF5): the two-device self-join is checked by test_cuda only"
   fi
 else
-  echo "one device: the two-device runs are skipped"
+  echo "one device: the two-device run is skipped"
 fi
 
 for v in "photodna l2sq 2000000 50000" "f32:512 cosine 1000000 20000"; do
