@@ -31,11 +31,22 @@
  * a time, so these need no lock); g_*: summed over devices by tally(). */
 enum { MOCK_MAX_DEVICES = 4 };
 static int64_t dev_launches[MOCK_MAX_DEVICES], dev_popc_bad[MOCK_MAX_DEVICES];
-static int64_t dev_work[MOCK_MAX_DEVICES]; /* pairs launched */
+static int64_t dev_work[MOCK_MAX_DEVICES];       /* pairs launched */
+static int64_t dev_query_rows[MOCK_MAX_DEVICES]; /* query rows launched (each uploaded once) */
 static uint32_t dev_max_nc[MOCK_MAX_DEVICES], dev_max_nq[MOCK_MAX_DEVICES];
 static unsigned long long dev_max_capacity[MOCK_MAX_DEVICES];
 static int64_t g_launches, g_popc_bad, g_work;
 static int64_t g_critical; /* sum over compare() calls of the busiest device's pairs */
+static int64_t g_calls, g_call_rows; /* compare() calls, and corpus rows they asked for */
+
+/* Corpus rows uploaded to device d in the last check_join: its host-to-device
+ * bytes less the query rows of its launches, in PDQ rows of 8 words (right
+ * when no tile was redone: a redo uploads no queries). */
+static int64_t corpus_rows_uploaded(int d)
+{
+    const int64_t row_bytes = SJ_GPU_ROW_WORDS(256) * 4;
+    return ((int64_t)mock_h2d_bytes[d] - dev_query_rows[d] * row_bytes) / row_bytes;
+}
 static uint32_t g_max_nc, g_max_nq;
 static unsigned long long g_max_capacity;
 
@@ -43,6 +54,7 @@ static void tally_reset(void)
 {
     memset(dev_launches, 0, sizeof dev_launches), memset(dev_popc_bad, 0, sizeof dev_popc_bad);
     memset(dev_work, 0, sizeof dev_work), memset(dev_max_nc, 0, sizeof dev_max_nc);
+    memset(dev_query_rows, 0, sizeof dev_query_rows), memset(mock_h2d_bytes, 0, sizeof mock_h2d_bytes);
     memset(dev_max_nq, 0, sizeof dev_max_nq), memset(dev_max_capacity, 0, sizeof dev_max_capacity);
 }
 
@@ -78,6 +90,7 @@ int mock_gpu_launch(sj_gpu_kernel k, const sj_gpu_tile *t, void *stream)
     const int dev = mock_current; /* the device the launch went to */
     dev_launches[dev]++;
     dev_work[dev] += (int64_t)t->nq * t->nc;
+    dev_query_rows[dev] += t->nq;
     dev_max_nc[dev] = SJ_MAX(dev_max_nc[dev], t->nc), dev_max_nq[dev] = SJ_MAX(dev_max_nq[dev], t->nq);
     dev_max_capacity[dev] = SJ_MAX(dev_max_capacity[dev], t->capacity);
     for (uint32_t q = 0; q < t->nq; q++) {
@@ -155,11 +168,12 @@ static void check_join(const char *what, sj_join_config cfg, const uint8_t *qrow
         st = mock_backend_cuda.load_corpus(state, corpus, n);
     if (block <= 0)
         block = SJ_MAX(nq, 1);
-    g_critical = 0;
+    g_critical = g_calls = g_call_rows = 0;
     for (int64_t qb = q0; qb < q0 + nq && !st; qb += block) {
         const int64_t c_from = self ? SJ_MAX(c0, qb) : c0;
         int64_t before[MOCK_MAX_DEVICES], busiest = 0;
         memcpy(before, dev_work, sizeof before);
+        g_calls += c_from < c1, g_call_rows += SJ_MAX(c1 - c_from, 0);
         if (c_from < c1)
             st = mock_backend_cuda.compare(state, qrows + (size_t)qb * bytes, qb,
                                            SJ_MIN(block, q0 + nq - qb), c_from, c1, self, &out);
@@ -244,12 +258,14 @@ static void check_edges(int devices, sj_join_config cfg, const uint8_t *queries,
 
 /* Work balance: the pairs launched on each device of a self-join of 2,100
  * rows (one call, and in calls of 256 queries as the scheduler makes them
- * for a large join; resident and streamed) and of a 600 x 1,500 cross join
- * differ by at most 10% of their mean, and so do the busiest device's pairs
- * per call, summed over the calls (each call waits for all devices); one
- * call launches no more than the triangle needs. The old split (rows
- * evenly, once) gave the device with the last rows of a self-join 2.3x (two
- * devices) to 3.9x (four) the pairs of the first, and fails this. */
+ * for a large join) and of a 600 x 1,500 cross join differ by at most 10% of
+ * their mean, and so do the busiest device's pairs per call, summed over the
+ * calls (each call waits for all devices); one call launches no more than
+ * the triangle needs. The corpus goes through windows of 300 rows (the
+ * mock's launch cap) or 37: each device uploads about its share of a call,
+ * not the whole corpus. The old split (rows evenly, once) gave the device
+ * with the last rows of a self-join 2.3x (two devices) to 3.9x (four) the
+ * pairs of the first, and fails this. */
 static void check_balance(int devices, sj_join_config cfg, const uint8_t *queries, int64_t nq,
                           const uint8_t *corpus, int64_t n)
 {
@@ -257,15 +273,15 @@ static void check_balance(int devices, sj_join_config cfg, const uint8_t *querie
     cfg.gpu_kernel = 1; /* the split does not depend on it; v1's mock is the cheapest */
     cfg.threshold = 31;
     cfg.gpu_hit_capacity = 1 << 16; /* no redo: the launched work is the first pass */
-    const int64_t limits[] = {1 << 30, 300 * 36}; /* resident; streamed */
-    for (size_t l = 0; l < 2; l++) {
-        cfg.gpu_memory_limit = limits[l];
-        for (int kind = 0; kind < (l ? 2 : 3); kind++) {
+    const int64_t windows[] = {SJ_GPU_MAX_LAUNCH_ROWS, 37};
+    for (size_t w = 0; w < 2; w++) {
+        cfg.gpu_memory_limit = windows[w] * 36; /* bytes per row: 8 words and a popcount */
+        for (int kind = 0; kind < (w ? 2 : 3); kind++) {
             char what[160];
             const int self = kind < 2;
             const int64_t block = kind == 1 ? 256 : 0;
-            snprintf(what, sizeof what, "%d devices, %s: %s", devices,
-                     l ? "streamed" : "resident",
+            snprintf(what, sizeof what, "%d devices, windows of %lld: %s", devices,
+                     (long long)windows[w],
                      kind == 0   ? "self-join, one call"
                      : kind == 1 ? "self-join, calls of 256"
                                  : "cross join");
@@ -276,18 +292,54 @@ static void check_balance(int devices, sj_join_config cfg, const uint8_t *querie
                 check_join(what, cfg, queries, 0, nq, queries, nq, 0, nq, 1, need, block);
             else
                 check_join(what, cfg, queries, 0, 600, corpus, n, 0, n, 0, 0, block);
-            int64_t max, min;
+            int64_t max, min, uploaded = 0;
             double mean;
             work_spread(devices, &max, &min, &mean);
+            for (int i = 0; i < devices; i++)
+                uploaded += corpus_rows_uploaded(i);
             CHECK(max - min <= mean / 10, "%s: pairs launched per device %lld..%lld (mean %.0f)",
                   what, (long long)min, (long long)max, mean);
             CHECK(g_critical <= mean * 1.1, "%s: the calls' busiest devices launched %lld pairs, "
                   "the mean device %.0f", what, (long long)g_critical, mean);
+            CHECK(uploaded <= g_call_rows + g_calls * devices * windows[w],
+                  "%s: %lld corpus rows uploaded, more than the %lld the calls asked for plus a "
+                  "window per device and call", what, (long long)uploaded, (long long)g_call_rows);
             printf("%s: pairs launched per device %lld..%lld (spread %.2f%% of the mean), "
-                   "busiest per call %.3f x the mean\n", what, (long long)min, (long long)max,
+                   "busiest per call %.3f x the mean; corpus rows uploaded %lld for %lld asked\n",
+                   what, (long long)min, (long long)max,
                    100.0 * (double)(max - min) / SJ_MAX(mean, 1),
-                   (double)g_critical / SJ_MAX(mean, 1));
+                   (double)g_critical / SJ_MAX(mean, 1), (long long)uploaded, (long long)g_call_rows);
         }
+    }
+}
+
+/* A corpus that fits (290 rows, below the mock's launch cap) is uploaded to
+ * each device with work once and kept over the calls: a self-join in one
+ * call and in calls of 64, a cross join in calls of 100. */
+static void check_resident(int devices, sj_join_config cfg, const uint8_t *queries,
+                           const uint8_t *corpus)
+{
+    enum { ROWS = 290 };
+    use_devices(devices, &cfg);
+    cfg.gpu_kernel = 1, cfg.threshold = 31, cfg.gpu_hit_capacity = 1 << 16;
+    cfg.gpu_memory_limit = 1 << 30;
+    for (int kind = 0; kind < 3; kind++) {
+        char what[160];
+        snprintf(what, sizeof what, "%d devices, resident: %s", devices,
+                 kind == 0   ? "self-join, one call"
+                 : kind == 1 ? "self-join, calls of 64"
+                             : "cross join, calls of 100");
+        if (kind < 2)
+            check_join(what, cfg, corpus, 0, ROWS, corpus, ROWS, 0, ROWS, 1, 0, kind ? 64 : 0);
+        else
+            check_join(what, cfg, queries, 0, ROWS, corpus, ROWS, 0, ROWS, 0, 0, 100);
+        int once = 1, used = 0;
+        for (int i = 0; i < devices; i++) {
+            once &= corpus_rows_uploaded(i) == (dev_work[i] ? ROWS : 0);
+            used += dev_work[i] > 0;
+        }
+        CHECK(once && used == devices, "%s: each of the %d devices (%d with work) uploads the "
+              "corpus once (%d rows)", what, devices, used, ROWS);
     }
 }
 
@@ -392,6 +444,7 @@ int main(void)
         mock_devices = devices;
         check_edges(devices, cfg, queries, corpus);
         check_balance(devices, cfg, queries, NQ, corpus, N);
+        check_resident(devices, cfg, queries, corpus);
     }
     check_device_list();
     free(corpus);

@@ -29,6 +29,7 @@ static size_t mock_free_bytes = (size_t)1 << 30;
 static _Thread_local int mock_current;
 static size_t mock_max_pinned, mock_max_device; /* largest single allocations */
 static unsigned mock_devices_set;              /* bit d: cudaSetDevice(d) was called */
+static size_t mock_h2d_bytes[32];              /* per device: bytes copied host to device */
 
 static inline const char *cudaGetErrorString(cudaError_t e) { return e ? "mock cuda error" : "no error"; }
 static inline cudaError_t cudaGetDeviceCount(int *n) { *n = mock_devices; return cudaSuccess; }
@@ -70,7 +71,9 @@ static inline cudaError_t cudaFreeHost(void *p) { free(p); return cudaSuccess; }
 static inline cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n,
                                           enum cudaMemcpyKind k, cudaStream_t s)
 {
-    (void)k, (void)s;
+    (void)s;
+    if (k == cudaMemcpyHostToDevice)
+        mock_h2d_bytes[mock_current] += n; /* a device's copies come from one thread at a time */
     memcpy(dst, src, n);
     return cudaSuccess;
 }
