@@ -104,6 +104,8 @@ gpu-tf32-c-lanes @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ return 2 * (lane
 gpu-tf32-margin-bit @@ kernels/vector_tile.h @@ test_gpu_tiles @@ const double e_in = 1.0 / 1024.0 + 1.0 / 4194304.0; @@ const double e_in = 1.0 / 2048.0 + 1.0 / 4194304.0;
 gpu-tf32-within @@ kernels/vector_tile.h @@ test_gpu_tiles @@ return dot >= fmaf(-q.e, c.e, q.h + c.h); @@ return dot > fmaf(-q.e, c.e, q.h + c.h);
 gpu-tf32-wide @@ kernels/vector_tile.h @@ test_gpu_tiles|test_cuda_mock_vec @@ #define SJ_VT_TF32_WIDE_NORM 1152921504606846976.0 /* 2^60 */ @@ #define SJ_VT_TF32_WIDE_NORM 1e30
+gpu-tf32-query-terms @@ host/join/backend_cuda_vec.c @@ test_cuda_mock_vec @@ s->s8 ? (void *)s->d_qnorm2 : s->d_qterm, 1))) @@ s->s8 ? (void *)s->d_qnorm2 : s->d_qterm, 0)))
+gpu-tf32-term-offset @@ host/join/backend_cuda_vec.c @@ test_cuda_mock_vec @@ s->d_qterm + qoff + qt, s->d_cterm + ct, &t, @@ s->d_qterm + qt, s->d_cterm + ct, &t,
 gpu-tf32-rna @@ kernels/vector_tile.h @@ test_gpu_tiles @@ out[i] = i < dim && !wide ? sj_vt_tf32_rna(x[i]) : 0.0f; @@ out[i] = i < dim && !wide ? x[i] : 0.0f;
 EOF
 )
