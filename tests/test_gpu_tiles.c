@@ -1371,7 +1371,7 @@ static int check_tf32_join(int metric, const float *X, uint32_t nq, const float 
 
 /* f32 joins through the emulated TF32 kernel against plain double loops:
  * cosine, ip and l2sq; D across the 8 of a k-step (1, 7, 8, 9, 33, 64);
- * ragged tiles (35 x 70, self 70); both sums of the emulated instruction;
+ * zero rows (ip, l2sq); ragged tiles (35 x 70, self 70); both sums of the emulated instruction;
  * T the distance of an actual pair (d == T must match); and the margin not
  * so loose that most pairs become candidates. */
 static void test_tf32_emulated(void)
@@ -1393,6 +1393,9 @@ static void test_tf32_emulated(void)
                     for (uint32_t k = 0; k < D; k++)
                         Y[j * D + k] = X[(j % NQ) * D + k] +
                                        (float)((double)(t_rand() % 2001) / 10000.0 - 0.1) * (float)(j % 4);
+                if (metric != SJ_VT_COSINE) /* a zero row (cosine rejects them earlier) */
+                    for (uint32_t k = 0; k < D; k++)
+                        X[k] = Y[5 * D + k] = 0.0f;
                 const float *Qr = self ? Y : X;
                 const uint32_t nq = self ? NC : NQ;
                 /* T: the distance of the pair (2, 2 + NQ) (or (2, 37) in a self-join) */
