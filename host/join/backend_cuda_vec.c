@@ -30,8 +30,9 @@
  * when the candidates overflow the buffer, the call's tiles are run again
  * with a buffer that large, so nothing is dropped.
  *
- * cuBLAS is loaded when this backend opens and a GEMM path needs it (dlopen),
- * so that simjoin starts on machines without it; vector kinds use one device (the first of --gpus). */
+ * cuBLAS is loaded when this backend opens and a GEMM path needs it
+ * (dlopen), so that simjoin starts on machines without it; vector kinds use
+ * one device (the first of --gpus). */
 #define _GNU_SOURCE
 #include "join/vector.h"
 #include "join/cuda_util.h"
