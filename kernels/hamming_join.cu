@@ -8,6 +8,7 @@
 // so that the ballot-based append sees the whole warp.
 #include "hamming_join.h"
 #include "gpu_append.cuh"
+#include "v3_mainloop.cuh"
 
 #include <cuda_runtime.h>
 
@@ -134,39 +135,13 @@ constexpr int kV3N = SJ_V3_N;
 constexpr int kV3BlockQ = SJ_V3_BLOCK_Q;
 constexpr int kV3BlockC = SJ_V3_BLOCK_C;
 
-__device__ __forceinline__ void mma_and_popc(int (&acc)[4], const uint32_t (&a)[4],
-                                             const uint32_t (&b)[2])
-{
-    asm volatile("mma.sync.aligned.m16n8k256.row.col.s32.b1.b1.s32.and.popc "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-// mma.m16n8k32 .s8: C[16][8] += A[16][32 int8] B[32 int8][8]. In 32-bit
-// words its fragments are m16n8k256 .b1's (a lane's A words tig and tig + 4
-// of rows group and group + 8; B words tig and tig + 4 of column group; the
-// same C), so the v3 loaders and epilogue serve both (test_gpu_tiles
-// emulates each from its own PTX table).
-__device__ __forceinline__ void mma_s8_dot(int (&acc)[4], const uint32_t (&a)[4],
-                                           const uint32_t (&b)[2])
-{
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+r"(acc[0]), "+r"(acc[1]), "+r"(acc[2]), "+r"(acc[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-enum { kOpAndPopc = 0, kOpS8Dot = 1 };
-
-template <int OP>
-__device__ __forceinline__ void mma_tile(int (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2])
-{
-    if (OP == kOpS8Dot)
-        mma_s8_dot(acc, a, b);
-    else
-        mma_and_popc(acc, a, b);
-}
+// The instructions and the k loop: v3_mainloop.cuh (shared with the TF32
+// vector kernel). mma.m16n8k32 .s8: C[16][8] += A[16][32 int8] B[32 int8][8].
+// In 32-bit words its fragments are m16n8k256 .b1's (a lane's A words tig
+// and tig + 4 of rows group and group + 8; B words tig and tig + 4 of
+// column group; the same C), so the v3 loaders and epilogue serve both
+// (test_gpu_tiles emulates each from its own PTX table).
+enum { kOpAndPopc = SJ_V3_OP_AND_POPC, kOpS8Dot = SJ_V3_OP_S8 };
 
 // W: row words known at compile time (8: PDQ's 256 bits, one k-step and no
 // loop); 0: read t.words (a multiple of 8).
@@ -192,47 +167,8 @@ __global__ void __launch_bounds__(kV3Warps * 32, W == 8 ? 8 : 0) hamming_v3(sj_g
     sj_v3_lane_popc popc;
     sj_v3_load_popc(&popc, t.query_popc, q_warp, t.nq, t.corpus_popc, c_warp, t.nc, t.threshold,
                     lane);
-    // The lane's row pointers (word pairs of chunk 0), computed once.
-    const uint32_t *a_rows[kV3M][2], *b_cols[kV3N];
-#pragma unroll
-    for (int m = 0; m < kV3M; m++)
-#pragma unroll
-        for (int h = 0; h < 2; h++)
-            a_rows[m][h] = sj_v3_a_ptr(queries, q_warp + m * 16, t.nq, words, lane, h);
-#pragma unroll
-    for (int n = 0; n < kV3N; n++)
-        b_cols[n] = sj_v3_b_ptr(corpus, c_warp + n * 8, t.nc, words, lane);
     int acc[kV3M][kV3N][4];
-#pragma unroll
-    for (int m = 0; m < kV3M; m++)
-#pragma unroll
-        for (int n = 0; n < kV3N; n++)
-#pragma unroll
-            for (int r = 0; r < 4; r++)
-                acc[m][n][r] = 0;
-#pragma unroll(W ? W / 8 : 4)
-    for (int k = 0; k < words; k += 8) {
-        uint32_t a[kV3M][4], b[kV3N][2];
-#pragma unroll
-        for (int m = 0; m < kV3M; m++)
-            sj_v3_load_a(a[m], a_rows[m]);
-#pragma unroll
-        for (int n = 0; n < kV3N; n++)
-            sj_v3_load_b(b[n], b_cols[n]);
-#pragma unroll
-        for (int m = 0; m < kV3M; m++)
-#pragma unroll
-            for (int h = 0; h < 2; h++)
-                a_rows[m][h] += 8;
-#pragma unroll
-        for (int n = 0; n < kV3N; n++)
-            b_cols[n] += 8;
-#pragma unroll
-        for (int m = 0; m < kV3M; m++)
-#pragma unroll
-            for (int n = 0; n < kV3N; n++)
-                mma_tile<OP>(acc[m][n], a[m], b[n]);
-    }
+    sj_v3_mainloop<W, OP>(acc, queries, t.nq, corpus, t.nc, words, q_warp, c_warp, lane);
     // Epilogue: one vote for the warp's 1,024 candidates (mma.sync.aligned
     // ran on the whole warp, so all 32 lanes are here); only a warp with a
     // candidate within T runs the exact rule and the append.

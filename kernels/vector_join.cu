@@ -5,9 +5,15 @@
 // epilogue: one thread per tile element, x over corpus rows (consecutive
 // threads read consecutive dots: coalesced), y over queries. Every lane of a
 // warp takes part in the ballot, inside the tile or not.
+// tf32: the v3 tiling (a block of 4 warps covers 64 queries x 64 corpus
+// rows; a warp 32 x 32 in 2 x 4 tiles of 16 x 8) and k loop
+// (v3_mainloop.cuh) on mma.m16n8k8 .tf32; the epilogue tests each pair's
+// float dot product against the per-row terms (sj_vt_tf32_within), one vote
+// per warp, and appends the candidates for the host's reference.
 // l1: a block stages kL1Queries query rows in shared memory; each thread
 // holds one corpus row's position and walks the staged queries.
 #include "gpu_append.cuh"
+#include "v3_mainloop.cuh"
 #include "vector_join.h"
 
 #include <cuda_runtime.h>
@@ -59,6 +65,40 @@ __global__ void __launch_bounds__(kL1Threads) vec_l1(const uint32_t *queries,
     }
 }
 
+// Launch bounds: no minimum, as hamming_v3<0> (the same loop; its epilogue
+// holds 32 float accumulators and 24 terms).
+__global__ void __launch_bounds__(SJ_V3_WARPS * 32) vec_tf32(const uint32_t *__restrict__ queries,
+                                                             const uint32_t *__restrict__ corpus,
+                                                             int ld, const sj_vt_tf32_term *qterm,
+                                                             const sj_vt_tf32_term *cterm,
+                                                             sj_gpu_vec_tile t)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const uint32_t q_warp = sj_v3_warp_q(blockIdx.y, warp);
+    const uint32_t c_warp = sj_v3_warp_c(blockIdx.x, warp);
+    sj_vt_tf32_lane_terms terms; // loaded before the loop hides their latency
+    sj_vt_tf32_load_terms(&terms, qterm, q_warp, t.nq, cterm, c_warp, t.nc, lane);
+    float acc[SJ_V3_M][SJ_V3_N][4];
+    sj_v3_mainloop<0, SJ_V3_OP_TF32>(acc, queries, t.nq, corpus, t.nc, ld, q_warp, c_warp, lane);
+    if (!__any_sync(0xffffffffu, sj_vt_tf32_lane_any(acc, &terms)))
+        return;
+#pragma unroll
+    for (int m = 0; m < SJ_V3_M; m++)
+#pragma unroll
+        for (int n = 0; n < SJ_V3_N; n++)
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+                uint32_t q, c;
+                const int within = sj_vt_tf32_pair(q_warp, c_warp, lane, m, n, r, acc[m][n][r],
+                                                   &terms, &q, &c);
+                // sj_tile_keep's rule (inside the tile, self-join order) with
+                // d = 0 for a candidate, 1 otherwise, and T = 0
+                const bool keep = sj_tile_keep(t.q0, q, t.nq, t.c0, c, t.nc, t.self, !within, 0);
+                sj_warp_append(keep, sj_gpu_hit{t.hit_q + q, t.hit_c + c, 0}, t.hits, t.count,
+                               t.capacity);
+            }
+}
+
 } // namespace
 
 extern "C" int sj_gpu_vec_epilogue(const sj_gpu_vec_tile *t, void *stream)
@@ -93,5 +133,18 @@ extern "C" int sj_gpu_vec_l1(const uint32_t *queries, const uint32_t *corpus, in
     const dim3 grid(sj_div_up_u32(t->nc, kL1Threads), sj_div_up_u32(t->nq, block_queries));
     vec_l1<<<grid, kL1Threads, smem, (cudaStream_t)stream>>>(queries, corpus, words,
                                                              block_queries, *t);
+    return cudaGetLastError();
+}
+
+extern "C" int sj_gpu_vec_tf32(const float *queries, const float *corpus, int ld,
+                               const sj_vt_tf32_term *query_terms,
+                               const sj_vt_tf32_term *corpus_terms, const sj_gpu_vec_tile *t,
+                               void *stream)
+{
+    if (t->nq == 0 || t->nc == 0)
+        return cudaSuccess;
+    const dim3 grid(sj_div_up_u32(t->nc, SJ_V3_BLOCK_C), sj_div_up_u32(t->nq, SJ_V3_BLOCK_Q));
+    vec_tf32<<<grid, SJ_V3_WARPS * 32, 0, (cudaStream_t)stream>>>(
+        (const uint32_t *)queries, (const uint32_t *)corpus, ld, query_terms, corpus_terms, *t);
     return cudaGetLastError();
 }

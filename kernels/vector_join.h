@@ -6,6 +6,9 @@
  * pair's approximate distance (sj_vt_approx), and appends the candidates
  * within the margin of T (sj_vt_candidate) with warp-aggregated atomics.
  * Only candidates leave the chip; the host decides them with the reference.
+ * f32 kinds with l2sq, cosine, ip: sj_gpu_vec_tf32 fuses the dot products
+ * (TF32 tensor cores, mma.m16n8k8) with the candidate test and the append:
+ * no dot tile; the margin is vector_tile.h's TF32 bound.
  * l1 has no GEMM form: sj_gpu_vec_l1 compares packed uint8 rows directly,
  * exactly, and appends the pairs with d <= T. */
 #ifndef SIMJOIN_VECTOR_JOIN_H
@@ -43,6 +46,15 @@ int sj_gpu_vec_epilogue(const sj_gpu_vec_tile *t, void *stream);
  * t's nq, nc, q0, c0, self, threshold, hits, count, capacity. */
 int sj_gpu_vec_l1(const uint32_t *queries, const uint32_t *corpus, int words,
                   const sj_gpu_vec_tile *t, void *stream);
+
+/* f32 rows on TF32 tensor cores: queries [nq][ld], corpus [nc][ld] (ld a
+ * multiple of 8; rows packed by sj_vt_tf32_pack_row: TF32 values, zero
+ * padded), their terms [nq], [nc] (sj_vt_tf32_row_term); hits are the pairs
+ * that pass sj_vt_tf32_within (d = 0: the host decides them). Uses t's nq,
+ * nc, q0, c0, hit_q, hit_c, self, hits, count, capacity. */
+int sj_gpu_vec_tf32(const float *queries, const float *corpus, int ld,
+                    const sj_vt_tf32_term *query_terms, const sj_vt_tf32_term *corpus_terms,
+                    const sj_gpu_vec_tile *t, void *stream);
 
 #ifdef __cplusplus
 }

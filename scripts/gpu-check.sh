@@ -5,7 +5,10 @@
 # checks its pairs against the naive CPU reference (bench --naive-queries,
 # non-zero exit on a disagreement). Covers v1 (templated and generic widths),
 # the v2 -> v1 fallback above 1024 bits, the 6,144-bit edge and two devices
-# when present. Also compiles the v3 kernels (binary and int8) on their own
+# when present. f32 kinds run on the fused TF32 kernel: test_cuda compares it
+# (and the cuBLAS GEMM path, --kernel v1) with the CPU, rows near 2^64
+# included, before any timing; the f32 timing runs both, checked against the
+# naive CPU reference. Also compiles the v3 kernels (binary and int8) on their own
 # and prints their SASS counts (scripts/sass_counts.sh), GPU or not, when
 # nvdisasm is found. Capped at 6 minutes in all (each step has its own timeout
 # within what is left), so that it can run twice in a 15-minute lease.
@@ -44,7 +47,7 @@ sass_counts() {
   if [[ -n "$nvcc" ]] && { [[ -n "${NVDISASM:-}" ]] || command -v nvdisasm >/dev/null ||
                            [[ -x "$(dirname "$nvcc")/nvdisasm" ]]; }; then
     step "v3 SASS counts (compile check of the kernels on their own; scripts/sass_counts.sh)"
-    within 90 scripts/sass_counts.sh -r hamming_v3 kernels/hamming_join.cu 2>&1 | tee "$OUT/sass.txt" |
+    within 90 scripts/sass_counts.sh -r 'hamming_v3|vec_tf32|vec_epilogue' 2>&1 | tee "$OUT/sass.txt" |
       grep -E "^==|ptxas|per 8 MMA|per candidate|from entry" || fail "the v3 kernels do not compile on their own"
   else
     echo "no nvdisasm: the SASS counts are skipped (NVDISASM=path to point at one)"
@@ -82,7 +85,7 @@ within 180 cmake --build "$B" -j"$JOBS" >"$OUT/build.log" 2>&1 || { tail -30 "$O
 grep -A2 "Function properties" "$OUT/build.log" | grep -E "spill" | sort | uniq -c | sed 's/^/  ptxas: /'
 sass_counts
 
-step "GPU tests against the CPU backend (test_vectors runs once inside test_cuda)"
+step "GPU tests against the CPU backend (test_vectors runs once inside test_cuda; f32 on the TF32 kernel and cuBLAS)"
 within 120 ctest --test-dir "$B" -R "test_cuda|test_gpu_tiles" --output-on-failure 2>&1 | tee "$OUT/ctest.log" | tail -15
 (( PIPESTATUS[0] == 0 )) || fail "a GPU result differs from the CPU: stopping before any timing"
 grep -q "test_cuda .*Skipped" "$OUT/ctest.log" && fail "test_cuda skipped on a GPU machine: nothing was compared, no timing"
@@ -168,13 +171,14 @@ else
   echo "one device: the two-device run is skipped"
 fi
 
-for v in "photodna l2sq 2000000 50000" "f32:512 cosine 1000000 20000"; do
+# f32: the fused TF32 kernel (v3) and the cuBLAS GEMM + epilogue (v1) in one run
+for v in "photodna l2sq 2000000 50000 v3" "f32:512 cosine 1000000 20000 v3,v1"; do
   set -- $v
-  step "vectors: $1 $2 (cpu and cuda, $3 corpus x $4 queries; cpu on 2000 queries)"
+  step "vectors: $1 $2 (cpu and cuda $5, $3 corpus x $4 queries; cpu on 2000 queries)"
   within 30 "$B/simjoin" bench --kind "$1" --metric "$2" --backends cpu --isa avx2 --corpus "$3" \
     --queries 2000 --series-fraction 0.01 --naive-queries 0 --stats-json "$OUT/bench-cpu-${1%%:*}.json" \
     2>&1 | tee "$OUT/bench-cpu-${1%%:*}.log" | tail -3
-  bench_gpu "gpu-${1%%:*}" 45 --kind "$1" --metric "$2" --backends cuda --corpus "$3" --queries "$4"
+  bench_gpu "gpu-${1%%:*}" 60 --kind "$1" --metric "$2" --backends cuda --kernel "$5" --corpus "$3" --queries "$4"
 done
 
 step "table"
@@ -196,7 +200,11 @@ for kind, dim, ceil, name in (("photodna", 144, 1979e12, "int8"), ("f32", 512, 4
         g = json.load(open(sys.argv[2].replace("bench-gpu", f"bench-gpu-{kind}")))
     except Exception as e:
         print(f"{kind}: no figures ({e})"); continue
-    v, cv = g.get("cuda", 0), c.get("cpu/avx2", 0)
-    print(f"{kind:10} {v:10.3g} of {name} TC ceiling {100*v/(ceil/(2*dim)):5.1f}%   vs cpu {v/cv if cv else 0:6.0f}x   agree: {g.get('agree')}")
+    cv = c.get("cpu/avx2", 0)
+    for path in ("cuda/v3", "cuda/v1"):
+        if path not in g:
+            continue
+        v = g[path]
+        print(f"{kind:10} {path:8} {v:10.3g} of {name} TC ceiling {100*v/(ceil/(2*dim)):5.1f}%   vs cpu {v/cv if cv else 0:6.0f}x   agree: {g.get('agree')}")
 PY
 step "done"

@@ -97,6 +97,16 @@ gpu-v3-b-pair @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ sj_ldg_u32x2(col, &
 gpu-s8-shift @@ kernels/vector_tile.h @@ test_gpu_tiles @@ (uint32_t)(uint8_t)(x[i] ^ 0x80u) @@ (uint32_t)(uint8_t)(x[i])
 gpu-s8-threshold @@ kernels/vector_tile.h @@ test_gpu_tiles @@ return (int32_t)T; /* truncation @@ return (int32_t)T - 1; /* truncation
 gpu-s8-hit-q @@ host/join/backend_cuda_vec.c @@ test_cuda_mock_vec @@ .hit_q = (uint32_t)qt, @@ .hit_q = 0,
+# --- GPU TF32 kernel (kernels/vector_tile.h, hamming_tile.h: run on the host by the emulated mma.m16n8k8 .tf32)
+gpu-tf32-a-rows @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ return (lane >> 2) + ((reg & 1) ? 8 : 0); } @@ return (lane >> 2) + ((reg & 1) ? 0 : 8); }
+gpu-tf32-b-transposed @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ return corpus + (size_t)col * words + sj_v3_data_word(sj_mma_b_word(lane, 0)); @@ return corpus + (size_t)sj_min_u32(c_first + (uint32_t)sj_mma_b_word(lane, 0), nc - 1) * words + sj_v3_data_word(sj_mma_b_col(lane, 0));
+gpu-tf32-c-lanes @@ kernels/hamming_tile.h @@ test_gpu_tiles @@ return 2 * (lane & 3) + (reg & 1); } @@ return (lane & 3) + 4 * (reg & 1); }
+gpu-tf32-margin-bit @@ kernels/vector_tile.h @@ test_gpu_tiles @@ const double e_in = 1.0 / 1024.0 + 1.0 / 4194304.0; @@ const double e_in = 1.0 / 2048.0 + 1.0 / 4194304.0;
+gpu-tf32-within @@ kernels/vector_tile.h @@ test_gpu_tiles @@ return dot >= fmaf(-q.e, c.e, q.h + c.h); @@ return dot > fmaf(-q.e, c.e, q.h + c.h);
+gpu-tf32-wide @@ kernels/vector_tile.h @@ test_gpu_tiles|test_cuda_mock_vec @@ #define SJ_VT_TF32_WIDE_NORM 1152921504606846976.0 /* 2^60 */ @@ #define SJ_VT_TF32_WIDE_NORM 1e30
+gpu-tf32-query-terms @@ host/join/backend_cuda_vec.c @@ test_cuda_mock_vec @@ s->s8 ? (void *)s->d_qnorm2 : s->d_qterm, 1))) @@ s->s8 ? (void *)s->d_qnorm2 : s->d_qterm, 0)))
+gpu-tf32-term-offset @@ host/join/backend_cuda_vec.c @@ test_cuda_mock_vec @@ s->d_qterm + qoff + qt, s->d_cterm + ct, &t, @@ s->d_qterm + qt, s->d_cterm + ct, &t,
+gpu-tf32-rna @@ kernels/vector_tile.h @@ test_gpu_tiles @@ out[i] = i < dim && !wide ? sj_vt_tf32_rna(x[i]) : 0.0f; @@ out[i] = i < dim && !wide ? x[i] : 0.0f;
 EOF
 )
 

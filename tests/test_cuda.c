@@ -5,11 +5,13 @@
  * chunks, and two devices when there are two; and the vector kinds (cuBLAS
  * GEMM + epilogue, the l1 kernel) for photodna, u8:D and f32:D with every
  * metric, across the 2048 x 4096 GEMM tile edges, with a candidate buffer
- * that overflows. Exits 77 (skipped) without a usable GPU. argv[1]: the
+ * that overflows; f32 on the fused TF32 kernel and the cuBLAS GEMM, and
+ * rows near 2^64. Exits 77 (skipped) without a usable GPU. argv[1]: the
  * ThreatExchange data directory. */
 #include "simjoin/simjoin.h"
 #include "test_util.h"
 
+#include <math.h>
 #include <string.h>
 
 static sj_hashes *random_set(sj_hash_type t, int64_t n, int64_t first_id, const sj_hashes *near)
@@ -38,6 +40,10 @@ static sj_hashes *random_set(sj_hash_type t, int64_t n, int64_t first_id, const 
  * plumbing where no GPU exists; =dihedral: the dihedral cases alone. */
 static int standin;
 
+/* The backend the GPU is compared with: cpu, or naive where the cpu's GEMM
+ * path is known to drop pairs (f32 rows near 2^64 mixed with small rows). */
+static sj_backend_kind reference = SJ_BACKEND_CPU;
+
 static int same(const sj_pairs *a, const sj_pairs *b)
 {
     if (a->n != b->n)
@@ -53,7 +59,7 @@ static int same(const sj_pairs *a, const sj_pairs *b)
 static void compare(const char *what, sj_join_config cuda_cfg, const sj_hashes *q, const sj_hashes *c)
 {
     sj_join_config cpu = cuda_cfg;
-    cpu.backend = SJ_BACKEND_CPU;
+    cpu.backend = reference;
     cuda_cfg.backend = standin ? SJ_BACKEND_NAIVE : SJ_BACKEND_CUDA;
     sj_pairs want = {0}, got = {0};
     sj_status s1 = q ? sj_join_cross(&cpu, q, c, &want) : sj_join_self(&cpu, c, &want);
@@ -157,6 +163,60 @@ static void test_vectors(sj_join_config cfg)
         }
 }
 
+/* f32 on both GPU paths, the fused TF32 kernel (kernel 0 / v3) and the
+ * cuBLAS GEMM + epilogue (v1), against the cpu backend: D 61 and 512
+ * across the 64 x 64 block and 2048 x 4096 tile edges; and rows near 2^64
+ * whose squares overflow float (f32:16, l2sq and ip, self and cross), which
+ * the TF32 path sends whole to the reference. */
+static void test_f32_paths(sj_join_config cfg)
+{
+    static const struct {
+        const char *kind;
+        sj_metric m;
+        double T;
+    } cases[] = {{"f32:61", SJ_METRIC_L2SQ, 61 * 0.02}, {"f32:512", SJ_METRIC_COSINE, 0.042}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        for (int kernel = 1; kernel <= 3; kernel += 2) {
+            sj_hashes *q = vector_set(cases[k].kind, 2049, 1, 7);
+            sj_hashes *c = vector_set(cases[k].kind, 4161, 10000001, 7);
+            sj_join_config v = cfg;
+            v.metric = cases[k].m, v.threshold = cases[k].T, v.gpu_kernel = kernel;
+            char what[96];
+            snprintf(what, sizeof what, "%s/%s (%s)", cases[k].kind, sj_metric_name(cases[k].m),
+                     kernel == 1 ? "cuBLAS GEMM" : "TF32 kernel");
+            compare(what, v, q, c);
+            compare(what, v, NULL, c);
+            sj_hashes_free(q);
+            sj_hashes_free(c);
+        }
+    sj_hash_type t;
+    sj_hash_type_parse("f32:16", &t);
+    sj_hashes *h, *q;
+    sj_hashes_create(t, 100, &h);
+    sj_hashes_create(t, 100, &q);
+    float row[16];
+    for (int i = 0; i < 100; i++) {
+        for (int j = 0; j < 16; j++)
+            row[j] = i % 3 ? ldexpf((float)(1 + (i * 5 + j * 3) % 8), 62) : (float)(j % 5) - 2.0f;
+        if (i % 7 == 5)
+            row[0] = -row[0];
+        sj_hashes_append(h, 10 + i, (uint8_t *)row, -1);
+        row[i % 16] = ldexpf(3.0f, 62);
+        sj_hashes_append(q, 1000 + i, (uint8_t *)row, -1);
+    }
+    reference = SJ_BACKEND_NAIVE; /* the cpu GEMM path drops pairs of these rows (avx2, avx512) */
+    for (int m = 0; m < 2; m++) {
+        sj_join_config v = cfg;
+        v.metric = m ? SJ_METRIC_IP : SJ_METRIC_L2SQ;
+        v.threshold = m ? -ldexp(1.0, 130) : ldexp(1.0, 130);
+        compare("f32:16 rows near 2^64, self", v, NULL, h);
+        compare("f32:16 rows near 2^64, cross", v, q, h);
+    }
+    reference = SJ_BACKEND_CPU;
+    sj_hashes_free(h);
+    sj_hashes_free(q);
+}
+
 /* Dihedral sets: image i's 8 transforms are rows 8i..8i+7 of a random set
  * (a fifth of them near rows of `near`). */
 static sj_hashes *dihedral_set(sj_hash_type t, int64_t n, int64_t first_id, const sj_hashes *near)
@@ -216,6 +276,7 @@ int main(int argc, char **argv)
         if (!strcmp(getenv("SIMJOIN_TEST_STANDIN"), "dihedral")) /* the dihedral cases alone */
             return t_finish("test_cuda (dihedral cases, naive standing in for cuda)");
         test_vectors(cfg);
+        test_f32_paths(cfg);
         return t_finish("test_cuda (vector and dihedral cases, naive standing in for cuda)");
     }
     if (sj_cuda_device_count(&why) == 0) {
@@ -294,5 +355,6 @@ int main(int argc, char **argv)
     sj_join_config vcfg;
     sj_join_config_init(&vcfg);
     test_vectors(vcfg);
+    test_f32_paths(vcfg);
     return t_finish("test_cuda");
 }

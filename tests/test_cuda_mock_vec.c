@@ -7,7 +7,10 @@
  * rows packed by sj_vt_s8_pack_row) and append contract. host/join/gpu_plan.h's
  * limits are tiny, so calls split into corpus and query pieces (hits
  * relative to a piece) and overflowing pieces are redone in halves. Pairs
- * and distances are checked against exact integer loops (u8 kinds). Also:
+ * and distances are checked against exact integer loops (u8 kinds) and
+ * double loops (f32 kinds: the TF32 kernel is a loop with its rule,
+ * sj_vt_tf32_within on rows packed by sj_vt_tf32_pack_row, float sums in
+ * order; rows near 2^64; --kernel v1 takes the cuBLAS GEMM). Also:
  * without cuBLAS, open fails with a clear error (auto avoids it:
  * sj_backend_resolve_for). */
 #define SJ_GPU_MAX_LAUNCH_ROWS ((int64_t)1500)
@@ -28,6 +31,7 @@
 #define sj_gpu_vec_epilogue mock_gpu_vec_epilogue
 #define sj_gpu_vec_l1 mock_gpu_vec_l1
 #define sj_gpu_launch_l2sq_s8 mock_gpu_launch_l2sq_s8
+#define sj_gpu_vec_tf32 mock_gpu_vec_tf32
 static void *mock_dlopen(const char *name, int flags);
 static void *mock_dlsym(void *lib, const char *name);
 static int mock_dlclose(void *lib);
@@ -39,7 +43,7 @@ static char *mock_dlerror(void);
 #include <math.h>
 
 static int g_blas_present = 1, g_lib;
-static int64_t g_launches, g_s8_launches, g_s8_norm_bad;
+static int64_t g_launches, g_s8_launches, g_s8_norm_bad, g_tf32_launches, g_tf32_raw;
 static uint32_t g_max_nc, g_max_nq;
 static unsigned long long g_max_capacity;
 
@@ -174,9 +178,46 @@ int mock_gpu_launch_l2sq_s8(const sj_gpu_tile *t, void *stream)
     return 0;
 }
 
-/* Exact distance of u8 rows: l2sq or l1. */
-static double exact(sj_metric m, const uint8_t *a, const uint8_t *b, uint32_t dim)
+/* The TF32 kernel: every pair of the tile, the float dot product of the
+ * packed rows (in order), the first test against the rows' terms, the keep
+ * rule; every operand must be a TF32 value (low 13 bits clear). */
+int mock_gpu_vec_tf32(const float *queries, const float *corpus, int ld,
+                      const sj_vt_tf32_term *qterm, const sj_vt_tf32_term *cterm,
+                      const sj_gpu_vec_tile *t, void *stream)
 {
+    launch_seen(t);
+    g_tf32_launches++;
+    for (uint32_t q = 0; q < t->nq; q++)
+        for (uint32_t c = 0; c < t->nc; c++) {
+            const float *x = queries + (size_t)q * ld, *y = corpus + (size_t)c * ld;
+            float dot = 0;
+            for (int k = 0; k < ld; k++) {
+                uint32_t bx, by;
+                memcpy(&bx, &x[k], 4), memcpy(&by, &y[k], 4);
+                g_tf32_raw += (bx & 0x1fffu) != 0 || (by & 0x1fffu) != 0;
+                dot += (float)((double)x[k] * y[k]);
+            }
+            if (sj_vt_tf32_within(dot, qterm[q], cterm[c]) &&
+                sj_tile_keep(t->q0, q, t->nq, t->c0, c, t->nc, t->self, 0, 0))
+                append(t, q, c, 0);
+        }
+    return 0;
+}
+
+/* Exact distance of u8 rows (l2sq or l1), or of f32 rows from the README's
+ * definitions in double, summed in order (dim: D; f32: 4-byte aligned). */
+static double exact(sj_hash_type t, sj_metric m, const uint8_t *a, const uint8_t *b)
+{
+    const uint32_t dim = t.dim;
+    if (t.kind == SJ_KIND_F32) {
+        const float *x = (const float *)a, *y = (const float *)b;
+        double dot = 0, nx = 0, ny = 0, l2 = 0;
+        for (uint32_t i = 0; i < dim; i++) {
+            dot += (double)x[i] * y[i], nx += (double)x[i] * x[i], ny += (double)y[i] * y[i];
+            l2 += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+        }
+        return m == SJ_METRIC_L2SQ ? l2 : m == SJ_METRIC_IP ? 1.0 - dot : 1.0 - dot / sqrt(nx * ny);
+    }
     int64_t s = 0;
     for (uint32_t i = 0; i < dim; i++) {
         const int64_t x = (int64_t)a[i] - (int64_t)b[i];
@@ -185,31 +226,33 @@ static double exact(sj_metric m, const uint8_t *a, const uint8_t *b, uint32_t di
     return (double)s;
 }
 
-static void check(const char *what, uint32_t D, sj_metric metric, double T, const uint8_t *qrows,
-                  int64_t q0, int64_t nq, const uint8_t *corpus, int64_t n, int64_t c0, int64_t c1,
-                  int self, int64_t hit_capacity)
+/* rows of `kind` (u8:D or f32:D); kernel: cfg.gpu_kernel (0: the fused kernels) */
+static void check_kind(const char *what, const char *kind, int kernel, sj_metric metric, double T,
+                       const uint8_t *qrows, int64_t q0, int64_t nq, const uint8_t *corpus, int64_t n,
+                       int64_t c0, int64_t c1, int self, int64_t hit_capacity)
 {
-    char kind[32];
-    snprintf(kind, sizeof kind, "u8:%u", D);
     sj_hash_type t;
     sj_hash_type_parse(kind, &t);
+    const uint32_t D = t.dim, rb = t.bits / 8;
     sj_join_config cfg;
     sj_join_config_init(&cfg);
     cfg.metric = metric, cfg.threshold = T, cfg.gpu_hit_capacity = hit_capacity;
+    cfg.gpu_kernel = kernel;
     void *state = NULL;
     sj_hits out = {0};
     g_launches = g_s8_launches = g_s8_norm_bad = 0, g_max_nc = g_max_nq = 0, g_max_capacity = 0;
+    g_tf32_launches = g_tf32_raw = 0;
     sj_status st = mock_backend_cuda_vec.open(&cfg, t, &state);
     if (!st)
         st = mock_backend_cuda_vec.load_corpus(state, corpus, n);
     if (!st)
-        st = mock_backend_cuda_vec.compare(state, qrows + (size_t)q0 * D, q0, nq, c0, c1, self, &out);
+        st = mock_backend_cuda_vec.compare(state, qrows + (size_t)q0 * rb, q0, nq, c0, c1, self, &out);
     mock_backend_cuda_vec.close(state);
     double *want = malloc((size_t)nq * (size_t)n * sizeof *want);
     int64_t n_want = 0;
     for (int64_t q = 0; q < nq; q++)
         for (int64_t c = 0; c < n; c++) {
-            const double d = exact(metric, qrows + (size_t)(q0 + q) * D, corpus + (size_t)c * D, D);
+            const double d = exact(t, metric, qrows + (size_t)(q0 + q) * rb, corpus + (size_t)c * rb);
             const int in = c >= c0 && c < c1 && d <= T && (!self || c > q0 + q);
             want[q * n + c] = in ? d : -1;
             n_want += in;
@@ -222,15 +265,91 @@ static void check(const char *what, uint32_t D, sj_metric metric, double T, cons
             want[q * n + c] = -2;
     }
     const uint64_t first_cap = hit_capacity > 0 ? (uint64_t)hit_capacity : DEFAULT_HITS;
-    const int want_s8 = metric == SJ_METRIC_L2SQ && D <= SJ_GPU_S8_MAX_DIM;
-    CHECK(ok && g_s8_norm_bad == 0 && (g_s8_launches > 0) == want_s8,
-          "%s (u8:%u): %lld pairs, exact %lld (%s), %lld int8 launches", what, D, (long long)out.n,
-          (long long)n_want, st ? sj_last_error() : "ok", (long long)g_s8_launches);
+    const int fused = kernel == 0 || kernel == 3, f32 = t.kind == SJ_KIND_F32;
+    const int want_s8 = fused && !f32 && metric == SJ_METRIC_L2SQ && D <= SJ_GPU_S8_MAX_DIM;
+    const int want_tf32 = fused && f32 && metric != SJ_METRIC_L1;
+    CHECK(ok && g_s8_norm_bad == 0 && g_tf32_raw == 0 && (g_s8_launches > 0) == want_s8 &&
+              (g_tf32_launches > 0) == want_tf32,
+          "%s (%s, kernel %d): %lld pairs, exact %lld (%s), %lld int8 and %lld tf32 launches, "
+          "%lld operands not TF32",
+          what, kind, kernel, (long long)out.n, (long long)n_want, st ? sj_last_error() : "ok",
+          (long long)g_s8_launches, (long long)g_tf32_launches, (long long)g_tf32_raw);
     CHECK(g_max_nc <= SJ_GPU_MAX_LAUNCH_ROWS && g_max_capacity <= SJ_MAX(SJ_GPU_MAX_HITS, first_cap),
           "%s: tiles of at most %u corpus rows, candidate buffers of at most %llu (%lld launches)",
           what, g_max_nc, g_max_capacity, (long long)g_launches);
     free(want);
     free(out.v);
+}
+
+static void check(const char *what, uint32_t D, sj_metric metric, double T, const uint8_t *qrows,
+                  int64_t q0, int64_t nq, const uint8_t *corpus, int64_t n, int64_t c0, int64_t c1,
+                  int self, int64_t hit_capacity)
+{
+    char kind[32];
+    snprintf(kind, sizeof kind, "u8:%u", D);
+    check_kind(what, kind, 0, metric, T, qrows, q0, nq, corpus, n, c0, c1, self, hit_capacity);
+}
+
+/* f32 rows [n][D] around 8 centres in [-1, 1], spread by `spread`. */
+static float *clustered_f32(int64_t n, uint32_t D, const float *centre /* [8][D] */, float spread)
+{
+    float *rows = malloc((size_t)n * D * sizeof *rows);
+    for (int64_t i = 0; i < n; i++) {
+        const int k = (int)(t_rand() % 8);
+        for (uint32_t j = 0; j < D; j++)
+            rows[(size_t)i * D + j] = centre[k * D + j] + spread * (float)((double)(t_rand() % 2001) / 1000.0 - 1.0);
+    }
+    return rows;
+}
+
+/* f32 kinds: every float metric through the TF32 kernel (D 61, not a
+ * multiple of the k-step of 8; D 8) and through the cuBLAS GEMM (--kernel
+ * v1), pieces, ragged tiles and overflowing buffers; T the distance of an
+ * actual pair (d == T must match); rows near 2^64 whose squares overflow
+ * float (ip and l2sq: sent whole to the reference). */
+static void test_f32(void)
+{
+    enum { N = 1700, NQ = 400, D = 61 };
+    float centre[8 * D];
+    for (int k = 0; k < 8 * D; k++)
+        centre[k] = (float)((double)(t_rand() % 2001) / 1000.0 - 1.0);
+    float *corpus = clustered_f32(N, D, centre, 0.05f), *queries = clustered_f32(NQ, D, centre, 0.05f);
+    static const sj_metric metrics[] = {SJ_METRIC_COSINE, SJ_METRIC_IP, SJ_METRIC_L2SQ};
+    sj_hash_type t;
+    sj_hash_type_parse("f32:61", &t);
+    for (int mi = 0; mi < 3; mi++) {
+        const sj_metric m = metrics[mi];
+        /* T: the distance of query 3 and corpus row 0 (if it is close), else a quantile */
+        double T = exact(t, m, (const uint8_t *)(queries + 3 * D), (const uint8_t *)corpus);
+        if (m == SJ_METRIC_COSINE && T > 0.01) T = 0.004;
+        if (m == SJ_METRIC_L2SQ && T > 0.3) T = 0.15;
+        if (m == SJ_METRIC_IP && T > -5) T = -10;
+        char what[64];
+        snprintf(what, sizeof what, "f32 %s cross", sj_metric_name(m));
+        check_kind(what, "f32:61", 0, m, T, (const uint8_t *)queries, 0, NQ, (const uint8_t *)corpus, N,
+                   0, N, 0, 64);
+        snprintf(what, sizeof what, "f32 %s self rows 1200..1599", sj_metric_name(m));
+        check_kind(what, "f32:61", 0, m, T, (const uint8_t *)corpus, 1200, 400, (const uint8_t *)corpus, N,
+                   0, N, 1, 0);
+        snprintf(what, sizeof what, "f32 %s cross, cuBLAS GEMM", sj_metric_name(m));
+        check_kind(what, "f32:61", 1, m, T, (const uint8_t *)queries, 0, 300, (const uint8_t *)corpus, N,
+                   100, 1600, 0, 64);
+    }
+    free(corpus), free(queries);
+    /* f32:8 (one k-step) and rows near 2^64 */
+    enum { H = 40, HD = 8 };
+    static float huge[H][HD];
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < HD; j++)
+            huge[i][j] = i % 4 == 3 ? ldexpf((float)(1 + (i * 5 + j * 3) % 8), 62) * (j == 0 && i % 8 == 3 ? -1.0f : 1.0f)
+                                    : (float)((double)(t_rand() % 2001) / 1000.0 - 1.0);
+    sj_hash_type_parse("f32:8", &t);
+    for (int mi = 1; mi < 3; mi++) {
+        const sj_metric m = metrics[mi];
+        const double T = exact(t, m, (const uint8_t *)huge[3], (const uint8_t *)huge[7]);
+        check_kind("f32:8 rows near 2^64, self", "f32:8", 0, m, T, (const uint8_t *)huge, 0, H,
+                   (const uint8_t *)huge, H, 0, H, 1, 0);
+    }
 }
 
 /* Rows [n][D] around 8 centres (pairs at all distances). */
@@ -270,17 +389,30 @@ int main(void)
           corpus2, N, 0, N, 1, 0);
     free(corpus2);
     free(queries2);
-    /* cuBLAS missing: a clear error from open (auto does not pick cuda then) */
+    test_f32();
+    /* cuBLAS missing: a clear error from open where a GEMM path needs it
+     * (auto does not pick cuda then); the fused kernels do not need it */
     g_blas_present = 0;
     sj_hash_type t;
     sj_hash_type_parse("u8:16", &t);
     sj_join_config cfg;
     sj_join_config_init(&cfg);
-    cfg.metric = SJ_METRIC_L2SQ;
+    cfg.metric = SJ_METRIC_IP;
     void *state = NULL;
     sj_status st = mock_backend_cuda_vec.open(&cfg, t, &state);
     CHECK(st == SJ_ERR_NO_DEVICE && strstr(sj_last_error(), "cuBLAS") && !mock_cuda_blas_loadable(),
           "without cuBLAS: open says so (%s)", sj_last_error());
+    static const char *const fused_kinds[] = {"u8:16", "f32:16", "f32:16"};
+    static const sj_metric fused_metrics[] = {SJ_METRIC_L2SQ, SJ_METRIC_COSINE, SJ_METRIC_L2SQ};
+    for (int k = 0; k < 3; k++) {
+        sj_hash_type_parse(fused_kinds[k], &t);
+        cfg.metric = fused_metrics[k];
+        state = NULL;
+        st = mock_backend_cuda_vec.open(&cfg, t, &state);
+        CHECK(st == SJ_OK, "without cuBLAS: %s %s runs on the fused kernel (%s)", fused_kinds[k],
+              sj_metric_name(fused_metrics[k]), st ? sj_last_error() : "ok");
+        mock_backend_cuda_vec.close(state);
+    }
     free(corpus);
     free(queries);
     return t_finish("test_cuda_mock_vec");

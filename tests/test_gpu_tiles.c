@@ -8,7 +8,10 @@
  * kernels' arithmetic (kernels/vector_tile.h): uint8 -> fp16 bits, the
  * packed-byte L1 step, the candidate rule, and the error margin against an
  * emulated GPU dot product (TF32-rounded inputs, fp32 sums in a random order,
- * rounded toward zero). Runs on any machine; no GPU needed. */
+ * rounded toward zero); and the f32 TF32 kernel's own packing, loaders and
+ * epilogue run through an mma.m16n8k8 .tf32 emulated from its PTX tables,
+ * against plain double loops, with the bound at its worst case and rows
+ * whose squares overflow float. Runs on any machine; no GPU needed. */
 #include "hamming_tile.h"
 #include "vector_tile.h"
 #include "test_util.h"
@@ -217,6 +220,34 @@ static void emulate_warp_append(uint32_t active, const int keep[32], const sj_gp
 typedef void (*emulated_mma)(const uint32_t a[32][4], const uint32_t b[32][2],
                              const int32_t c[32][4], int32_t d[32][4]);
 
+/* The k loop of v3_mainloop.cuh for the warp tile at (q_warp, c_warp), all
+ * 32 lanes: the kernel's row pointers and loaders, then the instruction on
+ * every m16n8 tile; acc[m][n][lane][r] is register r of lane `lane` (int32,
+ * or the bits of a float for .tf32). */
+static void emulate_v3_warp_acc(const uint32_t *queries, uint32_t nq, const uint32_t *corpus,
+                                uint32_t nc, int words, uint32_t q_warp, uint32_t c_warp,
+                                emulated_mma mma, int32_t acc[SJ_V3_M][SJ_V3_N][32][4])
+{
+    static uint32_t a[SJ_V3_M][32][4], b[SJ_V3_N][32][2];
+    memset(acc, 0, sizeof(int32_t) * SJ_V3_M * SJ_V3_N * 32 * 4); /* also +0.0f */
+    for (int k = 0; k < words; k += 8) {
+        for (int lane = 0; lane < 32; lane++) { /* the kernel advances these by 8 a chunk */
+            for (int m = 0; m < SJ_V3_M; m++) {
+                const uint32_t *rows[2];
+                for (int h = 0; h < 2; h++)
+                    rows[h] = sj_v3_a_ptr(queries, q_warp + m * 16, nq, words, lane, h) + k;
+                sj_v3_load_a(a[m][lane], rows);
+            }
+            for (int n = 0; n < SJ_V3_N; n++)
+                sj_v3_load_b(b[n][lane], sj_v3_b_ptr(corpus, c_warp + n * 8, nc, words, lane) + k);
+        }
+        for (int m = 0; m < SJ_V3_M; m++)
+            for (int n = 0; n < SJ_V3_N; n++)
+                mma((const uint32_t(*)[4])a[m], (const uint32_t(*)[2])b[n],
+                    (const int32_t(*)[4])acc[m][n], acc[m][n]);
+    }
+}
+
 /* The launch with a given instruction and row "norms" (qpopc [nq], cpopc
  * [nc]: one-bit counts for .and.popc, squared norms for .s8). */
 static uint64_t emulate_v3_core(const uint32_t *queries, uint32_t nq, int64_t q0,
@@ -226,7 +257,6 @@ static uint64_t emulate_v3_core(const uint32_t *queries, uint32_t nq, int64_t q0
                                 const int32_t *cpopc)
 {
     uint64_t count = 0;
-    static uint32_t a[SJ_V3_M][32][4], b[SJ_V3_N][32][2];
     static int32_t acc[SJ_V3_M][SJ_V3_N][32][4];
     static sj_v3_lane_popc popc[32];
     static int lane_acc[32][SJ_V3_M][SJ_V3_N][4]; /* a lane's registers, as the kernel holds them */
@@ -236,23 +266,7 @@ static uint64_t emulate_v3_core(const uint32_t *queries, uint32_t nq, int64_t q0
                 const uint32_t q_warp = sj_v3_warp_q(by, warp), c_warp = sj_v3_warp_c(bx, warp);
                 for (int lane = 0; lane < 32; lane++)
                     sj_v3_load_popc(&popc[lane], qpopc, q_warp, nq, cpopc, c_warp, nc, threshold, lane);
-                memset(acc, 0, sizeof acc);
-                for (int k = 0; k < words; k += 8) {
-                    for (int lane = 0; lane < 32; lane++) { /* the kernel advances these by 8 a chunk */
-                        for (int m = 0; m < SJ_V3_M; m++) {
-                            const uint32_t *rows[2];
-                            for (int h = 0; h < 2; h++)
-                                rows[h] = sj_v3_a_ptr(queries, q_warp + m * 16, nq, words, lane, h) + k;
-                            sj_v3_load_a(a[m][lane], rows);
-                        }
-                        for (int n = 0; n < SJ_V3_N; n++)
-                            sj_v3_load_b(b[n][lane], sj_v3_b_ptr(corpus, c_warp + n * 8, nc, words, lane) + k);
-                    }
-                    for (int m = 0; m < SJ_V3_M; m++)
-                        for (int n = 0; n < SJ_V3_N; n++)
-                            mma((const uint32_t(*)[4])a[m], (const uint32_t(*)[2])b[n],
-                                (const int32_t(*)[4])acc[m][n], acc[m][n]);
-                }
+                emulate_v3_warp_acc(queries, nq, corpus, nc, words, q_warp, c_warp, mma, acc);
                 int any = 0; /* __any_sync(0xffffffff, sj_v3_lane_any(...)) */
                 for (int lane = 0; lane < 32; lane++) {
                     for (int m = 0; m < SJ_V3_M; m++)
@@ -1123,6 +1137,405 @@ static float add_rz(float a, float b)
     return f;
 }
 
+/* ---- an emulated mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 ----
+ *
+ * From the PTX ISA's fragment tables for mma.m16n8k8 (section 9.7.14.5.7
+ * "Matrix Fragments for mma.m16n8k8" in PTX ISA 9.x, 9.7.13.4.7 in older
+ * releases: the .tf32 tables of A (Figure 72) and B (Figure 75) and the .f32
+ * table of C/D (Figure 77)), not from hamming_tile.h or vector_tile.h.
+ * With g = groupID = lane >> 2 and t = threadID_in_group = lane % 4, the
+ * tables' text says, element i being register i (one .tf32 in a .b32):
+ *   A (16 x 8, row): row = g for a0 and a2, g + 8 for a1 and a3
+ *                    col = t for a0 and a1, t + 4 for a2 and a3
+ *   B (8 x 8, col):  row = t for b0, t + 4 for b1;  col = g
+ *   C, D (16 x 8):   row = g for c0 and c1, g + 8 for c2 and c3
+ *                    col = 2t + (i & 1)
+ * D[m][n] = C[m][n] + sum over k of A[m][k] B[k][n]. The instruction reads
+ * only the TF32 bits of an operand; the kernel's rows are rounded already,
+ * so an operand with any of its low 13 bits set is counted (g_tf32_raw).
+ * The products are exact; the sum is formed by g_tf32_sum: 0 rounds the
+ * (double) sum to nearest float; 1 adds in float in a random order, each
+ * addition rounded toward zero (the worst rounding the measurements saw). */
+static int g_tf32_sum;
+static long g_tf32_raw;
+
+static void ptx_tf32_a_elem(int lane, int i, int *row, int *col)
+{
+    const int g = lane >> 2, t = lane % 4;
+    *row = (i == 0 || i == 2) ? g : g + 8;
+    *col = (i == 0 || i == 1) ? t : t + 4;
+}
+
+static void ptx_tf32_b_elem(int lane, int i, int *row, int *col)
+{
+    const int g = lane >> 2, t = lane % 4;
+    *row = i == 0 ? t : t + 4;
+    *col = g;
+}
+
+static float bits_float(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+static uint32_t float_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return u;
+}
+
+static void emulate_mma_tf32(const uint32_t a[32][4], const uint32_t b[32][2], const int32_t c[32][4],
+                             int32_t d[32][4])
+{
+    double A[16][8], B[8][8];
+    float C[16][8];
+    for (int lane = 0; lane < 32; lane++) {
+        for (int i = 0; i < 4; i++) {
+            int row, col;
+            ptx_tf32_a_elem(lane, i, &row, &col);
+            g_tf32_raw += (a[lane][i] & 0x1fffu) != 0;
+            A[row][col] = bits_float(a[lane][i] & ~0x1fffu);
+        }
+        for (int i = 0; i < 2; i++) {
+            int row, col;
+            ptx_tf32_b_elem(lane, i, &row, &col);
+            g_tf32_raw += (b[lane][i] & 0x1fffu) != 0;
+            B[row][col] = bits_float(b[lane][i] & ~0x1fffu);
+        }
+        for (int i = 0; i < 4; i++) {
+            int row, col;
+            ptx_c_elem(lane, i, &row, &col); /* the C/D table is m16n8k256's */
+            C[row][col] = bits_float((uint32_t)c[lane][i]);
+        }
+    }
+    for (int m = 0; m < 16; m++)
+        for (int n = 0; n < 8; n++) {
+            if (g_tf32_sum == 0) {
+                double s = C[m][n];
+                for (int k = 0; k < 8; k++)
+                    s += A[m][k] * B[k][n];
+                C[m][n] = (float)s;
+            } else {
+                int order[9];
+                for (int k = 0; k < 9; k++)
+                    order[k] = k;
+                for (int k = 8; k > 0; k--) {
+                    int j = (int)(t_rand() % (uint64_t)(k + 1)), x = order[k];
+                    order[k] = order[j], order[j] = x;
+                }
+                float s = 0.0f;
+                for (int k = 0; k < 9; k++)
+                    s = add_rz(s, order[k] == 8 ? C[m][n] : (float)(A[m][order[k]] * B[order[k]][n]));
+                C[m][n] = s;
+            }
+        }
+    for (int lane = 0; lane < 32; lane++)
+        for (int i = 0; i < 4; i++) {
+            int row, col;
+            ptx_c_elem(lane, i, &row, &col);
+            d[lane][i] = (int32_t)float_bits(C[row][col]);
+        }
+}
+
+/* The .tf32 tables as transcribed cover A and B once each. */
+static void test_ptx_tf32_tables(void)
+{
+    int seen_a[16][8] = {{0}}, seen_b[8][8] = {{0}}, ok = 1;
+    for (int lane = 0; lane < 32; lane++) {
+        int row, col;
+        for (int i = 0; i < 4; i++)
+            ptx_tf32_a_elem(lane, i, &row, &col), ok &= row < 16 && col < 8, seen_a[row][col]++;
+        for (int i = 0; i < 2; i++)
+            ptx_tf32_b_elem(lane, i, &row, &col), ok &= row < 8 && col < 8, seen_b[row][col]++;
+    }
+    for (int k = 0; k < 8; k++) {
+        for (int m = 0; m < 16; m++)
+            ok &= seen_a[m][k] == 1;
+        for (int n = 0; n < 8; n++)
+            ok &= seen_b[k][n] == 1;
+    }
+    CHECK(ok, "the PTX m16n8k8 .tf32 tables as transcribed cover A and B once each");
+}
+
+/* cvt.rna.tf32.f32 against an oracle written with frexp: round the
+ * significand to 11 bits, halves away from zero. */
+static float rna_oracle(float x)
+{
+    int e;
+    const double m = frexp((double)x, &e); /* x = m 2^e, 0.5 <= |m| < 1 */
+    const double r = trunc(fabs(ldexp(m, 11)) + 0.5);
+    return (float)copysign(ldexp(r, e - 11), x);
+}
+
+static void test_tf32_rna(void)
+{
+    int ok = 1;
+    for (int r = 0; r < 200000; r++) {
+        uint32_t u = (uint32_t)t_rand();
+        if (r % 4 == 0)
+            u = (u & ~0x1fffu) | 0x1000u; /* a tie */
+        if (r % 4 == 1)
+            u |= 0x007fe000u; /* a carry into the exponent */
+        if ((u & 0x7f800000u) == 0x7f800000u || (u & 0x7f800000u) == 0)
+            continue; /* inf, NaN, subnormals: not in this oracle */
+        const float x = bits_float(u), got = sj_vt_tf32_rna(x), want = rna_oracle(x);
+        ok &= float_bits(got) == float_bits(want) || (isinf(want) && isinf(got));
+    }
+    CHECK(ok, "TF32 rounding (rna) agrees with the frexp oracle, ties and carries included");
+    CHECK(sj_vt_tf32_rna(1.0f + ldexpf(1.0f, -11)) == 1.0f + ldexpf(1.0f, -10) &&
+              sj_vt_tf32_rna(-(1.0f + ldexpf(1.0f, -11))) == -(1.0f + ldexpf(1.0f, -10)) &&
+              sj_vt_tf32_rna(1.0f + ldexpf(1.0f, -12)) == 1.0f,
+          "rna: a tie goes away from zero, below a tie goes down");
+}
+
+/* The exact distance of rows x, y [D] of floats, from the definitions
+ * (README "Metrics"), in double, summed in order. */
+static double f32_distance(int metric, const float *x, const float *y, uint32_t D)
+{
+    double dot = 0, nx = 0, ny = 0, l2 = 0;
+    for (uint32_t i = 0; i < D; i++) {
+        dot += (double)x[i] * y[i];
+        nx += (double)x[i] * x[i];
+        ny += (double)y[i] * y[i];
+        l2 += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+    }
+    return metric == SJ_VT_L2SQ ? l2 : metric == SJ_VT_IP ? 1.0 - dot : 1.0 - dot / sqrt(nx * ny);
+}
+
+/* Rows [n][D] as the TF32 kernel takes them: the converted floats (cosine:
+ * unit vectors, scaled in double as sj_vec_to_float does), packed by
+ * sj_vt_tf32_pack_row into [n][ld], and their terms. */
+static void tf32_pack(int metric, int query, double T, const float *rows, uint32_t n, uint32_t D,
+                      float *out, sj_vt_tf32_term *terms)
+{
+    const uint32_t ld = sj_vt_tf32_ld(D);
+    float *x = malloc(D * sizeof *x);
+    for (uint32_t i = 0; i < n; i++) {
+        const float *r = rows + (size_t)i * D;
+        double sq = 0;
+        for (uint32_t j = 0; j < D; j++)
+            sq += (double)r[j] * r[j];
+        const double norm = sqrt(sq), scale = metric == SJ_VT_COSINE && norm > 0 ? 1.0 / norm : 1.0;
+        for (uint32_t j = 0; j < D; j++)
+            x[j] = (float)(r[j] * scale);
+        terms[i] = sj_vt_tf32_pack_row(x, D, ld, norm, metric, query, T, out + (size_t)i * ld);
+    }
+    free(x);
+}
+
+/* One emulated vec_tf32 launch: the kernel's tiling, k loop and loaders
+ * (emulate_v3_warp_acc over the packed rows), terms loaded once per lane
+ * (sj_vt_tf32_load_terms), one vote per warp (sj_vt_tf32_lane_any, OR over
+ * the lanes), then the per-pair test (sj_vt_tf32_pair), the keep rule and
+ * the emulated append. Returns the count. */
+static uint64_t emulate_tf32_launch(const float *Q, uint32_t nq, int64_t q0, const sj_vt_tf32_term *qt,
+                                    const float *C, uint32_t nc, int64_t c0, const sj_vt_tf32_term *ct,
+                                    int ld, int self, sj_gpu_hit *hits, uint64_t capacity)
+{
+    uint64_t count = 0;
+    static int32_t acc[SJ_V3_M][SJ_V3_N][32][4];
+    static sj_vt_tf32_lane_terms terms[32];
+    static float lane_acc[32][SJ_V3_M][SJ_V3_N][4];
+    for (uint32_t by = 0; by < sj_div_up_u32(nq, SJ_V3_BLOCK_Q); by++)
+        for (uint32_t bx = 0; bx < sj_div_up_u32(nc, SJ_V3_BLOCK_C); bx++)
+            for (int warp = 0; warp < SJ_V3_WARPS; warp++) {
+                const uint32_t q_warp = sj_v3_warp_q(by, warp), c_warp = sj_v3_warp_c(bx, warp);
+                for (int lane = 0; lane < 32; lane++)
+                    sj_vt_tf32_load_terms(&terms[lane], qt, q_warp, nq, ct, c_warp, nc, lane);
+                emulate_v3_warp_acc((const uint32_t *)Q, nq, (const uint32_t *)C, nc, ld, q_warp,
+                                    c_warp, emulate_mma_tf32, acc);
+                int any = 0;
+                for (int lane = 0; lane < 32; lane++) {
+                    for (int m = 0; m < SJ_V3_M; m++)
+                        for (int n = 0; n < SJ_V3_N; n++)
+                            for (int r = 0; r < 4; r++)
+                                lane_acc[lane][m][n][r] = bits_float((uint32_t)acc[m][n][lane][r]);
+                    any |= sj_vt_tf32_lane_any(lane_acc[lane], &terms[lane]);
+                }
+                if (!any)
+                    continue;
+                for (int m = 0; m < SJ_V3_M; m++)
+                    for (int n = 0; n < SJ_V3_N; n++)
+                        for (int r = 0; r < 4; r++) {
+                            int keep[32];
+                            sj_gpu_hit hit[32];
+                            for (int lane = 0; lane < 32; lane++) {
+                                uint32_t q, c;
+                                const int within = sj_vt_tf32_pair(q_warp, c_warp, lane, m, n, r,
+                                                                   lane_acc[lane][m][n][r],
+                                                                   &terms[lane], &q, &c);
+                                keep[lane] = sj_tile_keep(q0, q, nq, c0, c, nc, self, !within, 0);
+                                hit[lane] = (sj_gpu_hit){q, c, 0};
+                            }
+                            emulate_warp_append(0xffffffffu, keep, hit, hits, &count, capacity);
+                        }
+            }
+    return count;
+}
+
+/* A join of X [nq][D] x Y [nc][D] through the emulated kernel against the
+ * plain double loop: every pair with d <= T is a hit, once; no hit is
+ * outside the tile or against the self-join order. *extra gets the hits
+ * above T (the reference drops them). Returns 1 when all holds. */
+static int check_tf32_join(int metric, const float *X, uint32_t nq, const float *Y, uint32_t nc,
+                           uint32_t D, int self, double T, uint64_t *n_match, uint64_t *extra)
+{
+    const uint32_t ld = sj_vt_tf32_ld(D);
+    float *Qp = malloc((size_t)nq * ld * 4), *Cp = malloc((size_t)nc * ld * 4);
+    sj_vt_tf32_term *qt = malloc(nq * sizeof *qt), *ct = malloc(nc * sizeof *ct);
+    tf32_pack(metric, 1, T, X, nq, D, Qp, qt);
+    tf32_pack(metric, 0, T, Y, nc, D, Cp, ct);
+    int *want = malloc((size_t)nq * nc * sizeof *want);
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < nq; i++)
+        for (uint32_t j = 0; j < nc; j++) {
+            const int in = f32_distance(metric, X + (size_t)i * D, Y + (size_t)j * D, D) <= T &&
+                           (!self || j > i);
+            want[(size_t)i * nc + j] = in;
+            n += (uint64_t)in;
+        }
+    const uint64_t cap = (uint64_t)nq * nc + 1;
+    sj_gpu_hit *hits = malloc((size_t)cap * sizeof *hits);
+    const uint64_t count = emulate_tf32_launch(Qp, nq, self ? 0 : 1000, qt, Cp, nc, self ? 0 : 5000, ct,
+                                               (int)ld, self, hits, cap);
+    int ok = count < cap;
+    uint64_t found = 0;
+    *extra = 0;
+    for (uint64_t h = 0; h < count && ok; h++) {
+        const sj_gpu_hit x = hits[h];
+        ok = x.q < nq && x.c < nc && (!self || x.c > x.q) && want[(size_t)x.q * nc + x.c] != 2;
+        if (!ok)
+            break;
+        found += want[(size_t)x.q * nc + x.c] == 1;
+        *extra += want[(size_t)x.q * nc + x.c] == 0;
+        want[(size_t)x.q * nc + x.c] = want[(size_t)x.q * nc + x.c] == 1 ? 2 : 3;
+    }
+    *n_match = n;
+    free(Qp), free(Cp), free(qt), free(ct), free(want), free(hits);
+    return ok && found == n;
+}
+
+/* f32 joins through the emulated TF32 kernel against plain double loops:
+ * cosine, ip and l2sq; D across the 8 of a k-step (1, 7, 8, 9, 33, 64);
+ * zero rows (ip, l2sq); ragged tiles (35 x 70, self 70); both sums of the emulated instruction;
+ * T the distance of an actual pair (d == T must match); and the margin not
+ * so loose that most pairs become candidates. */
+static void test_tf32_emulated(void)
+{
+    static const uint32_t dims[] = {1, 7, 8, 9, 33, 64};
+    static const int metrics[] = {SJ_VT_COSINE, SJ_VT_IP, SJ_VT_L2SQ};
+    enum { NQ = 35, NC = 70 };
+    g_tf32_raw = 0;
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+        for (size_t mi = 0; mi < 3; mi++)
+            for (int self = 0; self < 2; self++) {
+                const uint32_t D = dims[di];
+                const int metric = metrics[mi];
+                g_tf32_sum = (int)((di + mi + (size_t)self) % 2);
+                float *X = malloc((size_t)NQ * D * 4), *Y = malloc((size_t)NC * D * 4);
+                for (uint32_t i = 0; i < NQ * D; i++)
+                    X[i] = (float)((double)(t_rand() % 20001) / 10000.0 - 1.0);
+                for (uint32_t j = 0; j < NC; j++) /* near copies of queries */
+                    for (uint32_t k = 0; k < D; k++)
+                        Y[j * D + k] = X[(j % NQ) * D + k] +
+                                       (float)((double)(t_rand() % 2001) / 10000.0 - 0.1) * (float)(j % 4);
+                if (metric != SJ_VT_COSINE) /* a zero row (cosine rejects them earlier) */
+                    for (uint32_t k = 0; k < D; k++)
+                        X[k] = Y[5 * D + k] = 0.0f;
+                const float *Qr = self ? Y : X;
+                const uint32_t nq = self ? NC : NQ;
+                /* T: the distance of the pair (2, 2 + NQ) (or (2, 37) in a self-join) */
+                const double T = f32_distance(metric, Qr + 2 * D, Y + (2 + NQ) * D, D);
+                uint64_t n = 0, extra = 0;
+                const int ok = check_tf32_join(metric, Qr, nq, Y, NC, D, self, T, &n, &extra);
+                CHECK(ok && n > 0 && extra <= (uint64_t)nq * NC / 4,
+                      "tf32 emulated metric %d D=%u self=%d sum %d T=%.17g: %llu pairs, %llu extra candidates",
+                      metric, D, self, g_tf32_sum, T, (unsigned long long)n, (unsigned long long)extra);
+                free(X), free(Y);
+            }
+    CHECK(g_tf32_raw == 0, "every operand the kernel loads is a TF32 value (%ld are not)", g_tf32_raw);
+}
+
+/* The bound at its worst: components 1 + 2^-11 (a tie, rounded up to
+ * 1 + 2^-10) against -(1 + 2^-11), so each product is off by ~2^-10 of
+ * itself in the direction that makes the pair look farther (the dot product
+ * more negative: larger ip and l2sq distances); ip and l2sq with
+ * T the exact distance (a match), D = 1 .. 64; and rows with the same
+ * norm near 2^60 and beyond (sent whole to the reference). */
+static void test_tf32_bound_worst(void)
+{
+    static const uint32_t dims[] = {1, 8, 9, 64};
+    int ok = 1;
+    for (size_t di = 0; di < sizeof dims / sizeof *dims; di++)
+        for (int metric = SJ_VT_L2SQ; metric <= SJ_VT_IP; metric += SJ_VT_IP - SJ_VT_L2SQ)
+            for (int sum = 0; sum < 2; sum++) {
+                const uint32_t D = dims[di];
+                float *X = malloc(D * 4), *Y = malloc(D * 4);
+                for (uint32_t k = 0; k < D; k++)
+                    X[k] = 1.0f + ldexpf(1.0f, -11), Y[k] = -X[k];
+                g_tf32_sum = sum;
+                const double T = f32_distance(metric, X, Y, D);
+                uint64_t n = 0, extra = 0;
+                ok &= check_tf32_join(metric, X, 1, Y, 1, D, 0, T, &n, &extra) && n == 1;
+                free(X), free(Y);
+            }
+    CHECK(ok, "the TF32 bound covers operands rounded at their worst (ties away from zero)");
+    /* rows of norm ~2^64 whose products overflow float: candidates all */
+    enum { N = 12, D = 16 };
+    static float H[N][D], Q[N][D];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < D; j++)
+            H[i][j] = ldexpf((float)(1 + (i * 5 + j * 3) % 8), 62);
+        if (i == 5)
+            H[i][0] = -H[i][0];
+        memcpy(Q[i], H[i], sizeof Q[i]);
+        Q[i][i % D] = ldexpf(3.0f, 62);
+    }
+    for (int metric = SJ_VT_L2SQ; metric <= SJ_VT_IP; metric += SJ_VT_IP - SJ_VT_L2SQ)
+        for (int sum = 0; sum < 2; sum++) {
+            g_tf32_sum = sum;
+            const double T = f32_distance(metric, H[4], H[7], D);
+            uint64_t n1 = 0, n2 = 0, extra = 0;
+            const int ok1 = check_tf32_join(metric, &H[0][0], N, &H[0][0], N, D, 1, T, &n1, &extra);
+            const int ok2 = check_tf32_join(metric, &Q[0][0], N, &H[0][0], N, D, 0, T, &n2, &extra);
+            CHECK(ok1 && ok2 && n1 > 0 && n2 > 0, "tf32 metric %d sum %d, rows near 2^64: %llu + %llu pairs",
+                  metric, sum, (unsigned long long)n1, (unsigned long long)n2);
+        }
+    /* one pair whose products overflow float with both signs (a float sum
+     * of them is inf - inf = NaN): it matches at T = its distance */
+    float x[D], y[D];
+    for (int j = 0; j < D; j++)
+        x[j] = y[j] = ldexpf(1.0f, 64);
+    x[0] = -x[0];
+    for (int metric = SJ_VT_L2SQ; metric <= SJ_VT_IP; metric += SJ_VT_IP - SJ_VT_L2SQ)
+        for (int sum = 0; sum < 2; sum++) {
+            g_tf32_sum = sum;
+            uint64_t n = 0, extra = 0;
+            const int ok1 = check_tf32_join(metric, x, 1, y, 1, D, 0, f32_distance(metric, x, y, D), &n, &extra);
+            CHECK(ok1 && n == 1, "tf32 metric %d sum %d: a pair whose float products overflow with both signs",
+                  metric, sum);
+        }
+    CHECK(sj_vt_tf32_wide(SJ_VT_L2SQ, ldexp(1.0, 60)) == 0 && sj_vt_tf32_wide(SJ_VT_IP, ldexp(1.0, 61)) &&
+              !sj_vt_tf32_wide(SJ_VT_COSINE, 1e30),
+          "wide rows: above 2^60 for ip and l2sq; never for cosine (unit vectors)");
+}
+
+/* The test itself at its boundary: dot == (h_q + h_c) - e_q e_c passes,
+ * one float below does not, NaN never does. */
+static void test_tf32_within(void)
+{
+    const sj_vt_tf32_term q = {1.5f, 0.5f}, c = {0.75f, 0.5f}; /* 2.25 - 0.25 = 2 */
+    CHECK(sj_vt_tf32_within(2.0f, q, c) && !sj_vt_tf32_within(nextafterf(2.0f, 0.0f), q, c) &&
+              !sj_vt_tf32_within(NAN, q, c),
+          "tf32 test: at the bound passes, one float below does not, NaN does not");
+    const sj_vt_tf32_term wide = {-INFINITY, 0.0f};
+    CHECK(sj_vt_tf32_within(0.0f, wide, c) && sj_vt_tf32_within(0.0f, q, (sj_vt_tf32_term){-INFINITY, 0.0f}),
+          "a wide row (zeros, h = -inf) makes every pair a candidate");
+}
+
 static void test_vt_margin(void)
 {
     static const uint32_t dims[] = {1, 7, 144, 512, 2048};
@@ -1207,5 +1620,10 @@ int main(void)
     test_vt_sad4();
     test_vt_margin();
     test_vt_candidate();
+    test_ptx_tf32_tables();
+    test_tf32_rna();
+    test_tf32_within();
+    test_tf32_emulated();
+    test_tf32_bound_worst();
     return t_finish("test_gpu_tiles");
 }

@@ -14,6 +14,15 @@
  * no dot tile: rows shifted to int8 (x - 128) go through one fused kernel on
  * int8 tensor cores (sj_gpu_launch_l2sq_s8, mma.m16n8k32 .s8) whose
  * epilogue thresholds the exact integer l2sq and appends the pairs.
+ * f32 kinds with l2sq, cosine, ip: no GEMM and no dot tile either: rows
+ * rounded to TF32 on the host (sj_vt_tf32_pack_row; wide rows as zeros) go
+ * through one fused kernel on TF32 tensor cores (sj_gpu_vec_tf32,
+ * mma.m16n8k8 .tf32) whose epilogue tests each float dot product against
+ * per-row terms that carry T and the proven TF32 error bound
+ * (vector_tile.h) and appends the candidates.
+ * cuBLAS serves the rest (uint8 kinds with cosine or ip, u8:D l2sq above
+ * SJ_GPU_S8_MAX_DIM) and, with --kernel v1 or v2, every float metric (the
+ * GEMM + epilogue path, kept to time and check the fused kernels against).
  * l1: the packed-byte kernel, exact. All tiles of one compare() call go into
  * the stream back to back (GEMM k+1 waits for epilogue k in stream order, so
  * one dots buffer serves) and share one candidate buffer; the host waits
@@ -21,8 +30,9 @@
  * when the candidates overflow the buffer, the call's tiles are run again
  * with a buffer that large, so nothing is dropped.
  *
- * cuBLAS is loaded when this backend opens (dlopen), so that simjoin starts
- * on machines without it; vector kinds use one device (the first of --gpus). */
+ * cuBLAS is loaded when this backend opens and a GEMM path needs it
+ * (dlopen), so that simjoin starts on machines without it; vector kinds use
+ * one device (the first of --gpus). */
 #define _GNU_SOURCE
 #include "join/vector.h"
 #include "join/cuda_util.h"
@@ -118,6 +128,7 @@ typedef struct cuda_vec_state {
     int half;              /* 1: fp16 rows (uint8 kinds), 0: fp32 */
     int words;             /* l1, s8: uint32 words per packed row */
     int s8;                /* 1: uint8 l2sq on int8 tensor cores (rows x - 128) */
+    int tf32;              /* 1: f32 l2sq, cosine, ip on TF32 tensor cores (fused) */
     int32_t s8_threshold;  /* s8: T as an integer (sj_vt_s8_threshold) */
     size_t row_bytes;      /* device bytes per row */
     blas_api blas;
@@ -130,22 +141,43 @@ typedef struct cuda_vec_state {
     void *d_queries;       /* [q_cap][row] */
     double *d_qnorm;       /* [q_cap] */
     int32_t *d_cnorm2, *d_qnorm2; /* s8: |row - 128|^2 of corpus [n], queries [q_cap] */
+    sj_vt_tf32_term *d_cterm, *d_qterm; /* tf32: the rows' test terms, corpus [n], queries [q_cap] */
     int64_t q_cap;
     float *d_dots;         /* [TILE_Q][TILE_C] */
     sj_gpu_hit *d_hits, *h_hits;
     unsigned long long *d_count, cap;
 } cuda_vec_state;
 
+/* Bytes per row of the per-row extra that a kernel reads beside the rows:
+ * s8 squared norms, tf32 terms; 0 for the others. */
+static size_t aux_bytes(const cuda_vec_state *s)
+{
+    return s->s8 ? sizeof(int32_t) : s->tf32 ? sizeof(sj_vt_tf32_term) : 0;
+}
+
 /* Host rows -> device layout in out[n][row_bytes] (packed bytes for l1,
- * int8 x - 128 for s8, fp16 or fp32 components otherwise), norms in norm[n]
- * (s8: squared norms of the int8 rows in norm2[n]). */
+ * int8 x - 128 for s8, TF32 values for tf32, fp16 or fp32 components
+ * otherwise), norms in norm[n], the per-row extra in aux[n] (aux_bytes: s8
+ * squared norms of the int8 rows; tf32 the test terms, which differ for
+ * query rows, `query` 1, and corpus rows). */
 static sj_status to_device_rows(const cuda_vec_state *s, const uint8_t *rows, int64_t n, void *out,
-                                double *norm, int32_t *norm2)
+                                double *norm, void *aux, int query)
 {
     if (s->s8) {
         for (int64_t i = 0; i < n; i++)
-            norm2[i] = sj_vt_s8_pack_row(rows + (size_t)i * s->v.bytes, s->v.bytes,
-                                         (uint32_t *)out + (size_t)i * s->words, s->words);
+            ((int32_t *)aux)[i] = sj_vt_s8_pack_row(rows + (size_t)i * s->v.bytes, s->v.bytes,
+                                                    (uint32_t *)out + (size_t)i * s->words, s->words);
+        return SJ_OK;
+    }
+    if (s->tf32) { /* converted in place: each component only reads itself */
+        float *f = out;
+        sj_vec_to_float(&s->v, rows, n, s->ld, f, norm);
+        for (int64_t i = 0; i < n; i++) {
+            float *row = f + (size_t)i * (size_t)s->ld;
+            ((sj_vt_tf32_term *)aux)[i] =
+                sj_vt_tf32_pack_row(row, s->v.dim, (uint32_t)s->ld, norm[i], (int)s->v.metric,
+                                    query, s->v.threshold, row);
+        }
         return SJ_OK;
     }
     if (s->v.metric == SJ_METRIC_L1) {
@@ -168,39 +200,41 @@ static sj_status to_device_rows(const cuda_vec_state *s, const uint8_t *rows, in
     return SJ_OK;
 }
 
-/* Copy rows to a device buffer (and their norms); dst must hold n rows. The
- * host side goes through one staging piece of at most SJ_GPU_STAGE_BYTES,
- * not a converted copy of all n rows. */
+/* Copy rows to a device buffer (and their norms, when dst_norm, and their
+ * extra, when dst_aux: aux_bytes); dst must hold n rows. The host side goes
+ * through one staging piece of at most SJ_GPU_STAGE_BYTES, not a converted
+ * copy of all n rows. query: 1 for query rows (to_device_rows). */
 static sj_status to_device(cuda_vec_state *s, const uint8_t *rows, int64_t n, void *dst,
-                           double *dst_norm, int32_t *dst_norm2)
+                           double *dst_norm, void *dst_aux, int query)
 {
     sj_status st = SJ_OK;
     const int64_t piece = sj_gpu_stage_rows(SJ_MAX(n, 1), (int64_t)s->row_bytes);
+    const size_t ab = aux_bytes(s);
     void *h = malloc((size_t)piece * s->row_bytes);
     double *norm = calloc((size_t)piece, sizeof *norm);
-    int32_t *norm2 = calloc((size_t)piece, sizeof *norm2);
-    if (!h || !norm || !norm2) {
+    void *aux = calloc((size_t)piece, SJ_MAX(ab, 1));
+    if (!h || !norm || !aux) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (int64_t off = 0; off < n; off += piece) {
         const int64_t k = SJ_MIN(piece, n - off);
-        if ((st = to_device_rows(s, rows + (size_t)off * s->v.bytes, k, h, norm, norm2)))
+        if ((st = to_device_rows(s, rows + (size_t)off * s->v.bytes, k, h, norm, aux, query)))
             goto done;
         CU(cudaMemcpyAsync((char *)dst + (size_t)off * s->row_bytes, h, (size_t)k * s->row_bytes,
                            cudaMemcpyHostToDevice, s->stream));
         if (dst_norm)
             CU(cudaMemcpyAsync(dst_norm + off, norm, (size_t)k * sizeof *norm,
                                cudaMemcpyHostToDevice, s->stream));
-        if (dst_norm2 && s->s8)
-            CU(cudaMemcpyAsync(dst_norm2 + off, norm2, (size_t)k * sizeof *norm2,
+        if (dst_aux && ab)
+            CU(cudaMemcpyAsync((char *)dst_aux + (size_t)off * ab, aux, (size_t)k * ab,
                                cudaMemcpyHostToDevice, s->stream));
         CU(cudaStreamSynchronize(s->stream)); /* h and norm are pageable and reused */
     }
 done:
     free(h);
     free(norm);
-    free(norm2);
+    free(aux);
     return st;
 }
 
@@ -215,6 +249,8 @@ static void cuda_vec_close(void *state)
     cudaFree(s->d_qnorm);
     cudaFree(s->d_cnorm2);
     cudaFree(s->d_qnorm2);
+    cudaFree(s->d_cterm);
+    cudaFree(s->d_qterm);
     cudaFree(s->d_dots);
     cudaFree(s->d_hits);
     cudaFree(s->d_count);
@@ -240,7 +276,10 @@ static sj_status cuda_vec_open(const sj_join_config *cfg, sj_hash_type type, voi
     sj_vec_join_init(&s->v, cfg, type);
     s->half = type.kind != SJ_KIND_F32;
     s->ld = (int)((type.dim + 7) / 8 * 8);
-    s->s8 = s->half && s->v.metric == SJ_METRIC_L2SQ && type.dim <= SJ_GPU_S8_MAX_DIM;
+    /* --kernel v1, v2: the GEMM path for every float metric; 0 or v3: the fused kernels */
+    const int fused = cfg->gpu_kernel == 0 || cfg->gpu_kernel == 3;
+    s->s8 = fused && s->half && s->v.metric == SJ_METRIC_L2SQ && type.dim <= SJ_GPU_S8_MAX_DIM;
+    s->tf32 = fused && !s->half && s->v.metric != SJ_METRIC_L1;
     s->s8_threshold = sj_vt_s8_threshold(s->v.threshold, type.dim);
     s->words = s->s8 ? sj_vt_s8_row_words(type.dim) : (int)((type.dim + 3) / 4);
     s->row_bytes = s->v.metric == SJ_METRIC_L1 || s->s8 ? (size_t)s->words * 4
@@ -251,7 +290,7 @@ static sj_status cuda_vec_open(const sj_join_config *cfg, sj_hash_type type, voi
     s->cap = cfg->gpu_hit_capacity > 0 ? (unsigned long long)cfg->gpu_hit_capacity : DEFAULT_HITS;
     CU(cudaSetDevice(cfg->n_gpus > 0 ? cfg->gpus[0] : 0));
     CU(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
-    if (s->v.metric != SJ_METRIC_L1) {
+    if (s->v.metric != SJ_METRIC_L1 && !s->s8 && !s->tf32) { /* a GEMM path */
         if ((st = blas_load(&s->blas)))
             goto done;
         BLAS(s->blas.create(&s->handle));
@@ -277,14 +316,17 @@ static sj_status cuda_vec_load_corpus(void *state, const uint8_t *rows, int64_t 
     cudaFree(s->d_corpus);
     cudaFree(s->d_cnorm);
     cudaFree(s->d_cnorm2);
-    s->d_corpus = NULL, s->d_cnorm = NULL, s->d_cnorm2 = NULL;
+    cudaFree(s->d_cterm);
+    s->d_corpus = NULL, s->d_cnorm = NULL, s->d_cnorm2 = NULL, s->d_cterm = NULL;
     s->rows = rows;
     s->n = n;
     CU(cudaMalloc(&s->d_corpus, (size_t)SJ_MAX(n, 1) * s->row_bytes));
     CU(cudaMalloc((void **)&s->d_cnorm, (size_t)SJ_MAX(n, 1) * sizeof(double)));
     if (s->s8)
         CU(cudaMalloc((void **)&s->d_cnorm2, (size_t)SJ_MAX(n, 1) * sizeof(int32_t)));
-    st = to_device(s, rows, n, s->d_corpus, s->d_cnorm, s->d_cnorm2);
+    if (s->tf32)
+        CU(cudaMalloc((void **)&s->d_cterm, (size_t)SJ_MAX(n, 1) * sizeof(sj_vt_tf32_term)));
+    st = to_device(s, rows, n, s->d_corpus, s->d_cnorm, s->s8 ? (void *)s->d_cnorm2 : s->d_cterm, 0);
 done:
     return st;
 }
@@ -320,6 +362,12 @@ static sj_status enqueue_tiles(cuda_vec_state *s, int64_t qoff, int64_t q0, int6
                     .count = s->d_count, .capacity = s->cap, .hit_q = (uint32_t)qt,
                     .hit_c = (uint32_t)(ct - c0)};
                 CU((cudaError_t)sj_gpu_launch_l2sq_s8(&h, s->stream));
+                continue;
+            }
+            if (s->tf32) { /* one fused kernel on TF32 tensor cores: no dot tile */
+                CU((cudaError_t)sj_gpu_vec_tf32((const float *)qdev, (const float *)cdev, s->ld,
+                                                s->d_qterm + qoff + qt, s->d_cterm + ct, &t,
+                                                s->stream));
                 continue;
             }
             if (s->v.metric == SJ_METRIC_L1) {
@@ -396,14 +444,18 @@ static sj_status cuda_vec_compare(void *state, const uint8_t *queries, int64_t q
         cudaFree(s->d_queries);
         cudaFree(s->d_qnorm);
         cudaFree(s->d_qnorm2);
-        s->d_queries = NULL, s->d_qnorm = NULL, s->d_qnorm2 = NULL, s->q_cap = 0;
+        cudaFree(s->d_qterm);
+        s->d_queries = NULL, s->d_qnorm = NULL, s->d_qnorm2 = NULL, s->d_qterm = NULL, s->q_cap = 0;
         CU(cudaMalloc(&s->d_queries, (size_t)nq * s->row_bytes));
         CU(cudaMalloc((void **)&s->d_qnorm, (size_t)nq * sizeof(double)));
         if (s->s8)
             CU(cudaMalloc((void **)&s->d_qnorm2, (size_t)nq * sizeof(int32_t)));
+        if (s->tf32)
+            CU(cudaMalloc((void **)&s->d_qterm, (size_t)nq * sizeof(sj_vt_tf32_term)));
         s->q_cap = nq;
     }
-    if ((st = to_device(s, queries, nq, s->d_queries, s->d_qnorm, s->d_qnorm2)))
+    if ((st = to_device(s, queries, nq, s->d_queries, s->d_qnorm,
+                        s->s8 ? (void *)s->d_qnorm2 : s->d_qterm, 1)))
         goto done;
     /* Pieces of at most SJ_GPU_MAX_LAUNCH_ROWS rows, so that the hits' uint32
      * rows hold them; a piece whose candidates overflow the buffer is redone

@@ -207,6 +207,7 @@ static sj_status run_backend(const sj_bench_options *o, const char *b, const cha
     snprintf(variants, sizeof variants, "%s",
              cfg.backend == SJ_BACKEND_CPU                ? ilist
              : cfg.backend == SJ_BACKEND_CUDA && !vector ? (o->kernels ? o->kernels : "v1,v2,v3")
+             : cfg.backend == SJ_BACKEND_CUDA && o->kernels ? o->kernels /* vectors: v1 GEMM, v3 fused */
                                                           : "-");
     for (char *is = strtok_r(variants, ",", &save); is && res->n_runs < SJ_BENCH_MAX_RUNS;
          is = strtok_r(NULL, ",", &save)) {
@@ -219,7 +220,8 @@ static sj_status run_backend(const sj_bench_options *o, const char *b, const cha
                 announce(o, &skip);
                 continue;
             }
-        } else if (cfg.backend == SJ_BACKEND_CUDA && (st = sj_gpu_kernel_parse(is, &cfg.gpu_kernel))) {
+        } else if (cfg.backend == SJ_BACKEND_CUDA && strcmp(is, "-") &&
+                   (st = sj_gpu_kernel_parse(is, &cfg.gpu_kernel))) { /* "-": the default kernel */
             return st;
         }
         sj_bench_run *r = &res->runs[res->n_runs];
@@ -228,7 +230,7 @@ static sj_status run_backend(const sj_bench_options *o, const char *b, const cha
         r->cpu = cfg.backend == SJ_BACKEND_CPU;
         if (r->cpu)
             snprintf(r->name, sizeof r->name, "%s/%s", b, sj_cpu_path_name(o->type, res->metric, cfg.isa));
-        else if (r->cuda && !vector)
+        else if (r->cuda && strcmp(is, "-"))
             snprintf(r->name, sizeof r->name, "%s/%s", b, is);
         else
             snprintf(r->name, sizeof r->name, "%s", b);
