@@ -92,11 +92,13 @@ sj_status sj_meta_fill_sources(sj_meta_table *t, const sj_sources *s)
         named |= s->names[k][0] != 0;
     if (!named) /* no source has a name: nothing to fill */
         return SJ_OK;
+    sj_status st = sj_meta_pad(t->meta, t->n); /* rows made to be set */
+    if (st)
+        return st;
     int32_t *src = malloc((size_t)SJ_MAX(t->n, 1) * sizeof *src);
     if (!src)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     sj_sources_of_each(s, t->ids, t->n, src);
-    sj_status st = SJ_OK;
     for (int64_t i = 0; i < t->n && !st; i++) {
         int32_t k = src[i];
         if (k >= 0 && s->names[k][0] && !*sj_meta_text_get(t->meta, i, SJ_META_SOURCE))
