@@ -129,18 +129,29 @@ static inline int popcount64(uint64_t x)
     return (int)((x * UINT64_C(0x0101010101010101)) >> 56);
 }
 
+/* The body of both: one built with the POPCNT instruction, one without. */
+#define POPCOUNT_BYTES(count64)                                                                   \
+    int c = 0;                                                                                    \
+    size_t i = 0;                                                                                 \
+    for (; i + 8 <= n; i += 8) {                                                                  \
+        uint64_t w;                                                                               \
+        memcpy(&w, p + i, 8);                                                                     \
+        c += count64(w);                                                                          \
+    }                                                                                             \
+    for (; i < n; i++)                                                                            \
+        c += count64(p[i]);                                                                       \
+    return c;
+
+__attribute__((target("popcnt"))) static int popcount_bytes_hw(const uint8_t *p, size_t n)
+{
+    POPCOUNT_BYTES(__builtin_popcountll)
+}
+
 int sj_popcount_bytes(const uint8_t *p, size_t n)
 {
-    int c = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        c += popcount64(w);
-    }
-    for (; i < n; i++)
-        c += popcount64(p[i]);
-    return c;
+    if (__builtin_cpu_supports("popcnt")) /* (a join's degenerate check: 1 in 4 of its time) */
+        return popcount_bytes_hw(p, n);
+    POPCOUNT_BYTES(popcount64)
 }
 
 static inline uint64_t sort_key(const unsigned char *rec)
