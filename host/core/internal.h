@@ -37,6 +37,9 @@ FILE *sj_atomic_stream(sj_atomic_file *f);
 /* A path that opens f's temp file itself, whatever its name now points to
  * ("/dev/fd/N"), for libraries that insist on a name (HDF5). */
 void sj_atomic_fd_path(const sj_atomic_file *f, char *buf, size_t size);
+/* Start writing what f holds so far to disk, without waiting: the commit's
+ * fsync then waits for less (Linux; elsewhere nothing). */
+void sj_atomic_writeback(const sj_atomic_file *f);
 /* fsync + rename temp over final + fsync of the directory. */
 sj_status sj_atomic_commit(sj_atomic_file *f);
 /* Remove the temp file (safe to call after commit or twice). */

@@ -1,5 +1,5 @@
 /* util.c - growable arrays, atomic file replacement, small helpers. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* sync_file_range */
 #include "core/internal.h"
 
 #include <errno.h>
@@ -77,6 +77,16 @@ void sj_atomic_fd_path(const sj_atomic_file *f, char *buf, size_t size)
     snprintf(buf, size, "/dev/fd/%d", f->fd);
     if (access(buf, F_OK) != 0) /* a system without /dev/fd: Linux's own */
         snprintf(buf, size, "/proc/self/fd/%d", f->fd);
+}
+
+void sj_atomic_writeback(const sj_atomic_file *f)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (f->fd >= 0)
+        (void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)f;
+#endif
 }
 
 sj_status sj_atomic_commit(sj_atomic_file *f)
