@@ -6,8 +6,11 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -215,6 +218,62 @@ sj_status sj_sort_by_id(void *rows, int64_t n, size_t size)
     free(tmp);
     free(count);
     return SJ_OK;
+}
+
+/* ---- page faults of a fresh buffer on a second thread ---- */
+
+struct sj_prefault {
+    pthread_t thread;
+    char *lo, *hi;    /* whole pages of the buffer */
+    atomic_int filled; /* the caller is done: stop */
+};
+
+enum { PREFAULT_MIN = 4 << 20, PREFAULT_STEP = 512 << 10 };
+
+static void *prefault_run(void *arg)
+{
+    sj_prefault *pf = arg;
+#ifdef MADV_POPULATE_WRITE
+    /* From the end, a step at a time, towards the caller filling it from
+     * the start, until it is done. No byte is read or written: the kernel
+     * only maps the pages. */
+    for (char *end = pf->hi; end > pf->lo && !atomic_load(&pf->filled);) {
+        char *start = end - pf->lo > PREFAULT_STEP ? end - PREFAULT_STEP : pf->lo;
+        if (madvise(start, (size_t)(end - start), MADV_POPULATE_WRITE) != 0)
+            break;
+        end = start;
+    }
+#endif
+    return NULL;
+}
+
+sj_prefault *sj_prefault_start(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+    const uintptr_t page = 4096;
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    sj_prefault *pf = n >= PREFAULT_MIN && hi > lo ? malloc(sizeof *pf) : NULL;
+    if (!pf)
+        return NULL;
+    pf->lo = (char *)lo;
+    pf->hi = (char *)hi;
+    atomic_init(&pf->filled, 0);
+    if (pthread_create(&pf->thread, NULL, prefault_run, pf) == 0)
+        return pf;
+    free(pf);
+#else
+    (void)p, (void)n;
+#endif
+    return NULL;
+}
+
+void sj_prefault_wait(sj_prefault *pf)
+{
+    if (!pf)
+        return;
+    atomic_store(&pf->filled, 1);
+    pthread_join(pf->thread, NULL);
+    free(pf);
 }
 
 double sj_now(void)
