@@ -37,10 +37,12 @@ sj_status sj_sources_add(sj_sources *s, const sj_hashes *h, const char *path)
     if (!src)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     s->src = src;
+    sj_prefault *pf = sj_prefault_start(s->ids + s->n_ids, (size_t)h->n * sizeof *s->ids);
     for (int64_t i = 0; i < h->n; i++) {
         s->ids[s->n_ids] = h->ids[i];
         s->src[s->n_ids++] = k;
     }
+    sj_prefault_wait(pf);
     return SJ_OK;
 }
 

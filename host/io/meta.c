@@ -341,6 +341,7 @@ sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_ne
     }
     sj_meta_table *t = calloc(1, sizeof *t);
     row_order order = {0};
+    sj_prefault *pf = NULL; /* t->ids's page faults, while it is filled */
     sj_status st = SJ_OK;
     if (!t || !(t->ids = malloc((size_t)SJ_MAX(n, 1) * sizeof *t->ids)) ||
         !(t->is_new = malloc((size_t)SJ_MAX(n, 1)))) {
@@ -350,6 +351,7 @@ sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_ne
     if ((st = sj_meta_create(&t->meta)) || (st = row_order_start(&order, sets, n_sets, n)) ||
         (any_meta && (st = reserve(t->meta, n))))
         goto fail;
+    pf = sj_prefault_start(t->ids, (size_t)n * sizeof *t->ids);
     for (int64_t i = 0; i < n; i++) {
         table_row r = row_order_next(&order);
         const sj_hashes *h = sets[r.set];
@@ -364,6 +366,8 @@ sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_ne
                         (st = sj_meta_append_row(t->meta, h->meta, r.row))))
             goto fail;
     }
+    sj_prefault_wait(pf);
+    pf = NULL;
     /* No set with metadata: no rows made (rows past sj_meta_rows are unknown
      * to every reader; a million rows of -1 cost more than reading them). */
     if (any_meta && (st = append_unknown(t->meta, n)))
@@ -373,6 +377,7 @@ sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_ne
     *out = t;
     return SJ_OK;
 fail:
+    sj_prefault_wait(pf);
     free(order.sorted);
     sj_meta_table_free(t);
     return st;
