@@ -11,9 +11,10 @@ for the parts of a join that run beside each other (issue 17):
   - /meta_index: every id of both sides sorted, /new 1 for the queries; /meta
     all unknown where no input has metadata, the shard's values where one
     has, a named shard's source filled in
-  - the whole file is byte-identical at --threads 1 and 2, and run to run
+  - the whole file is byte-identical at --threads 1 and 2, and run to run;
+    with SIMJOIN_COMPARE=OTHER/simjoin, also to that build's (an older one)
 
-usage: test_join_inputs.py SIMJOIN
+usage: [SIMJOIN_COMPARE=OLD] test_join_inputs.py SIMJOIN
 """
 import filecmp
 import hashlib
@@ -38,8 +39,11 @@ def check(cond, what):
         print(f"FAIL: {what} (seed {SEED})", file=sys.stderr)
 
 
-def run(*args):
-    p = subprocess.run([SIMJOIN, *map(str, args)], capture_output=True, text=True)
+COMPARE = os.environ.get("SIMJOIN_COMPARE")
+
+
+def run(*args, simjoin=SIMJOIN):
+    p = subprocess.run([simjoin, *map(str, args)], capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"simjoin {' '.join(map(str, args))} failed ({p.returncode}): {p.stderr}")
     return p
@@ -125,6 +129,10 @@ def join_both_ways(tmp, name, corpus, queries):
         outs.append(out)
     check(filecmp.cmp(outs[0], outs[1], shallow=False), f"{name}: --threads 1 and 2 give the same bytes")
     check(filecmp.cmp(outs[1], outs[2], shallow=False), f"{name}: run to run the same bytes")
+    if COMPARE:
+        other = os.path.join(tmp, f"{name}_other.h5")
+        run(*[other if x == outs[2] else x for x in args], simjoin=COMPARE)
+        check(filecmp.cmp(outs[1], other, shallow=False), f"{name}: the same bytes as {COMPARE}'s")
     return outs[1]
 
 
