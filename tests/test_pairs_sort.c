@@ -136,7 +136,8 @@ int main(void)
                 one_by_id(by_id_sizes[k], words, mode);
     popcount_bytes();
     sources_each();
-    static const int64_t sizes[] = {0, 1, 2, 4095, 4096, 4097, 100000};
+    /* 300000: the scratch copy is faulted in by a second thread (sj_prefault) */
+    static const int64_t sizes[] = {0, 1, 2, 4095, 4096, 4097, 100000, 300000};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
         for (int mode = 0; mode < 4; mode++)
             one(sizes[k], mode);

@@ -45,8 +45,16 @@ static void usage(FILE *fp)
                 "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
 }
 
+/* OpenBLAS (linked for FAISS) starts a thread per core as it loads, each
+ * spinning on sched_yield for about 0.1 s before it sleeps: a core taken
+ * from a join while it reads its inputs. Stopped at once; OpenBLAS starts
+ * them again at its next threaded call. NULL without OpenBLAS. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 int main(int argc, char **argv)
 {
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -471,7 +471,9 @@ sj_status sj_h5_read_i64(hid_t file, const char *name, int64_t expect, int64_t *
     int64_t *v = malloc((size_t)SJ_MAX(info.dims[0], 1) * sizeof *v);
     if (!v)
         return sj_fail(SJ_ERR_NOMEM, "out of memory reading %s", name);
+    sj_prefault *pf = sj_prefault_start(v, (size_t)info.dims[0] * sizeof *v);
     st = sj_h5_read(file, name, unsigned64 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, v, path);
+    sj_prefault_wait(pf);
     if (!st && unsigned64) {
         for (hsize_t i = 0; i < info.dims[0]; i++)
             if ((uint64_t)v[i] > (uint64_t)INT64_MAX) {

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,10 +37,12 @@ sj_status sj_sources_add(sj_sources *s, const sj_hashes *h, const char *path)
     if (!src)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     s->src = src;
+    sj_prefault *pf = sj_prefault_start(s->ids + s->n_ids, (size_t)h->n * sizeof *s->ids);
     for (int64_t i = 0; i < h->n; i++) {
         s->ids[s->n_ids] = h->ids[i];
         s->src[s->n_ids++] = k;
     }
+    sj_prefault_wait(pf);
     return SJ_OK;
 }
 
@@ -92,11 +95,13 @@ sj_status sj_meta_fill_sources(sj_meta_table *t, const sj_sources *s)
         named |= s->names[k][0] != 0;
     if (!named) /* no source has a name: nothing to fill */
         return SJ_OK;
+    sj_status st = sj_meta_pad(t->meta, t->n); /* rows made to be set */
+    if (st)
+        return st;
     int32_t *src = malloc((size_t)SJ_MAX(t->n, 1) * sizeof *src);
     if (!src)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     sj_sources_of_each(s, t->ids, t->n, src);
-    sj_status st = SJ_OK;
     for (int64_t i = 0; i < t->n && !st; i++) {
         int32_t k = src[i];
         if (k >= 0 && s->names[k][0] && !*sj_meta_text_get(t->meta, i, SJ_META_SOURCE))
@@ -196,25 +201,127 @@ sj_status sj_check_ids_across(const sj_hashes *c, const sj_hashes *q)
 }
 
 #ifdef SIMJOIN_HAVE_HDF5
-/* Record the shard just read as an input of r. */
+/* ---- checksums on a second thread ---- */
+
+/* One read's shards, checksummed in turn by one thread: shard k is rows
+ * first[k] .. first[k] + rows[k] - 1 of the concatenated set, recorded as
+ * input number input[k]. The thread reads the set's rows and writes sum[]
+ * only; the caller reads sum[] after joining it. */
+typedef struct sum_batch {
+    sj_hashes set; /* a view of the set's rows: nothing owned */
+    int n;
+    int64_t *first, *rows, *input; /* [n] */
+    char (*sum)[65];               /* [n] */
+    pthread_t thread;
+    int running;
+} sum_batch;
+
+struct sj_input_sums {
+    int n;
+    sum_batch **batch; /* [n] */
+};
+
+static void batch_free(sum_batch *b)
+{
+    if (!b)
+        return;
+    free(b->first);
+    free(b->rows);
+    free(b->input);
+    free(b->sum);
+    free(b);
+}
+
+static void *batch_run(void *arg)
+{
+    sum_batch *b = arg;
+    const size_t rb = sj_hash_type_bytes(b->set.type);
+    for (int k = 0; k < b->n; k++) {
+        sj_hashes shard = {.type = b->set.type, .n = b->rows[k],
+                           .hashes = b->set.hashes + (size_t)b->first[k] * rb,
+                           .ids = b->set.ids + b->first[k]};
+        sj_hashes_checksum(&shard, b->sum[k]);
+    }
+    return NULL;
+}
+
+sj_status sj_input_sums_finish(sj_input_sums **sums, sj_join_result *r)
+{
+    sj_input_sums *s = *sums;
+    for (int i = 0; s && i < s->n; i++) {
+        sum_batch *b = s->batch[i];
+        if (b->running)
+            pthread_join(b->thread, NULL);
+        for (int k = 0; r && k < b->n; k++)
+            strcpy(r->inputs[b->input[k]].checksum, b->sum[k]);
+        batch_free(b);
+    }
+    if (s)
+        free(s->batch);
+    free(s);
+    *sums = NULL;
+    return SJ_OK;
+}
+
+/* Checksum shards of `set` (rows[n] each, in order; recorded as inputs
+ * first_input ..) on a new thread; in this one when none can be started. */
+static sj_status sums_start(sj_input_sums **sums, const sj_hashes *set, const int64_t *rows, int n,
+                            int64_t first_input)
+{
+    if (!*sums && !(*sums = calloc(1, sizeof **sums)))
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    sj_input_sums *s = *sums;
+    sum_batch *b = calloc(1, sizeof *b), **more = realloc(s->batch, (size_t)(s->n + 1) * sizeof *more);
+    if (more)
+        s->batch = more;
+    if (!more || !b ||
+        !(b->first = malloc((size_t)n * sizeof *b->first)) ||
+        !(b->rows = malloc((size_t)n * sizeof *b->rows)) ||
+        !(b->input = malloc((size_t)n * sizeof *b->input)) || !(b->sum = calloc((size_t)n, 65))) {
+        batch_free(b);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
+    b->set = (sj_hashes){.type = set->type, .n = set->n, .hashes = set->hashes, .ids = set->ids};
+    b->n = n;
+    for (int k = 0; k < n; k++) {
+        b->first[k] = k ? b->first[k - 1] + rows[k - 1] : 0;
+        b->rows[k] = rows[k];
+        b->input[k] = first_input + k;
+    }
+    s->batch[s->n++] = b;
+    b->running = pthread_create(&b->thread, NULL, batch_run, b) == 0;
+    if (!b->running)
+        batch_run(b);
+    return SJ_OK;
+}
+
+/* Record the shard just read as an input of r, with its checksum unless
+ * `later` (then "" until sj_input_sums_finish). */
 static sj_status record_input(sj_join_result *r, const char *role, const char *path,
-                              const sj_hashes *h)
+                              const sj_hashes *h, int later)
 {
     struct stat sb;
     int known = stat(path, &sb) == 0;
-    char sum[65];
-    sj_hashes_checksum(h, sum);
+    char sum[65] = "";
+    if (!later)
+        sj_hashes_checksum(h, sum);
     return sj_join_result_add_input(r, role, path, known ? (int64_t)sb.st_size : -1,
                                      known ? (int64_t)sb.st_mtime : -1, sum);
 }
 
 /* Read and concatenate shards; optionally record each as an input of `record`
- * (with role), or check each against expect[i]'s checksum. */
+ * (with role; their checksums on another thread when sums is not NULL), or
+ * check each against expect[i]'s checksum. */
 static sj_status read_shards(char **paths, int n, sj_hashes **out, sj_sources *sources,
-                             sj_join_result *record, const char *role, const sj_join_input *expect)
+                             sj_join_result *record, const char *role, const sj_join_input *expect,
+                             sj_input_sums **sums)
 {
     *out = NULL;
     sj_hashes *all = NULL;
+    int64_t *rows = sums ? malloc((size_t)SJ_MAX(n, 1) * sizeof *rows) : NULL;
+    int64_t first_input = record ? record->n_inputs : 0;
+    if (sums && !rows)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n; i++) {
         sj_hashes *h;
         char sum[65] = "";
@@ -222,7 +329,9 @@ static sj_status read_shards(char **paths, int n, sj_hashes **out, sj_sources *s
         if (!st && sources)
             st = sj_sources_add(sources, h, paths[i]);
         if (!st && record)
-            st = record_input(record, role, paths[i], h);
+            st = record_input(record, role, paths[i], h, sums != NULL);
+        if (!st && rows)
+            rows[i] = h->n;
         if (!st && expect && expect[i].checksum[0]) {
             sj_hashes_checksum(h, sum);
             if (strcmp(sum, expect[i].checksum) != 0)
@@ -234,6 +343,7 @@ static sj_status read_shards(char **paths, int n, sj_hashes **out, sj_sources *s
         if (st) {
             sj_hashes_free(h); /* NULL when the read failed */
             sj_hashes_free(all);
+            free(rows);
             return st;
         }
         if (!all) {
@@ -246,6 +356,7 @@ static sj_status read_shards(char **paths, int n, sj_hashes **out, sj_sources *s
             sj_hash_type_format(h->type, b, sizeof b);
             sj_hashes_free(all);
             sj_hashes_free(h);
+            free(rows);
             return sj_fail(SJ_ERR_MISMATCH, "%s: hash kind %s differs from %s in %s", paths[i], b,
                            a, paths[0]);
         }
@@ -253,8 +364,15 @@ static sj_status read_shards(char **paths, int n, sj_hashes **out, sj_sources *s
         sj_hashes_free(h);
         if (st) {
             sj_hashes_free(all);
+            free(rows);
             return st;
         }
+    }
+    sj_status st = rows && all ? sums_start(sums, all, rows, n, first_input) : SJ_OK;
+    free(rows);
+    if (st) {
+        sj_hashes_free(all);
+        return st;
     }
     *out = all;
     return SJ_OK;
@@ -262,13 +380,19 @@ static sj_status read_shards(char **paths, int n, sj_hashes **out, sj_sources *s
 
 sj_status sj_read_shards(char **paths, int n, sj_hashes **out, sj_sources *sources)
 {
-    return read_shards(paths, n, out, sources, NULL, NULL, NULL);
+    return read_shards(paths, n, out, sources, NULL, NULL, NULL, NULL);
 }
 
 sj_status sj_read_shards_as(char **paths, int n, sj_hashes **out, sj_sources *sources,
                              sj_join_result *r, const char *role)
 {
-    return read_shards(paths, n, out, sources, r, role, NULL);
+    return read_shards(paths, n, out, sources, r, role, NULL, NULL);
+}
+
+sj_status sj_read_shards_summed(char **paths, int n, sj_hashes **out, sj_sources *sources,
+                                sj_join_result *r, const char *role, sj_input_sums **sums)
+{
+    return read_shards(paths, n, out, sources, r, role, NULL, sums);
 }
 
 sj_status sj_read_join_inputs(const sj_join_result *r, sj_hashes **out)
@@ -284,7 +408,7 @@ sj_status sj_read_join_inputs(const sj_join_result *r, sj_hashes **out)
         paths[i] = r->inputs[i].path;
         readable &= access(paths[i], R_OK) == 0;
     }
-    sj_status st = readable ? read_shards(paths, (int)r->n_inputs, out, NULL, NULL, NULL, r->inputs)
+    sj_status st = readable ? read_shards(paths, (int)r->n_inputs, out, NULL, NULL, NULL, r->inputs, NULL)
                             : SJ_OK;
     free(paths);
     return st;

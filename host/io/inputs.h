@@ -37,6 +37,20 @@ sj_status sj_read_shards(char **paths, int n, sj_hashes **out, sj_sources *src);
 sj_status sj_read_shards_as(char **paths, int n, sj_hashes **out, sj_sources *src,
                              sj_join_result *r, const char *role);
 
+/* The inputs' checksums being computed on a second thread while the caller
+ * goes on (sj_read_shards_summed); they land in the result at
+ * sj_input_sums_finish. */
+typedef struct sj_input_sums sj_input_sums;
+/* As sj_read_shards_as (r is required), with each shard's checksum taken on
+ * another thread: until sj_input_sums_finish, *out's hashes and ids must
+ * neither change nor be freed (reading them is fine). *sums: NULL before the
+ * first call, then shared by later ones. */
+sj_status sj_read_shards_summed(char **paths, int n, sj_hashes **out, sj_sources *src,
+                                sj_join_result *r, const char *role, sj_input_sums **sums);
+/* Wait for the checksums and put them into r (r NULL: only wait, as on a
+ * failure), then free *sums and set it NULL. Nothing when *sums is NULL. */
+sj_status sj_input_sums_finish(sj_input_sums **sums, sj_join_result *r);
+
 /* The shards of a join's inputs (r->inputs), read and concatenated, each
  * checked against the checksum the join recorded: a changed or replaced
  * shard is refused, naming it. *out NULL (and SJ_OK) when some input is not

@@ -274,50 +274,111 @@ typedef struct table_row {
     int64_t row;
 } table_row;
 
+/* The rows of up to ROW_ORDER_SETS hash sets in id order: a merge walk when
+ * every set ascends (shards in id order), else a sorted copy (sorted[n]). */
+enum { ROW_ORDER_SETS = 8 };
+typedef struct row_order {
+    const sj_hashes *const *sets;
+    int n_sets;
+    int64_t at[ROW_ORDER_SETS]; /* the merge's position in each set */
+    table_row *sorted;          /* NULL: merging */
+    int64_t next;
+} row_order;
+
+static int set_ascends(const sj_hashes *h)
+{
+    for (int64_t i = 1; h && i < h->n; i++)
+        if (h->ids[i - 1] >= h->ids[i])
+            return 0;
+    return 1;
+}
+
+static sj_status row_order_start(row_order *o, const sj_hashes *const *sets, int n_sets, int64_t n)
+{
+    memset(o, 0, sizeof *o);
+    o->sets = sets;
+    o->n_sets = n_sets;
+    int ascending = n_sets <= ROW_ORDER_SETS;
+    for (int k = 0; k < n_sets && ascending; k++)
+        ascending = set_ascends(sets[k]);
+    if (ascending)
+        return SJ_OK;
+    if (!(o->sorted = malloc((size_t)SJ_MAX(n, 1) * sizeof *o->sorted)))
+        return sj_fail(SJ_ERR_NOMEM, "out of memory for the metadata of %lld hashes", (long long)n);
+    int64_t m = 0;
+    for (int k = 0; k < n_sets; k++)
+        for (int64_t i = 0; sets[k] && i < sets[k]->n; i++)
+            o->sorted[m++] = (table_row){sets[k]->ids[i], k, i};
+    return sj_sort_by_id(o->sorted, n, sizeof *o->sorted);
+}
+
+/* The next row in id order (equal ids: the lower set first); call n times. */
+static table_row row_order_next(row_order *o)
+{
+    if (o->sorted)
+        return o->sorted[o->next++];
+    int best = -1;
+    for (int k = 0; k < o->n_sets; k++) {
+        const sj_hashes *h = o->sets[k];
+        if (h && o->at[k] < h->n &&
+            (best < 0 || h->ids[o->at[k]] < o->sets[best]->ids[o->at[best]]))
+            best = k;
+    }
+    table_row r = {o->sets[best]->ids[o->at[best]], best, o->at[best]};
+    o->at[best]++;
+    return r;
+}
+
 sj_status sj_meta_table_build(const sj_hashes *const *sets, const uint8_t *is_new, int n_sets,
                               sj_meta_table **out)
 {
     *out = NULL;
     int64_t n = 0;
-    for (int k = 0; k < n_sets; k++)
+    int any_meta = 0;
+    for (int k = 0; k < n_sets; k++) {
         n += sets[k] ? sets[k]->n : 0;
+        any_meta |= sets[k] && sets[k]->meta;
+    }
     sj_meta_table *t = calloc(1, sizeof *t);
-    table_row *rows = malloc((size_t)SJ_MAX(n, 1) * sizeof *rows);
+    row_order order = {0};
+    sj_prefault *pf = NULL; /* t->ids's page faults, while it is filled */
     sj_status st = SJ_OK;
-    if (!t || !rows || !(t->ids = malloc((size_t)SJ_MAX(n, 1) * sizeof *t->ids)) ||
+    if (!t || !(t->ids = malloc((size_t)SJ_MAX(n, 1) * sizeof *t->ids)) ||
         !(t->is_new = malloc((size_t)SJ_MAX(n, 1)))) {
         st = sj_fail(SJ_ERR_NOMEM, "out of memory for the metadata of %lld hashes", (long long)n);
         goto fail;
     }
-    if ((st = sj_meta_create(&t->meta)))
+    if ((st = sj_meta_create(&t->meta)) || (st = row_order_start(&order, sets, n_sets, n)) ||
+        (any_meta && (st = reserve(t->meta, n))))
         goto fail;
-    int64_t m = 0;
-    for (int k = 0; k < n_sets; k++)
-        for (int64_t i = 0; sets[k] && i < sets[k]->n; i++)
-            rows[m++] = (table_row){sets[k]->ids[i], k, i};
-    if ((st = sj_sort_by_id(rows, n, sizeof *rows)) || (st = reserve(t->meta, n)))
-        goto fail;
+    pf = sj_prefault_start(t->ids, (size_t)n * sizeof *t->ids);
     for (int64_t i = 0; i < n; i++) {
-        const sj_hashes *h = sets[rows[i].set];
-        if (i > 0 && rows[i].id == rows[i - 1].id) {
+        table_row r = row_order_next(&order);
+        const sj_hashes *h = sets[r.set];
+        if (i > 0 && r.id == t->ids[i - 1]) {
             st = sj_fail(SJ_ERR_DUPLICATE_ID, "the same id appears in two inputs");
             goto fail;
         }
-        t->ids[i] = rows[i].id;
-        t->is_new[i] = is_new[rows[i].set];
+        t->ids[i] = r.id;
+        t->is_new[i] = is_new[r.set];
         /* rows without metadata: appended in runs, before the next with */
         if (h->meta && ((st = append_unknown(t->meta, i)) ||
-                        (st = sj_meta_append_row(t->meta, h->meta, rows[i].row))))
+                        (st = sj_meta_append_row(t->meta, h->meta, r.row))))
             goto fail;
     }
-    if ((st = append_unknown(t->meta, n)))
+    sj_prefault_wait(pf);
+    pf = NULL;
+    /* No set with metadata: no rows made (rows past sj_meta_rows are unknown
+     * to every reader; a million rows of -1 cost more than reading them). */
+    if (any_meta && (st = append_unknown(t->meta, n)))
         goto fail;
     t->n = n;
-    free(rows);
+    free(order.sorted);
     *out = t;
     return SJ_OK;
 fail:
-    free(rows);
+    sj_prefault_wait(pf);
+    free(order.sorted);
     sj_meta_table_free(t);
     return st;
 }

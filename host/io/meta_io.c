@@ -55,9 +55,11 @@ sj_status sj_meta_h5_write(hid_t loc, const sj_meta *m, int64_t first, int64_t c
     if (!st && !v)
         st = sj_fail(SJ_ERR_NOMEM, "out of memory writing %s", path);
     hsize_t dims[1] = {(hsize_t)count};
+    int64_t made = SJ_MAX(SJ_MIN(count, sj_meta_rows(m) - first), 0); /* the rest: unknown */
     for (int which = 0; which < 2 && !st; which++) {
-        for (int64_t i = 0; i < count; i++)
+        for (int64_t i = 0; i < made; i++)
             v[i] = which ? sj_meta_offender(m, first + i) : sj_meta_victim(m, first + i);
+        memset(v + made, SJ_META_UNKNOWN, (size_t)(count - made));
         st = sj_h5_write(g, which ? "offender_identified" : "victim_identified", H5T_NATIVE_INT8,
                          1, dims, v, path);
     }

@@ -322,13 +322,13 @@ static sj_status write_common_attrs(hid_t file, const char *content, const sj_jo
 /* src[n] as int32, or -1 for every row when src is NULL. */
 static sj_status write_sources(hid_t g, int64_t n, const int32_t *src, const char *path)
 {
-    int32_t *v = malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
-    if (!v)
+    int32_t *v = src ? NULL : malloc((size_t)SJ_MAX(n, 1) * sizeof *v);
+    if (!src && !v)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < n; i++)
-        v[i] = src ? src[i] : -1;
+    for (int64_t i = 0; v && i < n; i++)
+        v[i] = -1;
     hsize_t d[1] = {(hsize_t)n};
-    sj_status st = sj_h5_write(g, "source", H5T_NATIVE_INT32, 1, d, v, path);
+    sj_status st = sj_h5_write(g, "source", H5T_NATIVE_INT32, 1, d, src ? src : v, path);
     free(v);
     return st;
 }
@@ -453,6 +453,7 @@ sj_status sj_pairs_file_write_stream(const char *path, const sj_join_result *r,
         goto fail;
     H5Gclose(g);
     g = H5I_INVALID_HID;
+    sj_atomic_writeback(&af); /* the pairs and nodes go to disk while the rest is written */
     if ((st = write_excluded(file, r, path)))
         goto fail;
     if (r->meta && (st = sj_meta_table_h5_write(file, r->meta, path)))

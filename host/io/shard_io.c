@@ -124,7 +124,10 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
     if ((st = sj_hashes_create(t, SJ_MAX(n, 1), &h)))
         goto done;
     hid_t memtype = f32 ? H5T_NATIVE_FLOAT : signed_bytes ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8;
-    if ((st = sj_h5_read(file, "hashes", memtype, h->hashes, path)))
+    sj_prefault *pf = sj_prefault_start(h->hashes, (size_t)n * rb);
+    st = sj_h5_read(file, "hashes", memtype, h->hashes, path);
+    sj_prefault_wait(pf);
+    if (st)
         goto done;
     int64_t *ids;
     if ((st = sj_h5_read_i64(file, "ids", n, &ids, NULL, path)))

@@ -68,6 +68,7 @@ typedef struct job_run {
     sj_degenerate_options dopt;
     int64_t comparisons;
     double t_join; /* sj_now() when the comparisons began */
+    sj_input_sums *sums; /* the inputs' checksums, taken while the rows are prepared */
 } job_run;
 
 static void say(const job_run *r, sj_job_message_level level, const char *fmt, ...)
@@ -194,11 +195,11 @@ static sj_status set_limits(job_run *r)
 static sj_status read_inputs(job_run *r)
 {
     sj_status st;
-    if ((st = sj_read_shards_as((char **)r->corpus_paths, r->n_corpus, &r->corpus, &r->srcs, &r->res,
-                                "corpus")))
+    if ((st = sj_read_shards_summed((char **)r->corpus_paths, r->n_corpus, &r->corpus, &r->srcs,
+                                    &r->res, "corpus", &r->sums)))
         return st;
-    if (r->n_queries && (st = sj_read_shards_as((char **)r->query_paths, r->n_queries, &r->queries,
-                                                &r->srcs, &r->res, "queries")))
+    if (r->n_queries && (st = sj_read_shards_summed((char **)r->query_paths, r->n_queries, &r->queries,
+                                                    &r->srcs, &r->res, "queries", &r->sums)))
         return st;
     sj_sources_finish(&r->srcs);
     for (int k = 0; k < 2; k++) { /* dihedral hashes not compared: not kept */
@@ -297,7 +298,8 @@ static sj_status prepare_rows(job_run *r)
     res->nodes = malloc((size_t)SJ_MAX(total_in, 1) * sizeof *res->nodes);
     if (!res->excluded_id || !res->excluded_rule || !res->nodes)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    if ((st = exclude(r, corpus)) || (queries && (st = exclude(r, queries))))
+    if ((st = sj_input_sums_finish(&r->sums, res)) || /* before the rows change */
+        (st = exclude(r, corpus)) || (queries && (st = exclude(r, queries))))
         return st;
     /* Excluded sorted by id, rule carried along. */
     id_rule *ex = malloc((size_t)SJ_MAX(res->n_excluded, 1) * sizeof *ex);
@@ -608,6 +610,7 @@ done:
         if (!st)
             report(&r, join_s, out);
     }
+    sj_input_sums_finish(&r.sums, NULL); /* a failure before they were wanted */
     sj_join_result_release(&r.res);
     sj_hashes_free(r.corpus);
     sj_hashes_free(r.queries);

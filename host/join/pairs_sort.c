@@ -45,9 +45,11 @@ sj_status sj_pairs_sort(sj_pair *v, int64_t n)
         free(tmp);
         return sj_fail(SJ_ERR_NOMEM, "out of memory sorting %lld pairs", (long long)n);
     }
+    sj_prefault *pf = sj_prefault_start(tmp, (size_t)n * sizeof *tmp); /* while counting */
     for (int64_t i = 0; i < n; i++) /* all 16 histograms in one pass */
         for (int pos = 0; pos < 16; pos++)
             count[pos][key_byte(&v[i], pos)]++;
+    sj_prefault_wait(pf);
     sj_pair *src = v, *dst = tmp;
     for (int pos = 0; pos < 16; pos++) {
         int64_t *c = count[pos];

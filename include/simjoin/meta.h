@@ -88,7 +88,8 @@ typedef struct sj_meta_table {
     int64_t n;
     int64_t *ids;    /* [n] sorted ascending, unique; owned */
     uint8_t *is_new; /* [n] 1: a new upload (queries side), 0: corpus; owned */
-    sj_meta *meta;   /* n rows; owned */
+    sj_meta *meta;   /* n rows, or none when no input had metadata (rows past
+                      * sj_meta_rows(meta) read as unknown); owned */
 } sj_meta_table;
 
 void sj_meta_table_free(sj_meta_table *t);
