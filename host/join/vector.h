@@ -45,9 +45,21 @@ static inline double sj_vec_approx(const sj_vec_join *v, double dot, double na, 
     return sj_vt_approx((int)v->metric, dot, na, nb);
 }
 
+/* The margin also takes the float dot product's underflow: its D products
+ * and D sums are each off by at most 2^-126 (flushed or gradual), which no
+ * multiple of |x| |y| bounds for tiny rows; sj_vec_dot_floor() >= (D + 4)
+ * 2^-123 is twice that (gamma >= 2 (D + 4) 2^-24). Cosine's unit vectors
+ * need nothing more (gamma covers it); the GEMM path's unscaled corpus rows
+ * add sj_vec_dot_floor() / |c| itself. */
+static inline double sj_vec_dot_floor(const sj_vec_join *v)
+{
+    return v->gamma * 0x1p-100;
+}
+
 static inline double sj_vec_margin(const sj_vec_join *v, double na, double nb)
 {
-    return sj_vt_margin((int)v->metric, v->gamma, na, nb);
+    const double floor_terms = v->metric == SJ_METRIC_L2SQ ? 2.0 : v->metric == SJ_METRIC_IP ? 1.0 : 0.0;
+    return sj_vt_margin((int)v->metric, v->gamma, na, nb) + floor_terms * sj_vec_dot_floor(v);
 }
 
 /* A candidate within the margin: the reference decides (d <= T) and its
