@@ -56,7 +56,6 @@ typedef struct vec_state {
     int bf16;
     int64_t kw;          /* 32-bit words per bf16 row: ceil(D / 2), each a pair of components */
     double gamma_bf16;   /* the first pass's margin per unit of |x| |y| (bf16_gamma) */
-    uint32_t *cb;        /* [n][kw] corpus rows in bf16 pairs, per group; owned */
 } vec_state;
 
 enum { CORPUS_BLOCK = 512 }; /* rows: 512 x 144 floats = 288 KiB, in L2 */
@@ -422,14 +421,13 @@ static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, cons
     } while (0)
 
 /* Queries [qa, qb) of vq (local rows; qa a multiple of MR) against corpus
- * rows [c0, c1), whose group is prepared. ELEM: a word of the rows, the
- * corpus rows at s->CORPUS ([n][WORDS]) and the query panels at vq->PANELS
+ * rows [c0, c1), whose group is prepared; `rows` holds them, [c1 - c0][WORDS]
+ * (borrowed). ELEM: a word of the rows and of the query panels at vq->PANELS
  * ([panel][WORDS][MR]); MADD(acc, a, x): acc plus a times x broadcast. */
-#define GEMM_FN(NAME, TARGET, W, MV, ELEM, CORPUS, PANELS, WORDS, MADD)                           \
-    __attribute__((target(TARGET))) static sj_status NAME(const vec_state *s,                   \
-                                                          const vec_queries *vq, int64_t qa,     \
-                                                          int64_t qb, int64_t c0, int64_t c1,    \
-                                                          sj_hits *out)                          \
+#define GEMM_FN(NAME, TARGET, W, MV, ELEM, PANELS, WORDS, MADD)                                   \
+    __attribute__((target(TARGET))) static sj_status NAME(                                      \
+        const vec_state *s, const vec_queries *vq, int64_t qa, int64_t qb, int64_t c0,           \
+        int64_t c1, const ELEM *rows, sj_hits *out)                                              \
     {                                                                                            \
         typedef float vf __attribute__((vector_size(4 * (W))));                                 \
         typedef int vi __attribute__((vector_size(4 * (W))));                                   \
@@ -440,7 +438,7 @@ static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, cons
             const ELEM *row[GEMM_ROWS];                                                          \
             float hc[GEMM_ROWS];                                                                 \
             for (int n = 0; n < GEMM_ROWS; n++) { /* rows past c1: zeros, never candidates */    \
-                row[n] = j + n < c1 ? s->CORPUS + (size_t)(j + n) * (size_t)words : zero;         \
+                row[n] = j + n < c1 ? rows + (size_t)(j + n - c0) * (size_t)words : zero;         \
                 hc[n] = j + n < c1 ? s->hc[j + n] : INFINITY;                                    \
             }                                                                                    \
             const int64_t last = SJ_MIN(j + GEMM_ROWS, c1) - 1;                                  \
@@ -465,9 +463,9 @@ static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, cons
 #define MADD_F32(acc, a, x) ((acc) + (a) * (x))
 #define MADD_BF16(acc, a, x) \
     ((vf)_mm512_dpbf16_ps((__m512)(acc), (__m512bh)(a), (__m512bh)_mm512_set1_epi32((int)(x))))
-GEMM_FN(gemm_avx512, "avx512f", 16, 4, float, cf, qp, s->v.dim, MADD_F32)
-GEMM_FN(gemm_avx2, "avx2,fma", 8, 2, float, cf, qp, s->v.dim, MADD_F32)
-GEMM_FN(gemm_bf16, "avx512f,avx512bf16", 16, 4, uint32_t, cb, qpb, s->kw, MADD_BF16)
+GEMM_FN(gemm_avx512, "avx512f", 16, 4, float, qp, s->v.dim, MADD_F32)
+GEMM_FN(gemm_avx2, "avx2,fma", 8, 2, float, qp, s->v.dim, MADD_F32)
+GEMM_FN(gemm_bf16, "avx512f,avx512bf16", 16, 4, uint32_t, qpb, s->kw, MADD_BF16)
 
 /* Rows of group g as float (when not the input's own), their norms and
  * test terms; once per load (s->ready). */
@@ -496,8 +494,6 @@ static inline __attribute__((always_inline)) void gemm_prepare_body(vec_state *s
                           ((part[4] + part[5]) + (part[6] + part[7]));
         s->norm[j] = sqrt(sq);
         s->hc[j] = gemm_row_term(s, s->norm[j], 0);
-        if (s->bf16)
-            bf16_pack_row(x, D, s->cb + (size_t)j * (size_t)s->kw);
     }
     s->ready[g] = 1;
 }
@@ -522,9 +518,7 @@ static sj_status gemm_load(vec_state *s)
     s->ready = calloc((size_t)SJ_MAX(groups, 1), 1);
     s->zero_row = calloc((size_t)D, sizeof *s->zero_row);
     s->cf_own = own ? malloc((size_t)SJ_MAX(s->n, 1) * (size_t)D * sizeof *s->cf_own) : NULL;
-    s->cb = s->bf16 ? malloc((size_t)SJ_MAX(s->n, 1) * (size_t)s->kw * sizeof *s->cb) : NULL;
-    if (!s->norm || !s->hc || !s->ready || !s->zero_row || (own && !s->cf_own) ||
-        (s->bf16 && !s->cb))
+    if (!s->norm || !s->hc || !s->ready || !s->zero_row || (own && !s->cf_own))
         return sj_fail(SJ_ERR_NOMEM, "out of memory for %lld vectors", (long long)s->n);
     s->cf = own ? s->cf_own : (const float *)(const void *)s->rows;
     return SJ_OK;
@@ -749,8 +743,6 @@ static void vec_free_corpus(vec_state *s)
     free(s->hc);
     free(s->ready);
     free(s->zero_row);
-    free(s->cb);
-    s->cb = NULL;
     s->f = NULL, s->norm = NULL, s->normf = NULL, s->ilv = NULL, s->csq = NULL, s->csum128 = NULL;
     s->cf = NULL, s->cf_own = NULL, s->hc = NULL, s->ready = NULL, s->zero_row = NULL;
 }
@@ -834,9 +826,10 @@ static void prepare_queries(const vec_state *s, vec_queries *vq, int64_t b, floa
 }
 
 /* Query rows [qa, qb) of vq (local; qa a multiple of the chunk) against
- * corpus rows [c0, c1) on the state's path. */
+ * corpus rows [c0, c1) on the state's path; the bf16 pass reads those rows
+ * from cb ([c1 - c0][kw], bf16_pack_row). */
 static sj_status run_part(const vec_state *s, const vec_queries *vq, int64_t qa, int64_t qb,
-                          int64_t c0, int64_t c1, sj_hits *out)
+                          int64_t c0, int64_t c1, const uint32_t *cb, sj_hits *out)
 {
     const int64_t q0 = vq->q0 + qa, nq = qb - qa;
     const uint8_t *qrows = vq->rows + (size_t)qa * s->v.bytes;
@@ -847,9 +840,10 @@ static sj_status run_part(const vec_state *s, const vec_queries *vq, int64_t qa,
         return s->use_avx2 ? l1_avx2(s, qrows, q0, nq, c0, c1, vq->self, out)
                            : l1_base(s, qrows, q0, nq, c0, c1, vq->self, out);
     if (s->gemm)
-        return s->bf16         ? gemm_bf16(s, vq, qa, qb, c0, c1, out)
-               : s->gemm == 16 ? gemm_avx512(s, vq, qa, qb, c0, c1, out)
-                               : gemm_avx2(s, vq, qa, qb, c0, c1, out);
+        return s->bf16 ? gemm_bf16(s, vq, qa, qb, c0, c1, cb, out)
+               : s->gemm == 16
+                   ? gemm_avx512(s, vq, qa, qb, c0, c1, s->cf + (size_t)c0 * s->v.dim, out)
+                   : gemm_avx2(s, vq, qa, qb, c0, c1, s->cf + (size_t)c0 * s->v.dim, out);
     const float *qf = vq->qf + (size_t)qa * (size_t)s->ld;
     return s->use_avx2
                ? tiles_avx2(s, qf, vq->qn + qa, vq->qnf + qa, qrows, q0, nq, c0, c1, vq->self, out)
@@ -914,7 +908,11 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
 #endif
         sj_hits *h = mine ? &mine[tid] : NULL;
         float *tmp = gemm ? malloc((size_t)QUERY_BLOCK * (size_t)s->ld * sizeof *tmp) : NULL;
-        sj_status st = gemm && !tmp ? sj_fail(SJ_ERR_NOMEM, "out of memory") : SJ_OK;
+        /* bf16 pass: a group's rows converted, [GEMM_GROUP][kw] */
+        uint32_t *cb = gemm && s->bf16 ? malloc((size_t)GEMM_GROUP * (size_t)s->kw * sizeof *cb) : NULL;
+        sj_status st = (gemm && !tmp) || (gemm && s->bf16 && !cb)
+                           ? sj_fail(SJ_ERR_NOMEM, "out of memory")
+                           : SJ_OK;
         if (st && !atomic_exchange(&failed, 1)) {
             err = st;
             snprintf(msg, sizeof msg, "%s", sj_last_error());
@@ -935,10 +933,17 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
                     gemm_prepare_avx2(s, grp);
             }
             const int64_t first = h->n;
-            for (int64_t qa = 0; qa < nq && !st; qa += chunk) {
-                if (self && hi - 1 <= q0 + qa)
-                    break; /* no row of the unit comes after a query of this chunk or later */
-                st = run_part(s, &vq, qa, SJ_MIN(qa + chunk, nq), lo, hi, h);
+            /* the bf16 pass converts its rows a group at a time (into cb),
+             * each then against every chunk; the other paths take the unit */
+            for (int64_t ga = lo, gb; ga < hi && !st; ga = gb) {
+                gb = cb ? SJ_MIN(hi, (ga / GEMM_GROUP + 1) * GEMM_GROUP) : hi;
+                for (int64_t j = ga; cb && j < gb; j++)
+                    bf16_pack_row(s->cf + (size_t)j * (size_t)D, D, cb + (size_t)(j - ga) * (size_t)s->kw);
+                for (int64_t qa = 0; qa < nq && !st; qa += chunk) {
+                    if (self && gb - 1 <= q0 + qa)
+                        break; /* no row of the part comes after a query of this chunk or later */
+                    st = run_part(s, &vq, qa, SJ_MIN(qa + chunk, nq), ga, gb, cb, h);
+                }
             }
             run[u][0] = tid, run[u][1] = first, run[u][2] = h->n;
             if (st && !atomic_exchange(&failed, 1)) {
@@ -947,6 +952,7 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
             }
         }
         free(tmp);
+        free(cb);
     }
     int64_t total = 0;
     for (int64_t u = 0; !err && u < units; u++)
