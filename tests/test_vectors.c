@@ -264,8 +264,10 @@ static void test_bf16_rounding(uint32_t dim, sj_metric m, int64_t nq, int64_t nc
         const int64_t n = side ? nc : nq;
         sj_hashes_create(t, n, &set[side]);
         for (int64_t i = 0; i < n; i++) {
-            for (uint32_t k = 0; k < dim; k++) /* row 0: the centre; else one in 32 moved by 2^+-1 */
-                row[k] = i == 0 || t_rand() % 32 ? centre[k] : ldexpf(centre[k], t_rand() & 1 ? 1 : -1);
+            for (uint32_t k = 0; k < dim; k++) { /* row 0: the centre; else 1 in 32 times 2^+-1 */
+                const int move = i > 0 && t_rand() % 32 == 0;
+                row[k] = move ? ldexpf(centre[k], t_rand() & 1 ? 1 : -1) : centre[k];
+            }
             if (i % 5 == 3)
                 row[t_rand() % dim] = 1e-40f; /* subnormal: flushed to zero in bf16 */
             if (i % 7 == 5 || i % 11 == 7) /* 2^-135: mostly float subnormals */
@@ -287,7 +289,8 @@ static void test_bf16_rounding(uint32_t dim, sj_metric m, int64_t nq, int64_t nc
         }
         if (best_j >= 0) {
             T = best;
-            const float *x = (const float *)q->hashes, *y = (const float *)(c->hashes + best_j * rb);
+            const float *x = (const float *)q->hashes;
+            const float *y = (const float *)(c->hashes + best_j * rb);
             double dot = 0, dot_b = 0, nx = 0, ny = 0;
             for (uint32_t k = 0; k < dim; k++) {
                 dot += (double)x[k] * y[k];
@@ -379,14 +382,16 @@ int main(void)
      * conversion, sizes at the tile edges (6-row strips, 48-row groups,
      * 64-query panels) and 0 and 1 rows. */
     static const uint32_t bf16_dims[] = {1, 17, 31, 32, 33, 512, 1000};
-    static const int64_t bf16_sizes[][2] = {{1, 1}, {0, 3}, {3, 0}, {5, 7}, {63, 47}, {64, 48}, {65, 49}};
+    static const int64_t bf16_sizes[][2] = {{1, 1},   {0, 3},   {3, 0},  {5, 7},
+                                            {63, 47}, {64, 48}, {65, 49}};
     static const sj_metric bf16_metrics[] = {SJ_METRIC_COSINE, SJ_METRIC_L2SQ, SJ_METRIC_IP};
     for (size_t d = 0; d < sizeof bf16_dims / sizeof *bf16_dims; d++)
         for (size_t k = 0; k < sizeof bf16_metrics / sizeof *bf16_metrics; k++)
             for (size_t z = 0; z < sizeof bf16_sizes / sizeof *bf16_sizes; z++)
                 if ((z < 4 && (k == 0 || d == 0 || d == 4)) || /* widths: cosine; metrics: three */
                     (bf16_dims[d] == 33 || bf16_dims[d] == 512)) /* tile edges: two widths */
-                    test_bf16_rounding(bf16_dims[d], bf16_metrics[k], bf16_sizes[z][0], bf16_sizes[z][1]);
+                    test_bf16_rounding(bf16_dims[d], bf16_metrics[k], bf16_sizes[z][0],
+                                       bf16_sizes[z][1]);
     /* This CPU's path for f32: the bf16 pass where it has AVX512_BF16
      * (SIMJOIN_VEC_OUTER=16 keeps the float AVX-512 GEMM). */
     sj_hash_type f512;

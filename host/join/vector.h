@@ -58,7 +58,9 @@ static inline double sj_vec_dot_floor(const sj_vec_join *v)
 
 static inline double sj_vec_margin(const sj_vec_join *v, double na, double nb)
 {
-    const double floor_terms = v->metric == SJ_METRIC_L2SQ ? 2.0 : v->metric == SJ_METRIC_IP ? 1.0 : 0.0;
+    const double floor_terms = v->metric == SJ_METRIC_L2SQ ? 2.0
+                               : v->metric == SJ_METRIC_IP ? 1.0
+                                                           : 0.0;
     return sj_vt_margin((int)v->metric, v->gamma, na, nb) + floor_terms * sj_vec_dot_floor(v);
 }
 

@@ -335,7 +335,8 @@ __attribute__((target("avx512f"))) static float dot_f32_avx512(const float *x, c
     __m512 acc = _mm512_setzero_ps();
     for (int64_t k = 0; k < D; k += 16) {
         const __mmask16 m = D - k >= 16 ? 0xffff : (__mmask16)((1u << (D - k)) - 1u);
-        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + k), _mm512_maskz_loadu_ps(m, y + k), acc);
+        const __m512 a = _mm512_maskz_loadu_ps(m, x + k), b = _mm512_maskz_loadu_ps(m, y + k);
+        acc = _mm512_fmadd_ps(a, b, acc);
     }
     return _mm512_reduce_add_ps(acc);
 }
@@ -384,7 +385,7 @@ static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, cons
 /* One tile of MVC query vectors (the panel at qp) against the strip row[],
  * inside GEMM_FN: the k loop over the rows' `words` (floats, or bf16 pairs),
  * then the fused test; candidate lanes go to gemm_candidates. */
-#define GEMM_TILE(MVC, ELEM, MADD)                                                                           \
+#define GEMM_TILE(MVC, ELEM, MADD)                                                                 \
     do {                                                                                         \
         vf acc[MVC][GEMM_ROWS];                                                                  \
         _Pragma("GCC unroll 4") for (int m = 0; m < (MVC); m++)                                  \
@@ -448,13 +449,13 @@ static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, cons
                 const ELEM *qp = vq->PANELS + (size_t)p * (size_t)words;                         \
                 const int64_t mv = SJ_MIN((MV), (qb - p + (W) - 1) / (W));                       \
                 if (mv == (MV))                                                                  \
-                    GEMM_TILE(MV, ELEM, MADD);                                                             \
+                    GEMM_TILE(MV, ELEM, MADD);                                                     \
                 else if ((MV) > 3 && mv == 3)                                                    \
-                    GEMM_TILE(3, ELEM, MADD);                                                              \
+                    GEMM_TILE(3, ELEM, MADD);                                                      \
                 else if ((MV) > 2 && mv == 2)                                                    \
-                    GEMM_TILE(2, ELEM, MADD);                                                              \
+                    GEMM_TILE(2, ELEM, MADD);                                                      \
                 else                                                                             \
-                    GEMM_TILE(1, ELEM, MADD);                                                              \
+                    GEMM_TILE(1, ELEM, MADD);                                                      \
             }                                                                                    \
         }                                                                                        \
         return SJ_OK;                                                                            \
@@ -909,7 +910,8 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
         sj_hits *h = mine ? &mine[tid] : NULL;
         float *tmp = gemm ? malloc((size_t)QUERY_BLOCK * (size_t)s->ld * sizeof *tmp) : NULL;
         /* bf16 pass: a group's rows converted, [GEMM_GROUP][kw] */
-        uint32_t *cb = gemm && s->bf16 ? malloc((size_t)GEMM_GROUP * (size_t)s->kw * sizeof *cb) : NULL;
+        const size_t cb_words = (size_t)GEMM_GROUP * (size_t)s->kw;
+        uint32_t *cb = gemm && s->bf16 ? malloc(cb_words * sizeof *cb) : NULL;
         sj_status st = (gemm && !tmp) || (gemm && s->bf16 && !cb)
                            ? sj_fail(SJ_ERR_NOMEM, "out of memory")
                            : SJ_OK;
@@ -938,7 +940,8 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
             for (int64_t ga = lo, gb; ga < hi && !st; ga = gb) {
                 gb = cb ? SJ_MIN(hi, (ga / GEMM_GROUP + 1) * GEMM_GROUP) : hi;
                 for (int64_t j = ga; cb && j < gb; j++)
-                    bf16_pack_row(s->cf + (size_t)j * (size_t)D, D, cb + (size_t)(j - ga) * (size_t)s->kw);
+                    bf16_pack_row(s->cf + (size_t)j * (size_t)D, D,
+                                  cb + (size_t)(j - ga) * (size_t)s->kw);
                 for (int64_t qa = 0; qa < nq && !st; qa += chunk) {
                     if (self && gb - 1 <= q0 + qa)
                         break; /* no row of the part comes after a query of this chunk or later */
