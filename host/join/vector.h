@@ -81,7 +81,9 @@ sj_status sj_vec_check_rows(const sj_vec_join *v, const uint8_t *rows, int64_t n
                             const char *what);
 
 /* The code path sj_backend_cpu_vec runs for t, m (resolved) and isa:
- * "avx512-vnni" (exact int8 dot products, u8 kinds with l2sq), "avx512" or
+ * "avx512-vnni" (exact int8 dot products, u8 kinds with l2sq), "avx512-bf16"
+ * (the AVX-512 GEMM's bf16 first pass, where the CPU has AVX512_BF16;
+ * SIMJOIN_VEC_OUTER=16 turns it off), "avx512" or
  * "avx2" (the float GEMM path; l1: the AVX2 byte loop), "avx2-8x1" (the 8 x 1
  * float tiles, SIMJOIN_VEC_OUTER=0) or "portable". */
 const char *sj_vec_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa);

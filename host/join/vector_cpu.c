@@ -7,7 +7,10 @@
  * block of dot products over a converted corpus (tiles_body). l1 on uint8 is
  * exact in int32 and needs no recheck. l2sq on uint8 rows (photodna, u8:D)
  * with AVX-512 VNNI: exact integer dot products, no margin and no recheck
- * (u8_l2sq_vnni). Each path is picked at run time (sj_vec_cpu_path_name).
+ * (u8_l2sq_vnni). With AVX512_BF16 the AVX-512 GEMM runs a bf16 first pass
+ * with a wider proven margin, its candidates rechecked in float and by the
+ * reference (gemm_bf16). Each path is picked at run time
+ * (sj_vec_cpu_path_name).
  * compare() splits its block over the threads itself (parallel_calls = 0):
  * the threads take corpus row groups in turn, each against every query. */
 #include "join/vector.h"
