@@ -240,15 +240,15 @@ static float bf16_low(int e, int neg)
 }
 
 /* Rows of such values (random signs, exponents over 2^-12 .. 2^12 within a
- * row, a float subnormal in some) around one centre: a bf16 dot product of
- * two near rows falls about 2^-7 |x| |y| short of the exact one, so the pair
- * at T (the nearest to query 0) is one a bf16 first pass with too small a
- * margin drops; checked here with bf16 emulated (at least 0.85 of 2^-7: the
- * pass's margin, twice the bound, must exceed it). Rows 0 are the centre. Some rows are scaled by
- * 2^40, 2^-40 or 2^-135 (norms outside the pass's bound: every pair a
- * candidate; at 2^-135 the float dot products underflow), and some are the
- * zero vector (l2sq and ip).
- * Then T just below that pair's distance (it must not match). */
+ * row, a float subnormal in some) around one centre (rows 0 are the centre):
+ * a bf16 dot product of two near rows falls about 2^-7 |x| |y| short of the
+ * exact one, so the pair at T (the nearest to query 0) is one a bf16 first
+ * pass with too small a margin drops; checked here with bf16 emulated (at
+ * least 0.85 of 2^-7: the pass's margin, twice the bound, must exceed it).
+ * Some rows are scaled by 2^40, 2^-40 or 2^-135 (norms outside the pass's
+ * bound: every pair a candidate; at 2^-135 the float dot products
+ * underflow), some are the zero vector (l2sq and ip). Then T just below that
+ * pair's distance (it must not match). */
 static void test_bf16_rounding(uint32_t dim, sj_metric m, int64_t nq, int64_t nc)
 {
     char kind[32], what[96];
@@ -391,8 +391,8 @@ int main(void)
     for (size_t d = 0; d < sizeof bf16_dims / sizeof *bf16_dims; d++)
         for (size_t k = 0; k < sizeof bf16_metrics / sizeof *bf16_metrics; k++)
             for (size_t z = 0; z < sizeof bf16_sizes / sizeof *bf16_sizes; z++)
-                if ((z < 4 && (k == 0 || d == 0 || d == 4)) || /* widths: cosine; metrics: three */
-                    (bf16_dims[d] == 33 || bf16_dims[d] == 512)) /* tile edges: two widths */
+                if ((z < 4 && (k == 0 || bf16_dims[d] == 1)) || /* small: cosine; D = 1: all */
+                    bf16_dims[d] == 33 || bf16_dims[d] == 512)  /* every size and metric */
                     test_bf16_rounding(bf16_dims[d], bf16_metrics[k], bf16_sizes[z][0],
                                        bf16_sizes[z][1]);
     /* This CPU's path for f32: the bf16 pass where it has AVX512_BF16
