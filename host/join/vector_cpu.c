@@ -325,8 +325,10 @@ __attribute__((target("avx512f,avx512bf16"))) static void bf16_pack_row(const fl
     for (int64_t k = 0; k < D; k += 16) {
         const __mmask16 m = D - k >= 16 ? 0xffff : (__mmask16)((1u << (D - k)) - 1u);
         const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + k));
-        const int64_t words = SJ_MIN(8, (D - k + 1) / 2);
-        memcpy(out + k / 2, &h, (size_t)words * sizeof *out);
+        uint32_t w[8]; /* the 16 bf16 values as words, stored as words */
+        memcpy(w, &h, sizeof w);
+        for (int64_t i = 0; i < SJ_MIN(8, (D - k + 1) / 2); i++)
+            out[k / 2 + i] = w[i];
     }
 }
 
