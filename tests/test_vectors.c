@@ -6,7 +6,8 @@
  * around the blocks of every path (the GEMM path's strips, groups, panels and
  * query chunks; the 512-row corpus block); self and cross joins; 1 and 2 threads;
  * a pair at exactly the threshold (must match) and one just below it (must
- * not); the zero vector under cosine; rows whose squares overflow float. */
+ * not); the zero vector under cosine; rows whose squares overflow float;
+ * rows whose bf16 rounding moves a pair at T out of it (the bf16 pass). */
 #include "simjoin/simjoin.h"
 #include "test_util.h"
 
@@ -218,6 +219,102 @@ static void test_huge_values(sj_metric m)
     sj_hashes_free(q);
 }
 
+/* x rounded to bf16 as the bf16 pass does (VCVTNEPS2BF16: to nearest even,
+ * inputs below 2^-126 to zero), written here from the format's definition. */
+static double bf16_round(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    if ((b & 0x7f800000u) == 0)
+        return 0.0;
+    b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &b, 4);
+    return x;
+}
+
+/* 2^e (1 + 2^-8 - 2^-20): bf16 rounds it down to 2^e, by almost 2^-8 of it. */
+static float bf16_low(int e, int neg)
+{
+    const float x = ldexpf(1.0f + 0x1p-8f - 0x1p-20f, e);
+    return neg ? -x : x;
+}
+
+/* Rows of such values (random signs, exponents over 2^-12 .. 2^12 within a
+ * row, a float subnormal in some) around one centre (rows 0 are the centre):
+ * a bf16 dot product of two near rows falls about 2^-7 |x| |y| short of the
+ * exact one, so the pair at T (the nearest to query 0) is one a bf16 first
+ * pass with too small a margin drops; checked here with bf16 emulated (at
+ * least 0.85 of 2^-7: the pass's margin, twice the bound, must exceed it).
+ * Some rows are scaled by 2^40, 2^-40 or 2^-135 (norms outside the pass's
+ * bound: every pair a candidate; at 2^-135 the float dot products
+ * underflow), some are the zero vector (l2sq and ip). Then T just below that
+ * pair's distance (it must not match). */
+static void test_bf16_rounding(uint32_t dim, sj_metric m, int64_t nq, int64_t nc)
+{
+    char kind[32], what[96];
+    snprintf(kind, sizeof kind, "f32:%u", dim);
+    snprintf(what, sizeof what, "%s/%s %lldx%lld bf16 rounding", kind, sj_metric_name(m),
+             (long long)nq, (long long)nc);
+    sj_hash_type t;
+    sj_hash_type_parse(kind, &t);
+    float *centre = malloc((size_t)dim * 4), *row = malloc((size_t)dim * 4);
+    for (uint32_t k = 0; k < dim; k++)
+        centre[k] = bf16_low((int)(t_rand() % 25) - 12, (int)(t_rand() & 1));
+    sj_hashes *set[2];
+    for (int side = 0; side < 2; side++) {
+        const int64_t n = side ? nc : nq;
+        sj_hashes_create(t, n, &set[side]);
+        for (int64_t i = 0; i < n; i++) {
+            for (uint32_t k = 0; k < dim; k++) { /* row 0: the centre; else 1 in 32 times 2^+-1 */
+                const int move = i > 0 && t_rand() % 32 == 0;
+                row[k] = move ? ldexpf(centre[k], t_rand() & 1 ? 1 : -1) : centre[k];
+            }
+            if (i % 5 == 3)
+                row[t_rand() % dim] = 1e-40f; /* subnormal: flushed to zero in bf16 */
+            if (i % 7 == 5 || i % 11 == 7) /* 2^-135: mostly float subnormals */
+                for (uint32_t k = 0; k < dim; k++)
+                    row[k] = ldexpf(row[k], i % 11 == 7 ? -135 : i % 2 ? 40 : -40);
+            if (i % 13 == 11 && m != SJ_METRIC_COSINE) /* the zero vector (cosine refuses it) */
+                memset(row, 0, (size_t)dim * 4);
+            sj_hashes_append(set[side], (side ? 1000000 : 1) + i * 3, (uint8_t *)row, -1);
+        }
+    }
+    sj_hashes *q = set[0], *c = set[1];
+    const uint32_t rb = t.bits / 8;
+    double T = m == SJ_METRIC_COSINE ? 0.01 : m == SJ_METRIC_IP ? -1.0 : 1.0;
+    if (nq > 0 && nc > 0) {
+        int64_t best_j = -1;
+        double best = INFINITY;
+        for (int64_t j = 0; j < nc; j++) {
+            const double d = oracle(t, m, q->hashes, c->hashes + j * rb);
+            if (j % 7 != 5 && j % 11 != 7 && j % 13 != 11 && d < best) /* inside the bound's range */
+                best = d, best_j = j;
+        }
+        if (best_j >= 0) {
+            T = best;
+            const float *x = (const float *)q->hashes;
+            const float *y = (const float *)(c->hashes + best_j * rb);
+            double dot = 0, dot_b = 0, nx = 0, ny = 0;
+            for (uint32_t k = 0; k < dim; k++) {
+                dot += (double)x[k] * y[k];
+                dot_b += bf16_round(x[k]) * bf16_round(y[k]);
+                nx += (double)x[k] * x[k];
+                ny += (double)y[k] * y[k];
+            }
+            /* what the bf16 pass misses of the exact dot, per unit of |x| |y| */
+            const double short_by = (dot - dot_b) / sqrt(nx * ny);
+            CHECK(short_by > 0.85 * 0x1p-7, "%s: bf16 dot short by only %g |x||y|", what, short_by);
+        }
+    }
+    compare_backends(t, m, q, c, 0, T, what);
+    compare_backends(t, m, q, q, 1, T, what);
+    compare_backends(t, m, q, c, 0, nextafter(T, -INFINITY), what);
+    free(centre);
+    free(row);
+    sj_hashes_free(q);
+    sj_hashes_free(c);
+}
+
 static void test_zero_vector(void)
 {
     sj_hash_type t;
@@ -284,6 +381,33 @@ int main(void)
     run_kind("f32:2", SJ_METRIC_L2SQ, 2, 4096 * 48 + 100);
     test_huge_values(SJ_METRIC_L2SQ);
     test_huge_values(SJ_METRIC_IP);
+    /* The bf16 pass: widths around its pairs of components and the 16-lane
+     * conversion, sizes at the tile edges (6-row strips, 48-row groups,
+     * 64-query panels) and 0 and 1 rows. */
+    static const uint32_t bf16_dims[] = {1, 17, 31, 32, 33, 512, 1000};
+    static const int64_t bf16_sizes[][2] = {{1, 1},   {0, 3},   {3, 0},  {5, 7},
+                                            {63, 47}, {64, 48}, {65, 49}};
+    static const sj_metric bf16_metrics[] = {SJ_METRIC_COSINE, SJ_METRIC_L2SQ, SJ_METRIC_IP};
+    for (size_t d = 0; d < sizeof bf16_dims / sizeof *bf16_dims; d++)
+        for (size_t k = 0; k < sizeof bf16_metrics / sizeof *bf16_metrics; k++)
+            for (size_t z = 0; z < sizeof bf16_sizes / sizeof *bf16_sizes; z++)
+                if ((z < 4 && (k == 0 || bf16_dims[d] == 1)) || /* small: cosine; D = 1: all */
+                    bf16_dims[d] == 33 || bf16_dims[d] == 512)  /* every size and metric */
+                    test_bf16_rounding(bf16_dims[d], bf16_metrics[k], bf16_sizes[z][0],
+                                       bf16_sizes[z][1]);
+    /* This CPU's path for f32: the bf16 pass where it has AVX512_BF16
+     * (SIMJOIN_VEC_OUTER=16 keeps the float AVX-512 GEMM). */
+    sj_hash_type f512;
+    sj_hash_type_parse("f32:512", &f512);
+    const char *force = getenv("SIMJOIN_VEC_OUTER");
+    __builtin_cpu_init();
+    if (!force && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512f"))
+        CHECK(!strcmp(sj_cpu_path_name(f512, SJ_METRIC_COSINE, SJ_ISA_AUTO), "avx512-bf16"),
+              "f32:512 cosine path %s", sj_cpu_path_name(f512, SJ_METRIC_COSINE, SJ_ISA_AUTO));
+    if (force && !strcmp(force, "16") && __builtin_cpu_supports("avx512f"))
+        CHECK(!strcmp(sj_cpu_path_name(f512, SJ_METRIC_COSINE, SJ_ISA_AUTO), "avx512"),
+              "f32:512 cosine path %s under SIMJOIN_VEC_OUTER=16",
+              sj_cpu_path_name(f512, SJ_METRIC_COSINE, SJ_ISA_AUTO));
     test_zero_vector();
     return t_finish("test_vectors");
 }

@@ -45,9 +45,23 @@ static inline double sj_vec_approx(const sj_vec_join *v, double dot, double na, 
     return sj_vt_approx((int)v->metric, dot, na, nb);
 }
 
+/* The margin also takes the float dot product's underflow: its D products
+ * and D sums are each off by at most 2^-126 (flushed or gradual), which no
+ * multiple of |x| |y| bounds for tiny rows; sj_vec_dot_floor() >= (D + 4)
+ * 2^-123 is twice that (gamma >= 2 (D + 4) 2^-24). Cosine's unit vectors
+ * need nothing more (gamma covers it); the GEMM path's unscaled corpus rows
+ * add sj_vec_dot_floor() / |c| itself. */
+static inline double sj_vec_dot_floor(const sj_vec_join *v)
+{
+    return v->gamma * 0x1p-100;
+}
+
 static inline double sj_vec_margin(const sj_vec_join *v, double na, double nb)
 {
-    return sj_vt_margin((int)v->metric, v->gamma, na, nb);
+    const double floor_terms = v->metric == SJ_METRIC_L2SQ ? 2.0
+                               : v->metric == SJ_METRIC_IP ? 1.0
+                                                           : 0.0;
+    return sj_vt_margin((int)v->metric, v->gamma, na, nb) + floor_terms * sj_vec_dot_floor(v);
 }
 
 /* A candidate within the margin: the reference decides (d <= T) and its
@@ -67,7 +81,9 @@ sj_status sj_vec_check_rows(const sj_vec_join *v, const uint8_t *rows, int64_t n
                             const char *what);
 
 /* The code path sj_backend_cpu_vec runs for t, m (resolved) and isa:
- * "avx512-vnni" (exact int8 dot products, u8 kinds with l2sq), "avx512" or
+ * "avx512-vnni" (exact int8 dot products, u8 kinds with l2sq), "avx512-bf16"
+ * (the AVX-512 GEMM's bf16 first pass, where the CPU has AVX512_BF16;
+ * SIMJOIN_VEC_OUTER=16 turns it off), "avx512" or
  * "avx2" (the float GEMM path; l1: the AVX2 byte loop), "avx2-8x1" (the 8 x 1
  * float tiles, SIMJOIN_VEC_OUTER=0) or "portable". */
 const char *sj_vec_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa);

@@ -7,7 +7,10 @@
  * block of dot products over a converted corpus (tiles_body). l1 on uint8 is
  * exact in int32 and needs no recheck. l2sq on uint8 rows (photodna, u8:D)
  * with AVX-512 VNNI: exact integer dot products, no margin and no recheck
- * (u8_l2sq_vnni). Each path is picked at run time (sj_vec_cpu_path_name).
+ * (u8_l2sq_vnni). With AVX512_BF16 the AVX-512 GEMM runs a bf16 first pass
+ * with a wider proven margin, its candidates rechecked in float and by the
+ * reference (gemm_bf16). Each path is picked at run time
+ * (sj_vec_cpu_path_name).
  * compare() splits its block over the threads itself (parallel_calls = 0):
  * the threads take corpus row groups in turn, each against every query. */
 #include "join/vector.h"
@@ -52,6 +55,10 @@ typedef struct vec_state {
     float *hc;           /* [n] the candidate test's corpus terms (gemm_term); owned */
     uint8_t *ready;      /* [groups] 1 once a group's cf_own rows, norms and terms are made; owned */
     float *zero_row;     /* [D] zeros: the rows of a strip past the corpus range; owned */
+    /* bf16 first pass of the AVX-512 GEMM (gemm_bf16 below; 0 when off). */
+    int bf16;
+    int64_t kw;          /* 32-bit words per bf16 row: ceil(D / 2), each a pair of components */
+    double gamma_bf16;   /* the first pass's margin per unit of |x| |y| (bf16_gamma) */
 } vec_state;
 
 enum { CORPUS_BLOCK = 512 }; /* rows: 512 x 144 floats = 288 KiB, in L2 */
@@ -98,6 +105,7 @@ tiles_body(const vec_state *s, const float *qf, const double *qn, const float *q
     const float Tf = (float)T, g = (float)s->v.gamma, u8 = 8.0f / 16777216.0f,
                 aT = Tf < 0 ? -Tf : Tf;
     const float gc = metric == SJ_METRIC_COSINE ? g : 0.0f, gi = g - gc;
+    const float under = (float)(4.0 * sj_vec_dot_floor(&s->v)); /* the float terms' underflow */
     for (int64_t cb = c0; cb < c1; cb += CORPUS_BLOCK) {
         const int64_t ce = cb + CORPUS_BLOCK < c1 ? cb + CORPUS_BLOCK : c1;
         for (int64_t i = 0; i < nq; i += 8) {
@@ -120,10 +128,10 @@ tiles_body(const vec_state *s, const float *qf, const double *qn, const float *q
                 if (metric == SJ_METRIC_L2SQ) {
                     const v8sf mag = qa * qa + nb * nb;
                     approx = mag - 2.0f * dot;
-                    margin = 2.0f * g * nb * qa + u8 * (mag + aT);
+                    margin = 2.0f * g * nb * qa + u8 * (mag + aT) + under;
                 } else {
                     approx = 1.0f - dot;
-                    margin = gc + gi * nb * qa + u8 * (1.0f + aT);
+                    margin = gc + gi * nb * qa + u8 * (1.0f + aT) + under;
                 }
                 const v8si maybe = ~(approx > Tf + margin); /* NaN (float overflow): a candidate */
                 v8si m = maybe | __builtin_shufflevector(maybe, maybe, 4, 5, 6, 7, 0, 1, 2, 3);
@@ -217,6 +225,8 @@ typedef struct vec_queries {
     double *qn;          /* [nq_pad] |row| (float paths) */
     float *qf, *qnf;     /* 8 x 1 tiles: [nq_pad][ld] converted rows, [nq_pad] norms */
     float *qp, *hq;      /* GEMM: [nq_pad / MR][D][MR] packed rows; [nq_pad] test terms, +inf past nq */
+    uint32_t *qpb;       /* bf16 pass: [nq_pad / MR][kw][MR] packed rows (instead of qp) */
+    float *qrow;         /* bf16 pass: [nq_pad][ld] the converted rows, for its candidates */
     int8_t *qs;          /* VNNI: [nq_pad][steps * 4] rows shifted to s8 */
     int32_t *qsq;        /* VNNI: [nq_pad] |row|^2 */
 } vec_queries;
@@ -224,19 +234,22 @@ typedef struct vec_queries {
 enum { QUERY_BLOCK = 64 }; /* rows a thread prepares at a time: one AVX-512 panel */
 
 /* A term of the GEMM path's candidate test dot >= hq + hc, for a row of norm
- * `norm` (a query's, or a corpus row's when !query). The double test keeps
+ * `norm` (a query's, or a corpus row's when !query) and a dot product within
+ * g |q| |c| of the exact one (g: v->gamma, or gamma_bf16 on the bf16 pass).
+ * The double test keeps
  * approx <= T + margin (vector.h); with margin <= g (|q|^2 + |c|^2) / 2 (ip;
  * twice that for l2sq) or g (cosine), that holds only if
  *   cosine: dot >= (1 - T - g) |c|            (hq = 0)
  *   ip:     dot >= 1 - T - g |q|^2/2 - g |c|^2/2
  *   l2sq:   dot >= ((1 - g) |q|^2 - T) / 2 + (1 - g) |c|^2 / 2.
- * Each term is lowered by 4u of itself and rounded down to float, so that
+ * Each term is lowered by the underflow floor (sj_vec_dot_floor) and by 4u
+ * of itself and rounded down to float, so that
  * the float sum hq + hc (one rounding, at most u of |hq| + |hc|) stays at or
  * below the exact one: the test keeps every pair the double test keeps.
  * Terms beyond 1e37 become -inf (every pair a candidate: no float overflow). */
-static float gemm_term(const sj_vec_join *v, double norm, int query)
+static float gemm_term(const sj_vec_join *v, double g, double norm, int query)
 {
-    const double T = v->threshold, g = v->gamma, sq = norm * norm;
+    const double T = v->threshold, sq = norm * norm;
     double x;
     if (v->metric == SJ_METRIC_COSINE)
         x = query ? 0.0 : (1.0 - T - g) * norm;
@@ -244,11 +257,102 @@ static float gemm_term(const sj_vec_join *v, double norm, int query)
         x = query ? 1.0 - T - 0.5 * g * sq : -0.5 * g * sq;
     else
         x = query ? 0.5 * ((1.0 - g) * sq - T) : 0.5 * (1.0 - g) * sq;
+    x -= sj_vec_dot_floor(v); /* the dot product's underflow (vector.h), in each term */
     x -= ldexp(fabs(x), -22);
     if (!(fabs(x) < 1e37))
         return -INFINITY;
     const float f = (float)x;
     return (double)f > x ? nextafterf(f, -INFINITY) : f;
+}
+
+/* ---- the bf16 first pass (AVX512_BF16: path "avx512-bf16") ----------------
+ * VDPBF16PS multiplies pairs of bf16 components and adds both products into
+ * a float lane: twice the multiply-adds of VFMADD231PS per instruction, at
+ * the same rate on Zen 4. The AVX-512 GEMM runs on rows rounded to bf16
+ * (gemm_bf16: a 32-bit word holds components 2k and 2k + 1), with a margin
+ * that bounds the rounding; each pair it keeps gets the float dot product of
+ * the unrounded rows, the double test and the reference (gemm_candidates),
+ * as on the float path, so the pairs and distances stay the reference's.
+ *
+ * The bound, for x (the query as converted: cosine's unit vector) and y (the
+ * corpus row), u_b = 2^-8 (round to nearest even to 8 significant bits),
+ * tau = 2^-126 (the hardware flushes bf16 inputs and float results below
+ * 2^-126 to zero), a_k = bf16(x_k), b_k = bf16(y_k):
+ *   |a_k - x_k| <= u_b |x_k| + tau, so |a_k| <= (1 + u_b) |x_k| + tau, and
+ *   |a_k b_k - x_k y_k| <= (2 u_b + u_b^2) |x_k y_k| + tau (1 + u_b) (|x_k| + |y_k|) + tau^2;
+ * summed (Cauchy-Schwarz: sum |x_k y_k| <= |x| |y|, sum |x_k| <= sqrt(D) |x|):
+ *   |<a, b> - <x, y>| <= (2 u_b + u_b^2) |x| |y| + E,
+ *   E = tau (1 + u_b) sqrt(D) (|x| + |y|) + D tau^2.
+ * Each a_k b_k is exact in float (8 + 8 bits) unless below 2^-126 (then
+ * flushed: tau); the float sum of D of them, in any order, fused or not, is
+ * within gamma_D sum |a_k b_k| + D tau of the exact sum (gamma_D = D u /
+ * (1 - D u), u = 2^-23 rather than 2^-24: it also covers sums that are not
+ * rounded to nearest), and sum |a_k b_k| <= (1 + u_b)^2 |x| |y| + E. The pass
+ * takes only rows whose norms (x as converted) lie in [2^-30, 2^30]; any
+ * other row's term is -inf, so all its pairs are candidates. Then nothing
+ * overflows (|a_k b_k| < 2^62), D <= 2^15 and E (1 + gamma_D) + 2 D tau <=
+ * 2^-85 <= 2^-25 |x| |y|, so
+ *   |dot - <x, y>| <= g1 |x| |y|,  g1 = 2 u_b + u_b^2 + gamma_D (1 + u_b)^2 + 2^-24.
+ * Cosine: x is the float unit vector, not q / |q|, a rounding the float
+ * margin v->gamma covers (vector.h), and |x| <= 1 + 2^-10. The pass's margin
+ * (gemm_term's g) is gamma_bf16 = v->gamma + 2 (1 + 2^-10) g1: twice the
+ * bound, as everywhere (vector.h); 0.0157 at D = 512. */
+enum { BF16_MIN_EXP = -30, BF16_MAX_EXP = 30 };
+
+static double bf16_gamma(const sj_vec_join *v, int64_t kw)
+{
+    const double ub = 1.0 / 256.0, u = 1.0 / 8388608.0, nu = (double)(2 * kw) * u;
+    const double g1 =
+        2.0 * ub + ub * ub + nu / (1.0 - nu) * (1.0 + ub) * (1.0 + ub) + ldexp(1.0, -24);
+    return v->gamma + 2.0 * (1.0 + ldexp(1.0, -10)) * g1;
+}
+
+/* The bf16 pass's test term (gemm_term with gamma_bf16) of a row whose norm
+ * as converted is `norm`; -inf outside the bound's range. */
+static float bf16_term(const vec_state *s, double norm, int query)
+{
+    if (!(norm >= ldexp(1.0, BF16_MIN_EXP) && norm <= ldexp(1.0, BF16_MAX_EXP)))
+        return -INFINITY;
+    return gemm_term(&s->v, s->gamma_bf16, norm, query);
+}
+
+/* Row x[D] as kw = ceil(D / 2) words of bf16 pairs (word k: component 2k in
+ * the low half, 2k + 1 in the high half; zero padded), rounded by
+ * VCVTNEPS2BF16: to nearest even, inputs below 2^-126 flushed to zero. */
+__attribute__((target("avx512f,avx512bf16"))) static void bf16_pack_row(const float *x, int64_t D,
+                                                                        uint32_t *out)
+{
+    for (int64_t k = 0; k < D; k += 16) {
+        const __mmask16 m = D - k >= 16 ? 0xffff : (__mmask16)((1u << (D - k)) - 1u);
+        const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + k));
+        uint32_t w[8]; /* the 16 bf16 values as words, stored as words */
+        memcpy(w, &h, sizeof w);
+        for (int64_t i = 0; i < SJ_MIN(8, (D - k + 1) / 2); i++)
+            out[k / 2 + i] = w[i];
+    }
+}
+
+/* <x, y> of float rows x, y [D], summed in float (any order is within the
+ * float margin v->gamma of vector.h): the bf16 pass's candidates. */
+__attribute__((target("avx512f"))) static float dot_f32_avx512(const float *x, const float *y,
+                                                               int64_t D)
+{
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t k = 0; k < D; k += 16) {
+        const __mmask16 m = D - k >= 16 ? 0xffff : (__mmask16)((1u << (D - k)) - 1u);
+        const __m512 a = _mm512_maskz_loadu_ps(m, x + k), b = _mm512_maskz_loadu_ps(m, y + k);
+        acc = _mm512_fmadd_ps(a, b, acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* The test term of a row of norm `norm` (a query's when `query`) on the
+ * state's pass: float (gemm_term) or bf16 (bf16_term). */
+static float gemm_row_term(const vec_state *s, double norm, int query)
+{
+    if (query && s->v.metric == SJ_METRIC_COSINE)
+        norm = norm > 0 ? 1.0 : 0.0; /* the query as converted: a unit vector */
+    return s->bf16 ? bf16_term(s, norm, query) : gemm_term(&s->v, s->v.gamma, norm, query);
 }
 
 /* The tile's lanes that pass the float test (dots [GEMM_ROWS][lanes]: row
@@ -262,11 +366,17 @@ static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, cons
         const int64_t c = j + n;
         for (int r = 0; r < lanes && p + r < vq->nq; r++) {
             const int64_t q = p + r;
-            const float dot = dots[n * lanes + r], bound = vq->hq[q] + s->hc[c];
+            float dot = dots[n * lanes + r];
+            const float bound = vq->hq[q] + s->hc[c];
             if (dot < bound || (vq->self && c <= vq->q0 + q))
                 continue;
+            if (s->bf16) /* the bf16 pass's dot: the float one of the rows decides */
+                dot = dot_f32_avx512(vq->qrow + (size_t)q * (size_t)s->ld,
+                                     s->cf + (size_t)c * (size_t)s->v.dim, s->v.dim);
             const double nc = s->norm[c], dd = cosine ? (double)dot / nc : (double)dot;
-            if (sj_vec_approx(&s->v, dd, vq->qn[q], nc) > T + sj_vec_margin(&s->v, vq->qn[q], nc))
+            const double margin = sj_vec_margin(&s->v, vq->qn[q], nc) +
+                                  (cosine ? sj_vec_dot_floor(&s->v) / nc : 0.0); /* +inf: |c| = 0 */
+            if (sj_vec_approx(&s->v, dd, vq->qn[q], nc) > T + margin)
                 continue;
             sj_status st = sj_vec_decide(&s->v, vq->rows + (size_t)q * s->v.bytes,
                                          s->rows + (size_t)c * s->v.bytes, vq->q0 + q, c, out);
@@ -278,20 +388,21 @@ static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, cons
 }
 
 /* One tile of MVC query vectors (the panel at qp) against the strip row[],
- * inside GEMM_FN: the k loop, then the fused test; candidate lanes go to
- * gemm_candidates. */
-#define GEMM_TILE(MVC)                                                                            \
+ * inside GEMM_FN: the k loop over the rows' `words` (floats, or bf16 pairs),
+ * then the fused test; candidate lanes go to gemm_candidates. */
+#define GEMM_TILE(MVC, ELEM, MADD)                                                                 \
     do {                                                                                         \
         vf acc[MVC][GEMM_ROWS];                                                                  \
         _Pragma("GCC unroll 4") for (int m = 0; m < (MVC); m++)                                  \
             _Pragma("GCC unroll 6") for (int n = 0; n < GEMM_ROWS; n++) acc[m][n] = (vf){0};     \
-        for (int64_t k = 0; k < D; k++) {                                                        \
+        for (int64_t k = 0; k < words; k++) {                                                    \
             vf a[MVC];                                                                           \
             _Pragma("GCC unroll 4") for (int m = 0; m < (MVC); m++)                              \
                 memcpy(&a[m], qp + k * MR + m * LANES, sizeof a[m]);                               \
             _Pragma("GCC unroll 6") for (int n = 0; n < GEMM_ROWS; n++) {                        \
-                const float x = row[n][k];                                                       \
-                _Pragma("GCC unroll 4") for (int m = 0; m < (MVC); m++) acc[m][n] += a[m] * x;   \
+                const ELEM x = row[n][k];                                                        \
+                _Pragma("GCC unroll 4") for (int m = 0; m < (MVC); m++)                          \
+                    acc[m][n] = MADD(acc[m][n], a[m], x);                                        \
             }                                                                                    \
         }                                                                                        \
         vi cand = (vi){0};                                                                       \
@@ -316,45 +427,51 @@ static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, cons
     } while (0)
 
 /* Queries [qa, qb) of vq (local rows; qa a multiple of MR) against corpus
- * rows [c0, c1), whose group is prepared. */
-#define GEMM_FN(NAME, TARGET, W, MV)                                                              \
-    __attribute__((target(TARGET))) static sj_status NAME(const vec_state *s,                   \
-                                                          const vec_queries *vq, int64_t qa,     \
-                                                          int64_t qb, int64_t c0, int64_t c1,    \
-                                                          sj_hits *out)                          \
+ * rows [c0, c1), whose group is prepared; `rows` holds them, [c1 - c0][WORDS]
+ * (borrowed). ELEM: a word of the rows and of the query panels at vq->PANELS
+ * ([panel][WORDS][MR]); MADD(acc, a, x): acc plus a times x broadcast. */
+#define GEMM_FN(NAME, TARGET, W, MV, ELEM, PANELS, WORDS, MADD)                                   \
+    __attribute__((target(TARGET))) static sj_status NAME(                                      \
+        const vec_state *s, const vec_queries *vq, int64_t qa, int64_t qb, int64_t c0,           \
+        int64_t c1, const ELEM *rows, sj_hits *out)                                              \
     {                                                                                            \
         typedef float vf __attribute__((vector_size(4 * (W))));                                 \
         typedef int vi __attribute__((vector_size(4 * (W))));                                   \
         enum { MR = (MV) * (W), LANES = (W) };                                                   \
-        const int64_t D = s->v.dim;                                                              \
+        const int64_t words = (WORDS);                                                           \
+        const ELEM *zero = (const ELEM *)(const void *)s->zero_row; /* >= words zero words */    \
         for (int64_t j = c0; j < c1; j += GEMM_ROWS) {                                           \
-            const float *row[GEMM_ROWS];                                                         \
+            const ELEM *row[GEMM_ROWS];                                                          \
             float hc[GEMM_ROWS];                                                                 \
             for (int n = 0; n < GEMM_ROWS; n++) { /* rows past c1: zeros, never candidates */    \
-                row[n] = j + n < c1 ? s->cf + (size_t)(j + n) * (size_t)D : s->zero_row;         \
+                row[n] = j + n < c1 ? rows + (size_t)(j + n - c0) * (size_t)words : zero;         \
                 hc[n] = j + n < c1 ? s->hc[j + n] : INFINITY;                                    \
             }                                                                                    \
             const int64_t last = SJ_MIN(j + GEMM_ROWS, c1) - 1;                                  \
             for (int64_t p = qa; p < qb; p += MR) {                                              \
                 if (vq->self && last <= vq->q0 + p)                                              \
                     continue; /* no row of the strip comes after a query of the panel */         \
-                const float *qp = vq->qp + (size_t)p * (size_t)D;                                \
+                const ELEM *qp = vq->PANELS + (size_t)p * (size_t)words;                         \
                 const int64_t mv = SJ_MIN((MV), (qb - p + (W) - 1) / (W));                       \
                 if (mv == (MV))                                                                  \
-                    GEMM_TILE(MV);                                                               \
+                    GEMM_TILE(MV, ELEM, MADD);                                                     \
                 else if ((MV) > 3 && mv == 3)                                                    \
-                    GEMM_TILE(3);                                                                \
+                    GEMM_TILE(3, ELEM, MADD);                                                      \
                 else if ((MV) > 2 && mv == 2)                                                    \
-                    GEMM_TILE(2);                                                                \
+                    GEMM_TILE(2, ELEM, MADD);                                                      \
                 else                                                                             \
-                    GEMM_TILE(1);                                                                \
+                    GEMM_TILE(1, ELEM, MADD);                                                      \
             }                                                                                    \
         }                                                                                        \
         return SJ_OK;                                                                            \
     }
 
-GEMM_FN(gemm_avx512, "avx512f", 16, 4)
-GEMM_FN(gemm_avx2, "avx2,fma", 8, 2)
+#define MADD_F32(acc, a, x) ((acc) + (a) * (x))
+#define MADD_BF16(acc, a, x) \
+    ((vf)_mm512_dpbf16_ps((__m512)(acc), (__m512bh)(a), (__m512bh)_mm512_set1_epi32((int)(x))))
+GEMM_FN(gemm_avx512, "avx512f", 16, 4, float, qp, s->v.dim, MADD_F32)
+GEMM_FN(gemm_avx2, "avx2,fma", 8, 2, float, qp, s->v.dim, MADD_F32)
+GEMM_FN(gemm_bf16, "avx512f,avx512bf16", 16, 4, uint32_t, qpb, s->kw, MADD_BF16)
 
 /* Rows of group g as float (when not the input's own), their norms and
  * test terms; once per load (s->ready). */
@@ -382,7 +499,7 @@ static inline __attribute__((always_inline)) void gemm_prepare_body(vec_state *s
         const double sq = ((part[0] + part[1]) + (part[2] + part[3])) +
                           ((part[4] + part[5]) + (part[6] + part[7]));
         s->norm[j] = sqrt(sq);
-        s->hc[j] = gemm_term(&s->v, s->norm[j], 0);
+        s->hc[j] = gemm_row_term(s, s->norm[j], 0);
     }
     s->ready[g] = 1;
 }
@@ -483,6 +600,17 @@ static int gemm_width(sj_hash_type t, sj_metric m, sj_isa isa)
     return (force8 || isa == SJ_ISA_AUTO || isa == SJ_ISA_AVX2) && avx2_applies(isa) ? 8 : 0;
 }
 
+/* The bf16 first pass (on the AVX-512 GEMM) where the CPU has AVX512_BF16
+ * and the OS saves the AVX-512 state (__builtin_cpu_supports checks both);
+ * SIMJOIN_VEC_OUTER=16 keeps the float AVX-512 GEMM, for tests and A/B
+ * measurements. */
+static int bf16_applies(sj_hash_type t, sj_metric m, sj_isa isa)
+{
+    const char *force = getenv("SIMJOIN_VEC_OUTER");
+    return gemm_width(t, m, isa) == 16 && !(force && !strcmp(force, "16")) &&
+           __builtin_cpu_supports("avx512bf16");
+}
+
 const char *sj_vec_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa)
 {
     __builtin_cpu_init();
@@ -490,6 +618,7 @@ const char *sj_vec_cpu_path_name(sj_hash_type t, sj_metric m, sj_isa isa)
     if (m == SJ_METRIC_L1) /* the byte loop, AVX2 or baseline */
         return avx2 ? "avx2" : "portable";
     return vnni_applies(t, m, isa) ? "avx512-vnni"
+           : bf16_applies(t, m, isa) ? "avx512-bf16"
            : gemm == 16            ? "avx512"
            : gemm == 8             ? "avx2"
            : avx2                  ? "avx2-8x1"
@@ -595,6 +724,9 @@ static sj_status vec_open(const sj_join_config *cfg, sj_hash_type type, void **s
     s->use_avx2 = avx2_applies(cfg->isa);
     s->use_vnni = vnni_applies(type, s->v.metric, cfg->isa);
     s->gemm = gemm_width(type, s->v.metric, cfg->isa);
+    s->bf16 = bf16_applies(type, s->v.metric, cfg->isa);
+    s->kw = (type.dim + 1) / 2;
+    s->gamma_bf16 = bf16_gamma(&s->v, s->kw);
     s->steps = (int)((type.dim + 3) / 4);
     s->threads = cfg->threads > 0 ? cfg->threads : 1;
 #ifdef _OPENMP
@@ -671,10 +803,22 @@ static void prepare_queries(const vec_state *s, vec_queries *vq, int64_t b, floa
         return;
     } else if (s->gemm) {
         const int mr = gemm_panel(s);
-        sj_vec_to_float(&s->v, rows, n, (int)ld, tmp, vq->qn + b);
+        float *conv = s->bf16 ? vq->qrow + (size_t)b * (size_t)ld : tmp;
+        sj_vec_to_float(&s->v, rows, n, (int)ld, conv, vq->qn + b);
         for (int64_t r = 0; r < QUERY_BLOCK; r++)
-            vq->hq[b + r] = r < n ? gemm_term(&s->v, vq->qn[b + r], 1) : INFINITY;
-        for (int64_t p = 0; p < QUERY_BLOCK; p += mr) { /* panels [D][mr] */
+            vq->hq[b + r] = r < n ? gemm_row_term(s, vq->qn[b + r], 1) : INFINITY;
+        for (int64_t p = 0; s->bf16 && p < QUERY_BLOCK; p += mr) { /* panels [kw][mr] */
+            uint32_t *dst = vq->qpb + (size_t)(b + p) * (size_t)s->kw, *words = (uint32_t *)tmp;
+            for (int r = 0; r < mr; r++) {
+                if (p + r < n)
+                    bf16_pack_row(conv + (size_t)(p + r) * (size_t)ld, D, words);
+                else
+                    memset(words, 0, (size_t)s->kw * sizeof *words);
+                for (int64_t k = 0; k < s->kw; k++)
+                    dst[k * mr + r] = words[k];
+            }
+        }
+        for (int64_t p = 0; !s->bf16 && p < QUERY_BLOCK; p += mr) { /* panels [D][mr] */
             float *dst = vq->qp + (size_t)(b + p) * (size_t)D;
             for (int64_t k = 0; k < D; k++)
                 for (int r = 0; r < mr; r++)
@@ -688,9 +832,10 @@ static void prepare_queries(const vec_state *s, vec_queries *vq, int64_t b, floa
 }
 
 /* Query rows [qa, qb) of vq (local; qa a multiple of the chunk) against
- * corpus rows [c0, c1) on the state's path. */
+ * corpus rows [c0, c1) on the state's path; the bf16 pass reads those rows
+ * from cb ([c1 - c0][kw], bf16_pack_row). */
 static sj_status run_part(const vec_state *s, const vec_queries *vq, int64_t qa, int64_t qb,
-                          int64_t c0, int64_t c1, sj_hits *out)
+                          int64_t c0, int64_t c1, const uint32_t *cb, sj_hits *out)
 {
     const int64_t q0 = vq->q0 + qa, nq = qb - qa;
     const uint8_t *qrows = vq->rows + (size_t)qa * s->v.bytes;
@@ -701,8 +846,10 @@ static sj_status run_part(const vec_state *s, const vec_queries *vq, int64_t qa,
         return s->use_avx2 ? l1_avx2(s, qrows, q0, nq, c0, c1, vq->self, out)
                            : l1_base(s, qrows, q0, nq, c0, c1, vq->self, out);
     if (s->gemm)
-        return s->gemm == 16 ? gemm_avx512(s, vq, qa, qb, c0, c1, out)
-                             : gemm_avx2(s, vq, qa, qb, c0, c1, out);
+        return s->bf16 ? gemm_bf16(s, vq, qa, qb, c0, c1, cb, out)
+               : s->gemm == 16
+                   ? gemm_avx512(s, vq, qa, qb, c0, c1, s->cf + (size_t)c0 * s->v.dim, out)
+                   : gemm_avx2(s, vq, qa, qb, c0, c1, s->cf + (size_t)c0 * s->v.dim, out);
     const float *qf = vq->qf + (size_t)qa * (size_t)s->ld;
     return s->use_avx2
                ? tiles_avx2(s, qf, vq->qn + qa, vq->qnf + qa, qrows, q0, nq, c0, c1, vq->self, out)
@@ -729,7 +876,8 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
     const int64_t unit = base * (((c1 - c0 + base - 1) / base + MAX_UNITS - 1) / MAX_UNITS);
     const int64_t u0 = c0 / unit, units = (c1 + unit - 1) / unit - u0;
     const int64_t mr = gemm ? gemm_panel(s) : 1;
-    const int64_t chunk = gemm ? SJ_MAX(mr, GEMM_CHUNK_BYTES / (4 * D) / mr * mr) : 256;
+    const int64_t words = s->bf16 ? s->kw : D; /* 32-bit words per packed query */
+    const int64_t chunk = gemm ? SJ_MAX(mr, GEMM_CHUNK_BYTES / (4 * words) / mr * mr) : 256;
     int64_t(*run)[3] = calloc((size_t)units, sizeof *run); /* thread, first hit, end */
     sj_hits *mine = calloc((size_t)s->threads, sizeof *mine);
     int nomem = !run || !mine;
@@ -740,7 +888,12 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
     } else if (!l1) {
         vq.qn = calloc(nq_pad, sizeof *vq.qn);
         nomem |= !vq.qn;
-        if (gemm) {
+        if (gemm && s->bf16) {
+            vq.qpb = malloc(nq_pad * (size_t)s->kw * sizeof *vq.qpb);
+            vq.qrow = malloc(nq_pad * (size_t)s->ld * sizeof *vq.qrow);
+            vq.hq = malloc(nq_pad * sizeof *vq.hq);
+            nomem |= !vq.qpb || !vq.qrow || !vq.hq;
+        } else if (gemm) {
             vq.qp = malloc(nq_pad * (size_t)D * sizeof *vq.qp);
             vq.hq = malloc(nq_pad * sizeof *vq.hq);
             nomem |= !vq.qp || !vq.hq;
@@ -761,7 +914,12 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
 #endif
         sj_hits *h = mine ? &mine[tid] : NULL;
         float *tmp = gemm ? malloc((size_t)QUERY_BLOCK * (size_t)s->ld * sizeof *tmp) : NULL;
-        sj_status st = gemm && !tmp ? sj_fail(SJ_ERR_NOMEM, "out of memory") : SJ_OK;
+        /* bf16 pass: a group's rows converted, [GEMM_GROUP][kw] */
+        const size_t cb_words = (size_t)GEMM_GROUP * (size_t)s->kw;
+        uint32_t *cb = gemm && s->bf16 ? malloc(cb_words * sizeof *cb) : NULL;
+        sj_status st = (gemm && !tmp) || (gemm && s->bf16 && !cb)
+                           ? sj_fail(SJ_ERR_NOMEM, "out of memory")
+                           : SJ_OK;
         if (st && !atomic_exchange(&failed, 1)) {
             err = st;
             snprintf(msg, sizeof msg, "%s", sj_last_error());
@@ -782,10 +940,18 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
                     gemm_prepare_avx2(s, grp);
             }
             const int64_t first = h->n;
-            for (int64_t qa = 0; qa < nq && !st; qa += chunk) {
-                if (self && hi - 1 <= q0 + qa)
-                    break; /* no row of the unit comes after a query of this chunk or later */
-                st = run_part(s, &vq, qa, SJ_MIN(qa + chunk, nq), lo, hi, h);
+            /* the bf16 pass converts its rows a group at a time (into cb),
+             * each then against every chunk; the other paths take the unit */
+            for (int64_t ga = lo, gb; ga < hi && !st; ga = gb) {
+                gb = cb ? SJ_MIN(hi, (ga / GEMM_GROUP + 1) * GEMM_GROUP) : hi;
+                for (int64_t j = ga; cb && j < gb; j++)
+                    bf16_pack_row(s->cf + (size_t)j * (size_t)D, D,
+                                  cb + (size_t)(j - ga) * (size_t)s->kw);
+                for (int64_t qa = 0; qa < nq && !st; qa += chunk) {
+                    if (self && gb - 1 <= q0 + qa)
+                        break; /* no row of the part comes after a query of this chunk or later */
+                    st = run_part(s, &vq, qa, SJ_MIN(qa + chunk, nq), ga, gb, cb, h);
+                }
             }
             run[u][0] = tid, run[u][1] = first, run[u][2] = h->n;
             if (st && !atomic_exchange(&failed, 1)) {
@@ -794,6 +960,7 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
             }
         }
         free(tmp);
+        free(cb);
     }
     int64_t total = 0;
     for (int64_t u = 0; !err && u < units; u++)
@@ -816,6 +983,8 @@ static sj_status compare_batch(vec_state *s, const uint8_t *queries, int64_t q0,
     free(vq.qf);
     free(vq.qnf);
     free(vq.qp);
+    free(vq.qpb);
+    free(vq.qrow);
     free(vq.hq);
     free(vq.qs);
     free(vq.qsq);
