@@ -10,6 +10,7 @@
 #include "join/vector.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef SIMJOIN_HAVE_FAISS
 #include <faiss/c_api/IndexBinary_c.h>
@@ -99,8 +100,18 @@ typedef struct faiss_vec_state {
     FaissIndex *index;
     const uint8_t *rows; /* corpus rows, borrowed until close */
     int64_t n;
-    double max_norm;     /* largest corpus |row| */
+    double max_norm;     /* largest |row| of the corpus rows FAISS holds */
+    int64_t *wide;       /* [n_wide] corpus rows past FAISS_WIDE_NORM, ascending; owned */
+    int64_t n_wide;
 } faiss_vec_state;
+
+/* FAISS computes in float: a row whose converted norm passes 2^60 could
+ * overflow its distances to inf although the exact ones are finite. Such
+ * "wide" rows go to FAISS as zero rows whose results are dropped, and the
+ * reference decides their pairs directly (real data has none; the rule
+ * keeps the output exact whatever the input). Within 2^60 every float
+ * distance stays below 2^123. */
+#define FAISS_WIDE_NORM 0x1p60
 
 static sj_status faiss_vec_open(const sj_join_config *cfg, sj_hash_type type, void **state)
 {
@@ -124,27 +135,59 @@ static sj_status faiss_vec_open(const sj_join_config *cfg, sj_hash_type type, vo
     return SJ_OK;
 }
 
+/* Whether a converted row (f: [D] floats; norm: |row| before conversion) is
+ * wide; a wide row's floats are zeroed, so FAISS never sees it. */
+static int wide_row(const sj_vec_join *v, float *f, double norm)
+{
+    const double converted = v->metric == SJ_METRIC_COSINE ? (norm > 0 ? 1.0 : 0.0) : norm;
+    if (!(converted > FAISS_WIDE_NORM))
+        return 0;
+    memset(f, 0, (size_t)v->dim * sizeof *f);
+    return 1;
+}
+
 static sj_status faiss_vec_load_corpus(void *state, const uint8_t *rows, int64_t n)
 {
     faiss_vec_state *s = state;
     s->rows = rows;
     s->n = n;
     s->max_norm = 0;
+    s->n_wide = 0;
+    free(s->wide);
     sj_status st = SJ_OK;
     float *f = malloc((size_t)SJ_MAX(n, 1) * s->v.dim * sizeof *f);
     double *norm = malloc((size_t)SJ_MAX(n, 1) * sizeof *norm);
-    if (!f || !norm)
+    s->wide = malloc((size_t)SJ_MAX(n, 1) * sizeof *s->wide);
+    if (!f || !norm || !s->wide)
         st = sj_fail(SJ_ERR_NOMEM, "out of memory for %lld vectors", (long long)n);
     else {
         sj_vec_to_float(&s->v, rows, n, (int)s->v.dim, f, norm);
-        for (int64_t i = 0; i < n; i++)
-            s->max_norm = SJ_MAX(s->max_norm, norm[i]);
+        for (int64_t i = 0; i < n; i++) {
+            if (wide_row(&s->v, f + (size_t)i * s->v.dim, norm[i]))
+                s->wide[s->n_wide++] = i;
+            else
+                s->max_norm = SJ_MAX(s->max_norm, norm[i]);
+        }
         if (faiss_Index_reset(s->index) || faiss_Index_add(s->index, n, f))
             st = faiss_err("IndexFlat add");
     }
     free(f);
     free(norm);
     return st;
+}
+
+/* Whether corpus row c is wide (a binary search of s->wide). */
+static int is_wide(const faiss_vec_state *s, int64_t c)
+{
+    int64_t lo = 0, hi = s->n_wide;
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (s->wide[mid] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_wide && s->wide[lo] == c;
 }
 
 static sj_status faiss_vec_compare(void *state, const uint8_t *queries, int64_t q0, int64_t nq,
@@ -161,8 +204,28 @@ static sj_status faiss_vec_compare(void *state, const uint8_t *queries, int64_t 
     }
     sj_vec_to_float(&s->v, queries, nq, (int)s->v.dim, f, norm);
     double qmax = 0;
-    for (int64_t i = 0; i < nq; i++)
-        qmax = SJ_MAX(qmax, norm[i]);
+    for (int64_t i = 0; i < nq && !st; i++) {
+        if (!wide_row(&s->v, f + (size_t)i * s->v.dim, norm[i])) {
+            qmax = SJ_MAX(qmax, norm[i]);
+            continue;
+        }
+        norm[i] = -1; /* wide: the reference decides its pairs with every corpus row */
+        for (int64_t c = self ? SJ_MAX(c0, q0 + i + 1) : c0; c < c1 && !st; c++)
+            st = sj_vec_decide(&s->v, queries + (size_t)i * s->v.bytes,
+                               s->rows + (size_t)c * s->v.bytes, q0 + i, c, out);
+    }
+    /* the wide corpus rows against the other queries */
+    for (int64_t k = 0; k < s->n_wide && !st; k++) {
+        const int64_t c = s->wide[k];
+        if (c < c0 || c >= c1)
+            continue;
+        for (int64_t i = 0; i < nq && !st; i++)
+            if (norm[i] >= 0 && !(self && c <= q0 + i))
+                st = sj_vec_decide(&s->v, queries + (size_t)i * s->v.bytes,
+                                   s->rows + (size_t)c * s->v.bytes, q0 + i, c, out);
+    }
+    if (st)
+        goto done;
     /* FAISS computes |x|^2 + |y|^2 - 2 x.y in float: error up to about
      * gamma (|x| + |y|)^2; on unit vectors, gamma. */
     double scale = s->v.metric == SJ_METRIC_COSINE ? 1.0
@@ -189,7 +252,7 @@ static sj_status faiss_vec_compare(void *state, const uint8_t *queries, int64_t 
     for (int64_t i = 0; i < nq && !st; i++)
         for (size_t k = lims[i]; k < lims[i + 1] && !st; k++) {
             int64_t c = labels[k];
-            if (c < c0 || c >= c1 || (self && c <= q0 + i))
+            if (c < c0 || c >= c1 || (self && c <= q0 + i) || norm[i] < 0 || is_wide(s, c))
                 continue;
             st = sj_vec_decide(&s->v, queries + (size_t)i * s->v.bytes,
                                s->rows + (size_t)c * s->v.bytes, q0 + i, c, out);
@@ -208,6 +271,7 @@ static void faiss_vec_close(void *state)
     if (!s)
         return;
     faiss_Index_free(s->index);
+    free(s->wide);
     free(s);
 }
 

@@ -250,6 +250,13 @@ enum { QUERY_BLOCK = 64 }; /* rows a thread prepares at a time: one AVX-512 pane
 static float gemm_term(const sj_vec_join *v, double g, double norm, int query)
 {
     const double T = v->threshold, sq = norm * norm;
+    /* A row the GEMM multiplies as is with |row| > 2^63 (not a cosine query:
+     * those are unit vectors) could overflow the float dot product even
+     * though the exact one is finite: -inf makes all its pairs candidates,
+     * and gemm_candidates lets the reference decide a non-finite dot. Rows
+     * within 2^63 keep every partial sum within 2^126 < FLT_MAX. */
+    if (norm > 0x1p63 && !(query && v->metric == SJ_METRIC_COSINE))
+        return -INFINITY;
     double x;
     if (v->metric == SJ_METRIC_COSINE)
         x = query ? 0.0 : (1.0 - T - g) * norm;
@@ -376,7 +383,8 @@ static sj_status gemm_candidates(const vec_state *s, const vec_queries *vq, cons
             const double nc = s->norm[c], dd = cosine ? (double)dot / nc : (double)dot;
             const double margin = sj_vec_margin(&s->v, vq->qn[q], nc) +
                                   (cosine ? sj_vec_dot_floor(&s->v) / nc : 0.0); /* +inf: |c| = 0 */
-            if (sj_vec_approx(&s->v, dd, vq->qn[q], nc) > T + margin)
+            /* an overflowed dot (only with a row past 2^63, gemm_term): the reference decides */
+            if (isfinite(dot) && sj_vec_approx(&s->v, dd, vq->qn[q], nc) > T + margin)
                 continue;
             sj_status st = sj_vec_decide(&s->v, vq->rows + (size_t)q * s->v.bytes,
                                          s->rows + (size_t)c * s->v.bytes, vq->q0 + q, c, out);
