@@ -61,7 +61,7 @@ static void on_run(void *user, const sj_bench_run *r)
     const bench_print *bp = user;
     char safe[4096];
     if (r->skipped[0]) {
-        printf("  %-14s skipped: %s\n", r->name, r->skipped);
+        printf("  %-16s skipped: %s\n", r->name, r->skipped);
         return;
     }
     if (r->error[0]) {
@@ -70,10 +70,10 @@ static void on_run(void *user, const sj_bench_run *r)
     }
     if (r->dihedral_error[0])
         fprintf(stderr, "simjoin: bench: %s --dihedral: %s\n", r->name, r->dihedral_error);
-    printf("  %-14s %8.3f s  %10.3g pairs/s  %lld hits  %s\n", r->name, r->seconds, r->rate,
-           (long long)r->pairs, r->agrees ? "" : "DISAGREES");
+    printf("  %-16s %8.3f s  %10.3g pairs/s  %lld hits%s\n", r->name, r->seconds, r->rate,
+           (long long)r->pairs, r->agrees ? "" : "  DISAGREES");
     if (bp->o->dihedral && r->dihedral_seconds < 1e300)
-        printf("  %-14s %8.3f s  %.2fx the plain join (8 rows per query)  %lld hits\n", "  +dihedral",
+        printf("  %-16s %8.3f s  %.2fx the plain join (8 rows per query)  %lld hits\n", "  +dihedral",
                r->dihedral_seconds, r->dihedral_seconds / r->seconds, (long long)r->dihedral_pairs);
     fflush(stdout);
 }
@@ -98,16 +98,16 @@ static void print_summary(const sj_bench_options *o, const sj_bench_result *res)
     const sj_bench_run *runs = res->runs;
     const int nr = res->n_runs;
     if (res->naive_rate > 0)
-        printf("  %-14s %8.3f s  %10.3g pairs/s  (%lld queries)  %s\n", "naive", res->naive_seconds,
-               res->naive_rate, (long long)res->naive_queries, res->naive_ok ? "" : "DISAGREES");
-    printf("\n  %-14s %12s %12s %12s\n", "path", "pairs/s", "vs faiss", "vs naive");
+        printf("  %-16s %8.3f s  %10.3g pairs/s  (%lld queries)%s\n", "naive", res->naive_seconds,
+               res->naive_rate, (long long)res->naive_queries, res->naive_ok ? "" : "  DISAGREES");
+    printf("\n  %-16s %12s %12s %12s\n", "path", "pairs/s", "vs faiss", "vs naive");
     for (int i = 0; i < nr; i++) {
         char fr[32] = "-", nrr[32] = "-";
         if (res->faiss_rate > 0)
             snprintf(fr, sizeof fr, "%.2fx", runs[i].rate / res->faiss_rate);
         if (res->naive_rate > 0)
             snprintf(nrr, sizeof nrr, "%.1fx", runs[i].rate / res->naive_rate);
-        printf("  %-14s %12.3g %12s %12s\n", runs[i].name, runs[i].rate, fr, nrr);
+        printf("  %-16s %12.3g %12s %12s\n", runs[i].name, runs[i].rate, fr, nrr);
     }
     double best_cpu = 0;
     int any_cuda = 0;
@@ -120,15 +120,15 @@ static void print_summary(const sj_bench_options *o, const sj_bench_result *res)
     if (any_cuda && !sj_hash_type_binary(type)) { /* tensor-core ceilings: 2 D operations per pair */
         const int half = type.kind != SJ_KIND_F32;
         const double ceiling = (half ? 989e12 : 495e12) / (2.0 * type.dim);
-        printf("\n  %-14s %12s %18s %12s\n", "gpu path", "pairs/s", half ? "of fp16 TC ceil" : "of TF32 TC ceil",
+        printf("\n  %-16s %12s %18s %12s\n", "gpu path", "pairs/s", half ? "of fp16 TC ceil" : "of TF32 TC ceil",
                "vs best cpu");
         for (int i = 0; i < nr; i++)
             if (runs[i].cuda)
-                printf("  %-14s %12.3g %17.1f%% %11.0fx\n", runs[i].name, runs[i].rate,
+                printf("  %-16s %12.3g %17.1f%% %11.0fx\n", runs[i].name, runs[i].rate,
                        100 * runs[i].rate / ceiling, best_cpu > 0 ? runs[i].rate / best_cpu : 0);
     } else if (any_cuda) {
         const double scale = 256.0 / type.bits, popc_ceiling = 4.8e11 * scale, tc_ceiling = 3.9e12 * scale;
-        printf("\n  %-14s %12s %14s %14s %12s\n", "gpu path", "pairs/s", "of popc ceil", "of int8 TC ceil",
+        printf("\n  %-16s %12s %14s %14s %12s\n", "gpu path", "pairs/s", "of popc ceil", "of int8 TC ceil",
                "vs best cpu");
         for (int i = 0; i < nr; i++) {
             if (!runs[i].cuda)
@@ -136,7 +136,7 @@ static void print_summary(const sj_bench_options *o, const sj_bench_result *res)
             char vc[32] = "-";
             if (best_cpu > 0)
                 snprintf(vc, sizeof vc, "%.0fx", runs[i].rate / best_cpu);
-            printf("  %-14s %12.3g %13.1f%% %13.1f%% %12s\n", runs[i].name, runs[i].rate,
+            printf("  %-16s %12.3g %13.1f%% %13.1f%% %12s\n", runs[i].name, runs[i].rate,
                    100 * runs[i].rate / popc_ceiling, 100 * runs[i].rate / tc_ceiling, vc);
         }
     }
