@@ -28,6 +28,7 @@
 #define sj_backend_cuda_vec mock_backend_cuda_vec
 #define sj_cuda_device_count mock_cuda_device_count
 #define sj_cuda_blas_loadable mock_cuda_blas_loadable
+#define sj_cuda_vec_needs_blas mock_cuda_vec_needs_blas
 #define sj_gpu_vec_epilogue mock_gpu_vec_epilogue
 #define sj_gpu_vec_l1 mock_gpu_vec_l1
 #define sj_gpu_launch_l2sq_s8 mock_gpu_launch_l2sq_s8
@@ -412,6 +413,28 @@ int main(void)
         CHECK(st == SJ_OK, "without cuBLAS: %s %s runs on the fused kernel (%s)", fused_kinds[k],
               sj_metric_name(fused_metrics[k]), st ? sj_last_error() : "ok");
         mock_backend_cuda_vec.close(state);
+    }
+    /* What --backend auto asks of cuBLAS (scheduler.c): exactly the kinds
+     * whose open needed it above, and every float metric under --kernel v1. */
+    static const struct {
+        const char *kind;
+        sj_metric metric;
+        int kernel, needs;
+    } blas_cases[] = {
+        {"f32:16", SJ_METRIC_COSINE, 0, 0}, {"f32:16", SJ_METRIC_IP, 3, 0},
+        {"f32:16", SJ_METRIC_DEFAULT, 0, 0}, {"f32:16", SJ_METRIC_L2SQ, 1, 1},
+        {"u8:16", SJ_METRIC_L2SQ, 0, 0},    {"u8:16", SJ_METRIC_DEFAULT, 3, 0},
+        {"u8:24", SJ_METRIC_L2SQ, 0, 1}, /* past this test's int8 limit: the fp16 GEMM */
+        {"u8:16", SJ_METRIC_L1, 1, 0},      {"u8:16", SJ_METRIC_L2SQ, 2, 1},
+    };
+    for (size_t k = 0; k < sizeof blas_cases / sizeof *blas_cases; k++) {
+        sj_hash_type_parse(blas_cases[k].kind, &t);
+        sj_join_config_init(&cfg);
+        cfg.metric = blas_cases[k].metric;
+        cfg.gpu_kernel = blas_cases[k].kernel;
+        CHECK(mock_cuda_vec_needs_blas(&cfg, t) == blas_cases[k].needs,
+              "%s %s --kernel %d: needs cuBLAS %d", blas_cases[k].kind,
+              sj_metric_name(blas_cases[k].metric), blas_cases[k].kernel, blas_cases[k].needs);
     }
     free(corpus);
     free(queries);

@@ -63,8 +63,14 @@ int sj_cuda_compiled(void);
  * it); 0 in builds without CUDA. */
 int sj_cuda_blas_loadable(void);
 
+/* 1 if the cuda backend's path for vectors of this type under cfg (its
+ * metric, default or not, and --kernel) is a GEMM one, which needs cuBLAS;
+ * 0 for the fused kernels (f32; u8 l2sq) and l1. */
+int sj_cuda_vec_needs_blas(const sj_join_config *cfg, sj_hash_type type);
+
 /* What SJ_BACKEND_AUTO runs: cuda when a GPU is usable, except for vector
- * kinds when cuBLAS cannot be loaded; else cpu. *why (when not NULL) says
+ * kinds whose path needs cuBLAS (sj_cuda_vec_needs_blas) when it cannot be
+ * loaded; else cpu. *why (when not NULL) says
  * why cuda was passed over for the vector kind. */
 static inline sj_backend_kind sj_backend_auto_choice(int usable_gpus, int binary_kind,
                                                      int blas_loadable, const char **why)

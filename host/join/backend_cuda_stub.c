@@ -6,6 +6,11 @@ int sj_cuda_compiled(void) { return 0; }
 int sj_cuda_compiled_in(void) { return 0; }
 
 int sj_cuda_blas_loadable(void) { return 0; }
+int sj_cuda_vec_needs_blas(const sj_join_config *cfg, sj_hash_type type)
+{
+    (void)cfg, (void)type;
+    return 1;
+}
 
 int sj_cuda_device_count(const char **reason)
 {

@@ -85,6 +85,26 @@ static void *blas_open(void)
     return lib;
 }
 
+/* Which fused kernel serves these vectors (s8, tf32: 1 or 0 each). --kernel
+ * v1, v2: the GEMM path for every float metric; 0 or v3: the fused kernels
+ * where they apply (the int8 one: u8 l2sq up to SJ_GPU_S8_MAX_DIM). */
+static void fused_paths(int gpu_kernel, sj_hash_type type, sj_metric metric, int *s8, int *tf32)
+{
+    const int fused = gpu_kernel == 0 || gpu_kernel == 3, half = type.kind != SJ_KIND_F32;
+    *s8 = fused && half && metric == SJ_METRIC_L2SQ && type.dim <= SJ_GPU_S8_MAX_DIM;
+    *tf32 = fused && !half && metric != SJ_METRIC_L1;
+}
+
+int sj_cuda_vec_needs_blas(const sj_join_config *cfg, sj_hash_type type)
+{
+    sj_metric m = cfg->metric;
+    if (sj_metric_check(type, &m))
+        return 1;
+    int s8, tf32;
+    fused_paths(cfg->gpu_kernel, type, m, &s8, &tf32);
+    return m != SJ_METRIC_L1 && !s8 && !tf32; /* a GEMM path */
+}
+
 int sj_cuda_blas_loadable(void)
 {
     void *lib = blas_open();
@@ -276,10 +296,7 @@ static sj_status cuda_vec_open(const sj_join_config *cfg, sj_hash_type type, voi
     sj_vec_join_init(&s->v, cfg, type);
     s->half = type.kind != SJ_KIND_F32;
     s->ld = (int)((type.dim + 7) / 8 * 8);
-    /* --kernel v1, v2: the GEMM path for every float metric; 0 or v3: the fused kernels */
-    const int fused = cfg->gpu_kernel == 0 || cfg->gpu_kernel == 3;
-    s->s8 = fused && s->half && s->v.metric == SJ_METRIC_L2SQ && type.dim <= SJ_GPU_S8_MAX_DIM;
-    s->tf32 = fused && !s->half && s->v.metric != SJ_METRIC_L1;
+    fused_paths(cfg->gpu_kernel, type, s->v.metric, &s->s8, &s->tf32);
     s->s8_threshold = sj_vt_s8_threshold(s->v.threshold, type.dim);
     s->words = s->s8 ? sj_vt_s8_row_words(type.dim) : (int)((type.dim + 3) / 4);
     s->row_bytes = s->v.metric == SJ_METRIC_L1 || s->s8 ? (size_t)s->words * 4

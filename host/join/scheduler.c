@@ -134,7 +134,8 @@ sj_backend_kind sj_backend_resolve_for(const sj_join_config *cfg, sj_hash_type t
     if (cfg->backend != SJ_BACKEND_AUTO || kind != SJ_BACKEND_CUDA || sj_hash_type_binary(type))
         return kind;
     const char *why = NULL;
-    kind = sj_backend_auto_choice(1, 0, sj_cuda_blas_loadable(), &why);
+    kind = sj_backend_auto_choice(1, 0, !sj_cuda_vec_needs_blas(cfg, type) || sj_cuda_blas_loadable(),
+                                  &why);
     if (notice && why)
         *notice = why;
     return kind;
