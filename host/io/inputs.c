@@ -313,7 +313,7 @@ sj_status sj_corpus_stream_open(char *const *paths, int n, sj_corpus_stream *s)
     }
     sj_status st = SJ_OK;
     for (int i = 0; i < n && !st; i++) {
-        if ((st = sj_shard_reader_open(paths[i], &s->shards[i])))
+        if ((st = sj_shard_reader_open(paths[i], 1, &s->shards[i])))
             break;
         s->n_shards = i + 1;
         const sj_hash_type t = sj_shard_reader_type(s->shards[i]);

@@ -50,8 +50,9 @@ sj_status sj_shard_read_meta(const sj_shard_reader *r, sj_meta **out)
     return sj_meta_h5_read(r->file, "meta", r->n, out, r->path);
 }
 
-/* The header checks of /hashes: kind, shape and element type. */
-static sj_status check_hashes(sj_shard_reader *r)
+/* The header checks of /hashes: kind, shape and element type; its rows,
+ * kept_bytes each, fit in memory. */
+static sj_status check_hashes(sj_shard_reader *r, uint64_t kept_bytes)
 {
     const char *path = r->path;
     const sj_hash_type t = r->type;
@@ -87,7 +88,7 @@ static sj_status check_hashes(sj_shard_reader *r)
                        path, (unsigned long long)hi.dims[1], k, (unsigned long long)cols);
     }
     r->n = (int64_t)hi.dims[0];
-    if ((uint64_t)r->n > sj_h5_max_bytes() / (rb + 8u))
+    if ((uint64_t)r->n > sj_h5_max_bytes() / kept_bytes)
         return sj_fail(SJ_ERR_LIMIT, "%s: /hashes claims %lld rows, more than memory holds", path,
                        (long long)r->n);
     r->hash_memtype = f32 ? H5T_NATIVE_FLOAT : signed_bytes ? H5T_NATIVE_INT8 : H5T_NATIVE_UINT8;
@@ -131,7 +132,7 @@ static sj_status check_columns(sj_shard_reader *r)
     return SJ_OK;
 }
 
-sj_status sj_shard_reader_open(const char *path, sj_shard_reader **out)
+sj_status sj_shard_reader_open(const char *path, int in_pieces, sj_shard_reader **out)
 {
     *out = NULL;
     sj_shard_reader *r = calloc(1, sizeof *r);
@@ -151,7 +152,8 @@ sj_status sj_shard_reader_open(const char *path, sj_shard_reader **out)
                      path, (long long)version, SJ_FORMAT_VERSION);
         goto done;
     }
-    if ((st = sj_h5_read_type(r->file, path, &r->type)) || (st = check_hashes(r)) ||
+    if ((st = sj_h5_read_type(r->file, path, &r->type)) || /* whole: hash and id a row; in pieces: the id list of a streamed join */
+        (st = check_hashes(r, in_pieces ? 8u : sj_hash_type_bytes(r->type) + 8u)) ||
         (st = check_columns(r)) ||
         (st = sj_h5_read_attr_strdup(r->file, "source", &r->source, 0, path))) /* whole, any length */
         goto done;
@@ -254,7 +256,7 @@ sj_status sj_shard_read(const char *path, sj_hashes **out)
     *out = NULL;
     sj_shard_reader *r;
     sj_hashes *h = NULL;
-    sj_status st = sj_shard_reader_open(path, &r);
+    sj_status st = sj_shard_reader_open(path, 0, &r);
     if (st)
         return st;
     if ((st = sj_shard_reader_read(r, 0, r->n, 1, &h)))

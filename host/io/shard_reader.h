@@ -11,8 +11,10 @@
 typedef struct sj_shard_reader sj_shard_reader;
 
 /* Open path and check its headers (kind, /hashes, /ids, /quality, /dihedral
- * shapes, `source`); *out owned by the caller: sj_shard_reader_close. */
-sj_status sj_shard_reader_open(const char *path, sj_shard_reader **out);
+ * shapes, `source`); *out owned by the caller: sj_shard_reader_close.
+ * in_pieces: its rows will be read in pieces (a row then must fit in memory
+ * only as its id), else whole (hash and id). */
+sj_status sj_shard_reader_open(const char *path, int in_pieces, sj_shard_reader **out);
 void sj_shard_reader_close(sj_shard_reader *r); /* accepts NULL */
 int64_t sj_shard_reader_rows(const sj_shard_reader *r);
 sj_hash_type sj_shard_reader_type(const sj_shard_reader *r);

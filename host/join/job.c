@@ -246,10 +246,16 @@ static sj_status set_limits(job_run *r)
         r->max_memory = budget;
     if (st)
         return st;
-    if (r->max_memory > 0) {
-        if (input_bytes > r->max_memory / 2 &&
-            (st = plan_stream(r, input_bytes, corpus_rows, row_bytes, query_bytes, corpus_dihedral)))
+    if (r->max_memory > 0 && input_bytes > r->max_memory / 2) {
+        st = plan_stream(r, input_bytes, corpus_rows, row_bytes, query_bytes, corpus_dihedral);
+        if (st && job->max_memory < 0) { /* the default's: the loaded join says why it cannot run */
+            r->max_memory = 0;
+            st = SJ_OK;
+        }
+        if (st)
             return st;
+    }
+    if (r->max_memory > 0) {
         if (r->streamed) /* what it holds at once: the rows kept, the pieces, the queries */
             input_bytes = plan_stream_bytes(r, corpus_rows, row_bytes, query_bytes);
         if ((st = sj_memory_plan_make(r->max_memory, input_bytes, &r->plan)))
@@ -496,7 +502,7 @@ static sj_status read_inputs(job_run *r)
             h->dihedral = NULL;
         }
     }
-    if (r->job->max_pairs < 0 && !r->max_memory) { /* neither: limits from the machine */
+    if (r->job->max_pairs < 0 && r->job->max_memory < 0 && !r->max_memory) { /* neither: limits from the machine */
         int64_t rows = r->corpus->n + (r->queries ? r->queries->n : 0);
         /* memory: the inputs as loaded (hash, id, quality, label, node); a pair
          * at its peak (SJ_PAIR_PEAK_BYTES: itself and the sort's copy);
