@@ -116,6 +116,8 @@ def naive_pairs(H, ids, T):
 
 
 def file_pairs(path):
+    if not os.path.exists(path):  # (a failed run: checked already)
+        return None
     with h5py.File(path) as f:
         return list(zip(f["pairs/a"][:].tolist(), f["pairs/b"][:].tolist(), f["pairs/distance"][:].tolist()))
 
@@ -165,7 +167,7 @@ def self_join_cases():
     check(file_pairs(ref) == oracle, f"triangle: the unlimited run equals numpy's naive join ({len(oracle)} pairs)")
     at_t = {tuple(sorted((int(ids[a]), int(ids[b])))) for a, b in exact
             if int(POP[H[a] ^ H[b]].sum()) == T}
-    got = {(a, b) for a, b, d in file_pairs(ref) if d == T}
+    got = {(a, b) for a, b, d in file_pairs(ref) or [] if d == T}
     check(len(at_t) > 10 and at_t <= got, f"triangle: the {len(at_t)} pairs at exactly T are matches")
 
     # Pieces (under the default limit, 3/4 of the memory available): 50 rows
@@ -180,11 +182,13 @@ def self_join_cases():
     out, _ = compare("tri-30-T-1", ref39, [*base, "--threshold", str(T - 1)], env=memory_for(n, 30),
                      expect=(34, 30))
     check(file_pairs(out) == [x for x in oracle if x[2] <= T - 1] and
-          not any((a, b) in at_t for a, b, _ in file_pairs(out)), "T - 1: the pairs at T are not matches")
+          not any((a, b) in at_t for a, b, _ in file_pairs(out) or []), "T - 1: the pairs at T are not matches")
 
     # Checksums recorded: sha256 of each shard's hash bytes then ids (LE), done here.
-    with h5py.File(f"{W}/out/tri-30.h5") as f:
-        sums = [x.decode() for x in f["inputs/checksum"][:]]
+    sums = None
+    if os.path.exists(f"{W}/out/tri-30.h5"):
+        with h5py.File(f"{W}/out/tri-30.h5") as f:
+            sums = [x.decode() for x in f["inputs/checksum"][:]]
     want = [hashlib.sha256(H[s * 250:(s + 1) * 250].tobytes() +
                            ids[s * 250:(s + 1) * 250].astype("<i8").tobytes()).hexdigest() for s in range(4)]
     check(sums == want, "the streamed run records each shard's sha256 (hash bytes, then ids)")
