@@ -16,7 +16,8 @@ notice ("streamed in K pieces of up to P rows"):
     each shard, computed here;
   - duplicate ids in different pieces and different shards, and in one
     shard across a piece boundary: refused, nothing written;
-  - kill -9 while streaming, then --resume: the same file.
+  - kill -9 while streaming, then --resume: the same file;
+  - --part on a streamed self-join is refused, naming it and the limit.
 The old code refuses every capped run here ("the inputs need about N MB in
 memory, more than half of --max-memory").
 
@@ -223,6 +224,29 @@ def self_join_cases():
               f"duplicate ids {name}: refused ({rc}: {err.strip()[-200:]})")
 
 
+def refusals():
+    """Options that cannot stream are refused, naming the option and the limit."""
+    rng = np.random.default_rng(3)
+    path = f"{W}/r.h5"
+    write_shard(path, rng.integers(0, 256, (1000, 32), dtype=np.uint8), np.arange(1000))
+    out = f"{W}/out/r.h5"
+    big = f"{W}/r10k.h5"  # 0.7 MB as loaded: streamed under --max-memory 1M
+    write_shard(big, rng.integers(0, 256, (10000, 32), dtype=np.uint8), np.arange(10000))
+    rc, err, _ = run("join", "--corpus", big, "--threshold", "31", "--part", "0/2", "--max-memory", "1M",
+                     "--out", out)
+    check(rc == 1 and "cannot be split with --part" in err and "half of --max-memory (1.0 MB)" in err
+          and not os.path.exists(out), f"--part on a streamed self-join is refused ({rc}: {err.strip()[-200:]})")
+    rc, err, _ = run("join", "--corpus", big, "--threshold", "31", "--max-memory", "1M", "--out", out)
+    check(rc == 0 and pieces(err) is not None, f"the same join without --part streams ({err.strip()[-200:]})")
+    os.unlink(out)
+    rc, err, _ = run("join", "--corpus", path, "--threshold", "31", "--out", out,
+                     env={"SIMJOIN_MEMORY_AVAILABLE": "40000"})
+    check(rc == 1 and "more than 3/4 of the memory available" in err and not os.path.exists(out),
+          f"a budget that cannot hold 28 bytes a row: refused, as before ({rc}: {err.strip()[-200:]})")
+    rc, err, _ = run("join", "--corpus", path, "--threshold", "31", "--max-memory", "1M", "--out", out)
+    check(rc == 0 and pieces(err) is None, "a corpus that fits in half of --max-memory is not streamed")
+
+
 def gen_cases():
     c = f"{W}/c.h5"
     # (a tenth of the peak must still hold what streaming keeps of each row:
@@ -310,6 +334,7 @@ def gen_cases():
 def main():
     os.makedirs(f"{W}/out")
     self_join_cases()
+    refusals()
     gen_cases()
     subprocess.run(["rm", "-rf", W])
     print(f"{'FAILED: ' + str(len(failures)) if failures else 'all passed'}")
