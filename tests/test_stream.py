@@ -7,7 +7,7 @@ two files are the same bytes), and the pieces it used are read from its
 notice ("streamed in K pieces of up to P rows"):
   - a self-join under a cap a tenth of the unlimited run's peak RSS, and a
     cross join (queries x a 3-shard corpus, with --self), --cross-only,
-    --dihedral, case metadata in one shard: identical files;
+    --dihedral, case metadata in one shard, f32 cosine: identical files;
   - the pieces: boundaries inside shards, aligned with the shards, a last
     piece of 1 row, pieces of 1 row; each against a numpy naive join (the
     oracle: every pair, its distance) with pairs placed at exactly T across
@@ -297,6 +297,14 @@ def gen_cases():
     margs = ["join", "--threads", "2", "--corpus", *parts, "--threshold", "31"]
     run(*margs, "--out", f"{W}/out/mref.h5")
     compare("metadata", f"{W}/out/mref.h5", margs, 8 << 20)
+
+    # a vector kind (f32 cosine: float distances), streamed
+    fv = f"{W}/f.h5"
+    subprocess.run([SIMJOIN, "gen", "--quiet", "--kind", "f32:16", "--n", "8000", "--seed", "2", "--out", fv],
+                   check=True)
+    fargs = ["join", "--threads", "2", "--corpus", fv, "--threshold", "0.02"]
+    run(*fargs, "--out", f"{W}/out/fref.h5")
+    compare("f32", f"{W}/out/fref.h5", fargs, 1 << 20)
 
     # --dihedral: the whole square of pieces
     rng = np.random.default_rng(7)
