@@ -80,6 +80,7 @@ typedef struct job_run {
     int64_t scan_rows;             /* rows a piece of the first pass (dihedral hashes checked) */
     int64_t excluded_cap;          /* res.excluded_*'s room, while the scan grows them */
     int64_t work_before;           /* comparisons of the earlier piece joins (progress) */
+    int64_t found_before;          /* pairs found before the piece join under way (progress) */
     sj_progress_fn progress;       /* the caller's, given the whole join's progress */
     void *progress_user;
 } job_run;
@@ -643,7 +644,7 @@ static void piece_progress(void *user, int64_t done, int64_t total, int64_t foun
     job_run *r = user;
     (void)total;
     r->progress(r->progress_user, SJ_MIN(r->work_before + done, r->comparisons), r->comparisons,
-                pairs_found(r) + found);
+                r->found_before + found);
 }
 
 /* Piece `k` of the streamed corpus (rows [k * piece_rows, ...)), its
@@ -679,6 +680,7 @@ static sj_status join_piece(job_run *r, int64_t pair, const sj_hashes *queries, 
     const int64_t work = SJ_MAX(part_comparisons(cfg, queries->n, self ? queries->n : corpus->n, self), 0);
     cfg->unit_offset = pair << 42;
     limit_rest(r);
+    r->found_before = pairs_found(r);
     sj_status st = self ? sj_join_self(cfg, queries, &r->res.pairs)
                         : sj_join_cross(cfg, queries, corpus, &r->res.pairs);
     r->work_before += work;
