@@ -6,7 +6,7 @@ Every streamed run is checked against the same join run without a cap (the
 two files are the same bytes), and the pieces it used are read from its
 notice ("streamed in K pieces of up to P rows"):
   - a self-join under a cap a tenth of the unlimited run's peak RSS, and a
-    cross join (queries x a 3-shard corpus, with --self), --cross-only,
+    cross join (queries x a 3-shard corpus, with --self, and --part 1/2), --cross-only,
     --dihedral, case metadata in one shard, f32 cosine: identical files;
   - the pieces: boundaries inside shards, aligned with the shards, a last
     piece of 1 row, pieces of 1 row; each against a numpy naive join (the
@@ -286,6 +286,8 @@ def gen_cases():
     xargs = ["join", "--threads", "2", "--corpus", *parts, "--queries", qp, "--self", "--threshold", "31"]
     run(*xargs, "--out", f"{W}/out/xref.h5")
     compare("cross", f"{W}/out/xref.h5", xargs, 8 << 20)
+    run(*xargs, "--part", "1/2", "--out", f"{W}/out/xpref.h5")  # --part splits the queries: it streams
+    compare("cross-part", f"{W}/out/xpref.h5", [*xargs, "--part", "1/2"], 8 << 20)
     oargs = ["join", "--threads", "2", "--corpus", *parts, "--threshold", "31", "--cross-only"]
     run(*oargs, "--out", f"{W}/out/oref.h5")
     compare("cross-only", f"{W}/out/oref.h5", oargs, 8 << 20)
