@@ -17,7 +17,9 @@ notice ("streamed in K pieces of up to P rows"):
   - duplicate ids in different pieces and different shards, and in one
     shard across a piece boundary: refused, nothing written;
   - kill -9 while streaming, then --resume: the same file;
-  - --part on a streamed self-join is refused, naming it and the limit.
+  - --part on a streamed self-join is refused, naming it and the limit;
+  - a shard changed in place while the join runs (after the first pass) is
+    caught when its piece is read again: refused, nothing written.
 The old code refuses every capped run here ("the inputs need about N MB in
 memory, more than half of --max-memory").
 
@@ -247,6 +249,43 @@ def refusals():
     check(rc == 0 and pieces(err) is None, "a corpus that fits in half of --max-memory is not streamed")
 
 
+def changed_during_join():
+    """A shard's bytes changed in place between the first pass and a piece's
+    re-read (the join stopped with SIGSTOP once its journal exists, i.e. after
+    the first pass): refused, nothing written. Shards above HDF5's 64 KiB
+    sieve buffer, so that the re-read comes from the file."""
+    rng = np.random.default_rng(5)
+    paths = []
+    for s in range(4):
+        path = f"{W}/chg{s}.h5"
+        write_shard(path, rng.integers(0, 256, (2500, 32), dtype=np.uint8), np.arange(s * 2500, (s + 1) * 2500))
+        paths.append(path)
+    with h5py.File(paths[3]) as f:
+        offset = f["hashes"].id.get_offset() + 2499 * 32  # the last row: the last piece
+    out, journal = f"{W}/out/chg.h5", f"{W}/out/.chg.h5.journal"
+    p = subprocess.Popen([SIMJOIN, "join", "--threads", "1", "--corpus", *paths, "--threshold", "40",
+                          "--out", out], stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, **memory_for(10000, 500)))
+    while not os.path.exists(journal) and p.poll() is None:
+        time.sleep(0.0005)
+    p.send_signal(signal.SIGSTOP)
+    stopped = p.poll() is None
+    with open(paths[3], "r+b") as f:  # (HDF5's lock is advisory: plain writes pass)
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 1]))
+    p.send_signal(signal.SIGCONT)
+    err = p.stderr.read()
+    p.wait()
+    if not stopped:
+        print("skipped: the join ended before it could be stopped")
+        return
+    check(p.returncode == 1 and "chg3.h5: the corpus's rows 9500..9999 (from row 2000 of this shard) are "
+          "not those its first pass read" in err and not os.path.exists(out),
+          f"a shard changed during the join: refused, nothing written ({p.returncode}: {err.strip()[-200:]})")
+
+
 def gen_cases():
     c = f"{W}/c.h5"
     # (a tenth of the peak must still hold what streaming keeps of each row:
@@ -345,6 +384,7 @@ def main():
     os.makedirs(f"{W}/out")
     self_join_cases()
     refusals()
+    changed_during_join()
     gen_cases()
     subprocess.run(["rm", "-rf", W])
     print(f"{'FAILED: ' + str(len(failures)) if failures else 'all passed'}")

@@ -49,6 +49,13 @@ void sj_join_job_result_init(sj_join_job_result *res)
     res->struct_size = sizeof *res;
 }
 
+/* The digest of a streamed piece's rows as read: SHA-256 of its hash bytes
+ * and of its ids, two streams, so that its rows may come in any split (the
+ * first pass's pieces are not the join's). */
+typedef struct piece_sum {
+    sj_sha256 hashes, ids;
+} piece_sum;
+
 /* Everything one run holds; released by run_release. */
 typedef struct job_run {
     const sj_join_job *job;
@@ -78,6 +85,9 @@ typedef struct job_run {
     sj_corpus_stream stream;
     int64_t piece_rows, pieces;
     int64_t scan_rows;             /* rows a piece of the first pass (dihedral hashes checked) */
+    char (*piece_sums)[130];       /* [pieces]: each piece's digest in the first pass; owned */
+    piece_sum scan_sum;            /* the digest of the piece the first pass is in */
+    int64_t scan_row;              /* the first pass's next row */
     int64_t excluded_cap;          /* res.excluded_*'s room, while the scan grows them */
     int64_t work_before;           /* comparisons of the earlier piece joins (progress) */
     int64_t found_before;          /* pairs found before the piece join under way (progress) */
@@ -330,10 +340,44 @@ static sj_status exclude_and_list(job_run *r, sj_hashes *h)
     return SJ_OK;
 }
 
-/* The corpus scan's step: one piece's rows excluded or listed. */
+static void piece_sum_init(piece_sum *p)
+{
+    sj_sha256_init(&p->hashes);
+    sj_sha256_init(&p->ids);
+}
+
+/* Rows [from, from + n) of h into p. */
+static void piece_sum_rows(piece_sum *p, const sj_hashes *h, int64_t from, int64_t n)
+{
+    const size_t rb = sj_hash_type_bytes(h->type);
+    sj_sha256_update(&p->hashes, h->hashes + (size_t)from * rb, (size_t)n * rb);
+    sj_checksum_add_ids(&p->ids, h->ids + from, n);
+}
+
+/* Finish p (and free it): the two digests, one after the other. */
+static void piece_sum_hex(piece_sum *p, char out[130])
+{
+    sj_sha256_hex(&p->hashes, out);
+    sj_sha256_hex(&p->ids, out + 64);
+}
+
+/* The corpus scan's step: the digests of the join's pieces as their rows
+ * pass (before the degenerate ones are taken out), then the piece's rows
+ * excluded or listed. */
 static sj_status scan_piece(void *user, sj_hashes *piece)
 {
     job_run *r = user;
+    const int64_t P = r->piece_rows;
+    for (int64_t i = 0; i < piece->n;) {
+        const int64_t g = r->scan_row + i, k = g / P, m = SJ_MIN(piece->n - i, (k + 1) * P - g);
+        if (g % P == 0)
+            piece_sum_init(&r->scan_sum);
+        piece_sum_rows(&r->scan_sum, piece, i, m);
+        if ((g + m) % P == 0 || g + m == r->stream.rows)
+            piece_sum_hex(&r->scan_sum, r->piece_sums[k]);
+        i += m;
+    }
+    r->scan_row += piece->n;
     sj_status st = exclude_and_list(r, piece);
     r->corpus_rows += piece->n;
     return st;
@@ -429,8 +473,15 @@ static sj_status read_streamed(job_run *r)
         return st;
     r->type = cs->type;
     set_degenerate_options(r);
-    if ((st = sj_corpus_stream_scan(cs, r->scan_rows, &r->srcs, &r->res, "corpus", scan_piece, r,
-                                    &ids, &meta)))
+    if (!(r->piece_sums = calloc((size_t)SJ_MAX(r->pieces, 1), sizeof *r->piece_sums)))
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    st = sj_corpus_stream_scan(cs, r->scan_rows, &r->srcs, &r->res, "corpus", scan_piece, r, &ids,
+                               &meta);
+    if (r->scan_sum.hashes.ctx) { /* a piece left open by a failed pass */
+        char unused[130];
+        piece_sum_hex(&r->scan_sum, unused);
+    }
+    if (st)
         goto done;
     if (r->n_queries && (st = sj_read_shards_as((char **)r->query_paths, r->n_queries, &r->queries,
                                                 &r->srcs, &r->res, "queries")))
@@ -655,6 +706,23 @@ static sj_status read_piece(job_run *r, int64_t k, int dihedral, sj_hashes **out
     sj_status st = sj_corpus_stream_read(&r->stream, first, n, dihedral, out);
     if (st)
         return st;
+    piece_sum sum;
+    char now[130];
+    piece_sum_init(&sum);
+    piece_sum_rows(&sum, *out, 0, (*out)->n);
+    piece_sum_hex(&sum, now);
+    if (strcmp(now, r->piece_sums[k]) != 0) { /* the recorded checksums would not be of what was joined */
+        int i = 0;
+        while (i + 1 < r->stream.n_shards && r->stream.first_row[i + 1] <= first)
+            i++;
+        sj_hashes_free(*out);
+        *out = NULL;
+        return sj_fail(SJ_ERR_MISMATCH, "%s: the corpus's rows %lld..%lld (from row %lld of this shard) "
+                                        "are not those its first pass read: a shard changed while the "
+                                        "join ran; nothing was written, join again",
+                       r->corpus_paths[i], (long long)first, (long long)(first + n - 1),
+                       (long long)(first - r->stream.first_row[i]));
+    }
     int64_t *ex_id = malloc((size_t)SJ_MAX(n, 1) * sizeof *ex_id), ne;
     uint8_t *ex_rule = malloc((size_t)SJ_MAX(n, 1));
     st = ex_id && ex_rule ? sj_hashes_remove_degenerate(*out, &r->dopt, ex_id, ex_rule, &ne)
@@ -972,6 +1040,7 @@ done:
     sj_join_result_release(&r.res);
     sj_hashes_free(r.corpus);
     sj_corpus_stream_close(&r.stream);
+    free(r.piece_sums);
     sj_hashes_free(r.queries);
     sj_sources_free(&r.srcs);
     sj_journal_close(&r.journal, 1); /* only a killed run leaves it, for resume */
