@@ -78,7 +78,7 @@ expect "max pairs" 1 "limit set by --max-pairs" -- \
   "$SJ" join --corpus "$W/hay.h5" --threshold 31 --max-pairs 10 --out "$W/out/p.h5"
 "$SJ" gen --quiet --n 30000 --out "$W/big.h5"
 expect "inputs larger than --max-memory" 1 "inputs need about .* MB in memory, more than half of --max-memory" -- \
-  "$SJ" join --corpus "$W/big.h5" --threshold 31 --max-memory 2M --out "$W/out/p.h5"
+  "$SJ" join --corpus "$W/big.h5" --threshold 31 --max-memory 1M --out "$W/out/p.h5"
 # Pairs beyond --max-memory go to sorted runs on disk (test_spill.py): the
 # limit is then the disk's, and past it nothing is left (runs, journal, temp).
 expect "pairs beyond --max-memory and the free disk" 1 "more than 8426 pairs, the limit of a join that spills its pairs \(--max-memory\): those that fit in 9/10 of the 1.0 MB free beside the output" -- \

@@ -420,7 +420,7 @@ void sj_hex_encode(const uint8_t *in, size_t nbytes, char *out)
 
 /* ---- float rows ---- */
 
-sj_status sj_check_finite(const sj_hashes *h, const char *what)
+sj_status sj_check_finite(const sj_hashes *h, int64_t first_row, const char *what)
 {
     if (h->type.kind != SJ_KIND_F32)
         return SJ_OK;
@@ -429,7 +429,8 @@ sj_status sj_check_finite(const sj_hashes *h, const char *what)
             float x;
             memcpy(&x, h->hashes + ((size_t)i * h->type.dim + j) * 4, 4);
             if (!isfinite(x))
-                return sj_fail(SJ_ERR_FORMAT, "%s: row %lld, component %u is %s", what, (long long)i,
+                return sj_fail(SJ_ERR_FORMAT, "%s: row %lld, component %u is %s", what,
+                               (long long)(first_row + i),
                                j + 1, isnan(x) ? "NaN" : "infinite");
         }
     return SJ_OK;

@@ -71,8 +71,9 @@ sj_status sj_id_index_build(sj_id_index *ix, const int64_t *ids, int64_t n);
 int64_t sj_id_index_find(const sj_id_index *ix, int64_t id);
 void sj_id_index_free(sj_id_index *ix);
 
-/* SJ_ERR_FORMAT naming `what` and the row when an f32 set holds NaN or Inf. */
-sj_status sj_check_finite(const sj_hashes *h, const char *what);
+/* SJ_ERR_FORMAT naming `what` and the row (h's row + first_row: its place in
+ * a shard read in pieces) when an f32 set holds NaN or Inf. */
+sj_status sj_check_finite(const sj_hashes *h, int64_t first_row, const char *what);
 
 /* 1 if every component of a vector row (t a vector kind) is zero, -0.0
  * included: the degenerate rule, and the rows cosine cannot take. */

@@ -398,11 +398,12 @@ done:
     return st;
 }
 
-sj_status sj_h5_read(hid_t file, const char *name, hid_t memtype, void *out, const char *path)
+/* Open dataset `name` for reading: its filters must be available here. */
+static sj_status open_readable(hid_t file, const char *name, hid_t *dset_out, const char *path)
 {
     sj_status st = SJ_OK;
     hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
-    hid_t dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hid_t dcpl = H5I_INVALID_HID;
     if (dset < 0) {
         st = sj_fail(SJ_ERR_FORMAT, "%s: cannot open dataset %s", path, name);
         goto done;
@@ -422,25 +423,70 @@ sj_status sj_h5_read(hid_t file, const char *name, hid_t memtype, void *out, con
             goto done;
         }
     }
+done:
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (st && dset >= 0)
+        H5Dclose(dset);
+    *dset_out = st ? H5I_INVALID_HID : dset;
+    return st;
+}
+
+sj_status sj_h5_read(hid_t file, const char *name, hid_t memtype, void *out, const char *path)
+{
+    hid_t dset, space = H5I_INVALID_HID;
+    sj_status st = open_readable(file, name, &dset, path);
+    if (st)
+        return st;
     space = H5Dget_space(dset);
     if (H5Sget_simple_extent_npoints(space) > 0 &&
         H5Dread(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
         st = sj_fail(SJ_ERR_FORMAT, "%s: cannot read dataset %s (corrupt or truncated file?)",
                      path, name);
-done:
     if (space >= 0)
         H5Sclose(space);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (dset >= 0)
-        H5Dclose(dset);
+    H5Dclose(dset);
     return st;
 }
 
-/* A 1-D dataset of `expect` rows (any if < 0) whose rows of 8 bytes fit in
- * memory; floats allowed when real. */
-static sj_status inspect_column(hid_t file, const char *name, int64_t expect, int real,
-                                sj_h5_info *info, const char *path)
+sj_status sj_h5_read_rows(hid_t file, const char *name, hid_t memtype, int64_t first, int64_t count,
+                          void *out, const char *path)
+{
+    if (count <= 0)
+        return SJ_OK;
+    hid_t dset, file_space = H5I_INVALID_HID, mem_space = H5I_INVALID_HID;
+    sj_status st = open_readable(file, name, &dset, path);
+    if (st)
+        return st;
+    hsize_t dims[3] = {0, 1, 1}, start[3] = {(hsize_t)first, 0, 0}, len[3];
+    file_space = H5Dget_space(dset);
+    int rank = file_space >= 0 ? H5Sget_simple_extent_ndims(file_space) : -1;
+    if (rank < 1 || rank > 3 || H5Sget_simple_extent_dims(file_space, dims, NULL) < 0 ||
+        (uint64_t)first + (uint64_t)count > dims[0]) {
+        st = sj_fail(SJ_ERR_FORMAT, "%s: dataset %s has no rows %lld..%lld", path, name,
+                     (long long)first, (long long)(first + count - 1));
+        goto done;
+    }
+    len[0] = (hsize_t)count, len[1] = dims[1], len[2] = dims[2]; /* whole rows */
+    mem_space = H5Screate_simple(rank, len, NULL);
+    if (mem_space < 0 ||
+        H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, len, NULL) < 0 ||
+        (H5Sget_select_npoints(mem_space) > 0 &&
+         H5Dread(dset, memtype, mem_space, file_space, H5P_DEFAULT, out) < 0))
+        st = sj_fail(SJ_ERR_FORMAT, "%s: cannot read rows %lld..%lld of dataset %s (corrupt or "
+                                    "truncated file?)", path, (long long)first,
+                     (long long)(first + count - 1), name);
+done:
+    if (mem_space >= 0)
+        H5Sclose(mem_space);
+    if (file_space >= 0)
+        H5Sclose(file_space);
+    H5Dclose(dset);
+    return st;
+}
+
+sj_status sj_h5_inspect_column(hid_t file, const char *name, int64_t expect, int real,
+                               sj_h5_info *info, const char *path)
 {
     sj_status st = sj_h5_inspect(file, name, info, path);
     if (st)
@@ -464,7 +510,7 @@ sj_status sj_h5_read_i64(hid_t file, const char *name, int64_t expect, int64_t *
 {
     *out = NULL;
     sj_h5_info info;
-    sj_status st = inspect_column(file, name, expect, 0, &info, path);
+    sj_status st = sj_h5_inspect_column(file, name, expect, 0, &info, path);
     if (st)
         return st;
     int unsigned64 = info.size == 8 && info.sign == H5T_SGN_NONE;
@@ -497,7 +543,7 @@ sj_status sj_h5_read_f64(hid_t file, const char *name, int64_t expect, double **
 {
     *out = NULL;
     sj_h5_info info;
-    sj_status st = inspect_column(file, name, expect, 1, &info, path);
+    sj_status st = sj_h5_inspect_column(file, name, expect, 1, &info, path);
     if (st)
         return st;
     double *v = malloc((size_t)SJ_MAX(info.dims[0], 1) * sizeof *v);

@@ -71,6 +71,16 @@ sj_status sj_h5_inspect(hid_t file, const char *name, sj_h5_info *info, const ch
  * (sized by the caller from sj_h5_inspect). Checks filters are available. */
 sj_status sj_h5_read(hid_t file, const char *name, hid_t memtype, void *out, const char *path);
 
+/* Rows [first, first+count) of a dataset of rank 1 to 3 (a hyperslab of
+ * whole rows), converted to memtype, into caller memory `out`
+ * ([count, dims[1], dims[2]]). Checks filters as sj_h5_read. */
+sj_status sj_h5_read_rows(hid_t file, const char *name, hid_t memtype, int64_t first, int64_t count,
+                          void *out, const char *path);
+/* A 1-D dataset of `expect` rows (any if < 0) whose rows of 8 bytes fit in
+ * memory; floats allowed when real. */
+sj_status sj_h5_inspect_column(hid_t file, const char *name, int64_t expect, int real,
+                               sj_h5_info *info, const char *path);
+
 /* Read a whole 1-D integer dataset named `name` into a new int64 array
  * (*out owned by caller) of exactly `expect` rows (or any length if
  * expect < 0; *n gets it). Rejects non-integer types. */

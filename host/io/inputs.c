@@ -2,7 +2,10 @@
  * (sources), ids unique across inputs, and the inputs a pairs file records
  * read back and checked against their checksums. */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include "core/sha256.h"
 #include "io/inputs.h"
+#include "io/pairs_io.h"
+#include "io/shard_reader.h"
 #include "simjoin/meta.h"
 
 #include <errno.h>
@@ -295,18 +298,38 @@ static sj_status sums_start(sj_input_sums **sums, const sj_hashes *set, const in
     return SJ_OK;
 }
 
+/* Record a shard read as an input of r, with its checksum sum. */
+static sj_status record_input_sum(sj_join_result *r, const char *role, const char *path,
+                                  const char *sum)
+{
+    struct stat sb;
+    int known = stat(path, &sb) == 0;
+    return sj_join_result_add_input(r, role, path, known ? (int64_t)sb.st_size : -1,
+                                     known ? (int64_t)sb.st_mtime : -1, sum);
+}
+
 /* Record the shard just read as an input of r, with its checksum unless
  * `later` (then "" until sj_input_sums_finish). */
 static sj_status record_input(sj_join_result *r, const char *role, const char *path,
                               const sj_hashes *h, int later)
 {
-    struct stat sb;
-    int known = stat(path, &sb) == 0;
     char sum[65] = "";
     if (!later)
         sj_hashes_checksum(h, sum);
-    return sj_join_result_add_input(r, role, path, known ? (int64_t)sb.st_size : -1,
-                                     known ? (int64_t)sb.st_mtime : -1, sum);
+    return record_input_sum(r, role, path, sum);
+}
+
+/* Shards of one join side are of one kind: `path` (of kind t) against
+ * first_path (of kind first). */
+static sj_status check_same_kind(sj_hash_type first, sj_hash_type t, const char *path,
+                                 const char *first_path)
+{
+    if (first.kind == t.kind && first.bits == t.bits)
+        return SJ_OK;
+    char a[24], b[24];
+    sj_hash_type_format(first, a, sizeof a);
+    sj_hash_type_format(t, b, sizeof b);
+    return sj_fail(SJ_ERR_MISMATCH, "%s: hash kind %s differs from %s in %s", path, b, a, first_path);
 }
 
 /* Read and concatenate shards; optionally record each as an input of `record`
@@ -350,15 +373,11 @@ static sj_status read_shards(char **paths, int n, sj_hashes **out, sj_sources *s
             all = h;
             continue;
         }
-        if (all->type.kind != h->type.kind || all->type.bits != h->type.bits) {
-            char a[24], b[24];
-            sj_hash_type_format(all->type, a, sizeof a);
-            sj_hash_type_format(h->type, b, sizeof b);
+        if ((st = check_same_kind(all->type, h->type, paths[i], paths[0]))) {
             sj_hashes_free(all);
             sj_hashes_free(h);
             free(rows);
-            return sj_fail(SJ_ERR_MISMATCH, "%s: hash kind %s differs from %s in %s", paths[i], b,
-                           a, paths[0]);
+            return st;
         }
         st = sj_hashes_concat(all, h);
         sj_hashes_free(h);
@@ -393,6 +412,132 @@ sj_status sj_read_shards_summed(char **paths, int n, sj_hashes **out, sj_sources
                                 sj_join_result *r, const char *role, sj_input_sums **sums)
 {
     return read_shards(paths, n, out, sources, r, role, NULL, sums);
+}
+
+/* ---- a corpus read in row ranges (a streamed join) ---- */
+
+void sj_corpus_stream_close(sj_corpus_stream *s)
+{
+    for (int i = 0; s->shards && i < s->n_shards; i++)
+        sj_shard_reader_close(s->shards[i]);
+    free(s->shards);
+    free(s->first_row);
+    memset(s, 0, sizeof *s);
+}
+
+sj_status sj_corpus_stream_open(char *const *paths, int n, sj_corpus_stream *s)
+{
+    memset(s, 0, sizeof *s);
+    s->paths = paths;
+    s->shards = calloc((size_t)SJ_MAX(n, 1), sizeof *s->shards);
+    s->first_row = calloc((size_t)n + 1, sizeof *s->first_row);
+    if (!s->shards || !s->first_row) {
+        sj_corpus_stream_close(s);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    }
+    sj_status st = SJ_OK;
+    for (int i = 0; i < n && !st; i++) {
+        if ((st = sj_shard_reader_open(paths[i], 1, &s->shards[i])))
+            break;
+        s->n_shards = i + 1;
+        const sj_hash_type t = sj_shard_reader_type(s->shards[i]);
+        if (i == 0)
+            s->type = t;
+        st = check_same_kind(s->type, t, paths[i], paths[0]);
+        s->first_row[i + 1] = s->first_row[i] + sj_shard_reader_rows(s->shards[i]);
+    }
+    s->rows = s->first_row[s->n_shards];
+    if (st)
+        sj_corpus_stream_close(s);
+    return st;
+}
+
+sj_status sj_corpus_stream_read(const sj_corpus_stream *s, int64_t first, int64_t count, int dihedral,
+                                sj_hashes **out)
+{
+    *out = NULL;
+    sj_hashes *all = NULL;
+    sj_status st = SJ_OK;
+    for (int i = 0; i < s->n_shards && !st; i++) {
+        int64_t lo = SJ_MAX(first, s->first_row[i]), hi = SJ_MIN(first + count, s->first_row[i + 1]);
+        if (lo >= hi)
+            continue;
+        sj_hashes *h;
+        if ((st = sj_shard_reader_read(s->shards[i], lo - s->first_row[i], hi - lo, dihedral, &h)))
+            break;
+        if (!all) {
+            all = h;
+            continue;
+        }
+        st = sj_hashes_concat(all, h);
+        sj_hashes_free(h);
+    }
+    if (!st && !all)
+        st = sj_hashes_create(s->type, 1, &all);
+    if (st) {
+        sj_hashes_free(all);
+        return st;
+    }
+    *out = all;
+    return SJ_OK;
+}
+
+sj_status sj_corpus_stream_scan(const sj_corpus_stream *s, int64_t piece_rows, sj_sources *sources,
+                                sj_join_result *record, const char *role, sj_piece_fn each,
+                                void *user, int64_t **ids_out, sj_meta ***meta_out)
+{
+    *ids_out = NULL;
+    *meta_out = NULL;
+    int64_t *ids = malloc((size_t)SJ_MAX(s->rows, 1) * sizeof *ids);
+    sj_meta **meta = calloc((size_t)SJ_MAX(s->n_shards, 1), sizeof *meta);
+    if (!ids || !meta) {
+        free(ids);
+        free(meta);
+        return sj_fail(SJ_ERR_NOMEM, "out of memory for the ids of %lld hashes", (long long)s->rows);
+    }
+    sj_status st = SJ_OK;
+    for (int i = 0; i < s->n_shards && !st; i++) {
+        const sj_shard_reader *rd = s->shards[i];
+        const int64_t base = s->first_row[i], n = sj_shard_reader_rows(rd);
+        int64_t *shard_ids = ids + base;
+        sj_sha256 sum;
+        sj_sha256_init(&sum); /* sj_hashes_checksum: the hash bytes, then the ids */
+        for (int64_t lo = 0; lo < n && !st; lo += piece_rows) {
+            sj_hashes *h;
+            const int64_t m = SJ_MIN(piece_rows, n - lo);
+            if ((st = sj_shard_reader_read(rd, lo, m, 1, &h)))
+                break;
+            sj_sha256_update(&sum, h->hashes, (size_t)m * sj_hash_type_bytes(h->type));
+            memcpy(shard_ids + lo, h->ids, (size_t)m * sizeof *ids);
+            st = each(user, h);
+            sj_hashes_free(h);
+        }
+        char hex[65];
+        sj_checksum_add_ids(&sum, shard_ids, n);
+        sj_sha256_hex(&sum, hex);
+        /* this shard's rows alone, as sj_shard_read checks them and sources take them */
+        sj_hashes view = {.type = s->type, .n = n, .capacity = n, .ids = shard_ids};
+        if (!st)
+            st = sj_shard_read_meta(rd, &meta[i]);
+        if (!st)
+            st = sj_hashes_check_unique_ids(&view, s->paths[i]);
+        if (!st && sources) {
+            view.source = (char *)sj_shard_reader_source(rd);
+            st = sj_sources_add(sources, &view, s->paths[i]);
+        }
+        if (!st && record)
+            st = record_input_sum(record, role, s->paths[i], hex);
+    }
+    if (st) {
+        for (int i = 0; i < s->n_shards; i++)
+            sj_meta_free(meta[i]);
+        free(meta);
+        free(ids);
+        return st;
+    }
+    *ids_out = ids;
+    *meta_out = meta;
+    return SJ_OK;
 }
 
 sj_status sj_read_join_inputs(const sj_join_result *r, sj_hashes **out)

@@ -57,6 +57,39 @@ sj_status sj_input_sums_finish(sj_input_sums **sums, sj_join_result *r);
  * readable here or the join had none; *out owned by the caller. */
 sj_status sj_read_join_inputs(const sj_join_result *r, sj_hashes **out);
 
+/* A corpus read in consecutive row ranges across its shards, each range
+ * with HDF5 hyperslabs (a streamed join: the corpus does not fit in memory
+ * whole). Rows are numbered across the shards in their order. */
+struct sj_shard_reader;
+typedef struct sj_corpus_stream {
+    char *const *paths;               /* [n_shards], borrowed */
+    int n_shards;
+    struct sj_shard_reader **shards;  /* [n_shards], open; owned */
+    int64_t *first_row;               /* [n_shards + 1]: shard i holds rows [first_row[i], first_row[i+1]) */
+    int64_t rows;                     /* all shards */
+    sj_hash_type type;
+} sj_corpus_stream;
+/* Open every shard and check its headers and that all are of one kind. */
+sj_status sj_corpus_stream_open(char *const *paths, int n, sj_corpus_stream *s);
+void sj_corpus_stream_close(sj_corpus_stream *s);
+/* Rows [first, first+count) as one new set (*out owned by the caller):
+ * hashes, ids, quality, source, and dihedral hashes when asked. */
+sj_status sj_corpus_stream_read(const sj_corpus_stream *s, int64_t first, int64_t count, int dihedral,
+                                sj_hashes **out);
+/* Called with each piece of a scan, in row order; the piece is the scan's
+ * (freed after the call), the callee may change it. */
+typedef sj_status (*sj_piece_fn)(void *user, sj_hashes *piece);
+/* One pass over every row, in pieces of up to piece_rows rows within each
+ * shard: each piece checked as sj_shard_read checks it and given to `each`;
+ * per shard, its ids unique, its rows added to sources (optional), and it
+ * recorded as an input of `record` (optional) with its checksum, computed
+ * piece by piece (the same as sj_hashes_checksum of the shard read whole).
+ * *ids: every row's id [s->rows]; *meta: each shard's metadata [n_shards]
+ * (NULL entries: none); both owned by the caller. */
+sj_status sj_corpus_stream_scan(const sj_corpus_stream *s, int64_t piece_rows, sj_sources *sources,
+                                sj_join_result *record, const char *role, sj_piece_fn each,
+                                void *user, int64_t **ids, sj_meta ***meta);
+
 /* Ids unique within and across the two sets (q may be NULL). */
 sj_status sj_check_ids_across(const sj_hashes *c, const sj_hashes *q);
 #endif

@@ -46,19 +46,24 @@ static sj_status check_result_size(const sj_join_result *r, const char *fn)
                                "(set it up with sj_join_result_init)", fn, r->struct_size, sizeof *r);
 }
 
+void sj_checksum_add_ids(sj_sha256 *s, const int64_t *ids, int64_t n)
+{
+    uint8_t le[8 * 512]; /* ids in little-endian, 512 at a time */
+    for (int64_t i = 0; i < n; i += 512) {
+        int64_t m = SJ_MIN(512, n - i);
+        for (int64_t k = 0; k < m; k++)
+            for (int b = 0; b < 8; b++)
+                le[8 * k + b] = (uint8_t)((uint64_t)ids[i + k] >> (8 * b));
+        sj_sha256_update(s, le, (size_t)m * 8);
+    }
+}
+
 void sj_hashes_checksum(const sj_hashes *h, char out[65])
 {
     sj_sha256 s;
     sj_sha256_init(&s);
     sj_sha256_update(&s, h->hashes, (size_t)h->n * sj_hash_type_bytes(h->type));
-    uint8_t le[8 * 512]; /* ids in little-endian, 512 at a time */
-    for (int64_t i = 0; i < h->n; i += 512) {
-        int64_t m = SJ_MIN(512, h->n - i);
-        for (int64_t k = 0; k < m; k++)
-            for (int b = 0; b < 8; b++)
-                le[8 * k + b] = (uint8_t)((uint64_t)h->ids[i + k] >> (8 * b));
-        sj_sha256_update(&s, le, (size_t)m * 8);
-    }
+    sj_checksum_add_ids(&s, h->ids, h->n);
     sj_sha256_hex(&s, out);
 }
 

@@ -22,4 +22,9 @@ typedef struct sj_pair_source {
 sj_status sj_pairs_file_write_stream(const char *path, const sj_join_result *r,
                                      const sj_pair_source *src);
 
+/* The ids' part of sj_hashes_checksum (after the hash bytes): ids[n] in
+ * little-endian, for a checksum computed piece by piece (a streamed corpus). */
+struct sj_sha256;
+void sj_checksum_add_ids(struct sj_sha256 *s, const int64_t *ids, int64_t n);
+
 #endif

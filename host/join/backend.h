@@ -40,7 +40,10 @@ typedef struct sj_backend_ops {
     int parallel_calls;
     /* Make a state for hashes of `type`; *state owned by the backend. */
     sj_status (*open)(const sj_join_config *cfg, sj_hash_type type, void **state);
-    /* Take the corpus: rows [n, bits/8], borrowed until close(). */
+    /* Take the corpus: rows [n, bits/8], borrowed until close(). Called
+     * again on one state for each corpus chunk (--max-memory): each call
+     * replaces the corpus (tests/test_backends.c, run 3). A streamed corpus
+     * (job.c) opens a state for each of its piece joins. */
     sj_status (*load_corpus)(void *state, const uint8_t *rows, int64_t n);
     /* Compare queries [nq, bits/8] (rows q0 .. q0+nq-1 of the query set)
      * with corpus rows [c0, c1). self = 1 when queries and corpus are the

@@ -49,6 +49,13 @@ void sj_join_job_result_init(sj_join_job_result *res)
     res->struct_size = sizeof *res;
 }
 
+/* The digest of a streamed piece's rows as read: SHA-256 of its hash bytes
+ * and of its ids, two streams, so that its rows may come in any split (the
+ * first pass's pieces are not the join's). */
+typedef struct piece_sum {
+    sj_sha256 hashes, ids;
+} piece_sum;
+
 /* Everything one run holds; released by run_release. */
 typedef struct job_run {
     const sj_join_job *job;
@@ -69,7 +76,32 @@ typedef struct job_run {
     int64_t comparisons;
     double t_join; /* sj_now() when the comparisons began */
     sj_input_sums *sums; /* the inputs' checksums, taken while the rows are prepared */
+    int64_t max_memory;   /* the budget in force: --max-memory, or the default's when the
+                           * corpus is streamed under it; 0: none */
+    sj_hash_type type;    /* the inputs' kind */
+    int64_t corpus_rows;  /* the corpus's rows that take part (degenerate ones out) */
+    /* A streamed corpus (set_limits: the inputs as loaded do not fit the
+     * budget): read in pieces of piece_rows rows, NULL corpus. */
+    int streamed;
+    sj_corpus_stream stream;
+    int64_t piece_rows, pieces;
+    int64_t scan_rows;             /* rows a piece of the first pass (dihedral hashes checked) */
+    char (*piece_sums)[130];       /* [pieces]: each piece's digest in the first pass; owned */
+    piece_sum scan_sum;            /* the digest of the piece the first pass is in */
+    int64_t scan_row;              /* the first pass's next row */
+    int64_t excluded_cap;          /* res.excluded_*'s room, while the scan grows them */
+    int64_t work_before;           /* comparisons of the earlier piece joins (progress) */
+    int64_t found_before;          /* pairs found before the piece join under way (progress) */
+    sj_progress_fn progress;       /* the caller's, given the whole join's progress */
+    void *progress_user;
 } job_run;
+
+/* A streamed join keeps, per corpus row: its id among the nodes (8 bytes),
+ * its id and source in the sources (12), and during the first pass the id
+ * list that checks ids across shards (8). */
+#define SJ_STREAM_ROW_BYTES 28
+/* A row as loaded: hash, id, quality, label, node (see set_limits). */
+#define SJ_LOADED_ROW_BYTES(hash_bytes) ((int64_t)(hash_bytes) + 40)
 
 static void say(const job_run *r, sj_job_message_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -133,6 +165,61 @@ static int64_t all_comparisons(const job_run *r)
     return r->queries ? nq * nc + (self ? nq * (nq - 1) / 2 : 0) : nc * (nc - 1) / 2;
 }
 
+/* The bytes a streamed join holds at once: what it keeps of every corpus
+ * row, the pieces in memory together (a self-join: a piece against another;
+ * its query piece with its dihedral hashes under --dihedral), the queries. */
+static int64_t plan_stream_bytes(const job_run *r, int64_t corpus_rows, uint32_t row_bytes,
+                                 int64_t query_bytes)
+{
+    const int64_t loaded = SJ_LOADED_ROW_BYTES(row_bytes);
+    int64_t piece_row = r->n_queries ? loaded : 2 * loaded;
+    if (!r->n_queries && r->cfg.dihedral)
+        piece_row += SJ_DIHEDRAL * (int64_t)row_bytes;
+    return corpus_rows * SJ_STREAM_ROW_BYTES + r->piece_rows * piece_row + query_bytes;
+}
+
+/* The inputs as loaded (input_bytes) do not fit in half of the budget: read
+ * the corpus in pieces that do, or say why it cannot be. */
+static sj_status plan_stream(job_run *r, int64_t input_bytes, int64_t corpus_rows, uint32_t row_bytes,
+                             int64_t query_bytes, int corpus_dihedral)
+{
+    const sj_join_job *job = r->job;
+    const int by_default = job->max_memory <= 0;
+    char limit[96], need[160];
+    if (by_default)
+        snprintf(limit, sizeof limit, "3/4 of the memory available (%.1f MB)",
+                 (double)r->max_memory / 0.75 / 1048576.0);
+    else
+        snprintf(limit, sizeof limit, "half of --max-memory (%.1f MB)",
+                 (double)r->max_memory / 1048576.0);
+    snprintf(need, sizeof need, "the inputs need about %.1f MB in memory, more than %s",
+             (double)input_bytes / 1048576.0, limit);
+    const char *how = by_default ? "free memory, or set --max-memory SIZE (0 or none: no limit)"
+                                 : "raise it";
+    if (r->ranks > 1)
+        return sj_fail(SJ_ERR_LIMIT, "%s, and a corpus streamed in pieces does not run under MPI; "
+                                     "%s", need, how);
+    if (!r->n_queries && r->cfg.part_count > 1)
+        return sj_fail(SJ_ERR_LIMIT, "%s, and a self-join whose corpus is streamed in pieces cannot "
+                                     "be split with --part; %s, or leave out --part", need, how);
+    r->piece_rows = 0;
+    const int64_t fixed = plan_stream_bytes(r, corpus_rows, row_bytes, query_bytes);
+    r->piece_rows = 1;
+    const int64_t per_row = plan_stream_bytes(r, corpus_rows, row_bytes, query_bytes) - fixed;
+    const int64_t room = r->max_memory / 2 - fixed;
+    if (room < per_row)
+        return sj_fail(SJ_ERR_LIMIT, "%s, and even with the corpus streamed in pieces its ids and "
+                                     "sources (%d bytes a row) and the queries take %.1f MB of it; %s",
+                       need, SJ_STREAM_ROW_BYTES, (double)fixed / 1048576.0, how);
+    r->piece_rows = SJ_MIN(room / per_row, SJ_MAX(corpus_rows, 1));
+    r->pieces = (corpus_rows + r->piece_rows - 1) / r->piece_rows;
+    /* the first pass reads one piece at a time, with its dihedral hashes (checked) */
+    r->scan_rows = SJ_MAX(room / (SJ_LOADED_ROW_BYTES(row_bytes) +
+                                  (corpus_dihedral ? SJ_DIHEDRAL * (int64_t)row_bytes : 0)), 1);
+    r->streamed = 1;
+    return SJ_OK;
+}
+
 /* The pair limit in force, and the backend's corpus chunks under max_memory:
  * the inputs, as loaded, must fit in about half of it; the corpus chunks and
  * the pairs share the rest. Checked from the shard headers, before anything
@@ -141,26 +228,49 @@ static sj_status set_limits(job_run *r)
 {
     const sj_join_job *job = r->job;
     sj_status st = SJ_OK;
-    if (job->max_memory > 0) {
-        int64_t input_bytes = 0;
-        for (int i = 0; i < r->n_corpus + r->n_queries && !st; i++) {
-            int64_t rows;
-            uint32_t bytes;
-            const char *path = input_path(r, i);
-            if (!(st = sj_shard_peek(path, &rows, &bytes)))
-                input_bytes += rows * ((int64_t)bytes + 40); /* hash, id, quality, label, node */
-            int dihedral = 0;
-            if (!st && !(st = sj_shard_has_dihedral(path, &dihedral)) && dihedral)
-                input_bytes += rows * SJ_DIHEDRAL * (int64_t)bytes; /* read, kept for --dihedral */
+    int64_t input_bytes = 0, corpus_rows = 0, query_bytes = 0;
+    uint32_t row_bytes = 0;
+    int corpus_dihedral = 0;
+    for (int i = 0; i < r->n_corpus + r->n_queries && !st; i++) {
+        int64_t rows, bytes_here;
+        uint32_t bytes;
+        const char *path = input_path(r, i);
+        if ((st = sj_shard_peek(path, &rows, &bytes)))
+            break;
+        bytes_here = rows * SJ_LOADED_ROW_BYTES(bytes);
+        int dihedral = 0;
+        if (!(st = sj_shard_has_dihedral(path, &dihedral)) && dihedral)
+            bytes_here += rows * SJ_DIHEDRAL * (int64_t)bytes; /* read, kept for --dihedral */
+        if (dihedral && i < r->n_corpus)
+            corpus_dihedral = 1;
+        input_bytes += bytes_here;
+        if (i < r->n_corpus)
+            corpus_rows += rows, row_bytes = bytes;
+        else
+            query_bytes += bytes_here;
+    }
+    if (st)
+        return st;
+    r->max_memory = job->max_memory > 0 ? job->max_memory : 0;
+    int64_t budget = -1;
+    if (job->max_memory < 0 && job->max_pairs < 0 && /* the default limit, which the inputs overrun */
+        !(st = sj_memory_budget_default(job->out, &budget)) && budget > 0 && input_bytes >= budget)
+        r->max_memory = budget;
+    if (st)
+        return st;
+    if (r->max_memory > 0 && input_bytes > r->max_memory / 2) {
+        st = plan_stream(r, input_bytes, corpus_rows, row_bytes, query_bytes, corpus_dihedral);
+        if (st && job->max_memory < 0) { /* the default's: the loaded join says why it cannot run */
+            r->max_memory = 0;
+            st = SJ_OK;
         }
-        if (!st && input_bytes > job->max_memory / 2)
-            st = sj_fail(SJ_ERR_LIMIT,
-                         "the inputs need about %.1f MB in memory, more than half of --max-memory "
-                         "(%.1f MB); raise it, or split the join with --part",
-                         (double)input_bytes / 1048576.0, (double)job->max_memory / 1048576.0);
         if (st)
             return st;
-        if ((st = sj_memory_plan_make(job->max_memory, input_bytes, &r->plan)))
+    }
+    if (r->max_memory > 0) {
+        if (r->streamed) /* what it holds at once: the rows kept, the pieces, the queries */
+            input_bytes = plan_stream_bytes(r, corpus_rows, row_bytes, query_bytes);
+        if ((st = sj_memory_plan_make(r->max_memory, input_bytes, &r->plan)))
             return st;
         r->cfg.max_memory = r->plan.backend_bytes; /* the backend's corpus chunks */
         if (r->ranks == 1) { /* pairs beyond the budget go to sorted runs on disk */
@@ -169,7 +279,7 @@ static sj_status set_limits(job_run *r)
         } else if (job->max_pairs <= 0 || job->max_pairs > r->plan.pairs_in_memory) {
             r->lim.max_pairs = r->plan.pairs_in_memory; /* rank 0 gathers them all */
             snprintf(r->lim.why, sizeof r->lim.why, "the limit set by --max-memory %.1f MB (the "
-                     "pairs' share of it)", (double)job->max_memory / 1048576.0);
+                     "pairs' share of it)", (double)r->max_memory / 1048576.0);
         }
     }
     if (job->max_pairs > 0 && (r->lim.max_pairs == 0 || job->max_pairs <= r->lim.max_pairs)) {
@@ -189,19 +299,257 @@ static sj_status set_limits(job_run *r)
     return st;
 }
 
+/* Remove degenerates from h, appending to r->res.excluded_* (sized by the caller). */
+static sj_status exclude(job_run *r, sj_hashes *h)
+{
+    int64_t ne = 0;
+    sj_join_result *res = &r->res;
+    sj_status st = sj_hashes_remove_degenerate(h, &r->dopt, res->excluded_id + res->n_excluded,
+                                               res->excluded_rule + res->n_excluded, &ne);
+    res->n_excluded += ne;
+    return st;
+}
+
+/* res.nodes for every row of the inputs (rows, exactly: 8 bytes a row). */
+static sj_status reserve_nodes(job_run *r, int64_t rows)
+{
+    r->res.nodes = malloc((size_t)SJ_MAX(rows, 1) * sizeof *r->res.nodes);
+    return r->res.nodes ? SJ_OK : sj_fail(SJ_ERR_NOMEM, "out of memory for %lld ids", (long long)rows);
+}
+
+/* The degenerate hashes of h excluded (and listed), the rest among the
+ * nodes (reserved by reserve_nodes). */
+static sj_status exclude_and_list(job_run *r, sj_hashes *h)
+{
+    sj_join_result *res = &r->res;
+    int64_t cap = r->excluded_cap;
+    sj_status st = sj_grow((void **)&res->excluded_id, &cap, res->n_excluded + h->n,
+                           sizeof *res->excluded_id);
+    if (st)
+        return st;
+    if (cap != r->excluded_cap) {
+        uint8_t *rule = realloc(res->excluded_rule, (size_t)cap);
+        if (!rule)
+            return sj_fail(SJ_ERR_NOMEM, "out of memory");
+        res->excluded_rule = rule;
+        r->excluded_cap = cap;
+    }
+    if ((st = exclude(r, h)))
+        return st;
+    memcpy(res->nodes + res->n_nodes, h->ids, (size_t)h->n * sizeof *h->ids);
+    res->n_nodes += h->n;
+    return SJ_OK;
+}
+
+static void piece_sum_init(piece_sum *p)
+{
+    sj_sha256_init(&p->hashes);
+    sj_sha256_init(&p->ids);
+}
+
+/* Rows [from, from + n) of h into p. */
+static void piece_sum_rows(piece_sum *p, const sj_hashes *h, int64_t from, int64_t n)
+{
+    const size_t rb = sj_hash_type_bytes(h->type);
+    sj_sha256_update(&p->hashes, h->hashes + (size_t)from * rb, (size_t)n * rb);
+    sj_checksum_add_ids(&p->ids, h->ids + from, n);
+}
+
+/* Finish p (and free it): the two digests, one after the other. */
+static void piece_sum_hex(piece_sum *p, char out[130])
+{
+    sj_sha256_hex(&p->hashes, out);
+    sj_sha256_hex(&p->ids, out + 64);
+}
+
+/* The corpus scan's step: the digests of the join's pieces as their rows
+ * pass (before the degenerate ones are taken out), then the piece's rows
+ * excluded or listed. */
+static sj_status scan_piece(void *user, sj_hashes *piece)
+{
+    job_run *r = user;
+    const int64_t P = r->piece_rows;
+    for (int64_t i = 0; i < piece->n;) {
+        const int64_t g = r->scan_row + i, k = g / P, m = SJ_MIN(piece->n - i, (k + 1) * P - g);
+        if (g % P == 0)
+            piece_sum_init(&r->scan_sum);
+        piece_sum_rows(&r->scan_sum, piece, i, m);
+        if ((g + m) % P == 0 || g + m == r->stream.rows)
+            piece_sum_hex(&r->scan_sum, r->piece_sums[k]);
+        i += m;
+    }
+    r->scan_row += piece->n;
+    sj_status st = exclude_and_list(r, piece);
+    r->corpus_rows += piece->n;
+    return st;
+}
+
+/* The degenerate-hash rules in force (the kind's defaults and the options). */
+static void set_degenerate_options(job_run *r)
+{
+    const sj_join_job *job = r->job;
+    sj_degenerate_defaults(r->type, &r->dopt);
+    r->dopt.enabled = !job->keep_degenerate;
+    if (job->min_quality >= 0)
+        r->dopt.min_quality = job->min_quality;
+    if (job->min_ones >= 0 && job->max_ones >= 0) {
+        r->dopt.min_ones = job->min_ones;
+        r->dopt.max_ones = job->max_ones;
+    }
+}
+
+/* Excluded sorted by id (rule carried along), nodes sorted. */
+static sj_status sort_rows(job_run *r)
+{
+    sj_join_result *res = &r->res;
+    id_rule *ex = malloc((size_t)SJ_MAX(res->n_excluded, 1) * sizeof *ex);
+    if (!ex)
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < res->n_excluded; i++)
+        ex[i] = (id_rule){res->excluded_id[i], res->excluded_rule[i]};
+    qsort(ex, (size_t)res->n_excluded, sizeof *ex, cmp_id_rule);
+    for (int64_t i = 0; i < res->n_excluded; i++) {
+        res->excluded_id[i] = ex[i].id;
+        res->excluded_rule[i] = (uint8_t)ex[i].rule;
+    }
+    free(ex);
+    return sj_sort_by_id(res->nodes, res->n_nodes, sizeof *res->nodes);
+}
+
+/* The case metadata table of sets[n] (side: each set's new/corpus flag),
+ * when there is any metadata or there are queries. */
+static sj_status build_meta(job_run *r, const sj_hashes *const *sets, const uint8_t *side, int n)
+{
+    int any = r->queries != NULL;
+    for (int k = 0; k < n; k++)
+        any |= sets[k] && sets[k]->meta;
+    if (r->rank != 0 || !any)
+        return SJ_OK;
+    sj_status st = sj_meta_table_build(sets, side, n, &r->res.meta);
+    return st ? st : sj_meta_fill_sources(r->res.meta, &r->srcs);
+}
+
+/* Case metadata and the new/corpus side of every hash, kept before the
+ * degenerate hashes are taken out (README "Case metadata"); then the
+ * degenerate ones excluded and listed by id, and the nodes that take part. */
+static sj_status prepare_rows(job_run *r)
+{
+    sj_hashes *corpus = r->corpus, *queries = r->queries;
+    sj_status st;
+    const sj_hashes *sets[2] = {corpus, queries};
+    const uint8_t side[2] = {queries ? 0 : 1, 1}; /* a self-join: every hash is new */
+    if ((st = build_meta(r, sets, side, queries ? 2 : 1)) ||
+        (st = reserve_nodes(r, corpus->n + (queries ? queries->n : 0))))
+        return st;
+    set_degenerate_options(r);
+    if ((st = sj_input_sums_finish(&r->sums, &r->res)) || /* before the rows change */
+        (st = exclude_and_list(r, corpus)) || (queries && (st = exclude_and_list(r, queries))))
+        return st;
+    r->corpus_rows = corpus->n;
+    return sort_rows(r);
+}
+
+/* read_inputs' corpus when it is streamed: one pass over its pieces
+ * (checksums, sources, degenerate hashes, nodes), then the queries read
+ * whole; ids checked across the shards and with the queries by the id list of
+ * that pass, and the metadata table made from each shard's. */
+static sj_status read_streamed(job_run *r)
+{
+    sj_corpus_stream *cs = &r->stream;
+    int64_t *ids = NULL;
+    sj_meta **meta = NULL;
+    const sj_hashes **sets = NULL;
+    uint8_t *side = NULL;
+    sj_hashes *views = NULL;
+    int64_t query_rows = 0;
+    sj_status st;
+    for (int i = 0; i < r->n_queries; i++) {
+        uint32_t bytes;
+        int64_t rows;
+        if ((st = sj_shard_peek(r->query_paths[i], &rows, &bytes)))
+            return st;
+        query_rows += rows;
+    }
+    if ((st = sj_corpus_stream_open((char *const *)r->corpus_paths, r->n_corpus, cs)) ||
+        (st = reserve_nodes(r, cs->rows + query_rows)))
+        return st;
+    r->type = cs->type;
+    set_degenerate_options(r);
+    if (!(r->piece_sums = calloc((size_t)SJ_MAX(r->pieces, 1), sizeof *r->piece_sums)))
+        return sj_fail(SJ_ERR_NOMEM, "out of memory");
+    st = sj_corpus_stream_scan(cs, r->scan_rows, &r->srcs, &r->res, "corpus", scan_piece, r, &ids,
+                               &meta);
+    if (r->scan_sum.hashes.ctx) { /* a piece left open by a failed pass */
+        char unused[130];
+        piece_sum_hex(&r->scan_sum, unused);
+    }
+    if (st)
+        goto done;
+    if (r->n_queries && (st = sj_read_shards_as((char **)r->query_paths, r->n_queries, &r->queries,
+                                                &r->srcs, &r->res, "queries")))
+        goto done;
+    sj_sources_finish(&r->srcs);
+    sj_hashes all = {.type = cs->type, .n = cs->rows, .capacity = cs->rows, .ids = ids};
+    const sj_hashes *q = r->queries;
+    if (q && (q->type.kind != r->type.kind || q->type.bits != r->type.bits))
+        goto done; /* read_inputs says so */
+    if ((st = sj_check_ids_across(&all, q)))
+        goto done;
+    sets = calloc((size_t)cs->n_shards + 1, sizeof *sets);
+    side = calloc((size_t)cs->n_shards + 1, 1);
+    views = calloc((size_t)cs->n_shards, sizeof *views);
+    if (!sets || !side || !views) {
+        st = sj_fail(SJ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < cs->n_shards; i++) { /* each shard's rows: ids and metadata */
+        int64_t lo = cs->first_row[i];
+        views[i] = (sj_hashes){.type = cs->type, .n = cs->first_row[i + 1] - lo, .ids = ids + lo,
+                               .meta = meta[i]};
+        sets[i] = &views[i];
+        side[i] = q ? 0 : 1; /* a self-join: every hash is new */
+    }
+    sets[cs->n_shards] = q;
+    side[cs->n_shards] = 1;
+    st = build_meta(r, sets, side, cs->n_shards + (q ? 1 : 0));
+done:
+    for (int i = 0; meta && i < cs->n_shards; i++)
+        sj_meta_free(meta[i]);
+    free(meta);
+    free(ids);
+    free(sets);
+    free(side);
+    free(views);
+    return st;
+}
+
+/* prepare_rows for a streamed corpus (read_streamed did the corpus's part). */
+static sj_status prepare_rows_streamed(job_run *r)
+{
+    sj_status st = r->queries ? exclude_and_list(r, r->queries) : SJ_OK;
+    return st ? st : sort_rows(r);
+}
+
 /* Read the shards, each recorded with its checksum (for cluster to check);
  * drop the dihedral hashes that are not compared; the machine's pair limit
  * when neither limit was given; kinds and ids checked across the inputs. */
 static sj_status read_inputs(job_run *r)
 {
     sj_status st;
-    if ((st = sj_read_shards_summed((char **)r->corpus_paths, r->n_corpus, &r->corpus, &r->srcs,
-                                    &r->res, "corpus", &r->sums)))
-        return st;
-    if (r->n_queries && (st = sj_read_shards_summed((char **)r->query_paths, r->n_queries, &r->queries,
-                                                    &r->srcs, &r->res, "queries", &r->sums)))
-        return st;
-    sj_sources_finish(&r->srcs);
+    if (r->streamed) {
+        if ((st = read_streamed(r)))
+            return st;
+    } else {
+        if ((st = sj_read_shards_summed((char **)r->corpus_paths, r->n_corpus, &r->corpus,
+                                        &r->srcs, &r->res, "corpus", &r->sums)))
+            return st;
+        r->type = r->corpus->type;
+        if (r->n_queries &&
+            (st = sj_read_shards_summed((char **)r->query_paths, r->n_queries, &r->queries,
+                                        &r->srcs, &r->res, "queries", &r->sums)))
+            return st;
+        sj_sources_finish(&r->srcs);
+    }
     for (int k = 0; k < 2; k++) { /* dihedral hashes not compared: not kept */
         sj_hashes *h = k ? r->queries : r->corpus;
         if (h && h->dihedral && !(r->cfg.dihedral && (k == 1 || !r->queries))) {
@@ -209,7 +557,7 @@ static sj_status read_inputs(job_run *r)
             h->dihedral = NULL;
         }
     }
-    if (r->job->max_pairs < 0 && r->job->max_memory < 0) { /* neither: limits from the machine */
+    if (r->job->max_pairs < 0 && r->job->max_memory < 0 && !r->max_memory) { /* neither: limits from the machine */
         int64_t rows = r->corpus->n + (r->queries ? r->queries->n : 0);
         /* memory: the inputs as loaded (hash, id, quality, label, node); a pair
          * at its peak (SJ_PAIR_PEAK_BYTES: itself and the sort's copy);
@@ -219,17 +567,17 @@ static sj_status read_inputs(job_run *r)
                                         SJ_PAIR_PEAK_BYTES, 48, &r->lim)))
             return st;
     }
-    const sj_hashes *c = r->corpus, *q = r->queries;
-    if (q && (q->type.kind != c->type.kind || q->type.bits != c->type.bits)) {
+    const sj_hashes *q = r->queries;
+    if (q && (q->type.kind != r->type.kind || q->type.bits != r->type.bits)) {
         char a[24], b[24];
-        sj_hash_type_format(c->type, a, sizeof a);
+        sj_hash_type_format(r->type, a, sizeof a);
         sj_hash_type_format(q->type, b, sizeof b);
         return sj_fail(SJ_ERR_MISMATCH, "%s: queries are %s hashes but the corpus (%s) is %s",
                        r->query_paths[0], b, r->corpus_paths[0], a);
     }
-    if ((st = sj_check_ids_across(c, q)))
+    if (!r->streamed && (st = sj_check_ids_across(r->corpus, q))) /* streamed: in prepare_rows */
         return st;
-    return sj_metric_check(c->type, &r->cfg.metric);
+    return sj_metric_check(r->type, &r->cfg.metric);
 }
 
 /* The threshold from job->threshold / min_similarity and the kind: misuse of
@@ -245,79 +593,16 @@ static sj_status settle_threshold(job_run *r, int *usage)
         threshold = 1.0 - r->job->min_similarity;
     }
     if (isnan(threshold)) {
-        if (r->corpus->type.kind != SJ_KIND_PDQ)
+        if (r->type.kind != SJ_KIND_PDQ)
             return sj_fail(SJ_ERR_ARG, "--threshold is required for this kind (pdq alone has a default)");
         threshold = 31;
     }
-    if (sj_metric_integral(r->corpus->type, m) &&
+    if (sj_metric_integral(r->type, m) &&
         (threshold != floor(threshold) || threshold < 0 || threshold > 2e9))
         return sj_fail(SJ_ERR_ARG, "--threshold needs an integer >= 0 for %s distances", sj_metric_name(m));
     *usage = 0;
     r->cfg.threshold = threshold;
     return SJ_OK;
-}
-
-/* Remove degenerates from h, appending to r->res.excluded_* (sized by the caller). */
-static sj_status exclude(job_run *r, sj_hashes *h)
-{
-    int64_t ne = 0;
-    sj_join_result *res = &r->res;
-    sj_status st = sj_hashes_remove_degenerate(h, &r->dopt, res->excluded_id + res->n_excluded,
-                                               res->excluded_rule + res->n_excluded, &ne);
-    res->n_excluded += ne;
-    return st;
-}
-
-/* Case metadata and the new/corpus side of every hash, kept before the
- * degenerate hashes are taken out (README "Case metadata"); then the
- * degenerate ones excluded and listed by id, and the nodes that take part. */
-static sj_status prepare_rows(job_run *r)
-{
-    const sj_join_job *job = r->job;
-    sj_join_result *res = &r->res;
-    sj_hashes *corpus = r->corpus, *queries = r->queries;
-    sj_status st;
-    if (r->rank == 0 && ((corpus->meta || (queries && queries->meta)) || queries)) {
-        const sj_hashes *sets[2] = {corpus, queries};
-        const uint8_t side[2] = {queries ? 0 : 1, 1}; /* a self-join: every hash is new */
-        if ((st = sj_meta_table_build(sets, side, queries ? 2 : 1, &res->meta)) ||
-            (st = sj_meta_fill_sources(res->meta, &r->srcs)))
-            return st;
-    }
-    sj_degenerate_defaults(corpus->type, &r->dopt);
-    r->dopt.enabled = !job->keep_degenerate;
-    if (job->min_quality >= 0)
-        r->dopt.min_quality = job->min_quality;
-    if (job->min_ones >= 0 && job->max_ones >= 0) {
-        r->dopt.min_ones = job->min_ones;
-        r->dopt.max_ones = job->max_ones;
-    }
-    int64_t total_in = corpus->n + (queries ? queries->n : 0);
-    res->excluded_id = malloc((size_t)SJ_MAX(total_in, 1) * sizeof *res->excluded_id);
-    res->excluded_rule = malloc((size_t)SJ_MAX(total_in, 1));
-    res->nodes = malloc((size_t)SJ_MAX(total_in, 1) * sizeof *res->nodes);
-    if (!res->excluded_id || !res->excluded_rule || !res->nodes)
-        return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    if ((st = sj_input_sums_finish(&r->sums, res)) || /* before the rows change */
-        (st = exclude(r, corpus)) || (queries && (st = exclude(r, queries))))
-        return st;
-    /* Excluded sorted by id, rule carried along. */
-    id_rule *ex = malloc((size_t)SJ_MAX(res->n_excluded, 1) * sizeof *ex);
-    if (!ex)
-        return sj_fail(SJ_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; i < res->n_excluded; i++)
-        ex[i] = (id_rule){res->excluded_id[i], res->excluded_rule[i]};
-    qsort(ex, (size_t)res->n_excluded, sizeof *ex, cmp_id_rule);
-    for (int64_t i = 0; i < res->n_excluded; i++) {
-        res->excluded_id[i] = ex[i].id;
-        res->excluded_rule[i] = (uint8_t)ex[i].rule;
-    }
-    free(ex);
-    for (int64_t i = 0; i < corpus->n; i++)
-        res->nodes[res->n_nodes++] = corpus->ids[i];
-    for (int64_t i = 0; queries && i < queries->n; i++)
-        res->nodes[res->n_nodes++] = queries->ids[i];
-    return sj_sort_by_id(res->nodes, res->n_nodes, sizeof *res->nodes);
 }
 
 /* The journal: one per output, for this exact join (inputs and options),
@@ -339,6 +624,11 @@ static sj_status open_journal(job_run *r)
     sj_sha256_update(&sh, sig_text, strlen(sig_text));
     if (cfg->dihedral)
         sj_sha256_update(&sh, " dihedral", 9);
+    if (r->streamed) { /* a unit is a block of one piece join: the pieces must be the same */
+        char pieces[64];
+        snprintf(pieces, sizeof pieces, " pieces=%lld", (long long)r->piece_rows);
+        sj_sha256_update(&sh, pieces, strlen(pieces));
+    }
     for (int i = 0; i < r->n_corpus + r->n_queries; i++) {
         const char *path = input_path(r, i);
         struct stat sb;
@@ -368,34 +658,166 @@ static sj_status open_journal(job_run *r)
     return SJ_OK;
 }
 
-/* The comparisons of this process's part, and the pairs of the units done
- * before (from the journal). */
-static sj_status compare(job_run *r)
+/* The pairs found so far (in memory, or given to the spilling sink). */
+static int64_t pairs_found(const job_run *r)
+{
+    return r->spill ? sj_pair_spill_added(r->spill) : r->res.pairs.n;
+}
+
+/* Before a join after the first: what the earlier ones left of the pair limit. */
+static void limit_rest(job_run *r)
+{
+    if (r->lim.max_pairs > 0)
+        r->cfg.max_pairs = SJ_MAX(r->lim.max_pairs - pairs_found(r), 1);
+}
+
+/* The comparisons of this process's part with the corpus in memory. */
+static sj_status compare_loaded(job_run *r)
 {
     sj_join_config *cfg = &r->cfg;
     sj_pairs *pairs = &r->res.pairs;
     sj_status st;
     if (!r->queries) {
         r->comparisons = part_comparisons(cfg, r->corpus->n, r->corpus->n, 1);
-        st = sj_join_self(cfg, r->corpus, pairs);
-    } else {
-        r->comparisons = part_comparisons(cfg, r->queries->n, r->corpus->n, 0);
-        st = sj_join_cross(cfg, r->queries, r->corpus, pairs);
-        if (!st && r->job->self_queries) {
-            r->comparisons += part_comparisons(cfg, r->queries->n, r->queries->n, 1);
-            cfg->unit_offset = (int64_t)1 << 40; /* the second join's units */
-            if (r->lim.max_pairs > 0) /* what the first join left of the limit */
-                cfg->max_pairs =
-                    SJ_MAX(r->lim.max_pairs - (r->spill ? sj_pair_spill_added(r->spill) : pairs->n), 1);
-            st = sj_join_self(cfg, r->queries, pairs);
-        }
+        return sj_join_self(cfg, r->corpus, pairs);
     }
+    r->comparisons = part_comparisons(cfg, r->queries->n, r->corpus->n, 0);
+    st = sj_join_cross(cfg, r->queries, r->corpus, pairs);
+    if (!st && r->job->self_queries) {
+        r->comparisons += part_comparisons(cfg, r->queries->n, r->queries->n, 1);
+        cfg->unit_offset = (int64_t)1 << 40; /* the second join's units */
+        limit_rest(r);
+        st = sj_join_self(cfg, r->queries, pairs);
+    }
+    return st;
+}
+
+/* The caller's progress for one piece join, told as the whole join's. */
+static void piece_progress(void *user, int64_t done, int64_t total, int64_t found)
+{
+    job_run *r = user;
+    (void)total;
+    r->progress(r->progress_user, SJ_MIN(r->work_before + done, r->comparisons), r->comparisons,
+                r->found_before + found);
+}
+
+/* Piece `k` of the streamed corpus (rows [k * piece_rows, ...)), its
+ * degenerate hashes taken out (listed by the first pass); *out owned by the caller. */
+static sj_status read_piece(job_run *r, int64_t k, int dihedral, sj_hashes **out)
+{
+    const int64_t first = k * r->piece_rows, n = SJ_MIN(r->piece_rows, r->stream.rows - first);
+    sj_status st = sj_corpus_stream_read(&r->stream, first, n, dihedral, out);
+    if (st)
+        return st;
+    piece_sum sum;
+    char now[130];
+    piece_sum_init(&sum);
+    piece_sum_rows(&sum, *out, 0, (*out)->n);
+    piece_sum_hex(&sum, now);
+    if (strcmp(now, r->piece_sums[k]) != 0) { /* the recorded checksums would not be of what was joined */
+        int i = 0;
+        while (i + 1 < r->stream.n_shards && r->stream.first_row[i + 1] <= first)
+            i++;
+        sj_hashes_free(*out);
+        *out = NULL;
+        return sj_fail(SJ_ERR_MISMATCH, "%s: the corpus's rows %lld..%lld (from row %lld of this shard) "
+                                        "are not those its first pass read: a shard changed while the "
+                                        "join ran; nothing was written, join again",
+                       r->corpus_paths[i], (long long)first, (long long)(first + n - 1),
+                       (long long)(first - r->stream.first_row[i]));
+    }
+    int64_t *ex_id = malloc((size_t)SJ_MAX(n, 1) * sizeof *ex_id), ne;
+    uint8_t *ex_rule = malloc((size_t)SJ_MAX(n, 1));
+    st = ex_id && ex_rule ? sj_hashes_remove_degenerate(*out, &r->dopt, ex_id, ex_rule, &ne)
+                          : sj_fail(SJ_ERR_NOMEM, "out of memory");
+    free(ex_id);
+    free(ex_rule);
+    if (st) {
+        sj_hashes_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* One join of the streamed corpus (queries: a piece or the query set;
+ * corpus: a piece, or NULL for queries against themselves) as units
+ * (pair << 42) + the scheduler's, so that units stay distinct across the
+ * joins of a run and the same from run to run (README "Corpus larger than
+ * memory"). */
+static sj_status join_piece(job_run *r, int64_t pair, const sj_hashes *queries, const sj_hashes *corpus)
+{
+    sj_join_config *cfg = &r->cfg;
+    const int self = corpus == NULL;
+    const int64_t work = SJ_MAX(part_comparisons(cfg, queries->n, self ? queries->n : corpus->n, self), 0);
+    cfg->unit_offset = pair << 42;
+    limit_rest(r);
+    r->found_before = pairs_found(r);
+    sj_status st = self ? sj_join_self(cfg, queries, &r->res.pairs)
+                        : sj_join_cross(cfg, queries, corpus, &r->res.pairs);
+    r->work_before += work;
+    return st;
+}
+
+/* The comparisons with the corpus streamed in pieces. A self-join walks the
+ * block triangle: piece i against itself and against each later piece j
+ * (pieces i and j in memory together; piece j read again for each i); under
+ * --dihedral the whole square, as the loaded self-join compares each image's
+ * transforms with every other image. Queries meet each piece once, then
+ * (--self) themselves. Every pair goes to the same sink as when loaded. */
+static sj_status compare_streamed(job_run *r)
+{
+    sj_join_config *cfg = &r->cfg;
+    const int64_t K = r->pieces, n = r->corpus_rows;
+    const int dih = cfg->dihedral != 0;
+    sj_status st = SJ_OK;
+    r->progress = cfg->progress, r->progress_user = cfg->progress_user;
+    if (cfg->progress)
+        cfg->progress = piece_progress, cfg->progress_user = r;
+    if (!r->queries) {
+        r->comparisons = part_comparisons(cfg, n, n, 1);
+        for (int64_t i = 0; i < K && !st; i++) {
+            sj_hashes *qi;
+            if ((st = read_piece(r, i, dih, &qi)))
+                break;
+            for (int64_t j = dih ? 0 : i; j < K && !st; j++) {
+                sj_hashes *cj = NULL;
+                if (j != i && (st = read_piece(r, j, 0, &cj)))
+                    break;
+                st = join_piece(r, i * K + j, qi, cj);
+                sj_hashes_free(cj);
+            }
+            sj_hashes_free(qi);
+        }
+    } else {
+        const int64_t nq = r->queries->n;
+        r->comparisons = part_comparisons(cfg, nq, n, 0) +
+                         (r->job->self_queries ? part_comparisons(cfg, nq, nq, 1) : 0);
+        for (int64_t j = 0; j < K && !st; j++) {
+            sj_hashes *cj;
+            if ((st = read_piece(r, j, 0, &cj)))
+                break;
+            st = join_piece(r, j, r->queries, cj);
+            sj_hashes_free(cj);
+        }
+        if (!st && r->job->self_queries)
+            st = join_piece(r, K, r->queries, NULL);
+    }
+    cfg->progress = r->progress, cfg->progress_user = r->progress_user;
+    return st;
+}
+
+/* The comparisons of this process's part, and the pairs of the units done
+ * before (from the journal). */
+static sj_status compare(job_run *r)
+{
+    sj_pairs *pairs = &r->res.pairs;
+    sj_status st = r->streamed ? compare_streamed(r) : compare_loaded(r);
     for (int64_t i = 0; !st && i < r->journal.saved.n; i++) {
         if ((st = sj_grow((void **)&pairs->v, &pairs->capacity, pairs->n + 1, sizeof *pairs->v)))
             break;
         pairs->v[pairs->n++] = r->journal.saved.v[i];
     }
-    int64_t found = r->spill ? sj_pair_spill_added(r->spill) : pairs->n;
+    int64_t found = pairs_found(r);
     if ((st == SJ_ERR_LIMIT || (!st && found > r->lim.max_pairs)) && r->lim.max_pairs > 0)
         st = sj_pair_limit_exceeded("join", &r->lim, join_how);
     if (!st && r->spill) /* nothing spilled: the pairs come back to res.pairs */
@@ -430,12 +852,20 @@ static sj_status run_local(job_run *r, int *usage)
     const char *outputs[] = {job->out};
     if ((st = sj_check_outputs(outputs, 1, (char *const *)r->corpus_paths, r->n_corpus)) ||
         (st = sj_check_outputs(outputs, 1, (char *const *)r->query_paths, r->n_queries)) ||
-        (st = set_limits(r)) || (st = read_inputs(r)))
+        (st = set_limits(r)))
         return st;
-    if ((st = settle_threshold(r, usage)) || (st = prepare_rows(r)))
+    if (r->streamed)
+        say(r, SJ_JOB_NOTICE, "join: the corpus does not fit in memory as loaded: it is streamed in "
+            "%lld pieces of up to %lld rows%s", (long long)r->pieces, (long long)r->piece_rows,
+            r->n_queries || r->pieces < 2 ? "" : " (a self-join reads each piece again for every "
+                                                 "earlier one)");
+    if ((st = read_inputs(r)))
+        return st;
+    if ((st = settle_threshold(r, usage)) ||
+        (st = r->streamed ? prepare_rows_streamed(r) : prepare_rows(r)))
         return st;
     const char *notice = NULL;
-    r->cfg.backend = sj_backend_resolve_for(&r->cfg, r->corpus->type, &notice);
+    r->cfg.backend = sj_backend_resolve_for(&r->cfg, r->type, &notice);
     if (notice)
         say(r, SJ_JOB_NOTICE, "%s", notice);
     if (r->cfg.backend == SJ_BACKEND_CUDA && !sj_backend_available(SJ_BACKEND_CUDA)) {
@@ -501,12 +931,12 @@ static sj_status describe(job_run *r)
         return sj_fail(SJ_ERR_NOMEM, "out of memory");
     sj_sources_of_each(&r->srcs, res->nodes, res->n_nodes, res->node_source);
     sj_sources_of_each(&r->srcs, res->excluded_id, res->n_excluded, res->excluded_source);
-    res->type = r->corpus->type;
+    res->type = r->type;
     res->metric = cfg->metric;
     res->threshold = cfg->threshold;
     if (cfg->backend == SJ_BACKEND_CPU)
         snprintf(res->backend, sizeof res->backend, "cpu/%s",
-                 sj_cpu_path_name(r->corpus->type, cfg->metric, cfg->isa));
+                 sj_cpu_path_name(r->type, cfg->metric, cfg->isa));
     else if (cfg->backend == SJ_BACKEND_CUDA)
         snprintf(res->backend, sizeof res->backend, "cuda/v%d", cfg->gpu_kernel ? cfg->gpu_kernel : 3);
     else
@@ -519,7 +949,7 @@ static sj_status describe(job_run *r)
 static void report(const job_run *r, double join_s, sj_join_job_result *out)
 {
     const sj_join_result *res = &r->res;
-    out->corpus = r->corpus->n;
+    out->corpus = r->corpus_rows;
     out->queries = r->queries ? r->queries->n : 0;
     out->hashes = res->n_nodes;
     out->excluded = res->n_excluded;
@@ -613,6 +1043,8 @@ done:
     sj_input_sums_finish(&r.sums, NULL); /* a failure before they were wanted */
     sj_join_result_release(&r.res);
     sj_hashes_free(r.corpus);
+    sj_corpus_stream_close(&r.stream);
+    free(r.piece_sums);
     sj_hashes_free(r.queries);
     sj_sources_free(&r.srcs);
     sj_journal_close(&r.journal, 1); /* only a killed run leaves it, for resume */

@@ -258,6 +258,14 @@ sj_status sj_pair_limit_default(const char *out_path, int64_t input_bytes, int64
     return SJ_OK;
 }
 
+sj_status sj_memory_budget_default(const char *out_path, int64_t *budget)
+{
+    sj_resources r;
+    sj_status st = resources_beside(out_path, &r);
+    *budget = !st && r.memory_available >= 0 ? r.memory_available / 4 * 3 : -1;
+    return st;
+}
+
 sj_status sj_memory_plan_make(int64_t max_memory, int64_t input_bytes, sj_memory_plan *p)
 {
     memset(p, 0, sizeof *p);

@@ -42,6 +42,11 @@ typedef struct sj_memory_plan {
 } sj_memory_plan;
 sj_status sj_memory_plan_make(int64_t max_memory, int64_t input_bytes, sj_memory_plan *p);
 
+/* The memory a join may use when no limit is given: 3/4 of the memory
+ * available (as sj_default_limits; SIMJOIN_MEMORY_AVAILABLE overrides what is
+ * detected), -1 when unknown. */
+sj_status sj_memory_budget_default(const char *out_path, int64_t *budget);
+
 /* The pair limit of a join whose pairs are spilled to disk beside out_path:
  * those that fit in 9/10 of the free disk there (SIMJOIN_DISK_FREE overrides
  * it), SJ_SPILL_DISK_PER_PAIR bytes each; max_pairs 0 when unknown. */
