@@ -1594,6 +1594,62 @@ static void test_vt_candidate(void)
           "self-join: only corpus rows after the query (c0 + c > q0 + q)");
 }
 
+/* ---- the PTX tables as transcribed, against CUTLASS's CuTe layouts ----
+ *
+ * A second, independent source for every fragment table above: the thread-
+ * value layouts of CuTe's MMA_Traits (CUTLASS include/cute/atom/
+ * mma_traits_sm80.hpp: SM80_16x8x256_S32U1U1S32_TN_XORPOPC, whose ANDPOPC
+ * twin inherits it; SM80_16x8x32_S32S8S8S32_TN; SM80_16x8x8_F32TF32TF32F32_TN;
+ * SM80_16x8_Row for C), copied here as shape and stride numbers only. A TV
+ * layout maps (thread, value) to an offset in the operand tile, column-major:
+ * m + M k for A (M x K), n + N k for B (N x K), m + M n for C. Both modes are
+ * split column-major: thread t = t0 + 4 t1, value v = v0 + s0 v1 + s0 s1 v2;
+ * value v is the PTX fragment element i (bit, byte or register order). */
+typedef struct cute_tv {
+    const char *what;
+    int rows;              /* M for A and C, N for B */
+    int t_stride[2];       /* thread shape (4, 8) */
+    int nv, v_shape[3], v_stride[3];
+    void (*ptx)(int lane, int i, int *row, int *col);
+    int b;                 /* 1: a B operand (ptx gives row = k, col = n) */
+} cute_tv;
+
+static int cute_offset(const cute_tv *L, int lane, int v)
+{
+    int off = (lane % 4) * L->t_stride[0] + (lane / 4) * L->t_stride[1];
+    for (int m = 0; m < 3 && L->v_shape[m]; m++) {
+        off += (v % L->v_shape[m]) * L->v_stride[m];
+        v /= L->v_shape[m];
+    }
+    return off;
+}
+
+static void test_ptx_tables_against_cute(void)
+{
+    static const cute_tv layouts[] = {
+        {"m16n8k256 .b1 A", 16, {512, 1}, 128, {32, 2, 2}, {16, 8, 2048}, ptx_a_elem, 0},
+        {"m16n8k256 .b1 B", 8, {256, 1}, 64, {32, 2, 0}, {8, 1024, 0}, ptx_b_elem, 1},
+        {"m16n8k32 .s8 A", 16, {64, 1}, 16, {4, 2, 2}, {16, 8, 256}, ptx_s8_a_elem, 0},
+        {"m16n8k32 .s8 B", 8, {32, 1}, 8, {4, 2, 0}, {8, 128, 0}, ptx_s8_b_elem, 1},
+        {"m16n8k8 .tf32 A", 16, {16, 1}, 4, {2, 2, 0}, {8, 64, 0}, ptx_tf32_a_elem, 0},
+        {"m16n8k8 .tf32 B", 8, {8, 1}, 2, {2, 0, 0}, {32, 0, 0}, ptx_tf32_b_elem, 1},
+        {"m16n8 C/D (SM80_16x8_Row)", 16, {32, 1}, 4, {2, 2, 0}, {16, 8, 0}, ptx_c_elem, 0},
+    };
+    for (size_t k = 0; k < sizeof layouts / sizeof *layouts; k++) {
+        const cute_tv *L = &layouts[k];
+        int differ = 0;
+        for (int lane = 0; lane < 32; lane++)
+            for (int i = 0; i < L->nv; i++) {
+                const int off = cute_offset(L, lane, i), mn = off % L->rows, kk = off / L->rows;
+                int row, col;
+                L->ptx(lane, i, &row, &col);
+                differ += L->b ? (row != kk || col != mn) : (row != mn || col != kk);
+            }
+        CHECK(!differ, "%s: the PTX table as transcribed and CuTe's layout differ in %d elements",
+              L->what, differ);
+    }
+}
+
 int main(void)
 {
     t_init_seed();
@@ -1625,5 +1681,6 @@ int main(void)
     test_tf32_within();
     test_tf32_emulated();
     test_tf32_bound_worst();
+    test_ptx_tables_against_cute();
     return t_finish("test_gpu_tiles");
 }
