@@ -147,31 +147,33 @@ static void emulate_mma_b1_and_popc(const uint32_t a[32][4], const uint32_t b[32
         }
 }
 
+/* Whether a transcribed fragment table (elem: lane, element i -> row, col)
+ * maps the 32 lanes' n elements onto a rows x cols operand one-to-one. */
+static int covers_once(void (*elem)(int lane, int i, int *row, int *col), int n, int rows,
+                       int cols)
+{
+    int *seen = calloc((size_t)rows * (size_t)cols, sizeof *seen), ok = seen != NULL;
+    for (int lane = 0; ok && lane < 32; lane++)
+        for (int i = 0; ok && i < n; i++) {
+            int row, col;
+            elem(lane, i, &row, &col);
+            ok = row >= 0 && row < rows && col >= 0 && col < cols;
+            if (ok)
+                seen[row * cols + col]++;
+        }
+    for (int k = 0; ok && k < rows * cols; k++)
+        ok = seen[k] == 1;
+    free(seen);
+    return ok;
+}
+
 /* The transcription of the tables is itself one-to-one: every element of A,
  * B and C belongs to exactly one (lane, element). */
 static void test_ptx_tables(void)
 {
-    static int seen_a[16][256], seen_b[256][8], seen_c[16][8];
-    int ok = 1;
-    for (int lane = 0; lane < 32; lane++) {
-        int row, col;
-        for (int i = 0; i < 128; i++)
-            ptx_a_elem(lane, i, &row, &col), ok &= row < 16 && col < 256, seen_a[row][col]++;
-        for (int i = 0; i < 64; i++)
-            ptx_b_elem(lane, i, &row, &col), ok &= row < 256 && col < 8, seen_b[row][col]++;
-        for (int i = 0; i < 4; i++)
-            ptx_c_elem(lane, i, &row, &col), ok &= row < 16 && col < 8, seen_c[row][col]++;
-    }
-    for (int k = 0; k < 256; k++) {
-        for (int m = 0; m < 16; m++)
-            ok &= seen_a[m][k] == 1;
-        for (int n = 0; n < 8; n++)
-            ok &= seen_b[k][n] == 1;
-    }
-    for (int m = 0; m < 16; m++)
-        for (int n = 0; n < 8; n++)
-            ok &= seen_c[m][n] == 1;
-    CHECK(ok, "the PTX fragment tables as transcribed cover A, B, C once each");
+    CHECK(covers_once(ptx_a_elem, 128, 16, 256) && covers_once(ptx_b_elem, 64, 256, 8) &&
+              covers_once(ptx_c_elem, 4, 16, 8),
+          "the PTX fragment tables as transcribed cover A, B, C once each");
 }
 
 /* ---- an emulated warp: __ballot_sync / __shfl_sync / atomicAdd ----------
@@ -597,22 +599,7 @@ static void emulate_mma_s8(const uint32_t a[32][4], const uint32_t b[32][2], con
 /* The s8 table as transcribed covers A and B once each. */
 static void test_ptx_s8_tables(void)
 {
-    static int seen_a[16][32], seen_b[32][8];
-    int ok = 1;
-    for (int lane = 0; lane < 32; lane++) {
-        int row, col;
-        for (int i = 0; i < 16; i++)
-            ptx_s8_a_elem(lane, i, &row, &col), ok &= row < 16 && col < 32, seen_a[row][col]++;
-        for (int i = 0; i < 8; i++)
-            ptx_s8_b_elem(lane, i, &row, &col), ok &= row < 32 && col < 8, seen_b[row][col]++;
-    }
-    for (int k = 0; k < 32; k++) {
-        for (int m = 0; m < 16; m++)
-            ok &= seen_a[m][k] == 1;
-        for (int n = 0; n < 8; n++)
-            ok &= seen_b[k][n] == 1;
-    }
-    CHECK(ok, "the PTX m16n8k32 .s8 tables as transcribed cover A and B once each");
+    CHECK(covers_once(ptx_s8_a_elem, 16, 16, 32) && covers_once(ptx_s8_b_elem, 8, 32, 8), "the PTX m16n8k32 .s8 tables as transcribed cover A and B once each");
 }
 
 /* uint8 l2sq through the v3 kernel with the .s8 instruction, emulated: rows
@@ -1243,21 +1230,7 @@ static void emulate_mma_tf32(const uint32_t a[32][4], const uint32_t b[32][2], c
 /* The .tf32 tables as transcribed cover A and B once each. */
 static void test_ptx_tf32_tables(void)
 {
-    int seen_a[16][8] = {{0}}, seen_b[8][8] = {{0}}, ok = 1;
-    for (int lane = 0; lane < 32; lane++) {
-        int row, col;
-        for (int i = 0; i < 4; i++)
-            ptx_tf32_a_elem(lane, i, &row, &col), ok &= row < 16 && col < 8, seen_a[row][col]++;
-        for (int i = 0; i < 2; i++)
-            ptx_tf32_b_elem(lane, i, &row, &col), ok &= row < 8 && col < 8, seen_b[row][col]++;
-    }
-    for (int k = 0; k < 8; k++) {
-        for (int m = 0; m < 16; m++)
-            ok &= seen_a[m][k] == 1;
-        for (int n = 0; n < 8; n++)
-            ok &= seen_b[k][n] == 1;
-    }
-    CHECK(ok, "the PTX m16n8k8 .tf32 tables as transcribed cover A and B once each");
+    CHECK(covers_once(ptx_tf32_a_elem, 4, 16, 8) && covers_once(ptx_tf32_b_elem, 2, 8, 8), "the PTX m16n8k8 .tf32 tables as transcribed cover A and B once each");
 }
 
 /* cvt.rna.tf32.f32 against an oracle written with frexp: round the
