@@ -102,7 +102,7 @@ typedef struct faiss_vec_state {
     int64_t n;
     double max_norm;     /* largest |row| of the corpus rows FAISS holds */
     int64_t *wide;       /* [n_wide] corpus rows past FAISS_WIDE_NORM, ascending; owned */
-    int64_t n_wide;
+    int64_t n_wide, wide_cap;
 } faiss_vec_state;
 
 /* FAISS computes in float: a row whose converted norm passes 2^60 could
@@ -152,23 +152,21 @@ static sj_status faiss_vec_load_corpus(void *state, const uint8_t *rows, int64_t
     s->rows = rows;
     s->n = n;
     s->max_norm = 0;
-    s->n_wide = 0;
-    free(s->wide);
+    s->n_wide = 0; /* s->wide grows only when a wide row appears (never in real data) */
     sj_status st = SJ_OK;
     float *f = malloc((size_t)SJ_MAX(n, 1) * s->v.dim * sizeof *f);
     double *norm = malloc((size_t)SJ_MAX(n, 1) * sizeof *norm);
-    s->wide = malloc((size_t)SJ_MAX(n, 1) * sizeof *s->wide);
-    if (!f || !norm || !s->wide)
+    if (!f || !norm)
         st = sj_fail(SJ_ERR_NOMEM, "out of memory for %lld vectors", (long long)n);
     else {
         sj_vec_to_float(&s->v, rows, n, (int)s->v.dim, f, norm);
-        for (int64_t i = 0; i < n; i++) {
-            if (wide_row(&s->v, f + (size_t)i * s->v.dim, norm[i]))
-                s->wide[s->n_wide++] = i;
-            else
+        for (int64_t i = 0; i < n && !st; i++) {
+            if (!wide_row(&s->v, f + (size_t)i * s->v.dim, norm[i]))
                 s->max_norm = SJ_MAX(s->max_norm, norm[i]);
+            else if (!(st = sj_grow((void **)&s->wide, &s->wide_cap, s->n_wide + 1, sizeof *s->wide)))
+                s->wide[s->n_wide++] = i;
         }
-        if (faiss_Index_reset(s->index) || faiss_Index_add(s->index, n, f))
+        if (!st && (faiss_Index_reset(s->index) || faiss_Index_add(s->index, n, f)))
             st = faiss_err("IndexFlat add");
     }
     free(f);
